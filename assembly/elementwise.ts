@@ -1,0 +1,330 @@
+// Activations, norms and data movement. Activation tensors are channel-major [C, T] row-major f32
+// (PyTorch's NCT for one batch item); the transformer uses the same layout ([H, T]), so a linear layer
+// is a 1x1 convolution and LayerNorm normalises each column.
+// Kernels that take [rowBegin, rowEnd) are split across threads by rows.
+
+import { expv, sin2v, geluv, eluv, sigmoidv } from './simd';
+
+// Applies a vector function to n floats; the tail goes through the same vector code one lane at a time,
+// so every element is computed identically.
+@inline function mapTail(out: usize, x: usize, n: i32, i: i32, kind: i32): void {
+  for (; i < n; i++) {
+    const v = f32x4.splat(load<f32>(x + (<usize>i << 2)));
+    store<f32>(out + (<usize>i << 2), f32x4.extract_lane(apply(v, kind), 0));
+  }
+}
+
+const GELU: i32 = 0;
+const ELU: i32 = 1;
+const SIGMOID: i32 = 2;
+
+@inline function apply(v: v128, kind: i32): v128 {
+  if (kind == GELU) return geluv(v);
+  if (kind == ELU) return eluv(v);
+  return sigmoidv(v);
+}
+
+// out[i] = gelu(x[i]) (exact erf form), i in [begin, end). out may equal x.
+export function gelu(out: usize, x: usize, begin: i32, end: i32): void {
+  let i = begin;
+  for (; i + 4 <= end; i += 4) v128.store(out + (<usize>i << 2), geluv(v128.load(x + (<usize>i << 2))));
+  mapTail(out, x, end, i, GELU);
+}
+
+// out[i] = elu(x[i]) with alpha 1, i in [begin, end). out may equal x.
+export function elu(out: usize, x: usize, begin: i32, end: i32): void {
+  let i = begin;
+  for (; i + 4 <= end; i += 4) v128.store(out + (<usize>i << 2), eluv(v128.load(x + (<usize>i << 2))));
+  mapTail(out, x, end, i, ELU);
+}
+
+// out[i] = 1 / (1 + e^-x[i]), i in [begin, end).
+export function sigmoid(out: usize, x: usize, begin: i32, end: i32): void {
+  let i = begin;
+  for (; i + 4 <= end; i += 4) v128.store(out + (<usize>i << 2), sigmoidv(v128.load(x + (<usize>i << 2))));
+  mapTail(out, x, end, i, SIGMOID);
+}
+
+// out[i] = a[i] + b[i], i in [begin, end).
+export function add(out: usize, a: usize, b: usize, begin: i32, end: i32): void {
+  let i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < end; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+// out[i] = x[i] * s, i in [begin, end).
+export function scale(out: usize, x: usize, s: f32, begin: i32, end: i32): void {
+  const sv = f32x4.splat(s);
+  let i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(x + o), sv));
+  }
+  for (; i < end; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * s);
+  }
+}
+
+// Snake: out[c, t] = x[c, t] + sin(alpha[c] x[c, t])^2 / (alpha[c] + 1e-9). x, out: [C, T].
+export function snake(out: usize, x: usize, alpha: usize, T: i32, rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const a = load<f32>(alpha + (<usize>c << 2));
+    const inv: f32 = <f32>1.0 / (a + <f32>1e-9);
+    const av = f32x4.splat(a);
+    const iv = f32x4.splat(inv);
+    const xr = x + ((<usize>c * T) << 2);
+    const or = out + ((<usize>c * T) << 2);
+    let t = 0;
+    for (; t + 4 <= T; t += 4) {
+      const v = v128.load(xr + (<usize>t << 2));
+      v128.store(or + (<usize>t << 2), f32x4.add(v, f32x4.mul(iv, sin2v(f32x4.mul(av, v)))));
+    }
+    for (; t < T; t++) {
+      const v = f32x4.splat(load<f32>(xr + (<usize>t << 2)));
+      const r = f32x4.add(v, f32x4.mul(iv, sin2v(f32x4.mul(av, v))));
+      store<f32>(or + (<usize>t << 2), f32x4.extract_lane(r, 0));
+    }
+  }
+}
+
+// Per-row normalisation over T (GroupNorm with one channel per group): x, out: [C, T].
+// Two passes (mean, then centred variance) in f32 like PyTorch's CPU group norm.
+export function group_norm_rows(out: usize, x: usize, gamma: usize, beta: usize, T: i32, eps: f32,
+  rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const xr = x + ((<usize>c * T) << 2);
+    const or = out + ((<usize>c * T) << 2);
+    const mean = rowSum(xr, T) / <f32>T;
+    const var_ = rowSumSqDev(xr, T, mean) / <f32>T;
+    const rstd: f32 = <f32>1.0 / Mathf.sqrt(var_ + eps);
+    const g = load<f32>(gamma + (<usize>c << 2));
+    const b = load<f32>(beta + (<usize>c << 2));
+    normRow(or, xr, T, mean, rstd * g, b, g);
+  }
+}
+
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+function rowSum(x: usize, T: i32): f32 {
+  let acc = f32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= T; t += 4) acc = f32x4.add(acc, v128.load(x + (<usize>t << 2)));
+  let s = hsum(acc);
+  for (; t < T; t++) s += load<f32>(x + (<usize>t << 2));
+  return s;
+}
+
+function rowSumSqDev(x: usize, T: i32, mean: f32): f32 {
+  const mv = f32x4.splat(mean);
+  let acc = f32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const d = f32x4.sub(v128.load(x + (<usize>t << 2)), mv);
+    acc = f32x4.add(acc, f32x4.mul(d, d));
+  }
+  let s = hsum(acc);
+  for (; t < T; t++) {
+    const d = load<f32>(x + (<usize>t << 2)) - mean;
+    s += d * d;
+  }
+  return s;
+}
+
+// out = (x - mean) * (rstd * gamma) + beta along a row.
+function normRow(out: usize, x: usize, T: i32, mean: f32, k: f32, b: f32, _g: f32): void {
+  const mv = f32x4.splat(mean);
+  const kv = f32x4.splat(k);
+  const bv = f32x4.splat(b);
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const o = <usize>t << 2;
+    v128.store(out + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o), mv), kv), bv));
+  }
+  for (; t < T; t++) {
+    const o = <usize>t << 2;
+    store<f32>(out + o, (load<f32>(x + o) - mean) * k + b);
+  }
+}
+
+// LayerNorm over the channel axis of x: [C, T] for each column t in [colBegin, colEnd).
+// Columns are processed four at a time with the channel loop inside, so memory is read row-wise.
+export function layer_norm_cols(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, eps: f32,
+  colBegin: i32, colEnd: i32): void {
+  const invC = f32x4.splat(<f32>1.0 / <f32>C);
+  const epsv = f32x4.splat(eps);
+  let t = colBegin;
+  for (; t + 4 <= colEnd; t += 4) layerNorm4(out, x, gamma, beta, C, T, t, invC, epsv);
+  if (t < colEnd) {
+    // Tail columns: gather into a padded 4-column scratch strip is avoided by computing lanes one by one
+    // with the same operation order as a vector lane.
+    for (; t < colEnd; t++) layerNorm1(out, x, gamma, beta, C, T, t, eps);
+  }
+}
+
+@inline function layerNorm4(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, t: i32,
+  invC: v128, epsv: v128): void {
+  const stride = <usize>T << 2;
+  const x0 = x + (<usize>t << 2);
+  const o0 = out + (<usize>t << 2);
+  let s = f32x4.splat(0);
+  let p = x0;
+  for (let c = 0; c < C; c++) { s = f32x4.add(s, v128.load(p)); p += stride; }
+  const mean = f32x4.mul(s, invC);
+  let v = f32x4.splat(0);
+  p = x0;
+  for (let c = 0; c < C; c++) {
+    const d = f32x4.sub(v128.load(p), mean);
+    v = f32x4.add(v, f32x4.mul(d, d));
+    p += stride;
+  }
+  const rstd = f32x4.div(f32x4.splat(1.0), f32x4.sqrt(f32x4.add(f32x4.mul(v, invC), epsv)));
+  p = x0;
+  let q = o0;
+  for (let c = 0; c < C; c++) {
+    const g = v128.load32_splat(gamma + (<usize>c << 2));
+    const b = v128.load32_splat(beta + (<usize>c << 2));
+    v128.store(q, f32x4.add(f32x4.mul(f32x4.mul(f32x4.sub(v128.load(p), mean), rstd), g), b));
+    p += stride;
+    q += stride;
+  }
+}
+
+function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, t: i32, eps: f32): void {
+  const stride = <usize>T << 2;
+  const x0 = x + (<usize>t << 2);
+  let s: f32 = 0;
+  let p = x0;
+  for (let c = 0; c < C; c++) { s += load<f32>(p); p += stride; }
+  const mean = s * (<f32>1.0 / <f32>C);
+  let v: f32 = 0;
+  p = x0;
+  for (let c = 0; c < C; c++) { const d = load<f32>(p) - mean; v += d * d; p += stride; }
+  const rstd = <f32>1.0 / Mathf.sqrt(v * (<f32>1.0 / <f32>C) + eps);
+  p = x0;
+  let q = out + (<usize>t << 2);
+  for (let c = 0; c < C; c++) {
+    store<f32>(q, (load<f32>(p) - mean) * rstd * load<f32>(gamma + (<usize>c << 2)) + load<f32>(beta + (<usize>c << 2)));
+    p += stride;
+    q += stride;
+  }
+}
+
+// Softmax down each column of s: [R, Cn] (normalises over rows r for every column), in place,
+// columns [colBegin, colEnd). Attention scores are stored transposed (keys x queries) so this is the
+// usual softmax over keys.
+export function softmax_cols(s: usize, R: i32, Cn: i32, colBegin: i32, colEnd: i32): void {
+  const stride = <usize>Cn << 2;
+  let t = colBegin;
+  for (; t + 4 <= colEnd; t += 4) {
+    const p0 = s + (<usize>t << 2);
+    let mx = f32x4.splat(-Infinity);
+    let p = p0;
+    for (let r = 0; r < R; r++) { mx = f32x4.max(mx, v128.load(p)); p += stride; }
+    let sum = f32x4.splat(0);
+    p = p0;
+    for (let r = 0; r < R; r++) {
+      const e = expv(f32x4.sub(v128.load(p), mx));
+      v128.store(p, e);
+      sum = f32x4.add(sum, e);
+      p += stride;
+    }
+    const inv = f32x4.div(f32x4.splat(1.0), sum);
+    p = p0;
+    for (let r = 0; r < R; r++) { v128.store(p, f32x4.mul(v128.load(p), inv)); p += stride; }
+  }
+  for (; t < colEnd; t++) {
+    const p0 = s + (<usize>t << 2);
+    let mx: f32 = -Infinity;
+    let p = p0;
+    for (let r = 0; r < R; r++) { mx = max(mx, load<f32>(p)); p += stride; }
+    let sum: f32 = 0;
+    p = p0;
+    for (let r = 0; r < R; r++) {
+      const e = f32x4.extract_lane(expv(f32x4.splat(load<f32>(p) - mx)), 0);
+      store<f32>(p, e);
+      sum += e;
+      p += stride;
+    }
+    const inv: f32 = <f32>1.0 / sum;
+    p = p0;
+    for (let r = 0; r < R; r++) { store<f32>(p, load<f32>(p) * inv); p += stride; }
+  }
+}
+
+// Copies x: [C, T] into out: [C, T + padLeft + padRight] with zero margins (the implicit im2col of
+// gemm reads past each row's ends into these zeros).
+export function pad_rows(out: usize, x: usize, T: i32, padLeft: i32, padRight: i32, rowBegin: i32, rowEnd: i32): void {
+  const To = T + padLeft + padRight;
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const o = out + ((<usize>c * To) << 2);
+    memory.fill(o, 0, <usize>padLeft << 2);
+    memory.copy(o + (<usize>padLeft << 2), x + ((<usize>c * T) << 2), <usize>T << 2);
+    memory.fill(o + ((<usize>(padLeft + T)) << 2), 0, <usize>padRight << 2);
+  }
+}
+
+// Polyphase split for strided convolution: out[c * s + r, m] = x[c, m * s + r] for m < Tp, zero where
+// m * s + r >= T. x: [C, T], out: [C * s, Tp]. A stride-s conv over x is then a stride-1 conv over out.
+export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const xr = x + ((<usize>c * T) << 2);
+    for (let r = 0; r < s; r++) {
+      const o = out + ((<usize>(c * s + r) * Tp) << 2);
+      for (let m = 0; m < Tp; m++) {
+        const i = m * s + r;
+        store<f32>(o + (<usize>m << 2), i < T ? load<f32>(xr + (<usize>i << 2)) : 0);
+      }
+    }
+  }
+}
+
+// Inverse of the transposed convolution's phase split: out[c, t] = y[c, p, n] with t = n * s + p - shift,
+// for the output range t in [0, Tout). y: [C, s, Tn] (phase p's stride-1 result in row c * s + p).
+export function interleave(out: usize, y: usize, s: i32, Tn: i32, shift: i32, Tout: i32, rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const o = out + ((<usize>c * Tout) << 2);
+    for (let t = 0; t < Tout; t++) {
+      const u = t + shift;
+      const n = u / s;
+      const p = u - n * s;
+      store<f32>(o + (<usize>t << 2), load<f32>(y + ((<usize>((c * s + p) * Tn + n)) << 2)));
+    }
+  }
+}
+
+// out[j, i] = x[i, j]; x: [R, Cn] -> out: [Cn, R].
+export function transpose(out: usize, x: usize, R: i32, Cn: i32, rowBegin: i32, rowEnd: i32): void {
+  for (let i = rowBegin; i < rowEnd; i++) {
+    const xr = x + ((<usize>i * Cn) << 2);
+    for (let j = 0; j < Cn; j++) store<f32>(out + ((<usize>j * R + i) << 2), load<f32>(xr + (<usize>j << 2)));
+  }
+}
+
+// Weight norm: w = v * g / ||v|| with the norm over every axis but `dim`, for v viewed as
+// [outer, D, inner] where D is the kept axis; g: [D]. Accumulated in f64 (load time only).
+export function weight_norm(out: usize, v: usize, g: usize, outer: i32, D: i32, inner: i32): void {
+  for (let d = 0; d < D; d++) {
+    let s: f64 = 0;
+    for (let o = 0; o < outer; o++) {
+      const base = v + ((<usize>(o * D + d) * inner) << 2);
+      for (let i = 0; i < inner; i++) { const e = <f64>load<f32>(base + (<usize>i << 2)); s += e * e; }
+    }
+    const k: f32 = <f32>(<f64>load<f32>(g + (<usize>d << 2)) / Math.sqrt(s));
+    for (let o = 0; o < outer; o++) {
+      const off = (<usize>(o * D + d) * inner) << 2;
+      for (let i = 0; i < inner; i++) {
+        const p = <usize>i << 2;
+        store<f32>(out + off + p, load<f32>(v + off + p) * k);
+      }
+    }
+  }
+}

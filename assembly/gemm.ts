@@ -1,0 +1,174 @@
+// The one heavy kernel: every convolution, linear layer, attention product and RVQ distance of the
+// model is this GEMM with a row-offset table for B.
+//
+//   out[m, n] = init(m, n) + sum_{kk < K} a[m * lda + kk] * B(kk)[n]       m < M, n < N
+//   B(kk)     = b + rowOffsets[kk] bytes  (an f32 row; consecutive n are contiguous)
+//   init      = (accumulate ? out[m, n] : 0) + (bias ? bias[m] : 0)
+//
+// Layouts: a: [M, K] row-major with row stride lda; out: [M, N] with row stride ldo; all f32.
+// With rowOffsets[kk] = ((kk / kw) * ldb + (kk % kw) * dil) * 4 B is the implicit im2col of a
+// zero-padded signal x[C, ldb]: a stride-1 dilated convolution needs no patch matrix.
+//
+// Each output element is the same sequence of operations wherever it falls in a tile and whatever
+// [mBegin, mEnd) x [nBegin, nEnd) slice a thread computes (first bias/residual, then products in kk
+// order, mul then add), so results are bit-identical for any split of the work.
+
+import { madd } from './simd';
+
+// K is blocked so a 4-row strip of A stays in L1 and a KB x NB panel of B in L2.
+const KB: i32 = 256;
+const NB: i32 = 512;
+
+@inline function initLane(out: usize, bias: usize, accumulate: i32, m: i32): f32 {
+  let v: f32 = 0;
+  if (bias != 0) v = load<f32>(bias + (<usize>m << 2));
+  return v;
+}
+
+// 4 rows x 8 columns: 8 accumulators, 2 B loads and 4 A broadcasts per kk, within 16 SIMD registers.
+@inline function tile4x8(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  const o0 = out + ((<usize>m * ldo + n) << 2);
+  const o1 = o0 + (<usize>ldo << 2);
+  const o2 = o1 + (<usize>ldo << 2);
+  const o3 = o2 + (<usize>ldo << 2);
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (first) {
+    const b0 = f32x4.splat(initLane(out, bias, accumulate, m));
+    const b1 = f32x4.splat(initLane(out, bias, accumulate, m + 1));
+    const b2 = f32x4.splat(initLane(out, bias, accumulate, m + 2));
+    const b3 = f32x4.splat(initLane(out, bias, accumulate, m + 3));
+    if (accumulate) {
+      c00 = f32x4.add(v128.load(o0), b0); c01 = f32x4.add(v128.load(o0, 16), b0);
+      c10 = f32x4.add(v128.load(o1), b1); c11 = f32x4.add(v128.load(o1, 16), b1);
+      c20 = f32x4.add(v128.load(o2), b2); c21 = f32x4.add(v128.load(o2, 16), b2);
+      c30 = f32x4.add(v128.load(o3), b3); c31 = f32x4.add(v128.load(o3, 16), b3);
+    } else {
+      c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
+    }
+  } else {
+    c00 = v128.load(o0); c01 = v128.load(o0, 16);
+    c10 = v128.load(o1); c11 = v128.load(o1, 16);
+    c20 = v128.load(o2); c21 = v128.load(o2, 16);
+    c30 = v128.load(o3); c31 = v128.load(o3, 16);
+  }
+  const bn = b + (<usize>n << 2);
+  let a0 = a + ((<usize>m * lda + k0) << 2);
+  const la = <usize>lda << 2;
+  for (let kk = k0; kk < k1; kk++) {
+    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    const x0 = v128.load(bp);
+    const x1 = v128.load(bp, 16);
+    let w = v128.load32_splat(a0);
+    c00 = madd(w, x0, c00); c01 = madd(w, x1, c01);
+    w = v128.load32_splat(a0 + la);
+    c10 = madd(w, x0, c10); c11 = madd(w, x1, c11);
+    w = v128.load32_splat(a0 + 2 * la);
+    c20 = madd(w, x0, c20); c21 = madd(w, x1, c21);
+    w = v128.load32_splat(a0 + 3 * la);
+    c30 = madd(w, x0, c30); c31 = madd(w, x1, c31);
+    a0 += 4;
+  }
+  v128.store(o0, c00); v128.store(o0, c01, 16);
+  v128.store(o1, c10); v128.store(o1, c11, 16);
+  v128.store(o2, c20); v128.store(o2, c21, 16);
+  v128.store(o3, c30); v128.store(o3, c31, 16);
+}
+
+// One row x 4 columns: the row tail (M % 4) and the column tail (N % 8 >= 4).
+@inline function tile1x4(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  const o = out + ((<usize>m * ldo + n) << 2);
+  let c: v128;
+  if (first) {
+    c = f32x4.splat(initLane(out, bias, accumulate, m));
+    if (accumulate) c = f32x4.add(v128.load(o), c);
+  } else {
+    c = v128.load(o);
+  }
+  const bn = b + (<usize>n << 2);
+  let ap = a + ((<usize>m * lda + k0) << 2);
+  for (let kk = k0; kk < k1; kk++) {
+    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    c = madd(v128.load32_splat(ap), v128.load(bp), c);
+    ap += 4;
+  }
+  v128.store(o, c);
+}
+
+// One element: the last N % 4 columns. Same operation order as a SIMD lane.
+@inline function tile1x1(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  const o = out + ((<usize>m * ldo + n) << 2);
+  let c: f32;
+  if (first) {
+    c = initLane(out, bias, accumulate, m);
+    if (accumulate) c = load<f32>(o) + c;
+  } else {
+    c = load<f32>(o);
+  }
+  const bn = b + (<usize>n << 2);
+  let ap = a + ((<usize>m * lda + k0) << 2);
+  for (let kk = k0; kk < k1; kk++) {
+    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    c = maddScalar(load<f32>(ap), load<f32>(bp), c);
+    ap += 4;
+  }
+  store<f32>(o, c);
+}
+
+// Matches one lane of madd(): fused where the SIMD build fuses, so tails round like the body.
+@inline function maddScalar(a: f32, b: f32, c: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+  }
+  return a * b + c;
+}
+
+export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, M: i32, N: i32, K: i32,
+  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32): void {
+  if (K == 0) {
+    // Degenerate product: out = init only.
+    for (let m = mBegin; m < mEnd; m++) {
+      for (let n = nBegin; n < nEnd; n++) {
+        const o = out + ((<usize>m * ldo + n) << 2);
+        const v = initLane(out, bias, accumulate, m);
+        store<f32>(o, accumulate ? load<f32>(o) + v : v);
+      }
+    }
+    return;
+  }
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const k1 = min(K, k0 + KB);
+    const first = k0 == 0;
+    for (let n0 = nBegin; n0 < nEnd; n0 += NB) {
+      const n1 = min(nEnd, n0 + NB);
+      let m = mBegin;
+      for (; m + 4 <= mEnd; m += 4) {
+        let n = n0;
+        for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+        for (; n + 4 <= n1; n += 4) {
+          for (let r = 0; r < 4; r++) tile1x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m + r, n, k0, k1);
+        }
+        for (; n < n1; n++) {
+          for (let r = 0; r < 4; r++) tile1x1(out, ldo, a, lda, b, rows, bias, accumulate, first, m + r, n, k0, k1);
+        }
+      }
+      for (; m < mEnd; m++) {
+        let n = n0;
+        for (; n + 4 <= n1; n += 4) tile1x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+        for (; n < n1; n++) tile1x1(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+      }
+    }
+  }
+}
+
+// Row-offset table for B (bytes): rows[kk] = ((kk / kw) * ldb + (kk % kw) * dil) * 4, kk < K.
+export function gemm_rows(rows: usize, K: i32, kw: i32, ldb: i32, dil: i32): void {
+  for (let kk = 0; kk < K; kk++) {
+    const c = kk / kw;
+    const k = kk - c * kw;
+    store<i32>(rows + (<usize>kk << 2), (c * ldb + k * dil) << 2);
+  }
+}

@@ -1,0 +1,9 @@
+// Kernel entry points. Every pointer is a byte offset into the imported linear memory; no managed
+// objects are created, so the stub runtime never allocates.
+export { gemm, gemm_rows } from './gemm';
+export {
+  gelu, elu, sigmoid, add, scale, snake, group_norm_rows, layer_norm_cols, softmax_cols,
+  pad_rows, deinterleave, interleave, transpose, weight_norm,
+} from './elementwise';
+export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';
+export { add_gated_rel_bias, wavlm_gate } from './attention';

@@ -1,0 +1,215 @@
+// config.json -> a validated, fully-defaulted configuration. Missing keys take the defaults of
+// transformers' XcodecConfig / DacConfig / HubertConfig / WavLMConfig; present keys must have the
+// right type and range, else XcodecConfigError names the key, the value and what is accepted.
+
+import { XcodecConfigError } from './errors.js';
+
+export type SemanticModelType = 'hubert' | 'wavlm';
+export const SUPPORTED_SEMANTIC_MODELS: SemanticModelType[] = ['hubert', 'wavlm'];
+
+export interface AcousticConfig {
+  encoderHiddenSize: number;
+  downsamplingRatios: number[];
+  decoderHiddenSize: number;
+  upsamplingRatios: number[];
+  hiddenSize: number;
+}
+
+export interface SemanticConfig {
+  modelType: SemanticModelType;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  layerNormEps: number;
+  featExtractNorm: 'group' | 'layer';
+  convDim: number[];
+  convStride: number[];
+  convKernel: number[];
+  convBias: boolean;
+  numConvPosEmbeddings: number;
+  numConvPosEmbeddingGroups: number;
+  doStableLayerNorm: boolean;
+  featProjLayerNorm: boolean;
+  numBuckets: number;
+  maxBucketDistance: number;
+}
+
+export interface XcodecConfig {
+  targetBandwidths: number[];
+  sampleRate: number;
+  kernelSize: number;
+  channelRatios: number[];
+  strides: number[];
+  blockDilations: number[];
+  unitKernelSize: number;
+  codebookSize: number;
+  codebookDim: number;
+  acoustic: AcousticConfig;
+  semantic: SemanticConfig;
+  // derived exactly as XcodecConfig's properties
+  hopLength: number;
+  frameRate: number;
+  codebookNbits: number;
+  hiddenSize: number;
+  numQuantizers: number;
+}
+
+type Json = Record<string, unknown>;
+
+class Reader {
+  constructor(private obj: Json, private where: string) {}
+
+  private fail(key: string, value: unknown, accepted: string): never {
+    throw new XcodecConfigError(`${this.where}: "${key}" is ${JSON.stringify(value)}; accepted: ${accepted}`);
+  }
+
+  int(key: string, def: number, min = 1): number {
+    const v = this.obj[key] ?? def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, v, `an integer >= ${min}`);
+    return v;
+  }
+
+  num(key: string, def: number, positive = true): number {
+    const v = this.obj[key] ?? def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) this.fail(key, v, positive ? 'a finite number > 0' : 'a finite number');
+    return v;
+  }
+
+  bool(key: string, def: boolean): boolean {
+    const v = this.obj[key] ?? def;
+    if (typeof v !== 'boolean') this.fail(key, v, 'true or false');
+    return v;
+  }
+
+  ints(key: string, def: number[], min = 1, minLength = 1): number[] {
+    const v = this.obj[key] ?? def;
+    if (!Array.isArray(v) || v.length < minLength || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min)) {
+      this.fail(key, v, `a list of at least ${minLength} integers >= ${min}`);
+    }
+    return v as number[];
+  }
+
+  nums(key: string, def: number[]): number[] {
+    const v = this.obj[key] ?? def;
+    if (!Array.isArray(v) || v.length < 1 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
+      this.fail(key, v, 'a non-empty list of numbers > 0');
+    }
+    return v as number[];
+  }
+
+  oneOf<T extends string>(key: string, def: T, allowed: readonly T[]): T {
+    const v = this.obj[key] ?? def;
+    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(key, v, allowed.map((a) => JSON.stringify(a)).join(', '));
+    return v as T;
+  }
+
+  sub(key: string): Reader {
+    const v = this.obj[key];
+    if (v === undefined) return new Reader({}, `${this.where} ${key}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, v, 'an object');
+    return new Reader(v as Json, `${this.where} ${key}`);
+  }
+}
+
+function parseAcoustic(r: Reader): AcousticConfig {
+  const a: AcousticConfig = {
+    encoderHiddenSize: r.int('encoder_hidden_size', 64),
+    downsamplingRatios: r.ints('downsampling_ratios', [8, 5, 4, 2]),
+    decoderHiddenSize: r.int('decoder_hidden_size', 1024),
+    upsamplingRatios: r.ints('upsampling_ratios', [8, 5, 4, 2]),
+    hiddenSize: r.int('hidden_size', 256),
+  };
+  r.oneOf('model_type', 'dac', ['dac'] as const);
+  if (a.decoderHiddenSize % 2 ** a.upsamplingRatios.length !== 0) {
+    throw new XcodecConfigError(`config.json acoustic_model_config: decoder_hidden_size ${a.decoderHiddenSize} must be divisible by 2^${a.upsamplingRatios.length} (one halving per upsampling ratio)`);
+  }
+  return a;
+}
+
+function parseSemantic(r: Reader): SemanticConfig {
+  const modelType = r.oneOf('model_type', 'hubert', SUPPORTED_SEMANTIC_MODELS);
+  const s: SemanticConfig = {
+    modelType,
+    hiddenSize: r.int('hidden_size', 768),
+    numHiddenLayers: r.int('num_hidden_layers', 12),
+    numAttentionHeads: r.int('num_attention_heads', 12),
+    intermediateSize: r.int('intermediate_size', 3072),
+    layerNormEps: r.num('layer_norm_eps', 1e-5),
+    featExtractNorm: r.oneOf('feat_extract_norm', 'group', ['group', 'layer'] as const),
+    convDim: r.ints('conv_dim', [512, 512, 512, 512, 512, 512, 512]),
+    convStride: r.ints('conv_stride', [5, 2, 2, 2, 2, 2, 2]),
+    convKernel: r.ints('conv_kernel', [10, 3, 3, 3, 3, 2, 2]),
+    convBias: r.bool('conv_bias', false),
+    numConvPosEmbeddings: r.int('num_conv_pos_embeddings', 128),
+    numConvPosEmbeddingGroups: r.int('num_conv_pos_embedding_groups', 16),
+    doStableLayerNorm: r.bool('do_stable_layer_norm', false),
+    // WavLM always normalises before its feature projection; HuBERT has the switch.
+    featProjLayerNorm: modelType === 'wavlm' ? true : r.bool('feat_proj_layer_norm', true),
+    numBuckets: r.int('num_buckets', 320),
+    maxBucketDistance: r.int('max_bucket_distance', 800),
+  };
+  r.oneOf('hidden_act', 'gelu', ['gelu'] as const);
+  r.oneOf('feat_extract_activation', 'gelu', ['gelu'] as const);
+  if (r.bool('conv_pos_batch_norm', false)) {
+    throw new XcodecConfigError('config.json semantic_model_config: "conv_pos_batch_norm" is true; accepted: false (the published checkpoints use weight norm)');
+  }
+  if (s.convDim.length !== s.convStride.length || s.convDim.length !== s.convKernel.length) {
+    throw new XcodecConfigError(`config.json semantic_model_config: conv_dim, conv_stride and conv_kernel must have the same length; got ${s.convDim.length}, ${s.convStride.length}, ${s.convKernel.length}`);
+  }
+  if (s.hiddenSize % s.numAttentionHeads !== 0) {
+    throw new XcodecConfigError(`config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_attention_heads ${s.numAttentionHeads}`);
+  }
+  if (s.hiddenSize % s.numConvPosEmbeddingGroups !== 0) {
+    throw new XcodecConfigError(`config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_conv_pos_embedding_groups ${s.numConvPosEmbeddingGroups}`);
+  }
+  if (modelType === 'wavlm' && s.numBuckets < 4) {
+    throw new XcodecConfigError(`config.json semantic_model_config: num_buckets ${s.numBuckets} is too small; accepted: >= 4`);
+  }
+  return s;
+}
+
+/** Validates a parsed config.json object. `where` names the file in messages. */
+export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new XcodecConfigError(`${where}: expected a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}`);
+  }
+  const r = new Reader(json as Json, where);
+  const modelType = (json as Json).model_type;
+  if (modelType !== undefined && modelType !== 'xcodec') {
+    throw new XcodecConfigError(`${where}: "model_type" is ${JSON.stringify(modelType)}; accepted: "xcodec"`);
+  }
+  const acoustic = parseAcoustic(r.sub('acoustic_model_config'));
+  const semantic = parseSemantic(r.sub('semantic_model_config'));
+  const targetBandwidths = r.nums('target_bandwidths', [0.5, 1, 1.5, 2, 4]);
+  const sampleRate = r.int('sample_rate', 16000);
+  const codebookSize = r.int('codebook_size', 1024, 2);
+  const hiddenSize = acoustic.hiddenSize + semantic.hiddenSize;
+  const codebookDim = (json as Json).codebook_dim == null ? hiddenSize : r.int('codebook_dim', hiddenSize);
+  if (codebookDim !== hiddenSize) {
+    throw new XcodecConfigError(`${where}: "codebook_dim" is ${codebookDim}; accepted: ${hiddenSize} (acoustic hidden_size + semantic hidden_size; X-Codec quantises without projections)`);
+  }
+  const strides = r.ints('strides', [1, 1]);
+  const channelRatios = r.nums('channel_ratios', [1, 1]);
+  if (channelRatios.length !== strides.length) {
+    throw new XcodecConfigError(`${where}: "channel_ratios" has ${channelRatios.length} entries and "strides" ${strides.length}; they must match`);
+  }
+  const hopLength = acoustic.downsamplingRatios.reduce((p, x) => p * x, 1);
+  const frameRate = Math.ceil(sampleRate / hopLength);
+  const codebookNbits = Math.ceil(Math.log2(codebookSize));
+  const numQuantizers = Math.floor((1000 * targetBandwidths[targetBandwidths.length - 1]) / (frameRate * codebookNbits));
+  if (numQuantizers < 1) {
+    throw new XcodecConfigError(`${where}: the highest target bandwidth ${targetBandwidths[targetBandwidths.length - 1]} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`);
+  }
+  return {
+    targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3), channelRatios, strides,
+    blockDilations: r.ints('block_dilations', [1, 1]), unitKernelSize: r.int('unit_kernel_size', 3),
+    codebookSize, codebookDim, acoustic, semantic, hopLength, frameRate, codebookNbits, hiddenSize, numQuantizers,
+  };
+}
+
+/** transformers' rule: floor(bandwidth / (log2(codebook_size) * frame_rate / 1000)), at least 1. */
+export function quantizersForBandwidth(cfg: XcodecConfig, bandwidth: number): number {
+  const perQuantizer = (Math.log2(cfg.codebookSize) * cfg.frameRate) / 1000;
+  return Math.max(1, Math.floor(bandwidth / perQuantizer));
+}

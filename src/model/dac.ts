@@ -1,0 +1,131 @@
+// DAC acoustic encoder and decoder, X-Codec variant (transposed convs use output_padding = stride % 2,
+// and the decoder ends without tanh). Activations: [C, T].
+
+import type { AcousticConfig } from '../config.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, packConv1d, packConvTranspose1d, snake } from '../ops.js';
+import type { Runtime, Tensor } from '../runtime.js';
+import type { Weights } from '../weights.js';
+
+async function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
+  opts: { stride?: number; padding?: number; dilation?: number } = {}): Promise<Conv1d> {
+  const w = await vb.convWeight([cout, cin, kernel]);
+  const bias = await vb.tensor('bias', [cout]);
+  return packConv1d(vb.rt, w, bias, { cin, cout, kernel, ...opts }, vb.prefix);
+}
+
+class ResidualUnit {
+  private constructor(private snake1: number, private conv1: Conv1d, private snake2: number, private conv2: Conv1d) {}
+
+  static async load(vb: Weights, dim: number, dilation: number): Promise<ResidualUnit> {
+    return new ResidualUnit(
+      await vb.pp('snake1').vector('alpha', dim),
+      await loadConv(vb.pp('conv1'), dim, dim, 7, { dilation, padding: 3 * dilation }),
+      await vb.pp('snake2').vector('alpha', dim),
+      await loadConv(vb.pp('conv2'), dim, dim, 1),
+    );
+  }
+
+  // x + conv2(snake2(conv1(snake1(x)))); the padding keeps the length, so no trimming of x is needed.
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    const h = conv1d(rt, snake(rt, x, this.snake1), this.conv1);
+    return rt.keep(m, conv1d(rt, snake(rt, h, this.snake2), this.conv2, x));
+  }
+}
+
+class EncoderBlock {
+  private constructor(private units: ResidualUnit[], private snake1: number, private conv1: Conv1d) {}
+
+  static async load(vb: Weights, dim: number, stride: number): Promise<EncoderBlock> {
+    const units = [];
+    for (const [i, d] of [1, 3, 9].entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d));
+    const snake1 = await vb.pp('snake1').vector('alpha', dim / 2);
+    const conv1 = await loadConv(vb.pp('conv1'), dim / 2, dim, 2 * stride, { stride, padding: Math.ceil(stride / 2) });
+    return new EncoderBlock(units, snake1, conv1);
+  }
+
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    for (const u of this.units) x = u.forward(rt, x);
+    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv1));
+  }
+}
+
+export class DacEncoder {
+  private constructor(private conv1: Conv1d, private blocks: EncoderBlock[], private snake1: number, private conv2: Conv1d) {}
+
+  static async load(vb: Weights, c: AcousticConfig): Promise<DacEncoder> {
+    const conv1 = await loadConv(vb.pp('conv1'), 1, c.encoderHiddenSize, 7, { padding: 3 });
+    const blocks = [];
+    for (const [i, s] of c.downsamplingRatios.entries()) {
+      blocks.push(await EncoderBlock.load(vb.pp('block').pp(i), c.encoderHiddenSize * 2 ** (i + 1), s));
+    }
+    const dModel = c.encoderHiddenSize * 2 ** c.downsamplingRatios.length;
+    const snake1 = await vb.pp('snake1').vector('alpha', dModel);
+    const conv2 = await loadConv(vb.pp('conv2'), dModel, c.hiddenSize, 3, { padding: 1 });
+    return new DacEncoder(conv1, blocks, snake1, conv2);
+  }
+
+  /** x: [1, N] audio -> [hidden_size, frames]. */
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    x = conv1d(rt, x, this.conv1);
+    for (const b of this.blocks) x = b.forward(rt, x);
+    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv2));
+  }
+
+  /** Frames produced for N samples, by the same length rules as the convolutions. */
+  static frames(c: AcousticConfig, n: number): number {
+    let t = n; // conv1: kernel 7, padding 3 keeps the length
+    for (const s of c.downsamplingRatios) t = Math.floor((t + 2 * Math.ceil(s / 2) - 2 * s) / s) + 1;
+    return t; // conv2: kernel 3, padding 1 keeps it
+  }
+}
+
+class DecoderBlock {
+  private constructor(private snake1: number, private convT: ConvTranspose1d, private units: ResidualUnit[]) {}
+
+  static async load(vb: Weights, cin: number, cout: number, stride: number): Promise<DecoderBlock> {
+    const snake1 = await vb.pp('snake1').vector('alpha', cin);
+    const cv = vb.pp('conv_t1');
+    const w = await cv.convWeight([cin, cout, 2 * stride]);
+    const bias = await cv.tensor('bias', [cout]);
+    const convT = packConvTranspose1d(vb.rt, w, bias,
+      { cin, cout, kernel: 2 * stride, stride, padding: Math.ceil(stride / 2), outputPadding: stride % 2 });
+    const units = [];
+    for (const [i, d] of [1, 3, 9].entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d));
+    return new DecoderBlock(snake1, convT, units);
+  }
+
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    x = convTranspose1d(rt, snake(rt, x, this.snake1), this.convT);
+    for (const u of this.units) x = u.forward(rt, x);
+    return rt.keep(m, x);
+  }
+}
+
+export class DacDecoder {
+  private constructor(private conv1: Conv1d, private blocks: DecoderBlock[], private snake1: number, private conv2: Conv1d) {}
+
+  static async load(vb: Weights, c: AcousticConfig): Promise<DacDecoder> {
+    const ch = c.decoderHiddenSize;
+    const conv1 = await loadConv(vb.pp('conv1'), c.hiddenSize, ch, 7, { padding: 3 });
+    const blocks = [];
+    for (const [i, s] of c.upsamplingRatios.entries()) {
+      blocks.push(await DecoderBlock.load(vb.pp('block').pp(i), ch / 2 ** i, ch / 2 ** (i + 1), s));
+    }
+    const out = ch / 2 ** c.upsamplingRatios.length;
+    const snake1 = await vb.pp('snake1').vector('alpha', out);
+    const conv2 = await loadConv(vb.pp('conv2'), out, 1, 7, { padding: 3 });
+    return new DacDecoder(conv1, blocks, snake1, conv2);
+  }
+
+  /** x: [hidden_size, frames] -> [1, samples]. */
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    x = conv1d(rt, x, this.conv1);
+    for (const b of this.blocks) x = b.forward(rt, x);
+    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv2));
+  }
+}

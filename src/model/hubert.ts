@@ -1,0 +1,241 @@
+// HuBERT (and the parts WavLM shares with it): conv feature encoder, feature projection, positional
+// conv embedding and the transformer encoder. X-Codec uses the mean of all hidden states.
+// Transformer activations are kept channel-major [H, T] like the convolutions, so every linear layer
+// is the same GEMM and LayerNorm normalises columns.
+
+import type { SemanticConfig } from '../config.js';
+import {
+  type Conv1d, type Linear, add, conv1d, gelu, groupNormRows, layerNormChannels, linear, packConv1d, transpose,
+} from '../ops.js';
+import type { Runtime, Tensor } from '../runtime.js';
+import type { Weights } from '../weights.js';
+
+export async function loadLinear(vb: Weights, inFeatures: number, outFeatures: number): Promise<Linear> {
+  return { w: await vb.tensor('weight', [outFeatures, inFeatures]), bias: await vb.tensor('bias', [outFeatures]), inFeatures, outFeatures };
+}
+
+export interface Norm {
+  gamma: number;
+  beta: number;
+  eps: number;
+}
+
+export async function loadNorm(vb: Weights, size: number, eps: number): Promise<Norm> {
+  return { gamma: await vb.tensor('weight', [size]), beta: await vb.tensor('bias', [size]), eps };
+}
+
+class FeatureEncoder {
+  private constructor(private convs: Conv1d[], private norms: (Norm | null)[], private kind: 'group' | 'layer') {}
+
+  static async load(vb: Weights, c: SemanticConfig): Promise<FeatureEncoder> {
+    const convs: Conv1d[] = [];
+    const norms: (Norm | null)[] = [];
+    for (let i = 0; i < c.convDim.length; i++) {
+      const l = vb.pp('conv_layers').pp(i);
+      const cin = i === 0 ? 1 : c.convDim[i - 1];
+      const cout = c.convDim[i];
+      const w = await l.pp('conv').tensor('weight', [cout, cin, c.convKernel[i]]);
+      const bias = c.convBias ? await l.pp('conv').tensor('bias', [cout]) : 0;
+      convs.push(packConv1d(vb.rt, w, bias, { cin, cout, kernel: c.convKernel[i], stride: c.convStride[i] }, l.key('conv')));
+      // "group": GroupNorm(C, C) on the first layer only (eps 1e-5, torch's default); "layer": LayerNorm on every layer.
+      const hasNorm = c.featExtractNorm === 'layer' || i === 0;
+      norms.push(hasNorm ? await loadNorm(l.pp('layer_norm'), cout, 1e-5) : null);
+    }
+    return new FeatureEncoder(convs, norms, c.featExtractNorm);
+  }
+
+  /** x: [1, N] -> [conv_dim[-1], frames]. */
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    for (let i = 0; i < this.convs.length; i++) {
+      x = conv1d(rt, x, this.convs[i]);
+      const n = this.norms[i];
+      if (n) {
+        if (this.kind === 'group') groupNormRows(rt, x, n.gamma, n.beta, n.eps, true);
+        else layerNormChannels(rt, x, n.gamma, n.beta, n.eps, true);
+      }
+      gelu(rt, x, true);
+    }
+    return rt.keep(m, x);
+  }
+
+  static frames(c: SemanticConfig, n: number): number {
+    let t = n;
+    for (let i = 0; i < c.convKernel.length; i++) t = Math.floor((t - c.convKernel[i]) / c.convStride[i]) + 1;
+    return t;
+  }
+}
+
+class PositionalConvEmbedding {
+  private constructor(private conv: Conv1d, private trim: number) {}
+
+  static async load(vb: Weights, c: SemanticConfig): Promise<PositionalConvEmbedding> {
+    const k = c.numConvPosEmbeddings;
+    const H = c.hiddenSize;
+    const g = c.numConvPosEmbeddingGroups;
+    const w = await vb.convWeight([H, H / g, k]);
+    const bias = await vb.tensor('bias', [H]);
+    const conv = packConv1d(vb.rt, w, bias, { cin: H, cout: H, kernel: k, padding: Math.floor(k / 2), groups: g }, vb.prefix);
+    // An even kernel yields one extra frame, which HuBERT drops (HubertSamePadLayer).
+    return new PositionalConvEmbedding(conv, k % 2 === 0 ? 1 : 0);
+  }
+
+  /** x + gelu(conv(x)) trimmed to T. x: [H, T]. */
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    const [H, T] = x.dims;
+    const y = conv1d(rt, x, this.conv);
+    const Ty = y.dims[1];
+    const out = rt.tensor([H, T]);
+    // gelu and the residual add row by row over the first T columns of y ([H, T + trim]).
+    for (let h = 0; h < H; h++) {
+      rt.k.gelu(y.ptr + 4 * h * Ty, y.ptr + 4 * h * Ty, 0, T);
+      rt.k.add(out.ptr + 4 * h * T, x.ptr + 4 * h * T, y.ptr + 4 * h * Ty, 0, T);
+    }
+    return rt.keep(m, out);
+  }
+}
+
+/**
+ * An extra additive attention bias, per head: WavLM's gated relative position bias. Called with the
+ * transposed scores S^T [T keys, T queries] of head h, after scaling and before the softmax.
+ */
+export interface AttentionBias {
+  prepare(rt: Runtime, x: Tensor): void;
+  apply(rt: Runtime, scoresT: Tensor, head: number): void;
+}
+
+export class SelfAttention {
+  private constructor(private q: Linear, private k: Linear, private v: Linear, private out: Linear,
+    private heads: number, private headDim: number) {}
+
+  static async load(vb: Weights, H: number, heads: number): Promise<SelfAttention> {
+    return new SelfAttention(
+      await loadLinear(vb.pp('q_proj'), H, H), await loadLinear(vb.pp('k_proj'), H, H),
+      await loadLinear(vb.pp('v_proj'), H, H), await loadLinear(vb.pp('out_proj'), H, H), heads, H / heads);
+  }
+
+  /** softmax(q k^T / sqrt(d) + bias) v, all heads, then out_proj (+ residual). x: [H, T]. */
+  forward(rt: Runtime, x: Tensor, bias?: AttentionBias, residual?: Tensor): Tensor {
+    const m = rt.mark();
+    const [H, T] = x.dims;
+    const d = this.headDim;
+    const q = linear(rt, x, this.q);
+    rt.k.scale(q.ptr, q.ptr, Math.fround(d ** -0.5), 0, H * T);
+    const kT = transpose(rt, linear(rt, x, this.k)); // [T, H]: head h's keys as rows j, columns h*d..
+    const v = linear(rt, x, this.v);
+    bias?.prepare(rt, x);
+    const ctx = rt.tensor([H, T]);
+    const scores = rt.tensor([T, T]);
+    const rowsT = rt.allocBytes(4 * Math.max(T, d));
+    rt.k.gemm_rows(rowsT, Math.max(T, d), 1, T, 1);
+    for (let h = 0; h < this.heads; h++) {
+      // S^T[j, i] = sum_c k[j, h*d + c] q[h*d + c, i]
+      rt.k.gemm(scores.ptr, T, kT.ptr + 4 * h * d, H, q.ptr + 4 * h * d * T, rowsT, 0, 0, T, T, d, 0, T, 0, T);
+      bias?.apply(rt, scores, h);
+      rt.k.softmax_cols(scores.ptr, T, T, 0, T);
+      // ctx[h*d + c, i] = sum_j v[h*d + c, j] P[j, i]
+      rt.k.gemm(ctx.ptr + 4 * h * d * T, T, v.ptr + 4 * h * d * T, T, scores.ptr, rowsT, 0, 0, d, T, T, 0, d, 0, T);
+    }
+    return rt.keep(m, linear(rt, ctx, this.out, residual));
+  }
+}
+
+class FeedForward {
+  private constructor(private inner: Linear, private outer: Linear) {}
+
+  static async load(vb: Weights, c: SemanticConfig): Promise<FeedForward> {
+    return new FeedForward(await loadLinear(vb.pp('intermediate_dense'), c.hiddenSize, c.intermediateSize),
+      await loadLinear(vb.pp('output_dense'), c.intermediateSize, c.hiddenSize));
+  }
+
+  forward(rt: Runtime, x: Tensor, residual?: Tensor): Tensor {
+    const m = rt.mark();
+    return rt.keep(m, linear(rt, gelu(rt, linear(rt, x, this.inner), true), this.outer, residual));
+  }
+}
+
+export class EncoderLayer {
+  constructor(private attention: SelfAttention, private norm: Norm, private ff: FeedForward, private finalNorm: Norm,
+    private stable: boolean) {}
+
+  static async load(vb: Weights, c: SemanticConfig, attention: SelfAttention): Promise<EncoderLayer> {
+    return new EncoderLayer(attention, await loadNorm(vb.pp('layer_norm'), c.hiddenSize, c.layerNormEps),
+      await FeedForward.load(vb.pp('feed_forward'), c), await loadNorm(vb.pp('final_layer_norm'), c.hiddenSize, c.layerNormEps),
+      c.doStableLayerNorm);
+  }
+
+  forward(rt: Runtime, x: Tensor, bias: AttentionBias | undefined): Tensor {
+    const m = rt.mark();
+    const ln = (t: Tensor, n: Norm, inPlace = false) => layerNormChannels(rt, t, n.gamma, n.beta, n.eps, inPlace);
+    if (this.stable) {
+      const xn = ln(x, this.norm);
+      const h = this.attention.forward(rt, xn, bias, x); // pre-LN: x + attn(LN(x)), then h + ff(LN(h))
+      return rt.keep(m, this.ff.forward(rt, ln(h, this.finalNorm), h));
+    }
+    // post-LN: LN(x + attn(x)), then LN(h + ff(h))
+    const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
+    return rt.keep(m, ln(this.ff.forward(rt, h, h), this.finalNorm, true));
+  }
+}
+
+/**
+ * HuBERT/WavLM trunk shared by both semantic models. `layerBias(i)` supplies WavLM's per-layer
+ * attention bias; HuBERT has none.
+ */
+export class SemanticTrunk {
+  constructor(private features: FeatureEncoder, private projNorm: Norm | null, private projection: Linear,
+    private posConv: PositionalConvEmbedding, private encoderNorm: Norm, private layers: EncoderLayer[],
+    private stable: boolean, private layerBias: (i: number) => AttentionBias | undefined) {}
+
+  static async load(vb: Weights, c: SemanticConfig, attention: (vb: Weights, i: number) => Promise<SelfAttention>,
+    layerBias: (i: number) => AttentionBias | undefined): Promise<SemanticTrunk> {
+    const features = await FeatureEncoder.load(vb.pp('feature_extractor'), c);
+    const fp = vb.pp('feature_projection');
+    const convOut = c.convDim[c.convDim.length - 1];
+    const projNorm = c.featProjLayerNorm ? await loadNorm(fp.pp('layer_norm'), convOut, c.layerNormEps) : null;
+    const projection = await loadLinear(fp.pp('projection'), convOut, c.hiddenSize);
+    const enc = vb.pp('encoder');
+    const posConv = await PositionalConvEmbedding.load(enc.pp('pos_conv_embed').pp('conv'), c);
+    const encoderNorm = await loadNorm(enc.pp('layer_norm'), c.hiddenSize, c.layerNormEps);
+    const layers = [];
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const lv = enc.pp('layers').pp(i);
+      layers.push(await EncoderLayer.load(lv, c, await attention(lv.pp('attention'), i)));
+    }
+    return new SemanticTrunk(features, projNorm, projection, posConv, encoderNorm, layers, c.doStableLayerNorm, layerBias);
+  }
+
+  /** x: [1, N] audio -> mean of all hidden states, [H, frames]. */
+  meanHiddenStates(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    let f = this.features.forward(rt, x);
+    if (this.projNorm) f = layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps);
+    let h = this.posConv.forward(rt, linear(rt, f, this.projection));
+    const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
+    if (!this.stable) h = ln(h);
+    const size = h.dims[0] * h.dims[1];
+    const sum = rt.tensor(h.dims);
+    rt.f32.copyWithin(sum.ptr >>> 2, h.ptr >>> 2, (h.ptr >>> 2) + size);
+    for (let i = 0; i < this.layers.length; i++) {
+      const lm = rt.mark();
+      let next = this.layers[i].forward(rt, h, this.layerBias(i));
+      if (this.stable && i === this.layers.length - 1) next = ln(next);
+      add(rt, sum, next, sum);
+      // The next layer's input overwrites this one's, so memory stays flat across layers.
+      rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
+      rt.release(lm);
+    }
+    const n = this.layers.length + 1;
+    rt.k.scale(sum.ptr, sum.ptr, Math.fround(1 / n), 0, sum.dims[0] * sum.dims[1]);
+    return rt.keep(m, sum);
+  }
+
+  static frames(c: SemanticConfig, n: number): number {
+    return FeatureEncoder.frames(c, n);
+  }
+}
+
+export async function loadHubert(vb: Weights, c: SemanticConfig): Promise<SemanticTrunk> {
+  return SemanticTrunk.load(vb, c, (av) => SelfAttention.load(av, c.hiddenSize, c.numAttentionHeads), () => undefined);
+}

@@ -1,0 +1,248 @@
+// Layer-level ops: each allocates its output in linear memory and makes one or a few kernel calls.
+// Activations are channel-major [C, T]; see assembly/ for the kernels and their layouts.
+//
+// Convolutions of every kind reduce to the stride-1 GEMM of assembly/gemm.ts:
+//  - stride 1: the zero-padded input is read through a row-offset table (implicit im2col);
+//  - stride s > 1: the padded input is split into s phases ([C, T] -> [C*s, T/s]) and the weight was
+//    repacked at load to [Cout, C*s, ceil(K/s)], so it becomes a stride-1 conv with ceil(K/s) taps;
+//  - transposed, stride s: all s output phases are one stride-1 GEMM of Cout*s rows over the input
+//    (weights repacked at load, no multiplications by inserted zeros), then interleaved.
+
+import { XcodecCheckpointError } from './errors.js';
+import { type Runtime, type Tensor, numel } from './runtime.js';
+
+export interface Conv1d {
+  /** packed weight: [cout, (cin / groups) * stride * taps] row-major */
+  w: number;
+  /** bias [cout], or 0 */
+  bias: number;
+  cin: number;
+  cout: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  dilation: number;
+  groups: number;
+  /** taps per (phase) channel in the packed weight: ceil(kernel / stride) */
+  taps: number;
+}
+
+export interface ConvTranspose1d {
+  /** packed weight: [cout * stride, cin * taps], row co*stride + phase */
+  w: number;
+  /** bias repeated per phase: [cout * stride], or 0 */
+  bias: number;
+  cin: number;
+  cout: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  outputPadding: number;
+  taps: number;
+}
+
+export interface ConvSpec {
+  cin: number;
+  cout: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+}
+
+/**
+ * Packs a PyTorch Conv1d weight [cout, cin/groups, kernel] (already in linear memory at `src`) into the
+ * layout conv1d() reads. For stride 1 the PyTorch layout is used as is (returns src).
+ */
+export function packConv1d(rt: Runtime, src: number, bias: number, spec: ConvSpec, name: string): Conv1d {
+  const stride = spec.stride ?? 1;
+  const dilation = spec.dilation ?? 1;
+  const groups = spec.groups ?? 1;
+  const base = {
+    bias, cin: spec.cin, cout: spec.cout, kernel: spec.kernel, stride, padding: spec.padding ?? 0, dilation, groups,
+  };
+  if (spec.cin % groups !== 0 || spec.cout % groups !== 0) {
+    throw new XcodecCheckpointError(`${name}: channels ${spec.cin} -> ${spec.cout} are not divisible by groups ${groups}`);
+  }
+  if (stride === 1) return { ...base, w: src, taps: spec.kernel };
+  if (dilation !== 1 || groups !== 1) {
+    throw new XcodecCheckpointError(`${name}: strided convolution with dilation or groups is not supported`);
+  }
+  const taps = Math.ceil(spec.kernel / stride);
+  const w = rt.allocBytes(4 * spec.cout * spec.cin * stride * taps);
+  const f = rt.f32;
+  const s0 = src >>> 2;
+  let o = w >>> 2;
+  // w'[co, c*s + r, q] = w[co, c, q*s + r], zero where q*s + r >= kernel.
+  for (let co = 0; co < spec.cout; co++) {
+    for (let c = 0; c < spec.cin; c++) {
+      for (let r = 0; r < stride; r++) {
+        for (let q = 0; q < taps; q++) {
+          const k = q * stride + r;
+          f[o++] = k < spec.kernel ? f[s0 + (co * spec.cin + c) * spec.kernel + k] : 0;
+        }
+      }
+    }
+  }
+  return { ...base, w, taps };
+}
+
+/**
+ * Packs a PyTorch ConvTranspose1d weight [cin, cout, kernel] at `src` into [cout * stride, cin * taps]:
+ * row co*s + phase holds, for input channel ci and tap j, w[ci, co, phase + (taps - 1 - j) * s].
+ */
+export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
+  spec: { cin: number; cout: number; kernel: number; stride: number; padding: number; outputPadding: number }): ConvTranspose1d {
+  const { cin, cout, kernel, stride: s } = spec;
+  const taps = Math.ceil(kernel / s);
+  const w = rt.allocBytes(4 * cout * s * cin * taps);
+  const f = rt.f32;
+  const s0 = src >>> 2;
+  let o = w >>> 2;
+  for (let co = 0; co < cout; co++) {
+    for (let ph = 0; ph < s; ph++) {
+      for (let ci = 0; ci < cin; ci++) {
+        for (let j = 0; j < taps; j++) {
+          const k = ph + (taps - 1 - j) * s;
+          f[o++] = k < kernel ? f[s0 + (ci * cout + co) * kernel + k] : 0;
+        }
+      }
+    }
+  }
+  let b = 0;
+  if (bias !== 0) {
+    b = rt.allocBytes(4 * cout * s);
+    for (let co = 0; co < cout; co++) f.fill(f[(bias >>> 2) + co], (b >>> 2) + co * s, (b >>> 2) + (co + 1) * s);
+  }
+  return { w, bias: b, cin, cout, kernel, stride: s, padding: spec.padding, outputPadding: spec.outputPadding, taps };
+}
+
+export function convOutputLength(T: number, c: Conv1d): number {
+  return Math.floor((T + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+}
+
+/** y = conv(x) (+ residual). x: [cin, T] -> [cout, Tout]. */
+export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Tensor {
+  const [C, T] = x.dims;
+  if (C !== c.cin) throw new Error(`conv1d: input has ${C} channels, weight expects ${c.cin}`);
+  const Tout = convOutputLength(T, c);
+  const out = rt.tensor([c.cout, Tout]);
+  if (residual) rt.f32.copyWithin(out.ptr >>> 2, residual.ptr >>> 2, (residual.ptr >>> 2) + c.cout * Tout);
+  if (Tout <= 0) return out;
+  const mark = rt.mark();
+  let src = x;
+  if (c.padding > 0) {
+    src = rt.tensor([C, T + 2 * c.padding]);
+    rt.k.pad_rows(src.ptr, x.ptr, T, c.padding, c.padding, 0, C);
+  }
+  let rowsPerPhase = C / c.groups;
+  if (c.stride > 1) {
+    const Tp = Tout + c.taps - 1;
+    const split = rt.tensor([C * c.stride, Tp]);
+    rt.k.deinterleave(split.ptr, src.ptr, src.dims[1], c.stride, Tp, 0, C);
+    src = split;
+    rowsPerPhase = C * c.stride;
+  }
+  const ldb = src.dims[1];
+  const K = rowsPerPhase * c.taps;
+  const rows = rt.allocBytes(4 * K);
+  rt.k.gemm_rows(rows, K, c.taps, ldb, c.stride > 1 ? 1 : c.dilation);
+  const coutG = c.cout / c.groups;
+  for (let g = 0; g < c.groups; g++) {
+    rt.k.gemm(out.ptr + 4 * g * coutG * Tout, Tout, c.w + 4 * g * coutG * K, K,
+      src.ptr + 4 * g * rowsPerPhase * ldb, rows, c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
+      residual ? 1 : 0, coutG, Tout, K, 0, coutG, 0, Tout);
+  }
+  rt.release(mark);
+  return out;
+}
+
+/** y = conv_transpose(x). x: [cin, T] -> [cout, (T - 1) * s - 2 * pad + kernel + outputPadding]. */
+export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d): Tensor {
+  const [C, T] = x.dims;
+  if (C !== c.cin) throw new Error(`conv_transpose1d: input has ${C} channels, weight expects ${c.cin}`);
+  const s = c.stride;
+  const Tout = (T - 1) * s - 2 * c.padding + c.kernel + c.outputPadding;
+  const out = rt.tensor([c.cout, Tout]);
+  const mark = rt.mark();
+  // Phase outputs y[co*s + ph, n] land at t = n*s + ph - padding.
+  const Tn = Math.floor((Tout - 1 + c.padding) / s) + 1;
+  const left = c.taps - 1;
+  const right = Math.max(0, Tn - T);
+  const xp = rt.tensor([C, left + T + right]);
+  rt.k.pad_rows(xp.ptr, x.ptr, T, left, right, 0, C);
+  const K = C * c.taps;
+  const rows = rt.allocBytes(4 * K);
+  rt.k.gemm_rows(rows, K, c.taps, xp.dims[1], 1);
+  const y = rt.tensor([c.cout * s, Tn]);
+  rt.k.gemm(y.ptr, Tn, c.w, K, xp.ptr, rows, c.bias, 0, c.cout * s, Tn, K, 0, c.cout * s, 0, Tn);
+  rt.k.interleave(out.ptr, y.ptr, s, Tn, c.padding, Tout, 0, c.cout);
+  rt.release(mark);
+  return out;
+}
+
+/** Linear layer on channel-major activations: x: [in, T] -> [out, T] (a 1x1 convolution). */
+export interface Linear {
+  w: number;
+  bias: number;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export function linear(rt: Runtime, x: Tensor, l: Linear, residual?: Tensor): Tensor {
+  return conv1d(rt, x, {
+    w: l.w, bias: l.bias, cin: l.inFeatures, cout: l.outFeatures, kernel: 1, stride: 1, padding: 0, dilation: 1, groups: 1, taps: 1,
+  }, residual);
+}
+
+export function snake(rt: Runtime, x: Tensor, alpha: number): Tensor {
+  const out = rt.tensor(x.dims);
+  rt.k.snake(out.ptr, x.ptr, alpha, x.dims[1], 0, x.dims[0]);
+  return out;
+}
+
+export function gelu(rt: Runtime, x: Tensor, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.gelu(out.ptr, x.ptr, 0, numel(x.dims));
+  return out;
+}
+
+export function elu(rt: Runtime, x: Tensor, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.elu(out.ptr, x.ptr, 0, numel(x.dims));
+  return out;
+}
+
+export function add(rt: Runtime, a: Tensor, b: Tensor, into?: Tensor): Tensor {
+  const out = into ?? rt.tensor(a.dims);
+  rt.k.add(out.ptr, a.ptr, b.ptr, 0, numel(a.dims));
+  return out;
+}
+
+/** LayerNorm over channels for every time step. x: [C, T]. */
+export function layerNormChannels(rt: Runtime, x: Tensor, gamma: number, beta: number, eps: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.layer_norm_cols(out.ptr, x.ptr, gamma, beta, x.dims[0], x.dims[1], eps, 0, x.dims[1]);
+  return out;
+}
+
+/** GroupNorm(C, C): each channel normalised over time. x: [C, T]. */
+export function groupNormRows(rt: Runtime, x: Tensor, gamma: number, beta: number, eps: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.group_norm_rows(out.ptr, x.ptr, gamma, beta, x.dims[1], eps, 0, x.dims[0]);
+  return out;
+}
+
+/** Zero-pads the time axis. x: [C, T] -> [C, left + T + right]. */
+export function padTime(rt: Runtime, x: Tensor, left: number, right: number): Tensor {
+  const out = rt.tensor([x.dims[0], left + x.dims[1] + right]);
+  rt.k.pad_rows(out.ptr, x.ptr, x.dims[1], left, right, 0, x.dims[0]);
+  return out;
+}
+
+export function transpose(rt: Runtime, x: Tensor): Tensor {
+  const out = rt.tensor([x.dims[1], x.dims[0]]);
+  rt.k.transpose(out.ptr, x.ptr, x.dims[0], x.dims[1], 0, x.dims[0]);
+  return out;
+}

@@ -1,0 +1,262 @@
+// Public API, shaped like transformers' XcodecModel:
+//   const model = await XcodecModel.fromPretrained(dir);
+//   const { audioCodes } = model.encode(inputValues, { bandwidth: 2 });   // [B, nq, T] int64
+//   const { audioValues } = model.decode(audioCodes);                      // [B, 1, T * hop] float32
+//   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
+
+import { type XcodecConfig, parseXcodecConfig } from './config.js';
+import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError } from './errors.js';
+import { type EncodeTrace, XcodecCore } from './model/xcodec.js';
+import { Runtime, type Tensor } from './runtime.js';
+import { WeightLoader, type TensorSource } from './weights.js';
+
+export interface FloatTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface CodesTensor {
+  data: BigInt64Array;
+  dims: number[];
+}
+
+/** Codes as accepted by decode(): int64 like transformers, or any integer array. */
+export interface CodesInput {
+  data: BigInt64Array | Int32Array | Uint16Array | Int16Array | Uint32Array | Float64Array | number[];
+  dims: number[];
+}
+
+export interface LoadOptions {
+  /** 'auto' picks relaxed SIMD where the runtime validates it */
+  simd?: 'auto' | 'simd' | 'relaxed';
+  /** called as tensors stream into memory: (loaded bytes, total bytes) */
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+/** Checkpoint tensors by name, plus the config; what fromPretrained reads from a directory. */
+export interface CheckpointSource extends TensorSource {
+  names(): string[];
+  close?(): void;
+}
+
+function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number[] } {
+  return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x;
+}
+
+export class XcodecModel {
+  private constructor(readonly config: XcodecConfig, private rt: Runtime, private core: XcodecCore,
+    private arena: number, readonly unusedTensors: string[]) {}
+
+  /**
+   * Loads a checkpoint directory written by save_pretrained: config.json and model.safetensors (or a
+   * sharded model.safetensors.index.json). Node, Deno and Bun; browsers use fromCheckpoint().
+   */
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModel> {
+    const { openCheckpointDir, readConfigFile } = await import('./node_files.js');
+    const configJson = await readConfigFile(dir, 'config.json');
+    const config = parseXcodecConfig(configJson, `${dir}/config.json`);
+    const source = await openCheckpointDir(dir, options.onProgress);
+    try {
+      return await XcodecModel.fromCheckpoint(config, source, options);
+    } finally {
+      source.close?.();
+    }
+  }
+
+  /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
+  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
+    const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
+    const rt = new Runtime(options.simd ?? 'auto');
+    const loader = new WeightLoader(rt, source);
+    const core = await XcodecCore.load(loader.root(), cfg);
+    const unused = source.names().filter((n) => !loader.used.has(n));
+    return new XcodecModel(cfg, rt, core, rt.mark(), unused);
+  }
+
+  /** Which SIMD build runs: 'relaxed' (fused multiply-add) or 'simd'. */
+  get simdFlavour(): 'simd' | 'relaxed' {
+    return this.rt.flavour;
+  }
+
+  /** Bytes of WebAssembly memory in use at the high-water mark (weights + largest call). */
+  get wasmMemoryBytes(): number {
+    return this.rt.peakBytes;
+  }
+
+  /** Number of quantizers for a bandwidth in kbps (default: the highest target bandwidth). */
+  numQuantizersFor(bandwidth?: number): number {
+    return this.core.numQuantizersFor(bandwidth);
+  }
+
+  /** input_values [B, 1, N] (or a mono Float32Array) -> audio_codes [B, nq, T] (int64). */
+  encode(inputValues: FloatTensor | Float32Array, options: { bandwidth?: number } = {}): { audioCodes: CodesTensor } {
+    const x = this.checkAudio(inputValues);
+    const nq = this.core.numQuantizersFor(options.bandwidth);
+    const [B, , N] = x.dims;
+    const { frames } = this.core.framesFor(N);
+    const codes = new BigInt64Array(B * nq * frames);
+    this.guard(() => {
+      for (let b = 0; b < B; b++) {
+        const m = this.rt.mark();
+        const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
+        const { embeddings } = this.core.embed(this.rt, input);
+        const ptr = this.rt.allocBytes(4 * nq * frames);
+        this.core.quantize(this.rt, embeddings, nq, ptr);
+        const view = this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames);
+        for (let i = 0; i < nq * frames; i++) codes[b * nq * frames + i] = BigInt(view[i]);
+        this.rt.release(m);
+      }
+    });
+    return { audioCodes: { data: codes, dims: [B, nq, frames] } };
+  }
+
+  /** audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers). */
+  decode(audioCodes: CodesInput): { audioValues: FloatTensor } {
+    const { B, nq, T, codes } = this.checkCodes(audioCodes);
+    const hop = this.config.hopLength;
+    let out: Float32Array | null = null;
+    let N = 0;
+    this.guard(() => {
+      for (let b = 0; b < B; b++) {
+        const m = this.rt.mark();
+        const ptr = this.rt.allocBytes(4 * nq * T);
+        this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
+        const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, T));
+        N = audio.dims[1];
+        out ??= new Float32Array(B * N);
+        out.set(this.rt.view(audio), b * N);
+        this.rt.release(m);
+      }
+    });
+    if (N !== T * hop) throw new XcodecRuntimeError(`decoder produced ${N} samples for ${T} frames; expected ${T * hop}`);
+    return { audioValues: { data: out!, dims: [B, 1, N] } };
+  }
+
+  /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
+  dequantize(audioCodes: CodesInput): FloatTensor {
+    const { B, nq, T, codes } = this.checkCodes(audioCodes);
+    const D = this.config.codebookDim;
+    const out = new Float32Array(B * D * T);
+    this.guard(() => {
+      for (let b = 0; b < B; b++) {
+        const m = this.rt.mark();
+        const ptr = this.rt.allocBytes(4 * nq * T);
+        this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
+        out.set(this.rt.view(this.core.dequantize(this.rt, ptr, nq, T)), b * D * T);
+        this.rt.release(m);
+      }
+    });
+    return { data: out, dims: [B, D, T] };
+  }
+
+  /** encode then decode, with the audio trimmed to the input length (transformers' forward). */
+  forward(inputValues: FloatTensor | Float32Array, options: { bandwidth?: number } = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
+    const x = this.checkAudio(inputValues);
+    const { audioCodes } = this.encode(x, options);
+    const { audioValues } = this.decode(audioCodes);
+    const [B, , N] = x.dims;
+    const M = audioValues.dims[2];
+    const n = Math.min(N, M);
+    const trimmed = new Float32Array(B * n);
+    for (let b = 0; b < B; b++) trimmed.set(audioValues.data.subarray(b * M, b * M + n), b * n);
+    return { audioCodes, audioValues: { data: trimmed, dims: [B, 1, n] } };
+  }
+
+  /**
+   * Every intermediate of encode for one batch item (tests and debugging): semantic features
+   * [T, H] (as transformers lays them out), e_semantic [H', T], e_acoustic [A, T], embeddings [D, T].
+   */
+  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0): Record<keyof EncodeTrace, FloatTensor> {
+    const x = this.checkAudio(inputValues);
+    const N = x.dims[2];
+    let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
+    this.guard(() => {
+      const m = this.rt.mark();
+      const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
+      const t = this.core.embed(this.rt, input);
+      const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
+      const sf = get(t.semanticFeatures);
+      const [H, T] = sf.dims;
+      const sfT = new Float32Array(H * T);
+      for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
+      result = {
+        semanticFeatures: { data: sfT, dims: [T, H] }, eSemantic: get(t.eSemantic), eAcoustic: get(t.eAcoustic), embeddings: get(t.embeddings),
+      };
+      this.rt.release(m);
+    });
+    return result!;
+  }
+
+  /** Runs `fn` on the arena; whatever happens, the arena is reset so the model stays usable. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof XcodecError) throw e;
+      throw new XcodecRuntimeError(`kernel failure: ${(e as Error).message}`);
+    } finally {
+      this.rt.release(this.arena);
+    }
+  }
+
+  private checkAudio(input: FloatTensor | Float32Array): FloatTensor {
+    let x: FloatTensor;
+    if (input instanceof Float32Array) x = { data: input, dims: [1, 1, input.length] };
+    else if (isTensorLike(input) && input.data instanceof Float32Array) x = input as FloatTensor;
+    else {
+      throw new XcodecInputError('input_values must be a Float32Array (mono samples) or { data: Float32Array, dims: [batch, 1, samples] }');
+    }
+    const d = x.dims;
+    if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 0)) {
+      throw new XcodecInputError(`input_values dims ${JSON.stringify(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`);
+    }
+    if (d[1] !== 1) throw new XcodecInputError(`input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`);
+    if (d[0] < 1) throw new XcodecInputError('input_values has an empty batch (B = 0); accepted: B >= 1');
+    if (x.data.length !== d[0] * d[2]) {
+      throw new XcodecInputError(`input_values data has ${x.data.length} samples but dims ${JSON.stringify(d)} need ${d[0] * d[2]}`);
+    }
+    if (d[2] === 0) throw new XcodecInputError(`input_values is empty (0 samples); at least ${this.core.minimumSamples()} samples are needed`);
+    for (let i = 0; i < x.data.length; i++) {
+      if (!Number.isFinite(x.data[i])) {
+        throw new XcodecInputError(`input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`);
+      }
+    }
+    this.core.framesFor(d[2]);
+    return x;
+  }
+
+  private checkCodes(input: CodesInput): { B: number; nq: number; T: number; codes: Int32Array } {
+    if (!isTensorLike(input)) {
+      throw new XcodecInputError('audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] }');
+    }
+    const d = input.dims;
+    if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new XcodecInputError(`audio_codes dims ${JSON.stringify(d)} are not [batch, quantizers, frames] with every size >= 1`);
+    }
+    const [B, nq, T] = d;
+    if (nq > this.core.numQuantizers) {
+      throw new XcodecInputError(`audio_codes has ${nq} quantizers; this model has ${this.core.numQuantizers} (accepted: 1..${this.core.numQuantizers})`);
+    }
+    if (input.data.length !== B * nq * T) {
+      throw new XcodecInputError(`audio_codes data has ${input.data.length} values but dims ${JSON.stringify(d)} need ${B * nq * T}`);
+    }
+    const K = this.config.codebookSize;
+    const codes = new Int32Array(B * nq * T);
+    for (let i = 0; i < codes.length; i++) {
+      const v = Number(input.data[i]);
+      if (!Number.isInteger(v) || v < 0 || v >= K) {
+        const b = Math.floor(i / (nq * T));
+        const q = Math.floor((i % (nq * T)) / T);
+        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${String(input.data[i])} is outside the codebook; accepted: integers 0..${K - 1}`);
+      }
+      codes[i] = v;
+    }
+    return { B, nq, T, codes };
+  }
+}
+
+function isParsedConfig(c: unknown): c is XcodecConfig {
+  return typeof c === 'object' && c !== null && 'hopLength' in c && 'semantic' in c && 'acoustic' in c;
+}
+
+export { XcodecCheckpointError, XcodecConfigError };
