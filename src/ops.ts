@@ -110,12 +110,41 @@ export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
       }
     }
   }
-  let b = 0;
-  if (bias !== 0) {
-    b = rt.allocBytes(4 * cout * s);
-    for (let co = 0; co < cout; co++) f.fill(f[(bias >>> 2) + co], (b >>> 2) + co * s, (b >>> 2) + (co + 1) * s);
-  }
+  const b = bias === 0 ? 0 : expandBias(rt, bias, cout, s);
   return { w, bias: b, cin, cout, kernel, stride: s, padding: spec.padding, outputPadding: spec.outputPadding, taps };
+}
+
+/**
+ * Loads a conv weight with `load` and packs it for conv1d, keeping only the packed copy in memory
+ * (the PyTorch-layout original is a temporary when packing copies).
+ */
+export async function loadPackedConv1d(rt: Runtime, load: () => Promise<number>, spec: ConvSpec, name: string): Promise<Conv1d> {
+  const m = rt.mark();
+  const src = await load();
+  const c = packConv1d(rt, src, 0, spec, name);
+  if (c.w !== src) c.w = rt.keepRegion(m, c.w, 4 * c.cout * (c.cin / c.groups) * c.stride * c.taps);
+  return c;
+}
+
+/** loadPackedConv1d() for transposed convolutions; the bias is loaded by `loadBias` afterwards. */
+export async function loadPackedConvTranspose1d(rt: Runtime, load: () => Promise<number>, loadBias: () => Promise<number>,
+  spec: { cin: number; cout: number; kernel: number; stride: number; padding: number; outputPadding: number }): Promise<ConvTranspose1d> {
+  const m = rt.mark();
+  const src = await load();
+  const c = packConvTranspose1d(rt, src, 0, spec);
+  c.w = rt.keepRegion(m, c.w, 4 * c.cout * c.stride * c.cin * c.taps);
+  const bm = rt.mark();
+  const bias = await loadBias();
+  const expanded = expandBias(rt, bias, c.cout, c.stride);
+  c.bias = rt.keepRegion(bm, expanded, 4 * c.cout * c.stride);
+  return c;
+}
+
+function expandBias(rt: Runtime, bias: number, cout: number, s: number): number {
+  const b = rt.allocBytes(4 * cout * s);
+  const f = rt.f32;
+  for (let co = 0; co < cout; co++) f.fill(f[(bias >>> 2) + co], (b >>> 2) + co * s, (b >>> 2) + (co + 1) * s);
+  return b;
 }
 
 export function convOutputLength(T: number, c: Conv1d): number {

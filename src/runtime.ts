@@ -145,10 +145,14 @@ export class Runtime {
    * Lets a block free its temporaries while keeping its output: `const m = rt.mark(); ...; return rt.keep(m, y)`.
    */
   keep(mark: number, t: Tensor): Tensor {
-    const n = numel(t.dims);
-    if (t.ptr !== mark) this.f32.copyWithin(mark >>> 2, t.ptr >>> 2, (t.ptr >>> 2) + n);
+    return { ptr: this.keepRegion(mark, t.ptr, 4 * numel(t.dims)), dims: t.dims };
+  }
+
+  /** keep() for a raw region of `bytes` at `ptr`; returns its new offset (= mark). */
+  keepRegion(mark: number, ptr: number, bytes: number): number {
+    if (ptr !== mark) new Uint8Array(this.memory.buffer).copyWithin(mark, ptr, ptr + bytes);
     this.top = mark;
-    return this.tensor(t.dims);
+    return this.allocBytes(bytes);
   }
 
   /** Highest byte offset ever allocated: the WASM memory really in use. */

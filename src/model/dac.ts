@@ -2,15 +2,15 @@
 // and the decoder ends without tanh). Activations: [C, T].
 
 import type { AcousticConfig } from '../config.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, packConv1d, packConvTranspose1d, snake } from '../ops.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, loadPackedConv1d, loadPackedConvTranspose1d, snake } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 
 async function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
   opts: { stride?: number; padding?: number; dilation?: number } = {}): Promise<Conv1d> {
-  const w = await vb.convWeight([cout, cin, kernel]);
-  const bias = await vb.tensor('bias', [cout]);
-  return packConv1d(vb.rt, w, bias, { cin, cout, kernel, ...opts }, vb.prefix);
+  const conv = await loadPackedConv1d(vb.rt, () => vb.convWeight([cout, cin, kernel]), { cin, cout, kernel, ...opts }, vb.prefix);
+  conv.bias = await vb.tensor('bias', [cout]);
+  return conv;
 }
 
 class ResidualUnit {
@@ -88,9 +88,7 @@ class DecoderBlock {
   static async load(vb: Weights, cin: number, cout: number, stride: number): Promise<DecoderBlock> {
     const snake1 = await vb.pp('snake1').vector('alpha', cin);
     const cv = vb.pp('conv_t1');
-    const w = await cv.convWeight([cin, cout, 2 * stride]);
-    const bias = await cv.tensor('bias', [cout]);
-    const convT = packConvTranspose1d(vb.rt, w, bias,
+    const convT = await loadPackedConvTranspose1d(vb.rt, () => cv.convWeight([cin, cout, 2 * stride]), () => cv.tensor('bias', [cout]),
       { cin, cout, kernel: 2 * stride, stride, padding: Math.ceil(stride / 2), outputPadding: stride % 2 });
     const units = [];
     for (const [i, d] of [1, 3, 9].entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d));

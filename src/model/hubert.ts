@@ -5,7 +5,7 @@
 
 import type { SemanticConfig } from '../config.js';
 import {
-  type Conv1d, type Linear, add, conv1d, gelu, groupNormRows, layerNormChannels, linear, packConv1d, transpose,
+  type Conv1d, type Linear, add, conv1d, gelu, groupNormRows, layerNormChannels, linear, loadPackedConv1d, packConv1d, transpose,
 } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
@@ -34,9 +34,10 @@ class FeatureEncoder {
       const l = vb.pp('conv_layers').pp(i);
       const cin = i === 0 ? 1 : c.convDim[i - 1];
       const cout = c.convDim[i];
-      const w = await l.pp('conv').tensor('weight', [cout, cin, c.convKernel[i]]);
-      const bias = c.convBias ? await l.pp('conv').tensor('bias', [cout]) : 0;
-      convs.push(packConv1d(vb.rt, w, bias, { cin, cout, kernel: c.convKernel[i], stride: c.convStride[i] }, l.key('conv')));
+      const conv = await loadPackedConv1d(vb.rt, () => l.pp('conv').tensor('weight', [cout, cin, c.convKernel[i]]),
+        { cin, cout, kernel: c.convKernel[i], stride: c.convStride[i] }, l.key('conv'));
+      if (c.convBias) conv.bias = await l.pp('conv').tensor('bias', [cout]);
+      convs.push(conv);
       // "group": GroupNorm(C, C) on the first layer only (eps 1e-5, torch's default); "layer": LayerNorm on every layer.
       const hasNorm = c.featExtractNorm === 'layer' || i === 0;
       norms.push(hasNorm ? await loadNorm(l.pp('layer_norm'), cout, 1e-5) : null);

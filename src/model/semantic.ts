@@ -2,15 +2,15 @@
 // ELU residual units and a (possibly strided) conv. Activations: [C, T].
 
 import type { XcodecConfig } from '../config.js';
-import { type Conv1d, conv1d, elu, packConv1d } from '../ops.js';
+import { type Conv1d, conv1d, elu, loadPackedConv1d } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 
 async function loadConv(vb: Weights, cin: number, cout: number, kernel: number, bias: boolean,
   opts: { stride?: number; padding?: number; dilation?: number }): Promise<Conv1d> {
-  const w = await vb.tensor('weight', [cout, cin, kernel]);
-  const b = bias ? await vb.tensor('bias', [cout]) : 0;
-  return packConv1d(vb.rt, w, b, { cin, cout, kernel, ...opts }, vb.prefix);
+  const conv = await loadPackedConv1d(vb.rt, () => vb.tensor('weight', [cout, cin, kernel]), { cin, cout, kernel, ...opts }, vb.prefix);
+  if (bias) conv.bias = await vb.tensor('bias', [cout]);
+  return conv;
 }
 
 class ResidualUnit {
