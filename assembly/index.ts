@@ -7,3 +7,4 @@ export {
 } from './elementwise';
 export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';
 export { add_gated_rel_bias, wavlm_gate } from './attention';
+export { peak_madd, peak_madd_flops_per_iteration } from './peak';

@@ -92,6 +92,9 @@ export class Runtime {
     this.viewI32 = new Int32Array(this.memory.buffer);
   }
 
+  /** Nothing to release on one thread; the threaded runtime terminates its workers here. */
+  dispose(): void {}
+
   /** f32 view of all of linear memory (re-made after growth). */
   get f32(): Float32Array {
     if (this.viewF32.buffer !== this.memory.buffer) this.viewF32 = new Float32Array(this.memory.buffer);

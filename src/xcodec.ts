@@ -8,6 +8,7 @@ import { type XcodecConfig, parseXcodecConfig } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError } from './errors.js';
 import { type EncodeTrace, XcodecCore } from './model/xcodec.js';
 import { Runtime, type Tensor } from './runtime.js';
+import { warmUpKernels } from './warmup.js';
 import { WeightLoader, type TensorSource } from './weights.js';
 
 export interface FloatTensor {
@@ -29,6 +30,8 @@ export interface CodesInput {
 export interface LoadOptions {
   /** 'auto' picks relaxed SIMD where the runtime validates it */
   simd?: 'auto' | 'simd' | 'relaxed';
+  /** worker threads for the kernels (default: available cores; 1 = no workers) */
+  numThreads?: number;
   /** called as tensors stream into memory: (loaded bytes, total bytes) */
   onProgress?: (loaded: number, total: number) => void;
 }
@@ -67,10 +70,16 @@ export class XcodecModel {
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
     const rt = new Runtime(options.simd ?? 'auto');
+    warmUpKernels(rt);
     const loader = new WeightLoader(rt, source);
     const core = await XcodecCore.load(loader.root(), cfg);
     const unused = source.names().filter((n) => !loader.used.has(n));
     return new XcodecModel(cfg, rt, core, rt.mark(), unused);
+  }
+
+  /** Releases the workers and the WebAssembly memory; the model is unusable afterwards. */
+  dispose(): void {
+    this.rt.dispose?.();
   }
 
   /** Which SIMD build runs: 'relaxed' (fused multiply-add) or 'simd'. */

@@ -1,0 +1,64 @@
+// Analytic FLOP count of X-Codec encode and decode from a config.json (2 FLOPs per multiply-add of
+// every convolution, linear layer, attention product and RVQ distance; elementwise work not counted).
+
+const convOut = (t, k, s = 1, p = 0, d = 1) => Math.floor((t + 2 * p - d * (k - 1) - 1) / s) + 1;
+const conv = (cin, cout, k, tOut, groups = 1) => 2 * cout * (cin / groups) * k * tOut;
+
+export function xcodecFlops(cfg, samples) {
+  const a = cfg.acoustic_model_config;
+  const s = cfg.semantic_model_config;
+  const hop = a.downsampling_ratios.reduce((p, x) => p * x, 1);
+  const H = s.hidden_size;
+  const nq = Math.floor((1000 * cfg.target_bandwidths.at(-1)) / (Math.ceil(cfg.sample_rate / hop) * Math.ceil(Math.log2(cfg.codebook_size))));
+  const D = a.hidden_size + H;
+  let enc = 0;
+  // semantic model on the input padded by hop/2 each side
+  let t = samples + hop;
+  let cin = 1;
+  s.conv_dim.forEach((cout, i) => { t = convOut(t, s.conv_kernel[i], s.conv_stride[i]); enc += conv(cin, cout, s.conv_kernel[i], t); cin = cout; });
+  const T = t;
+  enc += 2 * cin * H * T; // feature projection
+  enc += conv(H, H, s.num_conv_pos_embeddings, T + 1, s.num_conv_pos_embedding_groups);
+  const I = s.intermediate_size;
+  enc += s.num_hidden_layers * (4 * 2 * H * H * T + 2 * 2 * T * T * H + 2 * 2 * H * I * T);
+  // semantic encoder (strides 1 in the published configs)
+  const k = cfg.kernel_size;
+  enc += conv(H, H, k, T);
+  for (let i = 0; i < cfg.strides.length; i++) {
+    enc += cfg.block_dilations.length * (conv(H, H, cfg.unit_kernel_size, T) + conv(H, H, 1, T));
+    enc += conv(H, H, cfg.strides[i] === 1 ? 3 : 2 * cfg.strides[i], T);
+  }
+  // DAC encoder
+  let ta = samples;
+  let ch = a.encoder_hidden_size;
+  enc += conv(1, ch, 7, ta);
+  for (const st of a.downsampling_ratios) {
+    enc += 3 * (conv(ch, ch, 7, ta) + conv(ch, ch, 1, ta));
+    ta = convOut(ta, 2 * st, st, Math.ceil(st / 2));
+    enc += conv(ch, 2 * ch, 2 * st, ta);
+    ch *= 2;
+  }
+  enc += conv(ch, a.hidden_size, 3, ta);
+  enc += 2 * D * D * T; // fc
+  enc += nq * 2 * cfg.codebook_size * D * T; // RVQ distances
+  // decode
+  let dec = 2 * D * a.hidden_size * T; // fc2
+  let td = T;
+  ch = a.decoder_hidden_size;
+  dec += conv(a.hidden_size, ch, 7, td);
+  for (const st of a.upsampling_ratios) {
+    dec += 2 * ch * (ch / 2) * 2 * st * td; // transposed conv: every input sample meets every tap
+    td *= st;
+    ch /= 2;
+    dec += 3 * (conv(ch, ch, 7, td) + conv(ch, ch, 1, td));
+  }
+  dec += conv(ch, 1, 7, td);
+  return { encode: enc, decode: dec, frames: T, quantizers: nq };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { readFileSync } = await import('node:fs');
+  const cfg = JSON.parse(readFileSync(process.argv[2] ?? '../shared/fixtures/full-size/hubert/config.json', 'utf8'));
+  const f = xcodecFlops(cfg, 16000);
+  console.log(`per second of audio: encode ${(f.encode / 1e9).toFixed(1)} GFLOP, decode ${(f.decode / 1e9).toFixed(1)} GFLOP`);
+}
