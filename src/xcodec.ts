@@ -60,7 +60,9 @@ export class XcodecModel {
     const config = parseXcodecConfig(configJson, `${dir}/config.json`);
     const source = await openCheckpointDir(dir, options.onProgress);
     try {
-      return await XcodecModel.fromCheckpoint(config, source, options);
+      const model = await XcodecModel.fromCheckpoint(config, source, options);
+      options.onProgress?.(1, 1); // tensors inference does not use are never read: report completion
+      return model;
     } finally {
       source.close?.();
     }

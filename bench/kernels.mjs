@@ -1,0 +1,126 @@
+// Kernel microbenchmarks (tinybench): GFLOP/s of the heavy kernels and % of the SIMD peak measured
+// here, in the same process, by assembly/peak.ts. `node bench/kernels.mjs [--flavour simd|relaxed] [--json]`
+// (relaxed needs --experimental-wasm-relaxed-simd on Node 20).
+import { Bench } from 'tinybench';
+import { Runtime } from '../dist/runtime.js';
+import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d } from '../dist/ops.js';
+
+const argv = process.argv.slice(2);
+const flavour = argv.includes('--flavour') ? argv[argv.indexOf('--flavour') + 1] : 'simd';
+const json = argv.includes('--json');
+const rt = new Runtime(flavour);
+
+function random(ptr, n, seed = 1) {
+  const f = rt.f32;
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    f[(ptr >>> 2) + i] = (s / 2 ** 32 - 0.5) * 0.2;
+  }
+}
+
+export function measurePeak(k, seconds = 0.5) {
+  k.peak_madd(100000, 1); // tier-up
+  const per = k.peak_madd_flops_per_iteration();
+  let iters = 1e6;
+  for (;;) {
+    const t = performance.now();
+    k.peak_madd(iters, 1);
+    const dt = (performance.now() - t) / 1000;
+    if (dt > seconds) return (iters * per) / dt / 1e9;
+    iters *= 2;
+  }
+}
+
+const cases = [];
+// Ops that allocate their outputs release back to this mark, taken after every case is set up.
+let scratch = 0;
+function gemmCase(name, M, N, K) {
+  const a = rt.allocBytes(4 * M * K);
+  const b = rt.allocBytes(4 * K * N);
+  const o = rt.allocBytes(4 * M * N);
+  const rows = rt.allocBytes(4 * K);
+  random(a, M * K); random(b, K * N, 2);
+  rt.k.gemm_rows(rows, K, 1, N, 1);
+  cases.push({ name, flops: 2 * M * N * K, fn: () => rt.k.gemm(o, N, a, K, b, rows, 0, 0, M, N, K, 0, M, 0, N) });
+}
+function convCase(name, C, T, dilation) {
+  const w = rt.allocBytes(4 * C * C * 7);
+  random(w, C * C * 7);
+  const x = rt.tensor([C, T]);
+  random(x.ptr, C * T, 3);
+  const c = packConv1d(rt, w, 0, { cin: C, cout: C, kernel: 7, dilation, padding: 3 * dilation }, name);
+  cases.push({ name, flops: 2 * C * C * 7 * T, fn: () => { conv1d(rt, x, c); rt.release(scratch); } });
+}
+function convTCase(name, cin, cout, k, s, T) {
+  const w = rt.allocBytes(4 * cin * cout * k);
+  random(w, cin * cout * k);
+  const x = rt.tensor([cin, T]);
+  random(x.ptr, cin * T, 4);
+  const c = packConvTranspose1d(rt, w, 0, { cin, cout, kernel: k, stride: s, padding: Math.ceil(s / 2), outputPadding: s % 2 });
+  cases.push({ name, flops: 2 * cin * cout * k * T, fn: () => { convTranspose1d(rt, x, c); rt.release(scratch); } });
+}
+function attentionCase(name, T, H, heads) {
+  const d = H / heads;
+  const q = rt.allocBytes(4 * H * T);
+  const kT = rt.allocBytes(4 * T * H);
+  const v = rt.allocBytes(4 * H * T);
+  const ctx = rt.allocBytes(4 * H * T);
+  const s = rt.allocBytes(4 * T * T);
+  const rows = rt.allocBytes(4 * T);
+  random(q, H * T); random(kT, H * T, 5); random(v, H * T, 6);
+  rt.k.gemm_rows(rows, T, 1, T, 1);
+  cases.push({
+    name, flops: heads * (2 * T * T * d * 2),
+    fn: () => {
+      for (let h = 0; h < heads; h++) {
+        rt.k.gemm(s, T, kT + 4 * h * d, H, q + 4 * h * d * T, rows, 0, 0, T, T, d, 0, T, 0, T);
+        rt.k.softmax_cols(s, T, T, 0, T);
+        rt.k.gemm(ctx + 4 * h * d * T, T, v + 4 * h * d * T, T, s, rows, 0, 0, d, T, T, 0, d, 0, T);
+      }
+    },
+  });
+}
+function rvqCase(name, K, D, T) {
+  const e = rt.allocBytes(4 * K * D);
+  const sq = rt.allocBytes(4 * K);
+  const neg2 = rt.allocBytes(4 * K * D);
+  const r = rt.allocBytes(4 * D * T);
+  const scores = rt.allocBytes(4 * K * T);
+  const codes = rt.allocBytes(4 * T);
+  const rows = rt.allocBytes(4 * D);
+  random(e, K * D); random(r, D * T, 7);
+  rt.k.codebook_prepare(sq, neg2, e, K, D);
+  rt.k.gemm_rows(rows, D, 1, T, 1);
+  cases.push({
+    name, flops: 2 * K * D * T,
+    fn: () => {
+      rt.k.gemm(scores, T, neg2, D, r, rows, sq, 0, K, T, D, 0, K, 0, T);
+      rt.k.argmin_cols(codes, scores, K, T, 0, T);
+    },
+  });
+}
+
+gemmCase('GEMM 768x3072x500', 3072, 500, 768);
+gemmCase('GEMM 1024x1024x50', 1024, 50, 1024);
+convCase('conv1d 64ch k7 d1 x16000', 64, 16000, 1);
+convCase('conv1d 64ch k7 d3 x16000', 64, 16000, 3);
+convCase('conv1d 64ch k7 d9 x16000', 64, 16000, 9);
+convTCase('conv_transpose1d 1024->512 k16 s8 x500', 1024, 512, 16, 8, 500);
+attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
+rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
+
+scratch = rt.mark();
+const peak = measurePeak(rt.k);
+const bench = new Bench({ time: 800, warmupTime: 200 });
+for (const c of cases) bench.add(c.name, c.fn);
+await bench.run();
+const rows = bench.tasks.map((t, i) => {
+  if (!t.result.latency) throw new Error(`${t.name}: ${t.result.state} ${t.result.error?.stack ?? ""}`);
+  const mean = t.result.latency.p50; // ms (median)
+  const gflops = cases[i].flops / (mean / 1000) / 1e9;
+  return { kernel: t.name, ms: +mean.toFixed(3), gflops: +gflops.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) };
+});
+console.log(`kernels, ${rt.flavour} SIMD, 1 thread; measured peak ${peak.toFixed(1)} GFLOP/s`);
+console.table(rows);
+if (json) console.log(JSON.stringify({ flavour: rt.flavour, peakGflops: peak, kernels: rows }));

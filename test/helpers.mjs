@@ -1,0 +1,46 @@
+// Shared test helpers: fixture loading and tolerance checks.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readNpy } from '../dist/io/npy.js';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const fixtures = join(here, 'fixtures');
+
+export function npy(path) {
+  return readNpy(new Uint8Array(readFileSync(path)));
+}
+
+export function manifest(model) {
+  return JSON.parse(readFileSync(join(fixtures, model, 'cases', 'manifest.json'), 'utf8'));
+}
+
+/** max |a - b| over all elements; throws with the first offending index when over atol. */
+export function assertClose(got, expected, atol, what) {
+  if (got.length !== expected.length) throw new Error(`${what}: length ${got.length} != expected ${expected.length}`);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - expected[i]);
+    if (!(d <= worst)) { worst = d; at = i; }
+  }
+  if (!(worst <= atol)) throw new Error(`${what}: max |diff| ${worst} at index ${at} (got ${got[at]}, expected ${expected[at]}) exceeds atol ${atol}`);
+  return worst;
+}
+
+export function assertDims(got, expected, what) {
+  if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${what}: dims ${JSON.stringify(got)} != expected ${JSON.stringify(expected)}`);
+}
+
+export function assertCodesEqual(got, expected, what) {
+  if (got.length !== expected.length) throw new Error(`${what}: ${got.length} codes, expected ${expected.length}`);
+  for (let i = 0; i < got.length; i++) {
+    if (BigInt(got[i]) !== BigInt(expected[i])) throw new Error(`${what}: code ${i} is ${got[i]}, expected ${expected[i]}`);
+  }
+}
+
+/** Copies [B, ...rest] item b out of a flat array. */
+export function item(data, dims, b) {
+  const n = dims.slice(1).reduce((p, x) => p * x, 1);
+  return data.subarray(b * n, (b + 1) * n);
+}

@@ -1,0 +1,38 @@
+// Runs every test/*.test.mjs with uvu and ends with the plain line "N passed, N failed" that CI reads.
+// uvu prints per-file results and a "Total/Passed/Skipped" block; each file is run in its own process
+// so a crash in one file is counted as a failure instead of hiding the rest.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.test.mjs'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+
+let passed = 0;
+let failed = 0;
+for (const file of files) {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [join(here, file)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = (r.stdout ?? '') + (r.stderr ?? '');
+  process.stdout.write(`\n## ${file} (${((Date.now() - started) / 1000).toFixed(1)} s)\n${out}`);
+  const total = /Total:\s+(\d+)/.exec(out);
+  const ok = /Passed:\s+(\d+)/.exec(out);
+  if (!total || !ok) {
+    failed += 1; // the file crashed before uvu could report: count it as one failure
+    process.stdout.write(`!! ${file} did not report (exit ${r.status}${r.signal ? ', ' + r.signal : ''})\n`);
+    continue;
+  }
+  passed += Number(ok[1]);
+  failed += Number(total[1]) - Number(ok[1]);
+  if (r.status !== 0 && Number(total[1]) === Number(ok[1])) {
+    failed += 1;
+    process.stdout.write(`!! ${file} exited ${r.status} after its tests\n`);
+  }
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 && files.length > 0 ? 0 : 1);
