@@ -1,0 +1,134 @@
+// The CLI end to end on the real samples (WAV and FLAC), .npy interop, and its error paths.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XcodecModel } from '../dist/index.js';
+import { readNpy, writeNpy } from '../dist/io/npy.js';
+import { decodeWav, encodeWav } from '../dist/io/wav.js';
+import { fixtures, here, npy, assertCodesEqual, assertClose } from './helpers.mjs';
+
+const cli = join(here, '..', 'dist', 'cli.js');
+const model = join(fixtures, 'tiny-hubert');
+const audio = join(fixtures, 'audio');
+const out = mkdtempSync(join(tmpdir(), 'xcodec-cli-'));
+
+function run(...args) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('encode + decode round trip of the FLAC speech sample', () => {
+  const codes = join(out, 'speech_en_codes.npy');
+  let r = run('encode', join(audio, 'speech_en.flac'), '-o', codes, '--model', model, '--bandwidth', '2', '-q');
+  assert.is(r.code, 0, r.stderr);
+  const c = readNpy(new Uint8Array(readFileSync(codes)));
+  assert.is(c.dtype, '<i8');
+  assert.equal(c.shape, [1, 4, Math.ceil(78480 / 320)]); // 4.905 s padded to the hop
+  const wav = join(out, 'speech_en.wav');
+  r = run('decode', codes, '-o', wav, '--model', model, '-q');
+  assert.is(r.code, 0, r.stderr);
+  const d = decodeWav(new Uint8Array(readFileSync(wav)));
+  assert.is(d.sampleRate, 16000);
+  assert.is(d.channels[0].length, c.shape[2] * 320);
+  assert.ok(d.channels[0].every((v) => Math.abs(v) <= 0.99 + 1e-4), 'clamped to +-0.99');
+});
+
+test('roundtrip of the WAV music sample, and --rescale', () => {
+  const wav = join(out, 'music_rt.wav');
+  let r = run('roundtrip', join(audio, 'music.wav'), '-o', wav, '--model', model, '--bandwidth', '0.5');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /audio_codes \(1, 1, 1000\) at 0\.5 kbps/);
+  const d = decodeWav(new Uint8Array(readFileSync(wav)));
+  assert.is(d.channels[0].length, 320000); // trimmed to the input length
+  const scaled = join(out, 'music_rt_scaled.wav');
+  r = run('roundtrip', join(audio, 'speech_cn.wav'), '-o', scaled, '--model', model, '--rescale', '-q');
+  assert.is(r.code, 0, r.stderr);
+  const s = decodeWav(new Uint8Array(readFileSync(scaled)));
+  const peak = s.channels[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(Math.abs(peak - 0.99) < 1e-3, `peak ${peak}`);
+});
+
+test('CLI codes equal the library on a (B, 1, N) .npy input; (N,) goes through the feature extractor', async () => {
+  const m = await XcodecModel.fromPretrained(model);
+  const input = join(fixtures, 'tiny-hubert', 'cases', 'batch2', 'input_values.npy');
+  const codes = join(out, 'batch2_codes.npy');
+  let r = run('encode', input, '-o', codes, '--model', model, '-q');
+  assert.is(r.code, 0, r.stderr);
+  const expected = npy(join(fixtures, 'tiny-hubert', 'cases', 'batch2', 'audio_codes_bw4.npy'));
+  const got = readNpy(new Uint8Array(readFileSync(codes)));
+  assert.equal(got.shape, expected.shape);
+  assertCodesEqual(got.data, expected.data, 'CLI batch2 codes');
+  // decode -o .npy writes the untrimmed float32 audio_values
+  const values = join(out, 'batch2_values.npy');
+  r = run('decode', codes, '-o', values, '--model', model, '-q');
+  assert.is(r.code, 0, r.stderr);
+  const v = readNpy(new Uint8Array(readFileSync(values)));
+  assert.is(v.dtype, '<f4');
+  assert.equal(v.shape, [2, 1, 63 * 320]);
+  const exp = npy(join(fixtures, 'tiny-hubert', 'cases', 'batch2', 'audio_values.npy'));
+  assertClose(v.data, exp.data, 2e-3, 'CLI batch2 audio_values');
+  // a raw (N,) signal: padded to the hop by the feature extractor, same codes as the library
+  const raw = npy(join(fixtures, 'tiny-hubert', 'cases', 'unaligned_16123', 'input_values.npy')).data;
+  const rawPath = join(out, 'raw.npy');
+  writeFileSync(rawPath, writeNpy(raw, [raw.length]));
+  r = run('encode', rawPath, '-o', codes, '--model', model, '-q');
+  assert.is(r.code, 0, r.stderr);
+  const padded = new Float32Array(Math.ceil(raw.length / 320) * 320);
+  padded.set(raw);
+  const lib = m.encode(padded).audioCodes;
+  const viaCli = readNpy(new Uint8Array(readFileSync(codes)));
+  assert.equal(viaCli.shape, lib.dims);
+  assertCodesEqual(viaCli.data, lib.data, 'CLI (N,) codes');
+});
+
+test('stereo 44.1 kHz WAV is downmixed by the mean and resampled', async () => {
+  const n = 44100;
+  const left = new Float32Array(n);
+  const right = new Float32Array(n);
+  for (let i = 0; i < n; i++) { left[i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / 44100); right[i] = -0.25 * left[i]; }
+  const path = join(out, 'stereo.wav');
+  writeFileSync(path, encodeWav([left, right], 44100));
+  const codes = join(out, 'stereo_codes.npy');
+  const r = run('encode', path, '-o', codes, '--model', model);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /2 channel\(s\), 44100 Hz.*resampled to 16000 Hz.*downmixed by the mean/);
+  assert.equal(readNpy(new Uint8Array(readFileSync(codes))).shape, [1, 8, 50]);
+});
+
+test('demo runs on the embedded model and says the weights are random', () => {
+  const wav = join(out, 'demo.wav');
+  const r = run('demo', '-o', wav);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /RANDOM weights/);
+  assert.match(r.stdout, /audio_codes \(1, 8, 246\) at 4 kbps/);
+  assert.ok(existsSync(wav));
+});
+
+test('errors: clear messages, exit code 1, and no partial output', () => {
+  const before = readdirSync(out).length;
+  let r = run('encode', join(audio, 'nope.wav'), '-o', join(out, 'x.npy'), '--model', model);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /XcodecInputError: cannot read .*nope\.wav: ENOENT/);
+  r = run('encode', join(audio, 'music.wav'), '--model', model);
+  assert.match(r.stderr, /missing -o/);
+  r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.wav'), '--model', model);
+  assert.match(r.stderr, /encode writes codes as \.npy/);
+  r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--model', model, '--bandwidth', '3');
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /bandwidth 3 is not supported.*0\.5, 1, 1\.5, 2, 4/);
+  r = run('decode', join(audio, 'music.wav'), '-o', join(out, 'x.wav'), '--model', model);
+  assert.match(r.stderr, /codes must be a \.npy file/);
+  r = run('roundtrip', join(audio, 'README.md'), '-o', join(out, 'x.wav'), '--model', model);
+  assert.match(r.stderr, /not a WAV or FLAC file.*accepted: WAV \(RIFF\/WAVE\), FLAC/);
+  r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--frobnicate');
+  assert.match(r.stderr, /unknown option --frobnicate/);
+  r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--model', join(out, 'no-model'));
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /XcodecConfigError: .*config\.json: cannot read/);
+  assert.is(readdirSync(out).length, before, 'no file was left behind');
+});
+
+test.run();

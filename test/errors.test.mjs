@@ -1,0 +1,165 @@
+// Every bad input gives a typed error with a clear message, and the model still works afterwards.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XcodecModel, XcodecFeatureExtractor, parseXcodecConfig } from '../dist/index.js';
+import { fixtures, npy, assertCodesEqual } from './helpers.mjs';
+
+const dir = join(fixtures, 'tiny-hubert');
+const model = await XcodecModel.fromPretrained(dir);
+const input = npy(join(dir, 'cases', 'mono_1.0s', 'input_values.npy'));
+const x = { data: input.data, dims: input.shape };
+const expectedCodes = npy(join(dir, 'cases', 'mono_1.0s', 'audio_codes_bw4.npy'));
+
+function throwsTyped(fn, name, pattern) {
+  try {
+    fn();
+  } catch (e) {
+    assert.is(e.name, name, `expected ${name}, got ${e.name}: ${e.message}`);
+    assert.ok(pattern.test(e.message), `message ${JSON.stringify(e.message)} should match ${pattern}`);
+    return;
+  }
+  assert.unreachable(`expected ${name} matching ${pattern}`);
+}
+
+async function rejectsTyped(promise, name, pattern) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.is(e.name, name, `expected ${name}, got ${e.name}: ${e.message}`);
+    assert.ok(pattern.test(e.message), `message ${JSON.stringify(e.message)} should match ${pattern}`);
+    return;
+  }
+  assert.unreachable(`expected ${name} matching ${pattern}`);
+}
+
+function stillWorks() {
+  const { audioCodes } = model.encode(x);
+  assertCodesEqual(audioCodes.data, expectedCodes.data, 'codes after an error');
+}
+
+test('channels != 1', () => {
+  throwsTyped(() => model.encode({ data: new Float32Array(2 * 16000), dims: [1, 2, 16000] }), 'XcodecInputError', /2 channels.*mono/);
+  stillWorks();
+});
+
+test('bandwidth not in target_bandwidths lists them', () => {
+  throwsTyped(() => model.encode(x, { bandwidth: 3 }), 'XcodecInputError', /bandwidth 3 .*0\.5, 1, 1\.5, 2, 4/);
+  throwsTyped(() => model.encode(x, { bandwidth: 'high' }), 'XcodecInputError', /bandwidth "high"/);
+  stillWorks();
+});
+
+test('sampling rate mismatch in the feature extractor', async () => {
+  const fe = await XcodecFeatureExtractor.fromPretrained(dir);
+  throwsTyped(() => fe.call(new Float32Array(1000), { samplingRate: 44100 }), 'XcodecInputError', /44100 Hz.*16000 Hz/);
+});
+
+test('empty and too-short audio', () => {
+  throwsTyped(() => model.encode(new Float32Array(0)), 'XcodecInputError', /empty.*at least \d+ samples/);
+  throwsTyped(() => model.encode(new Float32Array(10)), 'XcodecInputError', /10 samples is too short.*at least \d+ samples/);
+  stillWorks();
+});
+
+test('NaN and Inf samples name the position', () => {
+  const bad = x.data.slice();
+  bad[123] = NaN;
+  throwsTyped(() => model.encode({ data: bad, dims: x.dims }), 'XcodecInputError', /NaN at batch 0, sample 123/);
+  bad[123] = 0; bad[7] = -Infinity;
+  throwsTyped(() => model.encode({ data: bad, dims: x.dims }), 'XcodecInputError', /-Infinity at batch 0, sample 7/);
+  stillWorks();
+});
+
+test('dims that do not match the data, and wrong types', () => {
+  throwsTyped(() => model.encode({ data: new Float32Array(100), dims: [1, 1, 200] }), 'XcodecInputError', /100 samples but dims \[1,1,200\]/);
+  throwsTyped(() => model.encode({ data: new Float32Array(100), dims: [100] }), 'XcodecInputError', /not \[batch, channels, samples\]/);
+  throwsTyped(() => model.encode([0, 1, 2]), 'XcodecInputError', /Float32Array/);
+  stillWorks();
+});
+
+test('codes outside [0, codebook_size) and too many quantizers', () => {
+  const codes = new BigInt64Array(2 * 50).fill(3n);
+  codes[57] = 1024n;
+  throwsTyped(() => model.decode({ data: codes, dims: [1, 2, 50] }), 'XcodecInputError', /audio_codes\[0, 1, 7\] = 1024 is outside the codebook; accepted: integers 0\.\.1023/);
+  codes[57] = -1n;
+  throwsTyped(() => model.decode({ data: codes, dims: [1, 2, 50] }), 'XcodecInputError', /= -1 is outside the codebook/);
+  throwsTyped(() => model.decode({ data: new BigInt64Array(9 * 5), dims: [1, 9, 5] }), 'XcodecInputError', /9 quantizers; this model has 8/);
+  throwsTyped(() => model.decode({ data: new BigInt64Array(10), dims: [1, 0, 10] }), 'XcodecInputError', /every size >= 1/);
+  throwsTyped(() => model.decode({ data: new Float64Array([1.5]), dims: [1, 1, 1] }), 'XcodecInputError', /= 1.5 is outside the codebook; accepted: integers/);
+  stillWorks();
+});
+
+// --- malformed checkpoints and configs
+
+function checkpointDir(mutate) {
+  const d = mkdtempSync(join(tmpdir(), 'xcodec-bad-'));
+  copyFileSync(join(dir, 'config.json'), join(d, 'config.json'));
+  copyFileSync(join(dir, 'preprocessor_config.json'), join(d, 'preprocessor_config.json'));
+  const bytes = new Uint8Array(readFileSync(join(dir, 'model.safetensors')));
+  writeFileSync(join(d, 'model.safetensors'), mutate(bytes));
+  return d;
+}
+
+function withHeader(bytes, edit) {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  edit(header);
+  let text = JSON.stringify(header);
+  text += ' '.repeat((8 - ((text.length) % 8)) % 8);
+  const h = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + h.length + (bytes.length - 8 - n));
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(bytes.subarray(8 + n), 8 + h.length);
+  return out;
+}
+
+test('safetensors: header length beyond the file', async () => {
+  const d = checkpointDir((b) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(0, BigInt(c.length), true); return c; });
+  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecCheckpointError', /header length \d+ runs past the end of the file/);
+});
+
+test('safetensors: offsets out of bounds, overlapping, unknown dtype, wrong size', async () => {
+  const oob = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].data_offsets = [0, 1e9]; }));
+  await rejectsTyped(XcodecModel.fromPretrained(oob), 'XcodecCheckpointError', /"fc\.bias".*run past the end of the data/);
+  const overlap = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].data_offsets = [...h['fc2.bias'].data_offsets].map((v, i) => v + (i === 0 ? 0 : 128)); }));
+  await rejectsTyped(XcodecModel.fromPretrained(overlap), 'XcodecCheckpointError', /overlap|needs/);
+  const overlap2 = checkpointDir((b) => withHeader(b, (h) => { h['fc1.bias'].data_offsets = h['fc2.bias'].data_offsets.slice(); h['fc1.bias'].shape = h['fc2.bias'].shape.slice(); }));
+  await rejectsTyped(XcodecModel.fromPretrained(overlap2), 'XcodecCheckpointError', /"fc(1|2)\.bias".*"fc(1|2)\.bias".*overlap/);
+  const dtype = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].dtype = 'F31'; }));
+  await rejectsTyped(XcodecModel.fromPretrained(dtype), 'XcodecCheckpointError', /"fc\.bias": unknown dtype "F31"; accepted: .*F32/);
+  const size = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].shape = [47]; }));
+  await rejectsTyped(XcodecModel.fromPretrained(size), 'XcodecCheckpointError', /"fc\.bias".*needs 188/);
+});
+
+test('checkpoint: missing and mis-shaped tensors are named', async () => {
+  const missing = checkpointDir((b) => withHeader(b, (h) => { delete h['acoustic_encoder.block.2.res_unit3.conv1.bias']; }));
+  await rejectsTyped(XcodecModel.fromPretrained(missing), 'XcodecCheckpointError', /missing tensor "acoustic_encoder\.block\.2\.res_unit3\.conv1\.bias"/);
+  const shaped = checkpointDir((b) => withHeader(b, (h) => {
+    const t = h['semantic_model.encoder.layers.1.attention.q_proj.weight'];
+    t.shape = [16, 64];
+  }));
+  await rejectsTyped(XcodecModel.fromPretrained(shaped), 'XcodecCheckpointError', /"semantic_model\.encoder\.layers\.1\.attention\.q_proj\.weight" has shape \[16, 64\]; the config implies \[32, 32\]/);
+});
+
+test('config: malformed values and unsupported semantic model', async () => {
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  throwsTyped(() => parseXcodecConfig({ ...cfg, semantic_model_config: { ...cfg.semantic_model_config, model_type: 'wav2vec2' } }),
+    'XcodecConfigError', /"model_type" is "wav2vec2"; accepted: "hubert", "wavlm"/);
+  throwsTyped(() => parseXcodecConfig({ ...cfg, codebook_size: -4 }), 'XcodecConfigError', /"codebook_size" is -4/);
+  throwsTyped(() => parseXcodecConfig({ ...cfg, target_bandwidths: [] }), 'XcodecConfigError', /"target_bandwidths"/);
+  throwsTyped(() => parseXcodecConfig([1, 2]), 'XcodecConfigError', /expected a JSON object/);
+  const d = mkdtempSync(join(tmpdir(), 'xcodec-cfg-'));
+  writeFileSync(join(d, 'config.json'), '{ not json');
+  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecConfigError', /config\.json: not valid JSON/);
+  await rejectsTyped(XcodecModel.fromPretrained(join(d, 'nope')), 'XcodecConfigError', /cannot read .*config\.json/);
+});
+
+test('checkpoint directory without weights names both accepted files', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'xcodec-empty-'));
+  copyFileSync(join(dir, 'config.json'), join(d, 'config.json'));
+  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecCheckpointError', /model\.safetensors.*model\.safetensors\.index\.json/);
+});
+
+test.run();
