@@ -1,0 +1,79 @@
+// One benchmark subject in its own process (thread settings of ONNX Runtime Web are process-wide):
+//   node bench/peer.mjs <xcodec|ort-node|ort-web> <threads> <model-dir> <audio-file> <seconds> <runs>
+// Prints one JSON line: encode/decode wall times of every run (after one warm-up run) and the codes.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [subject, threadsArg, dir, audioPath, secondsArg, runsArg] = process.argv.slice(2);
+const threads = Number(threadsArg);
+const seconds = Number(secondsArg);
+const runs = Number(runsArg);
+
+async function loadAudio() {
+  const { readAudio, toMono } = await import('../dist/io/audio.js');
+  const mono = toMono(readAudio(new Uint8Array(readFileSync(audioPath)), audioPath), 16000);
+  // loop the file when the benchmark asks for more audio than it holds; length a multiple of the hop
+  const n = Math.round((seconds * 16000) / 320) * 320;
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = mono[i % mono.length];
+  return x;
+}
+
+async function timed(fn) {
+  const t = performance.now();
+  const r = await fn();
+  return { ms: performance.now() - t, r };
+}
+
+const x = await loadAudio();
+const result = { subject, threads, encodeMs: [], decodeMs: [] };
+
+if (subject === 'xcodec') {
+  const { XcodecModel } = await import('../dist/index.js');
+  const t = performance.now();
+  const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
+  result.loadMs = performance.now() - t;
+  result.flavour = model.simdFlavour;
+  const input = { data: x, dims: [1, 1, x.length] };
+  for (let i = 0; i <= runs; i++) {
+    const e = await timed(() => model.encode(input));
+    const d = await timed(() => model.decode(e.r.audioCodes));
+    if (i > 0) { result.encodeMs.push(e.ms); result.decodeMs.push(d.ms); }
+    result.codes = Array.from(e.r.audioCodes.data.slice(0, 4000), Number);
+    result.codeDims = e.r.audioCodes.dims;
+  }
+  result.wasmBytes = model.wasmMemoryBytes;
+  model.dispose();
+} else {
+  let ort;
+  if (subject === 'ort-node') {
+    ort = await import('onnxruntime-node');
+  } else {
+    ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = threads;
+    ort.env.wasm.simd = true;
+  }
+  ort = ort.default ?? ort;
+  const opts = subject === 'ort-node'
+    ? { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
+    : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+  const load = async (name) => (subject === 'ort-node'
+    ? ort.InferenceSession.create(join(dir, name), opts)
+    : ort.InferenceSession.create(new Uint8Array(readFileSync(join(dir, name))), opts));
+  const t = performance.now();
+  const enc = await load('encode.onnx');
+  const dec = await load('decode.onnx');
+  result.loadMs = performance.now() - t;
+  const input = new ort.Tensor('float32', x, [1, 1, x.length]);
+  for (let i = 0; i <= runs; i++) {
+    const e = await timed(() => enc.run({ input_values: input }));
+    const codes = e.r.audio_codes;
+    const d = await timed(() => dec.run({ audio_codes: codes }));
+    if (i > 0) { result.encodeMs.push(e.ms); result.decodeMs.push(d.ms); }
+    result.codes = Array.from(codes.data.slice(0, 4000), Number);
+    result.codeDims = codes.dims;
+  }
+}
+result.rssBytes = process.resourceUsage().maxRSS * 1024;
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
