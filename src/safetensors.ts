@@ -1,166 +1,405 @@
-// safetensors parsing and dtype conversion, independent of where the bytes come from.
-// Format: u64 little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, data.
+// safetensors reading, independent of where the bytes come from (Node file, browser buffer, ...).
+// Format: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
+// then the data section; data_offsets are byte offsets into the data section.
+// Tensors are streamed chunk by chunk into caller-provided Float32Array views (typically WebAssembly
+// linear memory), so loading never holds a whole file or a whole-tensor copy in JS memory.
+// No static node: imports: Node-only pieces live in safetensors-node.ts and are imported on demand.
 
-import { XcodecCheckpointError } from './errors.js';
+import { XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
+
+/** Byte size of every dtype the safetensors format defines. */
+export const DTYPE_SIZES = {
+  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+} as const;
+
+export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
+
+/** The dtypes readF32 converts; the rest parse fine but are not float weights. */
+export const FLOAT_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'F64'];
 
 export interface TensorInfo {
   name: string;
-  dtype: string;
+  dtype: SafetensorsDtype;
   shape: number[];
-  /** byte range in the data section */
+  /** byte range [begin, end) relative to the start of the data section */
   begin: number;
   end: number;
+  /** the file holding the tensor, as named when it was opened */
   file: string;
 }
 
-export const DTYPE_SIZES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
-};
-const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'];
-const MAX_HEADER = 100 * 1024 * 1024;
-
-/** Validates a header: every entry's dtype, shape and in-bounds, non-overlapping byte range. */
-export function parseSafetensorsHeader(json: Uint8Array, dataSize: number, file: string): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder().decode(json));
-  } catch (e) {
-    throw new XcodecCheckpointError(`${file}: the header is not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new XcodecCheckpointError(`${file}: the header is not a JSON object`);
-  const tensors = new Map<string, TensorInfo>();
-  let metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Object.values(value).some((v) => typeof v !== 'string')) {
-        throw new XcodecCheckpointError(`${file}: __metadata__ must map strings to strings`);
-      }
-      metadata = value as Record<string, string>;
-      continue;
-    }
-    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const where = `${file}: tensor "${name}"`;
-    if (typeof v !== 'object' || v === null) throw new XcodecCheckpointError(`${where}: entry is not an object`);
-    if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_SIZES)) {
-      throw new XcodecCheckpointError(`${where}: unknown dtype ${JSON.stringify(v.dtype)}; accepted: ${Object.keys(DTYPE_SIZES).join(', ')}`);
-    }
-    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new XcodecCheckpointError(`${where}: shape ${JSON.stringify(v.shape)} is not a list of non-negative integers`);
-    }
-    const off = v.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-      throw new XcodecCheckpointError(`${where}: data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 <= begin <= end`);
-    }
-    if (off[1] > dataSize) {
-      throw new XcodecCheckpointError(`${where}: data_offsets [${off[0]}, ${off[1]}] run past the end of the data (${dataSize} bytes)`);
-    }
-    const shape = v.shape as number[];
-    const bytes = shape.reduce((p, d) => p * d, 1) * DTYPE_SIZES[v.dtype];
-    if (off[1] - off[0] !== bytes) {
-      throw new XcodecCheckpointError(`${where}: data_offsets [${off[0]}, ${off[1]}] hold ${off[1] - off[0]} bytes but shape [${shape.join(', ')}] of ${v.dtype} needs ${bytes}`);
-    }
-    tensors.set(name, { name, dtype: v.dtype, shape, begin: off[0], end: off[1], file });
-  }
-  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].begin < sorted[i - 1].end) {
-      throw new XcodecCheckpointError(`${file}: tensors "${sorted[i - 1].name}" [${sorted[i - 1].begin}, ${sorted[i - 1].end}] and "${sorted[i].name}" [${sorted[i].begin}, ${sorted[i].end}] overlap`);
-    }
-  }
-  return { tensors, metadata };
+/** The parsed header: tensors by name, plus the free-form `__metadata__` strings. */
+export interface SafetensorsHeader extends Map<string, TensorInfo> {
+  readonly metadata: Record<string, string>;
 }
 
-/** Header length from the first 8 bytes, validated against the file size. */
-export function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
-  if (fileSize < 8) throw new XcodecCheckpointError(`${file}: ${fileSize} bytes is too short for a safetensors file (the header length alone is 8 bytes)`);
-  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
-  if (n < 2) throw new XcodecCheckpointError(`${file}: header length ${n} is too small (the header is a JSON object)`);
-  if (n > MAX_HEADER) throw new XcodecCheckpointError(`${file}: header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
-  if (8 + n > fileSize) throw new XcodecCheckpointError(`${file}: header length ${n} runs past the end of the file (size ${fileSize})`);
+/** Same limit as the reference Rust implementation: a larger header is corruption, not a model. */
+const MAX_HEADER_BYTES = 100_000_000;
+/** Bytes per read: large enough to amortise each call, small enough to keep the scratch buffer cheap. */
+const CHUNK_BYTES = 4 << 20;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+const isDtype = (d: unknown): d is SafetensorsDtype => typeof d === 'string' && Object.hasOwn(DTYPE_SIZES, d);
+const isSize = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
+
+/** Element count of a shape; throws rather than lose precision past 2^53. */
+function numelOf(shape: number[], where: string): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (!Number.isSafeInteger(n)) throw new XcodecCheckpointError(`${where}: shape ${show(shape)} has more elements than can be addressed`);
   return n;
 }
 
-const F16_TABLE = (() => {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    t[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+/**
+ * Parses and validates a safetensors JSON header against a data section of `dataSize` bytes.
+ * Every failure names the file, the tensor key, the offending value and what was expected.
+ */
+export function parseSafetensorsHeader(headerJson: Uint8Array, dataSize: number, fileName: string): SafetensorsHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerJson));
+  } catch (e) {
+    throw new XcodecCheckpointError(`${fileName}: the safetensors header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  return t;
-})();
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new XcodecCheckpointError(`${fileName}: the safetensors header is ${show(header).slice(0, 80)}; expected a JSON object of tensors`);
+  }
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(header)) {
+    if (key === '__metadata__') metadata = parseMetadata(entry, fileName);
+    else tensors.set(key, parseEntry(key, entry, dataSize, fileName));
+  }
+  checkNoOverlap(tensors, fileName);
+  return Object.assign(tensors, { metadata });
+}
 
-/** Converts `src` bytes of `dtype` into `dest` floats starting at element `at`. */
-export function convertToF32(dtype: string, src: Uint8Array, dest: Float32Array, at: number, name: string): void {
-  const n = src.length / DTYPE_SIZES[dtype];
-  if (dtype === 'F32') {
-    new Uint8Array(dest.buffer, dest.byteOffset + at * 4, src.length).set(src);
-  } else if (dtype === 'F16' || dtype === 'BF16') {
-    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    if (dtype === 'F16') for (let i = 0; i < n; i++) dest[at + i] = F16_TABLE[dv.getUint16(2 * i, true)];
-    else {
-      const u = new Uint32Array(1);
-      const f = new Float32Array(u.buffer);
-      for (let i = 0; i < n; i++) { u[0] = dv.getUint16(2 * i, true) << 16; dest[at + i] = f[0]; }
+function parseMetadata(value: unknown, fileName: string): Record<string, string> {
+  if (value === null) return {}; // the reference implementation treats null as absent
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new XcodecCheckpointError(`${fileName}: __metadata__ is ${show(value)}; expected an object mapping strings to strings`);
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new XcodecCheckpointError(`${fileName}: __metadata__ key "${k}" is ${show(v)}; expected a string`);
+  }
+  return value as Record<string, string>;
+}
+
+/** One tensor entry; keys other than dtype/shape/data_offsets do not affect the bytes and are ignored. */
+function parseEntry(name: string, entry: unknown, dataSize: number, file: string): TensorInfo {
+  const where = `${file}: tensor "${name}"`;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new XcodecCheckpointError(`${where}: entry is ${show(entry)}; expected {"dtype", "shape", "data_offsets"}`);
+  }
+  const { dtype, shape, data_offsets: off } = entry as Record<string, unknown>;
+  if (!isDtype(dtype)) {
+    throw new XcodecCheckpointError(`${where}: unknown dtype ${show(dtype)}; accepted: ${Object.keys(DTYPE_SIZES).join(', ')}`);
+  }
+  if (!Array.isArray(shape) || !shape.every(isSize)) {
+    throw new XcodecCheckpointError(`${where}: shape ${show(shape)} is invalid; expected an array of non-negative integers`);
+  }
+  if (!Array.isArray(off) || off.length !== 2 || !off.every(isSize)) {
+    throw new XcodecCheckpointError(`${where}: data_offsets ${show(off)} is invalid; expected [begin, end] of non-negative integers`);
+  }
+  const [begin, end] = off as number[];
+  if (begin > end) throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] end before they begin; expected begin <= end`);
+  if (end > dataSize) {
+    throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataSize} bytes); expected end <= ${dataSize}`);
+  }
+  const bytes = numelOf(shape, where) * DTYPE_SIZES[dtype];
+  if (end - begin !== bytes) {
+    throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ${show(shape)} of ${dtype} needs ${bytes}`);
+  }
+  return { name, dtype, shape, begin, end, file };
+}
+
+/** Two tensors sharing bytes would alias each other's weights: a corrupt or hostile file. */
+function checkNoOverlap(tensors: Map<string, TensorInfo>, file: string): void {
+  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    const [a, b] = [sorted[i - 1], sorted[i]];
+    if (b.begin < a.end) {
+      throw new XcodecCheckpointError(`${file}: tensors "${a.name}" [${a.begin}, ${a.end}] and "${b.name}" [${b.begin}, ${b.end}] overlap; expected disjoint byte ranges`);
     }
-  } else if (dtype === 'F64') {
-    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    for (let i = 0; i < n; i++) dest[at + i] = dv.getFloat64(8 * i, true);
-  } else {
-    throw new XcodecCheckpointError(`tensor "${name}" has dtype ${dtype}; accepted for weights: ${FLOAT_DTYPES.join(', ')}`);
   }
 }
 
-/** A source of bytes: a file in Node/Deno/Bun, or a buffer in a browser. */
+/** Validates the u64 header length against the file size; returns it as a number. */
+function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n < 2n) throw new XcodecCheckpointError(`${file}: header length ${n} is too small; expected at least 2 (the JSON object "{}")`);
+  if (8n + n > BigInt(fileSize)) throw new XcodecCheckpointError(`${file}: header length ${n} runs past the end of the file (size ${fileSize})`);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new XcodecCheckpointError(`${file}: header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  return Number(n);
+}
+
+/** Random access to a file's bytes: a Node file descriptor, an in-memory buffer, HTTP ranges, ... */
 export interface ByteSource {
   size: number;
-  read(offset: number, into: Uint8Array): void;
+  /** Fills into[0, length) with the bytes at [offset, offset + length); throws if they are not all there. */
+  read(offset: number, length: number, into: Uint8Array): void | Promise<void>;
   close?(): void;
 }
 
 export function bufferSource(bytes: Uint8Array): ByteSource {
-  return { size: bytes.length, read: (offset, into) => into.set(bytes.subarray(offset, offset + into.length)) };
+  return {
+    size: bytes.length,
+    read(offset, length, into) {
+      into.set(bytes.subarray(offset, offset + length));
+    },
+  };
 }
 
-const CHUNK = 4 * 1024 * 1024;
+// f16 -> f32 as bit patterns, so NaN payloads and signed zeros survive; built on first use (256 KiB).
+let f16Table: Uint32Array | null = null;
 
-/** One safetensors file: validated header, tensors streamed chunk by chunk into f32 destinations. */
+function f16ToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >> 10) & 0x1f;
+  let man = h & 0x3ff;
+  if (exp === 0x1f) return sign | 0x7f800000 | (man << 13); // inf, nan
+  if (exp !== 0) return sign | ((exp + 112) << 23) | (man << 13); // rebias 15 -> 127
+  if (man === 0) return sign;
+  // subnormal man * 2^-24: shift the leading 1 into the implicit bit, lowering the exponent as we go
+  let e = 113;
+  while ((man & 0x400) === 0) { man <<= 1; e--; }
+  return sign | (e << 23) | ((man & 0x3ff) << 13);
+}
+
+/** Converts raw little-endian elements of `dtype` into dest[at, at + n); src is 8-byte aligned scratch. */
+function convertChunk(dtype: 'F16' | 'BF16' | 'F64', src: Uint8Array, dest: Float32Array, at: number): void {
+  if (dtype === 'F64') {
+    dest.set(new Float64Array(src.buffer, src.byteOffset, src.length / 8), at); // rounds to nearest f32
+    return;
+  }
+  const h = new Uint16Array(src.buffer, src.byteOffset, src.length / 2);
+  const out = new Uint32Array(dest.buffer, dest.byteOffset + at * 4, h.length);
+  if (dtype === 'BF16') {
+    for (let i = 0; i < h.length; i++) out[i] = h[i] << 16; // bf16 is the top half of an f32
+  } else {
+    if (!f16Table) {
+      f16Table = new Uint32Array(65536);
+      for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32Bits(i);
+    }
+    const t = f16Table;
+    for (let i = 0; i < h.length; i++) out[i] = t[h[i]];
+  }
+}
+
+/** One safetensors file: a validated header, tensors streamed chunk by chunk into f32 destinations. */
 export class SafetensorsFile {
+  /** reused between reads; taken (set to null) while a read is in flight so concurrent reads never share it */
   private scratch: Uint8Array | null = null;
+  private closed = false;
 
   private constructor(private src: ByteSource, readonly name: string, readonly tensors: Map<string, TensorInfo>,
     readonly metadata: Record<string, string>, private dataStart: number) {}
 
-  static open(src: ByteSource, name: string): SafetensorsFile {
+  /** Reads and validates the header; `name` is how messages refer to the file. The source stays the caller's. */
+  static async open(src: ByteSource, name: string): Promise<SafetensorsFile> {
+    if (!LITTLE_ENDIAN) throw new XcodecRuntimeError('safetensors reading needs a little-endian host');
+    if (src.size < 8) throw new XcodecCheckpointError(`${name}: the file is ${src.size} bytes, too short for the 8-byte safetensors header length`);
     const first8 = new Uint8Array(8);
-    if (src.size >= 8) src.read(0, first8);
+    await src.read(0, 8, first8);
     const n = headerLength(first8, src.size, name);
     const json = new Uint8Array(n);
-    src.read(8, json);
-    const { tensors, metadata } = parseSafetensorsHeader(json, src.size - 8 - n, name);
-    return new SafetensorsFile(src, name, tensors, metadata, 8 + n);
+    await src.read(8, n, json);
+    const header = parseSafetensorsHeader(json, src.size - 8 - n, name);
+    return new SafetensorsFile(src, name, header, header.metadata, 8 + n);
   }
 
-  readF32(name: string, dest: Float32Array): void {
+  /** The tensor's entry; throws naming the file when it is absent. */
+  info(name: string): TensorInfo {
     const t = this.tensors.get(name);
     if (!t) throw new XcodecCheckpointError(`${this.name}: no tensor "${name}"`);
+    return t;
+  }
+
+  /** Converts the tensor to f32 into `dest`, whose length must equal the tensor's element count. */
+  async readF32(name: string, dest: Float32Array): Promise<void> {
+    const t = this.info(name);
+    if (!FLOAT_DTYPES.includes(t.dtype)) {
+      throw new XcodecCheckpointError(`${this.name}: tensor "${name}" has dtype ${t.dtype}; accepted for weights: ${FLOAT_DTYPES.join(', ')}`);
+    }
     const size = DTYPE_SIZES[t.dtype];
     const count = (t.end - t.begin) / size;
-    if (dest.length !== count) throw new XcodecCheckpointError(`${this.name}: tensor "${name}" has ${count} elements; the destination holds ${dest.length}`);
-    if (!FLOAT_DTYPES.includes(t.dtype)) convertToF32(t.dtype, new Uint8Array(0), dest, 0, name);
-    // Chunks of whole elements through one reusable scratch buffer: never a whole-tensor copy.
-    this.scratch ??= new Uint8Array(CHUNK);
-    const per = Math.floor(CHUNK / size) * size;
-    for (let off = 0; off < t.end - t.begin; off += per) {
-      const len = Math.min(per, t.end - t.begin - off);
-      const view = this.scratch.subarray(0, len);
-      this.src.read(this.dataStart + t.begin + off, view);
-      convertToF32(t.dtype, view, dest, off / size, name);
+    if (dest.length !== count) {
+      throw new XcodecCheckpointError(`${this.name}: tensor "${name}" has ${count} elements (shape ${show(t.shape)}); the destination holds ${dest.length}`);
+    }
+    if (this.closed) throw new XcodecCheckpointError(`${this.name}: read of "${name}" after close()`);
+    const bytes = t.end - t.begin;
+    // F32 is copied straight into dest's bytes; other dtypes go through scratch, one chunk at a time.
+    const scratch = t.dtype === 'F32' ? null : this.takeScratch(Math.min(bytes, CHUNK_BYTES));
+    try {
+      for (let off = 0; off < bytes; off += CHUNK_BYTES) {
+        const len = Math.min(CHUNK_BYTES, bytes - off);
+        const at = off / size;
+        const pos = this.dataStart + t.begin + off;
+        if (scratch) {
+          await this.src.read(pos, len, scratch);
+          checkAttached(dest, count, name);
+          convertChunk(t.dtype as 'F16' | 'BF16' | 'F64', scratch.subarray(0, len), dest, at);
+        } else {
+          await this.src.read(pos, len, new Uint8Array(dest.buffer, dest.byteOffset + at * 4, len));
+          checkAttached(dest, count, name);
+        }
+      }
+    } finally {
+      if (scratch) this.scratch = scratch;
     }
   }
 
+  private takeScratch(n: number): Uint8Array {
+    const s = this.scratch && this.scratch.length >= n ? this.scratch : new Uint8Array(n);
+    this.scratch = null;
+    return s;
+  }
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.scratch = null;
     this.src.close?.();
   }
+}
+
+/** An async source may yield while WebAssembly memory grows, detaching a non-shared dest's buffer. */
+function checkAttached(dest: Float32Array, count: number, name: string): void {
+  if (dest.length !== count) {
+    throw new XcodecRuntimeError(`the destination for tensor "${name}" was detached during the read (did WebAssembly memory grow?)`);
+  }
+}
+
+const SINGLE = 'model.safetensors';
+const INDEX = 'model.safetensors.index.json';
+
+/** How a checkpoint finds its files by name: in a directory, or among in-memory buffers. */
+interface FileLookup {
+  /** the directory, or a description, for messages */
+  where: string;
+  /** the file's display name (its path for a directory) */
+  label(fileName: string): string;
+  /** undefined when there is no such file */
+  open(fileName: string): ByteSource | undefined;
+}
+
+/**
+ * A checkpoint as save_pretrained writes it: one model.safetensors, or shards listed by
+ * model.safetensors.index.json ({"metadata": ..., "weight_map": {tensor: shard file}}).
+ */
+export class SafetensorsCheckpoint {
+  private constructor(readonly tensors: Map<string, TensorInfo>, private owners: Map<string, SafetensorsFile>,
+    readonly files: readonly SafetensorsFile[]) {}
+
+  /** A checkpoint directory (Node, Deno, Bun). */
+  static async openDir(dir: string): Promise<SafetensorsCheckpoint> {
+    const { dirLookup } = await import('./safetensors-node.js');
+    return SafetensorsCheckpoint.load(dirLookup(dir));
+  }
+
+  /** The files of a checkpoint directory held in memory, keyed by file name (browsers). */
+  static async fromBuffers(files: Record<string, Uint8Array>): Promise<SafetensorsCheckpoint> {
+    return SafetensorsCheckpoint.load({
+      where: `the given files (${Object.keys(files).join(', ') || 'none'})`,
+      label: (fileName) => fileName,
+      open: (fileName) => (Object.hasOwn(files, fileName) ? bufferSource(files[fileName]) : undefined),
+    });
+  }
+
+  private static async load(lookup: FileLookup): Promise<SafetensorsCheckpoint> {
+    const single = lookup.open(SINGLE);
+    if (single) {
+      const file = await openOwned(single, lookup.label(SINGLE));
+      return new SafetensorsCheckpoint(file.tensors, new Map([...file.tensors.keys()].map((k) => [k, file])), [file]);
+    }
+    const index = lookup.open(INDEX);
+    if (!index) throw new XcodecCheckpointError(`${lookup.where}: neither ${SINGLE} nor ${INDEX} found; a checkpoint needs one of them`);
+    const weightMap = await readWeightMap(index, lookup.label(INDEX));
+    return SafetensorsCheckpoint.loadShards(lookup, weightMap);
+  }
+
+  /** Opens every shard the index names and checks that each really holds the tensors mapped to it. */
+  private static async loadShards(lookup: FileLookup, weightMap: Map<string, string>): Promise<SafetensorsCheckpoint> {
+    const indexLabel = lookup.label(INDEX);
+    const shards = new Map<string, SafetensorsFile>();
+    try {
+      const tensors = new Map<string, TensorInfo>();
+      const owners = new Map<string, SafetensorsFile>();
+      for (const [tensor, shardName] of weightMap) {
+        let shard = shards.get(shardName);
+        if (!shard) {
+          const src = lookup.open(shardName);
+          if (!src) throw new XcodecCheckpointError(`${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which is missing from ${lookup.where}`);
+          shard = await openOwned(src, lookup.label(shardName));
+          shards.set(shardName, shard);
+        }
+        const info = shard.tensors.get(tensor);
+        if (!info) throw new XcodecCheckpointError(`${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which does not hold it`);
+        tensors.set(tensor, info);
+        owners.set(tensor, shard);
+      }
+      return new SafetensorsCheckpoint(tensors, owners, [...shards.values()]);
+    } catch (e) {
+      for (const s of shards.values()) s.close();
+      throw e;
+    }
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo | undefined {
+    return this.tensors.get(name);
+  }
+
+  async readF32(name: string, dest: Float32Array): Promise<void> {
+    const file = this.owners.get(name);
+    if (!file) throw new XcodecCheckpointError(`the checkpoint has no tensor "${name}"`);
+    await file.readF32(name, dest);
+  }
+
+  close(): void {
+    for (const f of this.files) f.close();
+  }
+}
+
+/** SafetensorsFile.open for a source this module created: closed again if the header is bad. */
+async function openOwned(src: ByteSource, label: string): Promise<SafetensorsFile> {
+  try {
+    return await SafetensorsFile.open(src, label);
+  } catch (e) {
+    src.close?.();
+    throw e;
+  }
+}
+
+/** Reads and validates an index json; returns tensor -> shard file name. */
+async function readWeightMap(src: ByteSource, label: string): Promise<Map<string, string>> {
+  let json: unknown;
+  try {
+    if (src.size > MAX_HEADER_BYTES) throw new Error(`${src.size} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
+    const bytes = new Uint8Array(src.size);
+    await src.read(0, src.size, bytes);
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new XcodecCheckpointError(`${label}: not a readable JSON index (${(e as Error).message})`);
+  } finally {
+    src.close?.();
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new XcodecCheckpointError(`${label}: "weight_map" is ${show(weightMap)}; expected an object mapping tensor names to shard file names`);
+  }
+  const map = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    // shards are plain names beside the index: never a path that could reach outside the checkpoint
+    if (typeof shard !== 'string' || !/^[^/\\]+$/.test(shard) || shard === '.' || shard === '..') {
+      throw new XcodecCheckpointError(`${label}: weight_map maps "${tensor}" to ${show(shard)}; expected a file name in the same directory`);
+    }
+    map.set(tensor, shard);
+  }
+  return map;
 }
