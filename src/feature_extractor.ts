@@ -29,8 +29,9 @@ export class XcodecFeatureExtractor {
   constructor(readonly config: FeatureExtractorConfig) {}
 
   /** Reads preprocessor_config.json from a checkpoint directory (Node, Deno, Bun). */
-  static async fromPretrained(dir: string): Promise<XcodecFeatureExtractor> {
-    const { readConfigFile } = await import('./node_files.js');
+  static async fromPretrained(dir: string, hub?: import('./hub.js').HubOptions): Promise<XcodecFeatureExtractor> {
+    const { readConfigFile, resolveModelDir } = await import('./node_files.js');
+    dir = await resolveModelDir(dir, hub);
     return XcodecFeatureExtractor.fromConfig(await readConfigFile(dir, 'preprocessor_config.json'), `${dir}/preprocessor_config.json`);
   }
 

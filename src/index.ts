@@ -5,3 +5,5 @@ export type { XcodecConfig, AcousticConfig, SemanticConfig } from './config.js';
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
 export { XcodecFeatureExtractor } from './feature_extractor.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
+export { snapshotDownload } from './hub.js';
+export type { HubOptions } from './hub.js';

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XcodecConfigError } from './errors.js';
+import { type HubOptions, isRepoId, snapshotDownload } from './hub.js';
 import { SafetensorsCheckpoint } from './safetensors-node.js';
 import type { CheckpointSource } from './xcodec.js';
 
@@ -41,4 +42,9 @@ export async function openCheckpointDir(dir: string, onProgress?: (loaded: numbe
     },
     close: () => ckpt.close(),
   };
+}
+
+/** A local directory as is; a Hub repository id ("owner/name") downloaded into the cache first. */
+export async function resolveModelDir(dir: string, hub?: HubOptions): Promise<string> {
+  return isRepoId(dir) ? snapshotDownload(dir, hub) : dir;
 }

@@ -6,6 +6,7 @@
 
 import { type XcodecConfig, parseXcodecConfig } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError } from './errors.js';
+import type { HubOptions } from './hub.js';
 import { type EncodeTrace, XcodecCore } from './model/xcodec.js';
 import { Runtime, type Tensor } from './runtime.js';
 import { warmUpKernels } from './warmup.js';
@@ -30,6 +31,8 @@ export interface CodesInput {
 export interface LoadOptions {
   /** 'auto' picks relaxed SIMD where the runtime validates it */
   simd?: 'auto' | 'simd' | 'relaxed';
+  /** where a Hub repository id (e.g. "hf-audio/xcodec-hubert-librispeech") is downloaded from and cached */
+  hub?: HubOptions;
   /** worker threads for the kernels (default: available cores; 1 = no workers) */
   numThreads?: number;
   /** called as tensors stream into memory: (loaded bytes, total bytes) */
@@ -52,10 +55,12 @@ export class XcodecModel {
 
   /**
    * Loads a checkpoint directory written by save_pretrained: config.json and model.safetensors (or a
-   * sharded model.safetensors.index.json). Node, Deno and Bun; browsers use fromCheckpoint().
+   * sharded model.safetensors.index.json), or a Hub repository id, downloaded once into a cache.
+   * Node, Deno and Bun; browsers use fromCheckpoint().
    */
   static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModel> {
-    const { openCheckpointDir, readConfigFile } = await import('./node_files.js');
+    const { openCheckpointDir, readConfigFile, resolveModelDir } = await import('./node_files.js');
+    dir = await resolveModelDir(dir, options.hub);
     const configJson = await readConfigFile(dir, 'config.json');
     const config = parseXcodecConfig(configJson, `${dir}/config.json`);
     const source = await openCheckpointDir(dir, options.onProgress);
