@@ -1,0 +1,905 @@
+// Every kernel of assembly/ and every op of src/ops.ts against the plain scalar references of
+// reference_ops.mjs, on awkward sizes (odd lengths, SIMD tails, blocks crossed, strides and paddings of
+// the real model), for the plain SIMD build and, where this runtime can run it, the relaxed-SIMD build
+// (in-process when WebAssembly.validate accepts it, else re-run in a child process with
+// --experimental-wasm-relaxed-simd).
+//
+// Tolerances (u = 2^-24, the f32 unit roundoff; all references are float64):
+//  - GEMM / conv / transposed conv, per element: |got - ref| <= gamma(n) * (sum of |terms|),
+//    gamma(n) = n u / (1 - n u), n = number of products + 2 (bias, residual). This is the rigorous
+//    worst-case bound for recursive f32 summation (Higham, Accuracy and Stability, eq. 3.5), fused or not.
+//    On the plain build GEMM is also checked bit for bit against a Math.fround emulation of its
+//    documented operation order, and every split of [mBegin, mEnd) x [nBegin, nEnd) bit for bit against
+//    the whole call (what keeps multi-threaded results deterministic).
+//  - gelu: |d| <= (2e-6 + 2e-7 x^2) |ref| + 2^-126 (x^2: the relative condition number of x erfc(|x|/sqrt2)
+//    in the negative tail; 2^-126: below it f32 results are subnormal); elu: |d| <= 1e-5 |ref| + 2^-23 (the
+//    kernel computes e^x - 1, whose absolute error near 0 is one f32 ulp of 1, not expm1); sigmoid:
+//    |d| <= 1e-5 |ref| + 2^-126; snake: |d| <= 2e-6 (|ref| + |x|) (|x|: sin(a x)^2 / a with a x rounded to f32
+//    moves by up to |x| u); softmax: |d| <= 1e-5 |ref|.
+//  - layer norm / group norm over n elements: |d| <= 1e-6 sqrt(n) (1 + |ref|).
+//  - weight norm: |d| <= 2.5 u |ref| (one f64 division rounded to f32, one f32 product).
+//  - data movement, argmin, codeword add/subtract, scalar accumulations: exact (bit-identical).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Runtime, kernelModule } from '../dist/runtime.js';
+import * as ops from '../dist/ops.js';
+import * as R from './reference_ops.mjs';
+
+const fr = Math.fround;
+const U = 2 ** -24;
+const gamma = (n) => (n * U) / (1 - n * U);
+const MIN_NORMAL = 2 ** -126;
+const SENTINEL = -12345.5;
+
+function relaxedInProcess() {
+  try {
+    return kernelModule('relaxed').flavour === 'relaxed';
+  } catch {
+    return false;
+  }
+}
+
+const FLAVOURS = process.env.XCODEC_KERNEL_FLAVOURS
+  ? process.env.XCODEC_KERNEL_FLAVOURS.split(',')
+  : ['simd', ...(relaxedInProcess() ? ['relaxed'] : [])];
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+function upI32(rt, arr) {
+  const p = rt.allocBytes(4 * Math.max(1, arr.length));
+  rt.i32.set(arr, p >>> 2);
+  return p;
+}
+
+function readF32(rt, ptr, n) {
+  return rt.f32.slice(ptr >>> 2, (ptr >>> 2) + n);
+}
+
+function readI32(rt, ptr, n) {
+  return rt.i32.slice(ptr >>> 2, (ptr >>> 2) + n);
+}
+
+/** Per element |got - ref| <= tol(i, ref); throws naming the first element over it. Returns the worst |d| / tol. */
+function assertTol(got, ref, tol, what) {
+  assert.is(got.length, ref.length, `${what}: length`);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const t = tol(i, ref[i]);
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= t)) {
+      throw new assert.Assertion({
+        message: `${what}: element ${i}: got ${got[i]}, expected ${ref[i]} (|diff| ${d} > tolerance ${t})`,
+        generated: false, operator: 'tolerance', actual: got[i], expects: ref[i],
+      });
+    }
+    if (t > 0) worst = Math.max(worst, d / t);
+  }
+  return worst;
+}
+
+/** Rigorous f32 summation bound: |got - ref.val| <= gamma(nTerms) * ref.abs per element. */
+function assertSumBound(got, ref, nTerms, what) {
+  const g = gamma(nTerms);
+  return assertTol(got, ref.val, (i) => g * ref.abs[i] * (1 + 1e-12) + 1e-40, what);
+}
+
+/** Bit-identical (Object.is per element, so -0 != +0 and NaN == NaN on the same payload). */
+function assertBits(got, expected, what) {
+  assert.is(got.length, expected.length, `${what}: length`);
+  const gb = new Uint32Array(Float32Array.from(got).buffer);
+  const eb = new Uint32Array(Float32Array.from(expected).buffer);
+  for (let i = 0; i < gb.length; i++) {
+    if (gb[i] !== eb[i] || !Object.is(got[i], expected[i])) {
+      throw new assert.Assertion({
+        message: `${what}: element ${i}: got ${got[i]} (0x${gb[i].toString(16)}), expected ${expected[i]} (0x${eb[i].toString(16)})`,
+        generated: false, operator: 'bits', actual: got[i], expects: expected[i],
+      });
+    }
+  }
+}
+
+/** Exactly equal values (=== per element; -0 equals +0). */
+function assertExact(got, expected, what) {
+  assert.is(got.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (!(got[i] === expected[i] || (Number.isNaN(got[i]) && Number.isNaN(expected[i])))) {
+      throw new assert.Assertion({
+        message: `${what}: element ${i}: got ${got[i]}, expected ${expected[i]}`,
+        generated: false, operator: 'exact', actual: got[i], expects: expected[i],
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// GEMM fixture: builds A (lda >= K, NaN past K), B (x[C, ldb] read through gemm_rows, or an arbitrary
+// row table), bias, and out (ldo >= N; NaN when not accumulating so a read of it would show; a sentinel
+// in the columns past N and in a guard zone after the last row).
+
+function gemmSetup(rt, spec, seed) {
+  const { M, N, K } = spec;
+  const lda = spec.lda ?? K;
+  const ldo = spec.ldo ?? N;
+  const r = R.rng(seed);
+  const a = R.uniform(r, M * lda, -1, 1);
+  for (let m = 0; m < M; m++) for (let kk = K; kk < lda; kk++) a[m * lda + kk] = NaN;
+
+  let b;
+  let rowElems;
+  let rowsPtr;
+  let bLen;
+  if (spec.table) {
+    // Arbitrary row table: rows of a [nRows, ldb] matrix in a shuffled order, some repeated.
+    const ldb = spec.ldb ?? N + 3;
+    const nRows = spec.table;
+    b = R.uniform(r, nRows * ldb, -1, 1);
+    for (let q = 0; q < nRows; q++) for (let n = N; n < ldb; n++) b[q * ldb + n] = NaN;
+    rowElems = new Int32Array(K);
+    for (let kk = 0; kk < K; kk++) rowElems[kk] = Math.floor(r() * nRows) * ldb;
+    rowsPtr = upI32(rt, rowElems.map((e) => 4 * e));
+    bLen = b.length;
+  } else {
+    const kw = spec.kw ?? 1;
+    const dil = spec.dil ?? 1;
+    assert.is(K % kw, 0, 'K is channels * kw');
+    const C = K / kw;
+    const need = N + (kw - 1) * dil;
+    const ldb = spec.ldb ?? need;
+    assert.ok(ldb >= need);
+    b = R.uniform(r, C * ldb, -1, 1);
+    for (let c = 0; c < C; c++) for (let t = need; t < ldb; t++) b[c * ldb + t] = NaN;
+    rowElems = new Int32Array(K);
+    for (let kk = 0; kk < K; kk++) rowElems[kk] = Math.floor(kk / kw) * ldb + (kk % kw) * dil;
+    rowsPtr = rt.allocBytes(4 * Math.max(1, K));
+    rt.k.gemm_rows(rowsPtr, K, kw, ldb, dil);
+    assertExact(readI32(rt, rowsPtr, K), Int32Array.from(rowElems, (e) => 4 * e), `gemm_rows(K=${K}, kw=${kw}, ldb=${ldb}, dil=${dil})`);
+    bLen = b.length;
+  }
+  const bias = spec.bias ? R.uniform(r, M, -2, 2) : null;
+  const outInit = new Float32Array(M * ldo + 16).fill(SENTINEL);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) outInit[m * ldo + n] = spec.accumulate ? fr(4 * r() - 2) : NaN;
+  }
+  const aPtr = rt.upload(a, [a.length]).ptr;
+  const bPtr = rt.upload(b, [bLen]).ptr;
+  const biasPtr = bias ? rt.upload(bias, [M]).ptr : 0;
+  const outPtr = rt.upload(outInit, [outInit.length]).ptr;
+  const call = (mBegin, mEnd, nBegin, nEnd) => rt.k.gemm(outPtr, ldo, aPtr, lda, bPtr, rowsPtr, biasPtr, spec.accumulate ? 1 : 0,
+    M, N, K, mBegin, mEnd, nBegin, nEnd);
+  const reset = () => rt.f32.set(outInit, outPtr >>> 2);
+  const read = () => readF32(rt, outPtr, outInit.length);
+  const refOpts = { a, lda, b, rowElems, bias, accumulate: !!spec.accumulate, outInit, ldo, M, N, K };
+  return { call, reset, read, refOpts, ldo, outInit };
+}
+
+/** [M, N] block out of an [M, ldo] buffer. */
+function block(buf, M, N, ldo) {
+  const o = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) o.set(buf.subarray(m * ldo, m * ldo + N), m * N);
+  return o;
+}
+
+function checkGemmGuards(buf, spec, ldo, what) {
+  const { M, N } = spec;
+  for (let m = 0; m < M; m++) {
+    for (let n = N; n < ldo; n++) assert.is(buf[m * ldo + n], SENTINEL, `${what}: out[${m}, ${n}] past N was written`);
+  }
+  for (let i = M * ldo; i < buf.length; i++) assert.is(buf[i], SENTINEL, `${what}: guard after out (element ${i}) was written`);
+}
+
+const GEMM_CASES = [
+  { M: 7, N: 13, K: 5 },
+  { M: 7, N: 13, K: 5, bias: true },
+  { M: 1, N: 1, K: 1 },
+  { M: 1, N: 1, K: 1, bias: true, accumulate: true },
+  { M: 4, N: 12, K: 3 },
+  { M: 5, N: 9, K: 2, bias: true },
+  { M: 3, N: 5, K: 0, bias: true, accumulate: true },
+  { M: 2, N: 3, K: 0 },
+  { M: 33, N: 257, K: 300 },
+  { M: 33, N: 257, K: 300, bias: true, accumulate: true },
+  { M: 6, N: 1030, K: 260, bias: true },
+  { M: 9, N: 1030, K: 513, accumulate: true },
+  { M: 13, N: 29, K: 11, lda: 17, ldo: 35, bias: true },
+  { M: 10, N: 21, K: 15, lda: 16, ldo: 24, accumulate: true, bias: true },
+  { M: 11, N: 37, K: 21, kw: 7, dil: 3, bias: true },
+  { M: 5, N: 100, K: 12, kw: 4, dil: 9, ldb: 140, accumulate: true },
+  { M: 17, N: 23, K: 270, kw: 3, dil: 2, lda: 273, ldo: 25, bias: true, accumulate: true },
+  { M: 6, N: 19, K: 40, table: 9, bias: true },
+];
+
+const caseName = (c) => Object.entries(c).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ');
+
+// ---------------------------------------------------------------------------------------------------
+
+function suite(flavour) {
+  const P = `[${flavour}]`;
+  const mk = () => {
+    const rt = new Runtime(flavour);
+    assert.is(rt.flavour, flavour);
+    return rt;
+  };
+
+  test(`${P} reference erf/erfc against known values`, () => {
+    // Values from high-precision tables (mpmath); the references below rely on them.
+    const cases = [[0.5, 0.5204998778130465, 0.4795001221869535], [1, 0.8427007929497149, 0.15729920705028513],
+      [2, 0.9953222650189527, 0.004677734981047266], [3, 0.9999779095030014, 2.209049699858544e-5],
+      [5, 0.9999999999984626, 1.5374597944280349e-12], [10, 1, 2.088487583762545e-45]];
+    for (const [x, e, c] of cases) {
+      assert.ok(Math.abs(R.erf(x) - e) <= 1e-15, `erf(${x}) = ${R.erf(x)}, expected ${e}`);
+      assert.ok(Math.abs(R.erfc(x) / c - 1) <= 1e-12, `erfc(${x}) = ${R.erfc(x)}, expected ${c}`);
+      assert.ok(Math.abs(R.erf(-x) + e) <= 1e-15);
+    }
+  });
+
+  // ---- GEMM ---------------------------------------------------------------------------------------
+
+  for (const [ci, spec] of GEMM_CASES.entries()) {
+    test(`${P} gemm ${caseName(spec)} equals the f64 reference`, () => {
+      const rt = mk();
+      const g = gemmSetup(rt, spec, 1000 + ci);
+      g.call(0, spec.M, 0, spec.N);
+      const buf = g.read();
+      checkGemmGuards(buf, spec, g.ldo, 'gemm');
+      const got = block(buf, spec.M, spec.N, g.ldo);
+      const ref = R.gemmRef(g.refOpts);
+      assertSumBound(got, ref, spec.K + 2, `gemm ${caseName(spec)}`);
+      if (flavour === 'simd') assertBits(got, R.gemmF32(g.refOpts), `gemm ${caseName(spec)} vs f32 emulation (mul, then add, in kk order)`);
+    });
+  }
+
+  const SPLIT_CASES = [
+    { spec: { M: 33, N: 257, K: 300, bias: true }, ms: [0, 1, 5, 6, 13, 33], ns: [0, 3, 4, 11, 130, 257] },
+    { spec: { M: 33, N: 1030, K: 300, accumulate: true, bias: true }, ms: [0, 7, 33], ns: [0, 1, 513, 514, 1029, 1030] },
+    { spec: { M: 13, N: 29, K: 11, lda: 17, ldo: 35, kw: 1, accumulate: true }, ms: [0, 2, 3, 4, 11, 13], ns: [0, 5, 6, 7, 8, 20, 29] },
+    { spec: { M: 11, N: 37, K: 21, kw: 7, dil: 3, bias: true }, ms: [0, 4, 11], ns: [0, 9, 21, 37] },
+  ];
+  for (const [si, { spec, ms, ns }] of SPLIT_CASES.entries()) {
+    test(`${P} gemm ${caseName(spec)}: sub-ranges are bit-identical to the full call`, () => {
+      const rt = mk();
+      const g = gemmSetup(rt, spec, 2000 + si);
+      g.call(0, spec.M, 0, spec.N);
+      const full = g.read();
+      // Sanity: the full call is right, so identical splits are right too.
+      assertSumBound(block(full, spec.M, spec.N, g.ldo), R.gemmRef(g.refOpts), spec.K + 2, 'full call');
+      // Grid split, blocks computed in reverse order.
+      g.reset();
+      const blocks = [];
+      for (let i = 0; i + 1 < ms.length; i++) for (let j = 0; j + 1 < ns.length; j++) blocks.push([ms[i], ms[i + 1], ns[j], ns[j + 1]]);
+      for (const b of blocks.reverse()) g.call(...b);
+      assertBits(g.read(), full, `gemm grid split m ${ms} x n ${ns}`);
+      // Row-only and column-only splits, and single rows / single columns.
+      g.reset();
+      for (let i = 0; i + 1 < ms.length; i++) g.call(ms[i], ms[i + 1], 0, spec.N);
+      assertBits(g.read(), full, `gemm row split ${ms}`);
+      g.reset();
+      for (let j = 0; j + 1 < ns.length; j++) g.call(0, spec.M, ns[j], ns[j + 1]);
+      assertBits(g.read(), full, `gemm column split ${ns}`);
+      g.reset();
+      for (let m = 0; m < spec.M; m++) g.call(m, m + 1, 0, spec.N);
+      assertBits(g.read(), full, 'gemm one row per call');
+      if (spec.N <= 300) {
+        g.reset();
+        for (let n = 0; n < spec.N; n++) g.call(0, spec.M, n, n + 1);
+        assertBits(g.read(), full, 'gemm one column per call');
+      }
+      // A sub-range writes only its own elements.
+      g.reset();
+      const [m0, m1, n0, n1] = [ms[1], ms[ms.length - 2], ns[1], ns[ns.length - 2]];
+      g.call(m0, m1, n0, n1);
+      const part = g.read();
+      for (let m = 0; m < spec.M; m++) {
+        for (let n = 0; n < spec.N; n++) {
+          const inside = m >= m0 && m < m1 && n >= n0 && n < n1;
+          const want = inside ? full[m * g.ldo + n] : g.outInit[m * g.ldo + n];
+          assert.ok(Object.is(part[m * g.ldo + n], want), `sub-range [${m0},${m1})x[${n0},${n1}): out[${m}, ${n}] = ${part[m * g.ldo + n]}, expected ${want}`);
+        }
+      }
+    });
+  }
+
+  // ---- conv1d ---------------------------------------------------------------------------------------
+
+  const CONV_CASES = [
+    { what: 'kernel 7 padding 3 (DAC input conv)', cin: 3, cout: 5, kernel: 7, padding: 3, Ts: [1, 37, 1001] },
+    { what: 'dilation 9 kernel 7 padding 27 (residual unit)', cin: 4, cout: 6, kernel: 7, dilation: 9, padding: 27, Ts: [37, 1001] },
+    { what: 'dilation 3 kernel 7 padding 9', cin: 5, cout: 3, kernel: 7, dilation: 3, padding: 9, Ts: [37] },
+    { what: 'groups 16 kernel 16 padding 8 (HuBERT positional conv)', cin: 32, cout: 32, kernel: 16, padding: 8, groups: 16, Ts: [37, 1001] },
+    { what: 'groups 2 kernel 3 padding 1 cin 6 cout 4', cin: 6, cout: 4, kernel: 3, padding: 1, groups: 2, Ts: [37] },
+    { what: 'stride 5 kernel 10 no padding (HuBERT first layer)', cin: 1, cout: 8, kernel: 10, stride: 5, Ts: [10, 37, 1001] },
+    { what: 'stride 2 kernel 3', cin: 5, cout: 7, kernel: 3, stride: 2, Ts: [37, 1001] },
+    { what: 'stride 2 kernel 3 padding 1', cin: 5, cout: 7, kernel: 3, stride: 2, padding: 1, Ts: [37] },
+    { what: 'stride 8 kernel 16 padding 4 (DAC encoder block)', cin: 4, cout: 8, kernel: 16, stride: 8, padding: 4, Ts: [37, 1001] },
+    { what: 'stride 5 kernel 10 padding 3 (DAC encoder block)', cin: 3, cout: 6, kernel: 10, stride: 5, padding: 3, Ts: [37, 1001] },
+    { what: 'stride 3 kernel 7 padding 2', cin: 3, cout: 5, kernel: 7, stride: 3, padding: 2, Ts: [37] },
+    { what: 'kernel 1', cin: 9, cout: 5, kernel: 1, Ts: [1, 37, 1001] },
+    { what: 'kernel 3 cin 300 (K blocks of 256)', cin: 300, cout: 6, kernel: 3, padding: 1, Ts: [37] },
+  ];
+  for (const [ci, c] of CONV_CASES.entries()) {
+    for (const T of c.Ts) {
+      test(`${P} conv1d ${c.what}, T=${T}: with/without bias and residual`, () => {
+        const rt = mk();
+        const r = R.rng(3000 + 17 * ci + T);
+        const groups = c.groups ?? 1;
+        const stride = c.stride ?? 1;
+        const x = R.uniform(r, c.cin * T, -1, 1);
+        const w = R.uniform(r, c.cout * (c.cin / groups) * c.kernel, -0.5, 0.5);
+        const bias = R.uniform(r, c.cout, -1, 1);
+        const xt = rt.upload(x, [c.cin, T]);
+        const wPtr = rt.upload(w, [w.length]).ptr;
+        const bPtr = rt.upload(bias, [c.cout]).ptr;
+        const spec = { cin: c.cin, cout: c.cout, kernel: c.kernel, stride, padding: c.padding ?? 0, dilation: c.dilation ?? 1, groups };
+        const nTerms = (c.cin / groups) * stride * Math.ceil(c.kernel / stride) + 2;
+        for (const withBias of [false, true]) {
+          for (const withResidual of [false, true]) {
+            const conv = ops.packConv1d(rt, wPtr, withBias ? bPtr : 0, spec, 'test');
+            const ref0 = R.conv1dRef(x, T, w, null, spec, null);
+            const Tout = ref0.dims[1];
+            const residual = withResidual ? R.uniform(r, c.cout * Tout, -3, 3) : null;
+            const res = residual ? rt.upload(residual, [c.cout, Tout]) : undefined;
+            const y = ops.conv1d(rt, xt, conv, res);
+            const what = `conv1d ${c.what} T=${T} bias=${withBias} residual=${withResidual}`;
+            assert.equal(y.dims, [c.cout, Tout], `${what}: dims`);
+            const ref = R.conv1dRef(x, T, w, withBias ? bias : null, spec, residual);
+            assertSumBound(rt.download(y), ref, nTerms, what);
+            // The input and the residual are left alone.
+            assertExact(rt.download(xt), x, `${what}: input unchanged`);
+            if (res) assertExact(rt.download(res), residual, `${what}: residual unchanged`);
+          }
+        }
+      });
+    }
+  }
+
+  test(`${P} linear (1x1 conv) with bias and residual, in/out not multiples of 4`, () => {
+    const rt = mk();
+    const r = R.rng(3999);
+    for (const [inF, outF, T] of [[7, 13, 5], [1, 1, 1], [257, 3, 33], [12, 9, 1027]]) {
+      const x = R.uniform(r, inF * T);
+      const w = R.uniform(r, outF * inF);
+      const b = R.uniform(r, outF);
+      const res = R.uniform(r, outF * T);
+      const l = { w: rt.upload(w, [outF, inF]).ptr, bias: rt.upload(b, [outF]).ptr, inFeatures: inF, outFeatures: outF };
+      const y = ops.linear(rt, rt.upload(x, [inF, T]), l, rt.upload(res, [outF, T]));
+      assert.equal(y.dims, [outF, T]);
+      const ref = R.conv1dRef(x, T, w, b, { cin: inF, cout: outF, kernel: 1 }, res);
+      assertSumBound(rt.download(y), ref, inF + 2, `linear ${inF}->${outF} T=${T}`);
+    }
+  });
+
+  // ---- convTranspose1d ----------------------------------------------------------------------------
+
+  const CONVT_CASES = [
+    { what: 'stride 5 kernel 10 padding 3 output_padding 1 (X-Codec decoder)', cin: 6, cout: 4, kernel: 10, stride: 5, padding: 3, outputPadding: 1, Ts: [1, 7, 37, 101] },
+    { what: 'stride 8 kernel 16 padding 4', cin: 5, cout: 3, kernel: 16, stride: 8, padding: 4, outputPadding: 0, Ts: [1, 13, 101] },
+    { what: 'stride 2 kernel 4 padding 1', cin: 7, cout: 5, kernel: 4, stride: 2, padding: 1, outputPadding: 0, Ts: [1, 37, 101] },
+    { what: 'stride 4 kernel 8 padding 2', cin: 3, cout: 6, kernel: 8, stride: 4, padding: 2, outputPadding: 0, Ts: [1, 37] },
+    { what: 'stride 3 kernel 7 padding 1 output_padding 2', cin: 4, cout: 5, kernel: 7, stride: 3, padding: 1, outputPadding: 2, Ts: [1, 37] },
+    { what: 'stride 5 kernel 10 padding 3 output_padding 1, cin 130', cin: 130, cout: 3, kernel: 10, stride: 5, padding: 3, outputPadding: 1, Ts: [19] },
+  ];
+  for (const [ci, c] of CONVT_CASES.entries()) {
+    for (const T of c.Ts) {
+      test(`${P} convTranspose1d ${c.what}, T=${T}: with/without bias`, () => {
+        const rt = mk();
+        const r = R.rng(4000 + 31 * ci + T);
+        const x = R.uniform(r, c.cin * T);
+        const w = R.uniform(r, c.cin * c.cout * c.kernel, -0.5, 0.5);
+        const b = R.uniform(r, c.cout);
+        const xt = rt.upload(x, [c.cin, T]);
+        const wPtr = rt.upload(w, [c.cin, c.cout, c.kernel]).ptr;
+        const bPtr = rt.upload(b, [c.cout]).ptr;
+        for (const withBias of [false, true]) {
+          const spec = { cin: c.cin, cout: c.cout, kernel: c.kernel, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding };
+          const ct = ops.packConvTranspose1d(rt, wPtr, withBias ? bPtr : 0, spec);
+          const y = ops.convTranspose1d(rt, xt, ct);
+          const ref = R.convTranspose1dRef(x, T, w, withBias ? b : null, spec);
+          const what = `convTranspose1d ${c.what} T=${T} bias=${withBias}`;
+          assert.equal(y.dims, ref.dims, `${what}: dims`);
+          assert.is(ref.dims[1], (T - 1) * c.stride - 2 * c.padding + c.kernel + c.outputPadding);
+          assertSumBound(rt.download(y), ref, c.cin * Math.ceil(c.kernel / c.stride) + 2, what);
+        }
+      });
+    }
+  }
+
+  // ---- activations ----------------------------------------------------------------------------------
+
+  const LENGTHS = [1, 3, 5, 1027];
+  const geluTol = (x) => (_i, ref) => (2e-6 + 2e-7 * x[_i] * x[_i]) * Math.abs(ref) + MIN_NORMAL;
+  const ACTS = [
+    {
+      name: 'gelu', lo: -10, hi: 10, ref: R.gelu, tol: geluTol, op: ops.gelu,
+      special: [0, -0, 1e-30, -1e-30, 1e-3, -1e-3, 0.5, -0.5, 3, -3, 5.5, -5.5, 9.99, -9.99, 10, -10, -14, -20, 20, 100, -100],
+    },
+    {
+      name: 'elu', lo: -20, hi: 20, ref: R.elu, tol: () => (_i, ref) => 1e-5 * Math.abs(ref) + 2 ** -23, op: ops.elu,
+      special: [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, -1e-4, 1e-4, -1, 1, -20, 20, -88, -104, -200, 1e30],
+    },
+    {
+      name: 'sigmoid', lo: -20, hi: 20, ref: R.sigmoid, tol: () => (_i, ref) => 1e-5 * Math.abs(ref) + MIN_NORMAL,
+      op: (rt, t) => { const o = rt.tensor(t.dims); rt.k.sigmoid(o.ptr, t.ptr, 0, t.dims[0] * t.dims[1]); return o; },
+      special: [0, -0, 1e-30, -1, 1, -20, 20, -87, -89, 88, 89, -100, 100, -1e4, 1e4],
+    },
+  ];
+  for (const act of ACTS) {
+    for (const n of LENGTHS) {
+      test(`${P} ${act.name} length ${n} equals the float64 reference`, () => {
+        const rt = mk();
+        const r = R.rng(5000 + n);
+        const x = R.uniform(r, n, act.lo, act.hi);
+        if (n >= act.special.length) x.set(act.special, n - act.special.length);
+        else x[0] = act.special[n]; // one special value in the short cases too
+        const t = rt.upload(x, [1, n]);
+        const y = act.op(rt, t);
+        const got = rt.download(y);
+        const ref = Array.from(x, act.ref);
+        assertTol(got, ref, act.tol(x), `${act.name} n=${n}`);
+        assertExact(rt.download(t), x, `${act.name}: input unchanged`);
+        // Every element is computed the same way whether it falls in a SIMD group or the tail.
+        const one = rt.tensor([1]);
+        for (let i = 0; i < n; i++) {
+          rt.k[act.name](one.ptr - 4 * i, t.ptr, i, i + 1);
+          assertBits(rt.download(one), got.subarray(i, i + 1), `${act.name} element ${i} alone`);
+        }
+        if (act.name !== 'sigmoid') {
+          // In place.
+          act.op(rt, t, true);
+          assertBits(rt.download(t), got, `${act.name} in place`);
+        }
+      });
+    }
+    test(`${P} ${act.name} on [begin, end) writes only that range`, () => {
+      const rt = mk();
+      const r = R.rng(5100);
+      const n = 23;
+      const x = R.uniform(r, n, act.lo, act.hi);
+      const xt = rt.upload(x, [n]);
+      for (const [b, e] of [[0, 0], [3, 4], [3, 10], [5, 23], [1, 22]]) {
+        const o = rt.upload(new Float32Array(n + 8).fill(SENTINEL), [n + 8]);
+        rt.k[act.name](o.ptr, xt.ptr, b, e);
+        const got = rt.download(o);
+        for (let i = 0; i < n + 8; i++) {
+          if (i >= b && i < e) {
+            const ref = act.ref(x[i]);
+            assert.ok(Math.abs(got[i] - ref) <= act.tol(x)(i, ref), `${act.name}[${b},${e}) element ${i}: ${got[i]} vs ${ref}`);
+          } else {
+            assert.is(got[i], SENTINEL, `${act.name}[${b},${e}) wrote element ${i}`);
+          }
+        }
+      }
+    });
+  }
+
+  for (const T of LENGTHS) {
+    test(`${P} snake T=${T}, per-channel alpha incl. 0.05, |alpha x| up to 1e3`, () => {
+      const rt = mk();
+      const r = R.rng(6000 + T);
+      const alphas = Float32Array.from([0.05, 0.1, 0.5, 1, 2.5, 7, 13.3]);
+      const C = alphas.length;
+      const x = new Float32Array(C * T);
+      for (let c = 0; c < C; c++) {
+        for (let t = 0; t < T; t++) {
+          // Alternate moderate inputs and large ones with |alpha x| up to 1e3.
+          x[c * T + t] = (c + t) % 2 ? (2 * r() - 1) * 1e3 / alphas[c] : (2 * r() - 1) * 3;
+        }
+        if (T >= 4) { x[c * T] = 1e3 / alphas[c]; x[c * T + 1] = -1e3 / alphas[c]; x[c * T + 2] = 0; x[c * T + 3] = -0; }
+      }
+      const xt = rt.upload(x, [C, T]);
+      const y = ops.snake(rt, xt, rt.upload(alphas, [C]).ptr);
+      assert.equal(y.dims, [C, T]);
+      const ref = Array.from(x, (v, i) => R.snake(v, alphas[Math.floor(i / T)]));
+      assertTol(rt.download(y), ref, (i, rv) => 2e-6 * (Math.abs(rv) + Math.abs(x[i])), `snake T=${T}`);
+      // Rows computed one call each give the same bits.
+      const full = rt.download(y);
+      const o2 = rt.tensor([C, T]);
+      for (let c = C - 1; c >= 0; c--) rt.k.snake(o2.ptr, xt.ptr, rt.upload(alphas, [C]).ptr, T, c, c + 1);
+      assertBits(rt.download(o2), full, `snake T=${T} row by row`);
+    });
+  }
+
+  test(`${P} add and scale, odd lengths: exact f32`, () => {
+    const rt = mk();
+    const r = R.rng(6500);
+    for (const n of LENGTHS) {
+      const a = R.uniform(r, n, -5, 5);
+      const b = R.uniform(r, n, -5, 5);
+      const at = rt.upload(a, [1, n]);
+      const bt = rt.upload(b, [1, n]);
+      const y = ops.add(rt, at, bt);
+      assertExact(rt.download(y), Float32Array.from(a, (v, i) => fr(v + b[i])), `add n=${n}`);
+      ops.add(rt, at, bt, at);
+      assertExact(rt.download(at), Float32Array.from(a, (v, i) => fr(v + b[i])), `add into n=${n}`);
+      const s = rt.tensor([n]);
+      rt.k.scale(s.ptr, bt.ptr, fr(-0.37), 0, n);
+      assertExact(rt.download(s), Float32Array.from(b, (v) => fr(v * fr(-0.37))), `scale n=${n}`);
+    }
+  });
+
+  // ---- norms and softmax --------------------------------------------------------------------------
+
+  for (const [C, T] of [[7, 13], [768, 5], [5, 1], [1, 7]]) {
+    test(`${P} layer_norm_cols C=${C} T=${T} (incl. a low-variance column where eps matters)`, () => {
+      const rt = mk();
+      const r = R.rng(7000 + C * 31 + T);
+      const x = R.uniform(r, C * T, -2, 2);
+      for (let i = 0; i < x.length; i++) x[i] = fr(x[i] + 0.3);
+      if (T > 2) for (let c = 0; c < C; c++) x[c * T + 2] = fr(1e-3 * (2 * r() - 1)); // variance ~3e-7 << eps
+      const g = R.uniform(r, C, 0.5, 1.5);
+      const b = R.uniform(r, C, -0.5, 0.5);
+      const eps = 1e-5;
+      const xt = rt.upload(x, [C, T]);
+      const gp = rt.upload(g, [C]).ptr;
+      const bp = rt.upload(b, [C]).ptr;
+      const y = ops.layerNormChannels(rt, xt, gp, bp, eps);
+      const ref = R.layerNormColsRef(x, C, T, g, b, eps);
+      const tol = 1e-6 * Math.sqrt(C);
+      assertTol(rt.download(y), ref, (_i, rv) => tol * (1 + Math.abs(rv)), `layer_norm_cols C=${C} T=${T}`);
+      // Column splits (vector groups of 4 and the scalar tail) give the same bits.
+      const full = rt.download(y);
+      const o2 = rt.tensor([C, T]);
+      const cuts = [...new Set([0, Math.min(1, T), Math.min(5, T), Math.min(6, T), T])].sort((p, q) => p - q);
+      for (let i = cuts.length - 2; i >= 0; i--) rt.k.layer_norm_cols(o2.ptr, xt.ptr, gp, bp, C, T, eps, cuts[i], cuts[i + 1]);
+      assertBits(rt.download(o2), full, `layer_norm_cols column split ${cuts}`);
+      // In place.
+      ops.layerNormChannels(rt, xt, gp, bp, eps, true);
+      assertBits(rt.download(xt), full, 'layer_norm_cols in place');
+    });
+  }
+
+  for (const [C, T] of [[5, 1003], [3, 1], [4, 6]]) {
+    test(`${P} group_norm_rows C=${C} T=${T}`, () => {
+      const rt = mk();
+      const r = R.rng(7500 + T);
+      const x = R.uniform(r, C * T, -2, 2);
+      for (let i = 0; i < x.length; i++) x[i] = fr(x[i] + 3);
+      if (C >= 3 && T > 1) for (let t = 0; t < T; t++) x[2 * T + t] = fr(2e-3 * (2 * r() - 1)); // eps dominates
+      const g = R.uniform(r, C, 0.5, 1.5);
+      const b = R.uniform(r, C, -0.5, 0.5);
+      const xt = rt.upload(x, [C, T]);
+      const gp = rt.upload(g, [C]).ptr;
+      const bp = rt.upload(b, [C]).ptr;
+      const y = ops.groupNormRows(rt, xt, gp, bp, 1e-5);
+      const ref = R.groupNormRowsRef(x, C, T, g, b, 1e-5);
+      assertTol(rt.download(y), ref, (_i, rv) => 1e-6 * Math.sqrt(T) * (1 + Math.abs(rv)), `group_norm_rows C=${C} T=${T}`);
+      const full = rt.download(y);
+      const o2 = rt.tensor([C, T]);
+      for (let c = 0; c < C; c++) rt.k.group_norm_rows(o2.ptr, xt.ptr, gp, bp, T, 1e-5, c, c + 1);
+      assertBits(rt.download(o2), full, 'group_norm_rows row by row');
+    });
+  }
+
+  for (const [Rn, Cn] of [[9, 11], [1, 5], [13, 4], [300, 7]]) {
+    test(`${P} softmax_cols R=${Rn} Cn=${Cn} (large, equal and spread columns)`, () => {
+      const rt = mk();
+      const r = R.rng(8000 + Rn * Cn);
+      const s = R.uniform(r, Rn * Cn, -8, 8);
+      if (Cn > 2) {
+        for (let q = 0; q < Rn; q++) s[q * Cn + 1] = fr(80 + 20 * r()); // e^s overflows f32 unless the max is subtracted
+        for (let q = 0; q < Rn; q++) s[q * Cn + 2] = 1.25; // uniform column
+      }
+      const st = rt.upload(s, [Rn, Cn]);
+      rt.k.softmax_cols(st.ptr, Rn, Cn, 0, Cn);
+      const got = rt.download(st);
+      const ref = R.softmaxColsRef(s, Rn, Cn);
+      assertTol(got, ref, (_i, rv) => 1e-5 * Math.abs(rv), `softmax_cols R=${Rn} Cn=${Cn}`);
+      for (let j = 0; j < Cn; j++) {
+        let sum = 0;
+        for (let q = 0; q < Rn; q++) sum += got[q * Cn + j];
+        assert.ok(Math.abs(sum - 1) <= 1e-5 * Math.sqrt(Rn), `column ${j} sums to ${sum}`);
+      }
+      // Column sub-ranges: only those columns change, and they match the full call bit for bit.
+      const s2 = rt.upload(s, [Rn, Cn]);
+      const [c0, c1] = [Math.min(1, Cn), Math.min(Cn, 6)];
+      rt.k.softmax_cols(s2.ptr, Rn, Cn, c0, c1);
+      const part = rt.download(s2);
+      for (let q = 0; q < Rn; q++) {
+        for (let j = 0; j < Cn; j++) {
+          const want = j >= c0 && j < c1 ? got[q * Cn + j] : s[q * Cn + j];
+          assert.ok(Object.is(part[q * Cn + j], want), `softmax_cols [${c0},${c1}) element (${q}, ${j}): ${part[q * Cn + j]} vs ${want}`);
+        }
+      }
+    });
+  }
+
+  // ---- data movement --------------------------------------------------------------------------------
+
+  test(`${P} transpose R=7 Cn=13 (op and row sub-ranges)`, () => {
+    const rt = mk();
+    const r = R.rng(9000);
+    for (const [Rn, Cn] of [[7, 13], [1, 5], [5, 1], [16, 3]]) {
+      const x = R.uniform(r, Rn * Cn);
+      const xt = rt.upload(x, [Rn, Cn]);
+      const y = ops.transpose(rt, xt);
+      assert.equal(y.dims, [Cn, Rn]);
+      assertExact(rt.download(y), R.transposeRef(x, Rn, Cn), `transpose ${Rn}x${Cn}`);
+      const o = rt.upload(new Float32Array(Rn * Cn).fill(SENTINEL), [Cn, Rn]);
+      const [i0, i1] = [Math.min(1, Rn), Math.min(Rn, 4)];
+      rt.k.transpose(o.ptr, xt.ptr, Rn, Cn, i0, i1);
+      const got = rt.download(o);
+      const full = R.transposeRef(x, Rn, Cn);
+      for (let j = 0; j < Cn; j++) {
+        for (let i = 0; i < Rn; i++) assert.is(got[j * Rn + i], i >= i0 && i < i1 ? full[j * Rn + i] : SENTINEL, `transpose rows [${i0},${i1}) (${j}, ${i})`);
+      }
+    }
+  });
+
+  test(`${P} pad_rows / padTime`, () => {
+    const rt = mk();
+    const r = R.rng(9100);
+    for (const [C, T, left, right] of [[3, 7, 3, 5], [1, 1, 0, 0], [4, 13, 0, 27], [2, 37, 27, 0], [5, 1001, 8, 8]]) {
+      const x = R.uniform(r, C * T);
+      const y = ops.padTime(rt, rt.upload(x, [C, T]), left, right);
+      assert.equal(y.dims, [C, left + T + right]);
+      assertBits(rt.download(y), R.padRowsRef(x, C, T, left, right), `padTime C=${C} T=${T} ${left}+${right}`);
+    }
+    // Rows outside [rowBegin, rowEnd) are untouched, margins are zeroed over garbage.
+    const [C, T, L, Rr] = [4, 5, 2, 3];
+    const x = R.uniform(r, C * T);
+    const xt = rt.upload(x, [C, T]);
+    const o = rt.upload(new Float32Array(C * (T + L + Rr)).fill(NaN), [C, T + L + Rr]);
+    rt.k.pad_rows(o.ptr, xt.ptr, T, L, Rr, 1, 3);
+    const got = rt.download(o);
+    const full = R.padRowsRef(x, C, T, L, Rr);
+    for (let i = 0; i < got.length; i++) {
+      const c = Math.floor(i / (T + L + Rr));
+      if (c >= 1 && c < 3) assert.ok(Object.is(got[i], full[i]), `pad_rows element ${i}`);
+      else assert.ok(Number.isNaN(got[i]), `pad_rows wrote row ${c}`);
+    }
+  });
+
+  test(`${P} deinterleave / interleave: definition and round trip`, () => {
+    const rt = mk();
+    const r = R.rng(9200);
+    for (const [C, T, s, extra] of [[3, 37, 5, 0], [2, 1001, 8, 1], [4, 10, 2, 2], [1, 1, 3, 0], [2, 13, 1, 0]]) {
+      const Tp = Math.ceil(T / s) + extra;
+      const x = R.uniform(r, C * T);
+      const xt = rt.upload(x, [C, T]);
+      const split = rt.upload(new Float32Array(C * s * Tp).fill(NaN), [C * s, Tp]);
+      rt.k.deinterleave(split.ptr, xt.ptr, T, s, Tp, 0, C);
+      const got = rt.download(split);
+      for (let c = 0; c < C; c++) {
+        for (let q = 0; q < s; q++) {
+          for (let m = 0; m < Tp; m++) {
+            const i = m * s + q;
+            const want = i < T ? x[c * T + i] : 0;
+            assert.ok(Object.is(got[(c * s + q) * Tp + m], want), `deinterleave C=${C} T=${T} s=${s}: out[${c * s + q}, ${m}] = ${got[(c * s + q) * Tp + m]}, expected ${want}`);
+          }
+        }
+      }
+      // Round trip: the split is y[C, s, Tp] with phase q at time m = t div s, so interleave(shift 0) restores x.
+      const back = rt.upload(new Float32Array(C * T).fill(NaN), [C, T]);
+      rt.k.interleave(back.ptr, split.ptr, s, Tp, 0, T, 0, C);
+      assertBits(rt.download(back), x, `interleave(deinterleave(x)) C=${C} T=${T} s=${s}`);
+      // interleave with a shift, against its definition out[c, t] = y[c, (t+shift) mod s, (t+shift) div s].
+      for (const shift of [1, s - 1, s + 2]) {
+        const Tout = Math.max(0, s * Tp - shift);
+        if (Tout === 0) continue;
+        const o = rt.upload(new Float32Array(C * Tout + 4).fill(SENTINEL), [C * Tout + 4]);
+        rt.k.interleave(o.ptr, split.ptr, s, Tp, shift, Tout, 0, C);
+        const g2 = rt.download(o);
+        for (let c = 0; c < C; c++) {
+          for (let t = 0; t < Tout; t++) {
+            const u = t + shift;
+            assert.ok(Object.is(g2[c * Tout + t], got[(c * s + (u % s)) * Tp + Math.floor(u / s)]), `interleave shift ${shift} (${c}, ${t})`);
+          }
+        }
+        for (let i = C * Tout; i < C * Tout + 4; i++) assert.is(g2[i], SENTINEL, `interleave wrote past its output (${i})`);
+      }
+    }
+  });
+
+  test(`${P} weight_norm folds g * v / ||v|| like torch weight_norm (dims 0, 1, 2)`, () => {
+    const rt = mk();
+    const r = R.rng(9300);
+    for (const shape of [[5, 3, 7], [32, 2, 16], [1, 4, 3], [3, 1, 1]]) {
+      for (let dim = 0; dim < 3; dim++) {
+        const n = shape.reduce((p, q) => p * q, 1);
+        const v = R.uniform(r, n, -1, 1);
+        const g = R.uniform(r, shape[dim], 0.1, 3);
+        const outer = shape.slice(0, dim).reduce((p, q) => p * q, 1);
+        const inner = shape.slice(dim + 1).reduce((p, q) => p * q, 1);
+        const o = rt.tensor([n]);
+        rt.k.weight_norm(o.ptr, rt.upload(v, [n]).ptr, rt.upload(g, [shape[dim]]).ptr, outer, shape[dim], inner);
+        const ref = R.weightNormRef(v, shape, g, dim);
+        assertTol(rt.download(o), ref, (_i, rv) => 2.5 * U * Math.abs(rv), `weight_norm shape ${shape} dim ${dim}`);
+      }
+    }
+  });
+
+  // ---- RVQ helpers -----------------------------------------------------------------------------------
+
+  test(`${P} argmin_cols: first index on exact ties, K=1, sub-ranges`, () => {
+    const rt = mk();
+    const r = R.rng(9400);
+    const K = 13;
+    const T = 11;
+    const s = R.uniform(r, K * T, -5, 5);
+    const col = (t, vals) => vals.forEach((v, k) => { s[k * T + t] = v; });
+    col(0, new Array(K).fill(0.5)); // all equal: 0
+    col(1, Array.from({ length: K }, (_, k) => (k === 3 || k === 8 ? -7 : k))); // tie at 3 and 8: 3
+    col(2, Array.from({ length: K }, (_, k) => (k === K - 1 ? -100 : 0))); // last only
+    col(3, Array.from({ length: K }, (_, k) => (k === 4 ? 0 : k === 6 ? -0 : 1))); // +0 then -0 compare equal: 4
+    col(4, Array.from({ length: K }, (_, k) => (k === 0 ? -1 : -1))); // all -1: 0
+    col(5, Array.from({ length: K }, (_, k) => (k < 5 ? 3 : 2.9999998))); // one ulp apart
+    col(6, Array.from({ length: K }, (_, k) => (k === 2 || k === 12 ? -Infinity : 1))); // -inf ties: 2
+    const st = rt.upload(s, [K, T]);
+    const codes = upI32(rt, new Int32Array(T + 2).fill(-1));
+    rt.k.argmin_cols(codes, st.ptr, K, T, 0, T);
+    const got = readI32(rt, codes, T + 2);
+    const ref = R.argminColsRef(s, K, T);
+    assert.equal(Array.from(got.subarray(0, T)), Array.from(ref), 'argmin_cols codes');
+    assert.equal(Array.from(got.subarray(0, 7)), [0, 3, K - 1, 4, 0, 5, 2], 'constructed ties');
+    assert.equal(Array.from(got.subarray(T)), [-1, -1], 'argmin_cols wrote past T');
+    // Sub-range.
+    const c2 = upI32(rt, new Int32Array(T).fill(-1));
+    rt.k.argmin_cols(c2, st.ptr, K, T, 3, 8);
+    assert.equal(Array.from(readI32(rt, c2, T)), Array.from(ref, (v, t) => (t >= 3 && t < 8 ? v : -1)), 'argmin_cols [3, 8)');
+    // K = 1 always gives 0.
+    const c3 = upI32(rt, new Int32Array(5).fill(-1));
+    rt.k.argmin_cols(c3, rt.upload(R.uniform(r, 5), [1, 5]).ptr, 1, 5, 0, 5);
+    assert.equal(Array.from(readI32(rt, c3, 5)), [0, 0, 0, 0, 0], 'argmin_cols K=1');
+  });
+
+  test(`${P} subtract_codewords / add_codewords (exact f32, column sub-ranges)`, () => {
+    const rt = mk();
+    const r = R.rng(9500);
+    for (const [K, D, T] of [[6, 5, 11], [1, 1, 1], [9, 13, 4]]) {
+      const embed = R.uniform(r, K * D, -2, 2);
+      const codes = Int32Array.from({ length: T }, () => Math.floor(r() * K));
+      const resid = R.uniform(r, D * T, -2, 2);
+      const ep = rt.upload(embed, [K, D]).ptr;
+      const cp = upI32(rt, codes);
+      for (const [c0, c1] of [[0, T], [Math.min(2, T), Math.max(Math.min(2, T), T - 2)]]) {
+        const rs = rt.upload(resid, [D, T]);
+        rt.k.subtract_codewords(rs.ptr, ep, cp, D, T, c0, c1);
+        const want = Float32Array.from(resid, (v, i) => {
+          const d = Math.floor(i / T);
+          const t = i % T;
+          return t >= c0 && t < c1 ? fr(v - embed[codes[t] * D + d]) : v;
+        });
+        assertExact(rt.download(rs), want, `subtract_codewords K=${K} D=${D} T=${T} [${c0},${c1})`);
+        const os = rt.upload(resid, [D, T]);
+        rt.k.add_codewords(os.ptr, ep, cp, D, T, c0, c1);
+        const want2 = Float32Array.from(resid, (v, i) => {
+          const d = Math.floor(i / T);
+          const t = i % T;
+          return t >= c0 && t < c1 ? fr(v + embed[codes[t] * D + d]) : v;
+        });
+        assertExact(rt.download(os), want2, `add_codewords K=${K} D=${D} T=${T} [${c0},${c1})`);
+      }
+    }
+  });
+
+  test(`${P} codebook_prepare: |e|^2 (f32, d order) and -2 e`, () => {
+    const rt = mk();
+    const r = R.rng(9600);
+    for (const [K, D] of [[7, 13], [1, 1], [5, 300]]) {
+      const embed = R.uniform(r, K * D, -2, 2);
+      const sq = rt.tensor([K]);
+      const neg2 = rt.tensor([K, D]);
+      rt.k.codebook_prepare(sq.ptr, neg2.ptr, rt.upload(embed, [K, D]).ptr, K, D);
+      const gotSq = rt.download(sq);
+      const emul = new Float32Array(K);
+      const val = new Float64Array(K);
+      const abs = new Float64Array(K);
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) {
+          const e = embed[k * D + d];
+          s = fr(s + fr(e * e));
+          val[k] += e * e;
+          abs[k] += e * e;
+        }
+        emul[k] = s;
+      }
+      assertSumBound(gotSq, { val, abs }, D + 1, `codebook_prepare sq K=${K} D=${D}`);
+      assertBits(gotSq, emul, `codebook_prepare sq K=${K} D=${D} vs f32 emulation`);
+      assertExact(rt.download(neg2), Float32Array.from(embed, (v) => -2 * v), `codebook_prepare neg2 K=${K} D=${D}`);
+    }
+  });
+
+  test(`${P} RVQ step end to end: gemm scores + argmin equals the nearest codeword`, () => {
+    const rt = mk();
+    const r = R.rng(9700);
+    const [K, D, T] = [37, 9, 21];
+    const embed = R.uniform(r, K * D, -1, 1);
+    const x = new Float32Array(D * T);
+    // Each frame is a codeword plus small noise, so the nearest codeword is unambiguous.
+    const truth = Int32Array.from({ length: T }, () => Math.floor(r() * K));
+    for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) x[d * T + t] = fr(embed[truth[t] * D + d] + 1e-3 * (2 * r() - 1));
+    const sq = rt.tensor([K]);
+    const neg2 = rt.tensor([K, D]);
+    const ep = rt.upload(embed, [K, D]).ptr;
+    rt.k.codebook_prepare(sq.ptr, neg2.ptr, ep, K, D);
+    const rows = rt.allocBytes(4 * D);
+    rt.k.gemm_rows(rows, D, 1, T, 1);
+    const xt = rt.upload(x, [D, T]);
+    const scores = rt.tensor([K, T]);
+    rt.k.gemm(scores.ptr, T, neg2.ptr, D, xt.ptr, rows, sq.ptr, 0, K, T, D, 0, K, 0, T);
+    const codes = upI32(rt, new Int32Array(T));
+    rt.k.argmin_cols(codes, scores.ptr, K, T, 0, T);
+    assert.equal(Array.from(readI32(rt, codes, T)), Array.from(truth), 'nearest codewords');
+  });
+
+  // ---- WavLM gated relative position bias -----------------------------------------------------------
+
+  test(`${P} wavlm_gate equals a*(b*c - 1) + 2 with a, b = sigmoid(sum of 4)`, () => {
+    const rt = mk();
+    const r = R.rng(9800);
+    for (const T of [1, 13, 1027]) {
+      const g = R.uniform(r, 8 * T, -3, 3);
+      for (const c of [fr(0.8), fr(-1.7)]) {
+        const gate = rt.upload(new Float32Array(T + 4).fill(SENTINEL), [T + 4]);
+        rt.k.wavlm_gate(gate.ptr, rt.upload(g, [8, T]).ptr, c, T, 0, T);
+        const got = rt.download(gate);
+        const ref = R.wavlmGateRef(g, T, c);
+        assertTol(got.subarray(0, T), ref, (_i, rv) => 1e-5 * (1 + Math.abs(rv)), `wavlm_gate T=${T} c=${c}`);
+        assert.equal(Array.from(got.subarray(T)), [SENTINEL, SENTINEL, SENTINEL, SENTINEL], 'wavlm_gate wrote past T');
+      }
+    }
+    // Sub-range.
+    const T = 9;
+    const g = R.uniform(r, 8 * T, -3, 3);
+    const gate = rt.upload(new Float32Array(T).fill(SENTINEL), [T]);
+    rt.k.wavlm_gate(gate.ptr, rt.upload(g, [8, T]).ptr, 0.5, T, 2, 7);
+    const got = rt.download(gate);
+    const ref = R.wavlmGateRef(g, T, 0.5);
+    for (let i = 0; i < T; i++) {
+      if (i >= 2 && i < 7) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * (1 + Math.abs(ref[i])), `wavlm_gate [2,7) element ${i}`);
+      else assert.is(got[i], SENTINEL, `wavlm_gate [2,7) wrote ${i}`);
+    }
+  });
+
+  test(`${P} add_gated_rel_bias: scoresT[j, i] += gate[i] * embed[bucket(j - i), head]`, () => {
+    const rt = mk();
+    const r = R.rng(9900);
+    for (const [T, heads, head, nb] of [[9, 4, 2, 11], [1, 1, 0, 3], [23, 3, 2, 7]]) {
+      const scores = R.uniform(r, T * T, -4, 4);
+      const gate = R.uniform(r, T, 1, 3);
+      const embed = R.uniform(r, nb * heads, -1, 1);
+      const buckets = Int32Array.from({ length: 2 * T - 1 }, () => Math.floor(r() * nb));
+      const gp = rt.upload(gate, [T]).ptr;
+      const ep = rt.upload(embed, [nb, heads]).ptr;
+      const bp = upI32(rt, buckets);
+      for (const [j0, j1] of [[0, T], [Math.min(2, T), Math.max(Math.min(2, T), T - 2)]]) {
+        const st = rt.upload(scores, [T, T]);
+        rt.k.add_gated_rel_bias(st.ptr, gp, ep, bp, heads, head, T, j0, j1);
+        const want = Float32Array.from(scores, (v, idx) => {
+          const j = Math.floor(idx / T);
+          const i = idx % T;
+          if (j < j0 || j >= j1) return v;
+          return fr(v + fr(gate[i] * embed[buckets[j - i + T - 1] * heads + head]));
+        });
+        assertExact(rt.download(st), want, `add_gated_rel_bias T=${T} heads=${heads} head=${head} rows [${j0},${j1})`);
+      }
+    }
+  });
+}
+
+for (const f of FLAVOURS) suite(f);
+
+// The relaxed build cannot be instantiated here (Node 20 without the flag): run this file again with it.
+if (!process.env.XCODEC_KERNEL_FLAVOURS && !FLAVOURS.includes('relaxed')) {
+  test('[relaxed] whole suite in a child process with --experimental-wasm-relaxed-simd', () => {
+    const file = fileURLToPath(import.meta.url);
+    const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', file], {
+      encoding: 'utf8', env: { ...process.env, XCODEC_KERNEL_FLAVOURS: 'relaxed' }, maxBuffer: 64 << 20,
+    });
+    const out = (r.stdout ?? '') + (r.stderr ?? '');
+    if (/bad option/i.test(out)) {
+      console.log('  (this node has no --experimental-wasm-relaxed-simd flag; relaxed build not tested)');
+      return;
+    }
+    const total = /Total:\s+(\d+)/.exec(out);
+    const passed = /Passed:\s+(\d+)/.exec(out);
+    assert.ok(total && passed, `child did not report:\n${out.slice(-4000)}`);
+    assert.ok(Number(total[1]) > 50, `child ran only ${total[1]} tests`);
+    assert.is(Number(passed[1]), Number(total[1]), `relaxed build: ${passed[1]} of ${total[1]} passed:\n${out.slice(-8000)}`);
+    assert.is(r.status, 0, `child exit status ${r.status}`);
+  });
+}
+
+test.run();
