@@ -88,9 +88,19 @@
   return f32x4.mul(x, phi);
 }
 
-// ELU with alpha 1: x for x > 0, e^x - 1 otherwise.
+// ELU with alpha 1: x for x > 0, expm1(x) otherwise. Near zero e^x - 1 cancels, so |x| < 0.25 uses
+// the Taylor series of expm1 (truncation below 1e-9 relative), like PyTorch's expm1-based ELU.
 @inline export function eluv(x: v128): v128 {
-  const neg = f32x4.sub(expv(f32x4.min(x, f32x4.splat(0))), f32x4.splat(1.0));
+  const xn = f32x4.min(x, f32x4.splat(0));
+  const far = f32x4.sub(expv(xn), f32x4.splat(1.0));
+  let p = f32x4.splat(<f32>(1.0 / 5040.0));
+  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 720.0)));
+  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 120.0)));
+  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 24.0)));
+  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 6.0)));
+  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>0.5));
+  const near = f32x4.add(f32x4.mul(f32x4.mul(p, xn), xn), xn);
+  const neg = v128.bitselect(near, far, f32x4.lt(f32x4.abs(xn), f32x4.splat(<f32>0.25)));
   return v128.bitselect(x, neg, f32x4.gt(x, f32x4.splat(0)));
 }
 
