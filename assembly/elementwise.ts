@@ -328,3 +328,39 @@ export function weight_norm(out: usize, v: usize, g: usize, outer: i32, D: i32, 
     }
   }
 }
+
+// Repacks a strided Conv1d weight w: [cout, cin, K] into out: [cout, cin * s, taps] with
+// out[co, c*s + r, q] = w[co, c, q*s + r] (zero where q*s + r >= K), the layout of the phase-split conv.
+export function pack_conv_strided(out: usize, w: usize, cout: i32, cin: i32, K: i32, s: i32, taps: i32): void {
+  let o = out;
+  for (let co = 0; co < cout; co++) {
+    for (let c = 0; c < cin; c++) {
+      const row = w + ((<usize>(co * cin + c) * K) << 2);
+      for (let r = 0; r < s; r++) {
+        for (let q = 0; q < taps; q++) {
+          const k = q * s + r;
+          store<f32>(o, k < K ? load<f32>(row + (<usize>k << 2)) : 0);
+          o += 4;
+        }
+      }
+    }
+  }
+}
+
+// Repacks a ConvTranspose1d weight w: [cin, cout, K] into out: [cout * s, cin * taps] with
+// out[co*s + ph, ci*taps + j] = w[ci, co, ph + (taps - 1 - j) * s] (zero where that tap is >= K).
+export function pack_conv_transpose(out: usize, w: usize, cin: i32, cout: i32, K: i32, s: i32, taps: i32): void {
+  let o = out;
+  for (let co = 0; co < cout; co++) {
+    for (let ph = 0; ph < s; ph++) {
+      for (let ci = 0; ci < cin; ci++) {
+        const row = w + ((<usize>(ci * cout + co) * K) << 2);
+        for (let j = 0; j < taps; j++) {
+          const k = ph + (taps - 1 - j) * s;
+          store<f32>(o, k < K ? load<f32>(row + (<usize>k << 2)) : 0);
+          o += 4;
+        }
+      }
+    }
+  }
+}

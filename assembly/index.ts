@@ -3,7 +3,7 @@
 export { gemm, gemm_rows } from './gemm';
 export {
   gelu, elu, sigmoid, add, scale, snake, group_norm_rows, layer_norm_cols, softmax_cols,
-  pad_rows, deinterleave, interleave, transpose, weight_norm,
+  pad_rows, deinterleave, interleave, transpose, weight_norm, pack_conv_strided, pack_conv_transpose,
 } from './elementwise';
 export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';
 export { add_gated_rel_bias, wavlm_gate } from './attention';

@@ -71,20 +71,7 @@ export function packConv1d(rt: Runtime, src: number, bias: number, spec: ConvSpe
   }
   const taps = Math.ceil(spec.kernel / stride);
   const w = rt.allocBytes(4 * spec.cout * spec.cin * stride * taps);
-  const f = rt.f32;
-  const s0 = src >>> 2;
-  let o = w >>> 2;
-  // w'[co, c*s + r, q] = w[co, c, q*s + r], zero where q*s + r >= kernel.
-  for (let co = 0; co < spec.cout; co++) {
-    for (let c = 0; c < spec.cin; c++) {
-      for (let r = 0; r < stride; r++) {
-        for (let q = 0; q < taps; q++) {
-          const k = q * stride + r;
-          f[o++] = k < spec.kernel ? f[s0 + (co * spec.cin + c) * spec.kernel + k] : 0;
-        }
-      }
-    }
-  }
+  rt.k.pack_conv_strided(w, src, spec.cout, spec.cin, spec.kernel, stride, taps);
   return { ...base, w, taps };
 }
 
@@ -97,19 +84,7 @@ export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
   const { cin, cout, kernel, stride: s } = spec;
   const taps = Math.ceil(kernel / s);
   const w = rt.allocBytes(4 * cout * s * cin * taps);
-  const f = rt.f32;
-  const s0 = src >>> 2;
-  let o = w >>> 2;
-  for (let co = 0; co < cout; co++) {
-    for (let ph = 0; ph < s; ph++) {
-      for (let ci = 0; ci < cin; ci++) {
-        for (let j = 0; j < taps; j++) {
-          const k = ph + (taps - 1 - j) * s;
-          f[o++] = k < kernel ? f[s0 + (ci * cout + co) * kernel + k] : 0;
-        }
-      }
-    }
-  }
+  rt.k.pack_conv_transpose(w, src, cin, cout, kernel, s, taps);
   const b = bias === 0 ? 0 : expandBias(rt, bias, cout, s);
   return { w, bias: b, cin, cout, kernel, stride: s, padding: spec.padding, outputPadding: spec.outputPadding, taps };
 }

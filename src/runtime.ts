@@ -33,6 +33,8 @@ export interface Kernels {
   interleave(out: number, y: number, s: number, Tn: number, shift: number, Tout: number, rowBegin: number, rowEnd: number): void;
   transpose(out: number, x: number, R: number, Cn: number, rowBegin: number, rowEnd: number): void;
   weight_norm(out: number, v: number, g: number, outer: number, D: number, inner: number): void;
+  pack_conv_strided(out: number, w: number, cout: number, cin: number, K: number, s: number, taps: number): void;
+  pack_conv_transpose(out: number, w: number, cin: number, cout: number, K: number, s: number, taps: number): void;
   argmin_cols(codes: number, scores: number, K: number, T: number, colBegin: number, colEnd: number): void;
   subtract_codewords(residual: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;
   add_gated_rel_bias(scoresT: number, gate: number, embed: number, buckets: number, heads: number, head: number, T: number, rowBegin: number, rowEnd: number): void;
