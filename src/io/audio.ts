@@ -1,35 +1,44 @@
 // Audio files in, mono signals at the model's rate out.
 
 import { XcodecInputError } from '../errors.js';
-import { decodeFlac } from './flac.js';
+import { decodeFlac, flacStreamStart } from './flac.js';
 import { resample } from './resample.js';
 import { type DecodedAudio, decodeWav } from './wav.js';
 
 export type { DecodedAudio } from './wav.js';
 
-/** Decodes WAV or FLAC by their magic bytes. */
+const ACCEPTED = 'accepted: WAV (RIFF/WAVE), FLAC';
+
+/** Decodes WAV or FLAC, chosen by the magic bytes (the file name only labels errors). */
 export function readAudio(bytes: Uint8Array, fileName = 'input'): DecodedAudio {
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
-  if (magic === 'RIFF') return decodeWav(bytes);
-  if (magic === 'fLaC' || magic.startsWith('ID3')) return decodeFlac(bytes);
-  throw new XcodecInputError(`${fileName}: not a WAV or FLAC file (starts with ${JSON.stringify(magic)}); accepted: WAV (RIFF/WAVE), FLAC`);
+  const isWav = (magic === 'RIFF' || magic === 'RF64') && String.fromCharCode(...bytes.subarray(8, 12)) === 'WAVE';
+  try {
+    if (isWav) return decodeWav(bytes);
+    // "ID3" can also start an MP3, so only a "fLaC" after the tag makes it FLAC.
+    if (flacStreamStart(bytes) >= 0) return decodeFlac(bytes);
+  } catch (err) {
+    if (err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
+    throw err;
+  }
+  const shown = Array.from(bytes.subarray(0, 4), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  throw new XcodecInputError(`${fileName}: not a WAV or FLAC file (it starts with "${shown}"); ${ACCEPTED}`);
 }
 
 /** The mean of the channels, as the X-Codec authors' inference script downmixes. */
 export function downmixMean(channels: Float32Array[]): Float32Array {
   if (channels.length === 0) throw new XcodecInputError('audio has no channels');
-  if (channels.length === 1) return channels[0];
   const n = channels[0].length;
+  if (channels.some((c) => c.length !== n)) throw new XcodecInputError(`channels differ in length (${channels.map((c) => c.length).join(', ')})`);
+  if (channels.length === 1) return channels[0].slice();
+  const sum = new Float64Array(n);
+  for (const c of channels) for (let i = 0; i < n; i++) sum[i] += c[i];
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (const c of channels) s += c[i];
-    out[i] = s / channels.length;
-  }
+  for (let i = 0; i < n; i++) out[i] = sum[i] / channels.length;
   return out;
 }
 
-/** Downmix then resample to `targetRate`. */
+/** Downmixes by the mean, then resamples to `targetRate` (no-op when the rate already matches). */
 export function toMono(audio: DecodedAudio, targetRate: number): Float32Array {
   const mono = downmixMean(audio.channels);
   if (mono.length === 0) throw new XcodecInputError('audio has no samples');

@@ -1,53 +1,79 @@
-// FLAC decoding (RFC 9639): STREAMINFO, every subframe type (constant, verbatim, fixed, LPC), Rice
-// residuals with escape codes, wasted bits, stereo decorrelation, bit depths 4..32; frame CRC-16 checked.
-// Sample arithmetic uses doubles (exact to 2^53), so 32-bit streams with a 33-bit side channel decode.
+// FLAC decoding per RFC 9639: STREAMINFO, every subframe type (CONSTANT, VERBATIM, FIXED 0-4, LPC 1-32),
+// Rice residuals (4- and 5-bit parameters, escaped partitions), wasted bits, the four channel
+// assignments, bit depths 4..32. Each frame header's CRC-8 and each frame's CRC-16 are checked; the
+// STREAMINFO MD5 is not.
+//
+// While a frame is decoded its samples are held in float64. That is exact here: a sample has at most 33 bits (the side channel of
+// a 32-bit stream), an LPC coefficient at most 15, and at most 32 products are summed, so every
+// prediction stays below 2^(33 + 15 + 5) = 2^53. Decoded samples are range-checked against their bit
+// depth, which keeps that bound true even for a corrupt stream.
 
 import { XcodecInputError } from '../errors.js';
 import type { DecodedAudio } from './wav.js';
 
-const fail = (msg: string): never => { throw new XcodecInputError(`FLAC: ${msg}`); };
+function fail(message: string): never {
+  throw new XcodecInputError(`FLAC: ${message}`);
+}
 
+/** Big-endian bit reader over the whole file (a byte index plus a bit offset, so files of any size work). */
 class BitReader {
-  pos = 0; // bit position
-  constructor(readonly b: Uint8Array) {}
+  /** Index of the byte holding the next bit. */
+  bytePos = 0;
+  /** Bits of that byte already read, 0..7. */
+  private bitPos = 0;
 
-  bit(): number {
-    const p = this.pos++;
-    if (p >>> 3 >= this.b.length) fail('unexpected end of stream');
-    return (this.b[p >>> 3] >>> (7 - (p & 7))) & 1;
+  constructor(readonly bytes: Uint8Array) {}
+
+  seekToByte(offset: number): void {
+    this.bytePos = offset;
+    this.bitPos = 0;
   }
 
-  /** Unsigned n-bit value, n <= 53. */
+  alignToByte(): void {
+    if (this.bitPos > 0) this.seekToByte(this.bytePos + 1);
+  }
+
+  /** Unsigned `n`-bit value, 0 <= n <= 53. */
   bits(n: number): number {
-    let v = 0;
+    const bytes = this.bytes;
+    let value = 0;
     while (n > 0) {
-      const p = this.pos;
-      const byte = p >>> 3;
-      if (byte >= this.b.length) fail('unexpected end of stream');
-      const off = p & 7;
-      const take = Math.min(8 - off, n);
-      const chunk = (this.b[byte] >>> (8 - off - take)) & ((1 << take) - 1);
-      v = v * (1 << take) + chunk;
-      this.pos += take;
+      if (this.bytePos >= bytes.length) fail('unexpected end of stream');
+      const left = 8 - this.bitPos; // unread bits in the current byte
+      const take = Math.min(left, n);
+      value = value * (1 << take) + ((bytes[this.bytePos] >>> (left - take)) & ((1 << take) - 1));
       n -= take;
+      if (take === left) this.seekToByte(this.bytePos + 1);
+      else this.bitPos += take;
     }
-    return v;
+    return value;
   }
 
+  /** Two's complement `n`-bit value. */
   signed(n: number): number {
     if (n === 0) return 0;
-    const v = this.bits(n);
-    return v >= 2 ** (n - 1) ? v - 2 ** n : v;
+    const value = this.bits(n);
+    const half = 2 ** (n - 1);
+    return value >= half ? value - 2 * half : value;
   }
 
+  /** Number of 0 bits before the next 1 bit (which is consumed too). */
   unary(): number {
-    let q = 0;
-    while (this.bit() === 0) q++;
-    return q;
-  }
-
-  align(): void {
-    this.pos = (this.pos + 7) & ~7;
+    const bytes = this.bytes;
+    let count = 0;
+    for (;;) {
+      if (this.bytePos >= bytes.length) fail('unexpected end of stream in a unary code');
+      const rest = (bytes[this.bytePos] << this.bitPos) & 0xff; // unread bits of this byte, moved to the top
+      if (rest !== 0) {
+        const zeros = Math.clz32(rest) - 24;
+        count += zeros;
+        this.bitPos += zeros + 1;
+        if (this.bitPos === 8) this.seekToByte(this.bytePos + 1);
+        return count;
+      }
+      count += 8 - this.bitPos;
+      this.seekToByte(this.bytePos + 1);
+    }
   }
 }
 
@@ -55,197 +81,363 @@ interface StreamInfo {
   sampleRate: number;
   channels: number;
   bitsPerSample: number;
+  /** 0 when unknown. */
   totalSamples: number;
 }
 
-const CRC16 = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 8;
-    for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x8005) & 0xffff : (c << 1) & 0xffff;
-    t[i] = c;
-  }
-  return t;
-})();
+const CRC8_TABLE = crcTable(0x07, 8);
+const CRC16_TABLE = crcTable(0x8005, 16);
 
-function crc16(b: Uint8Array, from: number, to: number): number {
+/** MSB-first CRC lookup table for a polynomial of `width` bits, as FLAC uses for both its CRCs. */
+function crcTable(poly: number, width: number): Uint16Array {
+  const top = 1 << (width - 1);
+  const mask = (1 << width) - 1;
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << (width - 8);
+    for (let k = 0; k < 8; k++) c = c & top ? ((c << 1) ^ poly) & mask : (c << 1) & mask;
+    table[i] = c;
+  }
+  return table;
+}
+
+function crc8(bytes: Uint8Array, from: number, to: number): number {
   let c = 0;
-  for (let i = from; i < to; i++) c = ((c << 8) & 0xffff) ^ CRC16[(c >>> 8) ^ b[i]];
+  for (let i = from; i < to; i++) c = CRC8_TABLE[c ^ bytes[i]];
   return c;
 }
 
-function skipId3(b: Uint8Array): number {
-  if (b.length >= 10 && b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33) {
-    const size = ((b[6] & 0x7f) << 21) | ((b[7] & 0x7f) << 14) | ((b[8] & 0x7f) << 7) | (b[9] & 0x7f);
-    return 10 + size + (b[5] & 0x10 ? 10 : 0);
-  }
-  return 0;
+function crc16(bytes: Uint8Array, from: number, to: number): number {
+  let c = 0;
+  for (let i = from; i < to; i++) c = ((c << 8) & 0xffff) ^ CRC16_TABLE[(c >>> 8) ^ bytes[i]];
+  return c;
+}
+
+/** Length of an ID3v2 tag at the start of the file (some taggers put one before "fLaC"), else 0. */
+function id3v2Length(bytes: Uint8Array): number {
+  if (bytes.length < 10 || bytes[0] !== 0x49 || bytes[1] !== 0x44 || bytes[2] !== 0x33) return 0; // "ID3"
+  const syncsafe = ((bytes[6] & 0x7f) << 21) | ((bytes[7] & 0x7f) << 14) | ((bytes[8] & 0x7f) << 7) | (bytes[9] & 0x7f);
+  const hasFooter = (bytes[5] & 0x10) !== 0;
+  return 10 + syncsafe + (hasFooter ? 10 : 0);
+}
+
+/** Offset of the "fLaC" marker (after an optional ID3v2 tag), or -1. */
+export function flacStreamStart(bytes: Uint8Array): number {
+  const start = id3v2Length(bytes);
+  const isFlac = bytes.length >= start + 4 && bytes[start] === 0x66 && bytes[start + 1] === 0x4c && bytes[start + 2] === 0x61 && bytes[start + 3] === 0x43;
+  return isFlac ? start : -1;
 }
 
 export function decodeFlac(bytes: Uint8Array): DecodedAudio {
-  const start = skipId3(bytes);
-  if (bytes.length < start + 4 || String.fromCharCode(...bytes.subarray(start, start + 4)) !== 'fLaC') fail('not a FLAC stream (missing "fLaC")');
-  const r = new BitReader(bytes);
-  r.pos = (start + 4) * 8;
+  const start = flacStreamStart(bytes);
+  if (start < 0) fail('not a FLAC stream (missing the "fLaC" marker)');
+  const reader = new BitReader(bytes);
+  reader.seekToByte(start + 4);
+  const info = readMetadata(reader);
+  // A corrupt STREAMINFO could claim any length, so preallocate no more than the file could plausibly hold.
+  const output = new ChannelBuffers(info.channels, Math.min(info.totalSamples, 4 * bytes.length), info.bitsPerSample);
+  while (hasAnotherFrame(bytes, reader.bytePos, info, output.length)) {
+    const frame = decodeFrame(reader, info);
+    if (info.sampleRate === 0) info.sampleRate = frame.sampleRate;
+    output.append(frame.samples, frame.blockSize);
+  }
+  if (info.sampleRate === 0) fail('neither STREAMINFO nor any frame header gives the sample rate');
+  return { sampleRate: info.sampleRate, channels: output.result() };
+}
+
+/** Reads the metadata blocks, returning STREAMINFO and leaving the reader at the first frame. */
+function readMetadata(reader: BitReader): StreamInfo {
   let info: StreamInfo | null = null;
-  for (let last = 0; !last;) {
-    last = r.bit();
-    const type = r.bits(7);
-    const length = r.bits(24);
-    const body = r.pos >>> 3;
-    if (body + length > bytes.length) fail(`metadata block of ${length} bytes runs past the end of the file`);
+  for (let isLast = 0, index = 0; !isLast; index++) {
+    isLast = reader.bits(1);
+    const type = reader.bits(7);
+    const length = reader.bits(24);
+    const body = reader.bytePos;
+    if (body + length > reader.bytes.length) fail(`metadata block ${index} (${length} bytes) runs past the end of the file`);
+    if (type === 127) fail(`metadata block ${index} has the invalid type 127`);
+    if (index === 0 && type !== 0) fail(`the first metadata block is of type ${type}; it must be STREAMINFO (type 0)`);
     if (type === 0) {
-      if (length < 34) fail('STREAMINFO is too short');
-      r.bits(16); r.bits(16); r.bits(24); r.bits(24);
-      const sampleRate = r.bits(20);
-      const channels = r.bits(3) + 1;
-      const bitsPerSample = r.bits(5) + 1;
-      const totalSamples = r.bits(36);
-      info = { sampleRate, channels, bitsPerSample, totalSamples };
-    } else if (type === 127) fail('invalid metadata block type 127');
-    r.pos = (body + length) * 8;
-  }
-  if (!info) return fail('no STREAMINFO block');
-  if (info.bitsPerSample < 4) fail(`${info.bitsPerSample} bits per sample; accepted: 4..32`);
-  const out: number[][] = Array.from({ length: info.channels }, () => []);
-  while ((r.pos >>> 3) + 2 <= bytes.length) {
-    const frameStart = r.pos >>> 3;
-    if (bytes[frameStart] !== 0xff || (bytes[frameStart + 1] & 0xfe) !== 0xf8) {
-      if (frameStart + 2 >= bytes.length || bytes.subarray(frameStart).every((v) => v === 0)) break;
-      fail(`lost frame sync at byte ${frameStart}`);
+      if (index !== 0) fail('a second STREAMINFO block');
+      if (length < 34) fail(`STREAMINFO of ${length} bytes is too short (needs 34)`);
+      info = readStreamInfo(reader);
     }
-    const frame = decodeFrame(r, info, frameStart);
-    for (let c = 0; c < info.channels; c++) for (const v of frame[c]) out[c].push(v);
+    reader.seekToByte(body + length); // every other block (seek table, tags, pictures...) is skipped
   }
-  const scale = 2 ** (info.bitsPerSample - 1);
-  return { sampleRate: info.sampleRate, channels: out.map((c) => Float32Array.from(c, (v) => v / scale)) };
+  return info!;
 }
 
-function decodeFrame(r: BitReader, info: StreamInfo, frameStart: number): number[][] {
-  r.bits(16); // sync + reserved + blocking strategy
-  const bsCode = r.bits(4);
-  const srCode = r.bits(4);
-  const chCode = r.bits(4);
-  const ssCode = r.bits(3);
-  if (r.bit() !== 0) fail('reserved frame header bit is set');
-  // UTF-8-like coded frame/sample number
-  let first = r.bits(8);
-  let extra = 0;
-  while (first & 0x80) { first = (first << 1) & 0xff; extra++; }
-  if (extra === 1 || extra > 7) fail('bad coded frame number');
-  for (let i = 1; i < extra; i++) r.bits(8);
-  let blockSize: number;
-  if (bsCode === 0) return fail('reserved block size code 0');
-  else if (bsCode === 1) blockSize = 192;
-  else if (bsCode <= 5) blockSize = 576 << (bsCode - 2);
-  else if (bsCode === 6) blockSize = r.bits(8) + 1;
-  else if (bsCode === 7) blockSize = r.bits(16) + 1;
-  else blockSize = 256 << (bsCode - 8);
-  if (srCode === 12) r.bits(8);
-  else if (srCode === 13 || srCode === 14) r.bits(16);
-  else if (srCode === 15) fail('invalid sample rate code 15');
-  const bps = [info.bitsPerSample, 8, 12, 0, 16, 20, 24, 32][ssCode];
-  if (bps === 0) fail('reserved sample size code 3');
-  r.bits(8); // CRC-8 of the header (the CRC-16 below covers the whole frame)
-  let channels: number;
-  if (chCode < 8) channels = chCode + 1;
-  else if (chCode <= 10) channels = 2;
-  else return fail(`reserved channel assignment ${chCode}`);
-  if (channels !== info.channels) fail(`frame has ${channels} channels, STREAMINFO says ${info.channels}`);
-  const data: number[][] = [];
+function readStreamInfo(reader: BitReader): StreamInfo {
+  reader.bits(16); // minimum block size
+  reader.bits(16); // maximum block size
+  reader.bits(24); // minimum frame size
+  reader.bits(24); // maximum frame size
+  const sampleRate = reader.bits(20);
+  const channels = reader.bits(3) + 1;
+  const bitsPerSample = reader.bits(5) + 1;
+  const totalSamples = reader.bits(36);
+  if (bitsPerSample < 4) fail(`STREAMINFO declares ${bitsPerSample} bits per sample; accepted: 4..32`);
+  return { sampleRate, channels, bitsPerSample, totalSamples };
+}
+
+/**
+ * Whether a frame starts at `offset`. Anything that is not a frame sync ends the stream cleanly when
+ * it is a known trailer (zero padding, an ID3v1 "TAG" block) or when STREAMINFO's sample count is
+ * already reached; otherwise the file is corrupt.
+ */
+function hasAnotherFrame(bytes: Uint8Array, offset: number, info: StreamInfo, decoded: number): boolean {
+  if (offset >= bytes.length) return false;
+  if (offset + 1 < bytes.length && bytes[offset] === 0xff && (bytes[offset + 1] & 0xfe) === 0xf8) return true;
+  const rest = bytes.subarray(offset);
+  const isId3v1 = rest.length === 128 && rest[0] === 0x54 && rest[1] === 0x41 && rest[2] === 0x47; // "TAG"
+  const done = info.totalSamples > 0 && decoded >= info.totalSamples;
+  if (isId3v1 || done || rest.every((b) => b === 0)) return false;
+  return fail(`lost frame sync at byte ${offset} (found 0x${bytes[offset].toString(16).padStart(2, '0')})`);
+}
+
+/** Growable per-channel output, already scaled to floats in [-1, 1) by 2^(bitsPerSample - 1). */
+class ChannelBuffers {
+  length = 0;
+  private buffers: Float32Array[];
+  private readonly scale: number;
+
+  constructor(channels: number, expectedLength: number, bitsPerSample: number) {
+    const capacity = Math.max(expectedLength, 4096);
+    this.buffers = Array.from({ length: channels }, () => new Float32Array(capacity));
+    this.scale = 1 / 2 ** (bitsPerSample - 1);
+  }
+
+  append(samples: Float64Array[], count: number): void {
+    if (this.length + count > this.buffers[0].length) this.grow(this.length + count);
+    for (let c = 0; c < samples.length; c++) {
+      const from = samples[c];
+      const to = this.buffers[c];
+      for (let i = 0; i < count; i++) to[this.length + i] = from[i] * this.scale;
+    }
+    this.length += count;
+  }
+
+  result(): Float32Array[] {
+    return this.buffers.map((b) => (b.length === this.length ? b : b.slice(0, this.length)));
+  }
+
+  private grow(needed: number): void {
+    const capacity = Math.max(2 * this.buffers[0].length, needed);
+    this.buffers = this.buffers.map((b) => {
+      const grown = new Float32Array(capacity);
+      grown.set(b.subarray(0, this.length));
+      return grown;
+    });
+  }
+}
+
+interface Frame {
+  blockSize: number;
+  sampleRate: number;
+  samples: Float64Array[];
+}
+
+/** Stereo channel assignment codes; codes 0..7 mean 1..8 independent channels. */
+const ChannelAssignment = { LeftSide: 8, SideRight: 9, MidSide: 10 } as const;
+
+interface FrameHeader {
+  blockSize: number;
+  /** 0 when the header defers to STREAMINFO. */
+  sampleRate: number;
+  bitsPerSample: number;
+  channelCode: number;
+  channels: number;
+}
+
+const SAMPLE_RATES_BY_CODE = [0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000];
+/** Bit depth per sample-size code; 0 defers to STREAMINFO, -1 is reserved. */
+const BIT_DEPTHS_BY_CODE = [0, 8, 12, -1, 16, 20, 24, 32];
+
+function decodeFrame(reader: BitReader, info: StreamInfo): Frame {
+  const frameStart = reader.bytePos;
+  const header = readFrameHeader(reader, info, frameStart);
+  const { blockSize, channels, channelCode } = header;
+  const samples: Float64Array[] = [];
   for (let c = 0; c < channels; c++) {
-    const side = (chCode === 8 && c === 1) || (chCode === 9 && c === 0) || (chCode === 10 && c === 1);
-    data.push(decodeSubframe(r, blockSize, bps + (side ? 1 : 0)));
+    const isSide = (channelCode === ChannelAssignment.LeftSide && c === 1)
+      || (channelCode === ChannelAssignment.SideRight && c === 0)
+      || (channelCode === ChannelAssignment.MidSide && c === 1);
+    // The side channel (a difference of two samples) needs one more bit than the others.
+    samples.push(decodeSubframe(reader, blockSize, header.bitsPerSample + (isSide ? 1 : 0)));
   }
-  r.align();
-  const end = r.pos >>> 3;
-  const crc = r.bits(16);
-  if (crc16(r.b, frameStart, end) !== crc) fail(`CRC-16 mismatch in the frame at byte ${frameStart}`);
-  if (chCode === 8) for (let i = 0; i < blockSize; i++) data[1][i] = data[0][i] - data[1][i];
-  else if (chCode === 9) for (let i = 0; i < blockSize; i++) data[0][i] = data[0][i] + data[1][i];
-  else if (chCode === 10) {
-    for (let i = 0; i < blockSize; i++) {
-      const side = data[1][i];
-      const mid = data[0][i] * 2 + (side & 1 ? 1 : 0);
-      data[0][i] = (mid + side) / 2;
-      data[1][i] = (mid - side) / 2;
-    }
-  }
-  return data;
+  reader.alignToByte(); // zero padding to the byte boundary
+  const crcAt = reader.bytePos;
+  const expected = reader.bits(16);
+  if (crc16(reader.bytes, frameStart, crcAt) !== expected) fail(`CRC-16 mismatch in the frame at byte ${frameStart} (corrupt file)`);
+  undoDecorrelation(samples, channelCode, blockSize);
+  return { blockSize, sampleRate: header.sampleRate || info.sampleRate, samples };
 }
 
-const FIXED: number[][] = [[], [1], [2, -1], [3, -3, 1], [4, -6, 4, -1]];
+function readFrameHeader(reader: BitReader, info: StreamInfo, frameStart: number): FrameHeader {
+  reader.bits(15); // sync code 0b111111111111100
+  reader.bits(1); // blocking strategy: fixed or variable block size; only changes how the number below counts
+  const blockSizeCode = reader.bits(4);
+  const sampleRateCode = reader.bits(4);
+  const channelCode = reader.bits(4);
+  const sampleSizeCode = reader.bits(3);
+  if (reader.bits(1) !== 0) fail(`reserved bit set in the frame header at byte ${frameStart}`);
+  skipCodedNumber(reader, frameStart);
 
-function decodeSubframe(r: BitReader, n: number, bps: number): number[] {
-  if (r.bit() !== 0) fail('subframe padding bit is set');
-  const type = r.bits(6);
-  let wasted = 0;
-  if (r.bit()) wasted = r.unary() + 1;
-  const width = bps - wasted;
-  if (width < 1) fail(`wasted bits ${wasted} leave no sample bits`);
-  let s: number[];
-  if (type === 0) {
-    const v = r.signed(width);
-    s = new Array(n).fill(v);
-  } else if (type === 1) {
-    s = new Array(n);
-    for (let i = 0; i < n; i++) s[i] = r.signed(width);
+  let blockSize: number;
+  if (blockSizeCode === 0) fail(`reserved block size code 0 in the frame at byte ${frameStart}`);
+  else if (blockSizeCode === 1) blockSize = 192;
+  else if (blockSizeCode <= 5) blockSize = 576 << (blockSizeCode - 2);
+  else if (blockSizeCode === 6) blockSize = reader.bits(8) + 1;
+  else if (blockSizeCode === 7) blockSize = reader.bits(16) + 1;
+  else blockSize = 256 << (blockSizeCode - 8);
+  if (blockSize > 65535) fail(`block size ${blockSize} exceeds the maximum of 65535`);
+
+  let sampleRate: number;
+  if (sampleRateCode < 12) sampleRate = SAMPLE_RATES_BY_CODE[sampleRateCode];
+  else if (sampleRateCode === 12) sampleRate = reader.bits(8) * 1000;
+  else if (sampleRateCode === 13) sampleRate = reader.bits(16);
+  else if (sampleRateCode === 14) sampleRate = reader.bits(16) * 10;
+  else fail(`invalid sample rate code 15 in the frame at byte ${frameStart}`);
+  if (sampleRate !== 0 && info.sampleRate !== 0 && sampleRate !== info.sampleRate) {
+    fail(`the frame at byte ${frameStart} is at ${sampleRate} Hz but STREAMINFO says ${info.sampleRate} Hz; accepted: one sample rate per stream`);
+  }
+
+  let bitsPerSample = BIT_DEPTHS_BY_CODE[sampleSizeCode];
+  if (bitsPerSample < 0) fail(`reserved sample size code 3 in the frame at byte ${frameStart}`);
+  if (bitsPerSample === 0) bitsPerSample = info.bitsPerSample;
+  if (bitsPerSample !== info.bitsPerSample) {
+    fail(`the frame at byte ${frameStart} has ${bitsPerSample} bits per sample but STREAMINFO says ${info.bitsPerSample}`);
+  }
+
+  let channels: number;
+  if (channelCode < 8) channels = channelCode + 1;
+  else if (channelCode <= ChannelAssignment.MidSide) channels = 2;
+  else fail(`reserved channel assignment ${channelCode} in the frame at byte ${frameStart}`);
+  if (channels !== info.channels) fail(`the frame at byte ${frameStart} has ${channels} channels but STREAMINFO says ${info.channels}`);
+
+  const crcAt = reader.bytePos;
+  if (crc8(reader.bytes, frameStart, crcAt) !== reader.bits(8)) fail(`CRC-8 mismatch in the frame header at byte ${frameStart} (corrupt file)`);
+  return { blockSize, sampleRate, bitsPerSample, channelCode, channels };
+}
+
+/** Skips the UTF-8-style coded frame number (fixed block size) or sample number (variable), 1 to 7 bytes. */
+function skipCodedNumber(reader: BitReader, frameStart: number): void {
+  const first = reader.bits(8);
+  const length = first < 0x80 ? 1 : Math.clz32(~(first << 24)); // count of leading 1 bits
+  if ((length === 1 && first >= 0x80) || length > 7) fail(`invalid coded frame number in the frame at byte ${frameStart}`);
+  for (let i = 1; i < length; i++) {
+    if ((reader.bits(8) & 0xc0) !== 0x80) fail(`invalid coded frame number in the frame at byte ${frameStart}`);
+  }
+}
+
+/** Turns left/side, side/right and mid/side pairs back into left and right. */
+function undoDecorrelation(samples: Float64Array[], channelCode: number, n: number): void {
+  if (channelCode < 8) return;
+  const [a, b] = samples;
+  if (channelCode === ChannelAssignment.LeftSide) {
+    for (let i = 0; i < n; i++) b[i] = a[i] - b[i];
+  } else if (channelCode === ChannelAssignment.SideRight) {
+    for (let i = 0; i < n; i++) a[i] += b[i];
+  } else {
+    for (let i = 0; i < n; i++) {
+      const side = b[i];
+      // mid was stored as floor((left + right) / 2); the bit lost by the halving is the parity of side
+      const mid = a[i] * 2 + (side % 2 !== 0 ? 1 : 0);
+      a[i] = (mid + side) / 2;
+      b[i] = (mid - side) / 2;
+    }
+  }
+}
+
+const SUBFRAME_CONSTANT = 0;
+const SUBFRAME_VERBATIM = 1;
+/** Coefficients of the fixed predictors of order 0..4 (RFC 9639 section 9.2.5). */
+const FIXED_COEFFICIENTS = [[], [1], [2, -1], [3, -3, 1], [4, -6, 4, -1]];
+
+function decodeSubframe(reader: BitReader, n: number, bitsPerSample: number): Float64Array {
+  if (reader.bits(1) !== 0) fail('subframe padding bit is set');
+  const type = reader.bits(6);
+  const wasted = reader.bits(1) ? reader.unary() + 1 : 0;
+  const width = bitsPerSample - wasted; // bits actually coded per sample
+  if (width < 1) fail(`${wasted} wasted bits leave no bits of a ${bitsPerSample}-bit sample`);
+  let samples: Float64Array;
+  if (type === SUBFRAME_CONSTANT) {
+    samples = new Float64Array(n).fill(reader.signed(width));
+  } else if (type === SUBFRAME_VERBATIM) {
+    samples = new Float64Array(n);
+    for (let i = 0; i < n; i++) samples[i] = reader.signed(width);
   } else if (type >= 8 && type <= 12) {
     const order = type - 8;
-    s = predict(r, n, width, order, FIXED[order], 0);
+    const warmUp = readWarmUp(reader, order, n, width);
+    samples = predict(reader, n, width, warmUp, FIXED_COEFFICIENTS[order], 0);
   } else if (type >= 32) {
     const order = type - 31;
-    if (order > n) fail(`LPC order ${order} exceeds the block size ${n}`);
-    s = new Array(n);
-    const warm: number[] = [];
-    for (let i = 0; i < order; i++) warm.push(r.signed(width));
-    const precision = r.bits(4) + 1;
-    if (precision === 16) fail('invalid LPC coefficient precision');
-    const shift = r.signed(5);
-    if (shift < 0) fail(`negative LPC shift ${shift}`);
-    const coefs: number[] = [];
-    for (let i = 0; i < order; i++) coefs.push(r.signed(precision));
-    s = predict(r, n, width, order, coefs, shift, warm);
-  } else return fail(`reserved subframe type ${type}`);
-  if (wasted) for (let i = 0; i < n; i++) s[i] *= 2 ** wasted;
-  return s;
+    const warmUp = readWarmUp(reader, order, n, width);
+    const precision = reader.bits(4) + 1;
+    if (precision === 16) fail('invalid LPC coefficient precision code 15');
+    const shift = reader.signed(5);
+    if (shift < 0) fail(`negative LPC shift ${shift} (not allowed by RFC 9639)`);
+    const coefficients: number[] = [];
+    for (let i = 0; i < order; i++) coefficients.push(reader.signed(precision));
+    samples = predict(reader, n, width, warmUp, coefficients, shift);
+  } else {
+    fail(`reserved subframe type ${type}`);
+  }
+  if (wasted > 0) {
+    const factor = 2 ** wasted;
+    for (let i = 0; i < n; i++) samples[i] *= factor;
+  }
+  return samples;
 }
 
-function predict(r: BitReader, n: number, width: number, order: number, coefs: number[], shift: number, warm?: number[]): number[] {
-  const s = new Array<number>(n);
+function readWarmUp(reader: BitReader, order: number, n: number, width: number): number[] {
   if (order > n) fail(`predictor order ${order} exceeds the block size ${n}`);
-  for (let i = 0; i < order; i++) s[i] = warm ? warm[i] : r.signed(width);
-  const res = residual(r, n, order);
-  const div = 2 ** shift;
+  const warmUp: number[] = [];
+  for (let i = 0; i < order; i++) warmUp.push(reader.signed(width));
+  return warmUp;
+}
+
+/** Residuals plus the prediction from the previous samples: sum(c_j * s[i-1-j]) >> shift. */
+function predict(reader: BitReader, n: number, width: number, warmUp: number[], coefficients: number[], shift: number): Float64Array {
+  const order = warmUp.length;
+  const samples = new Float64Array(n);
+  samples.set(warmUp);
+  readResidual(reader, n, order, samples);
+  const divisor = 2 ** shift;
+  const limit = 2 ** (width - 1);
   for (let i = order; i < n; i++) {
     let sum = 0;
-    for (let j = 0; j < order; j++) sum += coefs[j] * s[i - 1 - j];
-    s[i] = res[i - order] + Math.floor(sum / div);
+    for (let j = 0; j < order; j++) sum += coefficients[j] * samples[i - 1 - j];
+    const value = samples[i] + Math.floor(sum / divisor); // floor == arithmetic shift right
+    if (value >= limit || value < -limit) fail(`decoded sample ${value} does not fit ${width} bits (corrupt file)`);
+    samples[i] = value;
   }
-  return s;
+  return samples;
 }
 
-function residual(r: BitReader, n: number, order: number): number[] {
-  const method = r.bits(2);
+/** Rice-coded residuals into samples[order..n). */
+function readResidual(reader: BitReader, n: number, order: number, samples: Float64Array): void {
+  const method = reader.bits(2);
   if (method > 1) fail(`reserved residual coding method ${method}`);
-  const paramBits = method === 0 ? 4 : 5;
-  const escape = method === 0 ? 15 : 31;
-  const partitionOrder = r.bits(4);
-  const partitions = 1 << partitionOrder;
-  if (n % partitions !== 0 || n / partitions < order) fail(`partition order ${partitionOrder} does not fit a block of ${n}`);
-  const out: number[] = [];
-  for (let p = 0; p < partitions; p++) {
-    const count = n / partitions - (p === 0 ? order : 0);
-    const k = r.bits(paramBits);
-    if (k === escape) {
-      const raw = r.bits(5);
-      for (let i = 0; i < count; i++) out.push(r.signed(raw));
+  const parameterBits = method === 0 ? 4 : 5;
+  const escapeCode = method === 0 ? 15 : 31;
+  const partitionOrder = reader.bits(4);
+  const partitionSize = n >>> partitionOrder;
+  if (partitionSize << partitionOrder !== n || partitionSize < order) {
+    fail(`residual partition order ${partitionOrder} does not fit a block of ${n} samples with predictor order ${order}`);
+  }
+  let i = order;
+  for (let p = 0; p < 1 << partitionOrder; p++) {
+    const end = (p + 1) * partitionSize;
+    const parameter = reader.bits(parameterBits);
+    if (parameter === escapeCode) {
+      const rawBits = reader.bits(5); // residuals stored as plain signed integers of this width
+      for (; i < end; i++) samples[i] = reader.signed(rawBits);
     } else {
-      for (let i = 0; i < count; i++) {
-        const v = r.unary() * 2 ** k + r.bits(k);
-        out.push(v % 2 === 0 ? v / 2 : -(v + 1) / 2);
+      const scale = 2 ** parameter;
+      for (; i < end; i++) {
+        const folded = reader.unary() * scale + reader.bits(parameter);
+        samples[i] = folded % 2 === 0 ? folded / 2 : -(folded + 1) / 2; // zigzag: 0, -1, 1, -2, ...
       }
     }
   }
-  return out;
 }
