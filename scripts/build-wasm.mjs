@@ -1,6 +1,9 @@
 // Builds the kernels: asc compiles assembly/ once per SIMD flavour, then binaryen's wasm-opt optimises
 // each module. Two flavours because a module containing any relaxed-SIMD instruction fails to compile
 // where relaxed SIMD is off (Node 20 without a flag); the loader picks one with WebAssembly.validate.
+// Each flavour is built twice: with a plain imported memory (one thread, and the fallback where
+// SharedArrayBuffer is missing) and with a shared one (--enable threads --sharedMemory) that a pool of
+// workers instantiates together; a module declaring a shared memory import accepts no other kind.
 // The modules are also written as base64 ES modules so runtimes without file access can import them.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,8 @@ mkdirSync(join(root, 'src', 'generated'), { recursive: true });
 const flavours = [
   { target: 'simd', features: ['--enable-simd'] },
   { target: 'relaxed', features: ['--enable-simd', '--enable-relaxed-simd'] },
+  { target: 'simd-threads', features: ['--enable-simd', '--enable-threads'] },
+  { target: 'relaxed-threads', features: ['--enable-simd', '--enable-relaxed-simd', '--enable-threads'] },
 ];
 for (const { target, features } of flavours) {
   const raw = join(root, 'build', `xcodec.${target}.raw.wasm`);

@@ -3,10 +3,19 @@
 // Memory layout: [0, 64 KiB) is left to the module's own static data; weights are placed above it once
 // at load; activations come from the same bump pointer afterwards and are released with mark/release,
 // so one encode or decode call never leaves memory behind. A tensor is only { ptr, dims } in JS.
+//
+// Threads: Runtime.create({ numThreads }) builds the runtime on a shared memory with the threads build
+// of the kernels and a pool of workers (src/threads/); its `k` has the same methods as the raw kernels
+// but splits the range arguments of large calls across the pool (see PLANS below). Where shared
+// memory or workers are missing it is the one-thread runtime, with the same API.
 
-import { XcodecRuntimeError } from './errors.js';
+import { XcodecInputError, XcodecRuntimeError } from './errors.js';
 import { wasmBase64 as simdBase64 } from './generated/wasm-simd.js';
 import { wasmBase64 as relaxedBase64 } from './generated/wasm-relaxed.js';
+import { wasmBase64 as simdThreadsBase64 } from './generated/wasm-simd-threads.js';
+import { wasmBase64 as relaxedThreadsBase64 } from './generated/wasm-relaxed-threads.js';
+import { KERNEL_NAMES, MAX_CHUNKS, MAX_WORKERS, type SplitKernel } from './threads/protocol.js';
+import { type Kernel, Pool, type PoolOptions, availableCores, sharedMemorySupported, workerEnv } from './threads/pool.js';
 
 export interface Tensor {
   /** byte offset of the first f32 in linear memory */
@@ -61,41 +70,161 @@ let cachedModules: { simd?: WebAssembly.Module; relaxed?: WebAssembly.Module } =
 
 /** The relaxed-SIMD build where the runtime validates it, else plain SIMD. */
 export function kernelModule(flavour: 'auto' | 'simd' | 'relaxed' = 'auto'): { module: WebAssembly.Module; flavour: 'simd' | 'relaxed' } {
+  const { bytes, flavour: f } = kernelBytes(flavour, false);
+  cachedModules[f] ??= new WebAssembly.Module(bytes);
+  return { module: cachedModules[f]!, flavour: f };
+}
+
+type Flavour = 'simd' | 'relaxed';
+const BASE64: Record<`${Flavour}${'' | '-threads'}`, string> = {
+  simd: simdBase64, relaxed: relaxedBase64, 'simd-threads': simdThreadsBase64, 'relaxed-threads': relaxedThreadsBase64,
+};
+
+/** The bytes of the build to use: relaxed SIMD where it validates (for 'auto'), shared memory or not. */
+function kernelBytes(flavour: 'auto' | Flavour, shared: boolean): { bytes: Uint8Array<ArrayBuffer>; flavour: Flavour } {
+  if (flavour !== 'auto' && flavour !== 'simd' && flavour !== 'relaxed') {
+    throw new XcodecInputError(`simd option ${JSON.stringify(flavour)} is not supported; accepted: "auto", "simd", "relaxed"`);
+  }
+  const suffix = shared ? '-threads' : '';
   if (flavour !== 'simd') {
-    const bytes = decodeBase64(relaxedBase64);
-    if (WebAssembly.validate(bytes)) {
-      cachedModules.relaxed ??= new WebAssembly.Module(bytes);
-      return { module: cachedModules.relaxed, flavour: 'relaxed' };
-    }
+    const bytes = decodeBase64(BASE64[`relaxed${suffix}`]);
+    if (WebAssembly.validate(bytes)) return { bytes, flavour: 'relaxed' };
     if (flavour === 'relaxed') throw new XcodecRuntimeError('this runtime does not support WebAssembly relaxed SIMD; use flavour "simd" or "auto"');
   }
-  const bytes = decodeBase64(simdBase64);
-  if (!WebAssembly.validate(bytes)) throw new XcodecRuntimeError('this runtime does not support WebAssembly SIMD (128-bit), which xcodec-wasm requires');
-  cachedModules.simd ??= new WebAssembly.Module(bytes);
-  return { module: cachedModules.simd, flavour: 'simd' };
+  const bytes = decodeBase64(BASE64[`simd${suffix}`]);
+  if (!WebAssembly.validate(bytes)) {
+    throw new XcodecRuntimeError(`this runtime does not support WebAssembly SIMD (128-bit)${shared ? ' with threads' : ''}, which xcodec-wasm requires`);
+  }
+  return { bytes, flavour: 'simd' };
+}
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+/** Compiles asynchronously (browsers refuse synchronous compilation of modules over 4 KB on the main thread). */
+async function compileKernels(flavour: 'auto' | Flavour, shared: boolean): Promise<{ module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour }> {
+  const { bytes, flavour: f } = kernelBytes(flavour, shared);
+  const key = `${f}${shared ? '-threads' : ''}`;
+  let p = compiled.get(key);
+  if (!p) {
+    p = WebAssembly.compile(bytes);
+    compiled.set(key, p);
+  }
+  return { module: await p, bytes, flavour: f };
+}
+
+/** A shared memory with the largest maximum this runtime reserves (4 GiB on 64-bit hosts). */
+function sharedMemory(): { memory: WebAssembly.Memory; maximum: number } | null {
+  for (const maximum of [65536, 32768, 16384]) {
+    try {
+      return { memory: new WebAssembly.Memory({ initial: 2, maximum, shared: true } as WebAssembly.MemoryDescriptor), maximum };
+    } catch { /* try a smaller reservation */ }
+  }
+  return null;
+}
+
+export interface RuntimeOptions {
+  /** 'auto' picks relaxed SIMD where the runtime validates it */
+  simd?: 'auto' | 'simd' | 'relaxed';
+  /** threads running the kernels, this one included (default: available cores; 1 = no workers) */
+  numThreads?: number;
+  /** pool tuning (tests and benchmarks) */
+  pool?: PoolOptions;
+}
+
+interface RuntimeParts {
+  memory: WebAssembly.Memory;
+  exports: WebAssembly.Exports;
+  flavour: Flavour;
+  pool: Pool | null;
+  maxPages: number;
 }
 
 export class Runtime {
   readonly memory: WebAssembly.Memory;
   readonly k: Kernels;
   readonly flavour: 'simd' | 'relaxed';
+  /** the worker pool, or null on one thread */
+  readonly pool: Pool | null;
+  /** the raw kernels, never split (what `k` is on one thread) */
+  readonly raw: Kernels;
+  /** why more than one thread was asked for but the runtime runs on one (null otherwise) */
+  fallbackReason: string | null = null;
+  private readonly maxBytes: number;
+  private readonly maxPages: number;
   private top = RESERVED;
   private peak = RESERVED;
   private viewF32: Float32Array;
   private viewI32: Int32Array;
 
-  constructor(flavour: 'auto' | 'simd' | 'relaxed' = 'auto') {
-    const m = kernelModule(flavour);
-    this.flavour = m.flavour;
-    this.memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
-    const inst = new WebAssembly.Instance(m.module, { env: { memory: this.memory } });
-    this.k = inst.exports as unknown as Kernels;
+  /** A one-thread runtime, built synchronously (Node, Deno, Bun; browsers need Runtime.create). */
+  constructor(flavour: 'auto' | 'simd' | 'relaxed' = 'auto', parts?: RuntimeParts) {
+    if (!parts) {
+      const m = kernelModule(flavour);
+      const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+      const inst = new WebAssembly.Instance(m.module, { env: { memory } });
+      parts = { memory, exports: inst.exports, flavour: m.flavour, pool: null, maxPages: 65536 };
+    }
+    this.flavour = parts.flavour;
+    this.memory = parts.memory;
+    this.pool = parts.pool;
+    this.maxPages = parts.maxPages;
+    this.maxBytes = Math.min(MAX_BYTES, parts.maxPages * PAGE);
+    this.raw = parts.exports as unknown as Kernels;
+    this.k = parts.pool ? threadedKernels(this.raw, parts.pool) : this.raw;
     this.viewF32 = new Float32Array(this.memory.buffer);
     this.viewI32 = new Int32Array(this.memory.buffer);
   }
 
-  /** Nothing to release on one thread; the threaded runtime terminates its workers here. */
-  dispose(): void {}
+  /**
+   * The runtime for `numThreads` threads (default: available cores): a shared memory and a worker pool
+   * where SharedArrayBuffer, Atomics and workers exist, else one thread with the same API. Async because
+   * workers start asynchronously.
+   */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const simd = options.simd ?? 'auto';
+    let threads = options.numThreads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+      throw new XcodecInputError(`numThreads ${JSON.stringify(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`);
+    }
+    threads ??= await availableCores();
+    threads = Math.min(threads, MAX_WORKERS + 1);
+    let reason: string | null = null;
+    if (threads > 1) {
+      if (workerEnv() === null) reason = 'this runtime offers no workers (Web Workers or node:worker_threads)';
+      else if (!sharedMemorySupported()) {
+        reason = 'SharedArrayBuffer is unavailable (in a browser the page must be cross-origin isolated: ' +
+          'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+      } else {
+        const shared = sharedMemory();
+        if (!shared) reason = 'no shared WebAssembly memory could be reserved';
+        else {
+          const { memory, maximum } = shared;
+          const { module, bytes, flavour } = await compileKernels(simd, true);
+          const inst = await WebAssembly.instantiate(module, { env: { memory } });
+          const pool = await Pool.create(module, bytes, memory, threads - 1, options.pool);
+          const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool, maxPages: maximum });
+          if (!pool) rt.fallbackReason = `the worker pool did not start: ${Pool.startError}`;
+          return rt;
+        }
+      }
+    }
+    const { module, flavour } = await compileKernels(simd, false);
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+    const inst = await WebAssembly.instantiate(module, { env: { memory } });
+    const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool: null, maxPages: 65536 });
+    rt.fallbackReason = reason;
+    return rt;
+  }
+
+  /** Threads that run kernels: this one plus the pool's workers. */
+  get numThreads(): number {
+    return this.pool && !this.pool.broken ? 1 + this.pool.workers : 1;
+  }
+
+  /** Terminates the workers (if any); the runtime is unusable for split kernels afterwards. */
+  dispose(): void {
+    this.pool?.dispose();
+  }
 
   /** f32 view of all of linear memory (re-made after growth). */
   get f32(): Float32Array {
@@ -112,16 +241,16 @@ export class Runtime {
   allocBytes(bytes: number): number {
     const ptr = this.top;
     const end = ptr + Math.ceil(bytes / ALIGN) * ALIGN;
-    if (end > MAX_BYTES) {
+    if (end > this.maxBytes) {
       throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(0)} MiB, ` +
-        `the 32-bit address space allows ${(MAX_BYTES / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio`);
+        `this runtime's memory allows ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio`);
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       // Grow geometrically (at least 1/8) so a long run does not grow page by page.
       const need = Math.ceil((end - have) / PAGE);
       const want = Math.max(need, Math.ceil(have / PAGE / 8));
-      const pages = Math.min(want, 65536 - have / PAGE);
+      const pages = Math.min(want, this.maxPages - have / PAGE);
       try {
         this.memory.grow(Math.max(pages, need));
       } catch (e) {
@@ -187,4 +316,132 @@ export function numel(dims: number[]): number {
   let n = 1;
   for (const d of dims) n *= d;
   return n;
+}
+
+
+// ---- splitting kernels across the pool ----
+//
+// Each plan reads a call's arguments and returns the index of its range-begin argument and the chunk
+// bounds, or null to run the call on this thread (too little work to pay for waking the workers).
+// Chunks are claimed dynamically, several per thread, so a thread that starts late (a worker waking
+// from Atomics.wait) or runs slowly (a core shared with other work) leaves its share to the others.
+// Results do not depend on the split: every kernel computes each output element with the same
+// instruction sequence whatever range a call covers.
+
+/**
+ * Split tuning, shared by every threaded runtime of this module instance:
+ *  - minChunkNs: smallest chunk worth a dispatch, in estimated ns of work (0: split every call that
+ *    has at least two aligned units; tests use it to drive every kernel through the pool);
+ *  - chunksPerThread: chunks per thread for large calls, balancing late or slow threads against
+ *    per-chunk overhead (re-reading shared inputs);
+ *  - align: 0 to round chunk sizes to each kernel's preferred multiple (SIMD width, GEMM tile, cache
+ *    line), or a fixed multiple for every kernel (tests use 1 to put boundaries mid-tile).
+ */
+export const splitTuning = { minChunkNs: 25000, chunksPerThread: 4, align: 0 };
+/** Estimated ns per flop of the GEMM on one thread (about 20 GFLOP/s on the full-size model). */
+const GEMM_NS_PER_FLOP = 1 / 20;
+/** GEMM tile sizes (assembly/gemm.ts): split rows in whole 4-row tiles, columns in multiples of the 8-column tile. */
+const GEMM_ROW_ALIGN = 4;
+const GEMM_COL_ALIGN = 48;
+
+interface Split {
+  rpos: number;
+  bounds: number[];
+}
+
+/** Chunk bounds for [begin, end) in about `chunks` pieces whose sizes are multiples of `align`. */
+function chunkBounds(begin: number, end: number, align: number, chunks: number): number[] | null {
+  if (splitTuning.align > 0) align = splitTuning.align;
+  const units = end - begin;
+  if (chunks < 2 || units < 2 * align) return null;
+  const size = Math.ceil(units / chunks / align) * align;
+  const bounds = [begin];
+  for (let b = begin + size; b < end; b += size) bounds.push(b);
+  bounds.push(end);
+  return bounds.length > 2 ? bounds : null;
+}
+
+/** Chunks for a call of `ns` estimated work on `threads` threads (< 2: do not split). */
+function chunkCount(ns: number, threads: number): number {
+  const max = Math.min(MAX_CHUNKS, threads * splitTuning.chunksPerThread);
+  return splitTuning.minChunkNs > 0 ? Math.min(max, Math.floor(ns / splitTuning.minChunkNs)) : max;
+}
+
+type Plan = (a: number[], threads: number) => Split | null;
+
+/** A plan splitting the range at `rpos` with `nsPerUnit(args)` of work per unit (row, column, element). */
+function rangePlan(rpos: number, align: number, nsPerUnit: (a: number[]) => number): Plan {
+  return (a, threads) => {
+    const units = a[rpos + 1] - a[rpos];
+    if (units <= 0) return null;
+    const bounds = chunkBounds(a[rpos], a[rpos + 1], align, chunkCount(units * nsPerUnit(a), threads));
+    return bounds ? { rpos, bounds } : null;
+  };
+}
+
+const gemmPlan: Plan = (a, threads) => {
+  const K = a[10];
+  const rows = a[12] - a[11];
+  const cols = a[14] - a[13];
+  if (rows <= 0 || cols <= 0) return null;
+  const chunks = chunkCount(rows * cols * (2 * Math.max(K, 1) * GEMM_NS_PER_FLOP + 0.5), threads);
+  if (chunks < 2) return null;
+  // Columns (time, for convolutions) when each chunk keeps a few tiles' width: every thread then reads
+  // only its own slice of the large B operand. Else rows, in whole 4-row tiles.
+  if (cols >= chunks * 2 * GEMM_COL_ALIGN) {
+    const bounds = chunkBounds(a[13], a[14], GEMM_COL_ALIGN, chunks);
+    if (bounds) return { rpos: 13, bounds };
+  }
+  const byRows = chunkBounds(a[11], a[12], GEMM_ROW_ALIGN, Math.min(chunks, Math.floor(rows / GEMM_ROW_ALIGN)));
+  if (byRows && byRows.length - 1 >= Math.min(chunks, threads)) return { rpos: 11, bounds: byRows };
+  const byCols = chunkBounds(a[13], a[14], 8, Math.min(chunks, Math.floor(cols / 8)));
+  if (byCols && (!byRows || byCols.length > byRows.length)) return { rpos: 13, bounds: byCols };
+  return byRows ? { rpos: 11, bounds: byRows } : null;
+};
+
+/**
+ * Split plans by kernel; argument positions follow the Kernels interface. Costs per unit (element, or
+ * row/column times its length) were measured on one thread of the full-size model (Node 20, x86-64);
+ * they only decide whether a call is worth splitting and into how many chunks.
+ */
+const PLANS: Record<SplitKernel, Plan> = {
+  gemm: gemmPlan,
+  gelu: rangePlan(2, 16, () => 7.5),
+  elu: rangePlan(2, 16, () => 4.5),
+  sigmoid: rangePlan(2, 16, () => 4.5),
+  add: rangePlan(3, 16, () => 0.7),
+  scale: rangePlan(3, 16, () => 0.3),
+  snake: rangePlan(4, 1, (a) => 1.1 * a[3]),
+  group_norm_rows: rangePlan(6, 1, (a) => 0.7 * a[4]),
+  layer_norm_cols: rangePlan(7, 16, (a) => 0.9 * a[4]),
+  softmax_cols: rangePlan(3, 16, (a) => 4 * a[1]),
+  pad_rows: rangePlan(5, 1, (a) => 0.3 * (a[2] + a[3] + a[4])),
+  deinterleave: rangePlan(5, 1, (a) => 1.3 * a[3] * a[4]),
+  interleave: rangePlan(6, 1, (a) => 2.5 * a[5]),
+  transpose: rangePlan(4, 1, (a) => 6 * a[3]),
+  argmin_cols: rangePlan(4, 16, (a) => 1.7 * a[2]),
+  subtract_codewords: rangePlan(5, 16, (a) => 1.6 * a[3]),
+  add_gated_rel_bias: rangePlan(7, 1, (a) => 3 * a[6]),
+  wavlm_gate: rangePlan(4, 16, () => 20),
+  add_codewords: rangePlan(5, 16, (a) => 1.2 * a[3]),
+};
+
+/** The raw kernels with every splittable one wrapped to run across `pool`. */
+function threadedKernels(raw: Kernels, pool: Pool): Kernels {
+  const k: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(raw as unknown as Record<string, unknown>)) if (typeof f === 'function') k[name] = f;
+  const threads = pool.workers + 1;
+  KERNEL_NAMES.forEach((name, id) => {
+    const f = (raw as unknown as Record<string, Kernel>)[name];
+    const plan = PLANS[name];
+    k[name] = (...args: number[]): void => {
+      const split = plan(args, threads);
+      if (split === null || pool.broken) {
+        f(...args);
+        return;
+      }
+      pool.run(id, name, f, args, split.rpos, split.bounds);
+    };
+  });
+  return k as unknown as Kernels;
 }

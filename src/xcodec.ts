@@ -76,7 +76,7 @@ export class XcodecModel {
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
-    const rt = new Runtime(options.simd ?? 'auto');
+    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads });
     warmUpKernels(rt);
     const loader = new WeightLoader(rt, source);
     const core = await XcodecCore.load(loader.root(), cfg);

@@ -1,0 +1,47 @@
+// An edge-function style module: `export default { fetch(request) }`, no file system, no workers.
+// POST WAV bytes (any rate; resampled to the model's) to get the codes back as an int64 .npy
+// [1, quantizers, frames]; `?bandwidth=KBPS` picks the bandwidth. The model files are fetched relative
+// to this module (a file: URL here; an HTTP URL or bundled asset on a real edge platform).
+import { XcodecModel, XcodecError, XcodecInputError } from '../../dist/index.js';
+import { SafetensorsCheckpoint } from '../../dist/safetensors.js';
+import { readAudio, toMono } from '../../dist/io/audio.js';
+import { writeNpy } from '../../dist/io/npy.js';
+
+const MODEL_URL = new URL('../fixtures/tiny-hubert/', import.meta.url);
+let loading = null;
+
+async function fetchBytes(name) {
+  const r = await fetch(new URL(name, MODEL_URL));
+  if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+function model() {
+  loading ??= (async () => {
+    const config = JSON.parse(new TextDecoder().decode(await fetchBytes('config.json')));
+    const ckpt = await SafetensorsCheckpoint.fromBuffers({ 'model.safetensors': await fetchBytes('model.safetensors') });
+    const source = { info: (n) => ckpt.info(n), names: () => [...ckpt.tensors.keys()], readF32: (n, d) => ckpt.readF32(n, d) };
+    // No numThreads: the default (available cores) must fall back to one thread where workers are forbidden.
+    return XcodecModel.fromCheckpoint(config, source);
+  })();
+  return loading;
+}
+
+export default {
+  async fetch(request) {
+    if (request.method !== 'POST') return new Response('POST WAV bytes to encode them\n', { status: 405 });
+    try {
+      const m = await model();
+      const audio = readAudio(new Uint8Array(await request.arrayBuffer()), 'request body');
+      const samples = toMono(audio, m.config.sampleRate);
+      const bw = new URL(request.url).searchParams.get('bandwidth');
+      const { audioCodes } = m.encode(samples, bw === null ? {} : { bandwidth: Number(bw) });
+      return new Response(writeNpy(audioCodes.data, audioCodes.dims), {
+        headers: { 'content-type': 'application/octet-stream', 'x-xcodec-threads': String(m.rt?.numThreads ?? '') },
+      });
+    } catch (e) {
+      const status = e instanceof XcodecInputError ? 400 : e instanceof XcodecError ? 500 : 500;
+      return new Response(`${e?.name ?? 'Error'}: ${e?.message ?? e}\n`, { status });
+    }
+  },
+};

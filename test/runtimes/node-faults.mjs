@@ -1,0 +1,174 @@
+// Failure scenarios of the worker pool, run by test/threads.test.mjs in a child process under a time
+// limit (a hang would block this thread in Atomics.wait, where no timer could end it). Each scenario
+// prints one JSON line { name, ok, detail }; the last line is { done: true }.
+//
+//   node test/runtimes/node-faults.mjs
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XcodecModel, XcodecRuntimeError } from '../../dist/index.js';
+import { Runtime, splitTuning } from '../../dist/runtime.js';
+import { readNpy } from '../../dist/io/npy.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = join(here, '..', 'fixtures', 'tiny-hubert');
+const manifest = JSON.parse(readFileSync(join(dir, 'cases', 'manifest.json'), 'utf8'));
+const c = manifest.cases.find((k) => k.name === 'mono_1.0s');
+const npy = (f) => readNpy(new Uint8Array(readFileSync(join(dir, 'cases', f))));
+const input = npy(c.input_values);
+const x = { data: input.data, dims: input.shape };
+const topBw = Object.keys(c.bandwidths).sort((a, b) => Number(a) - Number(b)).pop();
+const expected = npy(c.tensors[c.bandwidths[topBw].codes].file).data;
+
+// Every call with two or more aligned units goes through the pool, so a fault armed for the worker
+// fires on the worker's first chunk of the next call.
+splitTuning.minChunkNs = 0;
+
+const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
+
+function codesOk(model) {
+  const { audioCodes } = model.encode(x, { bandwidth: Number(topBw) });
+  if (audioCodes.data.length !== expected.length) return false;
+  return audioCodes.data.every((v, i) => v === expected[i]);
+}
+
+/** Runs `fn`, expecting an XcodecRuntimeError whose message matches `pattern`. */
+function expectError(fn, pattern) {
+  const t0 = performance.now();
+  try {
+    fn();
+  } catch (e) {
+    const ms = performance.now() - t0;
+    if (!(e instanceof XcodecRuntimeError)) return { ok: false, detail: `threw ${e?.name}: ${e?.message}` };
+    if (!pattern.test(e.message)) return { ok: false, detail: `message "${e.message}" does not match ${pattern}` };
+    return { ok: true, detail: `${e.message} (after ${ms.toFixed(0)} ms)` };
+  }
+  return { ok: false, detail: 'no error' };
+}
+
+async function scenario(name, fn) {
+  try {
+    const r = await fn();
+    report(name, r.ok, r.detail);
+  } catch (e) {
+    report(name, false, `${e?.name}: ${e?.message}\n${e?.stack}`);
+  }
+}
+
+const model = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
+const rt = model.rt;
+const pool = rt.pool;
+if (!pool) {
+  report('pool started', false, 'no worker pool: threads unavailable');
+  console.log(JSON.stringify({ done: true }));
+  process.exit(0);
+}
+report('pool started', pool.liveWorkers === 1 && codesOk(model), `live workers ${pool.liveWorkers}`);
+
+await scenario('kernel trap in a worker: error on the call, next call works, same worker', async () => {
+  pool.injectFault('trap', 0);
+  const before = pool.workerChunks[0];
+  const r = expectError(() => model.encode(x), /worker 1.*(out of bounds|RuntimeError)/i);
+  if (!r.ok) return r;
+  const next = codesOk(model);
+  const ran = pool.workerChunks[0] > before;
+  return { ok: next && pool.liveWorkers === 1 && ran, detail: `${r.detail}; next call correct: ${next}; worker kept running chunks: ${ran}` };
+});
+
+await scenario('kernel trap on the calling thread (out-of-bounds pointer): error, next call works', async () => {
+  const m = rt.mark();
+  const n = 1 << 16;
+  const out = rt.allocBytes(4 * n);
+  const end = rt.memory.buffer.byteLength;
+  // Reads run from 128 KiB before the end of memory to 128 KiB past it: the later chunks trap.
+  const r = expectError(() => rt.k.add(out, end - 2 * n, end - 2 * n, 0, n), /out of bounds|RuntimeError/i);
+  rt.release(m);
+  if (!r.ok) return r;
+  const next = codesOk(model);
+  return { ok: next, detail: `${r.detail}; next call correct: ${next}` };
+});
+
+for (const kind of ['exit', 'kill']) {
+  await scenario(`worker ${kind === 'exit' ? 'ends its thread (process.exit)' : 'is terminated'} mid-chunk: error, replaced, next calls work`, async () => {
+    pool.injectFault(kind, 0);
+    const r = expectError(() => model.encode(x), kind === 'exit' ? /worker 1 exited with code 70/ : /worker 1 was killed/);
+    if (!r.ok) return r;
+    // Right away, while the replacement starts: the call runs on the threads that are there.
+    const immediate = codesOk(model);
+    const replaced = await pool.whenReady(1, 30000);
+    const before = pool.workerChunks[0];
+    const after = codesOk(model);
+    const ran = pool.workerChunks[0] > before;
+    return {
+      ok: immediate && replaced && after && ran,
+      detail: `${r.detail}; immediate next call correct: ${immediate}; replacement ready: ${replaced}; then correct: ${after}; replacement ran chunks: ${ran}`,
+    };
+  });
+}
+
+await scenario('a worker that hangs silently: the stall watchdog terminates it, error, next call works', async () => {
+  const rt2 = await Runtime.create({ numThreads: 2, pool: { stallMs: 300 } });
+  try {
+    const n = 1 << 16;
+    const a = rt2.allocBytes(4 * n);
+    const o = rt2.allocBytes(4 * n);
+    rt2.pool.injectFault('hang', 0);
+    // The worker hangs on its first chunk; spin this call until the worker has claimed one.
+    let r = { ok: false, detail: 'the worker never claimed a chunk' };
+    for (let i = 0; i < 200 && !r.ok; i++) {
+      try {
+        rt2.k.gelu(o, a, 0, n);
+      } catch (e) {
+        r = e instanceof XcodecRuntimeError && /no progress/.test(e.message)
+          ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
+        break;
+      }
+    }
+    if (!r.ok) return r;
+    await rt2.pool.whenReady(1, 30000);
+    rt2.raw.gelu(a, a, 0, 0);
+    rt2.k.gelu(o, a, 0, n);
+    return { ok: rt2.pool.liveWorkers === 1, detail: r.detail };
+  } finally {
+    rt2.dispose();
+  }
+});
+
+await scenario('a hung worker the supervisor cannot end: the pool is shut down, error, later calls run on one thread', async () => {
+  const rt3 = await Runtime.create({ numThreads: 2, pool: { stallMs: 200 } });
+  try {
+    const n = 1 << 16;
+    const a = rt3.allocBytes(4 * n);
+    const o = rt3.allocBytes(4 * n);
+    const o1 = rt3.allocBytes(4 * n);
+    for (let i = 0; i < n; i++) rt3.f32[(a >>> 2) + i] = Math.sin(i);
+    const real = rt3.pool.sup;
+    // The supervisor stops answering (its kill requests go nowhere); dispose still reaches it.
+    rt3.pool.sup = { ...real, post() {}, terminate: () => real.terminate() };
+    rt3.pool.injectFault('hang', 0);
+    let r = { ok: false, detail: 'the worker never claimed a chunk' };
+    for (let i = 0; i < 200 && !r.ok; i++) {
+      try {
+        rt3.k.gelu(o, a, 0, n);
+      } catch (e) {
+        r = e instanceof XcodecRuntimeError && /stopped responding/.test(e.message)
+          ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
+        break;
+      }
+    }
+    if (!r.ok) return r;
+    rt3.k.gelu(o, a, 0, n);
+    rt3.raw.gelu(o1, a, 0, n);
+    const same = rt3.f32.subarray(o >>> 2, (o >>> 2) + n).every((v, i) => Object.is(v, rt3.f32[(o1 >>> 2) + i]));
+    return { ok: rt3.pool.broken && same, detail: `${r.detail}; next call on one thread correct: ${same}` };
+  } finally {
+    rt3.dispose();
+  }
+});
+
+await scenario('dispose: later calls fail with XcodecRuntimeError', async () => {
+  model.dispose();
+  return expectError(() => model.encode(x), /disposed/);
+});
+
+console.log(JSON.stringify({ done: true }));
