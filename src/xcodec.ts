@@ -73,6 +73,45 @@ export class XcodecModel {
     }
   }
 
+  /**
+   * Loads a checkpoint held in memory, for browsers and edge runtimes without file access: `files` maps
+   * file names to bytes as save_pretrained writes them: `config.json` and `model.safetensors`, or
+   * `model.safetensors.index.json` with its shards. `config.json` may also be passed already parsed.
+   */
+  static async fromBuffers(files: Record<string, Uint8Array>, options: LoadOptions & { config?: unknown } = {}): Promise<XcodecModel> {
+    if (typeof files !== 'object' || files === null) {
+      throw new XcodecInputError('fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes');
+    }
+    for (const [name, bytes] of Object.entries(files)) {
+      if (!(bytes instanceof Uint8Array)) throw new XcodecInputError(`fromBuffers: "${name}" must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
+    }
+    let config = options.config;
+    if (config === undefined) {
+      if (!Object.hasOwn(files, 'config.json')) {
+        throw new XcodecConfigError('fromBuffers: no "config.json" among the given files and no options.config; one of them is required');
+      }
+      try {
+        config = JSON.parse(new TextDecoder().decode(files['config.json']));
+      } catch (e) {
+        throw new XcodecConfigError(`config.json is not valid JSON: ${(e as Error).message}`);
+      }
+    }
+    const cfg = parseXcodecConfig(config, 'config.json');
+    const { SafetensorsCheckpoint } = await import('./safetensors.js');
+    const ckpt = await SafetensorsCheckpoint.fromBuffers(files);
+    const source: CheckpointSource = {
+      info: (n) => ckpt.info(n),
+      names: () => [...ckpt.tensors.keys()],
+      readF32: (n, d) => ckpt.readF32(n, d),
+      close: () => ckpt.close(),
+    };
+    try {
+      return await XcodecModel.fromCheckpoint(cfg, source, options);
+    } finally {
+      source.close?.();
+    }
+  }
+
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
@@ -87,6 +126,16 @@ export class XcodecModel {
   /** Releases the workers and the WebAssembly memory; the model is unusable afterwards. */
   dispose(): void {
     this.rt.dispose?.();
+  }
+
+  /** Threads running the kernels (this one included): 1 where shared memory or workers are missing. */
+  get numThreads(): number {
+    return this.rt.numThreads;
+  }
+
+  /** Why more threads were asked for (numThreads or the default) but the model runs on one; else null. */
+  get threadsFallbackReason(): string | null {
+    return this.rt.fallbackReason;
   }
 
   /** Which SIMD build runs: 'relaxed' (fused multiply-add) or 'simd'. */

@@ -75,7 +75,8 @@ for (const name of MODELS) {
     for (const threads of [2, 3]) {
       const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
       try {
-        assert.is(model.rt.numThreads, threads, `${threads} threads started`);
+        assert.is(model.numThreads, threads, `${threads} threads started`);
+        assert.is(model.threadsFallbackReason, null, 'no fallback');
         const got = await withTuning({ minChunkNs: 0, align: 1 }, () => outputs(model, name));
         const chunks = model.rt.pool.workerChunks;
         assert.ok(chunks.every((n) => n > 0), `every worker ran chunks (${chunks.join(', ')})`);
@@ -220,11 +221,12 @@ const x = readNpy(new Uint8Array(readFileSync(dir + '/cases/' + c.input_values))
 const bw = Object.keys(c.bandwidths).sort((a, b) => a - b).pop();
 const exp = readNpy(new Uint8Array(readFileSync(dir + '/cases/' + c.tensors[c.bandwidths[bw].codes].file))).data;
 const got = m.encode({ data: x.data, dims: x.shape }, { bandwidth: Number(bw) }).audioCodes.data;
-console.log(JSON.stringify({ threads: m.rt.numThreads, same: got.length === exp.length && got.every((v, i) => v === exp[i]) }));`;
+console.log(JSON.stringify({ threads: m.numThreads, why: m.threadsFallbackReason, same: got.length === exp.length && got.every((v, i) => v === exp[i]) }));`;
   const r = node(['--input-type=module', '-e', script], 60000);
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   assert.is(out.threads, 1, 'one thread');
+  assert.match(out.why, /SharedArrayBuffer is unavailable/, 'the model says why it runs on one thread');
   assert.ok(out.same, 'codes equal the expected file');
 });
 

@@ -3,7 +3,6 @@
 // [1, quantizers, frames]; `?bandwidth=KBPS` picks the bandwidth. The model files are fetched relative
 // to this module (a file: URL here; an HTTP URL or bundled asset on a real edge platform).
 import { XcodecModel, XcodecError, XcodecInputError } from '../../dist/index.js';
-import { SafetensorsCheckpoint } from '../../dist/safetensors.js';
 import { readAudio, toMono } from '../../dist/io/audio.js';
 import { writeNpy } from '../../dist/io/npy.js';
 
@@ -18,11 +17,9 @@ async function fetchBytes(name) {
 
 function model() {
   loading ??= (async () => {
-    const config = JSON.parse(new TextDecoder().decode(await fetchBytes('config.json')));
-    const ckpt = await SafetensorsCheckpoint.fromBuffers({ 'model.safetensors': await fetchBytes('model.safetensors') });
-    const source = { info: (n) => ckpt.info(n), names: () => [...ckpt.tensors.keys()], readF32: (n, d) => ckpt.readF32(n, d) };
+    const files = { 'config.json': await fetchBytes('config.json'), 'model.safetensors': await fetchBytes('model.safetensors') };
     // No numThreads: the default (available cores) must fall back to one thread where workers are forbidden.
-    return XcodecModel.fromCheckpoint(config, source);
+    return XcodecModel.fromBuffers(files);
   })();
   return loading;
 }

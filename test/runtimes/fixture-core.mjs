@@ -3,7 +3,6 @@
 // runtime is held to the same check (codes identical, audio within the manifest's atol).
 // Only web-standard APIs here: the caller passes `read(relativePath) -> Uint8Array` for the fixture files.
 import { XcodecModel } from '../../dist/xcodec.js';
-import { SafetensorsCheckpoint } from '../../dist/safetensors.js';
 import { readNpy } from '../../dist/io/npy.js';
 
 export function toBase64(bytes) {
@@ -15,10 +14,8 @@ export function toBase64(bytes) {
 /** Loads the model from in-memory files (as a browser or an edge function would) unless `dir` is given. */
 export async function loadModel(read, { numThreads, dir } = {}) {
   if (dir) return XcodecModel.fromPretrained(dir, { numThreads });
-  const config = JSON.parse(new TextDecoder().decode(await read('config.json')));
-  const ckpt = await SafetensorsCheckpoint.fromBuffers({ 'model.safetensors': await read('model.safetensors') });
-  const source = { info: (n) => ckpt.info(n), names: () => [...ckpt.tensors.keys()], readF32: (n, d) => ckpt.readF32(n, d) };
-  return XcodecModel.fromCheckpoint(config, source, { numThreads });
+  const files = { 'config.json': await read('config.json'), 'model.safetensors': await read('model.safetensors') };
+  return XcodecModel.fromBuffers(files, { numThreads });
 }
 
 /**
