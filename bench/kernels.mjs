@@ -4,11 +4,14 @@
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/runtime.js';
 import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d } from '../dist/ops.js';
+import { warmUpKernels } from '../dist/warmup.js';
 
 const argv = process.argv.slice(2);
 const flavour = argv.includes('--flavour') ? argv[argv.indexOf('--flavour') + 1] : 'simd';
 const json = argv.includes('--json');
 const rt = new Runtime(flavour);
+// As the model does at load: run every kernel once so V8 compiles them with TurboFan before timing.
+warmUpKernels(rt);
 
 function random(ptr, n, seed = 1) {
   const f = rt.f32;
