@@ -201,35 +201,32 @@ export function convTranspose1dRef(x, T, w, bias, { cin, cout, kernel, stride, p
 // ---------------------------------------------------------------------------------------------------
 // Norms, softmax and data movement.
 
+/**
+ * Normalises the n elements x[base + i * step] (biased variance, eps inside the sqrt) into out, then
+ * maps each normalised value v with affine(v, i) (the caller picks gamma/beta by index).
+ */
+function normalizeStrided(out, x, base, n, step, eps, affine) {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[base + i * step];
+  mean /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (x[base + i * step] - mean) ** 2;
+  v /= n;
+  const rstd = 1 / Math.sqrt(v + eps);
+  for (let i = 0; i < n; i++) out[base + i * step] = affine((x[base + i * step] - mean) * rstd, i);
+}
+
 /** LayerNorm over the channel axis of x [C, T] (biased variance, eps inside the sqrt). */
 export function layerNormColsRef(x, C, T, gamma, beta, eps) {
   const out = new Float64Array(C * T);
-  for (let t = 0; t < T; t++) {
-    let mean = 0;
-    for (let c = 0; c < C; c++) mean += x[c * T + t];
-    mean /= C;
-    let v = 0;
-    for (let c = 0; c < C; c++) v += (x[c * T + t] - mean) ** 2;
-    v /= C;
-    const rstd = 1 / Math.sqrt(v + eps);
-    for (let c = 0; c < C; c++) out[c * T + t] = (x[c * T + t] - mean) * rstd * gamma[c] + beta[c];
-  }
+  for (let t = 0; t < T; t++) normalizeStrided(out, x, t, C, T, eps, (v, c) => v * gamma[c] + beta[c]);
   return out;
 }
 
 /** GroupNorm(C, C): each row of x [C, T] normalised over T (biased variance). */
 export function groupNormRowsRef(x, C, T, gamma, beta, eps) {
   const out = new Float64Array(C * T);
-  for (let c = 0; c < C; c++) {
-    let mean = 0;
-    for (let t = 0; t < T; t++) mean += x[c * T + t];
-    mean /= T;
-    let v = 0;
-    for (let t = 0; t < T; t++) v += (x[c * T + t] - mean) ** 2;
-    v /= T;
-    const rstd = 1 / Math.sqrt(v + eps);
-    for (let t = 0; t < T; t++) out[c * T + t] = (x[c * T + t] - mean) * rstd * gamma[c] + beta[c];
-  }
+  for (let c = 0; c < C; c++) normalizeStrided(out, x, c * T, T, 1, eps, (v) => v * gamma[c] + beta[c]);
   return out;
 }
 

@@ -106,6 +106,23 @@ for (const kind of ['exit', 'kill']) {
   });
 }
 
+/**
+ * A hang fault fires on the first chunk the armed worker claims, which a given call may not give it:
+ * repeats `call` until it throws (at most 200 times); ok when the error is an XcodecRuntimeError
+ * matching `pattern`.
+ */
+function callUntilError(call, pattern) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      call();
+    } catch (e) {
+      return e instanceof XcodecRuntimeError && pattern.test(e.message)
+        ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
+    }
+  }
+  return { ok: false, detail: 'the worker never claimed a chunk' };
+}
+
 await scenario('a worker that hangs silently: the stall watchdog terminates it, error, next call works', async () => {
   const rt2 = await Runtime.create({ numThreads: 2, pool: { stallMs: 300 } });
   try {
@@ -113,17 +130,7 @@ await scenario('a worker that hangs silently: the stall watchdog terminates it, 
     const a = rt2.allocBytes(4 * n);
     const o = rt2.allocBytes(4 * n);
     rt2.pool.injectFault('hang', 0);
-    // The worker hangs on its first chunk; spin this call until the worker has claimed one.
-    let r = { ok: false, detail: 'the worker never claimed a chunk' };
-    for (let i = 0; i < 200 && !r.ok; i++) {
-      try {
-        rt2.k.gelu(o, a, 0, n);
-      } catch (e) {
-        r = e instanceof XcodecRuntimeError && /no progress/.test(e.message)
-          ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
-        break;
-      }
-    }
+    const r = callUntilError(() => rt2.k.gelu(o, a, 0, n), /no progress/);
     if (!r.ok) return r;
     await rt2.pool.whenReady(1, 30000);
     rt2.raw.gelu(a, a, 0, 0);
@@ -146,16 +153,7 @@ await scenario('a hung worker the supervisor cannot end: the pool is shut down, 
     // The supervisor stops answering (its kill requests go nowhere); dispose still reaches it.
     rt3.pool.sup = { ...real, post() {}, terminate: () => real.terminate() };
     rt3.pool.injectFault('hang', 0);
-    let r = { ok: false, detail: 'the worker never claimed a chunk' };
-    for (let i = 0; i < 200 && !r.ok; i++) {
-      try {
-        rt3.k.gelu(o, a, 0, n);
-      } catch (e) {
-        r = e instanceof XcodecRuntimeError && /stopped responding/.test(e.message)
-          ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
-        break;
-      }
-    }
+    const r = callUntilError(() => rt3.k.gelu(o, a, 0, n), /stopped responding/);
     if (!r.ok) return r;
     rt3.k.gelu(o, a, 0, n);
     rt3.raw.gelu(o1, a, 0, n);
