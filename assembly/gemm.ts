@@ -77,54 +77,101 @@ const NB: i32 = 512;
   v128.store(o3, c30); v128.store(o3, c31, 16);
 }
 
-// One row x 4 columns: the row tail (M % 4) and the column tail (N % 8 >= 4).
-@inline function tile1x4(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+// 4 rows x 4 columns: the column remainder N % 8 >= 4 of a 4-row strip. Four independent accumulator
+// chains: a 1x4 tile per row would be a single chain, bound by the add latency (several times slower).
+@inline function tile4x4(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  tile4xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, 4, k0, k1);
+}
+
+// 4 rows x w columns, w in 1..4 (4: tile4x4). Fewer than 4 columns are read and written lane by lane,
+// never past column n + w, and each lane runs the same operations as in the wider tiles.
+@inline function tile4xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
+  const o0 = out + ((<usize>m * ldo + n) << 2);
+  const o1 = o0 + (<usize>ldo << 2);
+  const o2 = o1 + (<usize>ldo << 2);
+  const o3 = o2 + (<usize>ldo << 2);
+  let c0 = initCols(o0, w, bias, accumulate, first, m);
+  let c1 = initCols(o1, w, bias, accumulate, first, m + 1);
+  let c2 = initCols(o2, w, bias, accumulate, first, m + 2);
+  let c3 = initCols(o3, w, bias, accumulate, first, m + 3);
+  const bn = b + (<usize>n << 2);
+  let a0 = a + ((<usize>m * lda + k0) << 2);
+  const la = <usize>lda << 2;
+  for (let kk = k0; kk < k1; kk++) {
+    const x = loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w);
+    c0 = madd(v128.load32_splat(a0), x, c0);
+    c1 = madd(v128.load32_splat(a0 + la), x, c1);
+    c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
+    c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
+    a0 += 4;
+  }
+  storeCols(o0, c0, w); storeCols(o1, c1, w); storeCols(o2, c2, w); storeCols(o3, c3, w);
+}
+
+// One row x 16 columns: the row tail (M % 4), in four independent chains.
+@inline function tile1x16(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
   bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
   const o = out + ((<usize>m * ldo + n) << 2);
-  let c: v128;
-  if (first) {
-    c = f32x4.splat(initLane(out, bias, accumulate, m));
-    if (accumulate) c = f32x4.add(v128.load(o), c);
-  } else {
-    c = v128.load(o);
-  }
+  let c0 = initCols(o, 4, bias, accumulate, first, m);
+  let c1 = initCols(o + 16, 4, bias, accumulate, first, m);
+  let c2 = initCols(o + 32, 4, bias, accumulate, first, m);
+  let c3 = initCols(o + 48, 4, bias, accumulate, first, m);
   const bn = b + (<usize>n << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
     const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
-    c = madd(v128.load32_splat(ap), v128.load(bp), c);
+    const x = v128.load32_splat(ap);
+    c0 = madd(x, v128.load(bp), c0);
+    c1 = madd(x, v128.load(bp, 16), c1);
+    c2 = madd(x, v128.load(bp, 32), c2);
+    c3 = madd(x, v128.load(bp, 48), c3);
     ap += 4;
   }
-  v128.store(o, c);
+  v128.store(o, c0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
 }
 
-// One element: the last N % 4 columns. Same operation order as a SIMD lane.
-@inline function tile1x1(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+// One row x w columns, w in 1..4: what a row tail has left after its 16-column tiles.
+@inline function tile1xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
   const o = out + ((<usize>m * ldo + n) << 2);
-  let c: f32;
-  if (first) {
-    c = initLane(out, bias, accumulate, m);
-    if (accumulate) c = load<f32>(o) + c;
-  } else {
-    c = load<f32>(o);
-  }
+  let c = initCols(o, w, bias, accumulate, first, m);
   const bn = b + (<usize>n << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
-    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
-    c = maddScalar(load<f32>(ap), load<f32>(bp), c);
+    c = madd(v128.load32_splat(ap), loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w), c);
     ap += 4;
   }
-  store<f32>(o, c);
+  storeCols(o, c, w);
 }
 
-// Matches one lane of madd(): fused where the SIMD build fuses, so tails round like the body.
-@inline function maddScalar(a: f32, b: f32, c: f32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+// Columns p[0..w), w in 1..4, in the low lanes; the other lanes zero.
+@inline function loadCols(p: usize, w: i32): v128 {
+  if (w >= 4) return v128.load(p);
+  if (w == 1) return v128.load32_zero(p);
+  if (w == 2) return v128.load64_zero(p);
+  return v128.load32_lane(p, v128.load64_zero(p), 2, 8);
+}
+
+// Stores the low w lanes of v to p[0..w), w in 1..4.
+@inline function storeCols(p: usize, v: v128, w: i32): void {
+  if (w >= 4) {
+    v128.store(p, v);
+  } else if (w == 1) {
+    v128.store32_lane(p, v, 0);
+  } else {
+    v128.store64_lane(p, v, 0);
+    if (w == 3) v128.store32_lane(p, v, 2, 8);
   }
-  return a * b + c;
+}
+
+// A tile's starting accumulator for columns o[0..w) of row m: on the first K block the bias (plus out
+// when accumulating, added in tile4x8's order), later the partial sums already in out.
+@inline function initCols(o: usize, w: i32, bias: usize, accumulate: i32, first: bool, m: i32): v128 {
+  if (!first) return loadCols(o, w);
+  const b = f32x4.splat(initLane(o, bias, accumulate, m));
+  return accumulate ? f32x4.add(loadCols(o, w), b) : b;
 }
 
 export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
@@ -150,17 +197,16 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
       for (; m + 4 <= mEnd; m += 4) {
         let n = n0;
         for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
-        for (; n + 4 <= n1; n += 4) {
-          for (let r = 0; r < 4; r++) tile1x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m + r, n, k0, k1);
+        if (n + 4 <= n1) {
+          tile4x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+          n += 4;
         }
-        for (; n < n1; n++) {
-          for (let r = 0; r < 4; r++) tile1x1(out, ldo, a, lda, b, rows, bias, accumulate, first, m + r, n, k0, k1);
-        }
+        if (n < n1) tile4xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, n1 - n, k0, k1);
       }
       for (; m < mEnd; m++) {
         let n = n0;
-        for (; n + 4 <= n1; n += 4) tile1x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
-        for (; n < n1; n++) tile1x1(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+        for (; n + 16 <= n1; n += 16) tile1x16(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+        for (; n < n1; n += 4) tile1xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, min(4, n1 - n), k0, k1);
       }
     }
   }
