@@ -220,43 +220,69 @@ function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: 
 
 // Softmax down each column of s: [R, Cn] (normalises over rows r for every column), in place,
 // columns [colBegin, colEnd). Attention scores are stored transposed (keys x queries) so this is the
-// usual softmax over keys.
-export function softmax_cols(s: usize, R: i32, Cn: i32, colBegin: i32, colEnd: i32): void {
+// usual softmax over keys. scratch: [2, Cn] f32 for the running max and sum of each column; a call
+// touches only its own columns there, so threads working on disjoint column ranges can share it.
+//
+// The passes walk rows (contiguous), not columns: a column walk reads 16 bytes per 2 KB stride and
+// chains every row's max and add, several times slower. Per column the operations and their order are
+// the same whatever the range or the lane, so results do not depend on how columns are split.
+// pmax is x64's plain maxps; f32x4.max's NaN and signed-zero rules cost several instructions and would
+// change no result (a NaN score makes its column's sum, so all of the column, NaN either way).
+export function softmax_cols(s: usize, R: i32, Cn: i32, scratch: usize, colBegin: i32, colEnd: i32): void {
   const stride = <usize>Cn << 2;
-  let t = colBegin;
-  for (; t + 4 <= colEnd; t += 4) {
-    const p0 = s + (<usize>t << 2);
-    let mx = f32x4.splat(-Infinity);
-    let p = p0;
-    for (let r = 0; r < R; r++) { mx = f32x4.max(mx, v128.load(p)); p += stride; }
-    let sum = f32x4.splat(0);
-    p = p0;
-    for (let r = 0; r < R; r++) {
-      const e = expv(f32x4.sub(v128.load(p), mx));
-      v128.store(p, e);
-      sum = f32x4.add(sum, e);
-      p += stride;
-    }
-    const inv = f32x4.div(f32x4.splat(1.0), sum);
-    p = p0;
-    for (let r = 0; r < R; r++) { v128.store(p, f32x4.mul(v128.load(p), inv)); p += stride; }
+  const mx = scratch;
+  const sum = scratch + stride;
+  const vecEnd = colBegin + ((colEnd - colBegin) & ~3);
+  for (let t = colBegin; t < colEnd; t++) {
+    store<f32>(mx + (<usize>t << 2), -Infinity);
+    store<f32>(sum + (<usize>t << 2), 0);
   }
-  for (; t < colEnd; t++) {
-    const p0 = s + (<usize>t << 2);
-    let mx: f32 = -Infinity;
-    let p = p0;
-    for (let r = 0; r < R; r++) { mx = max(mx, load<f32>(p)); p += stride; }
-    let sum: f32 = 0;
-    p = p0;
-    for (let r = 0; r < R; r++) {
-      const e = f32x4.extract_lane(expv(f32x4.splat(load<f32>(p) - mx)), 0);
-      store<f32>(p, e);
-      sum += e;
-      p += stride;
+  let row = s;
+  for (let r = 0; r < R; r++) {
+    let t = colBegin;
+    for (; t < vecEnd; t += 4) {
+      const o = <usize>t << 2;
+      v128.store(mx + o, f32x4.pmax(v128.load(mx + o), v128.load(row + o)));
     }
-    const inv: f32 = <f32>1.0 / sum;
-    p = p0;
-    for (let r = 0; r < R; r++) { store<f32>(p, load<f32>(p) * inv); p += stride; }
+    for (; t < colEnd; t++) {
+      const o = <usize>t << 2;
+      const m = load<f32>(mx + o);
+      const v = load<f32>(row + o);
+      store<f32>(mx + o, m < v ? v : m);
+    }
+    row += stride;
+  }
+  row = s;
+  for (let r = 0; r < R; r++) {
+    let t = colBegin;
+    for (; t < vecEnd; t += 4) {
+      const o = <usize>t << 2;
+      const e = expv(f32x4.sub(v128.load(row + o), v128.load(mx + o)));
+      v128.store(row + o, e);
+      v128.store(sum + o, f32x4.add(v128.load(sum + o), e));
+    }
+    for (; t < colEnd; t++) {
+      const o = <usize>t << 2;
+      const e = f32x4.extract_lane(expv(f32x4.splat(load<f32>(row + o) - load<f32>(mx + o))), 0);
+      store<f32>(row + o, e);
+      store<f32>(sum + o, load<f32>(sum + o) + e);
+    }
+    row += stride;
+  }
+  // The reciprocals replace the maxima in scratch.
+  for (let t = colBegin; t < colEnd; t++) store<f32>(mx + (<usize>t << 2), <f32>1.0 / load<f32>(sum + (<usize>t << 2)));
+  row = s;
+  for (let r = 0; r < R; r++) {
+    let t = colBegin;
+    for (; t < vecEnd; t += 4) {
+      const o = <usize>t << 2;
+      v128.store(row + o, f32x4.mul(v128.load(row + o), v128.load(mx + o)));
+    }
+    for (; t < colEnd; t++) {
+      const o = <usize>t << 2;
+      store<f32>(row + o, load<f32>(row + o) * load<f32>(mx + o));
+    }
+    row += stride;
   }
 }
 

@@ -11,53 +11,79 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+// The constants of the functions below, as scalars in the module's static data (the first page of
+// linear memory, which the TS allocator never hands out). A v128.const inside a loop is rebuilt by V8
+// in every iteration (3-4 instructions each, no hoisting), and binaryen folds constants hoisted into
+// locals back into the loop; a load32_splat from this table is one instruction. Every thread's
+// instance writes the same bytes here when it is instantiated.
+const K = memory.data<f32>([
+  88.72283935546875, -103.97, 1.44269504088896341, 12582912.0, 0.693359375, -2.12194440e-4, // 0-5
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, // 6-11
+  1.0, Infinity, 0.0, 0.5, // 12-15
+  0.31830988618379067, 3.140625, 9.67502593994140625e-4, 1.509957990978376432e-7, // 16-19
+  -2.3889859e-8, 2.7525562e-6, -1.9840874e-4, 8.3333310e-3, -1.6666667e-1, // 20-24
+  0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, // 25-32
+  1.00002368, -1.26551223, 0.7071067811865476, 0.25, // 33-36
+  <f32>(1.0 / 5040.0), <f32>(1.0 / 720.0), <f32>(1.0 / 120.0), <f32>(1.0 / 24.0), <f32>(1.0 / 6.0), // 37-41
+], 16);
+const I127 = memory.data<i32>([127], 4);
+
+@inline function k(i: i32): v128 {
+  return v128.load32_splat(K + (<usize>i << 2));
+}
+
 // e^x for f32 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n by exponent bits.
-// Inputs beyond the f32 range saturate to 0 or +inf like expf.
+// Inputs beyond the f32 range saturate to 0 or +inf like expf; NaN gives NaN.
+// The clamp uses pmin/pmax (x64's minps/maxps: f32x4.min/max's NaN rules cost several instructions;
+// a NaN input is restored at the end either way). n is rounded to nearest-even by adding 1.5 * 2^23,
+// which leaves n in the low mantissa bits: the same n as f32x4.nearest, with no float-to-int convert.
 @inline export function expv(x: v128): v128 {
-  const hi = f32x4.splat(88.72283935546875);
-  const lo = f32x4.splat(-103.97);
-  const xc = f32x4.max(f32x4.min(x, hi), lo);
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const hi = k(0);
+  const xc = f32x4.pmax(f32x4.pmin(x, hi), k(1));
+  const shifter = k(3);
+  const t = f32x4.add(f32x4.mul(xc, k(2)), shifter);
+  const n = f32x4.sub(t, shifter);
   // ln2 split in two so n * LN2_HI is exact for |n| < 2^10.
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let r = f32x4.sub(xc, f32x4.mul(n, k(4)));
+  r = f32x4.sub(r, f32x4.mul(n, k(5)));
   // Taylor/minimax for e^r on [-ln2/2, ln2/2] (cephes expf coefficients).
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  let p = k(6);
+  p = f32x4.add(f32x4.mul(p, r), k(7));
+  p = f32x4.add(f32x4.mul(p, r), k(8));
+  p = f32x4.add(f32x4.mul(p, r), k(9));
+  p = f32x4.add(f32x4.mul(p, r), k(10));
+  p = f32x4.add(f32x4.mul(p, r), k(11));
   const r2 = f32x4.mul(r, r);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k(12));
   // 2^n in two halves so n down to -150 (subnormal results) and up to 128 do not overflow the exponent.
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, shifter);
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
-  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  const bias = v128.load32_splat(I127);
+  const s1 = i32x4.shl(i32x4.add(n1, bias), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, bias), 23);
   const y = f32x4.mul(f32x4.mul(p, s1), s2);
   // x > hi means overflow (+inf); NaN propagates through the compare mask.
   const over = f32x4.gt(x, hi);
-  const res = v128.bitselect(f32x4.splat(Infinity), y, over);
+  const res = v128.bitselect(k(13), y, over);
   const isnan = f32x4.ne(x, x);
   return v128.bitselect(x, res, isnan);
 }
 
 // sin(x)^2. Snake only needs the square, so the sign of the half-period never matters: reduce by pi.
 @inline export function sin2v(x: v128): v128 {
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(0.31830988618379067)));
+  const n = f32x4.nearest(f32x4.mul(x, k(16)));
   // pi in three parts (Cody-Waite) so the reduction stays accurate for |n| up to ~2^16.
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(3.140625)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(9.67502593994140625e-4)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.509957990978376432e-7)));
+  let r = f32x4.sub(x, f32x4.mul(n, k(17)));
+  r = f32x4.sub(r, f32x4.mul(n, k(18)));
+  r = f32x4.sub(r, f32x4.mul(n, k(19)));
   const r2 = f32x4.mul(r, r);
   // sin on [-pi/2, pi/2], odd polynomial to r^11 (|error| < 1e-8 in exact arithmetic).
-  let p = f32x4.splat(-2.3889859e-8);
-  p = f32x4.add(f32x4.mul(p, r2), f32x4.splat(2.7525562e-6));
-  p = f32x4.add(f32x4.mul(p, r2), f32x4.splat(-1.9840874e-4));
-  p = f32x4.add(f32x4.mul(p, r2), f32x4.splat(8.3333310e-3));
-  p = f32x4.add(f32x4.mul(p, r2), f32x4.splat(-1.6666667e-1));
+  let p = k(20);
+  p = f32x4.add(f32x4.mul(p, r2), k(21));
+  p = f32x4.add(f32x4.mul(p, r2), k(22));
+  p = f32x4.add(f32x4.mul(p, r2), k(23));
+  p = f32x4.add(f32x4.mul(p, r2), k(24));
   const s = f32x4.add(f32x4.mul(f32x4.mul(p, r2), r), r);
   return f32x4.mul(s, s);
 }
@@ -65,17 +91,17 @@
 // erfc(|x|) with relative error < 1.2e-7 (Numerical Recipes' Chebyshev fit), branch-free.
 @inline export function erfcAbsv(x: v128): v128 {
   const z = f32x4.abs(x);
-  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(f32x4.splat(0.5), z)));
-  let p = f32x4.splat(0.17087277);
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  const t = f32x4.div(k(12), f32x4.add(k(12), f32x4.mul(k(15), z)));
+  let p = k(25);
+  p = f32x4.add(f32x4.mul(p, t), k(26));
+  p = f32x4.add(f32x4.mul(p, t), k(27));
+  p = f32x4.add(f32x4.mul(p, t), k(28));
+  p = f32x4.add(f32x4.mul(p, t), k(29));
+  p = f32x4.add(f32x4.mul(p, t), k(30));
+  p = f32x4.add(f32x4.mul(p, t), k(31));
+  p = f32x4.add(f32x4.mul(p, t), k(32));
+  p = f32x4.add(f32x4.mul(p, t), k(33));
+  p = f32x4.add(f32x4.mul(p, t), k(34));
   const e = expv(f32x4.sub(p, f32x4.mul(z, z)));
   return f32x4.mul(t, e);
 }
@@ -83,27 +109,27 @@
 // GELU, exact erf form: x * Phi(x), Phi(x) = erfc(-x / sqrt2) / 2. Using erfc on both sides keeps
 // relative accuracy in the negative tail where 1 + erf(x) would cancel.
 @inline export function geluv(x: v128): v128 {
-  const h = f32x4.mul(erfcAbsv(f32x4.mul(x, f32x4.splat(0.7071067811865476))), f32x4.splat(0.5));
-  const phi = v128.bitselect(f32x4.sub(f32x4.splat(1.0), h), h, f32x4.ge(x, f32x4.splat(0)));
+  const h = f32x4.mul(erfcAbsv(f32x4.mul(x, k(35))), k(15));
+  const phi = v128.bitselect(f32x4.sub(k(12), h), h, f32x4.ge(x, k(14)));
   return f32x4.mul(x, phi);
 }
 
 // ELU with alpha 1: x for x > 0, expm1(x) otherwise. Near zero e^x - 1 cancels, so |x| < 0.25 uses
 // the Taylor series of expm1 (truncation below 1e-9 relative), like PyTorch's expm1-based ELU.
 @inline export function eluv(x: v128): v128 {
-  const xn = f32x4.min(x, f32x4.splat(0));
-  const far = f32x4.sub(expv(xn), f32x4.splat(1.0));
-  let p = f32x4.splat(<f32>(1.0 / 5040.0));
-  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 720.0)));
-  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 120.0)));
-  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 24.0)));
-  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>(1.0 / 6.0)));
-  p = f32x4.add(f32x4.mul(p, xn), f32x4.splat(<f32>0.5));
+  const xn = f32x4.pmin(x, k(14));
+  const far = f32x4.sub(expv(xn), k(12));
+  let p = k(37);
+  p = f32x4.add(f32x4.mul(p, xn), k(38));
+  p = f32x4.add(f32x4.mul(p, xn), k(39));
+  p = f32x4.add(f32x4.mul(p, xn), k(40));
+  p = f32x4.add(f32x4.mul(p, xn), k(41));
+  p = f32x4.add(f32x4.mul(p, xn), k(15));
   const near = f32x4.add(f32x4.mul(f32x4.mul(p, xn), xn), xn);
-  const neg = v128.bitselect(near, far, f32x4.lt(f32x4.abs(xn), f32x4.splat(<f32>0.25)));
-  return v128.bitselect(x, neg, f32x4.gt(x, f32x4.splat(0)));
+  const neg = v128.bitselect(near, far, f32x4.lt(f32x4.abs(xn), k(36)));
+  return v128.bitselect(x, neg, f32x4.gt(x, k(14)));
 }
 
 @inline export function sigmoidv(x: v128): v128 {
-  return f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), expv(f32x4.neg(x))));
+  return f32x4.div(k(12), f32x4.add(k(12), expv(f32x4.neg(x))));
 }

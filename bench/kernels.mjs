@@ -71,6 +71,7 @@ function attentionCase(name, T, H, heads) {
   const ctx = rt.allocBytes(4 * H * T);
   const s = rt.allocBytes(4 * T * T);
   const rows = rt.allocBytes(4 * T);
+  const scratch = rt.allocBytes(4 * 2 * T);
   random(q, H * T); random(kT, H * T, 5); random(v, H * T, 6);
   rt.k.gemm_rows(rows, T, 1, T, 1);
   cases.push({
@@ -78,7 +79,7 @@ function attentionCase(name, T, H, heads) {
     fn: () => {
       for (let h = 0; h < heads; h++) {
         rt.k.gemm(s, T, kT + 4 * h * d, H, q + 4 * h * d * T, rows, 0, 0, T, T, d, 0, T, 0, T);
-        rt.k.softmax_cols(s, T, T, 0, T);
+        rt.k.softmax_cols(s, T, T, scratch, 0, T);
         rt.k.gemm(ctx + 4 * h * d * T, T, v + 4 * h * d * T, T, s, rows, 0, 0, d, T, T, 0, d, 0, T);
       }
     },

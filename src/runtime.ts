@@ -36,7 +36,7 @@ export interface Kernels {
   snake(out: number, x: number, alpha: number, T: number, rowBegin: number, rowEnd: number): void;
   group_norm_rows(out: number, x: number, gamma: number, beta: number, T: number, eps: number, rowBegin: number, rowEnd: number): void;
   layer_norm_cols(out: number, x: number, gamma: number, beta: number, C: number, T: number, eps: number, colBegin: number, colEnd: number): void;
-  softmax_cols(s: number, R: number, Cn: number, colBegin: number, colEnd: number): void;
+  softmax_cols(s: number, R: number, Cn: number, scratch: number, colBegin: number, colEnd: number): void;
   pad_rows(out: number, x: number, T: number, padLeft: number, padRight: number, rowBegin: number, rowEnd: number): void;
   deinterleave(out: number, x: number, T: number, s: number, Tp: number, rowBegin: number, rowEnd: number): void;
   interleave(out: number, y: number, s: number, Tn: number, shift: number, Tout: number, rowBegin: number, rowEnd: number): void;
@@ -414,7 +414,7 @@ const PLANS: Record<SplitKernel, Plan> = {
   snake: rangePlan(4, 1, (a) => 1.1 * a[3]),
   group_norm_rows: rangePlan(6, 1, (a) => 0.7 * a[4]),
   layer_norm_cols: rangePlan(7, 16, (a) => 0.9 * a[4]),
-  softmax_cols: rangePlan(3, 16, (a) => 4 * a[1]),
+  softmax_cols: rangePlan(4, 16, (a) => 1.5 * a[1]),
   pad_rows: rangePlan(5, 1, (a) => 0.3 * (a[2] + a[3] + a[4])),
   deinterleave: rangePlan(5, 1, (a) => 1.3 * a[3] * a[4]),
   interleave: rangePlan(6, 1, (a) => 2.5 * a[5]),

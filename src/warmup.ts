@@ -29,7 +29,7 @@ export function warmUpKernels(rt: Runtime): void {
     k.scale(o, o, 0.5, 0, n * n);
     k.layer_norm_cols(o, b, v, v, n, n, 1e-5, 0, n);
     k.group_norm_rows(o, b, v, v, n, 1e-5, 0, n);
-    k.softmax_cols(o, n, n, 0, n);
+    k.softmax_cols(o, n, n, b, 0, n);
     k.pad_rows(o, b, n - 16, 8, 8, 0, n / 2);
     k.deinterleave(o, b, n, 2, n / 2, 0, n / 2);
     k.interleave(o, b, 2, n / 2, 1, n - 2, 0, n / 2);

@@ -571,7 +571,7 @@ function suite(flavour) {
     });
   }
 
-  for (const [Rn, Cn] of [[9, 11], [1, 5], [13, 4], [300, 7]]) {
+  for (const [Rn, Cn] of [[9, 11], [1, 5], [13, 4], [300, 7], [9, 37], [300, 23], [2, 16]]) {
     test(`${P} softmax_cols R=${Rn} Cn=${Cn} (large, equal and spread columns)`, () => {
       const rt = mk();
       const r = R.rng(8000 + Rn * Cn);
@@ -581,7 +581,9 @@ function suite(flavour) {
         for (let q = 0; q < Rn; q++) s[q * Cn + 2] = 1.25; // uniform column
       }
       const st = rt.upload(s, [Rn, Cn]);
-      rt.k.softmax_cols(st.ptr, Rn, Cn, 0, Cn);
+      // scratch filled with NaN: the kernel must initialise what it reads
+      const scratch = rt.upload(new Float32Array(2 * Cn).fill(NaN), [2, Cn]).ptr;
+      rt.k.softmax_cols(st.ptr, Rn, Cn, scratch, 0, Cn);
       const got = rt.download(st);
       const ref = R.softmaxColsRef(s, Rn, Cn);
       assertTol(got, ref, (_i, rv) => 1e-5 * Math.abs(rv), `softmax_cols R=${Rn} Cn=${Cn}`);
@@ -590,15 +592,17 @@ function suite(flavour) {
         for (let q = 0; q < Rn; q++) sum += got[q * Cn + j];
         assert.ok(Math.abs(sum - 1) <= 1e-5 * Math.sqrt(Rn), `column ${j} sums to ${sum}`);
       }
-      // Column sub-ranges: only those columns change, and they match the full call bit for bit.
-      const s2 = rt.upload(s, [Rn, Cn]);
-      const [c0, c1] = [Math.min(1, Cn), Math.min(Cn, 6)];
-      rt.k.softmax_cols(s2.ptr, Rn, Cn, c0, c1);
-      const part = rt.download(s2);
-      for (let q = 0; q < Rn; q++) {
-        for (let j = 0; j < Cn; j++) {
-          const want = j >= c0 && j < c1 ? got[q * Cn + j] : s[q * Cn + j];
-          assert.ok(Object.is(part[q * Cn + j], want), `softmax_cols [${c0},${c1}) element (${q}, ${j}): ${part[q * Cn + j]} vs ${want}`);
+      // Column sub-ranges (starting mid-vector, so 16-, 4- and 1-column paths meet other columns):
+      // only those columns change, and they match the full call bit for bit.
+      for (const [c0, c1] of [[Math.min(1, Cn), Math.min(Cn, 6)], [Math.min(3, Cn), Math.max(Math.min(3, Cn), Cn - 1)]]) {
+        const s2 = rt.upload(s, [Rn, Cn]);
+        rt.k.softmax_cols(s2.ptr, Rn, Cn, scratch, c0, c1);
+        const part = rt.download(s2);
+        for (let q = 0; q < Rn; q++) {
+          for (let j = 0; j < Cn; j++) {
+            const want = j >= c0 && j < c1 ? got[q * Cn + j] : s[q * Cn + j];
+            assert.ok(Object.is(part[q * Cn + j], want), `softmax_cols [${c0},${c1}) element (${q}, ${j}): ${part[q * Cn + j]} vs ${want}`);
+          }
         }
       }
     });

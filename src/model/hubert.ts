@@ -128,13 +128,14 @@ export class SelfAttention {
     bias?.prepare(rt, x);
     const ctx = rt.tensor([H, T]);
     const scores = rt.tensor([T, T]);
+    const softmaxScratch = rt.allocBytes(4 * 2 * T);
     const rowsT = rt.allocBytes(4 * Math.max(T, d));
     rt.k.gemm_rows(rowsT, Math.max(T, d), 1, T, 1);
     for (let h = 0; h < this.heads; h++) {
       // S^T[j, i] = sum_c k[j, h*d + c] q[h*d + c, i]
       rt.k.gemm(scores.ptr, T, kT.ptr + 4 * h * d, H, q.ptr + 4 * h * d * T, rowsT, 0, 0, T, T, d, 0, T, 0, T);
       bias?.apply(rt, scores, h);
-      rt.k.softmax_cols(scores.ptr, T, T, 0, T);
+      rt.k.softmax_cols(scores.ptr, T, T, softmaxScratch, 0, T);
       // ctx[h*d + c, i] = sum_j v[h*d + c, j] P[j, i]
       rt.k.gemm(ctx.ptr + 4 * h * d * T, T, v.ptr + 4 * h * d * T, T, scores.ptr, rowsT, 0, 0, d, T, T, 0, d, 0, T);
     }
