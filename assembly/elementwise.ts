@@ -3,7 +3,7 @@
 // is a 1x1 convolution and LayerNorm normalises each column.
 // Kernels that take [rowBegin, rowEnd) are split across threads by rows.
 
-import { expv, sin2v, geluv, eluv, sigmoidv } from './simd';
+import { expNonPositivev, sin2v, geluv, eluv, sigmoidv } from './simd';
 
 // Applies a vector function to n floats; the tail goes through the same vector code one lane at a time,
 // so every element is computed identically.
@@ -257,13 +257,13 @@ export function softmax_cols(s: usize, R: i32, Cn: i32, scratch: usize, colBegin
     let t = colBegin;
     for (; t < vecEnd; t += 4) {
       const o = <usize>t << 2;
-      const e = expv(f32x4.sub(v128.load(row + o), v128.load(mx + o)));
+      const e = expNonPositivev(f32x4.sub(v128.load(row + o), v128.load(mx + o)));
       v128.store(row + o, e);
       v128.store(sum + o, f32x4.add(v128.load(sum + o), e));
     }
     for (; t < colEnd; t++) {
       const o = <usize>t << 2;
-      const e = f32x4.extract_lane(expv(f32x4.splat(load<f32>(row + o) - load<f32>(mx + o))), 0);
+      const e = f32x4.extract_lane(expNonPositivev(f32x4.splat(load<f32>(row + o) - load<f32>(mx + o))), 0);
       store<f32>(row + o, e);
       store<f32>(sum + o, load<f32>(sum + o) + e);
     }
