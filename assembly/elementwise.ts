@@ -220,8 +220,10 @@ function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: 
 
 // Softmax down each column of s: [R, Cn] (normalises over rows r for every column), in place,
 // columns [colBegin, colEnd). Attention scores are stored transposed (keys x queries) so this is the
-// usual softmax over keys. scratch: [2, Cn] f32 for the running max and sum of each column; a call
-// touches only its own columns there, so threads working on disjoint column ranges can share it.
+// usual softmax over keys. scratch: 2 rows of ceil(Cn / 16) * 16 f32 (64-byte aligned), the running
+// max and sum of each column; a call touches only its own columns there, so threads working on
+// disjoint column ranges share it, and with ranges split at multiples of 16 columns no cache line of
+// it is written by two threads (it is updated for every row).
 //
 // The passes walk rows (contiguous), not columns: a column walk reads 16 bytes per 2 KB stride and
 // chains every row's max and add, several times slower. Per column the operations and their order are
@@ -231,7 +233,7 @@ function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: 
 export function softmax_cols(s: usize, R: i32, Cn: i32, scratch: usize, colBegin: i32, colEnd: i32): void {
   const stride = <usize>Cn << 2;
   const mx = scratch;
-  const sum = scratch + stride;
+  const sum = scratch + ((<usize>(Cn + 15) & ~15) << 2);
   const vecEnd = colBegin + ((colEnd - colBegin) & ~3);
   for (let t = colBegin; t < colEnd; t++) {
     store<f32>(mx + (<usize>t << 2), -Infinity);

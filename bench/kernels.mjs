@@ -71,7 +71,7 @@ function attentionCase(name, T, H, heads) {
   const ctx = rt.allocBytes(4 * H * T);
   const s = rt.allocBytes(4 * T * T);
   const rows = rt.allocBytes(4 * T);
-  const scratch = rt.allocBytes(4 * 2 * T);
+  const scratch = rt.allocBytes(4 * 2 * Math.ceil(T / 16) * 16);
   random(q, H * T); random(kT, H * T, 5); random(v, H * T, 6);
   rt.k.gemm_rows(rows, T, 1, T, 1);
   cases.push({

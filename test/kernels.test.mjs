@@ -585,7 +585,7 @@ function suite(flavour) {
       if (Cn > 3) for (let q = 0; q < Rn; q++) s[q * Cn + 3] = q % 3 === 0 ? 4 : fr(-82 - 24 * r());
       const st = rt.upload(s, [Rn, Cn]);
       // scratch filled with NaN: the kernel must initialise what it reads
-      const scratch = rt.upload(new Float32Array(2 * Cn).fill(NaN), [2, Cn]).ptr;
+      const scratch = rt.upload(new Float32Array(2 * Math.ceil(Cn / 16) * 16).fill(NaN), [2 * Math.ceil(Cn / 16) * 16]).ptr;
       rt.k.softmax_cols(st.ptr, Rn, Cn, scratch, 0, Cn);
       const got = rt.download(st);
       const ref = R.softmaxColsRef(s, Rn, Cn);

@@ -128,7 +128,7 @@ export class SelfAttention {
     bias?.prepare(rt, x);
     const ctx = rt.tensor([H, T]);
     const scores = rt.tensor([T, T]);
-    const softmaxScratch = rt.allocBytes(4 * 2 * T);
+    const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(T / 16) * 16);
     const rowsT = rt.allocBytes(4 * Math.max(T, d));
     rt.k.gemm_rows(rowsT, Math.max(T, d), 1, T, 1);
     for (let h = 0; h < this.heads; h++) {
