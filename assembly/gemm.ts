@@ -3,7 +3,8 @@
 //
 //   out[m, n] = init(m, n) + sum_{kk < K} a[m * lda + kk] * B(kk)[n]       m < M, n < N
 //   B(kk)     = b + rowOffsets[kk] bytes  (an f32 row; consecutive n are contiguous)
-//   init      = (accumulate ? out[m, n] : 0) + (bias ? bias[m] : 0)
+//   init      = (init ? init[m * ldo + n] : 0) + (bias ? bias[m] : 0)
+//               init: 0, out itself (accumulate), or a residual laid out like out
 //
 // Layouts: a: [M, K] row-major with row stride lda; out: [M, N] with row stride ldo; all f32.
 // With rowOffsets[kk] = ((kk / kw) * ldb + (kk % kw) * dil) * 4 B is the implicit im2col of a
@@ -19,32 +20,41 @@ import { madd } from './simd';
 const KB: i32 = 256;
 const NB: i32 = 512;
 
-@inline function initLane(out: usize, bias: usize, accumulate: i32, m: i32): f32 {
+@inline function biasLane(bias: usize, m: i32): f32 {
   let v: f32 = 0;
   if (bias != 0) v = load<f32>(bias + (<usize>m << 2));
   return v;
+}
+
+// Where init holds the element that out holds at o (0 when there is no init).
+@inline function initAt(init: usize, out: usize, o: usize): usize {
+  return init == 0 ? 0 : init + (o - out);
 }
 
 // 4 rows x 8 columns: 8 accumulators, 2 B vectors, 1 broadcast and the product temporary = 12 of
 // x64's 16 XMM registers (V8 uses no more). A 4x12 tile needs 17 with the temporary: V8 spilled in its
 // inner loop and it ran at half this tile's speed (21 against 42 GFLOP/s on one thread).
 @inline function tile4x8(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
   const o0 = out + ((<usize>m * ldo + n) << 2);
   const o1 = o0 + (<usize>ldo << 2);
   const o2 = o1 + (<usize>ldo << 2);
   const o3 = o2 + (<usize>ldo << 2);
   let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
   if (first) {
-    const b0 = f32x4.splat(initLane(out, bias, accumulate, m));
-    const b1 = f32x4.splat(initLane(out, bias, accumulate, m + 1));
-    const b2 = f32x4.splat(initLane(out, bias, accumulate, m + 2));
-    const b3 = f32x4.splat(initLane(out, bias, accumulate, m + 3));
-    if (accumulate) {
-      c00 = f32x4.add(v128.load(o0), b0); c01 = f32x4.add(v128.load(o0, 16), b0);
-      c10 = f32x4.add(v128.load(o1), b1); c11 = f32x4.add(v128.load(o1, 16), b1);
-      c20 = f32x4.add(v128.load(o2), b2); c21 = f32x4.add(v128.load(o2, 16), b2);
-      c30 = f32x4.add(v128.load(o3), b3); c31 = f32x4.add(v128.load(o3, 16), b3);
+    const b0 = f32x4.splat(biasLane(bias, m));
+    const b1 = f32x4.splat(biasLane(bias, m + 1));
+    const b2 = f32x4.splat(biasLane(bias, m + 2));
+    const b3 = f32x4.splat(biasLane(bias, m + 3));
+    if (init != 0) {
+      const i0 = initAt(init, out, o0);
+      const i1 = i0 + (<usize>ldo << 2);
+      const i2 = i1 + (<usize>ldo << 2);
+      const i3 = i2 + (<usize>ldo << 2);
+      c00 = f32x4.add(v128.load(i0), b0); c01 = f32x4.add(v128.load(i0, 16), b0);
+      c10 = f32x4.add(v128.load(i1), b1); c11 = f32x4.add(v128.load(i1, 16), b1);
+      c20 = f32x4.add(v128.load(i2), b2); c21 = f32x4.add(v128.load(i2, 16), b2);
+      c30 = f32x4.add(v128.load(i3), b3); c31 = f32x4.add(v128.load(i3, 16), b3);
     } else {
       c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
     }
@@ -80,22 +90,22 @@ const NB: i32 = 512;
 // 4 rows x 4 columns: the column remainder N % 8 >= 4 of a 4-row strip. Four independent accumulator
 // chains: a 1x4 tile per row would be a single chain, bound by the add latency (several times slower).
 @inline function tile4x4(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
-  tile4xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, 4, k0, k1);
+  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  tile4xW(out, ldo, a, lda, b, rows, bias, init, first, m, n, 4, k0, k1);
 }
 
 // 4 rows x w columns, w in 1..4 (4: tile4x4). Fewer than 4 columns are read and written lane by lane,
 // never past column n + w, and each lane runs the same operations as in the wider tiles.
 @inline function tile4xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
+  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
   const o0 = out + ((<usize>m * ldo + n) << 2);
   const o1 = o0 + (<usize>ldo << 2);
   const o2 = o1 + (<usize>ldo << 2);
   const o3 = o2 + (<usize>ldo << 2);
-  let c0 = initCols(o0, w, bias, accumulate, first, m);
-  let c1 = initCols(o1, w, bias, accumulate, first, m + 1);
-  let c2 = initCols(o2, w, bias, accumulate, first, m + 2);
-  let c3 = initCols(o3, w, bias, accumulate, first, m + 3);
+  let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
+  let c1 = initCols(o1, initAt(init, out, o1), w, bias, first, m + 1);
+  let c2 = initCols(o2, initAt(init, out, o2), w, bias, first, m + 2);
+  let c3 = initCols(o3, initAt(init, out, o3), w, bias, first, m + 3);
   const bn = b + (<usize>n << 2);
   let a0 = a + ((<usize>m * lda + k0) << 2);
   const la = <usize>lda << 2;
@@ -112,12 +122,12 @@ const NB: i32 = 512;
 
 // One row x 16 columns: the row tail (M % 4), in four independent chains.
 @inline function tile1x16(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
   const o = out + ((<usize>m * ldo + n) << 2);
-  let c0 = initCols(o, 4, bias, accumulate, first, m);
-  let c1 = initCols(o + 16, 4, bias, accumulate, first, m);
-  let c2 = initCols(o + 32, 4, bias, accumulate, first, m);
-  let c3 = initCols(o + 48, 4, bias, accumulate, first, m);
+  let c0 = initCols(o, initAt(init, out, o), 4, bias, first, m);
+  let c1 = initCols(o + 16, initAt(init, out, o + 16), 4, bias, first, m);
+  let c2 = initCols(o + 32, initAt(init, out, o + 32), 4, bias, first, m);
+  let c3 = initCols(o + 48, initAt(init, out, o + 48), 4, bias, first, m);
   const bn = b + (<usize>n << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
@@ -134,9 +144,9 @@ const NB: i32 = 512;
 
 // One row x w columns, w in 1..4: what a row tail has left after its 16-column tiles.
 @inline function tile1xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
+  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
   const o = out + ((<usize>m * ldo + n) << 2);
-  let c = initCols(o, w, bias, accumulate, first, m);
+  let c = initCols(o, initAt(init, out, o), w, bias, first, m);
   const bn = b + (<usize>n << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
@@ -166,24 +176,24 @@ const NB: i32 = 512;
   }
 }
 
-// A tile's starting accumulator for columns o[0..w) of row m: on the first K block the bias (plus out
-// when accumulating, added in tile4x8's order), later the partial sums already in out.
-@inline function initCols(o: usize, w: i32, bias: usize, accumulate: i32, first: bool, m: i32): v128 {
+// A tile's starting accumulator for columns o[0..w) of row m: on the first K block the bias (plus the
+// init values at i unless i is 0, added in tile4x8's order), later the partial sums already in out.
+@inline function initCols(o: usize, i: usize, w: i32, bias: usize, first: bool, m: i32): v128 {
   if (!first) return loadCols(o, w);
-  const b = f32x4.splat(initLane(o, bias, accumulate, m));
-  return accumulate ? f32x4.add(loadCols(o, w), b) : b;
+  const b = f32x4.splat(biasLane(bias, m));
+  return i != 0 ? f32x4.add(loadCols(i, w), b) : b;
 }
 
 export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, accumulate: i32, M: i32, N: i32, K: i32,
+  bias: usize, init: usize, M: i32, N: i32, K: i32,
   mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32): void {
   if (K == 0) {
     // Degenerate product: out = init only.
     for (let m = mBegin; m < mEnd; m++) {
       for (let n = nBegin; n < nEnd; n++) {
         const o = out + ((<usize>m * ldo + n) << 2);
-        const v = initLane(out, bias, accumulate, m);
-        store<f32>(o, accumulate ? load<f32>(o) + v : v);
+        const v = biasLane(bias, m);
+        store<f32>(o, init != 0 ? load<f32>(initAt(init, out, o)) + v : v);
       }
     }
     return;
@@ -196,17 +206,17 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
       let m = mBegin;
       for (; m + 4 <= mEnd; m += 4) {
         let n = n0;
-        for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+        for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, bias, init, first, m, n, k0, k1);
         if (n + 4 <= n1) {
-          tile4x4(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
+          tile4x4(out, ldo, a, lda, b, rows, bias, init, first, m, n, k0, k1);
           n += 4;
         }
-        if (n < n1) tile4xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, n1 - n, k0, k1);
+        if (n < n1) tile4xW(out, ldo, a, lda, b, rows, bias, init, first, m, n, n1 - n, k0, k1);
       }
       for (; m < mEnd; m++) {
         let n = n0;
-        for (; n + 16 <= n1; n += 16) tile1x16(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, k0, k1);
-        for (; n < n1; n += 4) tile1xW(out, ldo, a, lda, b, rows, bias, accumulate, first, m, n, min(4, n1 - n), k0, k1);
+        for (; n + 16 <= n1; n += 16) tile1x16(out, ldo, a, lda, b, rows, bias, init, first, m, n, k0, k1);
+        for (; n < n1; n += 4) tile1xW(out, ldo, a, lda, b, rows, bias, init, first, m, n, min(4, n1 - n), k0, k1);
       }
     }
   }

@@ -131,8 +131,10 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Te
   const [C, T] = x.dims;
   if (C !== c.cin) throw new Error(`conv1d: input has ${C} channels, weight expects ${c.cin}`);
   const Tout = convOutputLength(T, c);
+  if (residual && (residual.dims[0] !== c.cout || residual.dims[1] !== Tout)) {
+    throw new Error(`conv1d: residual is [${residual.dims}], the output is [${c.cout}, ${Tout}]`);
+  }
   const out = rt.tensor([c.cout, Tout]);
-  if (residual) rt.f32.copyWithin(out.ptr >>> 2, residual.ptr >>> 2, (residual.ptr >>> 2) + c.cout * Tout);
   if (Tout <= 0) return out;
   const mark = rt.mark();
   let src = x;
@@ -156,7 +158,7 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Te
   for (let g = 0; g < c.groups; g++) {
     rt.k.gemm(out.ptr + 4 * g * coutG * Tout, Tout, c.w + 4 * g * coutG * K, K,
       src.ptr + 4 * g * rowsPerPhase * ldb, rows, c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
-      residual ? 1 : 0, coutG, Tout, K, 0, coutG, 0, Tout);
+      residual ? residual.ptr + 4 * g * coutG * Tout : 0, coutG, Tout, K, 0, coutG, 0, Tout);
   }
   rt.release(mark);
   return out;

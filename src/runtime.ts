@@ -25,7 +25,8 @@ export interface Tensor {
 }
 
 export interface Kernels {
-  gemm(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, accumulate: number,
+  /** init: 0, out (accumulate into it), or a residual laid out like out */
+  gemm(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, init: number,
     M: number, N: number, K: number, mBegin: number, mEnd: number, nBegin: number, nEnd: number): void;
   gemm_rows(rows: number, K: number, kw: number, ldb: number, dil: number): void;
   gelu(out: number, x: number, begin: number, end: number): void;

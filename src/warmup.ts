@@ -20,7 +20,7 @@ export function warmUpKernels(rt: Runtime): void {
   const k = rt.k;
   for (let r = 0; r < 4; r++) {
     k.gemm_rows(rows, n, 2, n + 8, 3);
-    k.gemm(o, n, a, n, b, rows, v, r & 1, n, n, n, 0, n, 0, n);
+    k.gemm(o, n, a, n, b, rows, v, r & 1 ? o : 0, n, n, n, 0, n, 0, n);
     k.snake(o, b, v, n, 0, n);
     k.gelu(o, b, 0, n * n);
     k.elu(o, b, 0, n * n);

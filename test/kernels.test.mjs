@@ -163,15 +163,25 @@ function gemmSetup(rt, spec, seed) {
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) outInit[m * ldo + n] = spec.accumulate ? fr(4 * r() - 2) : NaN;
   }
+  // residual: init values in a buffer of their own (out stays NaN, so reading out instead would show)
+  let resid = null;
+  if (spec.residual) {
+    resid = new Float32Array(M * ldo).fill(NaN);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) resid[m * ldo + n] = fr(4 * r() - 2);
+  }
   const aPtr = rt.upload(a, [a.length]).ptr;
   const bPtr = rt.upload(b, [bLen]).ptr;
   const biasPtr = bias ? rt.upload(bias, [M]).ptr : 0;
   const outPtr = rt.upload(outInit, [outInit.length]).ptr;
-  const call = (mBegin, mEnd, nBegin, nEnd) => rt.k.gemm(outPtr, ldo, aPtr, lda, bPtr, rowsPtr, biasPtr, spec.accumulate ? 1 : 0,
-    M, N, K, mBegin, mEnd, nBegin, nEnd);
+  const residPtr = resid ? rt.upload(resid, [resid.length]).ptr : 0;
+  const initPtr = resid ? residPtr : spec.accumulate ? outPtr : 0;
+  const call = (mBegin, mEnd, nBegin, nEnd) => {
+    rt.k.gemm(outPtr, ldo, aPtr, lda, bPtr, rowsPtr, biasPtr, initPtr, M, N, K, mBegin, mEnd, nBegin, nEnd);
+    if (resid) assertBits(readF32(rt, residPtr, resid.length), resid, 'gemm left its residual input unchanged');
+  };
   const reset = () => rt.f32.set(outInit, outPtr >>> 2);
   const read = () => readF32(rt, outPtr, outInit.length);
-  const refOpts = { a, lda, b, rowElems, bias, accumulate: !!spec.accumulate, outInit, ldo, M, N, K };
+  const refOpts = { a, lda, b, rowElems, bias, accumulate: !!(spec.accumulate || resid), outInit: resid ?? outInit, ldo, M, N, K };
   return { call, reset, read, refOpts, ldo, outInit };
 }
 
@@ -209,6 +219,9 @@ const GEMM_CASES = [
   { M: 5, N: 100, K: 12, kw: 4, dil: 9, ldb: 140, accumulate: true },
   { M: 17, N: 23, K: 270, kw: 3, dil: 2, lda: 273, ldo: 25, bias: true, accumulate: true },
   { M: 6, N: 19, K: 40, table: 9, bias: true },
+  { M: 7, N: 13, K: 5, bias: true, residual: true },
+  { M: 33, N: 1030, K: 300, residual: true },
+  { M: 11, N: 37, K: 21, kw: 7, dil: 3, ldo: 40, bias: true, residual: true },
 ];
 
 const caseName = (c) => Object.entries(c).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ');
@@ -255,6 +268,7 @@ function suite(flavour) {
     { spec: { M: 33, N: 257, K: 300, bias: true }, ms: [0, 1, 5, 6, 13, 33], ns: [0, 3, 4, 11, 130, 257] },
     { spec: { M: 33, N: 1030, K: 300, accumulate: true, bias: true }, ms: [0, 7, 33], ns: [0, 1, 513, 514, 1029, 1030] },
     { spec: { M: 13, N: 29, K: 11, lda: 17, ldo: 35, kw: 1, accumulate: true }, ms: [0, 2, 3, 4, 11, 13], ns: [0, 5, 6, 7, 8, 20, 29] },
+    { spec: { M: 13, N: 29, K: 270, ldo: 35, bias: true, residual: true }, ms: [0, 2, 4, 13], ns: [0, 3, 8, 21, 29] },
     { spec: { M: 11, N: 37, K: 21, kw: 7, dil: 3, bias: true }, ms: [0, 4, 11], ns: [0, 9, 21, 37] },
   ];
   for (const [si, { spec, ms, ns }] of SPLIT_CASES.entries()) {
