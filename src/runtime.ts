@@ -339,7 +339,11 @@ export function numel(dims: number[]): number {
  *    line), or a fixed multiple for every kernel (tests use 1 to put boundaries mid-tile).
  */
 export const splitTuning = { minChunkNs: 25000, chunksPerThread: 4, align: 0 };
-/** Estimated ns per flop of the GEMM on one thread (about 20 GFLOP/s on the full-size model). */
+/**
+ * Estimated ns per flop of the GEMM on one thread: 20 GFLOP/s, on the slow side of the 40-48 it runs at
+ * now (it was measured before the tile fixes and kept: it only sets how many chunks a call is split
+ * into, never a result).
+ */
 const GEMM_NS_PER_FLOP = 1 / 20;
 /** GEMM tile sizes (assembly/gemm.ts): split rows in whole 4-row tiles, columns in multiples of the 8-column tile. */
 const GEMM_ROW_ALIGN = 4;
