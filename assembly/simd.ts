@@ -33,17 +33,15 @@ const I127 = memory.data<i32>([127], 4);
   return v128.load32_splat(K + (<usize>i << 2));
 }
 
-// e^x for f32 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n by exponent bits.
-// Inputs beyond the f32 range saturate to 0 or +inf like expf; NaN gives NaN.
-// The clamp uses pmin/pmax (x64's minps/maxps: f32x4.min/max's NaN rules cost several instructions;
-// a NaN input is restored at the end either way). n is rounded to nearest-even by adding 1.5 * 2^23,
-// which leaves n in the low mantissa bits: the same n as f32x4.nearest, with no float-to-int convert.
-@inline export function expv(x: v128): v128 {
-  const hi = k(0);
-  const xc = f32x4.pmax(f32x4.pmin(x, hi), k(1));
-  const shifter = k(3);
-  const t = f32x4.add(f32x4.mul(xc, k(2)), shifter);
-  const n = f32x4.sub(t, shifter);
+// The shared core of the exps: for xc = n ln2 + r with |r| <= ln2/2, t holds n + 1.5 * 2^23 (adding
+// the shifter rounds xc / ln2 to nearest-even and leaves n in the low mantissa bits: the same n as
+// f32x4.nearest, with no float-to-int convert), and the result is e^r.
+@inline function expShift(xc: v128): v128 {
+  return f32x4.add(f32x4.mul(xc, k(2)), k(3));
+}
+
+@inline function expReduced(xc: v128, t: v128): v128 {
+  const n = f32x4.sub(t, k(3));
   // ln2 split in two so n * LN2_HI is exact for |n| < 2^10.
   let r = f32x4.sub(xc, f32x4.mul(n, k(4)));
   r = f32x4.sub(r, f32x4.mul(n, k(5)));
@@ -55,9 +53,20 @@ const I127 = memory.data<i32>([127], 4);
   p = f32x4.add(f32x4.mul(p, r), k(10));
   p = f32x4.add(f32x4.mul(p, r), k(11));
   const r2 = f32x4.mul(r, r);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k(12));
+  return f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k(12));
+}
+
+// e^x for f32 lanes: x = n ln2 + r, e^r by a degree-6 polynomial, 2^n by exponent bits.
+// Inputs beyond the f32 range saturate to 0 or +inf like expf; NaN gives NaN.
+// The clamp uses pmin/pmax (x64's minps/maxps: f32x4.min/max's NaN rules cost several instructions;
+// a NaN input is restored at the end either way).
+@inline export function expv(x: v128): v128 {
+  const hi = k(0);
+  const xc = f32x4.pmax(f32x4.pmin(x, hi), k(1));
+  const t = expShift(xc);
+  const p = expReduced(xc, t);
   // 2^n in two halves so n down to -150 (subnormal results) and up to 128 do not overflow the exponent.
-  const ni = i32x4.sub(t, shifter);
+  const ni = i32x4.sub(t, k(3));
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
   const bias = v128.load32_splat(I127);
@@ -78,20 +87,8 @@ const I127 = memory.data<i32>([127], 4);
 @inline export function expNonPositivev(x: v128): v128 {
   const lo = k(42);
   const xc = f32x4.pmax(x, lo);
-  const shifter = k(3);
-  const t = f32x4.add(f32x4.mul(xc, k(2)), shifter);
-  const n = f32x4.sub(t, shifter);
-  let r = f32x4.sub(xc, f32x4.mul(n, k(4)));
-  r = f32x4.sub(r, f32x4.mul(n, k(5)));
-  let p = k(6);
-  p = f32x4.add(f32x4.mul(p, r), k(7));
-  p = f32x4.add(f32x4.mul(p, r), k(8));
-  p = f32x4.add(f32x4.mul(p, r), k(9));
-  p = f32x4.add(f32x4.mul(p, r), k(10));
-  p = f32x4.add(f32x4.mul(p, r), k(11));
-  const r2 = f32x4.mul(r, r);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k(12));
-  const y = i32x4.add(p, i32x4.shl(i32x4.sub(t, shifter), 23));
+  const t = expShift(xc);
+  const y = i32x4.add(expReduced(xc, t), i32x4.shl(i32x4.sub(t, k(3)), 23));
   return v128.andnot(y, f32x4.lt(x, lo));
 }
 
