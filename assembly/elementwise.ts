@@ -384,17 +384,18 @@ export function weight_norm(out: usize, v: usize, g: usize, outer: i32, D: i32, 
   }
 }
 
-// Repacks a strided Conv1d weight w: [cout, cin, K] into out: [cout, cin * s, taps] with
-// out[co, c*s + r, q] = w[co, c, q*s + r] (zero where q*s + r >= K), the layout of the phase-split conv.
-export function pack_conv_strided(out: usize, w: usize, cout: i32, cin: i32, K: i32, s: i32, taps: i32): void {
+// Repacks a strided Conv1d weight w: [cout, cin, K] into out: [cout, cin * K] for the phase-split conv:
+// row co holds, for each input channel c and phase r < s, the taps q*s + r < K in q order:
+// out[co, ...] = w[co, c, q*s + r]. A phase with fewer taps than ceil(K / s) (K % s != 0) gets no
+// zero columns, so the GEMM multiplies nothing by zero (gemm_rows_phases lists the matching B rows).
+export function pack_conv_strided(out: usize, w: usize, cout: i32, cin: i32, K: i32, s: i32): void {
   let o = out;
   for (let co = 0; co < cout; co++) {
     for (let c = 0; c < cin; c++) {
       const row = w + ((<usize>(co * cin + c) * K) << 2);
       for (let r = 0; r < s; r++) {
-        for (let q = 0; q < taps; q++) {
-          const k = q * s + r;
-          store<f32>(o, k < K ? load<f32>(row + (<usize>k << 2)) : 0);
+        for (let k = r; k < K; k += s) {
+          store<f32>(o, load<f32>(row + (<usize>k << 2)));
           o += 4;
         }
       }

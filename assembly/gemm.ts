@@ -230,3 +230,18 @@ export function gemm_rows(rows: usize, K: i32, kw: i32, ldb: i32, dil: i32): voi
     store<i32>(rows + (<usize>kk << 2), (c * ldb + k * dil) << 2);
   }
 }
+
+// The B rows of a strided conv over the phase-split input x[C * s, ldb] (row c*s + r holds phase r of
+// channel c), in pack_conv_strided's column order: for each c and r, the taps q with q*s + r < kw.
+// rows receives C * kw entries.
+export function gemm_rows_phases(rows: usize, C: i32, s: i32, kw: i32, ldb: i32): void {
+  let p = rows;
+  for (let c = 0; c < C; c++) {
+    for (let r = 0; r < s; r++) {
+      for (let q = 0; q * s + r < kw; q++) {
+        store<i32>(p, ((c * s + r) * ldb + q) << 2);
+        p += 4;
+      }
+    }
+  }
+}

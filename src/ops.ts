@@ -4,7 +4,8 @@
 // Convolutions of every kind reduce to the stride-1 GEMM of assembly/gemm.ts:
 //  - stride 1: the zero-padded input is read through a row-offset table (implicit im2col);
 //  - stride s > 1: the padded input is split into s phases ([C, T] -> [C*s, T/s]) and the weight was
-//    repacked at load to [Cout, C*s, ceil(K/s)], so it becomes a stride-1 conv with ceil(K/s) taps;
+//    repacked at load so it becomes a stride-1 conv of phase r with the taps q*s + r < K: C*K products
+//    per output like the direct conv (no zero taps where K % s != 0);
 //  - transposed, stride s: all s output phases are one stride-1 GEMM of Cout*s rows over the input
 //    (weights repacked at load, no multiplications by inserted zeros), then interleaved.
 
@@ -12,7 +13,10 @@ import { XcodecCheckpointError } from './errors.js';
 import { type Runtime, type Tensor, numel } from './runtime.js';
 
 export interface Conv1d {
-  /** packed weight: [cout, (cin / groups) * stride * taps] row-major */
+  /**
+   * packed weight: [cout, (cin / groups) * kernel] row-major; for stride 1 PyTorch's layout, for
+   * stride s columns ordered by input channel, phase r < s, then tap q with q*s + r < kernel
+   */
   w: number;
   /** bias [cout], or 0 */
   bias: number;
@@ -23,7 +27,7 @@ export interface Conv1d {
   padding: number;
   dilation: number;
   groups: number;
-  /** taps per (phase) channel in the packed weight: ceil(kernel / stride) */
+  /** taps of the longest phase: ceil(kernel / stride) (the kernel for stride 1) */
   taps: number;
 }
 
@@ -69,10 +73,9 @@ export function packConv1d(rt: Runtime, src: number, bias: number, spec: ConvSpe
   if (dilation !== 1 || groups !== 1) {
     throw new XcodecCheckpointError(`${name}: strided convolution with dilation or groups is not supported`);
   }
-  const taps = Math.ceil(spec.kernel / stride);
-  const w = rt.allocBytes(4 * spec.cout * spec.cin * stride * taps);
-  rt.k.pack_conv_strided(w, src, spec.cout, spec.cin, spec.kernel, stride, taps);
-  return { ...base, w, taps };
+  const w = rt.allocBytes(4 * spec.cout * spec.cin * spec.kernel);
+  rt.k.pack_conv_strided(w, src, spec.cout, spec.cin, spec.kernel, stride);
+  return { ...base, w, taps: Math.ceil(spec.kernel / stride) };
 }
 
 /**
@@ -97,7 +100,7 @@ export async function loadPackedConv1d(rt: Runtime, load: () => Promise<number>,
   const m = rt.mark();
   const src = await load();
   const c = packConv1d(rt, src, 0, spec, name);
-  if (c.w !== src) c.w = rt.keepRegion(m, c.w, 4 * c.cout * (c.cin / c.groups) * c.stride * c.taps);
+  if (c.w !== src) c.w = rt.keepRegion(m, c.w, 4 * c.cout * (c.cin / c.groups) * c.kernel);
   return c;
 }
 
@@ -142,22 +145,24 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Te
     src = rt.tensor([C, T + 2 * c.padding]);
     rt.k.pad_rows(src.ptr, x.ptr, T, c.padding, c.padding, 0, C);
   }
-  let rowsPerPhase = C / c.groups;
+  const cinG = C / c.groups;
+  const K = cinG * c.kernel;
+  const rows = rt.allocBytes(4 * K);
   if (c.stride > 1) {
     const Tp = Tout + c.taps - 1;
     const split = rt.tensor([C * c.stride, Tp]);
     rt.k.deinterleave(split.ptr, src.ptr, src.dims[1], c.stride, Tp, 0, C);
     src = split;
-    rowsPerPhase = C * c.stride;
+    rt.k.gemm_rows_phases(rows, C, c.stride, c.kernel, Tp);
+  } else {
+    rt.k.gemm_rows(rows, K, c.kernel, src.dims[1], c.dilation);
   }
   const ldb = src.dims[1];
-  const K = rowsPerPhase * c.taps;
-  const rows = rt.allocBytes(4 * K);
-  rt.k.gemm_rows(rows, K, c.taps, ldb, c.stride > 1 ? 1 : c.dilation);
   const coutG = c.cout / c.groups;
   for (let g = 0; g < c.groups; g++) {
+    // groups > 1 only at stride 1 (packConv1d rejects the rest): group g reads input rows from g*cinG
     rt.k.gemm(out.ptr + 4 * g * coutG * Tout, Tout, c.w + 4 * g * coutG * K, K,
-      src.ptr + 4 * g * rowsPerPhase * ldb, rows, c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
+      src.ptr + 4 * g * cinG * ldb, rows, c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
       residual ? residual.ptr + 4 * g * coutG * Tout : 0, coutG, Tout, K, 0, coutG, 0, Tout);
   }
   rt.release(mark);

@@ -29,6 +29,7 @@ export interface Kernels {
   gemm(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, init: number,
     M: number, N: number, K: number, mBegin: number, mEnd: number, nBegin: number, nEnd: number): void;
   gemm_rows(rows: number, K: number, kw: number, ldb: number, dil: number): void;
+  gemm_rows_phases(rows: number, C: number, s: number, kw: number, ldb: number): void;
   gelu(out: number, x: number, begin: number, end: number): void;
   elu(out: number, x: number, begin: number, end: number): void;
   sigmoid(out: number, x: number, begin: number, end: number): void;
@@ -43,7 +44,7 @@ export interface Kernels {
   interleave(out: number, y: number, s: number, Tn: number, shift: number, Tout: number, rowBegin: number, rowEnd: number): void;
   transpose(out: number, x: number, R: number, Cn: number, rowBegin: number, rowEnd: number): void;
   weight_norm(out: number, v: number, g: number, outer: number, D: number, inner: number): void;
-  pack_conv_strided(out: number, w: number, cout: number, cin: number, K: number, s: number, taps: number): void;
+  pack_conv_strided(out: number, w: number, cout: number, cin: number, K: number, s: number): void;
   pack_conv_transpose(out: number, w: number, cin: number, cout: number, K: number, s: number, taps: number): void;
   argmin_cols(codes: number, scores: number, K: number, T: number, colBegin: number, colEnd: number): void;
   subtract_codewords(residual: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;

@@ -346,7 +346,18 @@ function suite(flavour) {
         const wPtr = rt.upload(w, [w.length]).ptr;
         const bPtr = rt.upload(bias, [c.cout]).ptr;
         const spec = { cin: c.cin, cout: c.cout, kernel: c.kernel, stride, padding: c.padding ?? 0, dilation: c.dilation ?? 1, groups };
-        const nTerms = (c.cin / groups) * stride * Math.ceil(c.kernel / stride) + 2;
+        const nTerms = (c.cin / groups) * c.kernel + 2;
+        if (stride > 1) {
+          // The phase-split weight holds each row's own taps once, reordered, and nothing else: no zero
+          // columns for phases with fewer taps (K % stride != 0).
+          const packed = rt.download({ ptr: ops.packConv1d(rt, wPtr, 0, spec, 'test').w, dims: [w.length] });
+          const rowLen = c.cin * c.kernel;
+          for (let co = 0; co < c.cout; co++) {
+            const sorted = (a) => Array.from(a).sort((p, q) => p - q);
+            assert.equal(sorted(packed.subarray(co * rowLen, (co + 1) * rowLen)), sorted(w.subarray(co * rowLen, (co + 1) * rowLen)),
+              `${c.what}: packed row ${co} is a permutation of the weight row`);
+          }
+        }
         for (const withBias of [false, true]) {
           for (const withResidual of [false, true]) {
             const conv = ops.packConv1d(rt, wPtr, withBias ? bPtr : 0, spec, 'test');
