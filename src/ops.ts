@@ -129,21 +129,37 @@ export function convOutputLength(T: number, c: Conv1d): number {
   return Math.floor((T + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
 }
 
+export interface ConvOptions {
+  /** Snake alpha [cin]: convolve snake(x) instead of x, written straight into the padded input copy */
+  snake?: number;
+  /**
+   * Where to write the output ([cout, Tout]) instead of a new tensor. It may be the residual itself
+   * (x + conv(...) updated in place: each element reads its residual before it is written).
+   */
+  into?: Tensor;
+}
+
 /** y = conv(x) (+ residual). x: [cin, T] -> [cout, Tout]. */
-export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Tensor {
+export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opts: ConvOptions = {}): Tensor {
   const [C, T] = x.dims;
   if (C !== c.cin) throw new Error(`conv1d: input has ${C} channels, weight expects ${c.cin}`);
   const Tout = convOutputLength(T, c);
   if (residual && (residual.dims[0] !== c.cout || residual.dims[1] !== Tout)) {
     throw new Error(`conv1d: residual is [${residual.dims}], the output is [${c.cout}, ${Tout}]`);
   }
-  const out = rt.tensor([c.cout, Tout]);
+  const into = opts.into;
+  if (into && (into.dims[0] !== c.cout || into.dims[1] !== Tout || overlaps(into, x) ||
+    (residual && residual.ptr !== into.ptr && overlaps(into, residual)))) {
+    throw new Error(`conv1d: output buffer [${into.dims}] must be [${c.cout}, ${Tout}], apart from the input, and either the residual itself or apart from it`);
+  }
+  const out = into ?? rt.tensor([c.cout, Tout]);
   if (Tout <= 0) return out;
   const mark = rt.mark();
   let src = x;
-  if (c.padding > 0) {
+  if (c.padding > 0 || opts.snake !== undefined) {
     src = rt.tensor([C, T + 2 * c.padding]);
-    rt.k.pad_rows(src.ptr, x.ptr, T, c.padding, c.padding, 0, C);
+    if (opts.snake !== undefined) rt.k.snake(src.ptr, x.ptr, opts.snake, T, c.padding, c.padding, 0, C);
+    else rt.k.pad_rows(src.ptr, x.ptr, T, c.padding, c.padding, 0, C);
   }
   const cinG = C / c.groups;
   const K = cinG * c.kernel;
@@ -169,8 +185,11 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor): Te
   return out;
 }
 
-/** y = conv_transpose(x). x: [cin, T] -> [cout, (T - 1) * s - 2 * pad + kernel + outputPadding]. */
-export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d): Tensor {
+/**
+ * y = conv_transpose(x), or of snake(x) with `snake` (alpha [cin], applied in the padding pass).
+ * x: [cin, T] -> [cout, (T - 1) * s - 2 * pad + kernel + outputPadding].
+ */
+export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d, snake?: number): Tensor {
   const [C, T] = x.dims;
   if (C !== c.cin) throw new Error(`conv_transpose1d: input has ${C} channels, weight expects ${c.cin}`);
   const s = c.stride;
@@ -182,7 +201,8 @@ export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d): Ten
   const left = c.taps - 1;
   const right = Math.max(0, Tn - T);
   const xp = rt.tensor([C, left + T + right]);
-  rt.k.pad_rows(xp.ptr, x.ptr, T, left, right, 0, C);
+  if (snake !== undefined) rt.k.snake(xp.ptr, x.ptr, snake, T, left, right, 0, C);
+  else rt.k.pad_rows(xp.ptr, x.ptr, T, left, right, 0, C);
   const K = C * c.taps;
   const rows = rt.allocBytes(4 * K);
   rt.k.gemm_rows(rows, K, c.taps, xp.dims[1], 1);
@@ -207,9 +227,9 @@ export function linear(rt: Runtime, x: Tensor, l: Linear, residual?: Tensor): Te
   }, residual);
 }
 
-export function snake(rt: Runtime, x: Tensor, alpha: number): Tensor {
-  const out = rt.tensor(x.dims);
-  rt.k.snake(out.ptr, x.ptr, alpha, x.dims[1], 0, x.dims[0]);
+export function snake(rt: Runtime, x: Tensor, alpha: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.snake(out.ptr, x.ptr, alpha, x.dims[1], 0, 0, 0, x.dims[0]);
   return out;
 }
 
@@ -256,4 +276,8 @@ export function transpose(rt: Runtime, x: Tensor): Tensor {
   const out = rt.tensor([x.dims[1], x.dims[0]]);
   rt.k.transpose(out.ptr, x.ptr, x.dims[0], x.dims[1], 0, x.dims[0]);
   return out;
+}
+
+function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.ptr < b.ptr + 4 * numel(b.dims) && b.ptr < a.ptr + 4 * numel(a.dims);
 }

@@ -35,7 +35,7 @@ export interface Kernels {
   sigmoid(out: number, x: number, begin: number, end: number): void;
   add(out: number, a: number, b: number, begin: number, end: number): void;
   scale(out: number, x: number, s: number, begin: number, end: number): void;
-  snake(out: number, x: number, alpha: number, T: number, rowBegin: number, rowEnd: number): void;
+  snake(out: number, x: number, alpha: number, T: number, padLeft: number, padRight: number, rowBegin: number, rowEnd: number): void;
   group_norm_rows(out: number, x: number, gamma: number, beta: number, T: number, eps: number, rowBegin: number, rowEnd: number): void;
   layer_norm_cols(out: number, x: number, gamma: number, beta: number, C: number, T: number, eps: number, colBegin: number, colEnd: number): void;
   softmax_cols(s: number, R: number, Cn: number, scratch: number, colBegin: number, colEnd: number): void;
@@ -417,7 +417,7 @@ const PLANS: Record<SplitKernel, Plan> = {
   sigmoid: rangePlan(2, 16, () => 4.5),
   add: rangePlan(3, 16, () => 0.7),
   scale: rangePlan(3, 16, () => 0.3),
-  snake: rangePlan(4, 1, (a) => 1.1 * a[3]),
+  snake: rangePlan(6, 1, (a) => 1.1 * a[3] + 0.3 * (a[4] + a[5])),
   group_norm_rows: rangePlan(6, 1, (a) => 0.7 * a[4]),
   layer_norm_cols: rangePlan(7, 16, (a) => 0.9 * a[4]),
   softmax_cols: rangePlan(4, 16, (a) => 1.5 * a[1]),

@@ -21,7 +21,7 @@ export function warmUpKernels(rt: Runtime): void {
   for (let r = 0; r < 4; r++) {
     k.gemm_rows(rows, n, 2, n + 8, 3);
     k.gemm(o, n, a, n, b, rows, v, r & 1 ? o : 0, n, n, n, 0, n, 0, n);
-    k.snake(o, b, v, n, 0, n);
+    k.snake(o, b, v, n - 16, 8, 8, 0, n);
     k.gelu(o, b, 0, n * n);
     k.elu(o, b, 0, n * n);
     k.sigmoid(o, b, 0, n * n);

@@ -395,6 +395,44 @@ function suite(flavour) {
     }
   });
 
+  test(`${P} conv1d options: snake fused into the padding, output into a buffer or onto the residual`, () => {
+    const rt = mk();
+    const r = R.rng(3900);
+    for (const spec of [
+      { cin: 6, cout: 6, kernel: 7, padding: 9, dilation: 3 },
+      { cin: 5, cout: 7, kernel: 10, stride: 5, padding: 3 },
+      { cin: 4, cout: 4, kernel: 1 },
+    ]) {
+      const T = 53;
+      const x = R.uniform(r, spec.cin * T, -2, 2);
+      const w = R.uniform(r, spec.cout * spec.cin * spec.kernel, -0.5, 0.5);
+      const alpha = R.uniform(r, spec.cin, 0.1, 3);
+      const bias = R.uniform(r, spec.cout);
+      const xt = rt.upload(x, [spec.cin, T]);
+      const alphaPtr = rt.upload(alpha, [spec.cin]).ptr;
+      const conv = ops.packConv1d(rt, rt.upload(w, [w.length]).ptr, rt.upload(bias, [spec.cout]).ptr, spec, 'test');
+      const what = `conv1d k${spec.kernel} s${spec.stride ?? 1}`;
+      const plain = rt.download(ops.conv1d(rt, ops.snake(rt, xt, alphaPtr), conv));
+      const fused = ops.conv1d(rt, xt, conv, undefined, { snake: alphaPtr });
+      assertBits(rt.download(fused), plain, `${what}: snake option = conv(snake(x))`);
+      assertExact(rt.download(xt), x, `${what}: input unchanged by the snake option`);
+      const Tout = fused.dims[1];
+      const residual = R.uniform(r, spec.cout * Tout, -3, 3);
+      const withRes = rt.download(ops.conv1d(rt, xt, conv, rt.upload(residual, [spec.cout, Tout])));
+      const into = rt.tensor([spec.cout, Tout]);
+      const res = rt.upload(residual, [spec.cout, Tout]);
+      assert.is(ops.conv1d(rt, xt, conv, res, { into }).ptr, into.ptr, `${what}: returns the buffer`);
+      assertBits(rt.download(into), withRes, `${what}: into a buffer`);
+      assertExact(rt.download(res), residual, `${what}: residual unchanged when writing elsewhere`);
+      ops.conv1d(rt, xt, conv, res, { into: res });
+      assertBits(rt.download(res), withRes, `${what}: onto the residual in place`);
+      assert.throws(() => ops.conv1d(rt, xt, conv, undefined, { into: rt.tensor([spec.cout, Tout + 1]) }), /must be \[/);
+      if (spec.cin === spec.cout && Tout === T) {
+        assert.throws(() => ops.conv1d(rt, xt, conv, undefined, { into: xt }), /apart from the input/);
+      }
+    }
+  });
+
   // ---- convTranspose1d ----------------------------------------------------------------------------
 
   const CONVT_CASES = [
@@ -425,6 +463,10 @@ function suite(flavour) {
           assert.equal(y.dims, ref.dims, `${what}: dims`);
           assert.is(ref.dims[1], (T - 1) * c.stride - 2 * c.padding + c.kernel + c.outputPadding);
           assertSumBound(rt.download(y), ref, c.cin * Math.ceil(c.kernel / c.stride) + 2, what);
+          // Snake fused into the padding pass: the same bits as convolving snake(x).
+          const alpha = rt.upload(R.uniform(r, c.cin, 0.1, 3), [c.cin]).ptr;
+          assertBits(rt.download(ops.convTranspose1d(rt, xt, ct, alpha)), rt.download(ops.convTranspose1d(rt, ops.snake(rt, xt, alpha), ct)),
+            `${what}: snake option`);
         }
       });
     }
@@ -525,8 +567,21 @@ function suite(flavour) {
       // Rows computed one call each give the same bits.
       const full = rt.download(y);
       const o2 = rt.tensor([C, T]);
-      for (let c = C - 1; c >= 0; c--) rt.k.snake(o2.ptr, xt.ptr, rt.upload(alphas, [C]).ptr, T, c, c + 1);
+      const alphaPtr = rt.upload(alphas, [C]).ptr;
+      for (let c = C - 1; c >= 0; c--) rt.k.snake(o2.ptr, xt.ptr, alphaPtr, T, 0, 0, c, c + 1);
       assertBits(rt.download(o2), full, `snake T=${T} row by row`);
+      // With margins (a convolution's padding): the same bits between zeros, every margin cell written.
+      for (const [pl, pr] of [[3, 3], [0, 5], [27, 1]]) {
+        const To = pl + T + pr;
+        const padded = rt.upload(new Float32Array(C * To).fill(SENTINEL), [C, To]);
+        for (let c = 0; c < C; c++) rt.k.snake(padded.ptr, xt.ptr, alphaPtr, T, pl, pr, c, c + 1);
+        const expected = new Float32Array(C * To);
+        for (let c = 0; c < C; c++) expected.set(full.subarray(c * T, (c + 1) * T), c * To + pl);
+        assertBits(rt.download(padded), expected, `snake T=${T} padded ${pl}/${pr}`);
+      }
+      // In place.
+      const inPlace = ops.snake(rt, rt.upload(x, [C, T]), alphaPtr, true);
+      assertBits(rt.download(inPlace), full, `snake T=${T} in place`);
     });
   }
 

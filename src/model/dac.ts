@@ -25,11 +25,14 @@ class ResidualUnit {
     );
   }
 
-  // x + conv2(snake2(conv1(snake1(x)))); the padding keeps the length, so no trimming of x is needed.
+  // x += conv2(snake2(conv1(snake1(x)))), in place: the padding keeps the length, and updating x
+  // itself means a chain of units holds one activation and one temporary, with no copies between them.
   forward(rt: Runtime, x: Tensor): Tensor {
     const m = rt.mark();
-    const h = conv1d(rt, snake(rt, x, this.snake1), this.conv1);
-    return rt.keep(m, conv1d(rt, snake(rt, h, this.snake2), this.conv2, x));
+    const h = conv1d(rt, x, this.conv1, undefined, { snake: this.snake1 });
+    conv1d(rt, snake(rt, h, this.snake2, true), this.conv2, x, { into: x });
+    rt.release(m);
+    return x;
   }
 }
 
@@ -47,7 +50,7 @@ class EncoderBlock {
   forward(rt: Runtime, x: Tensor): Tensor {
     const m = rt.mark();
     for (const u of this.units) x = u.forward(rt, x);
-    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv1));
+    return rt.keep(m, conv1d(rt, x, this.conv1, undefined, { snake: this.snake1 }));
   }
 }
 
@@ -71,7 +74,7 @@ export class DacEncoder {
     const m = rt.mark();
     x = conv1d(rt, x, this.conv1);
     for (const b of this.blocks) x = b.forward(rt, x);
-    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv2));
+    return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
   }
 
   /** Frames produced for N samples, by the same length rules as the convolutions. */
@@ -95,11 +98,14 @@ class DecoderBlock {
     return new DecoderBlock(snake1, convT, units);
   }
 
-  forward(rt: Runtime, x: Tensor): Tensor {
-    const m = rt.mark();
-    x = convTranspose1d(rt, snake(rt, x, this.snake1), this.convT);
+  /**
+   * The upsampled output replaces the input x, which starts at `base` (the top of the arena): one
+   * copy, and the widest blocks never hold their input next to their output.
+   */
+  forward(rt: Runtime, x: Tensor, base: number): Tensor {
+    x = rt.keep(base, convTranspose1d(rt, x, this.convT, this.snake1));
     for (const u of this.units) x = u.forward(rt, x);
-    return rt.keep(m, x);
+    return x;
   }
 }
 
@@ -123,7 +129,7 @@ export class DacDecoder {
   forward(rt: Runtime, x: Tensor): Tensor {
     const m = rt.mark();
     x = conv1d(rt, x, this.conv1);
-    for (const b of this.blocks) x = b.forward(rt, x);
-    return rt.keep(m, conv1d(rt, snake(rt, x, this.snake1), this.conv2));
+    for (const b of this.blocks) x = b.forward(rt, x, m);
+    return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
   }
 }
