@@ -139,6 +139,15 @@ export interface ConvOptions {
   into?: Tensor;
 }
 
+/** A convolution's zero-padded input copy of x [C, T] (snake(x) when `snake` is given): [C, left + T + right]. */
+function paddedInput(rt: Runtime, x: Tensor, left: number, right: number, snake?: number): Tensor {
+  if (snake === undefined) return padTime(rt, x, left, right);
+  const [C, T] = x.dims;
+  const out = rt.tensor([C, left + T + right]);
+  rt.k.snake(out.ptr, x.ptr, snake, T, left, right, 0, C);
+  return out;
+}
+
 /** y = conv(x) (+ residual). x: [cin, T] -> [cout, Tout]. */
 export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opts: ConvOptions = {}): Tensor {
   const [C, T] = x.dims;
@@ -155,12 +164,7 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
   const out = into ?? rt.tensor([c.cout, Tout]);
   if (Tout <= 0) return out;
   const mark = rt.mark();
-  let src = x;
-  if (c.padding > 0 || opts.snake !== undefined) {
-    src = rt.tensor([C, T + 2 * c.padding]);
-    if (opts.snake !== undefined) rt.k.snake(src.ptr, x.ptr, opts.snake, T, c.padding, c.padding, 0, C);
-    else rt.k.pad_rows(src.ptr, x.ptr, T, c.padding, c.padding, 0, C);
-  }
+  let src = c.padding > 0 || opts.snake !== undefined ? paddedInput(rt, x, c.padding, c.padding, opts.snake) : x;
   const cinG = C / c.groups;
   const K = cinG * c.kernel;
   const rows = rt.allocBytes(4 * K);
@@ -200,9 +204,7 @@ export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d, snak
   const Tn = Math.floor((Tout - 1 + c.padding) / s) + 1;
   const left = c.taps - 1;
   const right = Math.max(0, Tn - T);
-  const xp = rt.tensor([C, left + T + right]);
-  if (snake !== undefined) rt.k.snake(xp.ptr, x.ptr, snake, T, left, right, 0, C);
-  else rt.k.pad_rows(xp.ptr, x.ptr, T, left, right, 0, C);
+  const xp = paddedInput(rt, x, left, right, snake);
   const K = C * c.taps;
   const rows = rt.allocBytes(4 * K);
   rt.k.gemm_rows(rows, K, c.taps, xp.dims[1], 1);
