@@ -14,7 +14,7 @@ import { wasmBase64 as simdBase64 } from './generated/wasm-simd.js';
 import { wasmBase64 as relaxedBase64 } from './generated/wasm-relaxed.js';
 import { wasmBase64 as simdThreadsBase64 } from './generated/wasm-simd-threads.js';
 import { wasmBase64 as relaxedThreadsBase64 } from './generated/wasm-relaxed-threads.js';
-import { KERNEL_NAMES, MAX_CHUNKS, MAX_WORKERS, type SplitKernel } from './threads/protocol.js';
+import { KERNEL_NAMES, MAX_CHUNKS, MAX_WORKERS, PANEL_BASE, type SplitKernel } from './threads/protocol.js';
 import { type Kernel, Pool, type PoolOptions, availableCores, sharedMemorySupported, workerEnv } from './threads/pool.js';
 
 export interface Tensor {
@@ -28,6 +28,9 @@ export interface Kernels {
   /** init: 0, out (accumulate into it), or a residual laid out like out */
   gemm(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, init: number,
     M: number, N: number, K: number, mBegin: number, mEnd: number, nBegin: number, nEnd: number): void;
+  /** gives the calling instance its B-panel scratch of gemm_panel_bytes() at p (0: the GEMM never packs) */
+  gemm_panel(p: number): void;
+  gemm_panel_bytes(): number;
   gemm_rows(rows: number, K: number, kw: number, ldb: number, dil: number): void;
   gemm_rows_phases(rows: number, C: number, s: number, kw: number, ldb: number): void;
   gelu(out: number, x: number, begin: number, end: number): void;
@@ -55,7 +58,7 @@ export interface Kernels {
 }
 
 const PAGE = 65536;
-const RESERVED = PAGE; // the module's static area
+const RESERVED = PANEL_BASE; // the module's static area (one page) ends here
 const ALIGN = 64; // cache-line alignment for every tensor
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE; // wasm32 limit
 
@@ -175,6 +178,11 @@ export class Runtime {
     this.k = parts.pool ? threadedKernels(this.raw, parts.pool) : this.raw;
     this.viewF32 = new Float32Array(this.memory.buffer);
     this.viewI32 = new Int32Array(this.memory.buffer);
+    // The GEMM's per-thread panels (see PANEL_BASE): this thread's, then one per worker slot, which
+    // each worker claims when it starts. Allocated first, never released.
+    const panelBytes = this.raw.gemm_panel_bytes();
+    this.allocBytes(panelBytes * (1 + (this.pool?.workers ?? 0)));
+    this.raw.gemm_panel(PANEL_BASE);
   }
 
   /**

@@ -222,6 +222,14 @@ const GEMM_CASES = [
   { M: 7, N: 13, K: 5, bias: true, residual: true },
   { M: 33, N: 1030, K: 300, residual: true },
   { M: 11, N: 37, K: 21, kw: 7, dil: 3, ldo: 40, bias: true, residual: true },
+  // 128 rows or more: B goes through packed 8-column panels (8-row strips, the column tail as one 8-row
+  // tile or a partial 4x8, then a 4-row strip and single rows).
+  { M: 143, N: 50, K: 300, bias: true },
+  { M: 136, N: 61, K: 513, accumulate: true, bias: true },
+  { M: 140, N: 1030, K: 70, lda: 75, ldo: 1033, residual: true },
+  { M: 129, N: 3, K: 21, ldb: 40, bias: true },
+  { M: 129, N: 21, K: 21, kw: 7, dil: 3, bias: true }, // a convolution: taps 12 bytes apart are not packed
+  { M: 128, N: 24, K: 40, table: 9, accumulate: true },
 ];
 
 const caseName = (c) => Object.entries(c).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ');
@@ -270,6 +278,8 @@ function suite(flavour) {
     { spec: { M: 13, N: 29, K: 11, lda: 17, ldo: 35, kw: 1, accumulate: true }, ms: [0, 2, 3, 4, 11, 13], ns: [0, 5, 6, 7, 8, 20, 29] },
     { spec: { M: 13, N: 29, K: 270, ldo: 35, bias: true, residual: true }, ms: [0, 2, 4, 13], ns: [0, 3, 8, 21, 29] },
     { spec: { M: 11, N: 37, K: 21, kw: 7, dil: 3, bias: true }, ms: [0, 4, 11], ns: [0, 9, 21, 37] },
+    // The full call and the 130-row slice pack B, the other slices do not: the same bits either way.
+    { spec: { M: 150, N: 61, K: 300, bias: true, accumulate: true }, ms: [0, 4, 134, 150], ns: [0, 5, 8, 50, 61] },
   ];
   for (const [si, { spec, ms, ns }] of SPLIT_CASES.entries()) {
     test(`${P} gemm ${caseName(spec)}: sub-ranges are bit-identical to the full call`, () => {

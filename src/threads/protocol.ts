@@ -32,6 +32,13 @@ export const ERROR_LEN = 11;
 /** busy-wait iterations of a worker on GEN before it blocks in Atomics.wait */
 export const SPIN = 12;
 
+/**
+ * Byte offset in linear memory of the GEMM's B-panel scratch, one gemm_panel_bytes() region per thread:
+ * the calling thread's first, then worker slot i's at PANEL_BASE + (i + 1) * bytes. Right above the
+ * kernel module's static page; the runtime's allocator starts after the last panel.
+ */
+export const PANEL_BASE = 65536;
+
 export const SLOT_BASE = 16;
 export const SLOT_INTS = 4;
 export const MAX_WORKERS = 255;
