@@ -185,12 +185,12 @@ const NB: i32 = 512;
 }
 
 // ---- Packed B ----
-// With many rows, B's K block x N block is first copied into 8-column panels (panel t: [kb, 8] for
-// columns n0 + 8t .. n0 + 8t + 7, zero past the last column), which every 4-row strip then reads
+// With enough rows, B's K block x N block is first copied into 8-column panels (panel t: [kb, 8] for
+// columns n0 + 8t .. n0 + 8t + 7, zero past the last column), which every row strip then reads
 // sequentially: no row-offset load per step, no loads split across cache lines (rows of N = 50 are
-// 200 bytes), and long-strided linear-layer rows become one stream. Measured on one thread, the
-// pointwise shapes (1024x1024x50, 3072x768x500) ran 10-30% faster; with 64 rows or fewer the copy
-// costs more than it saves.
+// 200 bytes), and long-strided linear-layer rows become one stream. Measured on one thread, pointwise
+// shapes ran 10-30% faster from 32 rows up (1024x1024x50, 3072x768x500, 64x500x500, 32x64x160000);
+// at 8 rows the copy cost more than it saved (47 against 42 GFLOP/s), at 16 it was level.
 
 // Panels of B(k0..k1)[n0..n1) at `panel`: ceil((n1 - n0) / 8) panels of (k1 - k0) x 8 floats.
 @inline function packPanels(panel: usize, b: usize, rows: usize, n0: i32, n1: i32, k0: i32, k1: i32): void {
@@ -291,25 +291,23 @@ const NB: i32 = 512;
   }
 }
 
-// R rows (1, 4 or 7) x w <= 4 columns over a packed panel, in R independent chains: the column tail.
-// 7 because 7 accumulators, their 7 broadcasts (V8 issues a loop's loads before its arithmetic) and the
-// B vector fill the 15 XMM registers V8 allocates; an 8-row tile spilled one chain to the stack.
+// R rows (4 or 6) x w <= 4 columns over a packed panel, in R independent chains: the column tail.
+// Two 6-row tiles cover a 12-row strip at 6 chains each, where 4-row tiles (4 chains) left half the FMA
+// throughput unused. Not 8 rows: V8 issues a loop's loads before its arithmetic, so 8 accumulators, 8
+// broadcasts and the B vector need 17 XMM registers, and it spilled one chain to the stack.
 @inline function ptileRxW(out: usize, ldo: i32, a: usize, lda: i32, pb: usize,
   bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, R: i32, k0: i32, k1: i32): void {
   const ro = <usize>ldo << 2;
   const o0 = out + ((<usize>m * ldo + n) << 2);
   let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
-  let c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0;
-  if (R >= 4) {
-    c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
-    c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
-    c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
-  }
-  if (R >= 6) {
+  let c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
+  let c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
+  let c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
+  let c4 = c0, c5 = c0;
+  if (R == 6) {
     c4 = initCols(o0 + 4 * ro, initAt(init, out, o0 + 4 * ro), w, bias, first, m + 4);
     c5 = initCols(o0 + 5 * ro, initAt(init, out, o0 + 5 * ro), w, bias, first, m + 5);
   }
-  if (R == 7) c6 = initCols(o0 + 6 * ro, initAt(init, out, o0 + 6 * ro), w, bias, first, m + 6);
   let bp = pb;
   const bEnd = pb + (<usize>(k1 - k0) << 5);
   let a0 = a + ((<usize>m * lda + k0) << 2);
@@ -317,34 +315,27 @@ const NB: i32 = 512;
   while (bp < bEnd) {
     const x = v128.load(bp);
     c0 = madd(v128.load32_splat(a0), x, c0);
-    if (R >= 4) {
-      c1 = madd(v128.load32_splat(a0 + la), x, c1);
-      c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
-      c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
-    }
-    if (R >= 6) {
+    c1 = madd(v128.load32_splat(a0 + la), x, c1);
+    c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
+    c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
+    if (R == 6) {
       c4 = madd(v128.load32_splat(a0 + 4 * la), x, c4);
       c5 = madd(v128.load32_splat(a0 + 5 * la), x, c5);
     }
-    if (R == 7) c6 = madd(v128.load32_splat(a0 + 6 * la), x, c6);
     a0 += 4;
     bp += 32;
   }
-  storeCols(o0, c0, w);
-  if (R >= 4) {
-    storeCols(o0 + ro, c1, w); storeCols(o0 + 2 * ro, c2, w); storeCols(o0 + 3 * ro, c3, w);
-  }
-  if (R >= 6) {
+  storeCols(o0, c0, w); storeCols(o0 + ro, c1, w); storeCols(o0 + 2 * ro, c2, w); storeCols(o0 + 3 * ro, c3, w);
+  if (R == 6) {
     storeCols(o0 + 4 * ro, c4, w); storeCols(o0 + 5 * ro, c5, w);
   }
-  if (R == 7) storeCols(o0 + 6 * ro, c6, w);
 }
 
 // The packed path's scratch: this instance's PANEL_BYTES, set once per instance by gemm_panel (each
 // thread's instance has its own globals, so threads never share a panel). 0: never pack.
 let panel: usize = 0;
-// Rows a call (or a thread's slice) needs before packing pays for the copy.
-const PACK_MIN_ROWS: i32 = 128;
+// Rows a call (or a thread's slice) needs before packing pays for the copy (see "Packed B").
+const PACK_MIN_ROWS: i32 = 32;
 
 // Gives this instance its panel: gemm_panel_bytes() bytes at p, used by no other thread (0: none).
 export function gemm_panel(p: usize): void {
@@ -412,9 +403,9 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
   }
 }
 
-// Rows [mBegin, m) x columns [n0, n1) of one K block through packed panels: 8-row strips of 4x8
-// tiles (a column tail of 5-7 as partial 4x8 tiles), a 4-row strip, then a column tail of 1-4 for all
-// those rows in 7-row tiles. Returns m, the first row of the row tail (< 4 rows, not packed).
+// Rows [mBegin, m) x columns [n0, n1) of one K block through packed panels: 12-row strips (three 4x8
+// tiles per panel; a column tail of 5-7 as partial 4x8 tiles, of 1-4 as two 6-row tiles), then 4-row
+// strips. Returns m, the first row of the row tail (< 4 rows, which the caller runs unpacked).
 @inline function packedBlock(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
   bias: usize, init: usize, first: bool, mBegin: i32, mEnd: i32, n0: i32, n1: i32, k0: i32, k1: i32): i32 {
   packPanels(panel, b, rows, n0, n1, k0, k1);

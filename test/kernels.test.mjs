@@ -222,8 +222,9 @@ const GEMM_CASES = [
   { M: 7, N: 13, K: 5, bias: true, residual: true },
   { M: 33, N: 1030, K: 300, residual: true },
   { M: 11, N: 37, K: 21, kw: 7, dil: 3, ldo: 40, bias: true, residual: true },
-  // 128 rows or more: B goes through packed 8-column panels (8-row strips, the column tail as one 8-row
-  // tile or a partial 4x8, then a 4-row strip and single rows).
+  // 32 rows or more: B goes through packed 8-column panels (12-row strips, a column tail of 1-4 as two
+  // 6-row tiles or of 5-7 as partial 4x8 tiles, then 4-row strips and single rows).
+  { M: 35, N: 50, K: 40, bias: true },
   { M: 143, N: 50, K: 300, bias: true },
   { M: 136, N: 61, K: 513, accumulate: true, bias: true },
   { M: 140, N: 1030, K: 70, lda: 75, ldo: 1033, residual: true },
