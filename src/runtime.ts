@@ -1,8 +1,9 @@
 // The WASM instance, its linear memory and a bump allocator over it.
 //
-// Memory layout: [0, 64 KiB) is left to the module's own static data; weights are placed above it once
-// at load; activations come from the same bump pointer afterwards and are released with mark/release,
-// so one encode or decode call never leaves memory behind. A tensor is only { ptr, dims } in JS.
+// Memory layout: [0, 64 KiB) is left to the module's own static data; then one 512 KiB GEMM panel per
+// thread (see PANEL_BASE); weights are placed above them once at load; activations come from the same
+// bump pointer afterwards and are released with mark/release, so one encode or decode call never leaves
+// memory behind. A tensor is only { ptr, dims } in JS.
 //
 // Threads: Runtime.create({ numThreads }) builds the runtime on a shared memory with the threads build
 // of the kernels and a pool of workers (src/threads/); its `k` has the same methods as the raw kernels
