@@ -31,93 +31,133 @@ const NB: i32 = 512;
   return init == 0 ? 0 : init + (o - out);
 }
 
-// 4 rows x 8 columns: 8 accumulators, 2 B vectors, 1 broadcast and the product temporary = 12 of
-// x64's 16 XMM registers (V8 uses no more). A 4x12 tile needs 17 with the temporary: V8 spilled in its
-// inner loop and it ran at half this tile's speed (21 against 42 GFLOP/s on one thread).
-@inline function tile4x8(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
-  const o0 = out + ((<usize>m * ldo + n) << 2);
-  const o1 = o0 + (<usize>ldo << 2);
-  const o2 = o1 + (<usize>ldo << 2);
-  const o3 = o2 + (<usize>ldo << 2);
-  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
-  if (first) {
-    const b0 = f32x4.splat(biasLane(bias, m));
-    const b1 = f32x4.splat(biasLane(bias, m + 1));
-    const b2 = f32x4.splat(biasLane(bias, m + 2));
-    const b3 = f32x4.splat(biasLane(bias, m + 3));
-    if (init != 0) {
-      const i0 = initAt(init, out, o0);
-      const i1 = i0 + (<usize>ldo << 2);
-      const i2 = i1 + (<usize>ldo << 2);
-      const i3 = i2 + (<usize>ldo << 2);
-      c00 = f32x4.add(v128.load(i0), b0); c01 = f32x4.add(v128.load(i0, 16), b0);
-      c10 = f32x4.add(v128.load(i1), b1); c11 = f32x4.add(v128.load(i1, 16), b1);
-      c20 = f32x4.add(v128.load(i2), b2); c21 = f32x4.add(v128.load(i2, 16), b2);
-      c30 = f32x4.add(v128.load(i3), b3); c31 = f32x4.add(v128.load(i3, 16), b3);
-    } else {
-      c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
-    }
-  } else {
-    c00 = v128.load(o0); c01 = v128.load(o0, 16);
-    c10 = v128.load(o1); c11 = v128.load(o1, 16);
-    c20 = v128.load(o2); c21 = v128.load(o2, 16);
-    c30 = v128.load(o3); c31 = v128.load(o3, 16);
-  }
-  const bn = b + (<usize>n << 2);
-  let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = <usize>lda << 2;
-  for (let kk = k0; kk < k1; kk++) {
-    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
-    const x0 = v128.load(bp);
-    const x1 = v128.load(bp, 16);
-    let w = v128.load32_splat(a0);
-    c00 = madd(w, x0, c00); c01 = madd(w, x1, c01);
-    w = v128.load32_splat(a0 + la);
-    c10 = madd(w, x0, c10); c11 = madd(w, x1, c11);
-    w = v128.load32_splat(a0 + 2 * la);
-    c20 = madd(w, x0, c20); c21 = madd(w, x1, c21);
-    w = v128.load32_splat(a0 + 3 * la);
-    c30 = madd(w, x0, c30); c31 = madd(w, x1, c31);
-    a0 += 4;
-  }
-  v128.store(o0, c00); v128.store(o0, c01, 16);
-  v128.store(o1, c10); v128.store(o1, c11, 16);
-  v128.store(o2, c20); v128.store(o2, c21, 16);
-  v128.store(o3, c30); v128.store(o3, c31, 16);
-}
+// Where a tile reads B: `packed` (a compile-time constant at every call) picks a panel of packPanels,
+// b = the panel, one 32-byte row per step; else b = B itself, row kk at b + rows[kk], from column n.
 
-// 4 rows x 4 columns: the column remainder N % 8 >= 4 of a 4-row strip. Four independent accumulator
-// chains: a 1x4 tile per row would be a single chain, bound by the add latency (several times slower).
-@inline function tile4x4(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
-  tile4xW(out, ldo, a, lda, b, rows, bias, init, first, m, n, 4, k0, k1);
-}
-
-// 4 rows x w columns, w in 1..4 (4: tile4x4). Fewer than 4 columns are read and written lane by lane,
-// never past column n + w, and each lane runs the same operations as in the wider tiles.
-@inline function tile4xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+// 4 rows x w columns, w in 5..8 (8 everywhere but a packed panel's column tail): 8 accumulators, 2 B
+// vectors, 1 broadcast and the product temporary = 12 of x64's 16 XMM registers (V8 uses no more). A
+// 4x12 tile needs 17 with the temporary: V8 spilled in its inner loop and it ran at half this tile's
+// speed (21 against 42 GFLOP/s on one thread).
+@inline function tile4x8(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize, packed: bool,
   bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
   const o0 = out + ((<usize>m * ldo + n) << 2);
   const o1 = o0 + (<usize>ldo << 2);
   const o2 = o1 + (<usize>ldo << 2);
   const o3 = o2 + (<usize>ldo << 2);
-  let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
-  let c1 = initCols(o1, initAt(init, out, o1), w, bias, first, m + 1);
-  let c2 = initCols(o2, initAt(init, out, o2), w, bias, first, m + 2);
-  let c3 = initCols(o3, initAt(init, out, o3), w, bias, first, m + 3);
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (w == 8) {
+    if (first) {
+      const b0 = f32x4.splat(biasLane(bias, m));
+      const b1 = f32x4.splat(biasLane(bias, m + 1));
+      const b2 = f32x4.splat(biasLane(bias, m + 2));
+      const b3 = f32x4.splat(biasLane(bias, m + 3));
+      if (init != 0) {
+        const i0 = initAt(init, out, o0);
+        const i1 = i0 + (<usize>ldo << 2);
+        const i2 = i1 + (<usize>ldo << 2);
+        const i3 = i2 + (<usize>ldo << 2);
+        c00 = f32x4.add(v128.load(i0), b0); c01 = f32x4.add(v128.load(i0, 16), b0);
+        c10 = f32x4.add(v128.load(i1), b1); c11 = f32x4.add(v128.load(i1, 16), b1);
+        c20 = f32x4.add(v128.load(i2), b2); c21 = f32x4.add(v128.load(i2, 16), b2);
+        c30 = f32x4.add(v128.load(i3), b3); c31 = f32x4.add(v128.load(i3, 16), b3);
+      } else {
+        c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
+      }
+    } else {
+      c00 = v128.load(o0); c01 = v128.load(o0, 16);
+      c10 = v128.load(o1); c11 = v128.load(o1, 16);
+      c20 = v128.load(o2); c21 = v128.load(o2, 16);
+      c30 = v128.load(o3); c31 = v128.load(o3, 16);
+    }
+  } else {
+    c00 = initCols(o0, initAt(init, out, o0), 4, bias, first, m);
+    c01 = initCols(o0 + 16, initAt(init, out, o0 + 16), w - 4, bias, first, m);
+    c10 = initCols(o1, initAt(init, out, o1), 4, bias, first, m + 1);
+    c11 = initCols(o1 + 16, initAt(init, out, o1 + 16), w - 4, bias, first, m + 1);
+    c20 = initCols(o2, initAt(init, out, o2), 4, bias, first, m + 2);
+    c21 = initCols(o2 + 16, initAt(init, out, o2 + 16), w - 4, bias, first, m + 2);
+    c30 = initCols(o3, initAt(init, out, o3), 4, bias, first, m + 3);
+    c31 = initCols(o3 + 16, initAt(init, out, o3 + 16), w - 4, bias, first, m + 3);
+  }
   const bn = b + (<usize>n << 2);
+  let pp = b;
   let a0 = a + ((<usize>m * lda + k0) << 2);
   const la = <usize>lda << 2;
   for (let kk = k0; kk < k1; kk++) {
-    const x = loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w);
+    let bp = pp;
+    if (packed) pp += 32;
+    else bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    const x0 = v128.load(bp);
+    const x1 = v128.load(bp, 16);
+    let s = v128.load32_splat(a0);
+    c00 = madd(s, x0, c00); c01 = madd(s, x1, c01);
+    s = v128.load32_splat(a0 + la);
+    c10 = madd(s, x0, c10); c11 = madd(s, x1, c11);
+    s = v128.load32_splat(a0 + 2 * la);
+    c20 = madd(s, x0, c20); c21 = madd(s, x1, c21);
+    s = v128.load32_splat(a0 + 3 * la);
+    c30 = madd(s, x0, c30); c31 = madd(s, x1, c31);
+    a0 += 4;
+  }
+  if (w == 8) {
+    v128.store(o0, c00); v128.store(o0, c01, 16);
+    v128.store(o1, c10); v128.store(o1, c11, 16);
+    v128.store(o2, c20); v128.store(o2, c21, 16);
+    v128.store(o3, c30); v128.store(o3, c31, 16);
+  } else {
+    v128.store(o0, c00); storeCols(o0 + 16, c01, w - 4);
+    v128.store(o1, c10); storeCols(o1 + 16, c11, w - 4);
+    v128.store(o2, c20); storeCols(o2 + 16, c21, w - 4);
+    v128.store(o3, c30); storeCols(o3 + 16, c31, w - 4);
+  }
+}
+
+// R rows (4 or 6) x w columns, w in 1..4: column remainders, in R independent chains (a 1x4 tile per
+// row would be a single chain, bound by the add latency). Unpacked, fewer than 4 columns are read and
+// written lane by lane, never past column n + w; a packed panel is zero past its last column. Each
+// lane runs the same operations as in the wider tiles. R = 6 covers a packed 12-row strip in two tiles
+// of 6 chains where 4-row tiles (4 chains) left half the FMA throughput unused. Not 8 rows: V8 issues a
+// loop's loads before its arithmetic, so 8 accumulators, 8 broadcasts and the B vector need 17 XMM
+// registers, and it spilled one chain to the stack.
+@inline function tileRxW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize, packed: bool,
+  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, R: i32, k0: i32, k1: i32): void {
+  const ro = <usize>ldo << 2;
+  const o0 = out + ((<usize>m * ldo + n) << 2);
+  let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
+  let c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
+  let c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
+  let c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
+  let c4 = c0, c5 = c0;
+  if (R == 6) {
+    c4 = initCols(o0 + 4 * ro, initAt(init, out, o0 + 4 * ro), w, bias, first, m + 4);
+    c5 = initCols(o0 + 5 * ro, initAt(init, out, o0 + 5 * ro), w, bias, first, m + 5);
+  }
+  const bn = b + (<usize>n << 2);
+  let pp = b;
+  let a0 = a + ((<usize>m * lda + k0) << 2);
+  const la = <usize>lda << 2;
+  for (let kk = k0; kk < k1; kk++) {
+    let x: v128;
+    if (packed) {
+      x = v128.load(pp);
+      pp += 32;
+    } else {
+      x = loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w);
+    }
     c0 = madd(v128.load32_splat(a0), x, c0);
     c1 = madd(v128.load32_splat(a0 + la), x, c1);
     c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
     c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
+    if (R == 6) {
+      c4 = madd(v128.load32_splat(a0 + 4 * la), x, c4);
+      c5 = madd(v128.load32_splat(a0 + 5 * la), x, c5);
+    }
     a0 += 4;
   }
-  storeCols(o0, c0, w); storeCols(o1, c1, w); storeCols(o2, c2, w); storeCols(o3, c3, w);
+  storeCols(o0, c0, w); storeCols(o0 + ro, c1, w); storeCols(o0 + 2 * ro, c2, w); storeCols(o0 + 3 * ro, c3, w);
+  if (R == 6) {
+    storeCols(o0 + 4 * ro, c4, w); storeCols(o0 + 5 * ro, c5, w);
+  }
 }
 
 // One row x 16 columns: the row tail (M % 4), in four independent chains.
@@ -218,119 +258,6 @@ const NB: i32 = 512;
   }
 }
 
-// tile4x8 over a packed panel; w in 5..8 columns are kept (fewer than 8: the column tail).
-@inline function ptile4x8(out: usize, ldo: i32, a: usize, lda: i32, pb: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
-  const o0 = out + ((<usize>m * ldo + n) << 2);
-  const o1 = o0 + (<usize>ldo << 2);
-  const o2 = o1 + (<usize>ldo << 2);
-  const o3 = o2 + (<usize>ldo << 2);
-  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
-  if (w == 8) {
-    if (first) {
-      const b0 = f32x4.splat(biasLane(bias, m));
-      const b1 = f32x4.splat(biasLane(bias, m + 1));
-      const b2 = f32x4.splat(biasLane(bias, m + 2));
-      const b3 = f32x4.splat(biasLane(bias, m + 3));
-      if (init != 0) {
-        const i0 = initAt(init, out, o0);
-        const i1 = i0 + (<usize>ldo << 2);
-        const i2 = i1 + (<usize>ldo << 2);
-        const i3 = i2 + (<usize>ldo << 2);
-        c00 = f32x4.add(v128.load(i0), b0); c01 = f32x4.add(v128.load(i0, 16), b0);
-        c10 = f32x4.add(v128.load(i1), b1); c11 = f32x4.add(v128.load(i1, 16), b1);
-        c20 = f32x4.add(v128.load(i2), b2); c21 = f32x4.add(v128.load(i2, 16), b2);
-        c30 = f32x4.add(v128.load(i3), b3); c31 = f32x4.add(v128.load(i3, 16), b3);
-      } else {
-        c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
-      }
-    } else {
-      c00 = v128.load(o0); c01 = v128.load(o0, 16);
-      c10 = v128.load(o1); c11 = v128.load(o1, 16);
-      c20 = v128.load(o2); c21 = v128.load(o2, 16);
-      c30 = v128.load(o3); c31 = v128.load(o3, 16);
-    }
-  } else {
-    c00 = initCols(o0, initAt(init, out, o0), 4, bias, first, m);
-    c01 = initCols(o0 + 16, initAt(init, out, o0 + 16), w - 4, bias, first, m);
-    c10 = initCols(o1, initAt(init, out, o1), 4, bias, first, m + 1);
-    c11 = initCols(o1 + 16, initAt(init, out, o1 + 16), w - 4, bias, first, m + 1);
-    c20 = initCols(o2, initAt(init, out, o2), 4, bias, first, m + 2);
-    c21 = initCols(o2 + 16, initAt(init, out, o2 + 16), w - 4, bias, first, m + 2);
-    c30 = initCols(o3, initAt(init, out, o3), 4, bias, first, m + 3);
-    c31 = initCols(o3 + 16, initAt(init, out, o3 + 16), w - 4, bias, first, m + 3);
-  }
-  let bp = pb;
-  const bEnd = pb + (<usize>(k1 - k0) << 5);
-  let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = <usize>lda << 2;
-  while (bp < bEnd) {
-    const x0 = v128.load(bp);
-    const x1 = v128.load(bp, 16);
-    let s = v128.load32_splat(a0);
-    c00 = madd(s, x0, c00); c01 = madd(s, x1, c01);
-    s = v128.load32_splat(a0 + la);
-    c10 = madd(s, x0, c10); c11 = madd(s, x1, c11);
-    s = v128.load32_splat(a0 + 2 * la);
-    c20 = madd(s, x0, c20); c21 = madd(s, x1, c21);
-    s = v128.load32_splat(a0 + 3 * la);
-    c30 = madd(s, x0, c30); c31 = madd(s, x1, c31);
-    a0 += 4;
-    bp += 32;
-  }
-  if (w == 8) {
-    v128.store(o0, c00); v128.store(o0, c01, 16);
-    v128.store(o1, c10); v128.store(o1, c11, 16);
-    v128.store(o2, c20); v128.store(o2, c21, 16);
-    v128.store(o3, c30); v128.store(o3, c31, 16);
-  } else {
-    v128.store(o0, c00); storeCols(o0 + 16, c01, w - 4);
-    v128.store(o1, c10); storeCols(o1 + 16, c11, w - 4);
-    v128.store(o2, c20); storeCols(o2 + 16, c21, w - 4);
-    v128.store(o3, c30); storeCols(o3 + 16, c31, w - 4);
-  }
-}
-
-// R rows (4 or 6) x w <= 4 columns over a packed panel, in R independent chains: the column tail.
-// Two 6-row tiles cover a 12-row strip at 6 chains each, where 4-row tiles (4 chains) left half the FMA
-// throughput unused. Not 8 rows: V8 issues a loop's loads before its arithmetic, so 8 accumulators, 8
-// broadcasts and the B vector need 17 XMM registers, and it spilled one chain to the stack.
-@inline function ptileRxW(out: usize, ldo: i32, a: usize, lda: i32, pb: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, R: i32, k0: i32, k1: i32): void {
-  const ro = <usize>ldo << 2;
-  const o0 = out + ((<usize>m * ldo + n) << 2);
-  let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
-  let c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
-  let c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
-  let c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
-  let c4 = c0, c5 = c0;
-  if (R == 6) {
-    c4 = initCols(o0 + 4 * ro, initAt(init, out, o0 + 4 * ro), w, bias, first, m + 4);
-    c5 = initCols(o0 + 5 * ro, initAt(init, out, o0 + 5 * ro), w, bias, first, m + 5);
-  }
-  let bp = pb;
-  const bEnd = pb + (<usize>(k1 - k0) << 5);
-  let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = <usize>lda << 2;
-  while (bp < bEnd) {
-    const x = v128.load(bp);
-    c0 = madd(v128.load32_splat(a0), x, c0);
-    c1 = madd(v128.load32_splat(a0 + la), x, c1);
-    c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
-    c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
-    if (R == 6) {
-      c4 = madd(v128.load32_splat(a0 + 4 * la), x, c4);
-      c5 = madd(v128.load32_splat(a0 + 5 * la), x, c5);
-    }
-    a0 += 4;
-    bp += 32;
-  }
-  storeCols(o0, c0, w); storeCols(o0 + ro, c1, w); storeCols(o0 + 2 * ro, c2, w); storeCols(o0 + 3 * ro, c3, w);
-  if (R == 6) {
-    storeCols(o0 + 4 * ro, c4, w); storeCols(o0 + 5 * ro, c5, w);
-  }
-}
-
 // The packed path's scratch: this instance's PANEL_BYTES, set once per instance by gemm_panel (each
 // thread's instance has its own globals, so threads never share a panel). 0: never pack.
 let panel: usize = 0;
@@ -386,12 +313,12 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
       } else {
         for (; m + 4 <= mEnd; m += 4) {
           let n = n0;
-          for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, bias, init, first, m, n, k0, k1);
+          for (; n + 8 <= n1; n += 8) tile4x8(out, ldo, a, lda, b, rows, false, bias, init, first, m, n, 8, k0, k1);
           if (n + 4 <= n1) {
-            tile4x4(out, ldo, a, lda, b, rows, bias, init, first, m, n, k0, k1);
+            tileRxW(out, ldo, a, lda, b, rows, false, bias, init, first, m, n, 4, 4, k0, k1);
             n += 4;
           }
-          if (n < n1) tile4xW(out, ldo, a, lda, b, rows, bias, init, first, m, n, n1 - n, k0, k1);
+          if (n < n1) tileRxW(out, ldo, a, lda, b, rows, false, bias, init, first, m, n, n1 - n, 4, k0, k1);
         }
       }
       for (; m < mEnd; m++) {
@@ -417,28 +344,28 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
   for (; m + 12 <= mEnd; m += 12) {
     let pb = panel;
     for (let n = n0; n < nFull; n += 8) {
-      ptile4x8(out, ldo, a, lda, pb, bias, init, first, m, n, 8, k0, k1);
-      ptile4x8(out, ldo, a, lda, pb, bias, init, first, m + 4, n, 8, k0, k1);
-      ptile4x8(out, ldo, a, lda, pb, bias, init, first, m + 8, n, 8, k0, k1);
+      tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m, n, 8, k0, k1);
+      tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m + 4, n, 8, k0, k1);
+      tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m + 8, n, 8, k0, k1);
       pb += panelBytes;
     }
     if (wTail > 4) {
-      ptile4x8(out, ldo, a, lda, tailPanel, bias, init, first, m, nFull, wTail, k0, k1);
-      ptile4x8(out, ldo, a, lda, tailPanel, bias, init, first, m + 4, nFull, wTail, k0, k1);
-      ptile4x8(out, ldo, a, lda, tailPanel, bias, init, first, m + 8, nFull, wTail, k0, k1);
+      tile4x8(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m, nFull, wTail, k0, k1);
+      tile4x8(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m + 4, nFull, wTail, k0, k1);
+      tile4x8(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m + 8, nFull, wTail, k0, k1);
     } else if (wTail > 0) {
-      ptileRxW(out, ldo, a, lda, tailPanel, bias, init, first, m, nFull, wTail, 6, k0, k1);
-      ptileRxW(out, ldo, a, lda, tailPanel, bias, init, first, m + 6, nFull, wTail, 6, k0, k1);
+      tileRxW(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m, nFull, wTail, 6, k0, k1);
+      tileRxW(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m + 6, nFull, wTail, 6, k0, k1);
     }
   }
   for (; m + 4 <= mEnd; m += 4) {
     let pb = panel;
     for (let n = n0; n < nFull; n += 8) {
-      ptile4x8(out, ldo, a, lda, pb, bias, init, first, m, n, 8, k0, k1);
+      tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m, n, 8, k0, k1);
       pb += panelBytes;
     }
-    if (wTail > 4) ptile4x8(out, ldo, a, lda, tailPanel, bias, init, first, m, nFull, wTail, k0, k1);
-    else if (wTail > 0) ptileRxW(out, ldo, a, lda, tailPanel, bias, init, first, m, nFull, wTail, 4, k0, k1);
+    if (wTail > 4) tile4x8(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m, nFull, wTail, k0, k1);
+    else if (wTail > 0) tileRxW(out, ldo, a, lda, tailPanel, 0, true, bias, init, first, m, nFull, wTail, 4, k0, k1);
   }
   return m;
 }
