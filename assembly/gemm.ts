@@ -258,7 +258,7 @@ const NB: i32 = 512;
   }
 }
 
-// The packed path's scratch: this instance's PANEL_BYTES, set once per instance by gemm_panel (each
+// The packed path's scratch: gemm_panel_bytes() bytes, set once per instance by gemm_panel (each
 // thread's instance has its own globals, so threads never share a panel). 0: never pack.
 let panel: usize = 0;
 // Rows a call (or a thread's slice) needs before packing pays for the copy (see "Packed B").
