@@ -1,13 +1,41 @@
-// WavLM's gated relative position bias, applied to one head's transposed scores.
-// Layouts: scoresT: [T keys, T queries]; gate: [T]; embed: [numBuckets, heads] (rel_attn_embed);
-// buckets: i32 [2T - 1], bucket of the relative position (key - query), indexed by key - query + T - 1.
+// Multi-head self-attention on the transposed scores, and WavLM's gated relative position bias.
+// Layouts: q, v, ctx: [H, T] (head h in rows h*d .. h*d + d - 1, d = H / heads); kT: [T, H] (keys as
+// rows); scores: [T keys, T queries] (S^T: a query's scores are a column, so its softmax is a column
+// softmax and the context product reads P as B); gates: [heads, T]; embed: [numBuckets, heads]
+// (rel_attn_embed); buckets: i32 [2T - 1], bucket of the relative position (key - query), indexed by
+// key - query + T - 1.
 
-// scoresT[j, i] += gate[i] * embed[buckets[j - i + T - 1], head], rows j in [rowBegin, rowEnd).
-export function add_gated_rel_bias(scoresT: usize, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
-  T: i32, rowBegin: i32, rowEnd: i32): void {
-  for (let j = rowBegin; j < rowEnd; j++) {
+import { gemm } from './gemm';
+import { softmax_cols } from './elementwise';
+import { expv } from './simd';
+
+// For query columns [colBegin, colEnd) and every head h in turn:
+//   S^T[j, i] = sum_c kT[j, h*d + c] q[h*d + c, i]      (q already scaled by 1/sqrt(d))
+//   S^T[j, i] += gates[h, i] * embed[buckets[j - i + T - 1], h]        (only when gates != 0)
+//   P = softmax over j of S^T[., i];  ctx[h*d + c, i] = sum_j v[h*d + c, j] P[j, i]
+// A query column needs no other column at any step, so one call per layer splits the columns across
+// threads (instead of three split calls per head) and each thread's slice of the scores stays in its
+// cache from the product through the softmax to the context. scores is shared: each call writes only
+// its own columns. scratch: softmax_cols' scratch for T columns (2 * round_up(T, 16) floats), also
+// shared by column. rows: B row table with rows[j] = j * T * 4 for j < max(T, d).
+export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, scores: usize, rows: usize, scratch: usize,
+  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32): void {
+  const d = H / heads;
+  for (let h = 0; h < heads; h++) {
+    const head = (<usize>(h * d) * T) << 2;
+    gemm(scores, T, kT + (<usize>(h * d) << 2), H, q + head, rows, 0, 0, T, T, d, 0, T, colBegin, colEnd);
+    if (gates != 0) gatedRelBias(scores, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, colBegin, colEnd);
+    softmax_cols(scores, T, T, scratch, colBegin, colEnd);
+    gemm(ctx + head, T, v + head, T, scores, rows, 0, 0, d, T, T, 0, d, colBegin, colEnd);
+  }
+}
+
+// scoresT[j, i] += gate[i] * embed[buckets[j - i + T - 1], head] for every key j, queries i in [colBegin, colEnd).
+@inline function gatedRelBias(scoresT: usize, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
+  T: i32, colBegin: i32, colEnd: i32): void {
+  for (let j = 0; j < T; j++) {
     const row = scoresT + ((<usize>j * T) << 2);
-    for (let i = 0; i < T; i++) {
+    for (let i = colBegin; i < colEnd; i++) {
       const b = load<i32>(buckets + (<usize>(j - i + T - 1) << 2));
       const bias = load<f32>(embed + ((<usize>b * heads + head) << 2));
       const p = row + (<usize>i << 2);
@@ -31,8 +59,6 @@ export function wavlm_gate(gate: usize, g: usize, c: f32, T: i32, colBegin: i32,
     store<f32>(gate + (<usize>i << 2), a * (b * c - <f32>1.0) + <f32>2.0);
   }
 }
-
-import { expv } from './simd';
 
 @inline function expNeg(x: v128): v128 {
   return expv(f32x4.neg(x));

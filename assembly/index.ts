@@ -6,5 +6,5 @@ export {
   pad_rows, deinterleave, interleave, transpose, weight_norm, pack_conv_strided, pack_conv_transpose,
 } from './elementwise';
 export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';
-export { add_gated_rel_bias, wavlm_gate } from './attention';
+export { self_attention, wavlm_gate } from './attention';
 export { peak_madd, peak_madd_flops_per_iteration } from './peak';

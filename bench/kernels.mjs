@@ -76,13 +76,7 @@ function attentionCase(name, T, H, heads) {
   rt.k.gemm_rows(rows, T, 1, T, 1);
   cases.push({
     name, flops: heads * (2 * T * T * d * 2),
-    fn: () => {
-      for (let h = 0; h < heads; h++) {
-        rt.k.gemm(s, T, kT + 4 * h * d, H, q + 4 * h * d * T, rows, 0, 0, T, T, d, 0, T, 0, T);
-        rt.k.softmax_cols(s, T, T, scratch, 0, T);
-        rt.k.gemm(ctx + 4 * h * d * T, T, v + 4 * h * d * T, T, s, rows, 0, 0, d, T, T, 0, d, 0, T);
-      }
-    },
+    fn: () => rt.k.self_attention(ctx, q, kT, v, s, rows, scratch, 0, 0, 0, H, heads, T, 0, T),
   });
 }
 function rvqCase(name, K, D, T) {

@@ -52,7 +52,9 @@ export interface Kernels {
   pack_conv_transpose(out: number, w: number, cin: number, cout: number, K: number, s: number, taps: number): void;
   argmin_cols(codes: number, scores: number, K: number, T: number, colBegin: number, colEnd: number): void;
   subtract_codewords(residual: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;
-  add_gated_rel_bias(scoresT: number, gate: number, embed: number, buckets: number, heads: number, head: number, T: number, rowBegin: number, rowEnd: number): void;
+  /** all heads of softmax(S^T (+ WavLM's gated bias when gates != 0)) for query columns [colBegin, colEnd) (assembly/attention.ts) */
+  self_attention(ctx: number, q: number, kT: number, v: number, scores: number, rows: number, scratch: number,
+    gates: number, embed: number, buckets: number, H: number, heads: number, T: number, colBegin: number, colEnd: number): void;
   wavlm_gate(gate: number, g: number, c: number, T: number, colBegin: number, colEnd: number): void;
   add_codewords(out: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;
   codebook_prepare(sq: number, neg2: number, embed: number, K: number, D: number): void;
@@ -429,14 +431,14 @@ const PLANS: Record<SplitKernel, Plan> = {
   snake: rangePlan(6, 1, (a) => 1.1 * a[3] + 0.3 * (a[4] + a[5])),
   group_norm_rows: rangePlan(6, 1, (a) => 0.7 * a[4]),
   layer_norm_cols: rangePlan(7, 16, (a) => 0.9 * a[4]),
-  softmax_cols: rangePlan(4, 16, (a) => 1.5 * a[1]),
   pad_rows: rangePlan(5, 1, (a) => 0.3 * (a[2] + a[3] + a[4])),
   deinterleave: rangePlan(5, 1, (a) => 1.3 * a[3] * a[4]),
   interleave: rangePlan(6, 1, (a) => 2.5 * a[5]),
   transpose: rangePlan(4, 1, (a) => 6 * a[3]),
   argmin_cols: rangePlan(4, 16, (a) => 1.7 * a[2]),
   subtract_codewords: rangePlan(5, 16, (a) => 1.6 * a[3]),
-  add_gated_rel_bias: rangePlan(7, 1, (a) => 3 * a[6]),
+  // per query column: both products of every head (4 T H flops) and the softmax of each head's column
+  self_attention: rangePlan(13, 16, (a) => 4 * a[12] * a[10] * GEMM_NS_PER_FLOP + 1.5 * a[11] * a[12]),
   wavlm_gate: rangePlan(4, 16, () => 20),
   add_codewords: rangePlan(5, 16, (a) => 1.2 * a[3]),
 };

@@ -14,6 +14,7 @@ export function warmUpKernels(rt: Runtime): void {
   const v = rt.allocBytes(4 * n);
   const rows = rt.allocBytes(4 * n);
   const codes = rt.allocBytes(4 * n);
+  const scratch = rt.allocBytes(4 * n);
   rt.f32.fill(0.25, a >>> 2, (o >>> 2) + n * n);
   rt.f32.fill(1, v >>> 2, (v >>> 2) + n);
   rt.i32.fill(0, codes >>> 2, (codes >>> 2) + n);
@@ -30,6 +31,9 @@ export function warmUpKernels(rt: Runtime): void {
     k.layer_norm_cols(o, b, v, v, n, n, 1e-5, 0, n);
     k.group_norm_rows(o, b, v, v, n, 1e-5, 0, n);
     k.softmax_cols(o, n, n, b, 0, n);
+    // 2 heads of 32 over 64 frames: context in o's first half, scores in its second
+    k.gemm_rows(rows, n / 2, 1, n / 2, 1);
+    k.self_attention(o, a, b, a, o + 4 * (n / 2) * n, rows, scratch, 0, 0, 0, n / 2, 2, n / 2, 0, n / 2);
     k.pad_rows(o, b, n - 16, 8, 8, 0, n / 2);
     k.deinterleave(o, b, n, 2, n / 2, 0, n / 2);
     k.interleave(o, b, 2, n / 2, 1, n - 2, 0, n / 2);

@@ -956,30 +956,106 @@ function suite(flavour) {
     }
   });
 
-  test(`${P} add_gated_rel_bias: scoresT[j, i] += gate[i] * embed[bucket(j - i), head]`, () => {
-    const rt = mk();
-    const r = R.rng(9900);
-    for (const [T, heads, head, nb] of [[9, 4, 2, 11], [1, 1, 0, 3], [23, 3, 2, 7]]) {
-      const scores = R.uniform(r, T * T, -4, 4);
-      const gate = R.uniform(r, T, 1, 3);
+  // ---- attention ------------------------------------------------------------------------------------
+
+  // self_attention runs, per head, gemm -> (WavLM bias) -> softmax_cols -> gemm on its query columns.
+  // Checked (1) bit for bit against those kernels called one by one on the whole matrix, with the bias
+  // emulated in JS (fr(s + fr(gate * embed))), (2) against a float64 reference within a bound, and
+  // (3) bit for bit across column splits that cut SIMD vectors and GEMM tiles, writing nothing outside.
+  for (const [T, heads, d, withBias] of [[37, 3, 5, false], [37, 3, 5, true], [70, 2, 40, true], [70, 2, 40, false], [1, 2, 3, true], [19, 1, 33, false]]) {
+    test(`${P} self_attention T=${T} heads=${heads} d=${d}${withBias ? ' with gated relative bias' : ''}`, () => {
+      const rt = mk();
+      const r = R.rng(9900 + T * 7 + heads * 3 + d + (withBias ? 1 : 0));
+      const H = heads * d;
+      const q = R.uniform(r, H * T, -1.5, 1.5);
+      const kT = R.uniform(r, T * H, -1.5, 1.5);
+      const v = R.uniform(r, H * T, -1, 1);
+      const nb = 11;
+      const gates = R.uniform(r, heads * T, 1, 3);
       const embed = R.uniform(r, nb * heads, -1, 1);
       const buckets = Int32Array.from({ length: 2 * T - 1 }, () => Math.floor(r() * nb));
-      const gp = rt.upload(gate, [T]).ptr;
-      const ep = rt.upload(embed, [nb, heads]).ptr;
-      const bp = upI32(rt, buckets);
-      for (const [j0, j1] of [[0, T], [Math.min(2, T), Math.max(Math.min(2, T), T - 2)]]) {
-        const st = rt.upload(scores, [T, T]);
-        rt.k.add_gated_rel_bias(st.ptr, gp, ep, bp, heads, head, T, j0, j1);
-        const want = Float32Array.from(scores, (v, idx) => {
-          const j = Math.floor(idx / T);
-          const i = idx % T;
-          if (j < j0 || j >= j1) return v;
-          return fr(v + fr(gate[i] * embed[buckets[j - i + T - 1] * heads + head]));
-        });
-        assertExact(rt.download(st), want, `add_gated_rel_bias T=${T} heads=${heads} head=${head} rows [${j0},${j1})`);
+      const qp = rt.upload(q, [H, T]).ptr;
+      const kp = rt.upload(kT, [T, H]).ptr;
+      const vp = rt.upload(v, [H, T]).ptr;
+      const gp = withBias ? rt.upload(gates, [heads, T]).ptr : 0;
+      const ep = withBias ? rt.upload(embed, [nb, heads]).ptr : 0;
+      const bp = withBias ? upI32(rt, buckets) : 0;
+      const rows = rt.allocBytes(4 * Math.max(T, d));
+      rt.k.gemm_rows(rows, Math.max(T, d), 1, T, 1);
+      const scratchFloats = 2 * Math.ceil(T / 16) * 16;
+      const run = (ranges) => {
+        const ctx = rt.upload(new Float32Array(H * T).fill(SENTINEL), [H, T]);
+        const scores = rt.upload(new Float32Array(T * T).fill(NaN), [T, T]);
+        const scratch = rt.upload(new Float32Array(scratchFloats).fill(NaN), [scratchFloats]).ptr;
+        for (const [c0, c1] of ranges) rt.k.self_attention(ctx.ptr, qp, kp, vp, scores.ptr, rows, scratch, gp, ep, bp, H, heads, T, c0, c1);
+        return rt.download(ctx);
+      };
+      const got = run([[0, T]]);
+
+      // (1) the same kernels one by one
+      const want = new Float32Array(H * T);
+      const scores = rt.tensor([T, T]);
+      const ctxOne = rt.tensor([d, T]);
+      const scratch = rt.allocBytes(4 * scratchFloats);
+      for (let h = 0; h < heads; h++) {
+        rt.k.gemm(scores.ptr, T, kp + 4 * h * d, H, qp + 4 * h * d * T, rows, 0, 0, T, T, d, 0, T, 0, T);
+        if (withBias) {
+          const s = rt.download(scores);
+          for (let j = 0; j < T; j++) {
+            for (let i = 0; i < T; i++) s[j * T + i] = fr(s[j * T + i] + fr(gates[h * T + i] * embed[buckets[j - i + T - 1] * heads + h]));
+          }
+          rt.f32.set(s, scores.ptr >>> 2);
+        }
+        rt.k.softmax_cols(scores.ptr, T, T, scratch, 0, T);
+        rt.k.gemm(ctxOne.ptr, T, vp + 4 * h * d * T, T, scores.ptr, rows, 0, 0, d, T, T, 0, d, 0, T);
+        want.set(rt.download(ctxOne), h * d * T);
       }
-    }
-  });
+      assertBits(got, want, 'self_attention against gemm, bias, softmax_cols, gemm');
+
+      // (2) float64. A score's f32 error is at most e = gamma(d + 2) (sum of its |terms|) (products,
+      // bias); shifting scores by up to e moves the softmax by at most 2e in sum |dp| (first order), the
+      // kernel's softmax adds 1e-5 relative per element (its own tolerance), and ctx = sum_j v p_j
+      // (|v| <= 1, sum p = 1) adds gamma(T) more. So |ctx - ref| <= 2e + 1e-5 + gamma(T), doubled for
+      // the second-order terms.
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < T; i++) {
+          const s = new Float64Array(T);
+          let e = 0;
+          for (let j = 0; j < T; j++) {
+            let acc = 0;
+            let abs = 0;
+            for (let c = 0; c < d; c++) {
+              acc += kT[j * H + h * d + c] * q[(h * d + c) * T + i];
+              abs += Math.abs(kT[j * H + h * d + c] * q[(h * d + c) * T + i]);
+            }
+            const bias = withBias ? gates[h * T + i] * embed[buckets[j - i + T - 1] * heads + h] : 0;
+            s[j] = acc + bias;
+            e = Math.max(e, gamma(d + 2) * (abs + 2 * Math.abs(bias)));
+          }
+          const p = R.softmaxColsRef(s, T, 1);
+          const tol = 2 * (2 * e + 1e-5 + gamma(T));
+          for (let c = 0; c < d; c++) {
+            let ref = 0;
+            for (let j = 0; j < T; j++) ref += v[(h * d + c) * T + j] * p[j];
+            const gv = got[(h * d + c) * T + i];
+            assert.ok(Math.abs(gv - ref) <= tol, `self_attention head ${h} query ${i} channel ${c}: ${gv} vs float64 ${ref}`);
+          }
+        }
+      }
+
+      // (3) column splits: each call writes only its columns, and together they give the same bits
+      const cuts = [[[0, Math.min(T, 5)], [Math.min(T, 5), T]], [[0, Math.min(T, 13)], [Math.min(T, 13), Math.min(T, 14)], [Math.min(T, 14), T]]];
+      for (const ranges of cuts) assertBits(run(ranges), got, `self_attention split ${JSON.stringify(ranges)}`);
+      const c0 = Math.min(T - 1, 3);
+      const part = run([[c0, T]]);
+      for (let row = 0; row < H; row++) {
+        for (let i = 0; i < T; i++) {
+          const e = row * T + i;
+          assert.ok(Object.is(part[e], i >= c0 ? got[e] : SENTINEL), `self_attention [${c0}, ${T}) element (${row}, ${i})`);
+        }
+      }
+    });
+  }
 }
 
 for (const f of FLAVOURS) suite(f);

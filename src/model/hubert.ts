@@ -98,12 +98,12 @@ class PositionalConvEmbedding {
 }
 
 /**
- * An extra additive attention bias, per head: WavLM's gated relative position bias. Called with the
- * transposed scores S^T [T keys, T queries] of head h, after scaling and before the softmax.
+ * An extra additive attention bias: WavLM's gated relative position bias. prepare() computes what the
+ * attention kernel needs to add gates[h, i] * embed[bucket(j - i), h] to head h's transposed scores
+ * S^T[j, i] after scaling and before the softmax (see self_attention in assembly/attention.ts).
  */
 export interface AttentionBias {
-  prepare(rt: Runtime, x: Tensor): void;
-  apply(rt: Runtime, scoresT: Tensor, head: number): void;
+  prepare(rt: Runtime, x: Tensor): { gates: number; embed: number; buckets: number };
 }
 
 export class SelfAttention {
@@ -125,20 +125,14 @@ export class SelfAttention {
     rt.k.scale(q.ptr, q.ptr, Math.fround(d ** -0.5), 0, H * T);
     const kT = transpose(rt, linear(rt, x, this.k)); // [T, H]: head h's keys as rows j, columns h*d..
     const v = linear(rt, x, this.v);
-    bias?.prepare(rt, x);
+    const b = bias?.prepare(rt, x) ?? { gates: 0, embed: 0, buckets: 0 };
     const ctx = rt.tensor([H, T]);
     const scores = rt.tensor([T, T]);
     const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(T / 16) * 16);
     const rowsT = rt.allocBytes(4 * Math.max(T, d));
     rt.k.gemm_rows(rowsT, Math.max(T, d), 1, T, 1);
-    for (let h = 0; h < this.heads; h++) {
-      // S^T[j, i] = sum_c k[j, h*d + c] q[h*d + c, i]
-      rt.k.gemm(scores.ptr, T, kT.ptr + 4 * h * d, H, q.ptr + 4 * h * d * T, rowsT, 0, 0, T, T, d, 0, T, 0, T);
-      bias?.apply(rt, scores, h);
-      rt.k.softmax_cols(scores.ptr, T, T, softmaxScratch, 0, T);
-      // ctx[h*d + c, i] = sum_j v[h*d + c, j] P[j, i]
-      rt.k.gemm(ctx.ptr + 4 * h * d * T, T, v.ptr + 4 * h * d * T, T, scores.ptr, rowsT, 0, 0, d, T, T, 0, d, 0, T);
-    }
+    rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, scores.ptr, rowsT, softmaxScratch, b.gates, b.embed, b.buckets,
+      H, this.heads, T, 0, T);
     return rt.keep(m, linear(rt, ctx, this.out, residual));
   }
 }

@@ -41,32 +41,26 @@ class RelativePositions {
 }
 
 class GatedRelativeBias implements AttentionBias {
-  private gate = 0;
-  private x: Tensor | null = null;
-
   constructor(private positions: RelativePositions, private gateLinear: Linear, private gateConst: number,
     private heads: number, private headDim: number) {}
 
-  prepare(rt: Runtime, x: Tensor): void {
+  /** The buckets and every head's gate [heads, T], in the caller's arena scope. x: [H, T]. */
+  prepare(rt: Runtime, x: Tensor): { gates: number; embed: number; buckets: number } {
     const T = x.dims[1];
     this.positions.prepare(rt, T);
-    this.x = x;
-    this.gate = rt.allocBytes(4 * T);
-  }
-
-  apply(rt: Runtime, scoresT: Tensor, head: number): void {
-    const x = this.x!;
-    const T = x.dims[1];
+    const gates = rt.allocBytes(4 * this.heads * T);
     const m = rt.mark();
-    // g = gru_rel_pos_linear(x_head): [8, T]
     const g = rt.tensor([8, T]);
     const rows = rt.allocBytes(4 * this.headDim);
     rt.k.gemm_rows(rows, this.headDim, 1, T, 1);
-    rt.k.gemm(g.ptr, T, this.gateLinear.w, this.headDim, x.ptr + 4 * head * this.headDim * T, rows, this.gateLinear.bias, 0,
-      8, T, this.headDim, 0, 8, 0, T);
-    rt.k.wavlm_gate(this.gate, g.ptr, rt.f32[(this.gateConst >>> 2) + head], T, 0, T);
-    rt.k.add_gated_rel_bias(scoresT.ptr, this.gate, this.positions.embed, this.positions.buckets, this.heads, head, T, 0, T);
+    for (let h = 0; h < this.heads; h++) {
+      // g = gru_rel_pos_linear(x_head): [8, T]
+      rt.k.gemm(g.ptr, T, this.gateLinear.w, this.headDim, x.ptr + 4 * h * this.headDim * T, rows, this.gateLinear.bias, 0,
+        8, T, this.headDim, 0, 8, 0, T);
+      rt.k.wavlm_gate(gates + 4 * h * T, g.ptr, rt.f32[(this.gateConst >>> 2) + h], T, 0, T);
+    }
     rt.release(m);
+    return { gates, embed: this.positions.embed, buckets: this.positions.buckets };
   }
 }
 

@@ -73,8 +73,8 @@ export const FAULT_HANG = 4;
 
 /** Kernels a worker can run, by id. Order is the protocol; both sides import this list. */
 export const KERNEL_NAMES = [
-  'gemm', 'gelu', 'elu', 'sigmoid', 'add', 'scale', 'snake', 'group_norm_rows', 'layer_norm_cols', 'softmax_cols',
-  'pad_rows', 'deinterleave', 'interleave', 'transpose', 'argmin_cols', 'subtract_codewords', 'add_gated_rel_bias',
+  'gemm', 'gelu', 'elu', 'sigmoid', 'add', 'scale', 'snake', 'group_norm_rows', 'layer_norm_cols',
+  'pad_rows', 'deinterleave', 'interleave', 'transpose', 'argmin_cols', 'subtract_codewords', 'self_attention',
   'wavlm_gate', 'add_codewords',
 ] as const;
 
