@@ -485,7 +485,7 @@ function suite(flavour) {
 
   // ---- activations ----------------------------------------------------------------------------------
 
-  const LENGTHS = [1, 3, 5, 1027, 1035]; // 1027 = 64 * 16 + 3, 1035 = 64 * 16 + 2 * 4 + 3: every vector path and the lane tail
+  const LENGTHS = [1, 3, 5, 1027, 1035]; // 1027 = 32 * 32 + 3, 1035 = 32 * 32 + 2 * 4 + 3: every vector path (32, 4) and the lane tail
   const geluTol = (x) => (_i, ref) => (2e-6 + 2e-7 * x[_i] * x[_i]) * Math.abs(ref) + MIN_NORMAL;
   const ACTS = [
     {
