@@ -756,7 +756,7 @@ function suite(flavour) {
   test(`${P} deinterleave / interleave: definition and round trip`, () => {
     const rt = mk();
     const r = R.rng(9200);
-    for (const [C, T, s, extra] of [[3, 37, 5, 0], [2, 1001, 8, 1], [4, 10, 2, 2], [1, 1, 3, 0], [2, 13, 1, 0]]) {
+    for (const [C, T, s, extra] of [[3, 37, 5, 0], [2, 1001, 8, 1], [4, 10, 2, 2], [1, 1, 3, 0], [2, 13, 1, 0], [2, 203, 4, 1], [1, 70, 2, 0], [2, 67, 8, 0]]) {
       const Tp = Math.ceil(T / s) + extra;
       const x = R.uniform(r, C * T);
       const xt = rt.upload(x, [C, T]);
