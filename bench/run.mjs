@@ -61,29 +61,49 @@ const cfg = JSON.parse(readFileSync(join(cache, 'config.json'), 'utf8'));
 const samples = Math.round((seconds * 16000) / 320) * 320;
 const flops = xcodecFlops(cfg, samples);
 const relaxedFlags = ['--experimental-wasm-relaxed-simd'];
-const peaks = { simd: peak('simd', []), relaxed: peak('relaxed', relaxedFlags) };
-log(`SIMD peak: plain ${peaks.simd.gflops1.toFixed(1)} GFLOP/s (1 thread), ${peaks.simd.gflopsN.toFixed(1)} (${peaks.simd.threads}); ` +
-  `relaxed ${peaks.relaxed.gflops1.toFixed(1)} / ${peaks.relaxed.gflopsN.toFixed(1)}`);
+const probes = { simd: [], relaxed: [] };
+function probe(flavour) {
+  const p = peak(flavour, flavour === 'relaxed' ? relaxedFlags : []);
+  probes[flavour].push(p);
+  log(`SIMD probe (${flavour}): ${p.gflops1.toFixed(1)} GFLOP/s on 1 thread, ${p.gflopsN.toFixed(1)} on ${p.threads}`);
+  return p;
+}
+/**
+ * A WASM subject between two probes of its SIMD flavour: its % peak is of the mean of the two. On a
+ * shared host the capacity drifts over a run of several minutes, so a probe taken minutes away from a
+ * subject misstates its share of what the machine gave it (the ONNX Runtime Web wasm build uses plain SIMD).
+ */
+function probed(name, subject, threads, flavour, flags = []) {
+  const before = probe(flavour);
+  const r = runSubject(subject, threads, flags);
+  const after = probe(flavour);
+  const at = (p) => (threads === 1 ? p.gflops1 : (p.gflopsN * threads) / p.threads);
+  return { name, ...r, probeFlavour: flavour, probeGflops: (at(before) + at(after)) / 2 };
+}
 
 const results = [];
 for (const threads of threadList) {
-  results.push({ name: 'xcodec-wasm (simd)', ...runSubject('xcodec', threads) });
-  results.push({ name: 'xcodec-wasm (relaxed)', ...runSubject('xcodec', threads, relaxedFlags) });
-  results.push({ name: 'ONNX Runtime Web (wasm)', ...runSubject('ort-web', threads) });
+  results.push(probed('xcodec-wasm (simd)', 'xcodec', threads, 'simd'));
+  results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
+  results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
   results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
 }
+const range = (list, key) => `${Math.min(...list.map((p) => p[key])).toFixed(1)}-${Math.max(...list.map((p) => p[key])).toFixed(1)}`;
+const peaks = Object.fromEntries(Object.entries(probes).map(([f, list]) => [f, {
+  threads: list[0].threads, gflops1: range(list, 'gflops1'), gflopsN: range(list, 'gflopsN'), readings: list,
+}]));
 
 const rows = results.map((r) => {
   const enc = median(r.encodeMs) / 1000;
   const dec = median(r.decodeMs) / 1000;
-  const flavour = r.flavour ?? (r.subject === 'ort-node' ? null : 'simd');
-  const p = flavour ? (r.threads === 1 ? peaks[flavour].gflops1 : (peaks[flavour].gflopsN * r.threads) / peaks[flavour].threads) : null;
+  const p = r.probeGflops ?? null;
   return {
     subject: r.name, threads: r.threads,
     encode_s: +enc.toFixed(3), encode_spread: `${(Math.min(...r.encodeMs) / 1000).toFixed(2)}-${(Math.max(...r.encodeMs) / 1000).toFixed(2)}`,
     decode_s: +dec.toFixed(3), decode_spread: `${(Math.min(...r.decodeMs) / 1000).toFixed(2)}-${(Math.max(...r.decodeMs) / 1000).toFixed(2)}`,
     rtf_roundtrip: +((enc + dec) / seconds).toFixed(3),
     encode_gflops: +(flops.encode / enc / 1e9).toFixed(1), decode_gflops: +(flops.decode / dec / 1e9).toFixed(1),
+    probe_gflops: p ? +p.toFixed(1) : null,
     encode_pct_peak: p ? +((100 * flops.encode) / enc / 1e9 / p).toFixed(0) : null,
     decode_pct_peak: p ? +((100 * flops.decode) / dec / 1e9 / p).toFixed(0) : null,
     codes_equal_ours: null,
@@ -113,8 +133,8 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`X-Codec full-size (${cfg.semantic_model_config.model_type}), ${seconds} s of ${audioName}, median of ${runs} runs after a warm-up; ` +
   `${cpu}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
 console.log(`work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config)`);
-console.log(`measured WASM SIMD peak: plain ${peaks.simd.gflops1.toFixed(1)} / ${peaks.simd.gflopsN.toFixed(1)} GFLOP/s (1 / ${peaks.simd.threads} threads), ` +
-  `relaxed ${peaks.relaxed.gflops1.toFixed(1)} / ${peaks.relaxed.gflopsN.toFixed(1)}`);
+console.log(`measured WASM SIMD peak (probes before and after each WASM subject, ranges): plain ${peaks.simd.gflops1} / ${peaks.simd.gflopsN} GFLOP/s ` +
+  `(1 / ${peaks.simd.threads} threads), relaxed ${peaks.relaxed.gflops1} / ${peaks.relaxed.gflopsN}; % peak is of the mean of the two probes around that subject (probe_gflops)`);
 console.table(rows);
 console.table(ratios);
 if (json) console.log(JSON.stringify({ seconds, runs, audio: audioName, flops, peaks, rows, ratios, cpu, node: process.version }));
