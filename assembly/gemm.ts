@@ -230,7 +230,9 @@ const NB: i32 = 512;
 // sequentially: no row-offset load per step, no loads split across cache lines (rows of N = 50 are
 // 200 bytes), and long-strided linear-layer rows become one stream. Measured on one thread, pointwise
 // shapes ran 10-30% faster from 32 rows up (1024x1024x50, 3072x768x500, 64x500x500, 32x64x160000);
-// at 8 rows the copy cost more than it saved (47 against 42 GFLOP/s), at 16 it was level.
+// at 8 rows the copy cost more than it saved (47 against 42 GFLOP/s), at 16 it was level. When threads
+// split a call's rows, the runtime has gemm_pack_b pack all of B once into a shared buffer and the
+// slices run gemm_prepacked on it, instead of each slice repacking every block of B.
 
 // Panels of B(k0..k1)[n0..n1) at `panel`: ceil((n1 - n0) / 8) panels of (k1 - k0) x 8 floats.
 @inline function packPanels(panel: usize, b: usize, rows: usize, n0: i32, n1: i32, k0: i32, k1: i32): void {
@@ -290,6 +292,39 @@ function fewTapsPerRow(rows: usize, K: i32): bool {
 export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
   bias: usize, init: usize, M: i32, N: i32, K: i32,
   mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32): void {
+  gemmRange(out, ldo, a, lda, b, rows, bias, init, M, N, K, mBegin, mEnd, nBegin, nEnd, 0);
+}
+
+// gemm with B already in panels at `packed`, as gemm_pack_b wrote them for columns [nBegin, nEnd)
+// (the same nBegin, nEnd here), so the threads that split a call's rows share one copy of B instead of
+// each packing all of it. b and rows still serve the row tail (< 4 rows), which reads B directly.
+export function gemm_prepacked(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, init: usize, M: i32, N: i32, K: i32,
+  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32, packed: usize): void {
+  gemmRange(out, ldo, a, lda, b, rows, bias, init, M, N, K, mBegin, mEnd, nBegin, nEnd, packed);
+}
+
+// Panels [panelBegin, panelEnd) of B's columns [nBegin, nEnd) for gemm_prepacked, every K block: block
+// k0 at packed + k0 * nPanels * 32 bytes (nPanels = ceil((nEnd - nBegin) / 8)), its panel j (columns
+// nBegin + 8j ..) at + j * (k1 - k0) * 32, laid out as packPanels writes them. Split by panels.
+export function gemm_pack_b(packed: usize, b: usize, rows: usize, K: i32, nBegin: i32, nEnd: i32,
+  panelBegin: i32, panelEnd: i32): void {
+  const nPanels = (nEnd - nBegin + 7) >> 3;
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const k1 = min(K, k0 + KB);
+    const p = packed + (<usize>k0 * nPanels << 5) + (<usize>panelBegin * (k1 - k0) << 5);
+    packPanels(p, b, rows, nBegin + 8 * panelBegin, min(nEnd, nBegin + 8 * panelEnd), k0, k1);
+  }
+}
+
+// Whether gemm packs B for a slice of enough rows (see fewTapsPerRow): 1 or 0.
+export function gemm_packs_b(rows: usize, K: i32): i32 {
+  return panel != 0 && K > 0 && fewTapsPerRow(rows, K) ? 1 : 0;
+}
+
+function gemmRange(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+  bias: usize, init: usize, M: i32, N: i32, K: i32,
+  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32, packed: usize): void {
   if (K == 0) {
     // Degenerate product: out = init only.
     for (let m = mBegin; m < mEnd; m++) {
@@ -301,7 +336,8 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
     }
     return;
   }
-  const packB = panel != 0 && mEnd - mBegin >= PACK_MIN_ROWS && fewTapsPerRow(rows, K);
+  const packB = packed != 0 || (panel != 0 && mEnd - mBegin >= PACK_MIN_ROWS && fewTapsPerRow(rows, K));
+  const nPanels = (nEnd - nBegin + 7) >> 3;
   for (let k0 = 0; k0 < K; k0 += KB) {
     const k1 = min(K, k0 + KB);
     const first = k0 == 0;
@@ -309,7 +345,13 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
       const n1 = min(nEnd, n0 + NB);
       let m = mBegin;
       if (packB) {
-        m = packedBlock(out, ldo, a, lda, b, rows, bias, init, first, mBegin, mEnd, n0, n1, k0, k1);
+        let p = panel;
+        if (packed != 0) {
+          p = packed + (<usize>k0 * nPanels << 5) + (<usize>((n0 - nBegin) >> 3) * (k1 - k0) << 5);
+        } else {
+          packPanels(panel, b, rows, n0, n1, k0, k1);
+        }
+        m = packedBlock(out, ldo, a, lda, p, bias, init, first, mBegin, mEnd, n0, n1, k0, k1);
       } else {
         for (; m + 4 <= mEnd; m += 4) {
           let n = n0;
@@ -330,19 +372,19 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
   }
 }
 
-// Rows [mBegin, m) x columns [n0, n1) of one K block through packed panels: 12-row strips (three 4x8
-// tiles per panel; a column tail of 5-7 as partial 4x8 tiles, of 1-4 as two 6-row tiles), then 4-row
-// strips. Returns m, the first row of the row tail (< 4 rows, which the caller runs unpacked).
-@inline function packedBlock(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
+// Rows [mBegin, m) x columns [n0, n1) of one K block through the packed panels at `panels` (packPanels'
+// layout): 12-row strips (three 4x8 tiles per panel; a column tail of 5-7 as partial 4x8 tiles, of 1-4
+// as two 6-row tiles), then 4-row strips. Returns m, the first row of the row tail (< 4 rows, which the
+// caller runs unpacked).
+@inline function packedBlock(out: usize, ldo: i32, a: usize, lda: i32, panels: usize,
   bias: usize, init: usize, first: bool, mBegin: i32, mEnd: i32, n0: i32, n1: i32, k0: i32, k1: i32): i32 {
-  packPanels(panel, b, rows, n0, n1, k0, k1);
   const panelBytes = <usize>(k1 - k0) << 5;
   const nFull = n0 + ((n1 - n0) & ~7);
   const wTail = n1 - nFull;
-  const tailPanel = panel + <usize>((nFull - n0) >> 3) * panelBytes;
+  const tailPanel = panels + <usize>((nFull - n0) >> 3) * panelBytes;
   let m = mBegin;
   for (; m + 12 <= mEnd; m += 12) {
-    let pb = panel;
+    let pb = panels;
     for (let n = n0; n < nFull; n += 8) {
       tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m, n, 8, k0, k1);
       tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m + 4, n, 8, k0, k1);
@@ -359,7 +401,7 @@ export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: u
     }
   }
   for (; m + 4 <= mEnd; m += 4) {
-    let pb = panel;
+    let pb = panels;
     for (let n = n0; n < nFull; n += 8) {
       tile4x8(out, ldo, a, lda, pb, 0, true, bias, init, first, m, n, 8, k0, k1);
       pb += panelBytes;

@@ -1,6 +1,6 @@
 // Kernel entry points. Every pointer is a byte offset into the imported linear memory; no managed
 // objects are created, so the stub runtime never allocates.
-export { gemm, gemm_panel, gemm_panel_bytes, gemm_rows, gemm_rows_phases } from './gemm';
+export { gemm, gemm_prepacked, gemm_pack_b, gemm_packs_b, gemm_panel, gemm_panel_bytes, gemm_rows, gemm_rows_phases } from './gemm';
 export {
   gelu, elu, sigmoid, add, scale, snake, group_norm_rows, layer_norm_cols, softmax_cols,
   pad_rows, deinterleave, interleave, transpose, weight_norm, pack_conv_strided, pack_conv_transpose,

@@ -29,6 +29,13 @@ export interface Kernels {
   /** init: 0, out (accumulate into it), or a residual laid out like out */
   gemm(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, init: number,
     M: number, N: number, K: number, mBegin: number, mEnd: number, nBegin: number, nEnd: number): void;
+  /** gemm reading B from gemm_pack_b's panels at `packed` (for the same nBegin, nEnd) */
+  gemm_prepacked(out: number, ldo: number, a: number, lda: number, b: number, rows: number, bias: number, init: number,
+    M: number, N: number, K: number, mBegin: number, mEnd: number, nBegin: number, nEnd: number, packed: number): void;
+  /** panels [panelBegin, panelEnd) of B's columns [nBegin, nEnd), every K block, at `packed` (K * ceil((nEnd - nBegin) / 8) * 32 bytes) */
+  gemm_pack_b(packed: number, b: number, rows: number, K: number, nBegin: number, nEnd: number, panelBegin: number, panelEnd: number): void;
+  /** 1 where gemm packs B for slices of enough rows (a row table that is not a k-tap convolution's), else 0 */
+  gemm_packs_b(rows: number, K: number): number;
   /** gives the calling instance its B-panel scratch of gemm_panel_bytes() at p (0: the GEMM never packs) */
   gemm_panel(p: number): void;
   gemm_panel_bytes(): number;
@@ -178,7 +185,7 @@ export class Runtime {
     this.maxPages = parts.maxPages;
     this.maxBytes = Math.min(MAX_BYTES, parts.maxPages * PAGE);
     this.raw = parts.exports as unknown as Kernels;
-    this.k = parts.pool ? threadedKernels(this.raw, parts.pool) : this.raw;
+    this.k = parts.pool ? threadedKernels(this.raw, parts.pool, this) : this.raw;
     this.viewF32 = new Float32Array(this.memory.buffer);
     this.viewI32 = new Int32Array(this.memory.buffer);
     // The GEMM's per-thread panels (see PANEL_BASE): this thread's, then one per worker slot, which
@@ -357,6 +364,8 @@ export const splitTuning = { minChunkNs: 25000, chunksPerThread: 4, align: 0 };
  * into, never a result).
  */
 const GEMM_NS_PER_FLOP = 1 / 20;
+/** Rows from which the GEMM packs B (PACK_MIN_ROWS in assembly/gemm.ts). */
+const GEMM_PACK_MIN_ROWS = 32;
 /** GEMM tile sizes (assembly/gemm.ts): split rows in whole 4-row tiles, columns in multiples of the 8-column tile. */
 const GEMM_ROW_ALIGN = 4;
 const GEMM_COL_ALIGN = 48;
@@ -423,6 +432,8 @@ const gemmPlan: Plan = (a, threads) => {
  */
 const PLANS: Record<SplitKernel, Plan> = {
   gemm: gemmPlan,
+  gemm_prepacked: gemmPlan,
+  gemm_pack_b: rangePlan(6, 1, (a) => 2.5 * a[3]),
   gelu: rangePlan(2, 16, () => 7.5),
   elu: rangePlan(2, 16, () => 4.5),
   sigmoid: rangePlan(2, 16, () => 4.5),
@@ -443,8 +454,15 @@ const PLANS: Record<SplitKernel, Plan> = {
   add_codewords: rangePlan(5, 16, (a) => 1.2 * a[3]),
 };
 
+/** The bump allocator a threaded gemm takes its shared B panels from. */
+interface Arena {
+  mark(): number;
+  allocBytes(bytes: number): number;
+  release(mark: number): void;
+}
+
 /** The raw kernels with every splittable one wrapped to run across `pool`. */
-function threadedKernels(raw: Kernels, pool: Pool): Kernels {
+function threadedKernels(raw: Kernels, pool: Pool, arena: Arena): Kernels {
   const k: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(raw as unknown as Record<string, unknown>)) if (typeof f === 'function') k[name] = f;
   const threads = pool.workers + 1;
@@ -460,5 +478,35 @@ function threadedKernels(raw: Kernels, pool: Pool): Kernels {
       pool.run(id, name, f, args, split.rpos, split.bounds);
     };
   });
+  // A gemm split by rows would have every slice pack all of B for itself (each slice reads all of it):
+  // 8 slices of a 768-row linear layer copied B 8 times, 1-9% of the call. Pack it once instead, its
+  // panels split across the threads, and let every row slice read the shared copy. Same bits: a
+  // packed or a direct read of B gives each element the same operations.
+  const prepackedId = KERNEL_NAMES.indexOf('gemm_prepacked');
+  const packId = KERNEL_NAMES.indexOf('gemm_pack_b');
+  k.gemm = (...args: number[]): void => {
+    const split = gemmPlan(args, threads);
+    if (split === null || pool.broken) {
+      raw.gemm(...(args as Parameters<Kernels['gemm']>));
+      return;
+    }
+    const [, , , , b, rows, , , , , K, mBegin, mEnd, nBegin, nEnd] = args;
+    if (split.rpos !== 11 || mEnd - mBegin < GEMM_PACK_MIN_ROWS || raw.gemm_packs_b(rows, K) === 0) {
+      pool.run(KERNEL_NAMES.indexOf('gemm'), 'gemm', raw.gemm as Kernel, args, split.rpos, split.bounds);
+      return;
+    }
+    const mark = arena.mark();
+    try {
+      const panels = Math.ceil((nEnd - nBegin) / 8);
+      const packed = arena.allocBytes(32 * K * panels);
+      const packArgs = [packed, b, rows, K, nBegin, nEnd, 0, panels];
+      const packBounds = chunkBounds(0, panels, 1, threads);
+      if (packBounds) pool.run(packId, 'gemm_pack_b', raw.gemm_pack_b as Kernel, packArgs, 6, packBounds);
+      else raw.gemm_pack_b(packed, b, rows, K, nBegin, nEnd, 0, panels);
+      pool.run(prepackedId, 'gemm_prepacked', raw.gemm_prepacked as Kernel, [...args, packed], 11, split.bounds);
+    } finally {
+      arena.release(mark);
+    }
+  };
   return k as unknown as Kernels;
 }

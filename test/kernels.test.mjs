@@ -175,6 +175,7 @@ function gemmSetup(rt, spec, seed) {
   const outPtr = rt.upload(outInit, [outInit.length]).ptr;
   const residPtr = resid ? rt.upload(resid, [resid.length]).ptr : 0;
   const initPtr = resid ? residPtr : spec.accumulate ? outPtr : 0;
+  const ptrs = { a: aPtr, lda, b: bPtr, rows: rowsPtr, bias: biasPtr, init: initPtr, out: outPtr };
   const call = (mBegin, mEnd, nBegin, nEnd) => {
     rt.k.gemm(outPtr, ldo, aPtr, lda, bPtr, rowsPtr, biasPtr, initPtr, M, N, K, mBegin, mEnd, nBegin, nEnd);
     if (resid) assertBits(readF32(rt, residPtr, resid.length), resid, 'gemm left its residual input unchanged');
@@ -182,7 +183,7 @@ function gemmSetup(rt, spec, seed) {
   const reset = () => rt.f32.set(outInit, outPtr >>> 2);
   const read = () => readF32(rt, outPtr, outInit.length);
   const refOpts = { a, lda, b, rowElems, bias, accumulate: !!(spec.accumulate || resid), outInit: resid ?? outInit, ldo, M, N, K };
-  return { call, reset, read, refOpts, ldo, outInit };
+  return { call, reset, read, refOpts, ldo, outInit, ...ptrs };
 }
 
 /** [M, N] block out of an [M, ldo] buffer. */
@@ -325,6 +326,41 @@ function suite(flavour) {
       }
     });
   }
+
+  // gemm_pack_b + gemm_prepacked: B packed once (in pieces, as threads split the panels) and read by
+  // row slices gives the same bits as gemm itself, for K and N blocks, column tails, a column range
+  // that starts mid-panel, row tails and slices under 32 rows, bias, accumulate and residual.
+  const PREPACKED_CASES = [
+    { spec: { M: 143, N: 50, K: 300, bias: true }, ms: [0, 12, 13, 100, 143], n: [0, 50], cuts: [3] },
+    { spec: { M: 70, N: 1030, K: 70, lda: 75, ldo: 1033, residual: true }, ms: [0, 35, 70], n: [0, 1030], cuts: [1, 64] },
+    { spec: { M: 40, N: 61, K: 513, accumulate: true, bias: true }, ms: [0, 4, 40], n: [5, 58], cuts: [2] },
+    { spec: { M: 37, N: 3, K: 21, ldb: 40, bias: true }, ms: [0, 37], n: [0, 3], cuts: [] },
+    { spec: { M: 36, N: 24, K: 40, table: 9, accumulate: true }, ms: [0, 10, 36], n: [0, 24], cuts: [1] },
+  ];
+  for (const [pi, { spec, ms, n: [nb, ne], cuts }] of PREPACKED_CASES.entries()) {
+    test(`${P} gemm_prepacked ${caseName(spec)} columns [${nb}, ${ne}) equals gemm bit for bit`, () => {
+      const rt = mk();
+      const g = gemmSetup(rt, spec, 3000 + pi);
+      g.call(0, spec.M, nb, ne);
+      const want = g.read();
+      const panels = Math.ceil((ne - nb) / 8);
+      const packed = rt.allocBytes(32 * spec.K * panels);
+      const bounds = [0, ...cuts, panels];
+      for (let i = 0; i + 1 < bounds.length; i++) rt.k.gemm_pack_b(packed, g.b, g.rows, spec.K, nb, ne, bounds[i], bounds[i + 1]);
+      g.reset();
+      for (let i = 0; i + 1 < ms.length; i++) {
+        rt.k.gemm_prepacked(g.out, g.ldo, g.a, g.lda, g.b, g.rows, g.bias, g.init, spec.M, spec.N, spec.K, ms[i], ms[i + 1], nb, ne, packed);
+      }
+      assertBits(g.read(), want, `gemm_prepacked row slices ${ms}`);
+      assert.is(rt.k.gemm_packs_b(g.rows, spec.K), 1, 'gemm_packs_b: a linear layer or a table of whole rows packs');
+    });
+  }
+  test(`${P} gemm_packs_b is 0 for a k7 convolution's row table`, () => {
+    const rt = mk();
+    const rows = rt.allocBytes(4 * 21);
+    rt.k.gemm_rows(rows, 21, 7, 100, 3);
+    assert.is(rt.k.gemm_packs_b(rows, 21), 0);
+  });
 
   // ---- conv1d ---------------------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ for (const name of MODELS) {
         const chunks = model.rt.pool.workerChunks;
         assert.ok(chunks.every((n) => n > 0), `every worker ran chunks (${chunks.join(', ')})`);
         const split = Object.keys(model.rt.pool.stats.byKernel);
-        for (const k of ['gemm', 'gelu', 'snake', 'pad_rows', 'deinterleave', 'interleave', 'self_attention', 'argmin_cols', 'subtract_codewords', 'add_codewords']) {
+        for (const k of ['gemm', 'gemm_pack_b', 'gemm_prepacked', 'gelu', 'snake', 'pad_rows', 'deinterleave', 'interleave', 'self_attention', 'argmin_cols', 'subtract_codewords', 'add_codewords']) {
           assert.ok(split.includes(k), `${k} went through the pool (split: ${split.join(', ')})`);
         }
         if (name === 'tiny-wavlm') for (const k of ['wavlm_gate']) assert.ok(split.includes(k), `${k} went through the pool`);
