@@ -289,19 +289,26 @@ export function softmax_cols(s: usize, R: i32, Cn: i32, scratch: usize, colBegin
     }
     row += stride;
   }
-  const vec3End = colBegin + (vecEnd - colBegin) / 12 * 12;
+  const vec6End = colBegin + (vecEnd - colBegin) / 24 * 24;
   row = s;
   for (let r = 0; r < R; r++) {
     let t = colBegin;
-    for (; t < vec3End; t += 12) { // three independent exps per iteration, as in mapVec
+    for (; t < vec6End; t += 24) { // six independent exps per iteration, as in mapVec
       const o = <usize>t << 2;
       const e0 = expNonPositivev(f32x4.sub(v128.load(row + o), v128.load(mx + o)));
       const e1 = expNonPositivev(f32x4.sub(v128.load(row + o, 16), v128.load(mx + o, 16)));
       const e2 = expNonPositivev(f32x4.sub(v128.load(row + o, 32), v128.load(mx + o, 32)));
+      const e3 = expNonPositivev(f32x4.sub(v128.load(row + o, 48), v128.load(mx + o, 48)));
+      const e4 = expNonPositivev(f32x4.sub(v128.load(row + o, 64), v128.load(mx + o, 64)));
+      const e5 = expNonPositivev(f32x4.sub(v128.load(row + o, 80), v128.load(mx + o, 80)));
       v128.store(row + o, e0); v128.store(row + o, e1, 16); v128.store(row + o, e2, 32);
+      v128.store(row + o, e3, 48); v128.store(row + o, e4, 64); v128.store(row + o, e5, 80);
       v128.store(sum + o, f32x4.add(v128.load(sum + o), e0));
       v128.store(sum + o, f32x4.add(v128.load(sum + o, 16), e1), 16);
       v128.store(sum + o, f32x4.add(v128.load(sum + o, 32), e2), 32);
+      v128.store(sum + o, f32x4.add(v128.load(sum + o, 48), e3), 48);
+      v128.store(sum + o, f32x4.add(v128.load(sum + o, 64), e4), 64);
+      v128.store(sum + o, f32x4.add(v128.load(sum + o, 80), e5), 80);
     }
     for (; t < vecEnd; t += 4) {
       const o = <usize>t << 2;
