@@ -372,11 +372,12 @@ export function pad_rows(out: usize, x: usize, T: i32, padLeft: i32, padRight: i
 export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowBegin: i32, rowEnd: i32): void {
   const phase = <usize>Tp << 2;
   const full = min(Tp, T / s);
+  const group = <usize>s << 2; // bytes of x per group of s samples
   for (let c = rowBegin; c < rowEnd; c++) {
     const o = out + ((<usize>(c * s) * Tp) << 2);
     let xp = x + ((<usize>c * T) << 2);
+    let m = 0;
     if (s == 2) {
-      let m = 0;
       for (; m + 4 <= full; m += 4) {
         const a = v128.load(xp);
         const b = v128.load(xp, 16);
@@ -384,38 +385,25 @@ export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowB
         v128.store(o + phase + (<usize>m << 2), i32x4.shuffle(a, b, 1, 3, 5, 7));
         xp += 32;
       }
-      for (; m < full; m++) {
-        store<f32>(o + (<usize>m << 2), load<f32>(xp));
-        store<f32>(o + phase + (<usize>m << 2), load<f32>(xp, 4));
-        xp += 8;
-      }
     } else if (s == 4 || s == 8) {
       // 4 groups at a time: the 4x4 transposes of their first (and for s = 8, second) four phases
-      let m = 0;
-      const step = <usize>s << 4;
       for (; m + 4 <= full; m += 4) {
         const op = o + (<usize>m << 2);
-        const g = <usize>s << 2; // bytes per group
-        storeTransposed(v128.load(xp), v128.load(xp + g), v128.load(xp + 2 * g), v128.load(xp + 3 * g), op, phase);
-        if (s == 8) storeTransposed(v128.load(xp, 16), v128.load(xp + g, 16), v128.load(xp + 2 * g, 16), v128.load(xp + 3 * g, 16), op + 4 * phase, phase);
-        xp += step;
-      }
-      for (; m < full; m++) {
-        let op = o + (<usize>m << 2);
-        for (let r = 0; r < s; r++) {
-          store<f32>(op, load<f32>(xp));
-          xp += 4;
-          op += phase;
+        storeTransposed(v128.load(xp), v128.load(xp + group), v128.load(xp + 2 * group), v128.load(xp + 3 * group), op, phase);
+        if (s == 8) {
+          storeTransposed(v128.load(xp, 16), v128.load(xp + group, 16), v128.load(xp + 2 * group, 16), v128.load(xp + 3 * group, 16),
+            op + 4 * phase, phase);
         }
+        xp += 4 * group;
       }
-    } else {
-      for (let m = 0; m < full; m++) {
-        let op = o + (<usize>m << 2);
-        for (let r = 0; r < s; r++) {
-          store<f32>(op, load<f32>(xp));
-          xp += 4;
-          op += phase;
-        }
+    }
+    // the remaining whole groups (every group for other strides), one sample at a time
+    for (; m < full; m++) {
+      let op = o + (<usize>m << 2);
+      for (let r = 0; r < s; r++) {
+        store<f32>(op, load<f32>(xp));
+        xp += 4;
+        op += phase;
       }
     }
     for (let m = full; m < Tp; m++) {

@@ -435,4 +435,3 @@ export function gemm_rows_phases(rows: usize, C: i32, s: i32, kw: i32, ldb: i32)
     }
   }
 }
-

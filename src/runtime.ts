@@ -432,7 +432,8 @@ const gemmPlan: Plan = (a, threads) => {
  */
 const PLANS: Record<SplitKernel, Plan> = {
   gemm: gemmPlan,
-  gemm_prepacked: gemmPlan,
+  // rows only: the shared panels were packed for the call's own columns [nBegin, nEnd)
+  gemm_prepacked: rangePlan(11, GEMM_ROW_ALIGN, (a) => (a[14] - a[13]) * (2 * Math.max(a[10], 1) * GEMM_NS_PER_FLOP + 0.5)),
   gemm_pack_b: rangePlan(6, 1, (a) => 2.5 * a[3]),
   gelu: rangePlan(2, 16, () => 7.5),
   elu: rangePlan(2, 16, () => 4.5),
@@ -482,6 +483,7 @@ function threadedKernels(raw: Kernels, pool: Pool, arena: Arena): Kernels {
   // 8 slices of a 768-row linear layer copied B 8 times, 1-9% of the call. Pack it once instead, its
   // panels split across the threads, and let every row slice read the shared copy. Same bits: a
   // packed or a direct read of B gives each element the same operations.
+  const gemmId = KERNEL_NAMES.indexOf('gemm');
   const prepackedId = KERNEL_NAMES.indexOf('gemm_prepacked');
   const packId = KERNEL_NAMES.indexOf('gemm_pack_b');
   k.gemm = (...args: number[]): void => {
@@ -492,7 +494,7 @@ function threadedKernels(raw: Kernels, pool: Pool, arena: Arena): Kernels {
     }
     const [, , , , b, rows, , , , , K, mBegin, mEnd, nBegin, nEnd] = args;
     if (split.rpos !== 11 || mEnd - mBegin < GEMM_PACK_MIN_ROWS || raw.gemm_packs_b(rows, K) === 0) {
-      pool.run(KERNEL_NAMES.indexOf('gemm'), 'gemm', raw.gemm as Kernel, args, split.rpos, split.bounds);
+      pool.run(gemmId, 'gemm', raw.gemm as Kernel, args, split.rpos, split.bounds);
       return;
     }
     const mark = arena.mark();
