@@ -1,6 +1,7 @@
 // Kernel microbenchmarks (tinybench): GFLOP/s of the heavy kernels and % of the SIMD peak measured
-// here, in the same process, by assembly/peak.ts. `node bench/kernels.mjs [--flavour simd|relaxed] [--json]`
-// (relaxed needs --experimental-wasm-relaxed-simd on Node 20).
+// here, in the same process, by assembly/peak.ts right before and after each kernel.
+// `node bench/kernels.mjs [--flavour simd|relaxed] [--json]` (relaxed needs
+// --experimental-wasm-relaxed-simd on Node 20).
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/runtime.js';
 import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d } from '../dist/ops.js';
@@ -109,16 +110,24 @@ attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
 rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
 
 scratch = rt.mark();
-const peak = measurePeak(rt.k);
-const bench = new Bench({ time: 800, warmupTime: 200 });
-for (const c of cases) bench.add(c.name, c.fn);
-await bench.run();
-const rows = bench.tasks.map((t, i) => {
-  if (!t.result.latency) throw new Error(`${t.name}: ${t.result.state} ${t.result.error?.stack ?? ""}`);
-  const mean = t.result.latency.p50; // ms (median)
-  const gflops = cases[i].flops / (mean / 1000) / 1e9;
-  return { kernel: t.name, ms: +mean.toFixed(3), gflops: +gflops.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) };
-});
-console.log(`kernels, ${rt.flavour} SIMD, 1 thread; measured peak ${peak.toFixed(1)} GFLOP/s`);
+// Each kernel's % peak is of the mean of a probe right before and right after it: on a shared host the
+// capacity drifts within a run, and one probe at the start misstated later kernels' share.
+const rows = [];
+const probes = [];
+for (const c of cases) {
+  const before = measurePeak(rt.k, 0.3);
+  const bench = new Bench({ time: 800, warmupTime: 200 });
+  bench.add(c.name, c.fn);
+  await bench.run();
+  const after = measurePeak(rt.k, 0.3);
+  const t = bench.tasks[0];
+  if (!t.result.latency) throw new Error(`${t.name}: ${t.result.state} ${t.result.error?.stack ?? ''}`);
+  const ms = t.result.latency.p50; // median
+  const gflops = c.flops / (ms / 1000) / 1e9;
+  const peak = (before + after) / 2;
+  probes.push(before, after);
+  rows.push({ kernel: c.name, ms: +ms.toFixed(3), gflops: +gflops.toFixed(1), probe: +peak.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) });
+}
+console.log(`kernels, ${rt.flavour} SIMD, 1 thread; probes ${Math.min(...probes).toFixed(1)}-${Math.max(...probes).toFixed(1)} GFLOP/s (probe: mean of the probes before and after each kernel)`);
 console.table(rows);
-if (json) console.log(JSON.stringify({ flavour: rt.flavour, peakGflops: peak, kernels: rows }));
+if (json) console.log(JSON.stringify({ flavour: rt.flavour, probes, kernels: rows }));
