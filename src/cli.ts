@@ -200,7 +200,16 @@ export async function main(argv: string[]): Promise<number> {
       const { input, output } = requireIO(args);
       const codes = readCodes(input);
       const t = performance.now();
-      const { audioValues } = model.decode(codes);
+      let lastPct = 0;
+      const { audioValues } = model.decode(codes, {
+        onProgress: (done, total) => {
+          const pct = Math.floor((100 * done) / total);
+          if (pct >= lastPct + 10 && done < total) {
+            lastPct = pct;
+            log(args, `decoding: ${pct}% (${done} of ${total} frames)`);
+          }
+        },
+      });
       log(args, `decoded ${codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAudio(output, audioValues, null, model.config.sampleRate, args.rescale);
       process.stdout.write(`audio_values (${audioValues.dims.join(', ')}) -> ${output}\n`);

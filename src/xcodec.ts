@@ -39,6 +39,17 @@ export interface LoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+export interface DecodeOptions {
+  /**
+   * Codes longer than this many frames are decoded in windows of this many (default 1500: 30 s at
+   * 50 frames/s), each with the decoder's receptive field of context on both sides, so the audio is
+   * bit-identical to a one-call decode and memory is that of one window whatever the length.
+   */
+  windowFrames?: number;
+  /** called after each window: (frames decoded, total frames), over all batch items */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Checkpoint tensors by name, plus the config; what fromPretrained reads from a directory. */
 export interface CheckpointSource extends TensorSource {
   names(): string[];
@@ -175,26 +186,63 @@ export class XcodecModel {
     return { audioCodes: { data: codes, dims: [B, nq, frames] } };
   }
 
-  /** audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers). */
-  decode(audioCodes: CodesInput): { audioValues: FloatTensor } {
+  /**
+   * audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers).
+   * Long code sequences are decoded window by window (see DecodeOptions), with the same result.
+   */
+  decode(audioCodes: CodesInput, options: DecodeOptions = {}): { audioValues: FloatTensor } {
     const { B, nq, T, codes } = this.checkCodes(audioCodes);
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
+    const window = options.windowFrames ?? DEFAULT_WINDOW_FRAMES;
+    if (!Number.isInteger(window) || window < 1) {
+      throw new XcodecInputError(`windowFrames ${String(window)} is not accepted; accepted: an integer >= 1 (frames of codes per decoder call)`);
+    }
+    const onProgress = options.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof onProgress}`);
+    }
     const hop = this.config.hopLength;
-    let out: Float32Array | null = null;
-    let N = 0;
-    this.guard(() => {
-      for (let b = 0; b < B; b++) {
-        const m = this.rt.mark();
-        const ptr = this.rt.allocBytes(4 * nq * T);
-        this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
-        const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, T));
-        N = audio.dims[1];
-        out ??= new Float32Array(B * N);
-        out.set(this.rt.view(audio), b * N);
-        this.rt.release(m);
-      }
-    });
-    if (N !== T * hop) throw new XcodecRuntimeError(`decoder produced ${N} samples for ${T} frames; expected ${T * hop}`);
-    return { audioValues: { data: out!, dims: [B, 1, N] } };
+    const context = T > window ? this.core.decoderContextFrames : 0;
+    const out = new Float32Array(B * T * hop);
+    let callbackError: { error: unknown } | null = null;
+    try {
+      this.guard(() => {
+        for (let b = 0; b < B; b++) {
+          for (let f0 = 0; f0 < T; f0 += window) {
+            const f1 = Math.min(T, f0 + window);
+            // Frames [a, e) go through the decoder; only [f0, f1) are kept, the rest is context.
+            const a = Math.max(0, f0 - context);
+            const e = Math.min(T, f1 + context);
+            const m = this.rt.mark();
+            const ptr = this.rt.allocBytes(4 * nq * (e - a));
+            const i32 = this.rt.i32;
+            for (let q = 0; q < nq; q++) {
+              const row = (b * nq + q) * T;
+              i32.set(codes.subarray(row + a, row + e), (ptr >>> 2) + q * (e - a));
+            }
+            const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, e - a));
+            if (audio.dims[1] !== (e - a) * hop) {
+              throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${e - a} frames; expected ${(e - a) * hop}`);
+            }
+            out.set(this.rt.view(audio).subarray((f0 - a) * hop, (f1 - a) * hop), (b * T + f0) * hop);
+            this.rt.release(m);
+            if (onProgress) {
+              try {
+                onProgress(b * T + f1, B * T);
+              } catch (error) {
+                callbackError = { error };
+                throw error;
+              }
+            }
+          }
+        }
+      });
+    } catch (e) {
+      // An exception from the caller's onProgress (e.g. to cancel) reaches the caller unchanged.
+      if (callbackError) throw (callbackError as { error: unknown }).error;
+      throw e;
+    }
+    return { audioValues: { data: out, dims: [B, 1, T * hop] } };
   }
 
   /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
@@ -319,6 +367,9 @@ export class XcodecModel {
     return { B, nq, T, codes };
   }
 }
+
+/** Decoder window when DecodeOptions.windowFrames is not given: 30 s at 50 frames/s. */
+const DEFAULT_WINDOW_FRAMES = 1500;
 
 function isParsedConfig(c: unknown): c is XcodecConfig {
   return typeof c === 'object' && c !== null && 'hopLength' in c && 'semantic' in c && 'acoustic' in c;

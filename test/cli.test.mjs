@@ -20,6 +20,30 @@ function run(...args) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+test('decode of a long code sequence reports progress and writes every sample', async () => {
+  // 3200 frames (64 s at 50 frames/s): more than one default window of 1500, so decode runs windowed
+  const T = 3200;
+  const codes = new BigInt64Array(2 * T);
+  for (let i = 0; i < codes.length; i++) codes[i] = BigInt((i * 7919) % 1024);
+  const codesPath = join(out, 'long_codes.npy');
+  writeFileSync(codesPath, writeNpy(codes, [1, 2, T]));
+  const values = join(out, 'long_values.npy');
+  const r = run('decode', codesPath, '-o', values, '--model', model);
+  assert.is(r.code, 0, r.stderr);
+  const steps = r.stderr.split('\n').filter((l) => /decoding: \d+% \(\d+ of 3200 frames\)/.test(l));
+  assert.ok(steps.length >= 1, `progress lines on stderr:\n${r.stderr}`);
+  const v = readNpy(new Uint8Array(readFileSync(values)));
+  assert.equal(v.shape, [1, 1, T * 320]);
+  // the CLI decodes in windows of 1500 frames; the library decodes the whole sequence in one call here
+  const m = await XcodecModel.fromPretrained(model, { numThreads: 1 });
+  const lib = m.decode({ data: codes, dims: [1, 2, T] }, { windowFrames: T }).audioValues.data;
+  m.dispose();
+  assert.is(v.data.length, lib.length);
+  let diff = 0;
+  for (let i = 0; i < lib.length; i++) if (!Object.is(v.data[i], lib[i])) diff++;
+  assert.is(diff, 0, 'the windowed CLI decode equals a one-call decode, bit for bit');
+});
+
 test('encode + decode round trip of the FLAC speech sample', () => {
   const codes = join(out, 'speech_en_codes.npy');
   let r = run('encode', join(audio, 'speech_en.flac'), '-o', codes, '--model', model, '--bandwidth', '2', '-q');

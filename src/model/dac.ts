@@ -13,6 +13,9 @@ async function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
   return conv;
 }
 
+// The dilations of each block's three residual units (DAC's res_unit1..3).
+const RESIDUAL_DILATIONS = [1, 3, 9];
+
 class ResidualUnit {
   private constructor(private snake1: number, private conv1: Conv1d, private snake2: number, private conv2: Conv1d) {}
 
@@ -41,7 +44,7 @@ class EncoderBlock {
 
   static async load(vb: Weights, dim: number, stride: number): Promise<EncoderBlock> {
     const units = [];
-    for (const [i, d] of [1, 3, 9].entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d));
+    for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d));
     const snake1 = await vb.pp('snake1').vector('alpha', dim / 2);
     const conv1 = await loadConv(vb.pp('conv1'), dim / 2, dim, 2 * stride, { stride, padding: Math.ceil(stride / 2) });
     return new EncoderBlock(units, snake1, conv1);
@@ -94,7 +97,7 @@ class DecoderBlock {
     const convT = await loadPackedConvTranspose1d(vb.rt, () => cv.convWeight([cin, cout, 2 * stride]), () => cv.tensor('bias', [cout]),
       { cin, cout, kernel: 2 * stride, stride, padding: Math.ceil(stride / 2), outputPadding: stride % 2 });
     const units = [];
-    for (const [i, d] of [1, 3, 9].entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d));
+    for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d));
     return new DecoderBlock(snake1, convT, units);
   }
 
@@ -123,6 +126,36 @@ export class DacDecoder {
     const snake1 = await vb.pp('snake1').vector('alpha', out);
     const conv2 = await loadConv(vb.pp('conv2'), out, 1, 7, { padding: 3 });
     return new DacDecoder(conv1, blocks, snake1, conv2);
+  }
+
+  /**
+   * Frames of context a window of frames needs on each side to decode, alone, exactly as it does
+   * within the whole sequence. Every layer is local, and the only difference a window makes is the zero
+   * padding at its edges, so this follows, layer by layer as forward() runs them, how many outputs from
+   * each edge can see that padding: a stride-1 conv adds its padding on the left and its span minus
+   * the padding on the right; a transposed conv (stride s, kernel k, padding p) maps n such inputs to
+   * n * s + k - 1 - p outputs on the left (an upper bound) and n * s + p on the right; Snake and the
+   * residual adds add nothing. The kernels give every output element the same operations wherever the
+   * window starts (see assembly/gemm.ts), so outside this margin the samples are bit-identical.
+   */
+  static contextFrames(c: AcousticConfig): number {
+    let left = 0;
+    let right = 0;
+    const conv = (kernel: number, dilation: number, padding: number): void => {
+      left += padding;
+      right += (kernel - 1) * dilation - padding;
+    };
+    conv(7, 1, 3);
+    let hop = 1;
+    for (const s of c.upsamplingRatios) {
+      const p = Math.ceil(s / 2);
+      left = left * s + 2 * s - 1 - p;
+      right = right * s + p;
+      for (const d of RESIDUAL_DILATIONS) conv(7, d, 3 * d);
+      hop *= s;
+    }
+    conv(7, 1, 3);
+    return Math.ceil(Math.max(left, right) / hop);
   }
 
   /** x: [hidden_size, frames] -> [1, samples]. */

@@ -119,6 +119,11 @@ export class XcodecCore {
     return this.quantizer.decode(rt, codes, nq, T);
   }
 
+  /** Frames of context each side that a window of codes needs to decode exactly as in the whole sequence. */
+  get decoderContextFrames(): number {
+    return DacDecoder.contextFrames(this.config.acoustic);
+  }
+
   /** codebook sum [D, T] -> audio [1, T * hop]. */
   synthesize(rt: Runtime, quantized: Tensor): Tensor {
     const m = rt.mark();

@@ -1,0 +1,143 @@
+// Long code sequences decode window by window (DecodeOptions.windowFrames) with each window's
+// receptive field of context: the audio must be bit-identical to a one-call decode, the context must
+// be what the decoder needs (not less, and at most one frame more than the least that works), and
+// the fixtures' audio_values must still come out within tolerance when decoded in windows.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { XcodecModel } from '../dist/index.js';
+import { XcodecCore } from '../dist/model/xcodec.js';
+import { DacDecoder } from '../dist/model/dac.js';
+import { fixtures, manifest, npy, assertClose, assertDims } from './helpers.mjs';
+
+const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
+const loaded = [];
+
+function randomCodes(B, nq, T, K, seed) {
+  const data = new Int32Array(B * nq * T);
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s % K;
+  }
+  return { data, dims: [B, nq, T] };
+}
+
+/** Indices at which a and b differ bit for bit (NaN compares by Object.is). */
+function differences(a, b) {
+  assert.is(a.length, b.length, 'lengths');
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) n++;
+  return n;
+}
+
+/** Decodes with the decoder context forced to `frames` (to find the least that works). */
+function decodeWithContext(model, codes, windowFrames, frames) {
+  const original = Object.getOwnPropertyDescriptor(XcodecCore.prototype, 'decoderContextFrames');
+  Object.defineProperty(XcodecCore.prototype, 'decoderContextFrames', { get: () => frames, configurable: true });
+  try {
+    return model.decode(codes, { windowFrames }).audioValues;
+  } finally {
+    Object.defineProperty(XcodecCore.prototype, 'decoderContextFrames', original);
+  }
+}
+
+for (const name of MODELS) {
+  const dir = join(fixtures, name);
+  let model;
+  const load = async () => {
+    if (!model) loaded.push(model = await XcodecModel.fromPretrained(dir, { numThreads: 2 }));
+    return model;
+  };
+
+  test(`${name}: windowed decode is bit-identical to one call (windows 1..T, batch of 2)`, async () => {
+    const m = await load();
+    const T = 45;
+    const codes = randomCodes(2, m.numQuantizersFor(), T, m.config.codebookSize, 11);
+    const whole = m.decode(codes).audioValues;
+    assertDims(whole.dims, [2, 1, T * m.config.hopLength], 'one-call audio_values');
+    for (const w of [1, 2, 3, 7, 16, 44, 45, 1000]) {
+      const got = m.decode(codes, { windowFrames: w }).audioValues;
+      assertDims(got.dims, whole.dims, `windowFrames ${w}`);
+      assert.is(differences(got.data, whole.data), 0, `windowFrames ${w}: samples differ from the one-call decode`);
+    }
+  });
+
+  test(`${name}: the decoder context is needed and at most one frame over the least that works`, async () => {
+    const m = await load();
+    const T = 40;
+    const codes = randomCodes(1, m.numQuantizersFor(), T, m.config.codebookSize, 5);
+    const whole = m.decode(codes).audioValues.data;
+    const context = DacDecoder.contextFrames(m.config.acoustic);
+    assert.ok(context >= 1, `context ${context}`);
+    let least = -1;
+    for (let h = 0; h <= context; h++) {
+      // window 1: every frame's samples come from a separate call, so every cut is tested
+      if (differences(decodeWithContext(m, codes, 1, h).data, whole) === 0) {
+        least = h;
+        break;
+      }
+    }
+    assert.ok(least >= 0, `no context up to ${context} frames reproduces the one-call decode`);
+    assert.ok(least > 0, 'a window with no context already matched: the check could not fail');
+    assert.ok(context <= least + 1, `context ${context} frames, but ${least} already suffice`);
+  });
+
+  test(`${name}: fixture audio_values within tolerance when decoded in windows, with progress`, async () => {
+    const m = await load();
+    for (const c of manifest(name).cases) {
+      const top = Math.max(...Object.keys(c.bandwidths).map(Number));
+      const codes = npy(join(dir, 'cases', c.tensors[c.bandwidths[String(top)].codes].file));
+      const [B, , T] = codes.shape;
+      const calls = [];
+      const { audioValues } = m.decode({ data: codes.data, dims: codes.shape }, {
+        windowFrames: 4, onProgress: (done, total) => calls.push([done, total]),
+      });
+      const exp = npy(join(dir, 'cases', c.tensors.audio_values.file));
+      assertDims(audioValues.dims, exp.shape, `${c.name} audio_values`);
+      assertClose(audioValues.data, exp.data, c.tensors.audio_values.atol, `${name}/${c.name} audio_values, windows of 4 frames`);
+      assert.is(calls.length, B * Math.ceil(T / 4), `${c.name}: one progress call per window`);
+      assert.equal(calls.at(-1), [B * T, B * T], `${c.name}: progress ends at the total`);
+      for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] > calls[i - 1][0], 'progress increases');
+    }
+  });
+}
+
+test('bad decode options are typed errors; an exception from onProgress reaches the caller', async () => {
+  const m = await XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
+  const codes = randomCodes(1, 1, 10, m.config.codebookSize, 3);
+  for (const w of [0, -3, 1.5, Number.NaN, '8']) {
+    try {
+      m.decode(codes, { windowFrames: w });
+      assert.unreachable(`windowFrames ${String(w)} was accepted`);
+    } catch (e) {
+      assert.is(e.name, 'XcodecInputError', `windowFrames ${String(w)}: ${e.message}`);
+      assert.match(e.message, /windowFrames .* accepted: an integer >= 1/);
+    }
+  }
+  try {
+    m.decode(codes, { onProgress: 42 });
+    assert.unreachable('a non-function onProgress was accepted');
+  } catch (e) {
+    assert.is(e.name, 'XcodecInputError');
+    assert.match(e.message, /onProgress must be a function/);
+  }
+  const cancel = new Error('cancelled by the caller');
+  try {
+    m.decode(codes, { windowFrames: 2, onProgress: (done) => { if (done >= 4) throw cancel; } });
+    assert.unreachable('the onProgress exception was swallowed');
+  } catch (e) {
+    assert.is(e, cancel, 'the same exception object');
+  }
+  // the model stays usable and gives the same audio as before the errors
+  const a = m.decode(codes, { windowFrames: 3 }).audioValues.data;
+  const b = m.decode(codes).audioValues.data;
+  assert.is(differences(a, b), 0);
+  m.dispose();
+});
+
+test.after(() => {
+  for (const m of loaded) m.dispose();
+});
+
+test.run();
