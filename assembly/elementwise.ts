@@ -135,14 +135,44 @@ export function group_norm_rows(out: usize, x: usize, gamma: usize, beta: usize,
   rowBegin: i32, rowEnd: i32): void {
   for (let c = rowBegin; c < rowEnd; c++) {
     const xr = x + ((<usize>c * T) << 2);
-    const or = out + ((<usize>c * T) << 2);
-    const mean = rowSum(xr, T) / <f32>T;
-    const var_ = rowSumSqDev(xr, T, mean) / <f32>T;
-    const rstd: f32 = <f32>1.0 / Mathf.sqrt(var_ + eps);
-    const g = load<f32>(gamma + (<usize>c << 2));
-    const b = load<f32>(beta + (<usize>c << 2));
-    normRow(or, xr, T, mean, rstd * g, b, g);
+    const mean = rowMean(xr, T);
+    normRowWith(out + ((<usize>c * T) << 2), xr, T, gamma, beta, c, mean, rowRstd(xr, T, mean, eps));
   }
+}
+
+// group_norm_rows in two steps, for rows too long to hold at once: group_norm_stats takes each whole
+// row's statistics (stats: [C, 2] = mean, 1 / sqrt(var + eps)), and group_norm_apply normalises any
+// stretch of the rows with them (x, out: [C, T], T that stretch's length). Same operations, same bits.
+export function group_norm_stats(stats: usize, x: usize, T: i32, eps: f32, rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const xr = x + ((<usize>c * T) << 2);
+    const mean = rowMean(xr, T);
+    store<f32>(stats + (<usize>c << 3), mean);
+    store<f32>(stats + (<usize>c << 3), rowRstd(xr, T, mean, eps), 4);
+  }
+}
+
+export function group_norm_apply(out: usize, x: usize, gamma: usize, beta: usize, stats: usize, T: i32,
+  rowBegin: i32, rowEnd: i32): void {
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const o = (<usize>c * T) << 2;
+    normRowWith(out + o, x + o, T, gamma, beta, c, load<f32>(stats + (<usize>c << 3)), load<f32>(stats + (<usize>c << 3), 4));
+  }
+}
+
+@inline function rowMean(xr: usize, T: i32): f32 {
+  return rowSum(xr, T) / <f32>T;
+}
+
+@inline function rowRstd(xr: usize, T: i32, mean: f32, eps: f32): f32 {
+  const var_ = rowSumSqDev(xr, T, mean) / <f32>T;
+  return <f32>1.0 / Mathf.sqrt(var_ + eps);
+}
+
+@inline function normRowWith(or: usize, xr: usize, T: i32, gamma: usize, beta: usize, c: i32, mean: f32, rstd: f32): void {
+  const g = load<f32>(gamma + (<usize>c << 2));
+  const b = load<f32>(beta + (<usize>c << 2));
+  normRow(or, xr, T, mean, rstd * g, b, g);
 }
 
 @inline function hsum(v: v128): f32 {

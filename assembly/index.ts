@@ -2,7 +2,7 @@
 // objects are created, so the stub runtime never allocates.
 export { gemm, gemm_prepacked, gemm_pack_b, gemm_packs_b, gemm_panel, gemm_panel_bytes, gemm_rows, gemm_rows_phases } from './gemm';
 export {
-  gelu, elu, sigmoid, add, scale, snake, group_norm_rows, layer_norm_cols, softmax_cols,
+  gelu, elu, sigmoid, add, scale, snake, group_norm_rows, group_norm_stats, group_norm_apply, layer_norm_cols, softmax_cols,
   pad_rows, deinterleave, interleave, transpose, weight_norm, pack_conv_strided, pack_conv_transpose,
 } from './elementwise';
 export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';

@@ -1,5 +1,5 @@
 export { XcodecModel } from './xcodec.js';
-export type { FloatTensor, CodesTensor, CodesInput, DecodeOptions, LoadOptions, CheckpointSource } from './xcodec.js';
+export type { FloatTensor, CodesTensor, CodesInput, EncodeOptions, DecodeOptions, LoadOptions, CheckpointSource } from './xcodec.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './config.js';
 export type { XcodecConfig, AcousticConfig, SemanticConfig } from './config.js';
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';

@@ -48,6 +48,8 @@ export interface Kernels {
   scale(out: number, x: number, s: number, begin: number, end: number): void;
   snake(out: number, x: number, alpha: number, T: number, padLeft: number, padRight: number, rowBegin: number, rowEnd: number): void;
   group_norm_rows(out: number, x: number, gamma: number, beta: number, T: number, eps: number, rowBegin: number, rowEnd: number): void;
+  group_norm_stats(stats: number, x: number, T: number, eps: number, rowBegin: number, rowEnd: number): void;
+  group_norm_apply(out: number, x: number, gamma: number, beta: number, stats: number, T: number, rowBegin: number, rowEnd: number): void;
   layer_norm_cols(out: number, x: number, gamma: number, beta: number, C: number, T: number, eps: number, colBegin: number, colEnd: number): void;
   softmax_cols(s: number, R: number, Cn: number, scratch: number, colBegin: number, colEnd: number): void;
   pad_rows(out: number, x: number, T: number, padLeft: number, padRight: number, rowBegin: number, rowEnd: number): void;
@@ -442,6 +444,8 @@ const PLANS: Record<SplitKernel, Plan> = {
   scale: rangePlan(3, 16, () => 0.3),
   snake: rangePlan(6, 1, (a) => 1.1 * a[3] + 0.3 * (a[4] + a[5])),
   group_norm_rows: rangePlan(6, 1, (a) => 0.7 * a[4]),
+  group_norm_stats: rangePlan(4, 1, (a) => 0.4 * a[2]),
+  group_norm_apply: rangePlan(6, 1, (a) => 0.3 * a[5]),
   layer_norm_cols: rangePlan(7, 16, (a) => 0.9 * a[4]),
   pad_rows: rangePlan(5, 1, (a) => 0.3 * (a[2] + a[3] + a[4])),
   deinterleave: rangePlan(5, 1, (a) => 1.3 * a[3] * a[4]),

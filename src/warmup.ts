@@ -30,6 +30,8 @@ export function warmUpKernels(rt: Runtime): void {
     k.scale(o, o, 0.5, 0, n * n);
     k.layer_norm_cols(o, b, v, v, n, n, 1e-5, 0, n);
     k.group_norm_rows(o, b, v, v, n, 1e-5, 0, n);
+    k.group_norm_stats(scratch, b, n, 1e-5, 0, n / 2);
+    k.group_norm_apply(o, b, v, v, scratch, n, 0, n / 2);
     // 2 heads of 32 over 64 frames (and softmax_cols inside): context in o's first half, scores in its second
     k.gemm_rows(rows, n / 2, 1, n / 2, 1);
     k.self_attention(o, a, b, a, o + 4 * (n / 2) * n, rows, scratch, 0, 0, 0, n / 2, 2, n / 2, 0, n / 2);

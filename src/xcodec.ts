@@ -39,6 +39,18 @@ export interface LoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+export interface EncodeOptions {
+  /** kbps, one of the config's target_bandwidths (default: the highest) */
+  bandwidth?: number;
+  /**
+   * Audio of more than this many frames (default 1500: 30 s at 50 frames/s) runs the convolutional
+   * stages (the semantic model's feature encoder, the acoustic encoder) in windows of this many
+   * frames: the codes are identical to a one-window encode, and their memory follows the window
+   * instead of the audio. The transformer still attends over the whole input.
+   */
+  windowFrames?: number;
+}
+
 export interface DecodeOptions {
   /**
    * Codes longer than this many frames are decoded in windows of this many (default 1500: 30 s at
@@ -164,10 +176,16 @@ export class XcodecModel {
     return this.core.numQuantizersFor(bandwidth);
   }
 
-  /** input_values [B, 1, N] (or a mono Float32Array) -> audio_codes [B, nq, T] (int64). */
-  encode(inputValues: FloatTensor | Float32Array, options: { bandwidth?: number } = {}): { audioCodes: CodesTensor } {
+  /**
+   * input_values [B, 1, N] (or a mono Float32Array) -> audio_codes [B, nq, T] (int64). Audio of more
+   * than `windowFrames` frames (default 1500: 30 s) runs its convolutional stages in windows, with the
+   * same codes (see EncodeOptions).
+   */
+  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
     const x = this.checkAudio(inputValues);
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames? }');
     const nq = this.core.numQuantizersFor(options.bandwidth);
+    const window = checkWindow(options.windowFrames);
     const [B, , N] = x.dims;
     const { frames } = this.core.framesFor(N);
     const codes = new BigInt64Array(B * nq * frames);
@@ -175,7 +193,7 @@ export class XcodecModel {
       for (let b = 0; b < B; b++) {
         const m = this.rt.mark();
         const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-        const { embeddings } = this.core.embed(this.rt, input);
+        const { embeddings } = this.core.embed(this.rt, input, window);
         const ptr = this.rt.allocBytes(4 * nq * frames);
         this.core.quantize(this.rt, embeddings, nq, ptr);
         const view = this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames);
@@ -193,10 +211,7 @@ export class XcodecModel {
   decode(audioCodes: CodesInput, options: DecodeOptions = {}): { audioValues: FloatTensor } {
     const { B, nq, T, codes } = this.checkCodes(audioCodes);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
-    const window = options.windowFrames ?? DEFAULT_WINDOW_FRAMES;
-    if (!Number.isInteger(window) || window < 1) {
-      throw new XcodecInputError(`windowFrames ${String(window)} is not accepted; accepted: an integer >= 1 (frames of codes per decoder call)`);
-    }
+    const window = checkWindow(options.windowFrames);
     const onProgress = options.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof onProgress}`);
@@ -263,10 +278,10 @@ export class XcodecModel {
   }
 
   /** encode then decode, with the audio trimmed to the input length (transformers' forward). */
-  forward(inputValues: FloatTensor | Float32Array, options: { bandwidth?: number } = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
+  forward(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
     const x = this.checkAudio(inputValues);
     const { audioCodes } = this.encode(x, options);
-    const { audioValues } = this.decode(audioCodes);
+    const { audioValues } = this.decode(audioCodes, { windowFrames: options.windowFrames });
     const [B, , N] = x.dims;
     const M = audioValues.dims[2];
     const n = Math.min(N, M);
@@ -279,14 +294,15 @@ export class XcodecModel {
    * Every intermediate of encode for one batch item (tests and debugging): semantic features
    * [T, H] (as transformers lays them out), e_semantic [H', T], e_acoustic [A, T], embeddings [D, T].
    */
-  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0): Record<keyof EncodeTrace, FloatTensor> {
+  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Record<keyof EncodeTrace, FloatTensor> {
     const x = this.checkAudio(inputValues);
+    const window = checkWindow(options.windowFrames);
     const N = x.dims[2];
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
       const m = this.rt.mark();
       const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
-      const t = this.core.embed(this.rt, input);
+      const t = this.core.embed(this.rt, input, window);
       const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
       const sf = get(t.semanticFeatures);
       const [H, T] = sf.dims;
@@ -368,8 +384,16 @@ export class XcodecModel {
   }
 }
 
-/** Decoder window when DecodeOptions.windowFrames is not given: 30 s at 50 frames/s. */
+/** Window when windowFrames is not given: 30 s at 50 frames/s. */
 const DEFAULT_WINDOW_FRAMES = 1500;
+
+function checkWindow(w: unknown): number {
+  if (w === undefined) return DEFAULT_WINDOW_FRAMES;
+  if (typeof w !== 'number' || !Number.isInteger(w) || w < 1) {
+    throw new XcodecInputError(`windowFrames ${String(w)} is not accepted; accepted: an integer >= 1 (frames per window)`);
+  }
+  return w;
+}
 
 function isParsedConfig(c: unknown): c is XcodecConfig {
   return typeof c === 'object' && c !== null && 'hopLength' in c && 'semantic' in c && 'acoustic' in c;

@@ -700,6 +700,22 @@ function suite(flavour) {
       const o2 = rt.tensor([C, T]);
       for (let c = 0; c < C; c++) rt.k.group_norm_rows(o2.ptr, xt.ptr, gp, bp, T, 1e-5, c, c + 1);
       assertBits(rt.download(o2), full, 'group_norm_rows row by row');
+      // the two-step form for long audio: whole-row statistics, then any stretch normalised with them
+      const stats = rt.upload(new Float32Array(2 * C).fill(NaN), [C, 2]);
+      for (let c = 0; c < C; c++) rt.k.group_norm_stats(stats.ptr, xt.ptr, T, 1e-5, c, c + 1);
+      const o3 = rt.tensor([C, T]);
+      rt.k.group_norm_apply(o3.ptr, xt.ptr, gp, bp, stats.ptr, T, 0, C);
+      assertBits(rt.download(o3), full, 'group_norm_stats + group_norm_apply');
+      for (const [t0, t1] of [[0, Math.min(T, 5)], [Math.floor(T / 3), T]]) {
+        const n = t1 - t0;
+        const part = new Float32Array(C * n);
+        for (let c = 0; c < C; c++) part.set(x.subarray(c * T + t0, c * T + t1), c * n);
+        const pt = rt.upload(part, [C, n]);
+        rt.k.group_norm_apply(pt.ptr, pt.ptr, gp, bp, stats.ptr, n, 0, C);
+        const want = new Float32Array(C * n);
+        for (let c = 0; c < C; c++) want.set(full.subarray(c * T + t0, c * T + t1), c * n);
+        assertBits(rt.download(pt), want, `group_norm_apply in place on columns [${t0}, ${t1})`);
+      }
     });
   }
 

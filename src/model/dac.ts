@@ -42,6 +42,10 @@ class ResidualUnit {
 class EncoderBlock {
   private constructor(private units: ResidualUnit[], private snake1: number, private conv1: Conv1d) {}
 
+  get stride(): number {
+    return this.conv1.stride;
+  }
+
   static async load(vb: Weights, dim: number, stride: number): Promise<EncoderBlock> {
     const units = [];
     for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d));
@@ -72,18 +76,68 @@ export class DacEncoder {
     return new DacEncoder(conv1, blocks, snake1, conv2);
   }
 
-  /** x: [1, N] audio -> [hidden_size, frames]. */
-  forward(rt: Runtime, x: Tensor): Tensor {
+  /**
+   * x: [1, N] audio -> [hidden_size, frames]. Audio of more than `window` frames runs in windows of
+   * that many frames, each with `context` frames of audio on both sides (see contextFrames), with
+   * the same result: memory then follows the window, not the audio.
+   */
+  forward(rt: Runtime, x: Tensor, window = Infinity, context = 0): Tensor {
+    const N = x.dims[1];
+    const T = DacEncoder.framesOf(this.blocks.map((b) => b.stride), N);
+    if (T <= window) return this.layers(rt, x);
+    const m = rt.mark();
+    const out = rt.tensor([this.conv2.cout, T]);
+    const S = this.blocks.reduce((p, b) => p * b.stride, 1);
+    const f32 = rt.f32;
+    for (let f0 = 0; f0 < T; f0 += window) {
+      const f1 = Math.min(T, f0 + window);
+      // Frames [a, e) come from samples [a * S, e * S) (to the end for the last); [f0, f1) are kept.
+      const a = Math.max(0, f0 - context);
+      const e = Math.min(T, f1 + context);
+      const wm = rt.mark();
+      const h = this.layers(rt, { ptr: x.ptr + 4 * a * S, dims: [1, e === T ? N - a * S : (e - a) * S] });
+      if (h.dims[1] !== e - a) throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${a}, ${e})`);
+      const C = h.dims[0];
+      for (let c = 0; c < C; c++) f32.copyWithin((out.ptr >>> 2) + c * T + f0, (h.ptr >>> 2) + c * (e - a) + f0 - a, (h.ptr >>> 2) + c * (e - a) + f1 - a);
+      rt.release(wm);
+    }
+    return rt.keep(m, out);
+  }
+
+  private layers(rt: Runtime, x: Tensor): Tensor {
     const m = rt.mark();
     x = conv1d(rt, x, this.conv1);
     for (const b of this.blocks) x = b.forward(rt, x);
     return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
   }
 
+  /**
+   * Frames of context a window needs on each side to encode, alone, exactly as within the whole audio
+   * (the counterpart of DacDecoder.contextFrames): layer by layer, how many outputs from each edge can
+   * see the window's zero padding. A stride-1 conv adds its padding on the left and its span minus the
+   * padding on the right; a strided conv (kernel 2s, padding p) maps n such inputs to ceil((n + p) / s)
+   * outputs on the left and ceil((n + s - p) / s) on the right (windows start and end on whole frames).
+   */
+  static contextFrames(c: AcousticConfig): number {
+    let left = 3;
+    let right = 3; // conv1: kernel 7, padding 3
+    for (const s of c.downsamplingRatios) {
+      const units = RESIDUAL_DILATIONS.reduce((sum, d) => sum + 3 * d, 0); // kernel 7, padding 3d: 3d each side
+      const p = Math.ceil(s / 2);
+      left = Math.ceil((left + units + p) / s);
+      right = Math.ceil((right + units + s - p) / s);
+    }
+    return Math.max(left, right) + 1; // conv2: kernel 3, padding 1
+  }
+
   /** Frames produced for N samples, by the same length rules as the convolutions. */
   static frames(c: AcousticConfig, n: number): number {
+    return DacEncoder.framesOf(c.downsamplingRatios, n);
+  }
+
+  private static framesOf(strides: number[], n: number): number {
     let t = n; // conv1: kernel 7, padding 3 keeps the length
-    for (const s of c.downsamplingRatios) t = Math.floor((t + 2 * Math.ceil(s / 2) - 2 * s) / s) + 1;
+    for (const s of strides) t = Math.floor((t + 2 * Math.ceil(s / 2) - 2 * s) / s) + 1;
     return t; // conv2: kernel 3, padding 1 keeps it
   }
 }

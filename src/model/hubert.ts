@@ -5,7 +5,7 @@
 
 import type { SemanticConfig } from '../config.js';
 import {
-  type Conv1d, type Linear, add, conv1d, gelu, groupNormRows, layerNormChannels, linear, loadPackedConv1d, packConv1d, transpose,
+  type Conv1d, type Linear, add, conv1d, convRows, gelu, groupNormRows, layerNormChannels, linear, loadPackedConv1d, packConv1d, transpose,
 } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
@@ -23,6 +23,12 @@ export interface Norm {
 export async function loadNorm(vb: Weights, size: number, eps: number): Promise<Norm> {
   return { gamma: await vb.tensor('weight', [size]), beta: await vb.tensor('bias', [size]), eps };
 }
+
+/**
+ * Floats of the first layer's output held at once while GroupNorm's statistics of long audio are
+ * taken (32 MiB); tests lower it to run several blocks of channels on short audio.
+ */
+export const featureEncoderLimits = { statsBlockFloats: 1 << 23 };
 
 class FeatureEncoder {
   private constructor(private convs: Conv1d[], private norms: (Norm | null)[], private kind: 'group' | 'layer') {}
@@ -45,19 +51,79 @@ class FeatureEncoder {
     return new FeatureEncoder(convs, norms, c.featExtractNorm);
   }
 
-  /** x: [1, N] -> [conv_dim[-1], frames]. */
-  forward(rt: Runtime, x: Tensor): Tensor {
+  /**
+   * x: [1, N] -> [conv_dim[-1], frames]. Audio of more than `window` frames runs in windows of that
+   * many frames, with the same result: the convolutions have no padding, so frames [f0, f1) are
+   * exactly what samples [f0 * S, (f1 - 1) * S + span) give (S the total stride), and GroupNorm's
+   * per-channel statistics, which need whole rows, are taken first from the first layer's output in
+   * blocks of channels. Memory then follows the window, not the audio.
+   */
+  forward(rt: Runtime, x: Tensor, window = Infinity): Tensor {
+    const T = FeatureEncoder.framesOf(this.convs, x.dims[1]);
+    if (T <= window) return this.layers(rt, x, 0);
+    const m = rt.mark();
+    const stats = this.kind === 'group' ? this.firstLayerStats(rt, x) : 0;
+    const C = this.convs[this.convs.length - 1].cout;
+    const out = rt.tensor([C, T]);
+    const S = this.convs.reduce((p, c) => p * c.stride, 1);
+    const f32 = rt.f32;
+    for (let f0 = 0; f0 < T; f0 += window) {
+      const f1 = Math.min(T, f0 + window);
+      const wm = rt.mark();
+      const h = this.layers(rt, { ptr: x.ptr + 4 * f0 * S, dims: [1, this.samplesFor(f1 - f0)] }, stats);
+      for (let c = 0; c < C; c++) f32.copyWithin((out.ptr >>> 2) + c * T + f0, (h.ptr >>> 2) + c * (f1 - f0), (h.ptr >>> 2) + (c + 1) * (f1 - f0));
+      rt.release(wm);
+    }
+    return rt.keep(m, out);
+  }
+
+  /** The layers on x; with `stats` (group norm only), the first layer's norm uses those whole-row statistics. */
+  private layers(rt: Runtime, x: Tensor, stats: number): Tensor {
     const m = rt.mark();
     for (let i = 0; i < this.convs.length; i++) {
       x = conv1d(rt, x, this.convs[i]);
       const n = this.norms[i];
       if (n) {
-        if (this.kind === 'group') groupNormRows(rt, x, n.gamma, n.beta, n.eps, true);
-        else layerNormChannels(rt, x, n.gamma, n.beta, n.eps, true);
+        if (this.kind === 'layer') layerNormChannels(rt, x, n.gamma, n.beta, n.eps, true);
+        else if (stats) rt.k.group_norm_apply(x.ptr, x.ptr, n.gamma, n.beta, stats, x.dims[1], 0, x.dims[0]);
+        else groupNormRows(rt, x, n.gamma, n.beta, n.eps, true);
       }
       gelu(rt, x, true);
     }
     return rt.keep(m, x);
+  }
+
+  /**
+   * GroupNorm's statistics (mean, 1 / sqrt(var + eps)) of every row of the first layer's output over
+   * the whole audio, [C, 2], computed a block of channels at a time so the full output never exists.
+   */
+  private firstLayerStats(rt: Runtime, x: Tensor): number {
+    const conv = this.convs[0];
+    const norm = this.norms[0]!;
+    const T0 = FeatureEncoder.framesOf([conv], x.dims[1]);
+    const stats = rt.allocBytes(8 * conv.cout);
+    const block = Math.max(1, Math.min(conv.cout, Math.floor(featureEncoderLimits.statsBlockFloats / T0)));
+    for (let c0 = 0; c0 < conv.cout; c0 += block) {
+      const c1 = Math.min(conv.cout, c0 + block);
+      const m = rt.mark();
+      const y = conv1d(rt, x, convRows(conv, c0, c1));
+      rt.k.group_norm_stats(stats + 8 * c0, y.ptr, T0, norm.eps, 0, c1 - c0);
+      rt.release(m);
+    }
+    return stats;
+  }
+
+  /** Samples that give exactly n frames. */
+  private samplesFor(n: number): number {
+    let t = n;
+    for (let i = this.convs.length - 1; i >= 0; i--) t = (t - 1) * this.convs[i].stride + this.convs[i].kernel;
+    return t;
+  }
+
+  private static framesOf(convs: Conv1d[], n: number): number {
+    let t = n;
+    for (const c of convs) t = Math.floor((t - c.kernel) / c.stride) + 1;
+    return t;
   }
 
   static frames(c: SemanticConfig, n: number): number {
@@ -202,10 +268,10 @@ export class SemanticTrunk {
     return new SemanticTrunk(features, projNorm, projection, posConv, encoderNorm, layers, c.doStableLayerNorm, layerBias);
   }
 
-  /** x: [1, N] audio -> mean of all hidden states, [H, frames]. */
-  meanHiddenStates(rt: Runtime, x: Tensor): Tensor {
+  /** x: [1, N] audio -> mean of all hidden states, [H, frames]; `window`: see FeatureEncoder.forward. */
+  meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity): Tensor {
     const m = rt.mark();
-    let f = this.features.forward(rt, x);
+    let f = this.features.forward(rt, x, window);
     if (this.projNorm) f = layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps);
     let h = this.posConv.forward(rt, linear(rt, f, this.projection));
     const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);

@@ -75,17 +75,21 @@ export class XcodecCore {
     return this.config.hopLength;
   }
 
-  /** One batch item: x [1, N] -> embeddings [D, T] (and the intermediates, for tests). */
-  embed(rt: Runtime, x: Tensor): EncodeTrace {
+  /**
+   * One batch item: x [1, N] -> embeddings [D, T] (and the intermediates, for tests). Audio of more
+   * than `window` frames runs its local stages (the semantic model's feature encoder and the acoustic
+   * encoder) in windows, with the same result and memory that follows the window.
+   */
+  embed(rt: Runtime, x: Tensor, window = Infinity): EncodeTrace {
     const c = this.config;
     const pad = c.hopLength >> 1;
     const { repad } = this.framesFor(x.dims[1]);
     const padded = padTime(rt, x, pad, pad);
-    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded);
+    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded, window);
     const eSemantic = this.semanticEncoder.forward(rt, semanticFeatures);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
-    const eAcoustic = this.acousticEncoder.forward(rt, repad ? padded : x);
+    const eAcoustic = this.acousticEncoder.forward(rt, repad ? padded : x, window, DacEncoder.contextFrames(c.acoustic));
     const T = eSemantic.dims[1];
     const A = eAcoustic.dims[0];
     const concat = rt.tensor([A + eSemantic.dims[0], T]);

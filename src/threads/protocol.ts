@@ -75,7 +75,7 @@ export const FAULT_HANG = 4;
 export const KERNEL_NAMES = [
   'gemm', 'gelu', 'elu', 'sigmoid', 'add', 'scale', 'snake', 'group_norm_rows', 'layer_norm_cols',
   'pad_rows', 'deinterleave', 'interleave', 'transpose', 'argmin_cols', 'subtract_codewords', 'self_attention',
-  'wavlm_gate', 'add_codewords', 'gemm_prepacked', 'gemm_pack_b',
+  'wavlm_gate', 'add_codewords', 'gemm_prepacked', 'gemm_pack_b', 'group_norm_stats', 'group_norm_apply',
 ] as const;
 
 export type SplitKernel = typeof KERNEL_NAMES[number];

@@ -1,14 +1,16 @@
-// Long code sequences decode window by window (DecodeOptions.windowFrames) with each window's
-// receptive field of context: the audio must be bit-identical to a one-call decode, the context must
-// be what the decoder needs (not less, and at most one frame more than the least that works), and
-// the fixtures' audio_values must still come out within tolerance when decoded in windows.
+// Long audio and long code sequences run window by window (windowFrames): the convolutional stages of
+// encode (the semantic feature encoder, whose GroupNorm statistics are taken over whole rows first,
+// and the acoustic encoder) and the whole decoder. Results must be bit-identical to one window, the
+// context each window takes must be what the layers need (not less, and at most one frame more than
+// the least that works), and the fixtures' codes and audio must still come out right in windows.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { XcodecModel } from '../dist/index.js';
 import { XcodecCore } from '../dist/model/xcodec.js';
-import { DacDecoder } from '../dist/model/dac.js';
-import { fixtures, manifest, npy, assertClose, assertDims } from './helpers.mjs';
+import { DacDecoder, DacEncoder } from '../dist/model/dac.js';
+import { featureEncoderLimits } from '../dist/model/hubert.js';
+import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual } from './helpers.mjs';
 
 const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
 const loaded = [];
@@ -49,6 +51,58 @@ for (const name of MODELS) {
     if (!model) loaded.push(model = await XcodecModel.fromPretrained(dir, { numThreads: 2 }));
     return model;
   };
+
+  test(`${name}: windowed encode: every intermediate bit-identical to one window, codes equal to the fixtures`, async () => {
+    const m = await load();
+    const saved = featureEncoderLimits.statsBlockFloats;
+    // a few hundred floats per block: GroupNorm's statistics are taken over several blocks of channels
+    featureEncoderLimits.statsBlockFloats = 2000;
+    try {
+      for (const c of manifest(name).cases) {
+        const input = npy(join(dir, 'cases', c.input_values));
+        const x = { data: input.data, dims: input.shape };
+        for (let b = 0; b < input.shape[0]; b++) {
+          const whole = m.encodeTrace(x, b, { windowFrames: 1e6 });
+          const T = whole.embeddings.dims[1];
+          for (const w of [1, 2, 3, 7, T - 1]) {
+            const got = m.encodeTrace(x, b, { windowFrames: w });
+            for (const key of Object.keys(whole)) {
+              assertDims(got[key].dims, whole[key].dims, `${c.name}[${b}] ${key}, windows of ${w}`);
+              assert.is(differences(got[key].data, whole[key].data), 0, `${c.name}[${b}] ${key}, windows of ${w}: values differ from one window`);
+            }
+          }
+        }
+        const top = Math.max(...Object.keys(c.bandwidths).map(Number));
+        const exp = npy(join(dir, 'cases', c.tensors[c.bandwidths[String(top)].codes].file));
+        const { audioCodes } = m.encode(x, { bandwidth: top, windowFrames: 2 });
+        assertDims(audioCodes.dims, exp.shape, `${c.name} codes`);
+        assertCodesEqual(audioCodes.data, exp.data, `${name}/${c.name} codes, windows of 2 frames`);
+      }
+    } finally {
+      featureEncoderLimits.statsBlockFloats = saved;
+    }
+  });
+
+  test(`${name}: the acoustic encoder's context is needed and at most one frame over the least that works`, async () => {
+    const m = await load();
+    const input = npy(join(dir, 'cases', 'unaligned_16123', 'input_values.npy'));
+    const x = { data: input.data, dims: input.shape };
+    const whole = m.encodeTrace(x, 0, { windowFrames: 1e6 }).eAcoustic.data;
+    const derived = DacEncoder.contextFrames(m.config.acoustic);
+    const original = DacEncoder.contextFrames;
+    let least = -1;
+    try {
+      for (let h = 0; h <= derived && least < 0; h++) {
+        DacEncoder.contextFrames = () => h;
+        if (differences(m.encodeTrace(x, 0, { windowFrames: 1 }).eAcoustic.data, whole) === 0) least = h;
+      }
+    } finally {
+      DacEncoder.contextFrames = original;
+    }
+    assert.ok(least >= 0, `no context up to ${derived} frames reproduces one window`);
+    assert.ok(least > 0, 'a window with no context already matched: the check could not fail');
+    assert.ok(derived <= least + 1, `context ${derived} frames, but ${least} already suffice`);
+  });
 
   test(`${name}: windowed decode is bit-identical to one call (windows 1..T, batch of 2)`, async () => {
     const m = await load();
@@ -103,7 +157,7 @@ for (const name of MODELS) {
   });
 }
 
-test('bad decode options are typed errors; an exception from onProgress reaches the caller', async () => {
+test('bad encode and decode options are typed errors; an exception from onProgress reaches the caller', async () => {
   const m = await XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
   const codes = randomCodes(1, 1, 10, m.config.codebookSize, 3);
   for (const w of [0, -3, 1.5, Number.NaN, '8']) {
@@ -112,6 +166,15 @@ test('bad decode options are typed errors; an exception from onProgress reaches 
       assert.unreachable(`windowFrames ${String(w)} was accepted`);
     } catch (e) {
       assert.is(e.name, 'XcodecInputError', `windowFrames ${String(w)}: ${e.message}`);
+      assert.match(e.message, /windowFrames .* accepted: an integer >= 1/);
+    }
+  }
+  for (const w of [0, 2.5, '3']) {
+    try {
+      m.encode(new Float32Array(16000), { windowFrames: w });
+      assert.unreachable(`encode windowFrames ${String(w)} was accepted`);
+    } catch (e) {
+      assert.is(e.name, 'XcodecInputError', `encode windowFrames ${String(w)}: ${e.message}`);
       assert.match(e.message, /windowFrames .* accepted: an integer >= 1/);
     }
   }
