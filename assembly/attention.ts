@@ -1,9 +1,9 @@
 // Multi-head self-attention on the transposed scores, and WavLM's gated relative position bias.
 // Layouts: q, v, ctx: [H, T] (head h in rows h*d .. h*d + d - 1, d = H / heads); kT: [T, H] (keys as
-// rows); scores: [T keys, T queries] (S^T: a query's scores are a column, so its softmax is a column
-// softmax and the context product reads P as B); gates: [heads, T]; embed: [numBuckets, heads]
-// (rel_attn_embed); buckets: i32 [2T - 1], bucket of the relative position (key - query), indexed by
-// key - query + T - 1.
+// rows); scores: [T keys, queries] with row stride ldS (S^T: a query's scores are a column, so its
+// softmax is a column softmax and the context product reads P as B); gates: [heads, T]; embed:
+// [numBuckets, heads] (rel_attn_embed); buckets: i32 [2T - 1], bucket of the relative position
+// (key - query), indexed by key - query + T - 1.
 
 import { gemm } from './gemm';
 import { softmax_cols } from './elementwise';
@@ -16,25 +16,29 @@ import { expv } from './simd';
 // A query column needs no other column at any step, so one call per layer splits the columns across
 // threads (instead of three split calls per head) and each thread's slice of the scores stays in its
 // cache from the product through the softmax to the context. scores is shared: each call writes only
-// its own columns. scratch: softmax_cols' scratch for T columns (2 * round_up(T, 16) floats), also
-// shared by column. rows: B row table with rows[j] = j * T * 4 for j < max(T, d).
+// its own columns, query i at scores + (j * ldS + i) * 4 (ldS = T holds them all; for long inputs the
+// caller passes a block of ldS columns as scores = block - 4 * first column, so memory stays T * ldS).
+// scratch: softmax_cols' scratch for ldS columns (2 * round_up(ldS, 16) floats, addressed like scores),
+// also shared by column. rows: B row table with rows[c] = c * T * 4 for c < d (q's rows); rowsS:
+// rows[j] = j * ldS * 4 for j < T (the scores' rows; the same table when ldS = T).
 export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, scores: usize, rows: usize, scratch: usize,
-  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32): void {
+  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32,
+  ldS: i32, rowsS: usize): void {
   const d = H / heads;
   for (let h = 0; h < heads; h++) {
     const head = (<usize>(h * d) * T) << 2;
-    gemm(scores, T, kT + (<usize>(h * d) << 2), H, q + head, rows, 0, 0, T, T, d, 0, T, colBegin, colEnd);
-    if (gates != 0) gatedRelBias(scores, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, colBegin, colEnd);
-    softmax_cols(scores, T, T, scratch, colBegin, colEnd);
-    gemm(ctx + head, T, v + head, T, scores, rows, 0, 0, d, T, T, 0, d, colBegin, colEnd);
+    gemm(scores, ldS, kT + (<usize>(h * d) << 2), H, q + head, rows, 0, 0, T, T, d, 0, T, colBegin, colEnd);
+    if (gates != 0) gatedRelBias(scores, ldS, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, colBegin, colEnd);
+    softmax_cols(scores, T, ldS, scratch, colBegin, colEnd);
+    gemm(ctx + head, T, v + head, T, scores, rowsS, 0, 0, d, T, T, 0, d, colBegin, colEnd);
   }
 }
 
 // scoresT[j, i] += gate[i] * embed[buckets[j - i + T - 1], head] for every key j, queries i in [colBegin, colEnd).
-@inline function gatedRelBias(scoresT: usize, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
+@inline function gatedRelBias(scoresT: usize, ldS: i32, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
   T: i32, colBegin: i32, colEnd: i32): void {
   for (let j = 0; j < T; j++) {
-    const row = scoresT + ((<usize>j * T) << 2);
+    const row = scoresT + ((<usize>j * ldS) << 2);
     for (let i = colBegin; i < colEnd; i++) {
       const b = load<i32>(buckets + (<usize>(j - i + T - 1) << 2));
       const bias = load<f32>(embed + ((<usize>b * heads + head) << 2));

@@ -77,7 +77,7 @@ function attentionCase(name, T, H, heads) {
   rt.k.gemm_rows(rows, T, 1, T, 1);
   cases.push({
     name, flops: heads * (2 * T * T * d * 2),
-    fn: () => rt.k.self_attention(ctx, q, kT, v, s, rows, scratch, 0, 0, 0, H, heads, T, 0, T),
+    fn: () => rt.k.self_attention(ctx, q, kT, v, s, rows, scratch, 0, 0, 0, H, heads, T, 0, T, T, rows),
   });
 }
 function rvqCase(name, K, D, T) {

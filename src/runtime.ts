@@ -63,7 +63,8 @@ export interface Kernels {
   subtract_codewords(residual: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;
   /** all heads of softmax(S^T (+ WavLM's gated bias when gates != 0)) for query columns [colBegin, colEnd) (assembly/attention.ts) */
   self_attention(ctx: number, q: number, kT: number, v: number, scores: number, rows: number, scratch: number,
-    gates: number, embed: number, buckets: number, H: number, heads: number, T: number, colBegin: number, colEnd: number): void;
+    gates: number, embed: number, buckets: number, H: number, heads: number, T: number, colBegin: number, colEnd: number,
+    ldS: number, rowsS: number): void;
   wavlm_gate(gate: number, g: number, c: number, T: number, colBegin: number, colEnd: number): void;
   add_codewords(out: number, embed: number, codes: number, D: number, T: number, colBegin: number, colEnd: number): void;
   codebook_prepare(sq: number, neg2: number, embed: number, K: number, D: number): void;

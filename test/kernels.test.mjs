@@ -1039,7 +1039,7 @@ function suite(flavour) {
         const ctx = rt.upload(new Float32Array(H * T).fill(SENTINEL), [H, T]);
         const scores = rt.upload(new Float32Array(T * T).fill(NaN), [T, T]);
         const scratch = rt.upload(new Float32Array(scratchFloats).fill(NaN), [scratchFloats]).ptr;
-        for (const [c0, c1] of ranges) rt.k.self_attention(ctx.ptr, qp, kp, vp, scores.ptr, rows, scratch, gp, ep, bp, H, heads, T, c0, c1);
+        for (const [c0, c1] of ranges) rt.k.self_attention(ctx.ptr, qp, kp, vp, scores.ptr, rows, scratch, gp, ep, bp, H, heads, T, c0, c1, T, rows);
         return rt.download(ctx);
       };
       const got = run([[0, T]]);
@@ -1098,6 +1098,33 @@ function suite(flavour) {
       // (3) column splits: each call writes only its columns, and together they give the same bits
       const cuts = [[[0, Math.min(T, 5)], [Math.min(T, 5), T]], [[0, Math.min(T, 13)], [Math.min(T, 13), Math.min(T, 14)], [Math.min(T, 14), T]]];
       for (const ranges of cuts) assertBits(run(ranges), got, `self_attention split ${JSON.stringify(ranges)}`);
+
+      // (4) long inputs: query columns in blocks of ldS < T, each block's scores and scratch in a buffer
+      // of ldS columns addressed as (buffer - 4 * first column); same bits, nothing written outside it
+      for (const ldS of [1, 4, 7, 16]) {
+        if (ldS >= T) continue;
+        const rowsS = rt.allocBytes(4 * T);
+        rt.k.gemm_rows(rowsS, T, 1, ldS, 1);
+        const guard = 64;
+        const block = rt.upload(new Float32Array(T * ldS + 2 * guard).fill(SENTINEL), [T * ldS + 2 * guard]);
+        const sFloats = 2 * Math.ceil(ldS / 16) * 16;
+        const sBuf = rt.upload(new Float32Array(sFloats + 2 * guard).fill(SENTINEL), [sFloats + 2 * guard]);
+        const ctx = rt.upload(new Float32Array(H * T).fill(SENTINEL), [H, T]);
+        for (let c0 = 0; c0 < T; c0 += ldS) {
+          const c1 = Math.min(T, c0 + ldS);
+          rt.k.self_attention(ctx.ptr, qp, kp, vp, block.ptr + 4 * (guard - c0), rows, sBuf.ptr + 4 * (guard - c0),
+            gp, ep, bp, H, heads, T, c0, c1, ldS, rowsS);
+        }
+        assertBits(rt.download(ctx), got, `self_attention in blocks of ${ldS} columns`);
+        const b = rt.download(block);
+        const s = rt.download(sBuf);
+        for (let i = 0; i < guard; i++) {
+          assert.is(b[i], SENTINEL, `blocks of ${ldS}: wrote before the scores block (${i})`);
+          assert.is(b[guard + T * ldS + i], SENTINEL, `blocks of ${ldS}: wrote after the scores block (${i})`);
+          assert.is(s[i], SENTINEL, `blocks of ${ldS}: wrote before the scratch (${i})`);
+          assert.is(s[guard + sFloats + i], SENTINEL, `blocks of ${ldS}: wrote after the scratch (${i})`);
+        }
+      }
       const c0 = Math.min(T - 1, 3);
       const part = run([[c0, T]]);
       for (let row = 0; row < H; row++) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { XcodecModel } from '../dist/index.js';
 import { XcodecCore } from '../dist/model/xcodec.js';
 import { DacDecoder, DacEncoder } from '../dist/model/dac.js';
-import { featureEncoderLimits } from '../dist/model/hubert.js';
+import { attentionLimits, featureEncoderLimits } from '../dist/model/hubert.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual } from './helpers.mjs';
 
 const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
@@ -80,6 +80,25 @@ for (const name of MODELS) {
       }
     } finally {
       featureEncoderLimits.statsBlockFloats = saved;
+    }
+  });
+
+  test(`${name}: attention in blocks of query columns is bit-identical to all columns at once`, async () => {
+    const m = await load();
+    const input = npy(join(dir, 'cases', 'batch2', 'input_values.npy'));
+    const x = { data: input.data, dims: input.shape };
+    const whole = m.encodeTrace(x, 1);
+    const saved = { ...attentionLimits };
+    try {
+      for (const block of [1, 5, 16, 32]) {
+        Object.assign(attentionLimits, { blockMax: 8, block });
+        const got = m.encodeTrace(x, 1);
+        for (const key of Object.keys(whole)) {
+          assert.is(differences(got[key].data, whole[key].data), 0, `${key}, attention blocks of ${block}: values differ`);
+        }
+      }
+    } finally {
+      Object.assign(attentionLimits, saved);
     }
   });
 

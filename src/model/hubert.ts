@@ -172,6 +172,12 @@ export interface AttentionBias {
   prepare(rt: Runtime, x: Tensor): { gates: number; embed: number; buckets: number };
 }
 
+/**
+ * Frames up to which the attention holds all T x T scores at once (2048: 16 MiB), and the query
+ * block it uses above that; tests lower them to run blocks on short inputs.
+ */
+export const attentionLimits = { blockMax: 2048, block: 1024 };
+
 export class SelfAttention {
   private constructor(private q: Linear, private k: Linear, private v: Linear, private out: Linear,
     private heads: number, private headDim: number) {}
@@ -193,12 +199,22 @@ export class SelfAttention {
     const v = linear(rt, x, this.v);
     const b = bias?.prepare(rt, x) ?? { gates: 0, embed: 0, buckets: 0 };
     const ctx = rt.tensor([H, T]);
-    const scores = rt.tensor([T, T]);
-    const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(T / 16) * 16);
+    // Scores for `block` query columns at a time: all of them up to attentionLimits.blockMax frames,
+    // then blocks of attentionLimits.block, so long inputs need T * block floats instead of T * T (same bits).
+    const block = T <= attentionLimits.blockMax ? T : attentionLimits.block;
+    const scores = rt.allocBytes(4 * T * block);
+    const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(block / 16) * 16);
     const rowsT = rt.allocBytes(4 * Math.max(T, d));
     rt.k.gemm_rows(rowsT, Math.max(T, d), 1, T, 1);
-    rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, scores.ptr, rowsT, softmaxScratch, b.gates, b.embed, b.buckets,
-      H, this.heads, T, 0, T);
+    let rowsS = rowsT;
+    if (block !== T) {
+      rowsS = rt.allocBytes(4 * T);
+      rt.k.gemm_rows(rowsS, T, 1, block, 1);
+    }
+    for (let c0 = 0; c0 < T; c0 += block) {
+      rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, scores - 4 * c0, rowsT, softmaxScratch - 4 * c0, b.gates, b.embed, b.buckets,
+        H, this.heads, T, c0, Math.min(T, c0 + block), block, rowsS);
+    }
     return rt.keep(m, linear(rt, ctx, this.out, residual));
   }
 }
