@@ -162,6 +162,18 @@ async function loadModel(args: Args): Promise<XcodecModel> {
   return model;
 }
 
+/** An onProgress that logs every 10% of long work (more than 40 steps or frames: short calls stay quiet). */
+function progressLog(args: Args, what: string, unit: string): (done: number, total: number) => void {
+  let lastPct = 0;
+  return (done, total) => {
+    const pct = Math.floor((100 * done) / total);
+    if (total > 40 && pct >= lastPct + 10 && done < total) {
+      lastPct = pct;
+      log(args, `${what}: ${pct}% (${done} of ${total} ${unit})`);
+    }
+  };
+}
+
 function requireIO(args: Args): { input: string; output: string } {
   if (!args.input) throw new XcodecInputError(`${args.command}: missing input file\n\n${USAGE}`);
   if (!args.output) throw new XcodecInputError(`${args.command}: missing -o <output>\n\n${USAGE}`);
@@ -190,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
       if (extname(output).toLowerCase() !== '.npy') throw new XcodecInputError(`encode writes codes as .npy; got -o ${output}`);
       const { x } = await loadInput(input, model, args.model, args);
       const t = performance.now();
-      const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth });
+      const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth, onProgress: progressLog(args, 'encoding', 'steps') });
       log(args, `encoded ${(x.dims[2] / model.config.sampleRate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAtomic(output, writeNpy(audioCodes.data, audioCodes.dims));
       process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? model.config.targetBandwidths.at(-1)} kbps -> ${output}\n`);
@@ -200,16 +212,7 @@ export async function main(argv: string[]): Promise<number> {
       const { input, output } = requireIO(args);
       const codes = readCodes(input);
       const t = performance.now();
-      let lastPct = 0;
-      const { audioValues } = model.decode(codes, {
-        onProgress: (done, total) => {
-          const pct = Math.floor((100 * done) / total);
-          if (pct >= lastPct + 10 && done < total) {
-            lastPct = pct;
-            log(args, `decoding: ${pct}% (${done} of ${total} frames)`);
-          }
-        },
-      });
+      const { audioValues } = model.decode(codes, { onProgress: progressLog(args, 'decoding', 'frames') });
       log(args, `decoded ${codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAudio(output, audioValues, null, model.config.sampleRate, args.rescale);
       process.stdout.write(`audio_values (${audioValues.dims.join(', ')}) -> ${output}\n`);

@@ -274,6 +274,17 @@ export function groupNormRows(rt: Runtime, x: Tensor, gamma: number, beta: numbe
   return out;
 }
 
+/** dst[:, dstCol .. dstCol + n) = src[:, srcCol .. srcCol + n), both [C, *]: a window's columns into the whole. */
+export function copyColumns(rt: Runtime, dst: Tensor, dstCol: number, src: Tensor, srcCol: number, n: number): void {
+  const f32 = rt.f32;
+  const [C, Td] = dst.dims;
+  const Ts = src.dims[1];
+  for (let c = 0; c < C; c++) {
+    const s = (src.ptr >>> 2) + c * Ts + srcCol;
+    f32.copyWithin((dst.ptr >>> 2) + c * Td + dstCol, s, s + n);
+  }
+}
+
 /** Zero-pads the time axis. x: [C, T] -> [C, left + T + right]. */
 export function padTime(rt: Runtime, x: Tensor, left: number, right: number): Tensor {
   const out = rt.tensor([x.dims[0], left + x.dims[1] + right]);

@@ -49,6 +49,11 @@ export interface EncodeOptions {
    * instead of the audio. The transformer still attends over the whole input.
    */
   windowFrames?: number;
+  /**
+   * called after each step, over all batch items: each window of the feature encoder, each
+   * transformer layer, each window of the acoustic encoder, the quantizer (steps, not time)
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface DecodeOptions {
@@ -183,24 +188,27 @@ export class XcodecModel {
    */
   encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
     const x = this.checkAudio(inputValues);
-    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames? }');
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
     const nq = this.core.numQuantizersFor(options.bandwidth);
     const window = checkWindow(options.windowFrames);
     const [B, , N] = x.dims;
     const { frames } = this.core.framesFor(N);
+    const steps = this.core.encodeSteps(N, window);
+    const progress = new Progress(options.onProgress, B * steps);
     const codes = new BigInt64Array(B * nq * frames);
-    this.guard(() => {
+    progress.run(() => this.guard(() => {
       for (let b = 0; b < B; b++) {
         const m = this.rt.mark();
         const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-        const { embeddings } = this.core.embed(this.rt, input, window);
+        const { embeddings } = this.core.embed(this.rt, input, window, progress.tick);
         const ptr = this.rt.allocBytes(4 * nq * frames);
         this.core.quantize(this.rt, embeddings, nq, ptr);
         const view = this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames);
         for (let i = 0; i < nq * frames; i++) codes[b * nq * frames + i] = BigInt(view[i]);
         this.rt.release(m);
+        progress.tick();
       }
-    });
+    }));
     return { audioCodes: { data: codes, dims: [B, nq, frames] } };
   }
 
@@ -212,51 +220,34 @@ export class XcodecModel {
     const { B, nq, T, codes } = this.checkCodes(audioCodes);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
     const window = checkWindow(options.windowFrames);
-    const onProgress = options.onProgress;
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof onProgress}`);
-    }
+    const progress = new Progress(options.onProgress, B * T);
     const hop = this.config.hopLength;
     const context = T > window ? this.core.decoderContextFrames : 0;
     const out = new Float32Array(B * T * hop);
-    let callbackError: { error: unknown } | null = null;
-    try {
-      this.guard(() => {
-        for (let b = 0; b < B; b++) {
-          for (let f0 = 0; f0 < T; f0 += window) {
-            const f1 = Math.min(T, f0 + window);
-            // Frames [a, e) go through the decoder; only [f0, f1) are kept, the rest is context.
-            const a = Math.max(0, f0 - context);
-            const e = Math.min(T, f1 + context);
-            const m = this.rt.mark();
-            const ptr = this.rt.allocBytes(4 * nq * (e - a));
-            const i32 = this.rt.i32;
-            for (let q = 0; q < nq; q++) {
-              const row = (b * nq + q) * T;
-              i32.set(codes.subarray(row + a, row + e), (ptr >>> 2) + q * (e - a));
-            }
-            const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, e - a));
-            if (audio.dims[1] !== (e - a) * hop) {
-              throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${e - a} frames; expected ${(e - a) * hop}`);
-            }
-            out.set(this.rt.view(audio).subarray((f0 - a) * hop, (f1 - a) * hop), (b * T + f0) * hop);
-            this.rt.release(m);
-            if (onProgress) {
-              try {
-                onProgress(b * T + f1, B * T);
-              } catch (error) {
-                callbackError = { error };
-                throw error;
-              }
-            }
+    progress.run(() => this.guard(() => {
+      for (let b = 0; b < B; b++) {
+        for (let f0 = 0; f0 < T; f0 += window) {
+          const f1 = Math.min(T, f0 + window);
+          // Frames [a, e) go through the decoder; only [f0, f1) are kept, the rest is context.
+          const a = Math.max(0, f0 - context);
+          const e = Math.min(T, f1 + context);
+          const m = this.rt.mark();
+          const ptr = this.rt.allocBytes(4 * nq * (e - a));
+          const i32 = this.rt.i32;
+          for (let q = 0; q < nq; q++) {
+            const row = (b * nq + q) * T;
+            i32.set(codes.subarray(row + a, row + e), (ptr >>> 2) + q * (e - a));
           }
+          const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, e - a));
+          if (audio.dims[1] !== (e - a) * hop) {
+            throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${e - a} frames; expected ${(e - a) * hop}`);
+          }
+          out.set(this.rt.view(audio).subarray((f0 - a) * hop, (f1 - a) * hop), (b * T + f0) * hop);
+          this.rt.release(m);
+          progress.tick(f1 - f0);
         }
-      });
-    } catch (e) {
-      // An exception from the caller's onProgress (e.g. to cancel) reaches the caller unchanged.
-      if (callbackError) throw (callbackError as { error: unknown }).error;
-      throw e;
-    }
+      }
+    }));
     return { audioValues: { data: out, dims: [B, 1, T * hop] } };
   }
 
@@ -381,6 +372,41 @@ export class XcodecModel {
       codes[i] = v;
     }
     return { B, nq, T, codes };
+  }
+}
+
+/**
+ * The caller's onProgress(done, total), checked up front. run() lets an exception thrown from it (to
+ * cancel) reach the caller unchanged, where guard() would report any other as a runtime failure.
+ */
+class Progress {
+  private done = 0;
+  private failure: { error: unknown } | null = null;
+
+  constructor(private callback: unknown, private total: number) {
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof callback}`);
+    }
+  }
+
+  readonly tick = (steps = 1): void => {
+    this.done += steps;
+    if (!this.callback) return;
+    try {
+      (this.callback as (done: number, total: number) => void)(this.done, this.total);
+    } catch (error) {
+      this.failure = { error };
+      throw error;
+    }
+  };
+
+  run(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (this.failure) throw this.failure.error;
+      throw e;
+    }
   }
 }
 

@@ -102,6 +102,28 @@ for (const name of MODELS) {
     }
   });
 
+  test(`${name}: encode reports one progress step per window, layer and quantizer`, async () => {
+    const m = await load();
+    const input = npy(join(dir, 'cases', 'batch2', 'input_values.npy'));
+    const x = { data: input.data, dims: input.shape };
+    const B = input.shape[0];
+    const L = m.config.semantic.numHiddenLayers;
+    const trace = m.encodeTrace(x, 0);
+    const featureFrames = trace.semanticFeatures.dims[0];
+    const acousticFrames = trace.eAcoustic.dims[1];
+    for (const w of [1e6, 7]) {
+      const calls = [];
+      const { audioCodes } = m.encode(x, { windowFrames: w, onProgress: (done, total) => calls.push([done, total]) });
+      const perItem = w >= featureFrames ? L + 3 : Math.ceil(featureFrames / w) + L + Math.ceil(acousticFrames / w) + 1;
+      assert.is(calls.length, B * perItem, `windows of ${w}: progress calls`);
+      calls.forEach(([done, total], i) => {
+        assert.is(done, i + 1, `windows of ${w}: step ${i}`);
+        assert.is(total, B * perItem, `windows of ${w}: total`);
+      });
+      assert.is(audioCodes.dims[0], B);
+    }
+  });
+
   test(`${name}: the acoustic encoder's context is needed and at most one frame over the least that works`, async () => {
     const m = await load();
     const input = npy(join(dir, 'cases', 'unaligned_16123', 'input_values.npy'));
@@ -187,6 +209,13 @@ test('bad encode and decode options are typed errors; an exception from onProgre
       assert.is(e.name, 'XcodecInputError', `windowFrames ${String(w)}: ${e.message}`);
       assert.match(e.message, /windowFrames .* accepted: an integer >= 1/);
     }
+  }
+  const cancelEncode = new Error('encode cancelled');
+  try {
+    m.encode(new Float32Array(16000), { onProgress: (done) => { if (done === 3) throw cancelEncode; } });
+    assert.unreachable('the encode onProgress exception was swallowed');
+  } catch (e) {
+    assert.is(e, cancelEncode, 'the same exception object from encode');
   }
   for (const w of [0, 2.5, '3']) {
     try {

@@ -2,7 +2,7 @@
 // and the decoder ends without tanh). Activations: [C, T].
 
 import type { AcousticConfig } from '../config.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, loadPackedConv1d, loadPackedConvTranspose1d, snake } from '../ops.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, copyColumns, loadPackedConv1d, loadPackedConvTranspose1d, snake } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 
@@ -81,14 +81,17 @@ export class DacEncoder {
    * that many frames, each with `context` frames of audio on both sides (see contextFrames), with
    * the same result: memory then follows the window, not the audio.
    */
-  forward(rt: Runtime, x: Tensor, window = Infinity, context = 0): Tensor {
+  forward(rt: Runtime, x: Tensor, window = Infinity, context = 0, tick: () => void = () => {}): Tensor {
     const N = x.dims[1];
     const T = DacEncoder.framesOf(this.blocks.map((b) => b.stride), N);
-    if (T <= window) return this.layers(rt, x);
+    if (T <= window) {
+      const y = this.layers(rt, x);
+      tick();
+      return y;
+    }
     const m = rt.mark();
     const out = rt.tensor([this.conv2.cout, T]);
     const S = this.blocks.reduce((p, b) => p * b.stride, 1);
-    const f32 = rt.f32;
     for (let f0 = 0; f0 < T; f0 += window) {
       const f1 = Math.min(T, f0 + window);
       // Frames [a, e) come from samples [a * S, e * S) (to the end for the last); [f0, f1) are kept.
@@ -97,9 +100,9 @@ export class DacEncoder {
       const wm = rt.mark();
       const h = this.layers(rt, { ptr: x.ptr + 4 * a * S, dims: [1, e === T ? N - a * S : (e - a) * S] });
       if (h.dims[1] !== e - a) throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${a}, ${e})`);
-      const C = h.dims[0];
-      for (let c = 0; c < C; c++) f32.copyWithin((out.ptr >>> 2) + c * T + f0, (h.ptr >>> 2) + c * (e - a) + f0 - a, (h.ptr >>> 2) + c * (e - a) + f1 - a);
+      copyColumns(rt, out, f0, h, f0 - a, f1 - f0);
       rt.release(wm);
+      tick();
     }
     return rt.keep(m, out);
   }

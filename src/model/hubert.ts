@@ -5,7 +5,7 @@
 
 import type { SemanticConfig } from '../config.js';
 import {
-  type Conv1d, type Linear, add, conv1d, convRows, gelu, groupNormRows, layerNormChannels, linear, loadPackedConv1d, packConv1d, transpose,
+  type Conv1d, type Linear, add, conv1d, convRows, copyColumns, gelu, groupNormRows, layerNormChannels, linear, loadPackedConv1d, packConv1d, transpose,
 } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
@@ -58,21 +58,25 @@ class FeatureEncoder {
    * per-channel statistics, which need whole rows, are taken first from the first layer's output in
    * blocks of channels. Memory then follows the window, not the audio.
    */
-  forward(rt: Runtime, x: Tensor, window = Infinity): Tensor {
+  forward(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
     const T = FeatureEncoder.framesOf(this.convs, x.dims[1]);
-    if (T <= window) return this.layers(rt, x, 0);
+    if (T <= window) {
+      const y = this.layers(rt, x, 0);
+      tick();
+      return y;
+    }
     const m = rt.mark();
     const stats = this.kind === 'group' ? this.firstLayerStats(rt, x) : 0;
     const C = this.convs[this.convs.length - 1].cout;
     const out = rt.tensor([C, T]);
     const S = this.convs.reduce((p, c) => p * c.stride, 1);
-    const f32 = rt.f32;
     for (let f0 = 0; f0 < T; f0 += window) {
       const f1 = Math.min(T, f0 + window);
       const wm = rt.mark();
       const h = this.layers(rt, { ptr: x.ptr + 4 * f0 * S, dims: [1, this.samplesFor(f1 - f0)] }, stats);
-      for (let c = 0; c < C; c++) f32.copyWithin((out.ptr >>> 2) + c * T + f0, (h.ptr >>> 2) + c * (f1 - f0), (h.ptr >>> 2) + (c + 1) * (f1 - f0));
+      copyColumns(rt, out, f0, h, 0, f1 - f0);
       rt.release(wm);
+      tick();
     }
     return rt.keep(m, out);
   }
@@ -284,10 +288,13 @@ export class SemanticTrunk {
     return new SemanticTrunk(features, projNorm, projection, posConv, encoderNorm, layers, c.doStableLayerNorm, layerBias);
   }
 
-  /** x: [1, N] audio -> mean of all hidden states, [H, frames]; `window`: see FeatureEncoder.forward. */
-  meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity): Tensor {
+  /**
+   * x: [1, N] audio -> mean of all hidden states, [H, frames]; `window`: see FeatureEncoder.forward.
+   * `tick` is called after each window of the feature encoder and after each layer.
+   */
+  meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
     const m = rt.mark();
-    let f = this.features.forward(rt, x, window);
+    let f = this.features.forward(rt, x, window, tick);
     if (this.projNorm) f = layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps);
     let h = this.posConv.forward(rt, linear(rt, f, this.projection));
     const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
@@ -303,6 +310,7 @@ export class SemanticTrunk {
       // The next layer's input overwrites this one's, so memory stays flat across layers.
       rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
       rt.release(lm);
+      tick();
     }
     const n = this.layers.length + 1;
     rt.k.scale(sum.ptr, sum.ptr, Math.fround(1 / n), 0, sum.dims[0] * sum.dims[1]);

@@ -9,7 +9,7 @@ import { type Linear, linear, padTime } from '../ops.js';
 import { type Runtime, type Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { DacDecoder, DacEncoder } from './dac.js';
-import { type SemanticTrunk, loadHubert, loadLinear } from './hubert.js';
+import { SemanticTrunk, loadHubert, loadLinear } from './hubert.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { SemanticEncoder } from './semantic.js';
 import { loadWavLM } from './wavlm.js';
@@ -80,16 +80,16 @@ export class XcodecCore {
    * than `window` frames runs its local stages (the semantic model's feature encoder and the acoustic
    * encoder) in windows, with the same result and memory that follows the window.
    */
-  embed(rt: Runtime, x: Tensor, window = Infinity): EncodeTrace {
+  embed(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): EncodeTrace {
     const c = this.config;
     const pad = c.hopLength >> 1;
     const { repad } = this.framesFor(x.dims[1]);
     const padded = padTime(rt, x, pad, pad);
-    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded, window);
+    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded, window, tick);
     const eSemantic = this.semanticEncoder.forward(rt, semanticFeatures);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
-    const eAcoustic = this.acousticEncoder.forward(rt, repad ? padded : x, window, DacEncoder.contextFrames(c.acoustic));
+    const eAcoustic = this.acousticEncoder.forward(rt, repad ? padded : x, window, DacEncoder.contextFrames(c.acoustic), tick);
     const T = eSemantic.dims[1];
     const A = eAcoustic.dims[0];
     const concat = rt.tensor([A + eSemantic.dims[0], T]);
@@ -98,6 +98,19 @@ export class XcodecCore {
     f.copyWithin((concat.ptr >>> 2) + A * T, eSemantic.ptr >>> 2, (eSemantic.ptr >>> 2) + eSemantic.dims[0] * T);
     const embeddings = linear(rt, concat, this.fc);
     return { semanticFeatures, eSemantic, eAcoustic, embeddings };
+  }
+
+  /**
+   * The steps embed() reports through `tick` for N samples, plus one for the quantizer: each window of
+   * the feature encoder, each transformer layer, each window of the acoustic encoder.
+   */
+  encodeSteps(n: number, window: number): number {
+    const c = this.config;
+    const pad = c.hopLength >> 1;
+    const { repad } = this.framesFor(n);
+    const windows = (frames: number) => (frames <= window ? 1 : Math.ceil(frames / window));
+    return windows(SemanticTrunk.frames(c.semantic, n + 2 * pad)) + c.semantic.numHiddenLayers +
+      windows(DacEncoder.frames(c.acoustic, repad ? n + 2 * pad : n)) + 1;
   }
 
   numQuantizersFor(bandwidth: number | undefined): number {
