@@ -284,6 +284,7 @@ export class XcodecModel {
   /**
    * Every intermediate of encode for one batch item (tests and debugging): semantic features
    * [T, H] (as transformers lays them out), e_semantic [H', T], e_acoustic [A, T], embeddings [D, T].
+   * windowFrames as in encode (the same values whatever the window).
    */
   encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Record<keyof EncodeTrace, FloatTensor> {
     const x = this.checkAudio(inputValues);
