@@ -266,7 +266,7 @@ export class Runtime {
     const end = ptr + Math.ceil(bytes / ALIGN) * ALIGN;
     if (end > this.maxBytes) {
       throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(0)} MiB, ` +
-        `this runtime's memory allows ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio`);
+        `this runtime's memory allows ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`);
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {

@@ -133,6 +133,19 @@ test('safetensors: offsets out of bounds, overlapping, unknown dtype, wrong size
   await rejectsTyped(XcodecModel.fromPretrained(size), 'XcodecCheckpointError', /"fc\.bias".*needs 188/);
 });
 
+test('running out of WebAssembly memory mid-call names the limit and the remedy; the model stays usable', () => {
+  // the first GELU asks for more than wasm32's 4 GiB, as a call on too long an input would
+  const rt = model.rt;
+  const gelu = rt.k.gelu;
+  rt.k.gelu = () => rt.allocBytes(2 ** 33);
+  try {
+    throwsTyped(() => model.encode(x), 'XcodecRuntimeError', /out of WebAssembly memory: needed \d+ MiB, this runtime's memory allows \d+ MiB; .*smaller windowFrames/);
+  } finally {
+    rt.k.gelu = gelu;
+  }
+  stillWorks();
+});
+
 test('checkpoint: missing and mis-shaped tensors are named', async () => {
   const missing = checkpointDir((b) => withHeader(b, (h) => { delete h['acoustic_encoder.block.2.res_unit3.conv1.bias']; }));
   await rejectsTyped(XcodecModel.fromPretrained(missing), 'XcodecCheckpointError', /missing tensor "acoustic_encoder\.block\.2\.res_unit3\.conv1\.bias"/);
