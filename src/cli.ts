@@ -162,12 +162,15 @@ async function loadModel(args: Args): Promise<XcodecModel> {
   return model;
 }
 
-/** An onProgress that logs every 10% of long work (more than 40 steps or frames: short calls stay quiet). */
-function progressLog(args: Args, what: string, unit: string): (done: number, total: number) => void {
+/** Audio (in all batch items) from which the CLI logs encode and decode progress. */
+const PROGRESS_SECONDS = 60;
+
+/** An onProgress that logs every 10% of the work when `long` (short calls stay quiet). */
+function progressLog(args: Args, what: string, unit: string, long: boolean): (done: number, total: number) => void {
   let lastPct = 0;
   return (done, total) => {
     const pct = Math.floor((100 * done) / total);
-    if (total > 40 && pct >= lastPct + 10 && done < total) {
+    if (long && pct >= lastPct + 10 && done < total) {
       lastPct = pct;
       log(args, `${what}: ${pct}% (${done} of ${total} ${unit})`);
     }
@@ -202,7 +205,8 @@ export async function main(argv: string[]): Promise<number> {
       if (extname(output).toLowerCase() !== '.npy') throw new XcodecInputError(`encode writes codes as .npy; got -o ${output}`);
       const { x } = await loadInput(input, model, args.model, args);
       const t = performance.now();
-      const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth, onProgress: progressLog(args, 'encoding', 'steps') });
+      const long = x.dims[0] * x.dims[2] > PROGRESS_SECONDS * model.config.sampleRate;
+      const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth, onProgress: progressLog(args, 'encoding', 'steps', long) });
       log(args, `encoded ${(x.dims[2] / model.config.sampleRate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAtomic(output, writeNpy(audioCodes.data, audioCodes.dims));
       process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? model.config.targetBandwidths.at(-1)} kbps -> ${output}\n`);
@@ -212,7 +216,8 @@ export async function main(argv: string[]): Promise<number> {
       const { input, output } = requireIO(args);
       const codes = readCodes(input);
       const t = performance.now();
-      const { audioValues } = model.decode(codes, { onProgress: progressLog(args, 'decoding', 'frames') });
+      const long = codes.dims[0] * codes.dims[2] * model.config.hopLength > PROGRESS_SECONDS * model.config.sampleRate;
+      const { audioValues } = model.decode(codes, { onProgress: progressLog(args, 'decoding', 'frames', long) });
       log(args, `decoded ${codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAudio(output, audioValues, null, model.config.sampleRate, args.rescale);
       process.stdout.write(`audio_values (${audioValues.dims.join(', ')}) -> ${output}\n`);

@@ -44,6 +44,25 @@ test('decode of a long code sequence reports progress and writes every sample', 
   assert.is(diff, 0, 'the windowed CLI decode equals a one-call decode, bit for bit');
 });
 
+test('encode of long audio reports progress, with the codes of a one-window encode', async () => {
+  const N = 64 * 16000;
+  const x = new Float32Array(N);
+  for (let i = 0; i < N; i++) x[i] = 0.3 * Math.sin(i * 0.0137) + 0.1 * Math.sin(i * 0.37 + Math.sin(i / 5000));
+  const inPath = join(out, 'long_input.npy');
+  writeFileSync(inPath, writeNpy(x, [1, 1, N]));
+  const codesPath = join(out, 'long_input_codes.npy');
+  const r = run('encode', inPath, '-o', codesPath, '--model', model);
+  assert.is(r.code, 0, r.stderr);
+  const steps = r.stderr.split('\n').filter((l) => /encoding: \d+% \(\d+ of \d+ steps\)/.test(l));
+  assert.ok(steps.length >= 1, `progress lines on stderr:\n${r.stderr}`);
+  const got = readNpy(new Uint8Array(readFileSync(codesPath)));
+  const m = await XcodecModel.fromPretrained(model, { numThreads: 1 });
+  const lib = m.encode({ data: x, dims: [1, 1, N] }, { windowFrames: 1e6 }).audioCodes;
+  m.dispose();
+  assert.equal(got.shape, lib.dims);
+  assertCodesEqual(got.data, lib.data, 'CLI encode in windows against one window');
+});
+
 test('encode + decode round trip of the FLAC speech sample', () => {
   const codes = join(out, 'speech_en_codes.npy');
   let r = run('encode', join(audio, 'speech_en.flac'), '-o', codes, '--model', model, '--bandwidth', '2', '-q');
