@@ -269,8 +269,12 @@ export class XcodecModel {
   }
 
   /** encode then decode, with the audio trimmed to the input length (transformers' forward). */
-  forward(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
+  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
     const x = this.checkAudio(inputValues);
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('forward options must be an object: { bandwidth?, windowFrames? }');
+    if ('onProgress' in options) {
+      throw new XcodecInputError('forward does not report progress; accepted options: { bandwidth?, windowFrames? } (for progress, call encode and decode, each with onProgress)');
+    }
     const { audioCodes } = this.encode(x, options);
     const { audioValues } = this.decode(audioCodes, { windowFrames: options.windowFrames });
     const [B, , N] = x.dims;
@@ -416,8 +420,8 @@ const DEFAULT_WINDOW_FRAMES = 1500;
 
 function checkWindow(w: unknown): number {
   if (w === undefined) return DEFAULT_WINDOW_FRAMES;
-  if (typeof w !== 'number' || !Number.isInteger(w) || w < 1) {
-    throw new XcodecInputError(`windowFrames ${String(w)} is not accepted; accepted: an integer >= 1 (frames per window)`);
+  if (typeof w !== 'number' || !(Number.isInteger(w) || w === Infinity) || w < 1) {
+    throw new XcodecInputError(`windowFrames ${String(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`);
   }
   return w;
 }

@@ -201,7 +201,7 @@ for (const name of MODELS) {
 test('bad encode and decode options are typed errors; an exception from onProgress reaches the caller', async () => {
   const m = await XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
   const codes = randomCodes(1, 1, 10, m.config.codebookSize, 3);
-  for (const w of [0, -3, 1.5, Number.NaN, '8']) {
+  for (const w of [0, -3, 1.5, Number.NaN, '8', -Infinity]) {
     try {
       m.decode(codes, { windowFrames: w });
       assert.unreachable(`windowFrames ${String(w)} was accepted`);
@@ -240,6 +240,17 @@ test('bad encode and decode options are typed errors; an exception from onProgre
   } catch (e) {
     assert.is(e, cancel, 'the same exception object');
   }
+  try {
+    m.forward(new Float32Array(16000), { onProgress: () => {} });
+    assert.unreachable('forward accepted onProgress');
+  } catch (e) {
+    assert.is(e.name, 'XcodecInputError');
+    assert.match(e.message, /forward does not report progress/);
+  }
+  // Infinity: one window, the same audio and codes
+  assert.is(differences(m.decode(codes, { windowFrames: Infinity }).audioValues.data, m.decode(codes, { windowFrames: 2 }).audioValues.data), 0);
+  const sig = new Float32Array(16000).map((_, i) => 0.3 * Math.sin(i * 0.01));
+  assert.equal(Array.from(m.encode(sig, { windowFrames: Infinity }).audioCodes.data), Array.from(m.encode(sig, { windowFrames: 3 }).audioCodes.data));
   // the model stays usable and gives the same audio as before the errors
   const a = m.decode(codes, { windowFrames: 3 }).audioValues.data;
   const b = m.decode(codes).audioValues.data;
