@@ -232,6 +232,9 @@ const GEMM_CASES = [
   { M: 129, N: 3, K: 21, ldb: 40, bias: true },
   { M: 129, N: 21, K: 21, kw: 7, dil: 3, bias: true }, // a convolution: taps 12 bytes apart are not packed
   { M: 128, N: 24, K: 40, table: 9, accumulate: true },
+  // at most 128 columns: K blocks of 1024 instead of 256 (two blocks and a partial one here)
+  { M: 37, N: 50, K: 2100, bias: true, accumulate: true },
+  { M: 9, N: 61, K: 1100, lda: 1103, residual: true },
 ];
 
 const caseName = (c) => Object.entries(c).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ');
@@ -336,6 +339,7 @@ function suite(flavour) {
     { spec: { M: 40, N: 61, K: 513, accumulate: true, bias: true }, ms: [0, 4, 40], n: [5, 58], cuts: [2] },
     { spec: { M: 37, N: 3, K: 21, ldb: 40, bias: true }, ms: [0, 37], n: [0, 3], cuts: [] },
     { spec: { M: 36, N: 24, K: 40, table: 9, accumulate: true }, ms: [0, 10, 36], n: [0, 24], cuts: [1] },
+    { spec: { M: 40, N: 61, K: 1100, bias: true }, ms: [0, 36, 40], n: [3, 61], cuts: [2] },
   ];
   for (const [pi, { spec, ms, n: [nb, ne], cuts }] of PREPACKED_CASES.entries()) {
     test(`${P} gemm_prepacked ${caseName(spec)} columns [${nb}, ${ne}) equals gemm bit for bit`, () => {
