@@ -22,6 +22,7 @@ import { madd } from './simd';
 // bits: 1024x50x1024 +4-11%, 3072x50x768 +18-22%, 768x50x3072 level to +8%; wider calls with KB 512
 // and NB 256 read level or slower, so they keep 256 x 512.
 const KB: i32 = 256;
+const NB: i32 = 512;
 const KB_WIDE: i32 = 1024;
 const KB_WIDE_MAX_COLS: i32 = 128;
 
@@ -30,7 +31,6 @@ const KB_WIDE_MAX_COLS: i32 = 128;
 @inline function kBlock(cols: i32): i32 {
   return cols <= KB_WIDE_MAX_COLS ? KB_WIDE : KB;
 }
-const NB: i32 = 512;
 
 @inline function biasLane(bias: usize, m: i32): f32 {
   let v: f32 = 0;

@@ -148,7 +148,6 @@ function paddedInput(rt: Runtime, x: Tensor, left: number, right: number, snake?
   return out;
 }
 
-/** y = conv(x) (+ residual). x: [cin, T] -> [cout, Tout]. */
 /** Output channels [c0, c1) of a stride-1 or strided convolution with one group: rows of its packed weight. */
 export function convRows(c: Conv1d, c0: number, c1: number): Conv1d {
   if (c.groups !== 1 || c0 < 0 || c1 > c.cout || c0 >= c1) throw new Error(`convRows: rows [${c0}, ${c1}) of a ${c.cout}-channel, ${c.groups}-group conv`);
@@ -156,6 +155,7 @@ export function convRows(c: Conv1d, c0: number, c1: number): Conv1d {
   return { ...c, w: c.w + 4 * c0 * K, bias: c.bias === 0 ? 0 : c.bias + 4 * c0, cout: c1 - c0 };
 }
 
+/** y = conv(x) (+ residual). x: [cin, T] -> [cout, Tout]. */
 export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opts: ConvOptions = {}): Tensor {
   const [C, T] = x.dims;
   if (C !== c.cin) throw new Error(`conv1d: input has ${C} channels, weight expects ${c.cin}`);

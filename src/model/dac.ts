@@ -122,10 +122,10 @@ export class DacEncoder {
    * outputs on the left and ceil((n + s - p) / s) on the right (windows start and end on whole frames).
    */
   static contextFrames(c: AcousticConfig): number {
+    const units = RESIDUAL_DILATIONS.reduce((sum, d) => sum + 3 * d, 0); // kernel 7, padding 3d: 3d each side
     let left = 3;
     let right = 3; // conv1: kernel 7, padding 3
     for (const s of c.downsamplingRatios) {
-      const units = RESIDUAL_DILATIONS.reduce((sum, d) => sum + 3 * d, 0); // kernel 7, padding 3d: 3d each side
       const p = Math.ceil(s / 2);
       left = Math.ceil((left + units + p) / s);
       right = Math.ceil((right + units + s - p) / s);

@@ -59,7 +59,7 @@ class FeatureEncoder {
    * blocks of channels. Memory then follows the window, not the audio.
    */
   forward(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
-    const T = FeatureEncoder.framesOf(this.convs, x.dims[1]);
+    const T = FeatureEncoder.framesOf(this.convs.map((c) => c.kernel), this.convs.map((c) => c.stride), x.dims[1]);
     if (T <= window) {
       const y = this.layers(rt, x, 0);
       tick();
@@ -104,7 +104,7 @@ class FeatureEncoder {
   private firstLayerStats(rt: Runtime, x: Tensor): number {
     const conv = this.convs[0];
     const norm = this.norms[0]!;
-    const T0 = FeatureEncoder.framesOf([conv], x.dims[1]);
+    const T0 = FeatureEncoder.framesOf([conv.kernel], [conv.stride], x.dims[1]);
     const stats = rt.allocBytes(8 * conv.cout);
     const block = Math.max(1, Math.min(conv.cout, Math.floor(featureEncoderLimits.statsBlockFloats / T0)));
     for (let c0 = 0; c0 < conv.cout; c0 += block) {
@@ -124,16 +124,15 @@ class FeatureEncoder {
     return t;
   }
 
-  private static framesOf(convs: Conv1d[], n: number): number {
+  /** Frames that n samples give through unpadded convolutions of these kernels and strides. */
+  private static framesOf(kernels: number[], strides: number[], n: number): number {
     let t = n;
-    for (const c of convs) t = Math.floor((t - c.kernel) / c.stride) + 1;
+    for (let i = 0; i < kernels.length; i++) t = Math.floor((t - kernels[i]) / strides[i]) + 1;
     return t;
   }
 
   static frames(c: SemanticConfig, n: number): number {
-    let t = n;
-    for (let i = 0; i < c.convKernel.length; i++) t = Math.floor((t - c.convKernel[i]) / c.convStride[i]) + 1;
-    return t;
+    return FeatureEncoder.framesOf(c.convKernel, c.convStride, n);
   }
 }
 
