@@ -6,7 +6,7 @@
 // (key - query), indexed by key - query + T - 1.
 
 import { gemm } from './gemm';
-import { softmax_cols } from './elementwise';
+import { softmax_cols } from './softmax';
 import { expv } from './simd';
 
 // For query columns [colBegin, colEnd) and every head h in turn:

@@ -4,7 +4,7 @@
 //
 //   node bench/fullsize.mjs [--config hubert|wavlm|both] [--seconds 10,60] [--threads 1] [--seed 0] [--no-warmup] [--json]
 //
-// The checkpoint is a random, well-scaled one from weights/generate.mjs with the published checkpoints'
+// The checkpoint is a random, well-scaled one from scripts/generate-weights.mjs with the published checkpoints'
 // exact tensor names and shapes, cached in $XCODEC_FULLSIZE_CACHE (default os.tmpdir()) like the test
 // (test/fullsize.test.mjs). Input: test/fixtures/audio/music.wav (20 s), looped for longer lengths.
 // Each config runs in its own child process, so its peak RSS (process.resourceUsage().maxRSS) is its
@@ -51,7 +51,7 @@ async function main() {
   const seed = Number(opt('seed', '0'));
   const json = argv.includes('--json');
   const cache = process.env.XCODEC_FULLSIZE_CACHE || tmpdir();
-  const { ensureCheckpoint } = await import('../weights/generate.mjs');
+  const { ensureCheckpoint } = await import('../scripts/generate-weights.mjs');
 
   const results = [];
   for (const kind of kinds) {
@@ -111,8 +111,8 @@ async function child() {
   const dir = argv[argv.indexOf('--child') + 1];
   const seconds = opt('seconds', '10,60').split(',').map(Number);
   const threads = Number(opt('threads', '1'));
-  const { XcodecModel } = await import('../dist/index.js');
-  const { decodeWav } = await import('../dist/io/wav.js');
+  const { XcodecModel } = await import('../dist/node/index.js');
+  const { decodeWav } = await import('../dist/audio.js');
   const wav = decodeWav(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav'))));
   const music = wav.channels[0];
   const inputs = seconds.map((s) => {

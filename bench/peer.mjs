@@ -10,7 +10,7 @@ const seconds = Number(secondsArg);
 const runs = Number(runsArg);
 
 async function loadAudio() {
-  const { readAudio, toMono } = await import('../dist/io/audio.js');
+  const { readAudio, toMono } = await import('../dist/audio.js');
   const mono = toMono(readAudio(new Uint8Array(readFileSync(audioPath)), audioPath), 16000);
   // loop the file when the benchmark asks for more audio than it holds; length a multiple of the hop
   const n = Math.round((seconds * 16000) / 320) * 320;
@@ -29,7 +29,7 @@ const x = await loadAudio();
 const result = { subject, threads, encodeMs: [], decodeMs: [] };
 
 if (subject === 'xcodec') {
-  const { XcodecModel } = await import('../dist/index.js');
+  const { XcodecModel } = await import('../dist/node/index.js');
   const t = performance.now();
   const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
   result.loadMs = performance.now() - t;

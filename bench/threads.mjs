@@ -3,7 +3,7 @@
 //   node bench/threads.mjs [--model DIR] [--seconds 10] [--runs 5] [--threads 1,2] [--json]
 //
 // The model: --model DIR, else the full-size checkpoint in $XCODEC_FULL_MODEL, /tmp/xc-full (made by
-// `node weights/generate.mjs ../shared/fixtures/full-size/hubert /tmp/xc-full`) or the ONNX peer
+// `node scripts/generate-weights.mjs ../shared/fixtures/full-size/hubert /tmp/xc-full`) or the ONNX peer
 // benchmark's cache (~/.cache/xcodec-wasm/onnx-hubert), else the tiny-hubert fixture (tiny widths: its
 // calls are too small to gain much from threads; the number printed says which model ran).
 // Each thread count runs in its own process, so one run's JIT state or memory does not affect another.
@@ -77,7 +77,7 @@ async function main() {
 }
 
 async function child(model, threads, seconds, runs) {
-  const { XcodecModel } = await import('../dist/index.js');
+  const { XcodecModel } = await import('../dist/node/index.js');
   const m = await XcodecModel.fromPretrained(model, { numThreads: threads });
   const sr = m.config.sampleRate;
   const N = Math.round(seconds * sr);

@@ -15,7 +15,8 @@ export interface AcousticConfig {
   hiddenSize: number;
 }
 
-export interface SemanticConfig {
+/** `semantic_model_config`: the HuBERT or WavLM semantic model. */
+export interface SemanticModelConfig {
   modelType: SemanticModelType;
   hiddenSize: number;
   numHiddenLayers: number;
@@ -46,7 +47,7 @@ export interface XcodecConfig {
   codebookSize: number;
   codebookDim: number;
   acoustic: AcousticConfig;
-  semantic: SemanticConfig;
+  semantic: SemanticModelConfig;
   // derived exactly as XcodecConfig's properties
   hopLength: number;
   frameRate: number;
@@ -127,9 +128,9 @@ function parseAcoustic(r: Reader): AcousticConfig {
   return a;
 }
 
-function parseSemantic(r: Reader): SemanticConfig {
+function parseSemantic(r: Reader): SemanticModelConfig {
   const modelType = r.oneOf('model_type', 'hubert', SUPPORTED_SEMANTIC_MODELS);
-  const s: SemanticConfig = {
+  const s: SemanticModelConfig = {
     modelType,
     hiddenSize: r.int('hidden_size', 768),
     numHiddenLayers: r.int('num_hidden_layers', 12),
@@ -213,3 +214,6 @@ export function quantizersForBandwidth(cfg: XcodecConfig, bandwidth: number): nu
   const perQuantizer = (Math.log2(cfg.codebookSize) * cfg.frameRate) / 1000;
   return Math.max(1, Math.floor(bandwidth / perQuantizer));
 }
+
+/** @deprecated the former name of SemanticModelConfig */
+export type SemanticConfig = SemanticModelConfig;

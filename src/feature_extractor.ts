@@ -3,6 +3,7 @@
 // of hop_length; or truncated to max_length (rounded up to a multiple of hop_length).
 
 import { XcodecConfigError, XcodecInputError } from './errors.js';
+import { type HubOptions, fileAccess } from './file_access.js';
 
 export interface FeatureExtractorConfig {
   featureSize: number;
@@ -28,11 +29,11 @@ type Signal = Float32Array | Float64Array | number[];
 export class XcodecFeatureExtractor {
   constructor(readonly config: FeatureExtractorConfig) {}
 
-  /** Reads preprocessor_config.json from a checkpoint directory (Node, Deno, Bun). */
-  static async fromPretrained(dir: string, hub?: import('./hub.js').HubOptions): Promise<XcodecFeatureExtractor> {
-    const { readConfigFile, resolveModelDir } = await import('./node_files.js');
-    dir = await resolveModelDir(dir, hub);
-    return XcodecFeatureExtractor.fromConfig(await readConfigFile(dir, 'preprocessor_config.json'), `${dir}/preprocessor_config.json`);
+  /** Reads preprocessor_config.json from a checkpoint directory or Hub repository id (needs `xcodec-wasm/node`). */
+  static async fromPretrained(dir: string, hub?: HubOptions): Promise<XcodecFeatureExtractor> {
+    const files = fileAccess(`XcodecFeatureExtractor.fromPretrained(${JSON.stringify(dir).slice(0, 200)})`);
+    dir = await files.resolveModelDir(dir, hub);
+    return XcodecFeatureExtractor.fromConfig(await files.readJson(dir, 'preprocessor_config.json'), `${dir}/preprocessor_config.json`);
   }
 
   static fromConfig(json: unknown, where = 'preprocessor_config.json'): XcodecFeatureExtractor {

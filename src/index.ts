@@ -1,9 +1,12 @@
+// The package entry: browser-safe (no node: import is reachable from here; a test bundles it for the
+// browser to prove it). Loading from a directory or the Hub is in `xcodec-wasm/node`; WAV, FLAC, .npy
+// and resampling helpers are in `xcodec-wasm/audio`.
 export { XcodecModel } from './xcodec.js';
-export type { FloatTensor, CodesTensor, CodesInput, EncodeOptions, DecodeOptions, LoadOptions, CheckpointSource } from './xcodec.js';
+export type {
+  FloatTensor, CodesTensor, CodesInput, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,
+} from './xcodec.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './config.js';
-export type { XcodecConfig, AcousticConfig, SemanticConfig } from './config.js';
+export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './config.js';
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
 export { XcodecFeatureExtractor } from './feature_extractor.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
-export { snapshotDownload } from './hub.js';
-export type { HubOptions } from './hub.js';

@@ -45,6 +45,13 @@ export interface ConvTranspose1d {
   taps: number;
 }
 
+/** A norm's affine parameters (byte offsets of gamma and beta) and epsilon. */
+export interface Norm {
+  gamma: number;
+  beta: number;
+  eps: number;
+}
+
 export interface ConvSpec {
   cin: number;
   cout: number;
@@ -92,41 +99,16 @@ export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
   return { w, bias: b, cin, cout, kernel, stride: s, padding: spec.padding, outputPadding: spec.outputPadding, taps };
 }
 
-/**
- * Loads a conv weight with `load` and packs it for conv1d, keeping only the packed copy in memory
- * (the PyTorch-layout original is a temporary when packing copies).
- */
-export async function loadPackedConv1d(rt: Runtime, load: () => Promise<number>, spec: ConvSpec, name: string): Promise<Conv1d> {
-  const m = rt.mark();
-  const src = await load();
-  const c = packConv1d(rt, src, 0, spec, name);
-  if (c.w !== src) c.w = rt.keepRegion(m, c.w, 4 * c.cout * (c.cin / c.groups) * c.kernel);
-  return c;
-}
-
-/** loadPackedConv1d() for transposed convolutions; the bias is loaded by `loadBias` afterwards. */
-export async function loadPackedConvTranspose1d(rt: Runtime, load: () => Promise<number>, loadBias: () => Promise<number>,
-  spec: { cin: number; cout: number; kernel: number; stride: number; padding: number; outputPadding: number }): Promise<ConvTranspose1d> {
-  const m = rt.mark();
-  const src = await load();
-  const c = packConvTranspose1d(rt, src, 0, spec);
-  c.w = rt.keepRegion(m, c.w, 4 * c.cout * c.stride * c.cin * c.taps);
-  const bm = rt.mark();
-  const bias = await loadBias();
-  const expanded = expandBias(rt, bias, c.cout, c.stride);
-  c.bias = rt.keepRegion(bm, expanded, 4 * c.cout * c.stride);
-  return c;
-}
-
-function expandBias(rt: Runtime, bias: number, cout: number, s: number): number {
+export function expandBias(rt: Runtime, bias: number, cout: number, s: number): number {
   const b = rt.allocBytes(4 * cout * s);
   const f = rt.f32;
   for (let co = 0; co < cout; co++) f.fill(f[(bias >>> 2) + co], (b >>> 2) + co * s, (b >>> 2) + (co + 1) * s);
   return b;
 }
 
-export function convOutputLength(T: number, c: Conv1d): number {
-  return Math.floor((T + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+/** Output length of a convolution over T steps: the one frame-count rule every stack folds over its layers. */
+export function convOutputLength(T: number, c: { kernel: number; stride?: number; padding?: number; dilation?: number }): number {
+  return Math.floor((T + 2 * (c.padding ?? 0) - (c.dilation ?? 1) * (c.kernel - 1) - 1) / (c.stride ?? 1)) + 1;
 }
 
 export interface ConvOptions {
@@ -300,4 +282,139 @@ export function transpose(rt: Runtime, x: Tensor): Tensor {
 
 function overlaps(a: Tensor, b: Tensor): boolean {
   return a.ptr < b.ptr + 4 * numel(b.dims) && b.ptr < a.ptr + 4 * numel(a.dims);
+}
+
+export function scale(rt: Runtime, x: Tensor, s: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.scale(out.ptr, x.ptr, Math.fround(s), 0, numel(x.dims));
+  return out;
+}
+
+/** GroupNorm(C, C)'s whole-row statistics of x [C, T] into stats [C, 2] (mean, 1 / sqrt(var + eps)) from row `row0` on. */
+export function groupNormStats(rt: Runtime, stats: number, row0: number, x: Tensor, eps: number): void {
+  rt.k.group_norm_stats(stats + 8 * row0, x.ptr, x.dims[1], eps, 0, x.dims[0]);
+}
+
+/** GroupNorm(C, C) of any stretch x [C, T] of longer rows, with their whole-row statistics [C, 2]. */
+export function groupNormApply(rt: Runtime, x: Tensor, gamma: number, beta: number, stats: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  rt.k.group_norm_apply(out.ptr, x.ptr, gamma, beta, stats, x.dims[1], 0, x.dims[0]);
+  return out;
+}
+
+/** x + gelu(y) over x's T columns, where y [H, T + extra] may run longer: [H, T]. y is overwritten. */
+export function addGeluPrefix(rt: Runtime, x: Tensor, y: Tensor): Tensor {
+  const [H, T] = x.dims;
+  const Ty = y.dims[1];
+  const out = rt.tensor([H, T]);
+  for (let h = 0; h < H; h++) {
+    rt.k.gelu(y.ptr + 4 * h * Ty, y.ptr + 4 * h * Ty, 0, T);
+    rt.k.add(out.ptr + 4 * h * T, x.ptr + 4 * h * T, y.ptr + 4 * h * Ty, 0, T);
+  }
+  return out;
+}
+
+/** A GEMM row table for B = rows of `ldb` floats, one row per k (k in [0, count)). */
+function rowTable(rt: Runtime, count: number, ldb: number): number {
+  const rows = rt.allocBytes(4 * count);
+  rt.k.gemm_rows(rows, count, 1, ldb, 1);
+  return rows;
+}
+
+/**
+ * WavLM's additive attention bias, as the attention kernel reads it: gates [heads, T], the bucketed
+ * table embed [buckets, heads] and the i32 bucket of every key - query [2T - 1]. All 0: no bias.
+ */
+export interface AttentionBiasTables {
+  gates: number;
+  embed: number;
+  buckets: number;
+}
+
+/**
+ * softmax(q^T k + bias) v for every head, with q already scaled: q, v [H, T], kT [T, H] -> context
+ * [H, T]. Scores are held for all T query columns up to tuning.attentionAllColumnsUpTo frames, then
+ * for blocks of tuning.attentionBlockColumns (the same bits either way).
+ */
+export function selfAttention(rt: Runtime, q: Tensor, kT: Tensor, v: Tensor, heads: number, bias: AttentionBiasTables | null): Tensor {
+  const [H, T] = q.dims;
+  const d = H / heads;
+  const b = bias ?? { gates: 0, embed: 0, buckets: 0 };
+  const ctx = rt.tensor([H, T]);
+  const m = rt.mark();
+  const block = T <= rt.tuning.attentionAllColumnsUpTo ? T : rt.tuning.attentionBlockColumns;
+  const scores = rt.allocBytes(4 * T * block);
+  const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(block / 16) * 16);
+  const rowsT = rowTable(rt, Math.max(T, d), T);
+  const rowsS = block === T ? rowsT : rowTable(rt, T, block);
+  for (let c0 = 0; c0 < T; c0 += block) {
+    rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, scores - 4 * c0, rowsT, softmaxScratch - 4 * c0, b.gates, b.embed, b.buckets,
+      H, heads, T, c0, Math.min(T, c0 + block), block, rowsS);
+  }
+  rt.release(m);
+  return ctx;
+}
+
+/**
+ * WavLM's per-head gates [heads, T] (at byte offset `gates`): for head h, the 8 outputs of
+ * gru_rel_pos_linear on that head's slice of x [H, T], combined with gru_rel_pos_const[h].
+ */
+export function wavlmGates(rt: Runtime, gates: number, x: Tensor, gateLinear: Linear, gateConst: number, heads: number): void {
+  const [H, T] = x.dims;
+  const headDim = H / heads;
+  const m = rt.mark();
+  const g = rt.tensor([8, T]);
+  const rows = rowTable(rt, headDim, T);
+  for (let h = 0; h < heads; h++) {
+    rt.k.gemm(g.ptr, T, gateLinear.w, headDim, x.ptr + 4 * h * headDim * T, rows, gateLinear.bias, 0, 8, T, headDim, 0, 8, 0, T);
+    rt.k.wavlm_gate(gates + 4 * h * T, g.ptr, rt.f32[(gateConst >>> 2) + h], T, 0, T);
+  }
+  rt.release(m);
+}
+
+/** An RVQ codebook as the distance GEMM reads it. */
+export interface Codebook {
+  /** [K, D] codewords */
+  embed: number;
+  /** [K, D] codewords times -2 */
+  neg2: number;
+  /** [K] squared norms */
+  sq: number;
+  size: number;
+  dim: number;
+}
+
+/** The distance terms of codewords [K, D] at `embed`, computed once at load. */
+export function prepareCodebook(rt: Runtime, embed: number, size: number, dim: number): Codebook {
+  const neg2 = rt.allocBytes(4 * size * dim);
+  const sq = rt.allocBytes(4 * size);
+  rt.k.codebook_prepare(sq, neg2, embed, size, dim);
+  return { embed, neg2, sq, size, dim };
+}
+
+/**
+ * One residual-VQ step over residual [D, T], in place: codes (i32 [T] at `codes`) = the nearest
+ * codeword of each frame (argmin of |e|^2 - 2 e.r), then residual -= e[code]. `scratch` holds the
+ * scores [K, T] and a row table (rvqScratch).
+ */
+export function quantizeStep(rt: Runtime, residual: Tensor, book: Codebook, codes: number, scratch: { scores: number; rows: number }): void {
+  const [D, T] = residual.dims;
+  const K = book.size;
+  rt.k.gemm(scratch.scores, T, book.neg2, D, residual.ptr, scratch.rows, book.sq, 0, K, T, D, 0, K, 0, T);
+  rt.k.argmin_cols(codes, scratch.scores, K, T, 0, T);
+  rt.k.subtract_codewords(residual.ptr, book.embed, codes, D, T, 0, T);
+}
+
+export function rvqScratch(rt: Runtime, K: number, D: number, T: number): { scores: number; rows: number } {
+  return { scores: rt.allocBytes(4 * K * T), rows: rowTable(rt, D, T) };
+}
+
+/** out [D, T] += the codewords of codes (i32 [T] at `codes`). */
+export function addCodewords(rt: Runtime, out: Tensor, book: Codebook, codes: number): void {
+  rt.k.add_codewords(out.ptr, book.embed, codes, out.dims[0], out.dims[1], 0, out.dims[1]);
+}
+
+/** torch.nn.utils.weight_norm folded: out = v * g / ||v||, the norm over every axis but the middle one of [outer, D, inner]. */
+export function weightNorm(rt: Runtime, out: number, v: number, g: number, outer: number, D: number, inner: number): void {
+  rt.k.weight_norm(out, v, g, outer, D, inner);
 }

@@ -3,9 +3,10 @@
 // then the data section; data_offsets are byte offsets into the data section.
 // Tensors are streamed chunk by chunk into caller-provided Float32Array views (typically WebAssembly
 // linear memory), so loading never holds a whole file or a whole-tensor copy in JS memory.
-// No static node: imports: Node-only pieces live in safetensors-node.ts and are imported on demand.
+// No node: imports: a file on disk comes in as a ByteSource from src/node/files.ts.
 
 import { XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
+import type { CheckpointSource } from './weights.js';
 
 /** Byte size of every dtype the safetensors format defines. */
 export const DTYPE_SIZES = {
@@ -276,7 +277,7 @@ const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
 
 /** How a checkpoint finds its files by name: in a directory, or among in-memory buffers. */
-interface FileLookup {
+export interface FileLookup {
   /** the directory, or a description, for messages */
   where: string;
   /** the file's display name (its path for a directory) */
@@ -293,22 +294,17 @@ export class SafetensorsCheckpoint {
   private constructor(readonly tensors: Map<string, TensorInfo>, private owners: Map<string, SafetensorsFile>,
     readonly files: readonly SafetensorsFile[]) {}
 
-  /** A checkpoint directory (Node, Deno, Bun). */
-  static async openDir(dir: string): Promise<SafetensorsCheckpoint> {
-    const { dirLookup } = await import('./safetensors-node.js');
-    return SafetensorsCheckpoint.load(dirLookup(dir));
-  }
-
   /** The files of a checkpoint directory held in memory, keyed by file name (browsers). */
   static async fromBuffers(files: Record<string, Uint8Array>): Promise<SafetensorsCheckpoint> {
-    return SafetensorsCheckpoint.load({
+    return SafetensorsCheckpoint.open({
       where: `the given files (${Object.keys(files).join(', ') || 'none'})`,
       label: (fileName) => fileName,
       open: (fileName) => (Object.hasOwn(files, fileName) ? bufferSource(files[fileName]) : undefined),
     });
   }
 
-  private static async load(lookup: FileLookup): Promise<SafetensorsCheckpoint> {
+  /** The checkpoint whose files `lookup` finds (a directory: src/node/files.ts). */
+  static async open(lookup: FileLookup): Promise<SafetensorsCheckpoint> {
     const single = lookup.open(SINGLE);
     if (single) {
       const file = await openOwned(single, lookup.label(SINGLE));
@@ -363,6 +359,26 @@ export class SafetensorsCheckpoint {
 
   close(): void {
     for (const f of this.files) f.close();
+  }
+
+  /** The checkpoint as the model loader reads it; `onProgress(loaded, total)` in bytes after each tensor. */
+  source(onProgress?: (loaded: number, total: number) => void): CheckpointSource {
+    let total = 0;
+    for (const t of this.tensors.values()) total += t.end - t.begin;
+    let loaded = 0;
+    return {
+      info: (name) => this.info(name),
+      names: () => [...this.tensors.keys()],
+      readF32: async (name, dest) => {
+        await this.readF32(name, dest);
+        const t = this.info(name);
+        if (t && onProgress) {
+          loaded += t.end - t.begin;
+          onProgress(loaded, total);
+        }
+      },
+      close: () => this.close(),
+    };
   }
 }
 

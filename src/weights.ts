@@ -5,11 +5,18 @@
 // folded to plain weights by a WASM kernel.
 
 import { XcodecCheckpointError } from './errors.js';
+import { weightNorm } from './ops.js';
 import type { Runtime } from './runtime.js';
 
 export interface TensorSource {
   info(name: string): { dtype: string; shape: number[] } | undefined;
   readF32(name: string, dest: Float32Array): Promise<void>;
+}
+
+/** Checkpoint tensors by name, as a model loads them (SafetensorsCheckpoint.source() makes one). */
+export interface CheckpointSource extends TensorSource {
+  names(): string[];
+  close?(): void;
 }
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -103,7 +110,7 @@ export class Weights {
     const g = await this.tensor(gName, gInfo.shape);
     const outer = shape.slice(0, dim).reduce((p, x) => p * x, 1);
     const inner = shape.slice(dim + 1).reduce((p, x) => p * x, 1);
-    rt.k.weight_norm(out, v, g, outer, shape[dim], inner);
+    weightNorm(rt, out, v, g, outer, shape[dim], inner);
     rt.release(mark);
     return out;
   }

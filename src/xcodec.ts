@@ -6,11 +6,16 @@
 
 import { type XcodecConfig, parseXcodecConfig } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError } from './errors.js';
-import type { HubOptions } from './hub.js';
-import { type EncodeTrace, XcodecCore } from './model/xcodec.js';
-import { Runtime, type Tensor } from './runtime.js';
+import { type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
+import { checkWindowFrames, frameWindows } from './model/windows.js';
+import { Runtime, type Tensor, type Tuning, type TuningOptions } from './runtime.js';
+import { type HubOptions, fileAccess } from './file_access.js';
 import { warmUpKernels } from './warmup.js';
-import { WeightLoader, type TensorSource } from './weights.js';
+import { type CheckpointSource, WeightLoader } from './weights.js';
+
+export type { CheckpointSource } from './weights.js';
+export type { HubOptions } from './file_access.js';
+export type { Tuning, TuningOptions } from './runtime.js';
 
 export interface FloatTensor {
   data: Float32Array;
@@ -37,6 +42,8 @@ export interface LoadOptions {
   numThreads?: number;
   /** called as tensors stream into memory: (loaded bytes, total bytes) */
   onProgress?: (loaded: number, total: number) => void;
+  /** advanced: memory blocking and thread-split knobs (results are bit-identical whatever they are) */
+  tuning?: TuningOptions;
 }
 
 export interface EncodeOptions {
@@ -67,31 +74,27 @@ export interface DecodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Checkpoint tensors by name, plus the config; what fromPretrained reads from a directory. */
-export interface CheckpointSource extends TensorSource {
-  names(): string[];
-  close?(): void;
-}
-
 function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number[] } {
   return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x;
 }
 
 export class XcodecModel {
-  private constructor(readonly config: XcodecConfig, private rt: Runtime, private core: XcodecCore,
+  private constructor(readonly config: XcodecConfig, private rt: Runtime, private net: XcodecNetwork,
     private arena: number, readonly unusedTensors: string[]) {}
 
   /**
    * Loads a checkpoint directory written by save_pretrained: config.json and model.safetensors (or a
    * sharded model.safetensors.index.json), or a Hub repository id, downloaded once into a cache.
-   * Node, Deno and Bun; browsers use fromCheckpoint().
+   * Needs file access: import from `xcodec-wasm/node` (Node, Deno, Bun); elsewhere use fromBuffers().
    */
   static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModel> {
-    const { openCheckpointDir, readConfigFile, resolveModelDir } = await import('./node_files.js');
-    dir = await resolveModelDir(dir, options.hub);
-    const configJson = await readConfigFile(dir, 'config.json');
-    const config = parseXcodecConfig(configJson, `${dir}/config.json`);
-    const source = await openCheckpointDir(dir, options.onProgress);
+    if (typeof dir !== 'string' || dir === '') {
+      throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
+    }
+    const files = fileAccess(`XcodecModel.fromPretrained(${JSON.stringify(dir).slice(0, 200)})`);
+    const where = await files.resolveModelDir(dir, options.hub);
+    const config = parseXcodecConfig(await files.readJson(where, 'config.json'), `${where}/config.json`);
+    const source = await files.openCheckpoint(where, options.onProgress);
     try {
       const model = await XcodecModel.fromCheckpoint(config, source, options);
       options.onProgress?.(1, 1); // tensors inference does not use are never read: report completion
@@ -126,13 +129,7 @@ export class XcodecModel {
     }
     const cfg = parseXcodecConfig(config, 'config.json');
     const { SafetensorsCheckpoint } = await import('./safetensors.js');
-    const ckpt = await SafetensorsCheckpoint.fromBuffers(files);
-    const source: CheckpointSource = {
-      info: (n) => ckpt.info(n),
-      names: () => [...ckpt.tensors.keys()],
-      readF32: (n, d) => ckpt.readF32(n, d),
-      close: () => ckpt.close(),
-    };
+    const source = (await SafetensorsCheckpoint.fromBuffers(files)).source();
     try {
       return await XcodecModel.fromCheckpoint(cfg, source, options);
     } finally {
@@ -143,12 +140,12 @@ export class XcodecModel {
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
-    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads });
+    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning });
     warmUpKernels(rt);
     const loader = new WeightLoader(rt, source);
-    const core = await XcodecCore.load(loader.root(), cfg);
+    const net = await XcodecNetwork.load(loader.root(), cfg);
     const unused = source.names().filter((n) => !loader.used.has(n));
-    return new XcodecModel(cfg, rt, core, rt.mark(), unused);
+    return new XcodecModel(cfg, rt, net, rt.mark(), unused);
   }
 
   /** Releases the workers and the WebAssembly memory; the model is unusable afterwards. */
@@ -166,6 +163,14 @@ export class XcodecModel {
     return this.rt.fallbackReason;
   }
 
+  /**
+   * Advanced: this model's memory blocking and thread-split knobs (see LoadOptions.tuning); changing
+   * them between calls changes memory use and speed, never a result.
+   */
+  get tuning(): Tuning {
+    return this.rt.tuning;
+  }
+
   /** Which SIMD build runs: 'relaxed' (fused multiply-add) or 'simd'. */
   get simdFlavour(): 'simd' | 'relaxed' {
     return this.rt.flavour;
@@ -178,7 +183,7 @@ export class XcodecModel {
 
   /** Number of quantizers for a bandwidth in kbps (default: the highest target bandwidth). */
   numQuantizersFor(bandwidth?: number): number {
-    return this.core.numQuantizersFor(bandwidth);
+    return this.net.numQuantizersFor(bandwidth);
   }
 
   /**
@@ -189,27 +194,30 @@ export class XcodecModel {
   encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
     const x = this.checkAudio(inputValues);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
-    const nq = this.core.numQuantizersFor(options.bandwidth);
-    const window = checkWindow(options.windowFrames);
+    const nq = this.net.numQuantizersFor(options.bandwidth);
+    const plan = this.net.plan(x.dims[2], checkWindowFrames(options.windowFrames));
+    const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
+    return { audioCodes: this.encodePlanned(x, nq, plan, progress) };
+  }
+
+  private encodePlanned(x: FloatTensor, nq: number, plan: EncodePlan, progress: Progress): CodesTensor {
     const [B, , N] = x.dims;
-    const { frames } = this.core.framesFor(N);
-    const steps = this.core.encodeSteps(N, window);
-    const progress = new Progress(options.onProgress, B * steps);
+    const frames = plan.frames;
     const codes = new BigInt64Array(B * nq * frames);
     progress.run(() => this.guard(() => {
       for (let b = 0; b < B; b++) {
         const m = this.rt.mark();
         const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-        const { embeddings } = this.core.embed(this.rt, input, window, progress.tick);
+        const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
         const ptr = this.rt.allocBytes(4 * nq * frames);
-        this.core.quantize(this.rt, embeddings, nq, ptr);
+        this.net.quantize(this.rt, embeddings, nq, ptr);
         const view = this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames);
         for (let i = 0; i < nq * frames; i++) codes[b * nq * frames + i] = BigInt(view[i]);
         this.rt.release(m);
         progress.tick();
       }
     }));
-    return { audioCodes: { data: codes, dims: [B, nq, frames] } };
+    return { data: codes, dims: [B, nq, frames] };
   }
 
   /**
@@ -217,38 +225,44 @@ export class XcodecModel {
    * Long code sequences are decoded window by window (see DecodeOptions), with the same result.
    */
   decode(audioCodes: CodesInput, options: DecodeOptions = {}): { audioValues: FloatTensor } {
-    const { B, nq, T, codes } = this.checkCodes(audioCodes);
+    const codes = this.checkCodes(audioCodes);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
-    const window = checkWindow(options.windowFrames);
-    const progress = new Progress(options.onProgress, B * T);
+    const window = checkWindowFrames(options.windowFrames);
+    const progress = new Progress(options.onProgress, codes.B * codes.T);
+    return { audioValues: this.decodeChecked(codes, window, progress, codes.T * this.config.hopLength) };
+  }
+
+  /**
+   * Decodes window by window, each through the decoder with its context; only the first `keep` samples
+   * of each batch item are written out (forward's trim happens here, with no copy of the whole audio).
+   */
+  private decodeChecked({ B, nq, T, codes }: CheckedCodes, window: number, progress: Progress, keep: number): FloatTensor {
     const hop = this.config.hopLength;
-    const context = T > window ? this.core.decoderContextFrames : 0;
-    const out = new Float32Array(B * T * hop);
+    const out = new Float32Array(B * keep);
     progress.run(() => this.guard(() => {
       for (let b = 0; b < B; b++) {
-        for (let f0 = 0; f0 < T; f0 += window) {
-          const f1 = Math.min(T, f0 + window);
-          // Frames [a, e) go through the decoder; only [f0, f1) are kept, the rest is context.
-          const a = Math.max(0, f0 - context);
-          const e = Math.min(T, f1 + context);
+        for (const w of frameWindows(T, window, this.net.decoderContextFrames)) {
+          const n = w.to - w.from;
           const m = this.rt.mark();
-          const ptr = this.rt.allocBytes(4 * nq * (e - a));
+          const ptr = this.rt.allocBytes(4 * nq * n);
           const i32 = this.rt.i32;
           for (let q = 0; q < nq; q++) {
             const row = (b * nq + q) * T;
-            i32.set(codes.subarray(row + a, row + e), (ptr >>> 2) + q * (e - a));
+            i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
           }
-          const audio = this.core.synthesize(this.rt, this.core.dequantize(this.rt, ptr, nq, e - a));
-          if (audio.dims[1] !== (e - a) * hop) {
-            throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${e - a} frames; expected ${(e - a) * hop}`);
+          const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n));
+          if (audio.dims[1] !== n * hop) {
+            throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`);
           }
-          out.set(this.rt.view(audio).subarray((f0 - a) * hop, (f1 - a) * hop), (b * T + f0) * hop);
+          const begin = w.begin * hop;
+          const end = Math.min(w.end * hop, keep);
+          if (end > begin) out.set(this.rt.view(audio).subarray(begin - w.from * hop, end - w.from * hop), b * keep + begin);
           this.rt.release(m);
-          progress.tick(f1 - f0);
+          progress.tick(w.end - w.begin);
         }
       }
     }));
-    return { audioValues: { data: out, dims: [B, 1, T * hop] } };
+    return { data: out, dims: [B, 1, keep] };
   }
 
   /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
@@ -261,7 +275,7 @@ export class XcodecModel {
         const m = this.rt.mark();
         const ptr = this.rt.allocBytes(4 * nq * T);
         this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
-        out.set(this.rt.view(this.core.dequantize(this.rt, ptr, nq, T)), b * D * T);
+        out.set(this.rt.view(this.net.dequantize(this.rt, ptr, nq, T)), b * D * T);
         this.rt.release(m);
       }
     });
@@ -275,14 +289,14 @@ export class XcodecModel {
     if ('onProgress' in options) {
       throw new XcodecInputError('forward does not report progress; accepted options: { bandwidth?, windowFrames? } (for progress, call encode and decode, each with onProgress)');
     }
-    const { audioCodes } = this.encode(x, options);
-    const { audioValues } = this.decode(audioCodes, { windowFrames: options.windowFrames });
-    const [B, , N] = x.dims;
-    const M = audioValues.dims[2];
-    const n = Math.min(N, M);
-    const trimmed = new Float32Array(B * n);
-    for (let b = 0; b < B; b++) trimmed.set(audioValues.data.subarray(b * M, b * M + n), b * n);
-    return { audioCodes, audioValues: { data: trimmed, dims: [B, 1, n] } };
+    const nq = this.net.numQuantizersFor(options.bandwidth);
+    const window = checkWindowFrames(options.windowFrames);
+    const plan = this.net.plan(x.dims[2], window);
+    const audioCodes = this.encodePlanned(x, nq, plan, new Progress(undefined, 0));
+    const [B, , T] = audioCodes.dims;
+    const codes: CheckedCodes = { B, nq, T, codes: Int32Array.from(audioCodes.data, Number) };
+    const keep = Math.min(x.dims[2], T * this.config.hopLength);
+    return { audioCodes, audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep) };
   }
 
   /**
@@ -292,13 +306,13 @@ export class XcodecModel {
    */
   encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Record<keyof EncodeTrace, FloatTensor> {
     const x = this.checkAudio(inputValues);
-    const window = checkWindow(options.windowFrames);
     const N = x.dims[2];
+    const plan = this.net.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
       const m = this.rt.mark();
       const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
-      const t = this.core.embed(this.rt, input, window);
+      const t = this.net.embed(this.rt, input, plan);
       const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
       const sf = get(t.semanticFeatures);
       const [H, T] = sf.dims;
@@ -340,17 +354,16 @@ export class XcodecModel {
     if (x.data.length !== d[0] * d[2]) {
       throw new XcodecInputError(`input_values data has ${x.data.length} samples but dims ${JSON.stringify(d)} need ${d[0] * d[2]}`);
     }
-    if (d[2] === 0) throw new XcodecInputError(`input_values is empty (0 samples); at least ${this.core.minimumSamples()} samples are needed`);
+    if (d[2] === 0) throw new XcodecInputError(`input_values is empty (0 samples); at least ${this.net.minimumSamples()} samples are needed`);
     for (let i = 0; i < x.data.length; i++) {
       if (!Number.isFinite(x.data[i])) {
         throw new XcodecInputError(`input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`);
       }
     }
-    this.core.framesFor(d[2]);
     return x;
   }
 
-  private checkCodes(input: CodesInput): { B: number; nq: number; T: number; codes: Int32Array } {
+  private checkCodes(input: CodesInput): CheckedCodes {
     if (!isTensorLike(input)) {
       throw new XcodecInputError('audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] }');
     }
@@ -359,8 +372,8 @@ export class XcodecModel {
       throw new XcodecInputError(`audio_codes dims ${JSON.stringify(d)} are not [batch, quantizers, frames] with every size >= 1`);
     }
     const [B, nq, T] = d;
-    if (nq > this.core.numQuantizers) {
-      throw new XcodecInputError(`audio_codes has ${nq} quantizers; this model has ${this.core.numQuantizers} (accepted: 1..${this.core.numQuantizers})`);
+    if (nq > this.net.numQuantizers) {
+      throw new XcodecInputError(`audio_codes has ${nq} quantizers; this model has ${this.net.numQuantizers} (accepted: 1..${this.net.numQuantizers})`);
     }
     if (input.data.length !== B * nq * T) {
       throw new XcodecInputError(`audio_codes data has ${input.data.length} values but dims ${JSON.stringify(d)} need ${B * nq * T}`);
@@ -415,15 +428,12 @@ class Progress {
   }
 }
 
-/** Window when windowFrames is not given: 30 s at 50 frames/s. */
-const DEFAULT_WINDOW_FRAMES = 1500;
-
-function checkWindow(w: unknown): number {
-  if (w === undefined) return DEFAULT_WINDOW_FRAMES;
-  if (typeof w !== 'number' || !(Number.isInteger(w) || w === Infinity) || w < 1) {
-    throw new XcodecInputError(`windowFrames ${String(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`);
-  }
-  return w;
+/** Codes validated against the model: [B, nq, T] as i32. */
+interface CheckedCodes {
+  B: number;
+  nq: number;
+  T: number;
+  codes: Int32Array;
 }
 
 function isParsedConfig(c: unknown): c is XcodecConfig {

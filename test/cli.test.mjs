@@ -5,12 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel } from '../dist/index.js';
-import { readNpy, writeNpy } from '../dist/io/npy.js';
-import { decodeWav, encodeWav } from '../dist/io/wav.js';
+import { XcodecModel } from '../dist/node/index.js';
+import { readNpy, writeNpy } from '../dist/audio.js';
+import { decodeWav, encodeWav } from '../dist/audio.js';
 import { fixtures, here, npy, assertCodesEqual, assertClose } from './helpers.mjs';
 
-const cli = join(here, '..', 'dist', 'cli.js');
+const cli = join(here, '..', 'dist', 'node', 'cli.js');
 const model = join(fixtures, 'tiny-hubert');
 const audio = join(fixtures, 'audio');
 const out = mkdtempSync(join(tmpdir(), 'xcodec-cli-'));

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor, parseXcodecConfig } from '../dist/index.js';
+import { XcodecModel, XcodecFeatureExtractor, parseXcodecConfig } from '../dist/node/index.js';
 import { fixtures, npy, assertCodesEqual } from './helpers.mjs';
 
 const dir = join(fixtures, 'tiny-hubert');

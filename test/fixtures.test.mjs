@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor } from '../dist/index.js';
+import { XcodecModel, XcodecFeatureExtractor } from '../dist/node/index.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual, item } from './helpers.mjs';
 
 const MODELS = (process.env.XCODEC_FIXTURE_MODELS ?? 'tiny-hubert,tiny-hubert-layernorm,tiny-wavlm').split(',');

@@ -1,5 +1,5 @@
 // Full-size X-Codec (177.5 M parameters, 12-layer HuBERT or WavLM) on real audio: a random, well-scaled
-// checkpoint from weights/generate.mjs with the exact tensor names and shapes of the published
+// checkpoint from scripts/generate-weights.mjs with the exact tensor names and shapes of the published
 // checkpoints (cached outside the repository, ~680 MiB each), loaded with fromPretrained, then 10 s of
 // test/fixtures/audio/music.wav encoded at every target bandwidth and decoded.
 // The values are random, so what is checked is everything but the numbers: shapes, code ranges, RVQ
@@ -14,9 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { XcodecModel } from '../dist/index.js';
-import { decodeWav } from '../dist/io/wav.js';
-import { ensureCheckpoint } from '../weights/generate.mjs';
+import { XcodecModel } from '../dist/node/index.js';
+import { decodeWav } from '../dist/audio.js';
+import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const configs = join(here, '..', '..', 'shared', 'fixtures', 'full-size');

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor } from '../dist/index.js';
+import { XcodecModel, XcodecFeatureExtractor } from '../dist/node/index.js';
 import { fixtures, npy, assertCodesEqual } from './helpers.mjs';
 
 const src = join(fixtures, 'tiny-hubert');

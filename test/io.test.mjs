@@ -4,11 +4,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeWav, encodeWav } from '../dist/io/wav.js';
-import { decodeFlac } from '../dist/io/flac.js';
-import { resample } from '../dist/io/resample.js';
-import { readAudio, downmixMean, toMono } from '../dist/io/audio.js';
-import { readNpy, writeNpy } from '../dist/io/npy.js';
+import { decodeWav, encodeWav } from '../dist/audio.js';
+import { decodeFlac } from '../dist/audio.js';
+import { resample } from '../dist/audio.js';
+import { readAudio, downmixMean, toMono } from '../dist/audio.js';
+import { readNpy, writeNpy } from '../dist/audio.js';
 import { fixtures } from './helpers.mjs';
 
 const audioDir = join(fixtures, 'audio');

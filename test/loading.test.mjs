@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../dist/index.js';
+import { XcodecModel, XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../dist/node/index.js';
 import { fixtures, npy, assertClose, assertCodesEqual } from './helpers.mjs';
 
 const src = join(fixtures, 'tiny-hubert');

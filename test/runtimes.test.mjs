@@ -17,7 +17,21 @@ const root = resolve(fixtures, '..', '..');
 const dir = join(fixtures, 'tiny-hubert');
 const { cases } = manifest('tiny-hubert');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const CHROMIUM = process.env.XCODEC_CHROMIUM ?? '/usr/bin/chromium';
+/**
+ * Headless Chromium: $XCODEC_CHROMIUM, else the system's /usr/bin/chromium, else the build that the
+ * npm package @sparticuz/chromium ships (x64 Linux only; unpacked to the temp folder on first use).
+ * Its recommended launch flags (--single-process and friends) break cross-origin isolation, so only
+ * CHROMIUM_ARGS below are passed.
+ */
+async function chromiumPath() {
+  if (process.env.XCODEC_CHROMIUM) return process.env.XCODEC_CHROMIUM;
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`no Chromium: /usr/bin/chromium is missing and @sparticuz/chromium ships x64 Linux only (this is ${process.platform}-${process.arch}); install chromium or set XCODEC_CHROMIUM`);
+  }
+  const { default: packaged } = await import('@sparticuz/chromium');
+  return packaged.executablePath();
+}
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const file = (c, key) => npy(join(dir, 'cases', c.tensors[key].file));
 
@@ -88,9 +102,10 @@ function startServer() {
 }
 
 async function inChromium(url, options) {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} exists (apt-get install chromium)`);
+  const executablePath = await chromiumPath();
+  assert.ok(existsSync(executablePath), `${executablePath} exists`);
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60000 });
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60000 });
   const logs = [];
   try {
     const page = await browser.newPage();
@@ -169,7 +184,7 @@ test('edge: fetch(request) handler under Deno.serve, no workers: WAV in, codes .
           const body = new Uint8Array(await r.arrayBuffer());
           assert.is(r.status, 200, `edge ${c.name}[${b}] bw ${bw}: ${new TextDecoder().decode(body)}`);
           assert.is(r.headers.get('x-xcodec-threads'), '1', 'the edge handler ran on one thread');
-          const { readNpy } = await import('../dist/io/npy.js');
+          const { readNpy } = await import('../dist/audio.js');
           const got = readNpy(body);
           assertDims(got.shape, [1, ...exp.shape.slice(1)], `edge ${c.name}[${b}] codes_bw${bw}`);
           assertCodesEqual(got.data, item(exp.data, exp.shape, b), `edge ${c.name}[${b}] codes_bw${bw}`);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   DTYPE_SIZES, SafetensorsCheckpoint, SafetensorsFile, bufferSource, parseSafetensorsHeader,
 } from '../dist/safetensors.js';
-import { fileSource } from '../dist/safetensors-node.js';
+import { dirLookup, fileSource } from '../dist/node/files.js';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tiny-hubert');
 
@@ -231,7 +231,7 @@ test('tiny-hubert fixture: shapes, metadata and values match the raw bytes', asy
   const raw = readFileSync(path);
   const n = Number(raw.readBigUInt64LE(0));
   const header = JSON.parse(raw.subarray(8, 8 + n).toString('utf8'));
-  const ckpt = await SafetensorsCheckpoint.openDir(fixture);
+  const ckpt = await SafetensorsCheckpoint.open(dirLookup(fixture));
   try {
     assert.is(ckpt.tensors.size, Object.keys(header).length - 1);
     assert.equal(ckpt.files[0].metadata, { format: 'pt' });
@@ -308,7 +308,7 @@ async function checkSharded(ckpt) {
 test('sharded checkpoint in a directory, via the index json', async () => {
   const dir = writeDir(shardedFiles());
   try {
-    const ckpt = await SafetensorsCheckpoint.openDir(dir);
+    const ckpt = await SafetensorsCheckpoint.open(dirLookup(dir));
     await checkSharded(ckpt);
     assert.is(ckpt.files.length, 2);
     ckpt.close();
@@ -328,7 +328,7 @@ test('model.safetensors wins over an index in the same directory', async () => {
   const files = shardedFiles();
   const dir = writeDir({ ...files, 'model.safetensors': files['model-00001-of-00002.safetensors'] });
   try {
-    const ckpt = await SafetensorsCheckpoint.openDir(dir);
+    const ckpt = await SafetensorsCheckpoint.open(dirLookup(dir));
     assert.equal([...ckpt.tensors.keys()], ['a.weight']);
     ckpt.close();
   } finally {
@@ -342,7 +342,7 @@ test('index errors: missing shard, shard lacking the tensor, bad json, path esca
   const { 'model-00002-of-00002.safetensors': _, ...withoutShard2 } = files;
   const dir = writeDir(withoutShard2);
   try {
-    await rejects(() => SafetensorsCheckpoint.openDir(dir),
+    await rejects(() => SafetensorsCheckpoint.open(dirLookup(dir)),
       /model\.safetensors\.index\.json/, /"b\.weight"/, /"model-00002-of-00002\.safetensors", which is missing from/);
   } finally {
     rmSync(dir, { recursive: true });
@@ -358,7 +358,7 @@ test('index errors: missing shard, shard lacking the tensor, bad json, path esca
     /maps "a\.weight" to "\.\.\/model\.safetensors"; expected a file name in the same directory/);
   const empty = tempDir();
   try {
-    await rejects(() => SafetensorsCheckpoint.openDir(empty), new RegExp(empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    await rejects(() => SafetensorsCheckpoint.open(dirLookup(empty)), new RegExp(empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
       /model\.safetensors nor model\.safetensors\.index\.json/);
   } finally {
     rmSync(empty, { recursive: true });

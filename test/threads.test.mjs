@@ -6,20 +6,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { XcodecModel, XcodecInputError } from '../dist/index.js';
-import { splitTuning } from '../dist/runtime.js';
+import { XcodecModel, XcodecInputError } from '../dist/node/index.js';
 import { fixtures, here, manifest, npy, assertClose, assertCodesEqual, assertDims } from './helpers.mjs';
 
 const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
-const DEFAULT_TUNING = { ...splitTuning };
-
-/** Runs `fn` with the split tuning set to `t`, restoring the defaults afterwards. */
-async function withTuning(t, fn) {
-  Object.assign(splitTuning, DEFAULT_TUNING, t);
+/** Runs `fn` with the model's split tuning set to `t`, restoring its own values afterwards. */
+async function withTuning(model, t, fn) {
+  const saved = { ...model.tuning.split };
+  Object.assign(model.tuning.split, t);
   try {
     return await fn();
   } finally {
-    Object.assign(splitTuning, DEFAULT_TUNING);
+    Object.assign(model.tuning.split, saved);
   }
 }
 
@@ -77,7 +75,7 @@ for (const name of MODELS) {
       try {
         assert.is(model.numThreads, threads, `${threads} threads started`);
         assert.is(model.threadsFallbackReason, null, 'no fallback');
-        const got = await withTuning({ minChunkNs: 0, align: 1 }, () => outputs(model, name));
+        const got = await withTuning(model, { minChunkNs: 0, align: 1 }, () => outputs(model, name));
         const chunks = model.rt.pool.workerChunks;
         assert.ok(chunks.every((n) => n > 0), `every worker ran chunks (${chunks.join(', ')})`);
         const split = Object.keys(model.rt.pool.stats.byKernel);
@@ -144,12 +142,11 @@ test('long input grows the shared memory between calls: still bit-identical to o
 });
 
 test('relaxed SIMD build (Node flag): 1 and 2 threads bit-identical', () => {
-  const script = `const { XcodecModel } = await import('./dist/index.js');
-const { splitTuning } = await import('./dist/runtime.js');
+  const script = `const { XcodecModel } = await import('./dist/node/index.js');
 const x = new Float32Array(40000).map((_, i) => 0.3 * Math.sin(i * 0.011) + 0.1 * Math.sin(i * 0.37));
 const run = async (t) => {
   const m = await XcodecModel.fromPretrained('test/fixtures/tiny-hubert', { numThreads: t, simd: 'relaxed' });
-  splitTuning.minChunkNs = t > 1 ? 0 : 25000;
+  m.tuning.split.minChunkNs = t > 1 ? 0 : 25000;
   const codes = m.encode(x).audioCodes.data;
   const audio = m.decode(m.encode(x).audioCodes).audioValues.data;
   const r = { flavour: m.simdFlavour, threads: m.rt.numThreads, codes, audio: new Uint32Array(audio.buffer) };
@@ -197,7 +194,7 @@ test('faults: a kernel trap or a worker that dies is an error on that call, the 
 });
 
 test('a model with workers that is never disposed does not keep Node alive', () => {
-  const script = `import { XcodecModel } from './dist/index.js';
+  const script = `import { XcodecModel } from './dist/node/index.js';
 const m = await XcodecModel.fromPretrained('test/fixtures/tiny-hubert', { numThreads: 2 });
 m.encode(new Float32Array(16000).fill(0.1));
 console.log('threads', m.rt.numThreads);`;
@@ -211,8 +208,8 @@ console.log('threads', m.rt.numThreads);`;
 
 test('no SharedArrayBuffer: numThreads > 1 runs on one thread with the same API and results', () => {
   const script = `delete globalThis.SharedArrayBuffer;
-const { XcodecModel } = await import('./dist/index.js');
-const { readNpy } = await import('./dist/io/npy.js');
+const { XcodecModel } = await import('./dist/node/index.js');
+const { readNpy } = await import('./dist/audio.js');
 const { readFileSync } = await import('node:fs');
 const dir = 'test/fixtures/tiny-hubert';
 const m = await XcodecModel.fromPretrained(dir, { numThreads: 4 });

@@ -6,10 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel } from '../dist/index.js';
-import { XcodecCore } from '../dist/model/xcodec.js';
+import { XcodecModel } from '../dist/node/index.js';
+import { XcodecNetwork } from '../dist/model/network.js';
 import { DacDecoder, DacEncoder } from '../dist/model/dac.js';
-import { attentionLimits, featureEncoderLimits } from '../dist/model/hubert.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual } from './helpers.mjs';
 
 const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
@@ -35,12 +34,12 @@ function differences(a, b) {
 
 /** Decodes with the decoder context forced to `frames` (to find the least that works). */
 function decodeWithContext(model, codes, windowFrames, frames) {
-  const original = Object.getOwnPropertyDescriptor(XcodecCore.prototype, 'decoderContextFrames');
-  Object.defineProperty(XcodecCore.prototype, 'decoderContextFrames', { get: () => frames, configurable: true });
+  const original = Object.getOwnPropertyDescriptor(XcodecNetwork.prototype, 'decoderContextFrames');
+  Object.defineProperty(XcodecNetwork.prototype, 'decoderContextFrames', { get: () => frames, configurable: true });
   try {
     return model.decode(codes, { windowFrames }).audioValues;
   } finally {
-    Object.defineProperty(XcodecCore.prototype, 'decoderContextFrames', original);
+    Object.defineProperty(XcodecNetwork.prototype, 'decoderContextFrames', original);
   }
 }
 
@@ -54,9 +53,9 @@ for (const name of MODELS) {
 
   test(`${name}: windowed encode: every intermediate bit-identical to one window, codes equal to the fixtures`, async () => {
     const m = await load();
-    const saved = featureEncoderLimits.statsBlockFloats;
+    const saved = m.tuning.groupNormStatsFloats;
     // a few hundred floats per block: GroupNorm's statistics are taken over several blocks of channels
-    featureEncoderLimits.statsBlockFloats = 2000;
+    m.tuning.groupNormStatsFloats = 2000;
     try {
       for (const c of manifest(name).cases) {
         const input = npy(join(dir, 'cases', c.input_values));
@@ -79,7 +78,7 @@ for (const name of MODELS) {
         assertCodesEqual(audioCodes.data, exp.data, `${name}/${c.name} codes, windows of 2 frames`);
       }
     } finally {
-      featureEncoderLimits.statsBlockFloats = saved;
+      m.tuning.groupNormStatsFloats = saved;
     }
   });
 
@@ -88,17 +87,17 @@ for (const name of MODELS) {
     const input = npy(join(dir, 'cases', 'batch2', 'input_values.npy'));
     const x = { data: input.data, dims: input.shape };
     const whole = m.encodeTrace(x, 1);
-    const saved = { ...attentionLimits };
+    const saved = { ...m.tuning };
     try {
       for (const block of [1, 5, 16, 32]) {
-        Object.assign(attentionLimits, { blockMax: 8, block });
+        Object.assign(m.tuning, { attentionAllColumnsUpTo: 8, attentionBlockColumns: block });
         const got = m.encodeTrace(x, 1);
         for (const key of Object.keys(whole)) {
           assert.is(differences(got[key].data, whole[key].data), 0, `${key}, attention blocks of ${block}: values differ`);
         }
       }
     } finally {
-      Object.assign(attentionLimits, saved);
+      Object.assign(m.tuning, saved);
     }
   });
 

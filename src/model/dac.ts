@@ -2,15 +2,20 @@
 // and the decoder ends without tanh). Activations: [C, T].
 
 import type { AcousticConfig } from '../config.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convTranspose1d, copyColumns, loadPackedConv1d, loadPackedConvTranspose1d, snake } from '../ops.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, copyColumns, snake } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
+import { loadConv as loadConv1d, loadConvTranspose } from './layers.js';
+import { frameWindows } from './windows.js';
 
-async function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
+function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
   opts: { stride?: number; padding?: number; dilation?: number } = {}): Promise<Conv1d> {
-  const conv = await loadPackedConv1d(vb.rt, () => vb.convWeight([cout, cin, kernel]), { cin, cout, kernel, ...opts }, vb.prefix);
-  conv.bias = await vb.tensor('bias', [cout]);
-  return conv;
+  return loadConv1d(vb, { cin, cout, kernel, ...opts });
+}
+
+/** The strided conv of encoder block i and the transposed conv of decoder block i: kernel 2s, padding ceil(s / 2). */
+function blockConv(stride: number): { kernel: number; stride: number; padding: number } {
+  return { kernel: 2 * stride, stride, padding: Math.ceil(stride / 2) };
 }
 
 // The dilations of each block's three residual units (DAC's res_unit1..3).
@@ -46,11 +51,16 @@ class EncoderBlock {
     return this.conv1.stride;
   }
 
+  frames(t: number): number {
+    return convOutputLength(t, this.conv1);
+  }
+
   static async load(vb: Weights, dim: number, stride: number): Promise<EncoderBlock> {
     const units = [];
     for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d));
     const snake1 = await vb.pp('snake1').vector('alpha', dim / 2);
-    const conv1 = await loadConv(vb.pp('conv1'), dim / 2, dim, 2 * stride, { stride, padding: Math.ceil(stride / 2) });
+    const { kernel, padding } = blockConv(stride);
+    const conv1 = await loadConv(vb.pp('conv1'), dim / 2, dim, kernel, { stride, padding });
     return new EncoderBlock(units, snake1, conv1);
   }
 
@@ -79,39 +89,41 @@ export class DacEncoder {
   /**
    * x: [1, N] audio -> [hidden_size, frames]. Audio of more than `window` frames runs in windows of
    * that many frames, each with `context` frames of audio on both sides (see contextFrames), with
-   * the same result: memory then follows the window, not the audio.
+   * the same result: memory then follows the window, not the audio. With `into` ([hidden_size,
+   * frames], apart from x) the output is written there instead of a new tensor.
    */
-  forward(rt: Runtime, x: Tensor, window = Infinity, context = 0, tick: () => void = () => {}): Tensor {
+  forward(rt: Runtime, x: Tensor, window = Infinity, context = 0, tick: () => void = () => {}, into?: Tensor): Tensor {
     const N = x.dims[1];
-    const T = DacEncoder.framesOf(this.blocks.map((b) => b.stride), N);
-    if (T <= window) {
-      const y = this.layers(rt, x);
+    const T = this.frames(N);
+    const windows = frameWindows(T, window, context);
+    if (windows.length === 1) {
+      const y = this.layers(rt, x, into);
       tick();
       return y;
     }
     const m = rt.mark();
-    const out = rt.tensor([this.conv2.cout, T]);
+    const out = into ?? rt.tensor([this.conv2.cout, T]);
     const S = this.blocks.reduce((p, b) => p * b.stride, 1);
-    for (let f0 = 0; f0 < T; f0 += window) {
-      const f1 = Math.min(T, f0 + window);
-      // Frames [a, e) come from samples [a * S, e * S) (to the end for the last); [f0, f1) are kept.
-      const a = Math.max(0, f0 - context);
-      const e = Math.min(T, f1 + context);
+    for (const w of windows) {
+      // Frames [from, to) come from samples [from * S, to * S) (to the end for the last); [begin, end) are kept.
       const wm = rt.mark();
-      const h = this.layers(rt, { ptr: x.ptr + 4 * a * S, dims: [1, e === T ? N - a * S : (e - a) * S] });
-      if (h.dims[1] !== e - a) throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${a}, ${e})`);
-      copyColumns(rt, out, f0, h, f0 - a, f1 - f0);
+      const h = this.layers(rt, { ptr: x.ptr + 4 * w.from * S, dims: [1, w.to === T ? N - w.from * S : (w.to - w.from) * S] });
+      if (h.dims[1] !== w.to - w.from) throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${w.from}, ${w.to})`);
+      copyColumns(rt, out, w.begin, h, w.begin - w.from, w.end - w.begin);
       rt.release(wm);
       tick();
     }
-    return rt.keep(m, out);
+    return into ? out : rt.keep(m, out);
   }
 
-  private layers(rt: Runtime, x: Tensor): Tensor {
+  private layers(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
     const m = rt.mark();
     x = conv1d(rt, x, this.conv1);
     for (const b of this.blocks) x = b.forward(rt, x);
-    return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
+    if (!into) return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
+    conv1d(rt, x, this.conv2, undefined, { snake: this.snake1, into });
+    rt.release(m);
+    return into;
   }
 
   /**
@@ -126,22 +138,18 @@ export class DacEncoder {
     let left = 3;
     let right = 3; // conv1: kernel 7, padding 3
     for (const s of c.downsamplingRatios) {
-      const p = Math.ceil(s / 2);
+      const p = blockConv(s).padding;
       left = Math.ceil((left + units + p) / s);
       right = Math.ceil((right + units + s - p) / s);
     }
     return Math.max(left, right) + 1; // conv2: kernel 3, padding 1
   }
 
-  /** Frames produced for N samples, by the same length rules as the convolutions. */
-  static frames(c: AcousticConfig, n: number): number {
-    return DacEncoder.framesOf(c.downsamplingRatios, n);
-  }
-
-  private static framesOf(strides: number[], n: number): number {
-    let t = n; // conv1: kernel 7, padding 3 keeps the length
-    for (const s of strides) t = Math.floor((t + 2 * Math.ceil(s / 2) - 2 * s) / s) + 1;
-    return t; // conv2: kernel 3, padding 1 keeps it
+  /** Frames for N samples: the convolutions' own length rule over conv1, the strided blocks and conv2. */
+  frames(n: number): number {
+    let t = convOutputLength(n, this.conv1);
+    for (const b of this.blocks) t = b.frames(t);
+    return convOutputLength(t, this.conv2);
   }
 }
 
@@ -150,9 +158,7 @@ class DecoderBlock {
 
   static async load(vb: Weights, cin: number, cout: number, stride: number): Promise<DecoderBlock> {
     const snake1 = await vb.pp('snake1').vector('alpha', cin);
-    const cv = vb.pp('conv_t1');
-    const convT = await loadPackedConvTranspose1d(vb.rt, () => cv.convWeight([cin, cout, 2 * stride]), () => cv.tensor('bias', [cout]),
-      { cin, cout, kernel: 2 * stride, stride, padding: Math.ceil(stride / 2), outputPadding: stride % 2 });
+    const convT = await loadConvTranspose(vb.pp('conv_t1'), { cin, cout, ...blockConv(stride), outputPadding: stride % 2 });
     const units = [];
     for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d));
     return new DecoderBlock(snake1, convT, units);
@@ -205,7 +211,7 @@ export class DacDecoder {
     conv(7, 1, 3);
     let hop = 1;
     for (const s of c.upsamplingRatios) {
-      const p = Math.ceil(s / 2);
+      const p = blockConv(s).padding;
       left = left * s + 2 * s - 1 - p;
       right = right * s + p;
       for (const d of RESIDUAL_DILATIONS) conv(7, d, 3 * d);

@@ -1,18 +1,11 @@
-// Residual vector quantiser (Euclidean codebooks, no projections). Activations: [D, T].
-// Encoding: for each quantiser, scores = |e|^2 - 2 e.r by GEMM, argmin per frame, residual -= e[code].
+// The residual vector quantiser (`quantizer.quantizers.N.codebook.embed`: Euclidean codebooks, no
+// projections). Activations: [D, T].
+// Encoding: for each quantiser, the nearest codeword of every frame's residual, then residual -= it.
 // Decoding: the sum of the chosen codewords, in quantiser order.
 
+import { type Codebook, addCodewords, prepareCodebook, quantizeStep, rvqScratch } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
-
-interface Codebook {
-  /** [K, D] codewords */
-  embed: number;
-  /** [K, D] codewords times -2 */
-  neg2: number;
-  /** [K] squared norms */
-  sq: number;
-}
 
 export class ResidualVectorQuantizer {
   private constructor(private books: Codebook[], readonly codebookSize: number, readonly dim: number) {}
@@ -21,10 +14,7 @@ export class ResidualVectorQuantizer {
     const books: Codebook[] = [];
     for (let i = 0; i < count; i++) {
       const embed = await vb.pp('quantizers').pp(i).pp('codebook').tensor('embed', [size, dim]);
-      const neg2 = vb.rt.allocBytes(4 * size * dim);
-      const sq = vb.rt.allocBytes(4 * size);
-      vb.rt.k.codebook_prepare(sq, neg2, embed, size, dim);
-      books.push({ embed, neg2, sq });
+      books.push(prepareCodebook(vb.rt, embed, size, dim));
     }
     return new ResidualVectorQuantizer(books, size, dim);
   }
@@ -33,23 +23,16 @@ export class ResidualVectorQuantizer {
     return this.books.length;
   }
 
-  /** x: [D, T] -> codes written to `codes` (i32, [nq, T] at byte offset `codes`). */
+  /**
+   * x: [D, T] -> codes written to `codes` (i32, [nq, T] at byte offset `codes`). x is the residual and
+   * is updated in place (it holds the final residual afterwards): the caller's embeddings are not
+   * needed again, so no copy of them is made.
+   */
   encode(rt: Runtime, x: Tensor, nq: number, codes: number): void {
     const m = rt.mark();
-    const [D, T] = x.dims;
-    const K = this.codebookSize;
-    const residual = rt.tensor([D, T]);
-    rt.f32.copyWithin(residual.ptr >>> 2, x.ptr >>> 2, (x.ptr >>> 2) + D * T);
-    const scores = rt.tensor([K, T]);
-    const rows = rt.allocBytes(4 * D);
-    rt.k.gemm_rows(rows, D, 1, T, 1);
-    for (let q = 0; q < nq; q++) {
-      const b = this.books[q];
-      const out = codes + 4 * q * T;
-      rt.k.gemm(scores.ptr, T, b.neg2, D, residual.ptr, rows, b.sq, 0, K, T, D, 0, K, 0, T);
-      rt.k.argmin_cols(out, scores.ptr, K, T, 0, T);
-      rt.k.subtract_codewords(residual.ptr, b.embed, out, D, T, 0, T);
-    }
+    const T = x.dims[1];
+    const scratch = rvqScratch(rt, this.codebookSize, this.dim, T);
+    for (let q = 0; q < nq; q++) quantizeStep(rt, x, this.books[q], codes + 4 * q * T, scratch);
     rt.release(m);
   }
 
@@ -57,7 +40,7 @@ export class ResidualVectorQuantizer {
   decode(rt: Runtime, codes: number, nq: number, T: number): Tensor {
     const out = rt.tensor([this.dim, T]);
     rt.f32.fill(0, out.ptr >>> 2, (out.ptr >>> 2) + this.dim * T);
-    for (let q = 0; q < nq; q++) rt.k.add_codewords(out.ptr, this.books[q].embed, codes + 4 * q * T, this.dim, T, 0, T);
+    for (let q = 0; q < nq; q++) addCodewords(rt, out, this.books[q], codes + 4 * q * T);
     return out;
   }
 }

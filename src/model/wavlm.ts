@@ -1,12 +1,14 @@
-// WavLM: HuBERT's trunk plus a gated relative position bias in every attention layer. The bucketed
+// WavLM's gated relative position bias (`semantic_model.encoder.layers.N.attention.{rel_attn_embed,
+// gru_rel_pos_linear, gru_rel_pos_const}`), added to every attention layer of HuBERT's transformer. The bucketed
 // bias table (rel_attn_embed) lives in layer 0 and is shared by all layers; each layer gates it per
 // head and per query position with gru_rel_pos_linear / gru_rel_pos_const.
 
-import type { SemanticConfig } from '../config.js';
-import type { Linear } from '../ops.js';
+import type { SemanticModelConfig } from '../config.js';
+import { type AttentionBiasTables, type Linear, wavlmGates } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
-import { type AttentionBias, SelfAttention, SemanticTrunk, loadLinear } from './hubert.js';
+import { loadLinear } from './layers.js';
+import type { AttentionBias } from './transformer.js';
 
 /** Relative-position bucket of (key - query), exactly as WavLM computes it in f32. */
 export function relativePositionBucket(rel: number, numBuckets: number, maxDistance: number): number {
@@ -41,44 +43,28 @@ class RelativePositions {
 }
 
 class GatedRelativeBias implements AttentionBias {
-  constructor(private positions: RelativePositions, private gateLinear: Linear, private gateConst: number,
-    private heads: number, private headDim: number) {}
+  constructor(readonly positions: RelativePositions, private gateLinear: Linear, private gateConst: number, private heads: number) {}
 
   /** The buckets and every head's gate [heads, T], in the caller's arena scope. x: [H, T]. */
-  prepare(rt: Runtime, x: Tensor): { gates: number; embed: number; buckets: number } {
-    const T = x.dims[1];
-    this.positions.prepare(rt, T);
-    const gates = rt.allocBytes(4 * this.heads * T);
-    const m = rt.mark();
-    const g = rt.tensor([8, T]);
-    const rows = rt.allocBytes(4 * this.headDim);
-    rt.k.gemm_rows(rows, this.headDim, 1, T, 1);
-    for (let h = 0; h < this.heads; h++) {
-      // g = gru_rel_pos_linear(x_head): [8, T]
-      rt.k.gemm(g.ptr, T, this.gateLinear.w, this.headDim, x.ptr + 4 * h * this.headDim * T, rows, this.gateLinear.bias, 0,
-        8, T, this.headDim, 0, 8, 0, T);
-      rt.k.wavlm_gate(gates + 4 * h * T, g.ptr, rt.f32[(this.gateConst >>> 2) + h], T, 0, T);
-    }
-    rt.release(m);
+  prepare(rt: Runtime, x: Tensor): AttentionBiasTables {
+    this.positions.prepare(rt, x.dims[1]);
+    const gates = rt.allocBytes(4 * this.heads * x.dims[1]);
+    wavlmGates(rt, gates, x, this.gateLinear, this.gateConst, this.heads);
     return { gates, embed: this.positions.embed, buckets: this.positions.buckets };
   }
 }
 
-export async function loadWavLM(vb: Weights, c: SemanticConfig): Promise<SemanticTrunk> {
+/**
+ * Layer i's bias, from its `attention` weights; layer 0 also holds the bucketed table that every
+ * layer shares (`layers` are the biases of the layers before i).
+ */
+export async function loadWavLMBiases(av: Weights, c: SemanticModelConfig, i: number, layers: readonly AttentionBias[]): Promise<AttentionBias> {
   const heads = c.numAttentionHeads;
   const headDim = c.hiddenSize / heads;
-  const biases: GatedRelativeBias[] = [];
-  let positions: RelativePositions | null = null;
-  const attention = async (av: Weights, i: number): Promise<SelfAttention> => {
-    const att = await SelfAttention.load(av, c.hiddenSize, heads);
-    if (i === 0) {
-      const embed = await av.pp('rel_attn_embed').tensor('weight', [c.numBuckets, heads]);
-      positions = new RelativePositions(embed, heads, c.numBuckets, c.maxBucketDistance);
-    }
-    const gateLinear = await loadLinear(av.pp('gru_rel_pos_linear'), headDim, 8);
-    const gateConst = await av.vector('gru_rel_pos_const', heads);
-    biases.push(new GatedRelativeBias(positions!, gateLinear, gateConst, heads, headDim));
-    return att;
-  };
-  return SemanticTrunk.load(vb, c, attention, (i) => biases[i]);
+  const positions = i === 0
+    ? new RelativePositions(await av.pp('rel_attn_embed').tensor('weight', [c.numBuckets, heads]), heads, c.numBuckets, c.maxBucketDistance)
+    : (layers[0] as GatedRelativeBias).positions;
+  const gateLinear = await loadLinear(av.pp('gru_rel_pos_linear'), headDim, 8);
+  const gateConst = await av.vector('gru_rel_pos_const', heads);
+  return new GatedRelativeBias(positions, gateLinear, gateConst, heads);
 }

@@ -71,13 +71,4 @@ export const FAULT_KILL = 3;
 /** the worker blocks mid-chunk and says nothing: only the caller's stall watchdog can end it */
 export const FAULT_HANG = 4;
 
-/** Kernels a worker can run, by id. Order is the protocol; both sides import this list. */
-export const KERNEL_NAMES = [
-  'gemm', 'gelu', 'elu', 'sigmoid', 'add', 'scale', 'snake', 'group_norm_rows', 'layer_norm_cols',
-  'pad_rows', 'deinterleave', 'interleave', 'transpose', 'argmin_cols', 'subtract_codewords', 'self_attention',
-  'wavlm_gate', 'add_codewords', 'gemm_prepacked', 'gemm_pack_b', 'group_norm_stats', 'group_norm_apply',
-] as const;
-
-export type SplitKernel = typeof KERNEL_NAMES[number];
-
 export const slot = (i: number, field: number): number => SLOT_BASE + SLOT_INTS * i + field;

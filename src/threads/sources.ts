@@ -8,6 +8,7 @@
 //  - kernel worker: instantiates the kernel module on the shared memory, then loops: wait for GEN to
 //    change, claim chunks of the op, run them, count them in DONE.
 
+import { SPLIT_KERNELS } from '../kernels.js';
 import * as P from './protocol.js';
 
 export type WorkerEnv = 'node' | 'web';
@@ -30,7 +31,7 @@ const ENV = 'web';
 };
 
 const CONSTANTS = `const P = ${JSON.stringify(Object.fromEntries(Object.entries(P).filter(([, v]) => typeof v === 'number')))};
-const NAMES = ${JSON.stringify(P.KERNEL_NAMES)};
+const NAMES = ${JSON.stringify(SPLIT_KERNELS)};
 const slot = (i, f) => P.SLOT_BASE + P.SLOT_INTS * i + f;
 `;
 

@@ -3,8 +3,8 @@
 // [1, quantizers, frames]; `?bandwidth=KBPS` picks the bandwidth. The model files are fetched relative
 // to this module (a file: URL here; an HTTP URL or bundled asset on a real edge platform).
 import { XcodecModel, XcodecError, XcodecInputError } from '../../dist/index.js';
-import { readAudio, toMono } from '../../dist/io/audio.js';
-import { writeNpy } from '../../dist/io/npy.js';
+import { readAudio, toMono } from '../../dist/audio.js';
+import { writeNpy } from '../../dist/audio.js';
 
 const MODEL_URL = new URL('../fixtures/tiny-hubert/', import.meta.url);
 let loading = null;

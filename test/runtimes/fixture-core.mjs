@@ -2,8 +2,8 @@
 // page) and returns the raw outputs; the Node test compares them with the expected files, so every
 // runtime is held to the same check (codes identical, audio within the manifest's atol).
 // Only web-standard APIs here: the caller passes `read(relativePath) -> Uint8Array` for the fixture files.
-import { XcodecModel } from '../../dist/xcodec.js';
-import { readNpy } from '../../dist/io/npy.js';
+import { XcodecModel } from '../../dist/index.js';
+import { readNpy } from '../../dist/audio.js';
 
 export function toBase64(bytes) {
   let s = '';

@@ -2,6 +2,7 @@
 // `bun fixture-run.mjs ...`. Prints one JSON line with the outputs for test/runtimes.test.mjs to check.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import '../../dist/node/index.js'; // file access for fromPretrained(dir) in Deno and Bun
 import { runFixtures } from './fixture-core.mjs';
 
 const argv = (globalThis.Deno?.args ?? process.argv.slice(2));

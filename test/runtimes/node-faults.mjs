@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XcodecModel, XcodecRuntimeError } from '../../dist/index.js';
-import { Runtime, splitTuning } from '../../dist/runtime.js';
-import { readNpy } from '../../dist/io/npy.js';
+import { XcodecModel, XcodecRuntimeError } from '../../dist/node/index.js';
+import { Runtime } from '../../dist/runtime.js';
+import { readNpy } from '../../dist/audio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = join(here, '..', 'fixtures', 'tiny-hubert');
@@ -20,9 +20,9 @@ const x = { data: input.data, dims: input.shape };
 const topBw = Object.keys(c.bandwidths).sort((a, b) => Number(a) - Number(b)).pop();
 const expected = npy(c.tensors[c.bandwidths[topBw].codes].file).data;
 
-// Every call with two or more aligned units goes through the pool, so a fault armed for the worker
-// fires on the worker's first chunk of the next call.
-splitTuning.minChunkNs = 0;
+// Every call with two or more aligned units goes through the pool (split.minChunkNs 0 on every
+// runtime below), so a fault armed for the worker fires on the worker's first chunk of the next call.
+const tuning = { split: { minChunkNs: 0 } };
 
 const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
 
@@ -79,7 +79,7 @@ async function scenario(name, fn) {
   }
 }
 
-const model = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
+const model = await XcodecModel.fromPretrained(dir, { numThreads: 2, tuning });
 const rt = model.rt;
 const pool = rt.pool;
 if (!pool) {
@@ -146,7 +146,7 @@ function callUntilError(call, pattern) {
 }
 
 await scenario('a worker that hangs silently: the stall watchdog terminates it, error, next call works', async () => {
-  const rt2 = await Runtime.create({ numThreads: 2, pool: { stallMs: 300 } });
+  const rt2 = await Runtime.create({ numThreads: 2, pool: { stallMs: 300 }, tuning });
   try {
     const n = 1 << 16;
     const a = rt2.allocBytes(4 * n);
@@ -164,7 +164,7 @@ await scenario('a worker that hangs silently: the stall watchdog terminates it, 
 });
 
 await scenario('a hung worker the supervisor cannot end: the pool is shut down, error, later calls run on one thread', async () => {
-  const rt3 = await Runtime.create({ numThreads: 2, pool: { stallMs: 200 } });
+  const rt3 = await Runtime.create({ numThreads: 2, pool: { stallMs: 200 }, tuning });
   try {
     const n = 1 << 16;
     const a = rt3.allocBytes(4 * n);

@@ -8,14 +8,12 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XcodecError, XcodecInputError } from './errors.js';
-import { XcodecFeatureExtractor } from './feature_extractor.js';
-import { readAudio, toMono } from './io/audio.js';
-import { readNpy, writeNpy } from './io/npy.js';
-import { encodeWav } from './io/wav.js';
-import { type CodesInput, type FloatTensor, XcodecModel } from './xcodec.js';
+import { readAudio, toMono } from '../io/audio.js';
+import { readNpy, writeNpy } from '../io/npy.js';
+import { encodeWav } from '../io/wav.js';
+import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from './index.js';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_MODEL = join(packageRoot, 'weights', 'default');
 export const DEFAULT_SAMPLE = join(packageRoot, 'weights', 'sample_speech_en.flac');
 

@@ -1,12 +1,12 @@
-// File access for safetensors in Node, Deno and Bun (all provide node:fs). Kept apart from
-// safetensors.ts so that module imports nothing from node: and runs in browsers.
+// File access for Node, Deno and Bun (all provide node:fs): config files, safetensors files as byte
+// sources, and checkpoint directories. Only `xcodec-wasm/node` reaches this module.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { XcodecCheckpointError } from './errors.js';
-import type { ByteSource } from './safetensors.js';
-
-export { SafetensorsCheckpoint } from './safetensors.js';
+import { XcodecCheckpointError, XcodecConfigError } from '../errors.js';
+import { type ByteSource, type FileLookup, SafetensorsCheckpoint } from '../safetensors.js';
+import type { CheckpointSource } from '../weights.js';
 
 /** A file as a ByteSource: synchronous positioned reads on one descriptor, closed by close(). */
 export function fileSource(path: string): ByteSource {
@@ -39,8 +39,8 @@ export function fileSource(path: string): ByteSource {
   };
 }
 
-/** A checkpoint directory as the lookup SafetensorsCheckpoint.openDir uses. */
-export function dirLookup(dir: string) {
+/** A checkpoint directory as the lookup SafetensorsCheckpoint.open uses. */
+export function dirLookup(dir: string): FileLookup {
   return {
     where: dir,
     label: (fileName: string) => join(dir, fileName),
@@ -49,4 +49,25 @@ export function dirLookup(dir: string) {
       return statSync(path, { throwIfNoEntry: false })?.isFile() ? fileSource(path) : undefined;
     },
   };
+}
+
+export async function readConfigFile(dir: string, name: string): Promise<unknown> {
+  const path = join(dir, name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new XcodecConfigError(`${path}: cannot read (${code ?? (e as Error).message}); a model directory needs ${name} as written by save_pretrained`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new XcodecConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A checkpoint directory's tensors (model.safetensors or an index and its shards). */
+export async function openCheckpointDir(dir: string, onProgress?: (loaded: number, total: number) => void): Promise<CheckpointSource> {
+  return (await SafetensorsCheckpoint.open(dirLookup(dir))).source(onProgress);
 }

@@ -6,18 +6,10 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecCheckpointError, XcodecInputError } from './errors.js';
+import { XcodecCheckpointError, XcodecInputError } from '../errors.js';
+import type { HubOptions } from '../file_access.js';
 
-export interface HubOptions {
-  /** default: $HF_ENDPOINT or https://huggingface.co */
-  endpoint?: string;
-  revision?: string;
-  /** default: $XCODEC_CACHE, else $XDG_CACHE_HOME/xcodec-wasm/hub, else ~/.cache/xcodec-wasm/hub */
-  cacheDir?: string;
-  /** default: $HF_TOKEN */
-  token?: string;
-  onProgress?: (file: string, loaded: number, total: number) => void;
-}
+export type { HubOptions } from '../file_access.js';
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 

@@ -1,0 +1,43 @@
+// Where checkpoint directories and Hub repository ids are read from. The package entry has no file
+// access of its own, so that it runs unchanged in browsers and edge runtimes; importing
+// `xcodec-wasm/node` installs Node's (src/node/index.ts), which Deno and Bun run too.
+
+import { XcodecInputError } from './errors.js';
+import type { CheckpointSource } from './weights.js';
+
+/** Where a Hub repository id is downloaded from and cached (xcodec-wasm/node). */
+export interface HubOptions {
+  /** default: $HF_ENDPOINT or https://huggingface.co */
+  endpoint?: string;
+  revision?: string;
+  /** default: $XCODEC_CACHE, else $XDG_CACHE_HOME/xcodec-wasm/hub, else ~/.cache/xcodec-wasm/hub */
+  cacheDir?: string;
+  /** default: $HF_TOKEN */
+  token?: string;
+  onProgress?: (file: string, loaded: number, total: number) => void;
+}
+
+export interface FileAccess {
+  /** a local directory as is; a Hub repository id downloaded into the cache first */
+  resolveModelDir(dirOrRepo: string, hub?: HubOptions): Promise<string>;
+  /** a JSON file of the directory, parsed */
+  readJson(dir: string, name: string): Promise<unknown>;
+  /** the directory's tensors: model.safetensors, or an index and its shards */
+  openCheckpoint(dir: string, onProgress?: (loaded: number, total: number) => void): Promise<CheckpointSource>;
+}
+
+let installed: FileAccess | null = null;
+
+export function setFileAccess(access: FileAccess): void {
+  installed = access;
+}
+
+/** The installed file access, or an error saying how to get it (`call` names what needed it). */
+export function fileAccess(call: string): FileAccess {
+  if (!installed) {
+    throw new XcodecInputError(`${call} needs file access, which the package entry does not have: ` +
+      `in Node, Deno and Bun import from 'xcodec-wasm/node' instead of 'xcodec-wasm'; in browsers and edge runtimes ` +
+      `fetch the files yourself and use XcodecModel.fromBuffers (XcodecFeatureExtractor.fromConfig for preprocessor_config.json)`);
+  }
+  return installed;
+}

@@ -1,0 +1,148 @@
+// The kernel interface, declared once: every WebAssembly entry point of assembly/index.ts with its
+// argument names, what it returns, and how a call splits across threads. The `Kernels` type, the ids
+// the workers use (threads/protocol.ts) and the split plans (threads/split.ts) are all derived from
+// this table; a test checks it against the module's exports (names and argument counts).
+//
+// Every pointer argument is a byte offset into linear memory. A split names the argument that begins
+// the range a call covers (the end is the next argument), the multiple chunk sizes are rounded to, and
+// the estimated ns of work per unit of that range (a row, column or element), measured on one thread
+// of the full-size model (Node 20, x86-64). Costs only decide whether a call is worth splitting and
+// into how many chunks, never a result: each kernel computes every output element with the same
+// instructions whatever range a call covers.
+
+/** A kernel's arguments by name, as a split's cost function reads them. */
+type Named<A extends readonly string[]> = { readonly [K in A[number]]: number };
+
+export interface RangeSplit<A extends readonly string[]> {
+  /** the argument that begins the range split across threads (the next argument ends it) */
+  range: A[number];
+  /** chunk sizes are multiples of this (SIMD width, tile, cache line) */
+  align: number;
+  /** estimated ns per unit of the range */
+  cost(a: Named<A>): number;
+}
+
+/** A GEMM-shaped call: split by output rows or columns, whichever keeps chunks wide (threads/split.ts). */
+export interface MatrixSplit<A extends readonly string[]> {
+  rows: A[number];
+  cols: A[number];
+  /** estimated ns per output element */
+  cost(a: Named<A>): number;
+}
+
+export interface KernelDecl<A extends readonly string[] = readonly string[], R extends number | void = number | void> {
+  readonly args: A;
+  readonly split?: RangeSplit<A> | MatrixSplit<A>;
+  /** type-level only: what the kernel returns */
+  readonly returns?: R;
+}
+
+function kernel<const A extends readonly string[]>(args: A, split?: RangeSplit<A> | MatrixSplit<A>): KernelDecl<A, void> {
+  return { args, split };
+}
+
+function query<const A extends readonly string[]>(args: A): KernelDecl<A, number> {
+  return { args };
+}
+
+/**
+ * Estimated ns per flop of the GEMM on one thread: 20 GFLOP/s, on the slow side of the 40-48 it runs at
+ * now (measured before the tile fixes and kept: it only sets how many chunks a call is split into).
+ */
+export const GEMM_NS_PER_FLOP = 1 / 20;
+/** GEMM tile sizes (assembly/gemm.ts): rows split in whole 4-row tiles. */
+export const GEMM_ROW_ALIGN = 4;
+
+const GEMM_ARGS = ['out', 'ldo', 'a', 'lda', 'b', 'rows', 'bias', 'init', 'M', 'N', 'K', 'mBegin', 'mEnd', 'nBegin', 'nEnd'] as const;
+const gemmElementNs = (K: number) => 2 * Math.max(K, 1) * GEMM_NS_PER_FLOP + 0.5;
+
+export const KERNELS = {
+  /**
+   * out[m, n] = init[m, n] + bias[m] + sum_k a[m, k] * B(k)[n] for m in [mBegin, mEnd), n in [nBegin,
+   * nEnd), where B(k) is the row at byte offset b + rows[k] (a row-offset table). init: 0, out itself
+   * (accumulate), or a residual laid out like out.
+   */
+  gemm: kernel(GEMM_ARGS, { rows: 'mBegin', cols: 'nBegin', cost: (a) => gemmElementNs(a.K) }),
+  /** gemm reading B from gemm_pack_b's panels at `packed` (packed for the same nBegin, nEnd); split by rows only */
+  gemm_prepacked: kernel([...GEMM_ARGS, 'packed'],
+    { range: 'mBegin', align: GEMM_ROW_ALIGN, cost: (a) => (a.nEnd - a.nBegin) * gemmElementNs(a.K) }),
+  /** panels [panelBegin, panelEnd) of B's columns [nBegin, nEnd), every K block, at `packed` (K * ceil((nEnd - nBegin) / 8) * 32 bytes) */
+  gemm_pack_b: kernel(['packed', 'b', 'rows', 'K', 'nBegin', 'nEnd', 'panelBegin', 'panelEnd'],
+    { range: 'panelBegin', align: 1, cost: (a) => 2.5 * a.K }),
+  /** 1 where gemm packs B for slices of enough rows (a row table that is not a k-tap convolution's), else 0 */
+  gemm_packs_b: query(['rows', 'K']),
+  /** gives the calling instance its B-panel scratch of gemm_panel_bytes() at p (0: the GEMM never packs) */
+  gemm_panel: kernel(['p']),
+  gemm_panel_bytes: query([]),
+  /** row table of a stride-1 conv with kw taps, dilation dil, over rows of ldb floats */
+  gemm_rows: kernel(['rows', 'K', 'kw', 'ldb', 'dil']),
+  /** row table of a strided conv over deinterleave's phase rows */
+  gemm_rows_phases: kernel(['rows', 'C', 's', 'kw', 'ldb']),
+
+  gelu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 7.5 }),
+  elu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 4.5 }),
+  sigmoid: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 4.5 }),
+  add: kernel(['out', 'a', 'b', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.7 }),
+  scale: kernel(['out', 'x', 's', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.3 }),
+  /** Snake of x [C, T] into out [C, padLeft + T + padRight] with zero margins */
+  snake: kernel(['out', 'x', 'alpha', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 1.1 * a.T + 0.3 * (a.padLeft + a.padRight) }),
+
+  group_norm_rows: kernel(['out', 'x', 'gamma', 'beta', 'T', 'eps', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 0.7 * a.T }),
+  /** each row's (mean, 1 / sqrt(var + eps)) into stats [C, 2] */
+  group_norm_stats: kernel(['stats', 'x', 'T', 'eps', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 0.4 * a.T }),
+  group_norm_apply: kernel(['out', 'x', 'gamma', 'beta', 'stats', 'T', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 0.3 * a.T }),
+  layer_norm_cols: kernel(['out', 'x', 'gamma', 'beta', 'C', 'T', 'eps', 'colBegin', 'colEnd'],
+    { range: 'colBegin', align: 16, cost: (a) => 0.9 * a.C }),
+  softmax_cols: kernel(['s', 'R', 'Cn', 'scratch', 'colBegin', 'colEnd']),
+
+  pad_rows: kernel(['out', 'x', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 0.3 * (a.T + a.padLeft + a.padRight) }),
+  deinterleave: kernel(['out', 'x', 'T', 's', 'Tp', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 1.3 * a.s * a.Tp }),
+  interleave: kernel(['out', 'y', 's', 'Tn', 'shift', 'Tout', 'rowBegin', 'rowEnd'],
+    { range: 'rowBegin', align: 1, cost: (a) => 2.5 * a.Tout }),
+  transpose: kernel(['out', 'x', 'R', 'Cn', 'rowBegin', 'rowEnd'], { range: 'rowBegin', align: 1, cost: (a) => 6 * a.Cn }),
+
+  weight_norm: kernel(['out', 'v', 'g', 'outer', 'D', 'inner']),
+  pack_conv_strided: kernel(['out', 'w', 'cout', 'cin', 'K', 's']),
+  pack_conv_transpose: kernel(['out', 'w', 'cin', 'cout', 'K', 's', 'taps']),
+
+  argmin_cols: kernel(['codes', 'scores', 'K', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: (a) => 1.7 * a.K }),
+  subtract_codewords: kernel(['residual', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'],
+    { range: 'colBegin', align: 16, cost: (a) => 1.6 * a.D }),
+  add_codewords: kernel(['out', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: (a) => 1.2 * a.D }),
+  codebook_prepare: kernel(['sq', 'neg2', 'embed', 'K', 'D']),
+
+  /**
+   * All heads of softmax(S^T (+ WavLM's gated bias when gates != 0)) for query columns [colBegin,
+   * colEnd) (assembly/attention.ts). Per query column: both products of every head (4 T H flops) and
+   * the softmax of each head's column.
+   */
+  self_attention: kernel(['ctx', 'q', 'kT', 'v', 'scores', 'rows', 'scratch', 'gates', 'embed', 'buckets', 'H', 'heads', 'T',
+    'colBegin', 'colEnd', 'ldS', 'rowsS'],
+  { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T }),
+  wavlm_gate: kernel(['gate', 'g', 'c', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: () => 20 }),
+
+  /** the SIMD peak probe (assembly/peak.ts): `iterations` of independent multiply-adds */
+  peak_madd: query(['iterations', 'seed']),
+  peak_madd_flops_per_iteration: query([]),
+} as const;
+
+export type KernelName = keyof typeof KERNELS;
+
+type Fn<D> = D extends KernelDecl<infer A, infer R> ? (...args: { -readonly [I in keyof A]: number }) => R : never;
+
+/** The kernels as the instance exports them (derived from KERNELS). */
+export type Kernels = { [K in KernelName]: Fn<typeof KERNELS[K]> };
+
+/** Kernels a worker can run, by id (their order in KERNELS): both sides of the pool derive this list. */
+export const SPLIT_KERNELS: readonly KernelName[] = (Object.keys(KERNELS) as KernelName[]).filter((n) => KERNELS[n].split !== undefined);
+
+/** Argument positions of a kernel by name. */
+export function argIndex(name: KernelName): Record<string, number> {
+  return Object.fromEntries((KERNELS[name].args as readonly string[]).map((a, i) => [a, i]));
+}

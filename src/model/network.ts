@@ -1,0 +1,154 @@
+// X-Codec, top to bottom as the paper's diagram:
+//   encode: audio -> semantic model (mean hidden states) -> semantic encoder ─┐
+//           audio -> DAC acoustic encoder ────────────────────────────────────┴-> concat -> fc -> RVQ -> codes
+//   decode: codes -> codebook sum -> fc2 -> DAC acoustic decoder -> audio
+
+import { type XcodecConfig, quantizersForBandwidth } from '../config.js';
+import { XcodecConfigError, XcodecInputError } from '../errors.js';
+import { type Linear, linear, padTime } from '../ops.js';
+import { type Runtime, type Tensor } from '../runtime.js';
+import type { Weights } from '../weights.js';
+import { DacDecoder, DacEncoder } from './dac.js';
+import { loadLinear } from './layers.js';
+import { ResidualVectorQuantizer } from './quantizer.js';
+import { SemanticEncoder } from './semantic_encoder.js';
+import { SemanticModel } from './semantic_model.js';
+import { windowCount } from './windows.js';
+
+/** What encode() produces for one batch item, before it leaves linear memory. */
+export interface EncodeTrace {
+  semanticFeatures: Tensor; // [H, T]
+  eSemantic: Tensor; // [H', T]
+  eAcoustic: Tensor; // [A, T]
+  embeddings: Tensor; // [A + H', T]
+}
+
+/** How one batch item of N samples is encoded, worked out once per call (before any WebAssembly runs). */
+export interface EncodePlan {
+  samples: number;
+  /** code frames */
+  frames: number;
+  /** the acoustic encoder runs on the input padded by hop/2 on each side (frame counts differ otherwise) */
+  repad: boolean;
+  /** frames per window of the convolutional stages */
+  window: number;
+  /** progress steps: each window of either encoder, each transformer layer, the quantizer */
+  steps: number;
+}
+
+export class XcodecNetwork {
+  private constructor(
+    readonly config: XcodecConfig,
+    private semanticModel: SemanticModel,
+    private semanticEncoder: SemanticEncoder,
+    private acousticEncoder: DacEncoder,
+    private fc: Linear,
+    private quantizer: ResidualVectorQuantizer,
+    private fc2: Linear,
+    private acousticDecoder: DacDecoder,
+  ) {}
+
+  static async load(vb: Weights, c: XcodecConfig): Promise<XcodecNetwork> {
+    const s = c.semantic;
+    const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), s);
+    const semanticEncoder = await SemanticEncoder.load(vb.pp('encoder_semantic'), c);
+    const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic);
+    if (semanticEncoder.channels + c.acoustic.hiddenSize !== c.hiddenSize) {
+      throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${s.hiddenSize} (channel_ratios must end at 1)`);
+    }
+    const fc = await loadLinear(vb.pp('fc'), c.hiddenSize, c.hiddenSize);
+    const quantizer = await ResidualVectorQuantizer.load(vb.pp('quantizer'), c.numQuantizers, c.codebookSize, c.codebookDim);
+    const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
+    const acousticDecoder = await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic);
+    return new XcodecNetwork(c, semanticModel, semanticEncoder, acousticEncoder, fc, quantizer, fc2, acousticDecoder);
+  }
+
+  /** Frames of the semantic path for n samples (already padded): the feature encoder, then the semantic encoder's strides. */
+  private semanticFrames(n: number): number {
+    return SemanticEncoder.frames(this.config, this.semanticModel.features.frames(n));
+  }
+
+  /** The encode plan for N samples, or an XcodecInputError naming why this length cannot be encoded. */
+  plan(n: number, window: number): EncodePlan {
+    const pad = this.config.hopLength >> 1;
+    const frames = this.semanticFrames(n + 2 * pad);
+    let repad: boolean;
+    if (frames >= 1 && this.acousticEncoder.frames(n) === frames) repad = false;
+    else if (frames >= 1 && this.acousticEncoder.frames(n + 2 * pad) === frames) repad = true;
+    else {
+      const minimum = this.minimumSamples();
+      throw new XcodecInputError(`audio of ${n} samples is too short to encode: at least ${minimum} samples are needed ` +
+        `(${(minimum / this.config.sampleRate * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`);
+    }
+    const steps = windowCount(this.semanticModel.features.frames(n + 2 * pad), window) + this.semanticModel.numLayers +
+      windowCount(this.acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
+    return { samples: n, frames, repad, window, steps };
+  }
+
+  minimumSamples(): number {
+    const pad = this.config.hopLength >> 1;
+    for (let n = 1; n <= 4 * this.config.hopLength; n++) {
+      const s = this.semanticFrames(n + 2 * pad);
+      if (s >= 1 && (this.acousticEncoder.frames(n) === s || this.acousticEncoder.frames(n + 2 * pad) === s)) return n;
+    }
+    return this.config.hopLength;
+  }
+
+  /**
+   * One batch item: x [1, N] -> embeddings [D, T] (and the intermediates, for tests). Audio of more
+   * than plan.window frames runs its local stages (the semantic model's feature encoder and the
+   * acoustic encoder) in windows, with the same result and memory that follows the window. Both
+   * encoders write straight into their rows of the concatenation that fc reads.
+   */
+  embed(rt: Runtime, x: Tensor, plan: EncodePlan, tick: () => void = () => {}): EncodeTrace {
+    const c = this.config;
+    const pad = c.hopLength >> 1;
+    const padded = padTime(rt, x, pad, pad);
+    const T = plan.frames;
+    const A = c.acoustic.hiddenSize;
+    const concat = rt.tensor([A + this.semanticEncoder.channels, T]);
+    const eAcoustic: Tensor = { ptr: concat.ptr, dims: [A, T] };
+    const eSemantic: Tensor = { ptr: concat.ptr + 4 * A * T, dims: [this.semanticEncoder.channels, T] };
+    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded, plan.window, tick);
+    this.semanticEncoder.forward(rt, semanticFeatures, eSemantic);
+    // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
+    // input padded by hop/2 on each side.
+    this.acousticEncoder.forward(rt, plan.repad ? padded : x, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
+    const embeddings = linear(rt, concat, this.fc);
+    return { semanticFeatures, eSemantic, eAcoustic, embeddings };
+  }
+
+  numQuantizersFor(bandwidth: number | undefined): number {
+    const c = this.config;
+    if (bandwidth === undefined) return quantizersForBandwidth(c, c.targetBandwidths[c.targetBandwidths.length - 1]);
+    if (typeof bandwidth !== 'number' || !c.targetBandwidths.includes(bandwidth)) {
+      throw new XcodecInputError(`bandwidth ${JSON.stringify(bandwidth)} is not supported by this model; accepted (kbps): ${c.targetBandwidths.join(', ')}`);
+    }
+    return quantizersForBandwidth(c, bandwidth);
+  }
+
+  /** embeddings [D, T] -> codes (i32 [nq, T] at byte offset `codes`); embeddings become the final residual. */
+  quantize(rt: Runtime, embeddings: Tensor, nq: number, codes: number): void {
+    this.quantizer.encode(rt, embeddings, nq, codes);
+  }
+
+  get numQuantizers(): number {
+    return this.quantizer.numQuantizers;
+  }
+
+  /** codes (i32 [nq, T] at `codes`) -> codebook sum [D, T]. */
+  dequantize(rt: Runtime, codes: number, nq: number, T: number): Tensor {
+    return this.quantizer.decode(rt, codes, nq, T);
+  }
+
+  /** Frames of context each side that a window of codes needs to decode exactly as in the whole sequence. */
+  get decoderContextFrames(): number {
+    return DacDecoder.contextFrames(this.config.acoustic);
+  }
+
+  /** codebook sum [D, T] -> audio [1, T * hop]. */
+  synthesize(rt: Runtime, quantized: Tensor): Tensor {
+    const m = rt.mark();
+    return rt.keep(m, this.acousticDecoder.forward(rt, linear(rt, quantized, this.fc2)));
+  }
+}

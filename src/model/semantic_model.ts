@@ -1,0 +1,75 @@
+// The semantic model (`semantic_model.*`): HuBERT or WavLM, of which X-Codec uses the mean of all
+// hidden states. Feature encoder -> feature projection -> positional convolution -> transformer layers.
+// WavLM adds a gated relative position bias to every layer's attention (wavlm.ts).
+
+import type { SemanticModelConfig } from '../config.js';
+import { XcodecConfigError } from '../errors.js';
+import { type Linear, type Norm, add, layerNormChannels, linear, scale } from '../ops.js';
+import type { Runtime, Tensor } from '../runtime.js';
+import type { Weights } from '../weights.js';
+import { FeatureEncoder } from './feature_encoder.js';
+import { loadLinear, loadNorm } from './layers.js';
+import { type AttentionBias, EncoderLayer, PositionalConvEmbedding, SelfAttention } from './transformer.js';
+import { loadWavLMBiases } from './wavlm.js';
+
+export class SemanticModel {
+  private constructor(readonly features: FeatureEncoder, private projNorm: Norm | null, private projection: Linear,
+    private posConv: PositionalConvEmbedding, private encoderNorm: Norm, private layers: EncoderLayer[],
+    private stable: boolean, private layerBias: (i: number) => AttentionBias | undefined) {}
+
+  /** HuBERT or WavLM, as `semantic_model_config.model_type` says. */
+  static async load(vb: Weights, c: SemanticModelConfig): Promise<SemanticModel> {
+    if (c.modelType !== 'hubert' && c.modelType !== 'wavlm') {
+      throw new XcodecConfigError(`semantic_model_config.model_type "${c.modelType as string}" is not supported; accepted: "hubert", "wavlm"`);
+    }
+    const features = await FeatureEncoder.load(vb.pp('feature_extractor'), c);
+    const fp = vb.pp('feature_projection');
+    const convOut = c.convDim[c.convDim.length - 1];
+    const projNorm = c.featProjLayerNorm ? await loadNorm(fp.pp('layer_norm'), convOut, c.layerNormEps) : null;
+    const projection = await loadLinear(fp.pp('projection'), convOut, c.hiddenSize);
+    const enc = vb.pp('encoder');
+    const posConv = await PositionalConvEmbedding.load(enc.pp('pos_conv_embed').pp('conv'), c);
+    const encoderNorm = await loadNorm(enc.pp('layer_norm'), c.hiddenSize, c.layerNormEps);
+    const layers = [];
+    const biases: AttentionBias[] = [];
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const lv = enc.pp('layers').pp(i);
+      const attention = await SelfAttention.load(lv.pp('attention'), c.hiddenSize, c.numAttentionHeads);
+      if (c.modelType === 'wavlm') biases.push(await loadWavLMBiases(lv.pp('attention'), c, i, biases));
+      layers.push(await EncoderLayer.load(lv, c, attention));
+    }
+    return new SemanticModel(features, projNorm, projection, posConv, encoderNorm, layers, c.doStableLayerNorm, (i) => biases[i]);
+  }
+
+  get numLayers(): number {
+    return this.layers.length;
+  }
+
+  /**
+   * x: [1, N] audio -> mean of all hidden states, [H, frames]; `window`: see FeatureEncoder.forward.
+   * `tick` is called after each window of the feature encoder and after each layer.
+   */
+  meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
+    const m = rt.mark();
+    let f = this.features.forward(rt, x, window, tick);
+    if (this.projNorm) f = layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps);
+    let h = this.posConv.forward(rt, linear(rt, f, this.projection));
+    const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
+    if (!this.stable) h = ln(h);
+    const size = h.dims[0] * h.dims[1];
+    const sum = rt.tensor(h.dims);
+    for (let i = 0; i < this.layers.length; i++) {
+      const lm = rt.mark();
+      let next = this.layers[i].forward(rt, h, this.layerBias(i));
+      if (this.stable && i === this.layers.length - 1) next = ln(next);
+      add(rt, i === 0 ? h : sum, next, sum); // sum = h0 + h1 + ... in layer order, as torch sums the stack
+      // The next layer's input overwrites this one's, so memory stays flat across layers.
+      rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
+      rt.release(lm);
+      tick();
+    }
+    if (this.layers.length === 0) rt.f32.copyWithin(sum.ptr >>> 2, h.ptr >>> 2, (h.ptr >>> 2) + size);
+    scale(rt, sum, 1 / (this.layers.length + 1), true);
+    return rt.keep(m, sum);
+  }
+}

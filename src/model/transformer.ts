@@ -1,0 +1,102 @@
+// The semantic model's transformer (`semantic_model.encoder.*`), shared by HuBERT and WavLM: a grouped
+// positional convolution, then layers of self-attention and feed-forward with post-LN (base models)
+// or pre-LN (`do_stable_layer_norm`). Activations are channel-major [H, T] like everything else.
+
+import type { SemanticModelConfig } from '../config.js';
+import {
+  type AttentionBiasTables, type Conv1d, type Linear, type Norm, addGeluPrefix, conv1d, gelu, layerNormChannels, linear, scale, selfAttention, transpose,
+} from '../ops.js';
+import type { Runtime, Tensor } from '../runtime.js';
+import type { Weights } from '../weights.js';
+import { loadConv, loadLinear, loadNorm } from './layers.js';
+
+/**
+ * An extra additive attention bias (WavLM's gated relative position bias): the tables the attention
+ * kernel reads to add gates[h, i] * embed[bucket(j - i), h] to head h's scores before the softmax,
+ * made in the caller's arena scope from the layer's input x [H, T].
+ */
+export interface AttentionBias {
+  prepare(rt: Runtime, x: Tensor): AttentionBiasTables;
+}
+
+/** `pos_conv_embed.conv`: x + gelu(conv(x)), the conv grouped and weight-normed. */
+export class PositionalConvEmbedding {
+  private constructor(private conv: Conv1d) {}
+
+  static async load(vb: Weights, c: SemanticModelConfig): Promise<PositionalConvEmbedding> {
+    const k = c.numConvPosEmbeddings;
+    const H = c.hiddenSize;
+    return new PositionalConvEmbedding(await loadConv(vb, { cin: H, cout: H, kernel: k, padding: Math.floor(k / 2), groups: c.numConvPosEmbeddingGroups }));
+  }
+
+  /**
+   * x + gelu(conv(x)) over x's T frames. x: [H, T]. An even kernel yields one extra frame, which HuBERT
+   * drops (HubertSamePadLayer): only the first T columns of the conv are read.
+   */
+  forward(rt: Runtime, x: Tensor): Tensor {
+    const m = rt.mark();
+    return rt.keep(m, addGeluPrefix(rt, x, conv1d(rt, x, this.conv)));
+  }
+}
+
+/** `attention`: q, k, v and out projections around every head's softmax(q k^T / sqrt(d) + bias) v. */
+export class SelfAttention {
+  private constructor(private q: Linear, private k: Linear, private v: Linear, private out: Linear,
+    private heads: number, private headDim: number) {}
+
+  static async load(vb: Weights, H: number, heads: number): Promise<SelfAttention> {
+    return new SelfAttention(
+      await loadLinear(vb.pp('q_proj'), H, H), await loadLinear(vb.pp('k_proj'), H, H),
+      await loadLinear(vb.pp('v_proj'), H, H), await loadLinear(vb.pp('out_proj'), H, H), heads, H / heads);
+  }
+
+  /** out_proj(attention(x)) (+ residual). x: [H, T]. */
+  forward(rt: Runtime, x: Tensor, bias?: AttentionBias, residual?: Tensor): Tensor {
+    const m = rt.mark();
+    const q = scale(rt, linear(rt, x, this.q), this.headDim ** -0.5, true);
+    const kT = transpose(rt, linear(rt, x, this.k)); // [T, H]: head h's keys as rows j, columns h*d..
+    const v = linear(rt, x, this.v);
+    const ctx = selfAttention(rt, q, kT, v, this.heads, bias?.prepare(rt, x) ?? null);
+    return rt.keep(m, linear(rt, ctx, this.out, residual));
+  }
+}
+
+/** `feed_forward`: output_dense(gelu(intermediate_dense(x))) (+ residual). */
+class FeedForward {
+  private constructor(private inner: Linear, private outer: Linear) {}
+
+  static async load(vb: Weights, c: SemanticModelConfig): Promise<FeedForward> {
+    return new FeedForward(await loadLinear(vb.pp('intermediate_dense'), c.hiddenSize, c.intermediateSize),
+      await loadLinear(vb.pp('output_dense'), c.intermediateSize, c.hiddenSize));
+  }
+
+  forward(rt: Runtime, x: Tensor, residual?: Tensor): Tensor {
+    const m = rt.mark();
+    return rt.keep(m, linear(rt, gelu(rt, linear(rt, x, this.inner), true), this.outer, residual));
+  }
+}
+
+/** `layers.N`. */
+export class EncoderLayer {
+  constructor(private attention: SelfAttention, private norm: Norm, private ff: FeedForward, private finalNorm: Norm,
+    private stable: boolean) {}
+
+  static async load(vb: Weights, c: SemanticModelConfig, attention: SelfAttention): Promise<EncoderLayer> {
+    return new EncoderLayer(attention, await loadNorm(vb.pp('layer_norm'), c.hiddenSize, c.layerNormEps),
+      await FeedForward.load(vb.pp('feed_forward'), c), await loadNorm(vb.pp('final_layer_norm'), c.hiddenSize, c.layerNormEps),
+      c.doStableLayerNorm);
+  }
+
+  forward(rt: Runtime, x: Tensor, bias: AttentionBias | undefined): Tensor {
+    const m = rt.mark();
+    const ln = (t: Tensor, n: Norm, inPlace = false) => layerNormChannels(rt, t, n.gamma, n.beta, n.eps, inPlace);
+    if (this.stable) {
+      const xn = ln(x, this.norm);
+      const h = this.attention.forward(rt, xn, bias, x); // pre-LN: x + attn(LN(x)), then h + ff(LN(h))
+      return rt.keep(m, this.ff.forward(rt, ln(h, this.finalNorm), h));
+    }
+    // post-LN: LN(x + attn(x)), then LN(h + ff(h))
+    const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
+    return rt.keep(m, ln(this.ff.forward(rt, h, h), this.finalNorm, true));
+  }
+}
