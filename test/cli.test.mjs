@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecModel } from '../dist/node/index.js';
@@ -19,6 +19,14 @@ function run(...args) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+test('run through a link, as npm installs the xcodec bin, the CLI still runs', () => {
+  const link = join(out, 'xcodec-bin-link');
+  symlinkSync(cli, link);
+  const r = spawnSync(process.execPath, [link, 'encode'], { encoding: 'utf8' });
+  assert.is(r.status, 1, `exit status ${r.status}: ${r.stderr}`);
+  assert.match(r.stderr, /usage:/);
+});
 
 test('decode of a long code sequence reports progress and writes every sample', async () => {
   // 3200 frames (64 s at 50 frames/s): more than one default window of 1500, so decode runs windowed

@@ -5,7 +5,7 @@
 //   xcodec roundtrip <in> -o <out.wav> [--model DIR] [--bandwidth KBPS] [--rescale]
 //   xcodec demo [-o out.wav]      (embedded default model and sample; works offline)
 
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAudio, toMono } from '../io/audio.js';
@@ -240,7 +240,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** Whether this module is the process's main script, also when it is run through a link (npm's bin). */
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
     if (e instanceof XcodecError) {
       process.stderr.write(`xcodec: ${e.name}: ${e.message}\n`);
