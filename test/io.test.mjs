@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decodeWav, encodeWav } from '../dist/audio.js';
 import { decodeFlac } from '../dist/audio.js';
 import { resample } from '../dist/audio.js';
-import { readAudio, downmixMean, toMono } from '../dist/audio.js';
+import { loadAudio, readAudio, downmixMean, toMono } from '../dist/audio.js';
 import { readNpy, writeNpy } from '../dist/audio.js';
 import { fixtures } from './helpers.mjs';
 
@@ -459,66 +459,86 @@ test('downmixMean averages the channels; toMono downmixes then resamples', () =>
   const stereo44k = [new Float32Array(44100).fill(0.25), new Float32Array(44100).fill(0.75)];
   const y = toMono({ sampleRate: 44100, channels: stereo44k }, 16000);
   assert.is(y.length, 16000);
-  assert.ok(Math.abs(y[8000] - 0.5) < 1e-4, `DC level ${y[8000]}`);
+  // torchaudio's Hann-windowed sinc passes DC at a gain of about 1.0005 for 44.1 -> 16 kHz
+  assert.ok(Math.abs(y[8000] - 0.5) < 1e-3, `DC level ${y[8000]}`);
   assert.equal(toMono({ sampleRate: 16000, channels: [a] }, 16000), a);
   throwsInput(() => toMono({ sampleRate: 16000, channels: [new Float32Array(0)] }, 16000), 'no samples');
 });
 
 // ---------------------------------------------------------------------------------------------
-// Resampler
+// Resampler: torchaudio.functional.resample with its defaults (test/fixtures/resample, copied from
+// the project's ground truth: torchaudio 0.13.1, float32 in and out)
+
+const resampleDir = join(fixtures, 'resample');
+const resampleManifest = JSON.parse(readFileSync(join(resampleDir, 'manifest.json'), 'utf8'));
+
+test('resample: every torchaudio fixture case within its atol, lengths equal', () => {
+  assert.ok(resampleManifest.cases.length >= 10, `${resampleManifest.cases.length} cases`);
+  let worst = 0;
+  for (const c of resampleManifest.cases) {
+    const x = readNpy(load(join(resampleDir, c.input))).data;
+    const expected = readNpy(load(join(resampleDir, c.output))).data;
+    const y = resample(x, c.from, c.to);
+    assert.is(y.length, expected.length, `${c.name}: length`);
+    assert.is(y.length, c.length_out, `${c.name}: manifest length`);
+    let err = 0;
+    for (let i = 0; i < y.length; i++) err = Math.max(err, Math.abs(y[i] - expected[i]));
+    assert.ok(err <= c.atol, `${c.name}: max abs error ${err} > atol ${c.atol}`);
+    worst = Math.max(worst, err / c.atol);
+  }
+  console.log(`  # resample: worst error / atol over ${resampleManifest.cases.length} cases: ${worst.toFixed(3)}`);
+});
 
 const sine = (n, rate, freq) => Float32Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * freq * i) / rate));
 
-/** Largest deviation from the analytic sine, ignoring `edge` samples at each end. */
-function sineError(y, rate, freq, edge) {
-  let worst = 0;
-  for (let i = edge; i < y.length - edge; i++) worst = Math.max(worst, Math.abs(y[i] - Math.sin((2 * Math.PI * freq * i) / rate)));
-  return worst;
-}
-
-function rms(y, edge) {
-  let sum = 0;
-  for (let i = edge; i < y.length - edge; i++) sum += y[i] * y[i];
-  return Math.sqrt(sum / (y.length - 2 * edge));
-}
-
-test('resample: a 1 kHz sine keeps its frequency and amplitude (rational, awkward and irrational ratios)', () => {
-  for (const [from, to] of [[44100, 16000], [16000, 48000], [48000, 44100], [44100, 16001], [44100, 16000 * Math.SQRT2]]) {
+test('resample: a 1 kHz sine keeps its frequency and amplitude away from the edges', () => {
+  for (const [from, to] of [[44100, 16000], [16000, 48000], [48000, 44100], [22050, 16000]]) {
     const y = resample(sine(from / 2, from, 1000), from, to);
-    const error = sineError(y, to, 1000, 400);
-    assert.ok(error < 1e-3, `${from} -> ${to}: max error ${error}`);
+    let worst = 0;
+    for (let i = 400; i < y.length - 400; i++) worst = Math.max(worst, Math.abs(y[i] - Math.sin((2 * Math.PI * 1000 * i) / to)));
+    assert.ok(worst < 1e-3, `${from} -> ${to}: max error ${worst}`);
   }
 });
 
-test('resample: tones above the new Nyquist frequency are removed (>= 80 dB), tones below 0.9 of it pass', () => {
-  const amplitude = Math.SQRT1_2; // rms of a unit sine
-  for (const freq of [8500, 9000, 12000, 20000]) {
-    const level = 20 * Math.log10(rms(resample(sine(44100, 44100, freq), 44100, 16000), 400) / amplitude);
-    assert.ok(level <= -80, `${freq} Hz at 44.1 kHz -> 16 kHz: ${level.toFixed(1)} dB`);
-  }
-  const passed = resample(sine(44100, 44100, 7000), 44100, 16000);
-  assert.ok(sineError(passed, 16000, 7000, 400) < 1e-3, '7 kHz (0.875 of Nyquist) passes unchanged');
-});
-
-test('resample: output lengths, identity copy, bad rates', () => {
-  for (const [n, from, to] of [[1000, 44100, 16000], [10, 16000, 48000], [0, 22050, 16000], [1, 8000, 16000], [12345, 48000, 16000], [100, 44100, 16000 * Math.SQRT2]]) {
+test('resample: output length is ceil(new * n / orig), identity is a copy', () => {
+  for (const [n, from, to] of [[1000, 44100, 16000], [10, 16000, 48000], [0, 22050, 16000], [1, 8000, 16000], [12345, 48000, 16000], [7, 44100, 16000]]) {
     assert.is(resample(new Float32Array(n), from, to).length, Math.ceil((n * to) / from), `${n} samples ${from} -> ${to}`);
   }
   const x = Float32Array.from([1, 2, 3]);
   const same = resample(x, 16000, 16000);
   assert.equal(same, x);
   assert.is.not(same, x);
-  throwsInput(() => resample(x, 0, 16000), 'fromRate must be a positive finite number');
-  throwsInput(() => resample(x, 16000, NaN), 'toRate');
 });
 
-test('resample: 20 s at 44.1 kHz to 16 kHz in well under a second', () => {
-  const x = sine(20 * 44100, 44100, 440);
-  const started = performance.now();
-  const y = resample(x, 44100, 16000);
-  const ms = performance.now() - started;
-  assert.is(y.length, 320000);
-  assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+test('resample: rates outside 1000..768000 Hz, non-integer rates and absurd ratios are typed errors', () => {
+  const x = new Float32Array(100);
+  throwsInput(() => resample(x, 0, 16000), 'fromRate 0 is not accepted', 'from 1000 to 768000');
+  throwsInput(() => resample(x, 1, 16000), 'fromRate 1 is not accepted');
+  throwsInput(() => resample(x, 8, 16000), 'fromRate 8');
+  throwsInput(() => resample(x, 16000, NaN), 'toRate NaN');
+  throwsInput(() => resample(x, 44100.5, 16000), 'fromRate 44100.5', 'an integer number of Hz');
+  throwsInput(() => resample(x, 16000, 768001), 'toRate 768001');
+  throwsInput(() => resample(x, 767999, 768000), '767999 -> 768000', 'filter bank');
+  throwsInput(() => resample([1, 2, 3], 44100, 16000), 'Float32Array');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The authors' pipeline (test/fixtures/pipeline-tiny-hubert): read, mean over channels, torchaudio
+// resample to 16 kHz; the codes of those files are checked in cli.test.mjs and pipeline.test.mjs
+
+test('loadAudio: every pipeline fixture file reads, downmixes and resamples like the Python pipeline', () => {
+  const dir = join(fixtures, 'pipeline-tiny-hubert');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  assert.is(manifest.cases.length, 5);
+  for (const c of manifest.cases) {
+    const y = loadAudio(load(join(dir, c.file)), { sampleRate: 16000, fileName: c.file });
+    const expected = readNpy(load(join(dir, c.resampled))).data;
+    assert.is(y.length, c.resampled_length, `${c.file}: length`);
+    let err = 0;
+    for (let i = 0; i < y.length; i++) err = Math.max(err, Math.abs(y[i] - expected[i]));
+    assert.ok(err <= c.resampled_atol, `${c.file}: max abs error ${err} > ${c.resampled_atol}`);
+  }
+  throwsInput(() => loadAudio(load(join(dir, manifest.cases[0].file))), 'sampleRate', 'required');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -38,9 +38,31 @@ export function downmixMean(channels: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Downmixes by the mean, then resamples to `targetRate` (no-op when the rate already matches). */
+/**
+ * Downmixes by the mean, then resamples to `targetRate` with torchaudio's resampler (no-op when the
+ * rate already matches).
+ */
 export function toMono(audio: DecodedAudio, targetRate: number): Float32Array {
   const mono = downmixMean(audio.channels);
   if (mono.length === 0) throw new XcodecInputError('audio has no samples');
   return audio.sampleRate === targetRate ? mono : resample(mono, audio.sampleRate, targetRate);
+}
+
+/**
+ * Audio file bytes (WAV or FLAC) to mono float32 at `sampleRate`, as the X-Codec authors' pipeline
+ * reads it: integer PCM divided by 2^(bits - 1), float as stored, the mean over channels, then
+ * torchaudio.functional.resample to the model's rate. Pad the result with the feature extractor.
+ */
+export function loadAudio(bytes: Uint8Array, options: { sampleRate: number; fileName?: string }): Float32Array {
+  if (typeof options !== 'object' || options === null || typeof options.sampleRate !== 'number') {
+    throw new XcodecInputError('loadAudio(bytes, { sampleRate, fileName? }): sampleRate (the model\'s rate in Hz, e.g. model.config.sampleRate) is required');
+  }
+  const fileName = options.fileName ?? 'input';
+  const audio = readAudio(bytes, fileName);
+  try {
+    return toMono(audio, options.sampleRate);
+  } catch (err) {
+    if (err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
+    throw err;
+  }
 }
