@@ -179,6 +179,17 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
 }
 
 /**
+ * A block's last conv: written into `opts.into` when given (everything above `mark` is then
+ * released), else kept at `mark` as the block's result.
+ */
+export function finalConv1d(rt: Runtime, mark: number, x: Tensor, c: Conv1d, opts: ConvOptions = {}): Tensor {
+  if (!opts.into) return rt.keep(mark, conv1d(rt, x, c, undefined, opts));
+  conv1d(rt, x, c, undefined, opts);
+  rt.release(mark);
+  return opts.into;
+}
+
+/**
  * y = conv_transpose(x), or of snake(x) with `snake` (alpha [cin], applied in the padding pass).
  * x: [cin, T] -> [cout, (T - 1) * s - 2 * pad + kernel + outputPadding].
  */

@@ -197,13 +197,14 @@ export class XcodecModel {
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const plan = this.net.plan(x.dims[2], checkWindowFrames(options.windowFrames));
     const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
-    return { audioCodes: this.encodePlanned(x, nq, plan, progress) };
+    return { audioCodes: int64Codes(this.encodePlanned(x, nq, plan, progress)) };
   }
 
-  private encodePlanned(x: FloatTensor, nq: number, plan: EncodePlan, progress: Progress): CodesTensor {
+  /** The codes of every batch item as i32 (what decode reads); int64Codes() makes the API's tensor. */
+  private encodePlanned(x: FloatTensor, nq: number, plan: EncodePlan, progress: Progress): CheckedCodes {
     const [B, , N] = x.dims;
     const frames = plan.frames;
-    const codes = new BigInt64Array(B * nq * frames);
+    const codes = new Int32Array(B * nq * frames);
     progress.run(() => this.guard(() => {
       for (let b = 0; b < B; b++) {
         const m = this.rt.mark();
@@ -211,13 +212,12 @@ export class XcodecModel {
         const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
         const ptr = this.rt.allocBytes(4 * nq * frames);
         this.net.quantize(this.rt, embeddings, nq, ptr);
-        const view = this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames);
-        for (let i = 0; i < nq * frames; i++) codes[b * nq * frames + i] = BigInt(view[i]);
+        codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
         this.rt.release(m);
         progress.tick();
       }
     }));
-    return { data: codes, dims: [B, nq, frames] };
+    return { B, nq, T: frames, codes };
   }
 
   /**
@@ -292,11 +292,9 @@ export class XcodecModel {
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const window = checkWindowFrames(options.windowFrames);
     const plan = this.net.plan(x.dims[2], window);
-    const audioCodes = this.encodePlanned(x, nq, plan, new Progress(undefined, 0));
-    const [B, , T] = audioCodes.dims;
-    const codes: CheckedCodes = { B, nq, T, codes: Int32Array.from(audioCodes.data, Number) };
-    const keep = Math.min(x.dims[2], T * this.config.hopLength);
-    return { audioCodes, audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep) };
+    const codes = this.encodePlanned(x, nq, plan, new Progress(undefined, 0));
+    const keep = Math.min(x.dims[2], codes.T * this.config.hopLength);
+    return { audioCodes: int64Codes(codes), audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep) };
   }
 
   /**
@@ -434,6 +432,13 @@ interface CheckedCodes {
   nq: number;
   T: number;
   codes: Int32Array;
+}
+
+/** The int64 tensor transformers returns as audio_codes. */
+function int64Codes({ B, nq, T, codes }: CheckedCodes): CodesTensor {
+  const data = new BigInt64Array(codes.length);
+  for (let i = 0; i < codes.length; i++) data[i] = BigInt(codes[i]);
+  return { data, dims: [B, nq, T] };
 }
 
 function isParsedConfig(c: unknown): c is XcodecConfig {

@@ -539,6 +539,8 @@ test('loadAudio: every pipeline fixture file reads, downmixes and resamples like
     assert.ok(err <= c.resampled_atol, `${c.file}: max abs error ${err} > ${c.resampled_atol}`);
   }
   throwsInput(() => loadAudio(load(join(dir, manifest.cases[0].file))), 'sampleRate', 'required');
+  throwsInput(() => loadAudio(encodeWav([new Float32Array(100)], 1), { sampleRate: 16000, fileName: 'one-hertz.wav' }),
+    'one-hertz.wav: resample: fromRate 1 is not accepted');
 });
 
 // ---------------------------------------------------------------------------------------------

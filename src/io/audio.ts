@@ -9,18 +9,23 @@ export type { DecodedAudio } from './wav.js';
 
 const ACCEPTED = 'accepted: WAV (RIFF/WAVE), FLAC';
 
+/** Runs fn; an XcodecInputError it throws comes out prefixed with the file's name. */
+function labelled<T>(fileName: string | undefined, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (fileName !== undefined && err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Decodes WAV or FLAC, chosen by the magic bytes (the file name only labels errors). */
 export function readAudio(bytes: Uint8Array, fileName = 'input'): DecodedAudio {
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
   const isWav = (magic === 'RIFF' || magic === 'RF64') && String.fromCharCode(...bytes.subarray(8, 12)) === 'WAVE';
-  try {
-    if (isWav) return decodeWav(bytes);
-    // "ID3" can also start an MP3, so only a "fLaC" after the tag makes it FLAC.
-    if (flacStreamStart(bytes) >= 0) return decodeFlac(bytes);
-  } catch (err) {
-    if (err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
-    throw err;
-  }
+  if (isWav) return labelled(fileName, () => decodeWav(bytes));
+  // "ID3" can also start an MP3, so only a "fLaC" after the tag makes it FLAC.
+  if (flacStreamStart(bytes) >= 0) return labelled(fileName, () => decodeFlac(bytes));
   const shown = Array.from(bytes.subarray(0, 4), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
   throw new XcodecInputError(`${fileName}: not a WAV or FLAC file (it starts with "${shown}"); ${ACCEPTED}`);
 }
@@ -40,12 +45,14 @@ export function downmixMean(channels: Float32Array[]): Float32Array {
 
 /**
  * Downmixes by the mean, then resamples to `targetRate` with torchaudio's resampler (no-op when the
- * rate already matches).
+ * rate already matches). `fileName`, when given, labels errors.
  */
-export function toMono(audio: DecodedAudio, targetRate: number): Float32Array {
-  const mono = downmixMean(audio.channels);
-  if (mono.length === 0) throw new XcodecInputError('audio has no samples');
-  return audio.sampleRate === targetRate ? mono : resample(mono, audio.sampleRate, targetRate);
+export function toMono(audio: DecodedAudio, targetRate: number, fileName?: string): Float32Array {
+  return labelled(fileName, () => {
+    const mono = downmixMean(audio.channels);
+    if (mono.length === 0) throw new XcodecInputError('audio has no samples');
+    return audio.sampleRate === targetRate ? mono : resample(mono, audio.sampleRate, targetRate);
+  });
 }
 
 /**
@@ -58,11 +65,5 @@ export function loadAudio(bytes: Uint8Array, options: { sampleRate: number; file
     throw new XcodecInputError('loadAudio(bytes, { sampleRate, fileName? }): sampleRate (the model\'s rate in Hz, e.g. model.config.sampleRate) is required');
   }
   const fileName = options.fileName ?? 'input';
-  const audio = readAudio(bytes, fileName);
-  try {
-    return toMono(audio, options.sampleRate);
-  } catch (err) {
-    if (err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
-    throw err;
-  }
+  return toMono(readAudio(bytes, fileName), options.sampleRate, fileName);
 }

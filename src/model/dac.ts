@@ -2,7 +2,7 @@
 // and the decoder ends without tanh). Activations: [C, T].
 
 import type { AcousticConfig } from '../config.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, copyColumns, snake } from '../ops.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, copyColumns, finalConv1d, snake } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { loadConv as loadConv1d, loadConvTranspose } from './layers.js';
@@ -120,10 +120,7 @@ export class DacEncoder {
     const m = rt.mark();
     x = conv1d(rt, x, this.conv1);
     for (const b of this.blocks) x = b.forward(rt, x);
-    if (!into) return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
-    conv1d(rt, x, this.conv2, undefined, { snake: this.snake1, into });
-    rt.release(m);
-    return into;
+    return finalConv1d(rt, m, x, this.conv2, { snake: this.snake1, into });
   }
 
   /**

@@ -11,16 +11,8 @@ import type { Weights } from '../weights.js';
 import { loadConv, loadNorm } from './layers.js';
 import { frameWindows } from './windows.js';
 
-/** The frames n samples give through unpadded convolutions of these kernels and strides. */
-export function featureEncoderFrames(c: Pick<SemanticModelConfig, 'convKernel' | 'convStride'>, n: number): number {
-  let t = n;
-  for (let i = 0; i < c.convKernel.length; i++) t = convOutputLength(t, { kernel: c.convKernel[i], stride: c.convStride[i] });
-  return t;
-}
-
 export class FeatureEncoder {
-  private constructor(private convs: Conv1d[], private norms: (Norm | null)[], private kind: 'group' | 'layer',
-    private config: Pick<SemanticModelConfig, 'convKernel' | 'convStride'>) {}
+  private constructor(private convs: Conv1d[], private norms: (Norm | null)[], private kind: 'group' | 'layer') {}
 
   static async load(vb: Weights, c: SemanticModelConfig): Promise<FeatureEncoder> {
     const convs: Conv1d[] = [];
@@ -35,11 +27,14 @@ export class FeatureEncoder {
       const hasNorm = c.featExtractNorm === 'layer' || i === 0;
       norms.push(hasNorm ? await loadNorm(l.pp('layer_norm'), cout, 1e-5) : null);
     }
-    return new FeatureEncoder(convs, norms, c.featExtractNorm, c);
+    return new FeatureEncoder(convs, norms, c.featExtractNorm);
   }
 
+  /** The frames n samples give through the unpadded convolutions. */
   frames(n: number): number {
-    return featureEncoderFrames(this.config, n);
+    let t = n;
+    for (const c of this.convs) t = convOutputLength(t, c);
+    return t;
   }
 
   /**

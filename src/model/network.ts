@@ -65,7 +65,7 @@ export class XcodecNetwork {
 
   /** Frames of the semantic path for n samples (already padded): the feature encoder, then the semantic encoder's strides. */
   private semanticFrames(n: number): number {
-    return SemanticEncoder.frames(this.config, this.semanticModel.features.frames(n));
+    return this.semanticEncoder.frames(this.semanticModel.features.frames(n));
   }
 
   /** The encode plan for N samples, or an XcodecInputError naming why this length cannot be encoded. */

@@ -2,7 +2,7 @@
 // states, then blocks of ELU residual units and a (possibly strided) conv. Activations: [C, T].
 
 import type { XcodecConfig } from '../config.js';
-import { type Conv1d, conv1d, convOutputLength, elu } from '../ops.js';
+import { type Conv1d, conv1d, convOutputLength, elu, finalConv1d } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { loadConv as loadConv1d } from './layers.js';
@@ -44,6 +44,10 @@ class Block {
     return this.conv.cout;
   }
 
+  frames(T: number): number {
+    return convOutputLength(T, this.conv);
+  }
+
   static async load(vb: Weights, c: XcodecConfig, cin: number, cout: number, stride: number): Promise<Block> {
     const units = [];
     for (const [i, d] of c.blockDilations.entries()) units.push(await ResidualUnit.load(vb.pp('res_units').pp(i), c, cin, d));
@@ -55,10 +59,7 @@ class Block {
   forward(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
     const m = rt.mark();
     for (const u of this.units) x = u.forward(rt, x);
-    if (!into) return rt.keep(m, conv1d(rt, x, this.conv));
-    conv1d(rt, x, this.conv, undefined, { into });
-    rt.release(m);
-    return into;
+    return finalConv1d(rt, m, x, this.conv, { into });
   }
 }
 
@@ -84,9 +85,9 @@ export class SemanticEncoder {
     return this.blocks.length ? this.blocks[this.blocks.length - 1].channels : this.conv.cout;
   }
 
-  /** Frames out for T frames in (the strided blocks reduce them). */
-  static frames(c: XcodecConfig, T: number): number {
-    for (const s of c.strides) T = convOutputLength(T, blockConv(s));
+  /** Frames out for T frames in (the strided blocks reduce them; the first conv keeps the length). */
+  frames(T: number): number {
+    for (const b of this.blocks) T = b.frames(T);
     return T;
   }
 
@@ -96,11 +97,7 @@ export class SemanticEncoder {
    */
   forward(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
     const m = rt.mark();
-    if (this.blocks.length === 0) {
-      if (!into) return rt.keep(m, conv1d(rt, x, this.conv));
-      conv1d(rt, x, this.conv, undefined, { into });
-      return into;
-    }
+    if (this.blocks.length === 0) return finalConv1d(rt, m, x, this.conv, { into });
     x = conv1d(rt, x, this.conv);
     for (let i = 0; i < this.blocks.length; i++) x = this.blocks[i].forward(rt, x, i === this.blocks.length - 1 ? into : undefined);
     if (!into) return rt.keep(m, x);

@@ -113,7 +113,7 @@ async function loadInput(path: string, model: XcodecModel, modelDir: string, arg
     throw new XcodecInputError(`${path}: shape (${a.shape.join(', ')}) is not accepted; accepted: (B, 1, N) input_values or (N,) mono samples`);
   }
   const audio = readAudio(bytes, path);
-  const mono = toMono(audio, model.config.sampleRate);
+  const mono = toMono(audio, model.config.sampleRate, path);
   log(args, `read ${path}: ${audio.channels.length} channel(s), ${audio.sampleRate} Hz, ${(audio.channels[0].length / audio.sampleRate).toFixed(2)} s` +
     (audio.sampleRate !== model.config.sampleRate ? ` (resampled to ${model.config.sampleRate} Hz)` : '') + (audio.channels.length > 1 ? ' (downmixed by the mean)' : ''));
   return { x: fe.call(mono, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [mono.length] };

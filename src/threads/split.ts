@@ -71,10 +71,11 @@ class Planner {
   range(name: KernelName, s: RangeSplit<readonly string[]>): Plan {
     const ix = argIndex(name);
     const rpos = ix[s.range];
+    const args = namedArgs(ix);
     return (a, threads) => {
       const units = a[rpos + 1] - a[rpos];
       if (units <= 0) return null;
-      const bounds = this.bounds(a[rpos], a[rpos + 1], s.align, this.count(units * s.cost(named(ix, a)), threads));
+      const bounds = this.bounds(a[rpos], a[rpos + 1], s.align, this.count(units * s.cost(args(a)), threads));
       return bounds ? { rpos, bounds } : null;
     };
   }
@@ -87,11 +88,12 @@ class Planner {
     const ix = argIndex(name);
     const r = ix[s.rows];
     const c = ix[s.cols];
+    const args = namedArgs(ix);
     return (a, threads) => {
       const rows = a[r + 1] - a[r];
       const cols = a[c + 1] - a[c];
       if (rows <= 0 || cols <= 0) return null;
-      const chunks = this.count(rows * cols * s.cost(named(ix, a)), threads);
+      const chunks = this.count(rows * cols * s.cost(args(a)), threads);
       if (chunks < 2) return null;
       if (cols >= chunks * 2 * GEMM_COL_ALIGN) {
         const bounds = this.bounds(a[c], a[c + 1], GEMM_COL_ALIGN, chunks);
@@ -111,10 +113,17 @@ class Planner {
   }
 }
 
-function named(ix: Record<string, number>, a: number[]): Record<string, number> {
+/**
+ * A call's arguments by name for a cost function, in one object per plan that each call refills:
+ * plans run on the calling thread one call at a time, and this keeps an allocation off every call.
+ */
+function namedArgs(ix: Record<string, number>): (a: number[]) => Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k in ix) out[k] = a[ix[k]];
-  return out;
+  const names = Object.keys(ix);
+  return (a) => {
+    for (const k of names) out[k] = a[ix[k]];
+    return out;
+  };
 }
 
 /** The raw kernels with every splittable one wrapped to run across `pool`, as `tuning` says. */
@@ -142,6 +151,8 @@ export function threadedKernels(raw: Kernels, pool: Pool, arena: Arena, tuning: 
   const ids = Object.fromEntries(SPLIT_KERNELS.map((n, i) => [n, i])) as Record<KernelName, number>;
   const gemmPlan = planner.plan('gemm');
   const g = argIndex('gemm');
+  const packRange = argIndex('gemm_pack_b').panelBegin;
+  const prepackedRange = argIndex('gemm_prepacked').mBegin;
   k.gemm = (...args: number[]): void => {
     const split = gemmPlan(args, threads);
     if (split === null || pool.broken) {
@@ -163,9 +174,9 @@ export function threadedKernels(raw: Kernels, pool: Pool, arena: Arena, tuning: 
       const packed = arena.allocBytes(32 * K * panels);
       const packArgs = [packed, b, rows, K, nBegin, nEnd, 0, panels];
       const packBounds = planner.bounds(0, panels, 1, threads);
-      if (packBounds) pool.run(ids.gemm_pack_b, 'gemm_pack_b', rawFn('gemm_pack_b'), packArgs, argIndex('gemm_pack_b').panelBegin, packBounds);
+      if (packBounds) pool.run(ids.gemm_pack_b, 'gemm_pack_b', rawFn('gemm_pack_b'), packArgs, packRange, packBounds);
       else raw.gemm_pack_b(packed, b, rows, K, nBegin, nEnd, 0, panels);
-      pool.run(ids.gemm_prepacked, 'gemm_prepacked', rawFn('gemm_prepacked'), [...args, packed], argIndex('gemm_prepacked').mBegin, split.bounds);
+      pool.run(ids.gemm_prepacked, 'gemm_prepacked', rawFn('gemm_prepacked'), [...args, packed], prepackedRange, split.bounds);
     } finally {
       arena.release(mark);
     }
