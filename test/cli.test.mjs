@@ -173,7 +173,7 @@ test('errors: clear messages, exit code 1, and no partial output', () => {
   r = run('decode', join(audio, 'music.wav'), '-o', join(out, 'x.wav'), '--model', model);
   assert.match(r.stderr, /codes must be a \.npy file/);
   r = run('roundtrip', join(audio, 'README.md'), '-o', join(out, 'x.wav'), '--model', model);
-  assert.match(r.stderr, /not a WAV or FLAC file.*accepted: WAV \(RIFF\/WAVE\), FLAC/);
+  assert.match(r.stderr, /not an audio file of an accepted format.*accepted: WAV \(RIFF\/WAVE\), FLAC, MP3, Ogg Vorbis, Ogg Opus/);
   r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--frobnicate');
   assert.match(r.stderr, /unknown option --frobnicate/);
   r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--model', join(out, 'no-model'));

@@ -44,3 +44,17 @@ export function item(data, dims, b) {
   const n = dims.slice(1).reduce((p, x) => p * x, 1);
   return data.subarray(b * n, (b + 1) * n);
 }
+
+/** Awaits `promise`, which must reject with an error named `name` whose message holds every fragment. */
+export async function rejectsWith(name, promise, ...fragments) {
+  let error = null;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  if (!error) throw new Error(`expected a ${name} containing ${JSON.stringify(fragments)}, the promise resolved`);
+  if (error.name !== name) throw new Error(`wrong error type: ${error.name}: ${error.message}`);
+  for (const f of fragments) if (!error.message.includes(f)) throw new Error(`message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
+  return error;
+}

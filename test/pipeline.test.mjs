@@ -35,7 +35,7 @@ test('API: loadAudio, the feature extractor and encode give the pipeline codes a
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
     for (const c of manifest.cases) {
-      const samples = loadAudio(load(join(dir, c.file)), { sampleRate: model.config.sampleRate, fileName: c.file });
+      const samples = await loadAudio(load(join(dir, c.file)), { sampleRate: model.config.sampleRate, fileName: c.file });
       const { inputValues } = fe.call(samples, { samplingRate: model.config.sampleRate });
       for (const [bw, file] of Object.entries(c.codes)) {
         const expected = readNpy(load(join(dir, file)));

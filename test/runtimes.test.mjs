@@ -35,8 +35,16 @@ async function chromiumPath() {
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const file = (c, key) => npy(join(dir, 'cases', c.tensors[key].file));
 
-/** Checks one runtime's outputs against the expected files. */
-function checkOutputs(out, what) {
+const nodeCompressed = (async () => {
+  const { readCompressed } = await import('./runtimes/fixture-core.mjs');
+  return readCompressed(async (p) => new Uint8Array(readFileSync(join(dir, p))));
+})();
+
+/** Checks one runtime's outputs against the expected files, and its compressed-file reads against Node's. */
+async function checkOutputs(out, what) {
+  const expected = await nodeCompressed;
+  assert.equal(Object.keys(out.compressed ?? {}), Object.keys(expected), `${what}: every compressed file was read`);
+  for (const [file, samples] of Object.entries(expected)) assert.ok(out.compressed[file] === samples, `${what}: ${file} read at 16 kHz equals Node's, bit for bit`);
   assert.is(out.cases.length, cases.length, `${what}: one result per case`);
   for (const c of cases) {
     const got = out.cases.find((g) => g.name === c.name);
@@ -62,29 +70,47 @@ function runScript(cmd, args, what) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-test('Deno: fixture codes and audio, 2 threads (Web Workers)', () => {
+test('Deno: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads equal Node\'s', async () => {
   assert.ok(existsSync(bin('deno')), 'deno is installed (npm devDependency "deno")');
   const out = runScript(bin('deno'), ['run', '--allow-read', '--allow-env', 'test/runtimes/fixture-run.mjs', '--threads', '2'], 'deno');
   assert.is(out.numThreads, 2, 'deno ran the kernels on 2 threads');
   assert.ok(out.workerChunks > 0, 'deno workers ran chunks');
-  checkOutputs(out, out.runtime);
+  await checkOutputs(out, out.runtime);
 });
 
-test('Bun: fixture codes and audio, 2 threads (Web Workers)', () => {
+test('Bun: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads equal Node\'s', async () => {
   assert.ok(existsSync(bin('bun')), 'bun is installed (npm devDependency "bun")');
   const out = runScript(bin('bun'), ['test/runtimes/fixture-run.mjs', '--threads', '2'], 'bun');
   assert.is(out.numThreads, 2, 'bun ran the kernels on 2 threads');
   assert.ok(out.workerChunks > 0, 'bun workers ran chunks');
-  checkOutputs(out, out.runtime);
+  await checkOutputs(out, out.runtime);
 });
 
+/**
+ * The decoder packages bundled for the browser by esbuild, as a page without a bundler would take
+ * them: browser.html's import map points their bare names here.
+ */
+const decodersBundle = (async () => {
+  const { build } = await import('esbuild');
+  const r = await build({
+    stdin: { contents: "export { MPEGDecoder } from 'mpg123-decoder'; export { OggOpusDecoder } from 'ogg-opus-decoder'; export { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';", resolveDir: root },
+    bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent',
+  });
+  return r.outputFiles[0].contents;
+})();
+
 /** Static files of the repository for the browser, with COOP/COEP headers under /coi/. */
-function startServer() {
+async function startServer() {
+  const decoders = await decodersBundle;
   const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json' };
   const server = createServer((req, res) => {
     let path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
     const coi = path.startsWith('/coi/');
     if (coi) path = path.slice(4);
+    if (path === '/decoders.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' }).end(decoders);
+      return;
+    }
     const full = normalize(join(root, path));
     const allowed = ['dist', join('test', 'runtimes'), join('test', 'fixtures')].some((p) => full.startsWith(join(root, p)));
     if (!allowed || !existsSync(full)) {
@@ -128,7 +154,7 @@ test('Chromium: cross-origin isolated page (COOP/COEP): 2 threads', async () => 
     assert.is(out.crossOriginIsolated, true, 'the page is cross-origin isolated');
     assert.is(out.numThreads, 2, 'the kernels ran on 2 threads');
     assert.ok(out.workerChunks > 0, 'workers ran chunks');
-    checkOutputs(out, 'chromium (threads)');
+    await checkOutputs(out, 'chromium (threads)');
   } finally {
     server.close();
   }
@@ -140,7 +166,7 @@ test('Chromium: page without COOP/COEP (no SharedArrayBuffer): same API on one t
     const out = await inChromium(`http://127.0.0.1:${server.address().port}/test/runtimes/browser.html`, { numThreads: 2 });
     assert.is(out.crossOriginIsolated, false, 'the page is not cross-origin isolated');
     assert.is(out.numThreads, 1, 'fell back to one thread');
-    checkOutputs(out, 'chromium (fallback)');
+    await checkOutputs(out, 'chromium (fallback)');
   } finally {
     server.close();
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // xcodec: encode audio to X-Codec codes and back, from the command line.
-//   xcodec encode <in.wav|in.flac|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
+//   xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
 //   xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
 //   xcodec roundtrip <in> -o <out.wav> [--model DIR] [--bandwidth KBPS] [--rescale]
 //   xcodec demo [-o out.wav]      (embedded default model and sample; works offline)
@@ -8,7 +8,7 @@
 import { readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readAudio, toMono } from '../io/audio.js';
+import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
 import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from './index.js';
@@ -18,10 +18,13 @@ export const DEFAULT_MODEL = join(packageRoot, 'weights', 'default');
 export const DEFAULT_SAMPLE = join(packageRoot, 'weights', 'sample_speech_en.flac');
 
 const USAGE = `usage:
-  xcodec encode <in.wav|in.flac|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
+  xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
   xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
-  xcodec roundtrip <in.wav|in.flac|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale]
+  xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale]
   xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS]
+
+audio: WAV, FLAC, MP3, Ogg Vorbis or Ogg Opus (by content, not extension); it is read like the
+  authors' pipeline: the mean over channels, then torchaudio's resampler to the model's rate.
 
 options:
   --model DIR        checkpoint directory (config.json, model.safetensors, preprocessor_config.json),
@@ -112,10 +115,11 @@ async function loadInput(path: string, model: XcodecModel, modelDir: string, arg
     if (a.shape.length === 1) return { x: fe.call(data, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [data.length] };
     throw new XcodecInputError(`${path}: shape (${a.shape.join(', ')}) is not accepted; accepted: (B, 1, N) input_values or (N,) mono samples`);
   }
-  const audio = readAudio(bytes, path);
-  const mono = toMono(audio, model.config.sampleRate, path);
-  log(args, `read ${path}: ${audio.channels.length} channel(s), ${audio.sampleRate} Hz, ${(audio.channels[0].length / audio.sampleRate).toFixed(2)} s` +
-    (audio.sampleRate !== model.config.sampleRate ? ` (resampled to ${model.config.sampleRate} Hz)` : '') + (audio.channels.length > 1 ? ' (downmixed by the mean)' : ''));
+  let source: AudioSource | null = null;
+  const mono = await loadAudio(bytes, { sampleRate: model.config.sampleRate, fileName: path, onSource: (s) => { source = s; } });
+  const { format, sampleRate, channels, samples } = source!;
+  log(args, `read ${path}: ${format}, ${channels} channel(s), ${sampleRate} Hz, ${(samples / sampleRate).toFixed(2)} s` +
+    (sampleRate !== model.config.sampleRate ? ` (resampled to ${model.config.sampleRate} Hz)` : '') + (channels > 1 ? ' (downmixed by the mean)' : ''));
   return { x: fe.call(mono, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [mono.length] };
 }
 

@@ -3,7 +3,7 @@
 // runtime is held to the same check (codes identical, audio within the manifest's atol).
 // Only web-standard APIs here: the caller passes `read(relativePath) -> Uint8Array` for the fixture files.
 import { XcodecModel } from '../../dist/index.js';
-import { readNpy } from '../../dist/audio.js';
+import { loadAudio, readNpy } from '../../dist/audio.js';
 
 export function toBase64(bytes) {
   let s = '';
@@ -18,9 +18,21 @@ export async function loadModel(read, { numThreads, dir } = {}) {
   return XcodecModel.fromBuffers(files, { numThreads });
 }
 
+/** The compressed test files (test/fixtures/compressed) each read at 16 kHz: the Node test compares them bit for bit. */
+export const COMPRESSED_FILES = ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus', 'music_48000_stereo_s24.flac'];
+
+export async function readCompressed(read) {
+  const out = {};
+  for (const file of COMPRESSED_FILES) {
+    const y = await loadAudio(await read(`../compressed/${file}`), { sampleRate: 16000, fileName: file });
+    out[file] = toBase64(new Uint8Array(y.buffer, y.byteOffset, y.byteLength));
+  }
+  return out;
+}
+
 /**
  * Every case of the manifest: codes at every bandwidth, and the audio decoded from the highest
- * bandwidth's codes. Returns { numThreads, workerChunks, crossOriginIsolated, cases: [...] }.
+ * bandwidth's codes, and the compressed files read. Returns { numThreads, workerChunks, crossOriginIsolated, cases, compressed }.
  */
 export async function runFixtures(read, options = {}) {
   const manifest = JSON.parse(new TextDecoder().decode(await read('cases/manifest.json')));
@@ -47,6 +59,7 @@ export async function runFixtures(read, options = {}) {
       workerChunks: rt?.pool ? rt.pool.workerChunks.reduce((a, b) => a + b, 0) : 0,
       crossOriginIsolated: globalThis.crossOriginIsolated ?? null,
       cases,
+      compressed: await readCompressed(read),
     };
   } finally {
     model.dispose();
