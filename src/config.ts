@@ -3,9 +3,18 @@
 // right type and range, else XcodecConfigError names the key, the value and what is accepted.
 
 import { XcodecConfigError } from './errors.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
 
 export type SemanticModelType = 'hubert' | 'wavlm';
 export const SUPPORTED_SEMANTIC_MODELS: SemanticModelType[] = ['hubert', 'wavlm'];
+
+/**
+ * `model_type` of config.json: transformers' XcodecModel, or its subclass
+ * HiggsAudioV2TokenizerModel (bosonai's Higgs Audio v2 tokenizer: 24 kHz, the semantic model fed a
+ * 16 kHz resampling, RVQ with project_in/project_out).
+ */
+export type ModelType = 'xcodec' | 'higgs_audio_v2_tokenizer';
+export const SUPPORTED_MODEL_TYPES: ModelType[] = ['xcodec', 'higgs_audio_v2_tokenizer'];
 
 export interface AcousticConfig {
   encoderHiddenSize: number;
@@ -37,6 +46,7 @@ export interface SemanticModelConfig {
 }
 
 export interface XcodecConfig {
+  modelType: ModelType;
   targetBandwidths: number[];
   sampleRate: number;
   kernelSize: number;
@@ -48,6 +58,14 @@ export interface XcodecConfig {
   codebookDim: number;
   acoustic: AcousticConfig;
   semantic: SemanticModelConfig;
+  /** The semantic model's input rate: sample_rate for X-Codec, semantic_sample_rate for Higgs. */
+  semanticSampleRate: number;
+  /** Zeros padded on each side of the semantic model's input (at semanticSampleRate): hop/2 for X-Codec, 160 for Higgs. */
+  semanticPadding: number;
+  /** Every n-th semantic frame is kept: 1 for X-Codec; Higgs' semantic_downsample_factor. */
+  semanticDownsampleFactor: number;
+  /** Each quantizer projects to codebook_dim and back (project_in / project_out): Higgs. */
+  quantizerProjections: boolean;
   // derived exactly as XcodecConfig's properties
   hopLength: number;
   frameRate: number;
@@ -176,18 +194,16 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
     throw new XcodecConfigError(`${where}: expected a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}`);
   }
   const r = new Reader(json as Json, where);
-  const modelType = (json as Json).model_type;
-  if (modelType !== undefined && modelType !== 'xcodec') {
-    throw new XcodecConfigError(`${where}: "model_type" is ${JSON.stringify(modelType)}; accepted: "xcodec"`);
-  }
+  const modelType = r.oneOf('model_type', 'xcodec', SUPPORTED_MODEL_TYPES);
+  const higgs = modelType === 'higgs_audio_v2_tokenizer';
   const acoustic = parseAcoustic(r.sub('acoustic_model_config'));
   const semantic = parseSemantic(r.sub('semantic_model_config'));
   const targetBandwidths = r.nums('target_bandwidths', [0.5, 1, 1.5, 2, 4]);
-  const sampleRate = r.int('sample_rate', 16000);
+  const sampleRate = r.int('sample_rate', higgs ? 24000 : 16000);
   const codebookSize = r.int('codebook_size', 1024, 2);
   const hiddenSize = acoustic.hiddenSize + semantic.hiddenSize;
-  const codebookDim = (json as Json).codebook_dim == null ? hiddenSize : r.int('codebook_dim', hiddenSize);
-  if (codebookDim !== hiddenSize) {
+  const codebookDim = (json as Json).codebook_dim == null ? (higgs ? 64 : hiddenSize) : r.int('codebook_dim', hiddenSize);
+  if (!higgs && codebookDim !== hiddenSize) {
     throw new XcodecConfigError(`${where}: "codebook_dim" is ${codebookDim}; accepted: ${hiddenSize} (acoustic hidden_size + semantic hidden_size; X-Codec quantises without projections)`);
   }
   const strides = r.ints('strides', [1, 1]);
@@ -196,6 +212,29 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
     throw new XcodecConfigError(`${where}: "channel_ratios" has ${channelRatios.length} entries and "strides" ${strides.length}; they must match`);
   }
   const hopLength = acoustic.downsamplingRatios.reduce((p, x) => p * x, 1);
+  let semanticSampleRate = sampleRate;
+  let semanticPadding = hopLength >> 1;
+  let semanticDownsampleFactor = 1;
+  if (higgs) {
+    semanticSampleRate = r.int('semantic_sample_rate', 16000);
+    for (const [key, rate] of [['sample_rate', sampleRate], ['semantic_sample_rate', semanticSampleRate]] as const) {
+      if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+        throw new XcodecConfigError(`${where}: "${key}" is ${rate}; accepted: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz (the semantic path resamples between the two)`);
+      }
+    }
+    const downsampleFactor = r.int('downsample_factor', 320);
+    // transformers: int(hop_length / (sample_rate / semantic_sample_rate) / downsample_factor)
+    semanticDownsampleFactor = Math.trunc(hopLength / (sampleRate / semanticSampleRate) / downsampleFactor);
+    semanticPadding = 160;
+    if (semanticDownsampleFactor < 1) {
+      throw new XcodecConfigError(`${where}: hop_length ${hopLength} / (sample_rate ${sampleRate} / semantic_sample_rate ${semanticSampleRate}) / downsample_factor ${downsampleFactor} ` +
+        `gives a semantic_downsample_factor of ${semanticDownsampleFactor}; accepted: values that make it at least 1`);
+    }
+  } else {
+    for (const key of ['semantic_sample_rate', 'downsample_factor']) {
+      if ((json as Json)[key] !== undefined) throw new XcodecConfigError(`${where}: "${key}" belongs to model_type "higgs_audio_v2_tokenizer"; this config's model_type is "xcodec"`);
+    }
+  }
   const frameRate = Math.ceil(sampleRate / hopLength);
   const codebookNbits = Math.ceil(Math.log2(codebookSize));
   const numQuantizers = Math.floor((1000 * targetBandwidths[targetBandwidths.length - 1]) / (frameRate * codebookNbits));
@@ -203,9 +242,10 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
     throw new XcodecConfigError(`${where}: the highest target bandwidth ${targetBandwidths[targetBandwidths.length - 1]} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`);
   }
   return {
-    targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3), channelRatios, strides,
+    modelType, targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3), channelRatios, strides,
     blockDilations: r.ints('block_dilations', [1, 1]), unitKernelSize: r.int('unit_kernel_size', 3),
-    codebookSize, codebookDim, acoustic, semantic, hopLength, frameRate, codebookNbits, hiddenSize, numQuantizers,
+    codebookSize, codebookDim, acoustic, semantic, semanticSampleRate, semanticPadding, semanticDownsampleFactor,
+    quantizerProjections: higgs, hopLength, frameRate, codebookNbits, hiddenSize, numQuantizers,
   };
 }
 

@@ -10,6 +10,7 @@
 //    (weights repacked at load, no multiplications by inserted zeros), then interleaved.
 
 import { XcodecCheckpointError } from './errors.js';
+import { resampleInto, resampledLength } from './io/resample.js';
 import { type Runtime, type Tensor, numel } from './runtime.js';
 
 export interface Conv1d {
@@ -279,6 +280,34 @@ export function copyColumns(rt: Runtime, dst: Tensor, dstCol: number, src: Tenso
 }
 
 /** Zero-pads the time axis. x: [C, T] -> [C, left + T + right]. */
+/**
+ * x [1, N] at `fromRate` resampled to `toRate` (torchaudio.functional.resample, see io/resample.ts)
+ * into a new [1, left + M + right] tensor with `left` and `right` zeros around it.
+ */
+export function resampleTime(rt: Runtime, x: Tensor, fromRate: number, toRate: number, left: number, right: number): Tensor {
+  const M = resampledLength(x.dims[1], fromRate, toRate);
+  const out = rt.tensor([1, left + M + right]);
+  const base = out.ptr >>> 2;
+  rt.f32.fill(0, base, base + left);
+  rt.f32.fill(0, base + left + M, base + left + M + right);
+  resampleInto(rt.f32.subarray(x.ptr >>> 2, (x.ptr >>> 2) + x.dims[1]), fromRate, toRate, rt.f32.subarray(base + left, base + left + M));
+  return out;
+}
+
+/** Every `step`-th column of x [C, T], from column 0: [C, ceil(T / step)]. */
+export function everyNthColumn(rt: Runtime, x: Tensor, step: number): Tensor {
+  const [C, T] = x.dims;
+  const Tn = Math.ceil(T / step);
+  const out = rt.tensor([C, Tn]);
+  const f = rt.f32;
+  for (let c = 0; c < C; c++) {
+    const src = (x.ptr >>> 2) + c * T;
+    const dst = (out.ptr >>> 2) + c * Tn;
+    for (let t = 0; t < Tn; t++) f[dst + t] = f[src + t * step];
+  }
+  return out;
+}
+
 export function padTime(rt: Runtime, x: Tensor, left: number, right: number): Tensor {
   const out = rt.tensor([x.dims[0], left + x.dims[1] + right]);
   rt.k.pad_rows(out.ptr, x.ptr, x.dims[1], left, right, 0, x.dims[0]);
@@ -404,23 +433,34 @@ export function prepareCodebook(rt: Runtime, embed: number, size: number, dim: n
 }
 
 /**
- * One residual-VQ step over residual [D, T], in place: codes (i32 [T] at `codes`) = the nearest
- * codeword of each frame (argmin of |e|^2 - 2 e.r), then residual -= e[code]. `scratch` holds the
- * scores [K, T] and a row table (rvqScratch).
+ * The nearest codeword of each frame of x [D, T]: codes (i32 [T] at `codes`) = argmin over the
+ * codebook of |e|^2 - 2 e.x. `scratch` holds the scores [K, T] and a row table (rvqScratch).
  */
+export function nearestCodewords(rt: Runtime, x: Tensor, book: Codebook, codes: number, scratch: { scores: number; rows: number }): void {
+  const [D, T] = x.dims;
+  const K = book.size;
+  rt.k.gemm(scratch.scores, T, book.neg2, D, x.ptr, scratch.rows, book.sq, 0, K, T, D, 0, K, 0, T);
+  rt.k.argmin_cols(codes, scratch.scores, K, T, 0, T);
+}
+
+/** One residual-VQ step over residual [D, T], in place: codes = nearestCodewords, then residual -= e[code]. */
 export function quantizeStep(rt: Runtime, residual: Tensor, book: Codebook, codes: number, scratch: { scores: number; rows: number }): void {
   const [D, T] = residual.dims;
-  const K = book.size;
-  rt.k.gemm(scratch.scores, T, book.neg2, D, residual.ptr, scratch.rows, book.sq, 0, K, T, D, 0, K, 0, T);
-  rt.k.argmin_cols(codes, scratch.scores, K, T, 0, T);
+  nearestCodewords(rt, residual, book, codes, scratch);
   rt.k.subtract_codewords(residual.ptr, book.embed, codes, D, T, 0, T);
+}
+
+/** a -= b, elementwise and in place (b is negated on the way): exactly a - b, as a + (-b) rounds the same. */
+export function subtractInPlace(rt: Runtime, a: Tensor, b: Tensor): void {
+  scale(rt, b, -1, true);
+  add(rt, a, b, a);
 }
 
 export function rvqScratch(rt: Runtime, K: number, D: number, T: number): { scores: number; rows: number } {
   return { scores: rt.allocBytes(4 * K * T), rows: rowTable(rt, D, T) };
 }
 
-/** out [D, T] += the codewords of codes (i32 [T] at `codes`). */
+/** out [dim, T] += the codewords of codes (i32 [T] at `codes`). */
 export function addCodewords(rt: Runtime, out: Tensor, book: Codebook, codes: number): void {
   rt.k.add_codewords(out.ptr, book.embed, codes, out.dims[0], out.dims[1], 0, out.dims[1]);
 }

@@ -268,7 +268,7 @@ export class XcodecModel {
   /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
   dequantize(audioCodes: CodesInput): FloatTensor {
     const { B, nq, T, codes } = this.checkCodes(audioCodes);
-    const D = this.config.codebookDim;
+    const D = this.config.hiddenSize;
     const out = new Float32Array(B * D * T);
     this.guard(() => {
       for (let b = 0; b < B; b++) {
@@ -298,7 +298,8 @@ export class XcodecModel {
   }
 
   /**
-   * Every intermediate of encode for one batch item (tests and debugging): semantic features
+   * Every intermediate of encode for one batch item (tests and debugging): the semantic model's
+   * input before its padding [1, N'] (Higgs: resampled to 16 kHz), semantic features
    * [T, H] (as transformers lays them out), e_semantic [H', T], e_acoustic [A, T], embeddings [D, T].
    * windowFrames as in encode (the same values whatever the window).
    */
@@ -317,6 +318,7 @@ export class XcodecModel {
       const sfT = new Float32Array(H * T);
       for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
       result = {
+        semanticInput: get(t.semanticInput),
         semanticFeatures: { data: sfT, dims: [T, H] }, eSemantic: get(t.eSemantic), eAcoustic: get(t.eAcoustic), embeddings: get(t.embeddings),
       };
       this.rt.release(m);

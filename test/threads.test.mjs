@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { XcodecModel, XcodecInputError } from '../dist/node/index.js';
 import { fixtures, here, manifest, npy, assertClose, assertCodesEqual, assertDims } from './helpers.mjs';
 
-const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
+const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm', 'tiny-higgs'];
 /** Runs `fn` with the model's split tuning set to `t`, restoring its own values afterwards. */
 async function withTuning(model, t, fn) {
   const saved = { ...model.tuning.split };
@@ -79,7 +79,9 @@ for (const name of MODELS) {
         const chunks = model.rt.pool.workerChunks;
         assert.ok(chunks.every((n) => n > 0), `every worker ran chunks (${chunks.join(', ')})`);
         const split = Object.keys(model.rt.pool.stats.byKernel);
-        for (const k of ['gemm', 'gemm_pack_b', 'gemm_prepacked', 'gelu', 'snake', 'pad_rows', 'deinterleave', 'interleave', 'self_attention', 'argmin_cols', 'subtract_codewords', 'add_codewords']) {
+        // Higgs' projected RVQ subtracts project_out(codeword) with `add` instead of subtract_codewords.
+        const rvq = model.config.quantizerProjections ? ['add', 'scale'] : ['subtract_codewords'];
+        for (const k of ['gemm', 'gemm_pack_b', 'gemm_prepacked', 'gelu', 'snake', 'pad_rows', 'deinterleave', 'interleave', 'self_attention', 'argmin_cols', 'add_codewords', ...rvq]) {
           assert.ok(split.includes(k), `${k} went through the pool (split: ${split.join(', ')})`);
         }
         if (name === 'tiny-wavlm') for (const k of ['wavlm_gate']) assert.ok(split.includes(k), `${k} went through the pool`);

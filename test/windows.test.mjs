@@ -11,7 +11,7 @@ import { XcodecNetwork } from '../dist/model/network.js';
 import { DacDecoder, DacEncoder } from '../dist/model/dac.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual } from './helpers.mjs';
 
-const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm'];
+const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm', 'tiny-higgs'];
 const loaded = [];
 
 function randomCodes(B, nq, T, K, seed) {
@@ -108,7 +108,8 @@ for (const name of MODELS) {
     const B = input.shape[0];
     const L = m.config.semantic.numHiddenLayers;
     const trace = m.encodeTrace(x, 0);
-    const featureFrames = trace.semanticFeatures.dims[0];
+    // The feature encoder's frames on the semantic model's padded input (Higgs keeps every 2nd of them).
+    const featureFrames = m.net.semanticModel.features.frames(trace.semanticInput.dims[1] + 2 * m.config.semanticPadding);
     const acousticFrames = trace.eAcoustic.dims[1];
     for (const w of [1e6, 7]) {
       const calls = [];
@@ -125,7 +126,8 @@ for (const name of MODELS) {
 
   test(`${name}: the acoustic encoder's context is needed and at most one frame over the least that works`, async () => {
     const m = await load();
-    const input = npy(join(dir, 'cases', 'unaligned_16123', 'input_values.npy'));
+    const unaligned = manifest(name).cases.find((c) => c.name.startsWith('unaligned_'));
+    const input = npy(join(dir, 'cases', unaligned.input_values));
     const x = { data: input.data, dims: input.shape };
     const whole = m.encodeTrace(x, 0, { windowFrames: 1e6 }).eAcoustic.data;
     const derived = DacEncoder.contextFrames(m.config.acoustic);

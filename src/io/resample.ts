@@ -121,6 +121,28 @@ export function resample(x: Float32Array, fromRate: number, toRate: number): Flo
   return out;
 }
 
+/** The length resample() gives for n samples: ceil(new * n / orig) over the reduced rates. */
+export function resampledLength(n: number, fromRate: number, toRate: number): number {
+  if (fromRate === toRate) return n;
+  const g = gcd(checkRate('fromRate', fromRate), checkRate('toRate', toRate));
+  return Math.ceil(((toRate / g) * n) / (fromRate / g));
+}
+
+/**
+ * resample() written into `out` (which must hold resampledLength samples; views of WebAssembly memory
+ * are fine, so the model resamples in place of its input tensor with no copy).
+ */
+export function resampleInto(x: Float32Array, fromRate: number, toRate: number, out: Float32Array): void {
+  const outLength = resampledLength(x.length, fromRate, toRate);
+  if (out.length < outLength) throw new XcodecInputError(`resample: the output holds ${out.length} samples; ${outLength} are needed`);
+  if (fromRate === toRate) {
+    out.set(x);
+    return;
+  }
+  const filter = makeFilter(fromRate, toRate);
+  runGroups(filter, x, 0, x.length, 0, Math.ceil(outLength / filter.phases), outLength, out);
+}
+
 /**
  * The same resampling over a signal that arrives in pieces (a long file being decoded): `push`
  * returns the output samples that the input so far determines, `end` the rest. The concatenated

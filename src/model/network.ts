@@ -2,10 +2,14 @@
 //   encode: audio -> semantic model (mean hidden states) -> semantic encoder ─┐
 //           audio -> DAC acoustic encoder ────────────────────────────────────┴-> concat -> fc -> RVQ -> codes
 //   decode: codes -> codebook sum -> fc2 -> DAC acoustic decoder -> audio
+// Higgs Audio v2 (the same network): the semantic model hears the audio resampled to 16 kHz and
+// padded by 160 zeros, keeps every semantic_downsample_factor-th frame of its mean hidden states, and
+// the RVQ projects in and out of each codebook (quantizer.ts).
 
 import { type XcodecConfig, quantizersForBandwidth } from '../config.js';
 import { XcodecConfigError, XcodecInputError } from '../errors.js';
-import { type Linear, linear, padTime } from '../ops.js';
+import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
+import { resampledLength } from '../io/resample.js';
 import { type Runtime, type Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { DacDecoder, DacEncoder } from './dac.js';
@@ -17,6 +21,7 @@ import { windowCount } from './windows.js';
 
 /** What encode() produces for one batch item, before it leaves linear memory. */
 export interface EncodeTrace {
+  semanticInput: Tensor; // [1, N'] the semantic model's input before its padding (Higgs: resampled)
   semanticFeatures: Tensor; // [H, T]
   eSemantic: Tensor; // [H', T]
   eAcoustic: Tensor; // [A, T]
@@ -57,40 +62,50 @@ export class XcodecNetwork {
       throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${s.hiddenSize} (channel_ratios must end at 1)`);
     }
     const fc = await loadLinear(vb.pp('fc'), c.hiddenSize, c.hiddenSize);
-    const quantizer = await ResidualVectorQuantizer.load(vb.pp('quantizer'), c.numQuantizers, c.codebookSize, c.codebookDim);
+    const quantizer = await ResidualVectorQuantizer.load(vb.pp('quantizer'), c.numQuantizers, c.codebookSize, c.hiddenSize, c.codebookDim, c.quantizerProjections);
     const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
     const acousticDecoder = await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic);
     return new XcodecNetwork(c, semanticModel, semanticEncoder, acousticEncoder, fc, quantizer, fc2, acousticDecoder);
   }
 
-  /** Frames of the semantic path for n samples (already padded): the feature encoder, then the semantic encoder's strides. */
+  /** Samples of the semantic model's input (padded) for n input samples. */
+  private semanticInputLength(n: number): number {
+    const c = this.config;
+    return resampledLength(n, c.sampleRate, c.semanticSampleRate) + 2 * c.semanticPadding;
+  }
+
+  /** Frames of the semantic path for n input samples: the feature encoder, the downsampling, the semantic encoder. */
   private semanticFrames(n: number): number {
-    return this.semanticEncoder.frames(this.semanticModel.features.frames(n));
+    const features = this.semanticModel.features.frames(this.semanticInputLength(n));
+    return this.semanticEncoder.frames(Math.ceil(features / this.config.semanticDownsampleFactor));
+  }
+
+  /** Whether the acoustic encoder runs on the input padded by hop/2 (null: neither length gives the semantic frame count). */
+  private acousticRepad(n: number, frames: number): boolean | null {
+    if (frames < 1) return null;
+    const pad = this.config.hopLength >> 1;
+    if (this.acousticEncoder.frames(n) === frames) return false;
+    if (this.acousticEncoder.frames(n + 2 * pad) === frames) return true;
+    return null;
   }
 
   /** The encode plan for N samples, or an XcodecInputError naming why this length cannot be encoded. */
   plan(n: number, window: number): EncodePlan {
     const pad = this.config.hopLength >> 1;
-    const frames = this.semanticFrames(n + 2 * pad);
-    let repad: boolean;
-    if (frames >= 1 && this.acousticEncoder.frames(n) === frames) repad = false;
-    else if (frames >= 1 && this.acousticEncoder.frames(n + 2 * pad) === frames) repad = true;
-    else {
+    const frames = this.semanticFrames(n);
+    const repad = this.acousticRepad(n, frames);
+    if (repad === null) {
       const minimum = this.minimumSamples();
       throw new XcodecInputError(`audio of ${n} samples is too short to encode: at least ${minimum} samples are needed ` +
         `(${(minimum / this.config.sampleRate * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`);
     }
-    const steps = windowCount(this.semanticModel.features.frames(n + 2 * pad), window) + this.semanticModel.numLayers +
+    const steps = windowCount(this.semanticModel.features.frames(this.semanticInputLength(n)), window) + this.semanticModel.numLayers +
       windowCount(this.acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
     return { samples: n, frames, repad, window, steps };
   }
 
   minimumSamples(): number {
-    const pad = this.config.hopLength >> 1;
-    for (let n = 1; n <= 4 * this.config.hopLength; n++) {
-      const s = this.semanticFrames(n + 2 * pad);
-      if (s >= 1 && (this.acousticEncoder.frames(n) === s || this.acousticEncoder.frames(n + 2 * pad) === s)) return n;
-    }
+    for (let n = 1; n <= 4 * this.config.hopLength; n++) if (this.acousticRepad(n, this.semanticFrames(n)) !== null) return n;
     return this.config.hopLength;
   }
 
@@ -103,19 +118,23 @@ export class XcodecNetwork {
   embed(rt: Runtime, x: Tensor, plan: EncodePlan, tick: () => void = () => {}): EncodeTrace {
     const c = this.config;
     const pad = c.hopLength >> 1;
-    const padded = padTime(rt, x, pad, pad);
+    const sp = c.semanticPadding;
+    const semanticPadded = c.semanticSampleRate === c.sampleRate ? padTime(rt, x, sp, sp) : resampleTime(rt, x, c.sampleRate, c.semanticSampleRate, sp, sp);
+    const semanticInput: Tensor = { ptr: semanticPadded.ptr + 4 * sp, dims: [1, semanticPadded.dims[1] - 2 * sp] };
     const T = plan.frames;
     const A = c.acoustic.hiddenSize;
     const concat = rt.tensor([A + this.semanticEncoder.channels, T]);
     const eAcoustic: Tensor = { ptr: concat.ptr, dims: [A, T] };
     const eSemantic: Tensor = { ptr: concat.ptr + 4 * A * T, dims: [this.semanticEncoder.channels, T] };
-    const semanticFeatures = this.semanticModel.meanHiddenStates(rt, padded, plan.window, tick);
+    let semanticFeatures = this.semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
+    if (c.semanticDownsampleFactor > 1) semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
     this.semanticEncoder.forward(rt, semanticFeatures, eSemantic);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
-    this.acousticEncoder.forward(rt, plan.repad ? padded : x, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
+    const acousticInput = !plan.repad ? x : c.semanticSampleRate === c.sampleRate && sp === pad ? semanticPadded : padTime(rt, x, pad, pad);
+    this.acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
     const embeddings = linear(rt, concat, this.fc);
-    return { semanticFeatures, eSemantic, eAcoustic, embeddings };
+    return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
   }
 
   numQuantizersFor(bandwidth: number | undefined): number {

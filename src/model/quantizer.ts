@@ -1,22 +1,43 @@
-// The residual vector quantiser (`quantizer.quantizers.N.codebook.embed`: Euclidean codebooks, no
-// projections). Activations: [D, T].
-// Encoding: for each quantiser, the nearest codeword of every frame's residual, then residual -= it.
-// Decoding: the sum of the chosen codewords, in quantiser order.
+// The residual vector quantiser (`quantizer.quantizers.N`): Euclidean codebooks (`codebook.embed`).
+// Activations: [D, T].
+// X-Codec: for each quantiser, the nearest codeword of every frame's residual, then residual -= it;
+// decoding sums the chosen codewords, in quantiser order.
+// Higgs Audio v2: each quantiser also has `project_in` (D -> codebook_dim) and `project_out`
+// (codebook_dim -> D): the nearest codeword is searched for project_in(residual), the residual loses
+// project_out(codeword), and decoding sums project_out(codeword).
 
-import { type Codebook, addCodewords, prepareCodebook, quantizeStep, rvqScratch } from '../ops.js';
+import {
+  type Codebook, type Linear, addCodewords, add, linear, nearestCodewords, prepareCodebook, quantizeStep, rvqScratch, subtractInPlace,
+} from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
+import { loadLinear } from './layers.js';
+
+interface Projections {
+  projectIn: Linear;
+  projectOut: Linear;
+}
 
 export class ResidualVectorQuantizer {
-  private constructor(private books: Codebook[], readonly codebookSize: number, readonly dim: number) {}
+  private constructor(private books: Codebook[], private projections: Projections[] | null,
+    readonly codebookSize: number, readonly hiddenSize: number, readonly codebookDim: number) {}
 
-  static async load(vb: Weights, count: number, size: number, dim: number): Promise<ResidualVectorQuantizer> {
+  /** `count` quantisers of `size` codewords of `codebookDim`; with `projected`, each maps from and to `hiddenSize`. */
+  static async load(vb: Weights, count: number, size: number, hiddenSize: number, codebookDim: number, projected: boolean): Promise<ResidualVectorQuantizer> {
     const books: Codebook[] = [];
+    const projections: Projections[] = [];
     for (let i = 0; i < count; i++) {
-      const embed = await vb.pp('quantizers').pp(i).pp('codebook').tensor('embed', [size, dim]);
-      books.push(prepareCodebook(vb.rt, embed, size, dim));
+      const q = vb.pp('quantizers').pp(i);
+      const embed = await q.pp('codebook').tensor('embed', [size, codebookDim]);
+      books.push(prepareCodebook(vb.rt, embed, size, codebookDim));
+      if (projected) {
+        projections.push({
+          projectIn: await loadLinear(q.pp('project_in'), hiddenSize, codebookDim),
+          projectOut: await loadLinear(q.pp('project_out'), codebookDim, hiddenSize),
+        });
+      }
     }
-    return new ResidualVectorQuantizer(books, size, dim);
+    return new ResidualVectorQuantizer(books, projected ? projections : null, size, hiddenSize, codebookDim);
   }
 
   get numQuantizers(): number {
@@ -31,16 +52,44 @@ export class ResidualVectorQuantizer {
   encode(rt: Runtime, x: Tensor, nq: number, codes: number): void {
     const m = rt.mark();
     const T = x.dims[1];
-    const scratch = rvqScratch(rt, this.codebookSize, this.dim, T);
-    for (let q = 0; q < nq; q++) quantizeStep(rt, x, this.books[q], codes + 4 * q * T, scratch);
+    const scratch = rvqScratch(rt, this.codebookSize, this.codebookDim, T);
+    for (let q = 0; q < nq; q++) {
+      const at = codes + 4 * q * T;
+      const p = this.projections?.[q];
+      if (!p) {
+        quantizeStep(rt, x, this.books[q], at, scratch);
+        continue;
+      }
+      const qm = rt.mark();
+      nearestCodewords(rt, linear(rt, x, p.projectIn), this.books[q], at, scratch);
+      subtractInPlace(rt, x, this.projectedCodewords(rt, q, at, T));
+      rt.release(qm);
+    }
     rt.release(m);
   }
 
-  /** codes: i32 [nq, T] at byte offset `codes` -> [D, T] sum of codewords. */
+  /** codes: i32 [nq, T] at byte offset `codes` -> [D, T], the sum over quantisers of their (projected) codewords. */
   decode(rt: Runtime, codes: number, nq: number, T: number): Tensor {
-    const out = rt.tensor([this.dim, T]);
-    rt.f32.fill(0, out.ptr >>> 2, (out.ptr >>> 2) + this.dim * T);
-    for (let q = 0; q < nq; q++) addCodewords(rt, out, this.books[q], codes + 4 * q * T);
+    const out = rt.tensor([this.hiddenSize, T]);
+    rt.f32.fill(0, out.ptr >>> 2, (out.ptr >>> 2) + this.hiddenSize * T);
+    for (let q = 0; q < nq; q++) {
+      const at = codes + 4 * q * T;
+      if (!this.projections) {
+        addCodewords(rt, out, this.books[q], at);
+        continue;
+      }
+      const qm = rt.mark();
+      add(rt, out, this.projectedCodewords(rt, q, at, T), out);
+      rt.release(qm);
+    }
     return out;
+  }
+
+  /** project_out(embed[codes]) of quantiser q: [D, T]. */
+  private projectedCodewords(rt: Runtime, q: number, codes: number, T: number): Tensor {
+    const picked = rt.tensor([this.codebookDim, T]);
+    rt.f32.fill(0, picked.ptr >>> 2, (picked.ptr >>> 2) + this.codebookDim * T);
+    addCodewords(rt, picked, this.books[q], codes);
+    return linear(rt, picked, this.projections![q].projectOut);
   }
 }
