@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Writes a random, well-scaled X-Codec checkpoint for any config, as transformers' save_pretrained lays
 // it out: config.json, preprocessor_config.json and model.safetensors with exactly the tensor names and
-// shapes of transformers' XcodecModel (the ones inference never reads included).
+// shapes of transformers' XcodecModel or HiggsAudioV2TokenizerModel (the ones inference never reads included).
 //
-//   node weights/generate.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]
+//   node scripts/generate-weights.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]
 //
 // CONFIG_DIR holds config.json (and optionally preprocessor_config.json; a DacFeatureExtractor one is
 // derived from config.json when missing). --weight-norm stores every acoustic (DAC) convolution as
@@ -310,15 +310,22 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
   linear('fc', hidden, hidden);
   linear('fc1', H, hidden);
   linear('fc2', A, hidden);
-  const sr = cfg.sample_rate ?? 16000;
+  // Higgs Audio v2 (transformers' HiggsAudioV2TokenizerModel): 24 kHz, codebook_dim 64, and each
+  // quantizer projects in and out of its codebook.
+  const higgs = cfg.model_type === 'higgs_audio_v2_tokenizer';
+  const sr = cfg.sample_rate ?? (higgs ? 24000 : 16000);
   const size = cfg.codebook_size ?? 1024;
   const bws = cfg.target_bandwidths ?? [0.5, 1, 1.5, 2, 4];
   const frameRate = Math.ceil(sr / prod(down));
   const nbits = Math.ceil(Math.log2(size));
   const nq = Math.floor((1000 * bws[bws.length - 1]) / (frameRate * nbits));
   if (nq < 1) throw new Error('config.json: the highest target bandwidth gives no quantizer');
-  const dim = cfg.codebook_dim || hidden;
+  const dim = cfg.codebook_dim || (higgs ? 64 : hidden);
   for (let q = 0; q < nq; q++) {
+    if (higgs) {
+      linear(`quantizer.quantizers.${q}.project_in`, dim, hidden);
+      linear(`quantizer.quantizers.${q}.project_out`, hidden, dim);
+    }
     const p = `quantizer.quantizers.${q}.codebook`;
     // every row a random direction of the same norm, so nearest-code search is decided by direction and
     // the codes spread over the whole codebook. The norm, sqrt(2 ln size), is about the largest
@@ -429,7 +436,7 @@ export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32',
     const hop = prod(cfg.acoustic_model_config?.downsampling_ratios ?? [8, 5, 4, 2]);
     writeFileSync(join(outDir, 'preprocessor_config.json'), JSON.stringify({
       feature_extractor_type: 'DacFeatureExtractor', feature_size: 1, hop_length: hop, padding_side: 'right',
-      padding_value: 0.0, return_attention_mask: true, sampling_rate: cfg.sample_rate ?? 16000,
+      padding_value: 0.0, return_attention_mask: true, sampling_rate: cfg.sample_rate ?? (cfg.model_type === 'higgs_audio_v2_tokenizer' ? 24000 : 16000),
     }, null, 2) + '\n');
   }
 

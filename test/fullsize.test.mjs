@@ -1,7 +1,8 @@
-// Full-size X-Codec (177.5 M parameters, 12-layer HuBERT or WavLM) on real audio: a random, well-scaled
-// checkpoint from scripts/generate-weights.mjs with the exact tensor names and shapes of the published
-// checkpoints (cached outside the repository, ~680 MiB each), loaded with fromPretrained, then 10 s of
-// test/fixtures/audio/music.wav encoded at every target bandwidth and decoded.
+// Full-size X-Codec (177.5 M parameters, 12-layer HuBERT or WavLM) and the Higgs Audio v2 tokenizer
+// (203.5 M, 24 kHz) on real audio: a random, well-scaled checkpoint from scripts/generate-weights.mjs
+// with the exact tensor names and shapes of the published checkpoints (cached outside the repository,
+// ~680-780 MiB each), loaded with fromPretrained, then 10 s of test/fixtures/audio/music.wav (resampled
+// to 24 kHz for Higgs) encoded at every target bandwidth and decoded.
 // The values are random, so what is checked is everything but the numbers: shapes, code ranges, RVQ
 // prefix consistency, finite output, and that no checkpoint tensor inference needs is left unused.
 // Single-threaded (numThreads 1); each step prints its wall time.
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { XcodecModel } from '../dist/node/index.js';
-import { decodeWav } from '../dist/audio.js';
+import { decodeWav, resample } from '../dist/audio.js';
 import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,6 +27,7 @@ const CACHE = process.env.XCODEC_FULLSIZE_CACHE || tmpdir();
 const RUNS = [
   { kind: 'hubert', seconds: 10 },
   { kind: 'wavlm', seconds: 10 },
+  { kind: 'higgs', seconds: 10, semantic: 'hubert' },
 ];
 // checkpoint tensors that transformers' XcodecModel keeps but its inference never reads
 const UNUSED_AT_INFERENCE = [/^decoder_semantic\./, /^fc1\./, /\.codebook\.(embed_avg|cluster_size|inited)$/, /\.masked_spec_embed$/];
@@ -42,10 +44,8 @@ test('music.wav is 20 s of 16 kHz mono', () => {
   assert.is(music.length, 320000);
 });
 
-for (const { kind, seconds } of RUNS) {
+for (const { kind, seconds, semantic = kind } of RUNS) {
   const state = {};
-  const N = seconds * 16000;
-  const frames = N / 320;
 
   test(`full-size ${kind}: generated checkpoint loads (every tensor inference needs is used)`, async () => {
     let t0 = performance.now();
@@ -58,7 +58,8 @@ for (const { kind, seconds } of RUNS) {
     say(`${kind}: fromPretrained ${secs(t0).toFixed(2)} s (${model.simdFlavour}), WASM memory ${(model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`);
     assert.equal(model.config.targetBandwidths, [0.5, 1, 1.5, 2, 4]);
     assert.is(model.config.codebookSize, 1024);
-    assert.is(model.config.semantic.modelType, kind);
+    assert.is(model.config.semantic.modelType, semantic);
+    assert.is(model.config.modelType, kind === 'higgs' ? 'higgs_audio_v2_tokenizer' : 'xcodec');
     const unexpected = model.unusedTensors.filter((n) => !UNUSED_AT_INFERENCE.some((re) => re.test(n)));
     assert.equal(unexpected, [], `tensors left unused: ${unexpected.join(', ')}`);
     assert.ok(model.unusedTensors.includes('fc1.weight'));
@@ -67,10 +68,17 @@ for (const { kind, seconds } of RUNS) {
   test(`full-size ${kind}: encode ${seconds} s of music at every target bandwidth`, () => {
     assert.ok(state.model, 'model did not load');
     const model = state.model;
-    const input = { data: music.slice(0, N), dims: [1, 1, N] };
+    const rate = model.config.sampleRate;
+    const N = seconds * rate;
+    const frames = N / model.config.hopLength;
+    const audio = rate === 16000 ? music : resample(music, 16000, rate);
+    const input = { data: audio.slice(0, N), dims: [1, 1, N] };
+    Object.assign(state, { N, frames });
     const byNq = new Map();
+    // X-Codec: 1, 2, 3, 4, 8 quantizers (50 frames/s); Higgs: 2, 4, 6, 8, 16 (25 frames/s)
+    const perBandwidth = kind === 'higgs' ? { 0.5: 2, 1: 4, 1.5: 6, 2: 8, 4: 16 } : { 0.5: 1, 1: 2, 1.5: 3, 2: 4, 4: 8 };
     for (const bandwidth of model.config.targetBandwidths) {
-      const nq = { 0.5: 1, 1: 2, 1.5: 3, 2: 4, 4: 8 }[bandwidth];
+      const nq = perBandwidth[bandwidth];
       const t0 = performance.now();
       const { audioCodes } = model.encode(input, { bandwidth });
       say(`${kind}: encode ${seconds} s at ${bandwidth} kbps: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)})`);
@@ -89,17 +97,19 @@ for (const { kind, seconds } of RUNS) {
       byNq.set(nq, audioCodes);
     }
     // residual VQ: the codes of a lower bandwidth are the first quantizers of the highest one
-    const top = byNq.get(8).data;
+    const most = Math.max(...byNq.keys());
+    const top = byNq.get(most).data;
     for (const [nq, codes] of byNq) {
       for (let i = 0; i < nq * frames; i++) {
-        if (codes.data[i] !== top[i]) assert.unreachable(`${nq} quantizers: code ${i} is ${codes.data[i]}, the 8-quantizer encode has ${top[i]}`);
+        if (codes.data[i] !== top[i]) assert.unreachable(`${nq} quantizers: code ${i} is ${codes.data[i]}, the ${most}-quantizer encode has ${top[i]}`);
       }
     }
-    state.codes = byNq.get(8);
+    state.codes = byNq.get(most);
   });
 
   test(`full-size ${kind}: decode the highest bandwidth's codes`, () => {
     assert.ok(state.codes, 'no codes to decode');
+    const { N } = state;
     const t0 = performance.now();
     const { audioValues } = state.model.decode(state.codes);
     say(`${kind}: decode ${seconds} s: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)}); peak WASM memory ${(state.model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`);
