@@ -1,5 +1,6 @@
-// Analytic FLOP count of X-Codec encode and decode from a config.json (2 FLOPs per multiply-add of
-// every convolution, linear layer, attention product and RVQ distance; elementwise work not counted).
+// Analytic FLOP count of X-Codec (or Higgs Audio v2 tokenizer) encode and decode from a config.json
+// (2 FLOPs per multiply-add of every convolution, linear layer, attention product, RVQ distance and
+// RVQ projection; elementwise work and Higgs' 24 -> 16 kHz resampling, a few MFLOP, not counted).
 
 const convOut = (t, k, s = 1, p = 0, d = 1) => Math.floor((t + 2 * p - d * (k - 1) - 1) / s) + 1;
 const conv = (cin, cout, k, tOut, groups = 1) => 2 * cout * (cin / groups) * k * tOut;
@@ -11,16 +12,21 @@ export function xcodecFlops(cfg, samples) {
   const H = s.hidden_size;
   const nq = Math.floor((1000 * cfg.target_bandwidths.at(-1)) / (Math.ceil(cfg.sample_rate / hop) * Math.ceil(Math.log2(cfg.codebook_size))));
   const D = a.hidden_size + H;
+  const higgs = cfg.model_type === 'higgs_audio_v2_tokenizer';
+  const semanticRate = higgs ? cfg.semantic_sample_rate ?? 16000 : cfg.sample_rate;
+  const downsample = higgs ? Math.trunc(hop / (cfg.sample_rate / semanticRate) / (cfg.downsample_factor ?? 320)) : 1;
+  const dim = higgs ? cfg.codebook_dim ?? 64 : D;
   let enc = 0;
-  // semantic model on the input padded by hop/2 each side
-  let t = samples + hop;
+  // semantic model on the input (Higgs: resampled to 16 kHz) padded by hop/2 (Higgs: 160) each side
+  let t = Math.ceil((samples * semanticRate) / cfg.sample_rate) + (higgs ? 320 : hop);
   let cin = 1;
   s.conv_dim.forEach((cout, i) => { t = convOut(t, s.conv_kernel[i], s.conv_stride[i]); enc += conv(cin, cout, s.conv_kernel[i], t); cin = cout; });
-  const T = t;
-  enc += 2 * cin * H * T; // feature projection
-  enc += conv(H, H, s.num_conv_pos_embeddings, T + 1, s.num_conv_pos_embedding_groups);
+  const F = t;
+  enc += 2 * cin * H * F; // feature projection
+  enc += conv(H, H, s.num_conv_pos_embeddings, F + 1, s.num_conv_pos_embedding_groups);
   const I = s.intermediate_size;
-  enc += s.num_hidden_layers * (4 * 2 * H * H * T + 2 * 2 * T * T * H + 2 * 2 * H * I * T);
+  enc += s.num_hidden_layers * (4 * 2 * H * H * F + 2 * 2 * F * F * H + 2 * 2 * H * I * F);
+  const T = Math.ceil(F / downsample); // Higgs keeps every downsample-th frame
   // semantic encoder (strides 1 in the published configs)
   const k = cfg.kernel_size;
   enc += conv(H, H, k, T);
@@ -40,9 +46,11 @@ export function xcodecFlops(cfg, samples) {
   }
   enc += conv(ch, a.hidden_size, 3, ta);
   enc += 2 * D * D * T; // fc
-  enc += nq * 2 * cfg.codebook_size * D * T; // RVQ distances
+  enc += nq * 2 * cfg.codebook_size * dim * T; // RVQ distances
+  if (higgs) enc += nq * 2 * (2 * D * dim * T); // project_in of each residual, project_out of each codeword
   // decode
   let dec = 2 * D * a.hidden_size * T; // fc2
+  if (higgs) dec += nq * 2 * D * dim * T; // project_out of each codeword
   let td = T;
   ch = a.decoder_hidden_size;
   dec += conv(a.hidden_size, ch, 7, td);
@@ -59,6 +67,6 @@ export function xcodecFlops(cfg, samples) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readFileSync } = await import('node:fs');
   const cfg = JSON.parse(readFileSync(process.argv[2] ?? '../shared/fixtures/full-size/hubert/config.json', 'utf8'));
-  const f = xcodecFlops(cfg, 16000);
+  const f = xcodecFlops(cfg, cfg.sample_rate ?? 16000);
   console.log(`per second of audio: encode ${(f.encode / 1e9).toFixed(1)} GFLOP, decode ${(f.decode / 1e9).toFixed(1)} GFLOP`);
 }

@@ -10,10 +10,13 @@ const seconds = Number(secondsArg);
 const runs = Number(runsArg);
 
 async function loadAudio() {
-  const { readAudio, toMono } = await import('../dist/audio.js');
-  const mono = toMono(readAudio(new Uint8Array(readFileSync(audioPath)), audioPath), 16000);
+  const { loadAudio: read } = await import('../dist/audio.js');
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const rate = cfg.sample_rate;
+  const hop = cfg.acoustic_model_config.downsampling_ratios.reduce((p, r) => p * r, 1);
+  const mono = await read(new Uint8Array(readFileSync(audioPath)), { sampleRate: rate, fileName: audioPath });
   // loop the file when the benchmark asks for more audio than it holds; length a multiple of the hop
-  const n = Math.round((seconds * 16000) / 320) * 320;
+  const n = Math.round((seconds * rate) / hop) * hop;
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) x[i] = mono[i % mono.length];
   return x;

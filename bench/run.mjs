@@ -1,10 +1,14 @@
 // Side-by-side benchmark: this project vs ONNX Runtime Node (native) and ONNX Runtime Web (wasm, SIMD)
 // on the identical full-size model and input, same thread counts, one run of this script.
 //
-//   npm run bench -- [--seconds 10] [--runs 5] [--threads 1,2] [--audio music|speech] [--json] [--quick]
+//   npm run bench -- [--models hubert,higgs] [--seconds 10] [--runs 5] [--threads 1,2] [--audio music|speech] [--json] [--quick]
 //
-// The ONNX export and its safetensors twin are made by ../shared/tools/reference/export_onnx.py
-// (Debian's python3-torch and python3-numpy) and cached outside the repository.
+// --models: full-size configs under ../shared/fixtures/full-size (hubert, wavlm, higgs), each benched
+// in turn (default: hubert and higgs, the Higgs Audio v2 tokenizer at 24 kHz). The ONNX export and its
+// safetensors twin are made by ../shared/tools/reference/export_onnx.py (Debian's python3-torch,
+// python3-numpy, python3-torchaudio) and cached outside the repository; Higgs' encode graph runs only
+// inputs of the length it was traced at (torchaudio's resample length is a constant in it), so its
+// export is per --seconds.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, cpus } from 'node:os';
@@ -23,19 +27,25 @@ const threadList = opt('threads', '1,2').split(',').map(Number);
 const audioName = opt('audio', 'music');
 const json = argv.includes('--json');
 const shared = resolve(root, '..', 'shared');
-const configDir = resolve(opt('config', join(shared, 'fixtures', 'full-size', 'hubert')));
-const cache = resolve(opt('cache', join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm', 'onnx-hubert')));
+const models = opt('models', 'hubert,higgs').split(',');
+for (const m of models) {
+  if (!existsSync(join(shared, 'fixtures', 'full-size', m, 'config.json'))) {
+    process.stderr.write(`--models ${m}: no ${join(shared, 'fixtures', 'full-size', m, 'config.json')}; accepted: hubert, wavlm, higgs\n`);
+    process.exit(2);
+  }
+}
+const cacheRoot = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm');
 const audioPath = audioName === 'speech' ? join(root, 'test', 'fixtures', 'audio', 'speech_en.flac') : join(root, 'test', 'fixtures', 'audio', 'music.wav');
 const log = (m) => process.stderr.write(`${m}\n`);
 
-function ensureExport() {
+function ensureExport(configDir, cache, traced) {
   if (existsSync(join(cache, 'encode.onnx')) && existsSync(join(cache, 'decode.onnx')) && existsSync(join(cache, 'model.safetensors'))) {
     log(`using the cached ONNX export and weights in ${cache}`);
     return;
   }
   const script = join(shared, 'tools', 'reference', 'export_onnx.py');
   log(`no ONNX export in ${cache}: making it with ${script} (about 30 s; needs python3-torch and python3-numpy)`);
-  const r = spawnSync('/usr/bin/python3', [script, configDir, cache], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('/usr/bin/python3', [script, configDir, cache, ...(traced ? ['--seconds', String(seconds)] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     log('export failed: install the reference tools with `apt-get install -y python3-torch python3-numpy`');
     process.exit(1);
@@ -44,6 +54,7 @@ function ensureExport() {
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
+let cache = '';
 function runSubject(subject, threads, flags = []) {
   log(`running ${subject} with ${threads} thread(s)${flags.length ? ` (${flags.join(' ')})` : ''} ...`);
   const out = execFileSync(process.execPath, [...flags, join(here, 'peer.mjs'), subject, String(threads), cache, audioPath, String(seconds), String(runs)],
@@ -56,10 +67,6 @@ function peak(flavour, flags) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-ensureExport();
-const cfg = JSON.parse(readFileSync(join(cache, 'config.json'), 'utf8'));
-const samples = Math.round((seconds * 16000) / 320) * 320;
-const flops = xcodecFlops(cfg, samples);
 const relaxedFlags = ['--experimental-wasm-relaxed-simd'];
 const probes = { simd: [], relaxed: [] };
 function probe(flavour) {
@@ -81,60 +88,74 @@ function probed(name, subject, threads, flavour, flags = []) {
   return { name, ...r, probeFlavour: flavour, probeGflops: (at(before) + at(after)) / 2 };
 }
 
-const results = [];
-for (const threads of threadList) {
-  results.push(probed('xcodec-wasm (simd)', 'xcodec', threads, 'simd'));
-  results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
-  results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
-  results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
-}
-const range = (list, key) => `${Math.min(...list.map((p) => p[key])).toFixed(1)}-${Math.max(...list.map((p) => p[key])).toFixed(1)}`;
-const peaks = Object.fromEntries(Object.entries(probes).map(([f, list]) => [f, {
-  threads: list[0].threads, gflops1: range(list, 'gflops1'), gflopsN: range(list, 'gflopsN'), readings: list,
-}]));
-
-const rows = results.map((r) => {
-  const enc = median(r.encodeMs) / 1000;
-  const dec = median(r.decodeMs) / 1000;
-  const p = r.probeGflops ?? null;
-  return {
-    subject: r.name, threads: r.threads,
-    encode_s: +enc.toFixed(3), encode_spread: `${(Math.min(...r.encodeMs) / 1000).toFixed(2)}-${(Math.max(...r.encodeMs) / 1000).toFixed(2)}`,
-    decode_s: +dec.toFixed(3), decode_spread: `${(Math.min(...r.decodeMs) / 1000).toFixed(2)}-${(Math.max(...r.decodeMs) / 1000).toFixed(2)}`,
-    rtf_roundtrip: +((enc + dec) / seconds).toFixed(3),
-    encode_gflops: +(flops.encode / enc / 1e9).toFixed(1), decode_gflops: +(flops.decode / dec / 1e9).toFixed(1),
-    probe_gflops: p ? +p.toFixed(1) : null,
-    encode_pct_peak: p ? +((100 * flops.encode) / enc / 1e9 / p).toFixed(0) : null,
-    decode_pct_peak: p ? +((100 * flops.decode) / dec / 1e9 / p).toFixed(0) : null,
-    codes_equal_ours: null,
-    _r: r,
-  };
-});
-// codes must agree with ours on the same model (first 4000 codes compared)
-const ours = results.find((r) => r.subject === 'xcodec');
-for (const row of rows) {
-  const c = row._r.codes;
-  row.codes_equal_ours = c.length === ours.codes.length && c.every((v, i) => v === ours.codes[i]);
-  delete row._r;
-}
-const ratios = [];
-for (const threads of threadList) {
-  const at = rows.filter((r) => r.threads === threads);
-  const best = at.filter((r) => r.subject.startsWith('xcodec')).sort((a, b) => a.encode_s + a.decode_s - b.encode_s - b.decode_s)[0];
-  for (const peer of at.filter((r) => !r.subject.startsWith('xcodec'))) {
-    ratios.push({
-      threads, ours: best.subject, peer: peer.subject,
-      encode_speedup: +(peer.encode_s / best.encode_s).toFixed(2), decode_speedup: +(peer.decode_s / best.decode_s).toFixed(2),
-    });
-  }
-}
-
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
-console.log(`X-Codec full-size (${cfg.semantic_model_config.model_type}), ${seconds} s of ${audioName}, median of ${runs} runs after a warm-up; ` +
-  `${cpu}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
-console.log(`work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config)`);
-console.log(`measured WASM SIMD peak (probes before and after each WASM subject, ranges): plain ${peaks.simd.gflops1} / ${peaks.simd.gflopsN} GFLOP/s ` +
-  `(1 / ${peaks.simd.threads} threads), relaxed ${peaks.relaxed.gflops1} / ${peaks.relaxed.gflopsN}; % peak is of the mean of the two probes around that subject (probe_gflops)`);
-console.table(rows);
-console.table(ratios);
-if (json) console.log(JSON.stringify({ seconds, runs, audio: audioName, flops, peaks, rows, ratios, cpu, node: process.version }));
+const reports = [];
+for (const name of models) {
+  const configDir = join(shared, 'fixtures', 'full-size', name);
+  const higgsModel = JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).model_type === 'higgs_audio_v2_tokenizer';
+  cache = join(cacheRoot, higgsModel ? `onnx-${name}-${seconds}s` : `onnx-${name}`);
+  ensureExport(configDir, cache, higgsModel);
+  const cfg = JSON.parse(readFileSync(join(cache, 'config.json'), 'utf8'));
+  const hop = cfg.acoustic_model_config.downsampling_ratios.reduce((p, x) => p * x, 1);
+  const samples = Math.round((seconds * cfg.sample_rate) / hop) * hop;
+  const flops = xcodecFlops(cfg, samples);
+  for (const list of Object.values(probes)) list.length = 0;
+  const results = [];
+  for (const threads of threadList) {
+    results.push(probed('xcodec-wasm (simd)', 'xcodec', threads, 'simd'));
+    results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
+    results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
+    results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
+  }
+  const range = (list, key) => `${Math.min(...list.map((p) => p[key])).toFixed(1)}-${Math.max(...list.map((p) => p[key])).toFixed(1)}`;
+  const peaks = Object.fromEntries(Object.entries(probes).map(([f, list]) => [f, {
+    threads: list[0].threads, gflops1: range(list, 'gflops1'), gflopsN: range(list, 'gflopsN'), readings: list,
+  }]));
+
+  const rows = results.map((r) => {
+    const enc = median(r.encodeMs) / 1000;
+    const dec = median(r.decodeMs) / 1000;
+    const p = r.probeGflops ?? null;
+    return {
+      subject: r.name, threads: r.threads,
+      encode_s: +enc.toFixed(3), encode_spread: `${(Math.min(...r.encodeMs) / 1000).toFixed(2)}-${(Math.max(...r.encodeMs) / 1000).toFixed(2)}`,
+      decode_s: +dec.toFixed(3), decode_spread: `${(Math.min(...r.decodeMs) / 1000).toFixed(2)}-${(Math.max(...r.decodeMs) / 1000).toFixed(2)}`,
+      rtf_roundtrip: +((enc + dec) / seconds).toFixed(3),
+      encode_gflops: +(flops.encode / enc / 1e9).toFixed(1), decode_gflops: +(flops.decode / dec / 1e9).toFixed(1),
+      probe_gflops: p ? +p.toFixed(1) : null,
+      encode_pct_peak: p ? +((100 * flops.encode) / enc / 1e9 / p).toFixed(0) : null,
+      decode_pct_peak: p ? +((100 * flops.decode) / dec / 1e9 / p).toFixed(0) : null,
+      codes_equal_ours: null,
+      _r: r,
+    };
+  });
+  // codes must agree with ours on the same model (first 4000 codes compared)
+  const ours = results.find((r) => r.subject === 'xcodec');
+  for (const row of rows) {
+    const c = row._r.codes;
+    row.codes_equal_ours = c.length === ours.codes.length && c.every((v, i) => v === ours.codes[i]);
+    delete row._r;
+  }
+  const ratios = [];
+  for (const threads of threadList) {
+    const at = rows.filter((r) => r.threads === threads);
+    const best = at.filter((r) => r.subject.startsWith('xcodec')).sort((a, b) => a.encode_s + a.decode_s - b.encode_s - b.decode_s)[0];
+    for (const peer of at.filter((r) => !r.subject.startsWith('xcodec'))) {
+      ratios.push({
+        threads, ours: best.subject, peer: peer.subject,
+        encode_speedup: +(peer.encode_s / best.encode_s).toFixed(2), decode_speedup: +(peer.decode_s / best.decode_s).toFixed(2),
+      });
+    }
+  }
+
+  const title = cfg.model_type === 'higgs_audio_v2_tokenizer' ? `Higgs Audio v2 tokenizer full-size (24 kHz, ${cfg.semantic_model_config.model_type})` : `X-Codec full-size (${cfg.semantic_model_config.model_type})`;
+  console.log(`\n${title}, ${seconds} s of ${audioName}, median of ${runs} runs after a warm-up; ` +
+    `${cpu}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+  console.log(`work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config)`);
+  console.log(`measured WASM SIMD peak (probes before and after each WASM subject, ranges): plain ${peaks.simd.gflops1} / ${peaks.simd.gflopsN} GFLOP/s ` +
+    `(1 / ${peaks.simd.threads} threads), relaxed ${peaks.relaxed.gflops1} / ${peaks.relaxed.gflopsN}; % peak is of the mean of the two probes around that subject (probe_gflops)`);
+  console.table(rows);
+  console.table(ratios);
+  reports.push({ model: name, seconds, runs, audio: audioName, flops, peaks, rows, ratios, cpu, node: process.version });
+}
+if (json) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports));
