@@ -2,7 +2,7 @@
 // transformers' XcodecConfig / DacConfig / HubertConfig / WavLMConfig; present keys must have the
 // right type and range, else XcodecConfigError names the key, the value and what is accepted.
 
-import { XcodecConfigError } from './errors.js';
+import { XcodecConfigError, describe } from './errors.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
 
 export type SemanticModelType = 'hubert' | 'wavlm';
@@ -76,17 +76,43 @@ export interface XcodecConfig {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Upper bounds of integer fields: far above every published checkpoint, low enough that no
+ * accepted value can make a shape overflow or a buffer absurd (a dilation of 1e7 would pad 1 s of
+ * audio to gigabytes).
+ */
+export const CONFIG_LIMITS = {
+  /** channel counts, hidden and intermediate sizes */
+  size: 1 << 16,
+  /** convolution kernels (HuBERT's positional conv is 128) */
+  kernel: 1024,
+  /** strides and up/downsampling ratios */
+  stride: 64,
+  /** dilations */
+  dilation: 1024,
+  /** layers, heads, groups */
+  count: 1024,
+} as const;
+
 class Reader {
   constructor(private obj: Json, private where: string) {}
 
-  private fail(key: string, value: unknown, accepted: string): never {
-    throw new XcodecConfigError(`${this.where}: "${key}" is ${JSON.stringify(value)}; accepted: ${accepted}`);
+  fail(key: string, value: unknown, accepted: string): never {
+    throw new XcodecConfigError(`${this.where}: "${key}" is ${describe(value)}; accepted: ${accepted}`);
   }
 
-  int(key: string, def: number, min = 1): number {
+  int(key: string, def: number, min = 1, max: number = CONFIG_LIMITS.size): number {
     const v = this.obj[key] ?? def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, v, `an integer >= ${min}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, v, `an integer from ${min} to ${max}`);
     return v;
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
+  raw(key: string): unknown {
+    return this.obj[key];
   }
 
   num(key: string, def: number, positive = true): number {
@@ -101,25 +127,26 @@ class Reader {
     return v;
   }
 
-  ints(key: string, def: number[], min = 1, minLength = 1): number[] {
+  ints(key: string, def: number[], min = 1, max: number = CONFIG_LIMITS.size, minLength = 1): number[] {
     const v = this.obj[key] ?? def;
-    if (!Array.isArray(v) || v.length < minLength || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min)) {
-      this.fail(key, v, `a list of at least ${minLength} integers >= ${min}`);
+    if (!Array.isArray(v) || v.length < minLength || v.length > CONFIG_LIMITS.count ||
+      !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max)) {
+      this.fail(key, v, `a list of ${minLength} to ${CONFIG_LIMITS.count} integers from ${min} to ${max}`);
     }
     return v as number[];
   }
 
-  nums(key: string, def: number[]): number[] {
+  nums(key: string, def: number[], max = 1e6): number[] {
     const v = this.obj[key] ?? def;
-    if (!Array.isArray(v) || v.length < 1 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
-      this.fail(key, v, 'a non-empty list of numbers > 0');
+    if (!Array.isArray(v) || v.length < 1 || v.length > CONFIG_LIMITS.count || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= max)) {
+      this.fail(key, v, `a list of 1 to ${CONFIG_LIMITS.count} numbers > 0 and <= ${max}`);
     }
     return v as number[];
   }
 
   oneOf<T extends string>(key: string, def: T, allowed: readonly T[]): T {
     const v = this.obj[key] ?? def;
-    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(key, v, allowed.map((a) => JSON.stringify(a)).join(', '));
+    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(key, v, allowed.map((a) => describe(a)).join(', '));
     return v as T;
   }
 
@@ -134,12 +161,21 @@ class Reader {
 function parseAcoustic(r: Reader): AcousticConfig {
   const a: AcousticConfig = {
     encoderHiddenSize: r.int('encoder_hidden_size', 64),
-    downsamplingRatios: r.ints('downsampling_ratios', [8, 5, 4, 2]),
+    downsamplingRatios: r.ints('downsampling_ratios', [8, 5, 4, 2], 1, CONFIG_LIMITS.stride),
     decoderHiddenSize: r.int('decoder_hidden_size', 1024),
-    upsamplingRatios: r.ints('upsampling_ratios', [8, 5, 4, 2]),
+    upsamplingRatios: r.ints('upsampling_ratios', [8, 5, 4, 2], 1, CONFIG_LIMITS.stride),
     hiddenSize: r.int('hidden_size', 256),
   };
   r.oneOf('model_type', 'dac', ['dac'] as const);
+  const product = (xs: number[]) => xs.reduce((p, x) => p * x, 1);
+  const hop = product(a.downsamplingRatios);
+  if (product(a.upsamplingRatios) !== hop) {
+    r.fail('upsampling_ratios', a.upsamplingRatios, `ratios whose product equals that of downsampling_ratios (${hop}): decode must give hop samples per frame`);
+  }
+  // DacConfig stores hop_length beside the ratios; one that disagrees would mean another model.
+  if (r.has('hop_length') && r.int('hop_length', hop, 1, Number.MAX_SAFE_INTEGER) !== hop) {
+    r.fail('hop_length', r.raw('hop_length'), `${hop}, the product of downsampling_ratios`);
+  }
   if (a.decoderHiddenSize % 2 ** a.upsamplingRatios.length !== 0) {
     throw new XcodecConfigError(`config.json acoustic_model_config: decoder_hidden_size ${a.decoderHiddenSize} must be divisible by 2^${a.upsamplingRatios.length} (one halving per upsampling ratio)`);
   }
@@ -151,22 +187,22 @@ function parseSemantic(r: Reader): SemanticModelConfig {
   const s: SemanticModelConfig = {
     modelType,
     hiddenSize: r.int('hidden_size', 768),
-    numHiddenLayers: r.int('num_hidden_layers', 12),
-    numAttentionHeads: r.int('num_attention_heads', 12),
+    numHiddenLayers: r.int('num_hidden_layers', 12, 0, CONFIG_LIMITS.count),
+    numAttentionHeads: r.int('num_attention_heads', 12, 1, CONFIG_LIMITS.count),
     intermediateSize: r.int('intermediate_size', 3072),
     layerNormEps: r.num('layer_norm_eps', 1e-5),
     featExtractNorm: r.oneOf('feat_extract_norm', 'group', ['group', 'layer'] as const),
     convDim: r.ints('conv_dim', [512, 512, 512, 512, 512, 512, 512]),
-    convStride: r.ints('conv_stride', [5, 2, 2, 2, 2, 2, 2]),
-    convKernel: r.ints('conv_kernel', [10, 3, 3, 3, 3, 2, 2]),
+    convStride: r.ints('conv_stride', [5, 2, 2, 2, 2, 2, 2], 1, CONFIG_LIMITS.stride),
+    convKernel: r.ints('conv_kernel', [10, 3, 3, 3, 3, 2, 2], 1, CONFIG_LIMITS.kernel),
     convBias: r.bool('conv_bias', false),
-    numConvPosEmbeddings: r.int('num_conv_pos_embeddings', 128),
-    numConvPosEmbeddingGroups: r.int('num_conv_pos_embedding_groups', 16),
+    numConvPosEmbeddings: r.int('num_conv_pos_embeddings', 128, 1, CONFIG_LIMITS.kernel),
+    numConvPosEmbeddingGroups: r.int('num_conv_pos_embedding_groups', 16, 1, CONFIG_LIMITS.count),
     doStableLayerNorm: r.bool('do_stable_layer_norm', false),
     // WavLM always normalises before its feature projection; HuBERT has the switch.
     featProjLayerNorm: modelType === 'wavlm' ? true : r.bool('feat_proj_layer_norm', true),
-    numBuckets: r.int('num_buckets', 320),
-    maxBucketDistance: r.int('max_bucket_distance', 800),
+    numBuckets: r.int('num_buckets', 320, 1, 1 << 12),
+    maxBucketDistance: r.int('max_bucket_distance', 800, 1, 1 << 20),
   };
   r.oneOf('hidden_act', 'gelu', ['gelu'] as const);
   r.oneOf('feat_extract_activation', 'gelu', ['gelu'] as const);
@@ -199,15 +235,15 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   const acoustic = parseAcoustic(r.sub('acoustic_model_config'));
   const semantic = parseSemantic(r.sub('semantic_model_config'));
   const targetBandwidths = r.nums('target_bandwidths', [0.5, 1, 1.5, 2, 4]);
-  const sampleRate = r.int('sample_rate', higgs ? 24000 : 16000);
+  const sampleRate = r.int('sample_rate', higgs ? 24000 : 16000, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE);
   const codebookSize = r.int('codebook_size', 1024, 2);
   const hiddenSize = acoustic.hiddenSize + semantic.hiddenSize;
   const codebookDim = (json as Json).codebook_dim == null ? (higgs ? 64 : hiddenSize) : r.int('codebook_dim', hiddenSize);
   if (!higgs && codebookDim !== hiddenSize) {
     throw new XcodecConfigError(`${where}: "codebook_dim" is ${codebookDim}; accepted: ${hiddenSize} (acoustic hidden_size + semantic hidden_size; X-Codec quantises without projections)`);
   }
-  const strides = r.ints('strides', [1, 1]);
-  const channelRatios = r.nums('channel_ratios', [1, 1]);
+  const strides = r.ints('strides', [1, 1], 1, CONFIG_LIMITS.stride);
+  const channelRatios = r.nums('channel_ratios', [1, 1], 64);
   if (channelRatios.length !== strides.length) {
     throw new XcodecConfigError(`${where}: "channel_ratios" has ${channelRatios.length} entries and "strides" ${strides.length}; they must match`);
   }
@@ -237,13 +273,25 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   }
   const frameRate = Math.ceil(sampleRate / hopLength);
   const codebookNbits = Math.ceil(Math.log2(codebookSize));
-  const numQuantizers = Math.floor((1000 * targetBandwidths[targetBandwidths.length - 1]) / (frameRate * codebookNbits));
+  // transformers takes the count from the last entry, which is the largest in every published config;
+  // the largest is what a listed bandwidth can ask for, so a config listed out of order still works.
+  const highest = Math.max(...targetBandwidths);
+  const numQuantizers = Math.floor((1000 * highest) / (frameRate * codebookNbits));
   if (numQuantizers < 1) {
-    throw new XcodecConfigError(`${where}: the highest target bandwidth ${targetBandwidths[targetBandwidths.length - 1]} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`);
+    throw new XcodecConfigError(`${where}: the highest target bandwidth ${highest} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`);
+  }
+  if (numQuantizers > CONFIG_LIMITS.count) {
+    throw new XcodecConfigError(`${where}: the highest target bandwidth ${highest} kbps gives ${numQuantizers} quantizers; accepted: at most ${CONFIG_LIMITS.count}`);
+  }
+  // The semantic and acoustic paths must give the same frames per second, or no input length encodes.
+  const semanticHop = (semantic.convStride.reduce((p, x) => p * x, 1) * strides.reduce((p, x) => p * x, 1) * semanticDownsampleFactor * sampleRate) / semanticSampleRate;
+  if (Math.abs(semanticHop - hopLength) > 1e-9 * hopLength) {
+    throw new XcodecConfigError(`${where}: the semantic path advances ${semanticHop} input samples per frame (semantic_model_config.conv_stride x strides` +
+      `${higgs ? ' x semantic_downsample_factor x sample_rate / semantic_sample_rate' : ''}) but the acoustic path ${hopLength} (the product of downsampling_ratios); accepted: configs where they agree`);
   }
   return {
-    modelType, targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3), channelRatios, strides,
-    blockDilations: r.ints('block_dilations', [1, 1]), unitKernelSize: r.int('unit_kernel_size', 3),
+    modelType, targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3, 1, CONFIG_LIMITS.kernel), channelRatios, strides,
+    blockDilations: r.ints('block_dilations', [1, 1], 1, CONFIG_LIMITS.dilation), unitKernelSize: r.int('unit_kernel_size', 3, 1, CONFIG_LIMITS.kernel),
     codebookSize, codebookDim, acoustic, semantic, semanticSampleRate, semanticPadding, semanticDownsampleFactor,
     quantizerProjections: higgs, hopLength, frameRate, codebookNbits, hiddenSize, numQuantizers,
   };

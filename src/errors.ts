@@ -20,3 +20,34 @@ export class XcodecCheckpointError extends XcodecError {}
 
 /** A failure inside the runtime (a kernel trap, a worker that died); the model stays usable. */
 export class XcodecRuntimeError extends XcodecError {}
+
+/** Longest rendering of a value inside an error message. */
+const SHOWN_CHARS = 120;
+
+/**
+ * A value as an error message shows it: numbers as JavaScript writes them (NaN, Infinity, 4n),
+ * strings quoted, arrays and objects as JSON; never throws (deep nesting, cycles, BigInt inside) and
+ * never longer than about 120 characters.
+ */
+export function describe(value: unknown): string {
+  let text: string;
+  switch (typeof value) {
+    case 'bigint': text = `${value}n`; break;
+    case 'number': text = Object.is(value, -0) ? '-0' : String(value); break;
+    case 'string': text = JSON.stringify(value); break;
+    case 'undefined': text = 'undefined'; break;
+    case 'function': text = 'a function'; break;
+    case 'symbol': text = String(value); break;
+    default:
+      if (value === null) text = 'null';
+      else if (ArrayBuffer.isView(value)) text = `a ${value.constructor.name} of ${(value as unknown as { length?: number }).length ?? value.byteLength} elements`;
+      else {
+        try {
+          text = JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+        } catch {
+          text = Array.isArray(value) ? `an array of ${value.length} (nested too deep to show)` : 'an object (nested too deep or circular to show)';
+        }
+      }
+  }
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
+}

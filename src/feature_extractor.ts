@@ -2,7 +2,7 @@
 // padded on the right with padding_value to the longest signal (or max_length), then up to a multiple
 // of hop_length; or truncated to max_length (rounded up to a multiple of hop_length).
 
-import { XcodecConfigError, XcodecInputError } from './errors.js';
+import { XcodecConfigError, XcodecInputError, describe } from './errors.js';
 import { type HubOptions, fileAccess } from './file_access.js';
 
 export interface FeatureExtractorConfig {
@@ -31,7 +31,7 @@ export class XcodecFeatureExtractor {
 
   /** Reads preprocessor_config.json from a checkpoint directory or Hub repository id (needs `xcodec-wasm/node`). */
   static async fromPretrained(dir: string, hub?: HubOptions): Promise<XcodecFeatureExtractor> {
-    const files = fileAccess(`XcodecFeatureExtractor.fromPretrained(${JSON.stringify(dir).slice(0, 200)})`);
+    const files = fileAccess(`XcodecFeatureExtractor.fromPretrained(${describe(dir)})`);
     dir = await files.resolveModelDir(dir, hub);
     return XcodecFeatureExtractor.fromConfig(await files.readJson(dir, 'preprocessor_config.json'), `${dir}/preprocessor_config.json`);
   }
@@ -41,15 +41,15 @@ export class XcodecFeatureExtractor {
     const j = json as Record<string, unknown>;
     const int = (key: string, def: number) => {
       const v = j[key] ?? def;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new XcodecConfigError(`${where}: "${key}" is ${JSON.stringify(v)}; accepted: an integer >= 1`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new XcodecConfigError(`${where}: "${key}" is ${describe(v)}; accepted: an integer >= 1`);
       return v;
     };
     const featureSize = int('feature_size', 1);
     if (featureSize !== 1) throw new XcodecConfigError(`${where}: "feature_size" is ${featureSize}; accepted: 1 (mono; stereo is not supported by DacFeatureExtractor either)`);
     const paddingValue = j.padding_value ?? 0;
-    if (typeof paddingValue !== 'number' || !Number.isFinite(paddingValue)) throw new XcodecConfigError(`${where}: "padding_value" is ${JSON.stringify(paddingValue)}; accepted: a finite number`);
+    if (typeof paddingValue !== 'number' || !Number.isFinite(paddingValue)) throw new XcodecConfigError(`${where}: "padding_value" is ${describe(paddingValue)}; accepted: a finite number`);
     const paddingSide = j.padding_side ?? 'right';
-    if (paddingSide !== 'right' && paddingSide !== 'left') throw new XcodecConfigError(`${where}: "padding_side" is ${JSON.stringify(paddingSide)}; accepted: "right", "left"`);
+    if (paddingSide !== 'right' && paddingSide !== 'left') throw new XcodecConfigError(`${where}: "padding_side" is ${describe(paddingSide)}; accepted: "right", "left"`);
     return new XcodecFeatureExtractor({
       featureSize, samplingRate: int('sampling_rate', 16000), paddingValue, hopLength: int('hop_length', 512), paddingSide,
     });
@@ -66,7 +66,7 @@ export class XcodecFeatureExtractor {
     if (padding === 'longest') padding = true;
     if (padding === 'do_not_pad') padding = false;
     if (padding !== true && padding !== false && padding !== 'max_length') {
-      throw new XcodecInputError(`padding ${JSON.stringify(options.padding)} is not accepted; accepted: true, false, "longest", "max_length", "do_not_pad"`);
+      throw new XcodecInputError(`padding ${describe(options.padding)} is not accepted; accepted: true, false, "longest", "max_length", "do_not_pad"`);
     }
     const truncation = options.truncation ?? false;
     if (options.padding && truncation) {

@@ -10,7 +10,7 @@
 // but splits the range arguments of large calls across the pool (threads/split.ts). Where shared
 // memory or workers are missing it is the one-thread runtime, with the same API.
 
-import { XcodecInputError, XcodecRuntimeError } from './errors.js';
+import { XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { wasmBase64 as simdBase64 } from './generated/wasm-simd.js';
 import { wasmBase64 as relaxedBase64 } from './generated/wasm-relaxed.js';
 import { wasmBase64 as simdThreadsBase64 } from './generated/wasm-simd-threads.js';
@@ -58,7 +58,7 @@ const BASE64: Record<`${Flavour}${'' | '-threads'}`, string> = {
 /** The bytes of the build to use: relaxed SIMD where it validates (for 'auto'), shared memory or not. */
 function kernelBytes(flavour: 'auto' | Flavour, shared: boolean): { bytes: Uint8Array<ArrayBuffer>; flavour: Flavour } {
   if (flavour !== 'auto' && flavour !== 'simd' && flavour !== 'relaxed') {
-    throw new XcodecInputError(`simd option ${JSON.stringify(flavour)} is not supported; accepted: "auto", "simd", "relaxed"`);
+    throw new XcodecInputError(`simd option ${describe(flavour)} is not supported; accepted: "auto", "simd", "relaxed"`);
   }
   const suffix = shared ? '-threads' : '';
   if (flavour !== 'simd') {
@@ -196,7 +196,7 @@ export class Runtime {
     const simd = options.simd ?? 'auto';
     let threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-      throw new XcodecInputError(`numThreads ${JSON.stringify(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`);
+      throw new XcodecInputError(`numThreads ${describe(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`);
     }
     threads ??= await availableCores();
     threads = Math.min(threads, MAX_WORKERS + 1);

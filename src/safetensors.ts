@@ -5,7 +5,8 @@
 // linear memory), so loading never holds a whole file or a whole-tensor copy in JS memory.
 // No node: imports: a file on disk comes in as a ByteSource from src/node/files.ts.
 
-import { XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
+import { XcodecCheckpointError, XcodecRuntimeError, describe } from './errors.js';
+import { parseStrictJson } from './json.js';
 import type { CheckpointSource } from './weights.js';
 
 /** Byte size of every dtype the safetensors format defines. */
@@ -41,7 +42,7 @@ const MAX_HEADER_BYTES = 100_000_000;
 const CHUNK_BYTES = 4 << 20;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+const show = describe;
 const isDtype = (d: unknown): d is SafetensorsDtype => typeof d === 'string' && Object.hasOwn(DTYPE_SIZES, d);
 const isSize = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
 
@@ -58,14 +59,13 @@ function numelOf(shape: number[], where: string): number {
  * Every failure names the file, the tensor key, the offending value and what was expected.
  */
 export function parseSafetensorsHeader(headerJson: Uint8Array, dataSize: number, fileName: string): SafetensorsHeader {
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerJson));
-  } catch (e) {
-    throw new XcodecCheckpointError(`${fileName}: the safetensors header is not valid UTF-8 JSON (${(e as Error).message})`);
+  // The format allows trailing spaces after the JSON object (alignment padding), nothing before it.
+  if (headerJson[0] !== 0x7b) {
+    throw new XcodecCheckpointError(`${fileName}: the safetensors header does not start with "{" (byte 0x${(headerJson[0] ?? 0).toString(16).padStart(2, '0')}); expected a JSON object of tensors`);
   }
+  const header = parseStrictJson(headerJson, `${fileName}: the safetensors header`, XcodecCheckpointError);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new XcodecCheckpointError(`${fileName}: the safetensors header is ${show(header).slice(0, 80)}; expected a JSON object of tensors`);
+    throw new XcodecCheckpointError(`${fileName}: the safetensors header is ${show(header)}; expected a JSON object of tensors`);
   }
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -73,7 +73,7 @@ export function parseSafetensorsHeader(headerJson: Uint8Array, dataSize: number,
     if (key === '__metadata__') metadata = parseMetadata(entry, fileName);
     else tensors.set(key, parseEntry(key, entry, dataSize, fileName));
   }
-  checkNoOverlap(tensors, fileName);
+  checkTiling(tensors, dataSize, fileName);
   return Object.assign(tensors, { metadata });
 }
 
@@ -116,14 +116,34 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   return { name, dtype, shape, begin, end, file };
 }
 
-/** Two tensors sharing bytes would alias each other's weights: a corrupt or hostile file. */
-function checkNoOverlap(tensors: Map<string, TensorInfo>, file: string): void {
-  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+/**
+ * The tensors must tile the data section exactly, as the format requires: in offset order the first
+ * begins at 0, each begins where the previous ends, and the last ends at the end of the file. Two
+ * tensors sharing bytes would alias each other's weights, and a gap or a short header length field
+ * (the header's padding then shifts every tensor) would load shifted garbage.
+ */
+function checkTiling(tensors: Map<string, TensorInfo>, dataSize: number, file: string): void {
+  const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // Overlaps first: two tensors claiming the same bytes say more about the file than the gap one leaves.
   for (let i = 1; i < sorted.length; i++) {
     const [a, b] = [sorted[i - 1], sorted[i]];
     if (b.begin < a.end) {
       throw new XcodecCheckpointError(`${file}: tensors "${a.name}" [${a.begin}, ${a.end}] and "${b.name}" [${b.begin}, ${b.end}] overlap; expected disjoint byte ranges`);
     }
+  }
+  let at = 0;
+  let previous: TensorInfo | null = null;
+  for (const t of sorted) {
+    if (t.begin > at) {
+      throw new XcodecCheckpointError(`${file}: ${t.begin - at} bytes of the data section before tensor "${t.name}" [${t.begin}, ${t.end}] belong to no tensor` +
+        `${previous ? ` (the previous one, "${previous.name}", ends at ${previous.end})` : ''}; expected the tensors to tile the data section exactly (is the header length field right?)`);
+    }
+    at = t.end;
+    previous = t;
+  }
+  if (at !== dataSize) {
+    throw new XcodecCheckpointError(`${file}: the tensors end at byte ${at} of a ${dataSize}-byte data section; expected them to tile it exactly ` +
+      `(${dataSize - at} trailing bytes: is the header length field right?)`);
   }
 }
 
@@ -396,12 +416,10 @@ async function openOwned(src: ByteSource, label: string): Promise<SafetensorsFil
 async function readWeightMap(src: ByteSource, label: string): Promise<Map<string, string>> {
   let json: unknown;
   try {
-    if (src.size > MAX_HEADER_BYTES) throw new Error(`${src.size} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
+    if (src.size > MAX_HEADER_BYTES) throw new XcodecCheckpointError(`${label}: ${src.size} bytes exceeds the limit of ${MAX_HEADER_BYTES} for an index`);
     const bytes = new Uint8Array(src.size);
     await src.read(0, src.size, bytes);
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw new XcodecCheckpointError(`${label}: not a readable JSON index (${(e as Error).message})`);
+    json = parseStrictJson(bytes, label, XcodecCheckpointError);
   } finally {
     src.close?.();
   }

@@ -5,7 +5,8 @@
 //   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
 
 import { type XcodecConfig, parseXcodecConfig } from './config.js';
-import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError } from './errors.js';
+import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
+import { parseStrictJson } from './json.js';
 import { type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
 import { checkWindowFrames, frameWindows } from './model/windows.js';
 import { Runtime, type Tensor, type Tuning, type TuningOptions } from './runtime.js';
@@ -91,7 +92,7 @@ export class XcodecModel {
     if (typeof dir !== 'string' || dir === '') {
       throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
     }
-    const files = fileAccess(`XcodecModel.fromPretrained(${JSON.stringify(dir).slice(0, 200)})`);
+    const files = fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`);
     const where = await files.resolveModelDir(dir, options.hub);
     const config = parseXcodecConfig(await files.readJson(where, 'config.json'), `${where}/config.json`);
     const source = await files.openCheckpoint(where, options.onProgress);
@@ -121,11 +122,7 @@ export class XcodecModel {
       if (!Object.hasOwn(files, 'config.json')) {
         throw new XcodecConfigError('fromBuffers: no "config.json" among the given files and no options.config; one of them is required');
       }
-      try {
-        config = JSON.parse(new TextDecoder().decode(files['config.json']));
-      } catch (e) {
-        throw new XcodecConfigError(`config.json is not valid JSON: ${(e as Error).message}`);
-      }
+      config = parseStrictJson(files['config.json'], 'config.json', XcodecConfigError);
     }
     const cfg = parseXcodecConfig(config, 'config.json');
     const { SafetensorsCheckpoint } = await import('./safetensors.js');
@@ -141,11 +138,17 @@ export class XcodecModel {
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
     const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning });
-    warmUpKernels(rt);
-    const loader = new WeightLoader(rt, source);
-    const net = await XcodecNetwork.load(loader.root(), cfg);
-    const unused = source.names().filter((n) => !loader.used.has(n));
-    return new XcodecModel(cfg, rt, net, rt.mark(), unused);
+    try {
+      warmUpKernels(rt);
+      const loader = new WeightLoader(rt, source);
+      const net = await XcodecNetwork.load(loader.root(), cfg);
+      const unused = source.names().filter((n) => !loader.used.has(n));
+      return new XcodecModel(cfg, rt, net, rt.mark(), unused);
+    } catch (e) {
+      // A failed load must not leave its worker threads and memory behind.
+      rt.dispose();
+      throw e;
+    }
   }
 
   /** Releases the workers and the WebAssembly memory; the model is unusable afterwards. */
@@ -216,7 +219,7 @@ export class XcodecModel {
         this.rt.release(m);
         progress.tick();
       }
-    }));
+    }, 'encode'));
     return { B, nq, T: frames, codes };
   }
 
@@ -261,7 +264,7 @@ export class XcodecModel {
           progress.tick(w.end - w.begin);
         }
       }
-    }));
+    }, 'decode'));
     return { data: out, dims: [B, 1, keep] };
   }
 
@@ -278,7 +281,7 @@ export class XcodecModel {
         out.set(this.rt.view(this.net.dequantize(this.rt, ptr, nq, T)), b * D * T);
         this.rt.release(m);
       }
-    });
+    }, 'dequantize');
     return { data: out, dims: [B, D, T] };
   }
 
@@ -322,18 +325,31 @@ export class XcodecModel {
         semanticFeatures: { data: sfT, dims: [T, H] }, eSemantic: get(t.eSemantic), eAcoustic: get(t.eAcoustic), embeddings: get(t.embeddings),
       };
       this.rt.release(m);
-    });
+    }, 'encodeTrace');
     return result!;
   }
 
-  /** Runs `fn` on the arena; whatever happens, the arena is reset so the model stays usable. */
-  private guard(fn: () => void): void {
+  /** What is running on this model's arena now, if anything (a call made from inside onProgress finds it set). */
+  private running: string | null = null;
+
+  /**
+   * Runs `fn` on the arena; whatever happens, the arena is reset so the model stays usable. One call
+   * at a time: a second one while the first runs (from inside its onProgress) would reset the arena
+   * under it, so it is refused with a typed error instead.
+   */
+  private guard(fn: () => void, what = 'a call'): void {
+    if (this.running !== null) {
+      throw new XcodecRuntimeError(`${what} was made while ${this.running} is running on the same model (from inside its onProgress?); ` +
+        'accepted: one call at a time per model: call it after that one returns, or use a second model');
+    }
+    this.running = what;
     try {
       fn();
     } catch (e) {
       if (e instanceof XcodecError) throw e;
       throw new XcodecRuntimeError(`kernel failure: ${(e as Error).message}`);
     } finally {
+      this.running = null;
       this.rt.release(this.arena);
     }
   }
@@ -347,12 +363,12 @@ export class XcodecModel {
     }
     const d = x.dims;
     if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 0)) {
-      throw new XcodecInputError(`input_values dims ${JSON.stringify(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`);
+      throw new XcodecInputError(`input_values dims ${describe(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`);
     }
     if (d[1] !== 1) throw new XcodecInputError(`input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`);
     if (d[0] < 1) throw new XcodecInputError('input_values has an empty batch (B = 0); accepted: B >= 1');
     if (x.data.length !== d[0] * d[2]) {
-      throw new XcodecInputError(`input_values data has ${x.data.length} samples but dims ${JSON.stringify(d)} need ${d[0] * d[2]}`);
+      throw new XcodecInputError(`input_values data has ${x.data.length} samples but dims ${describe(d)} need ${d[0] * d[2]}`);
     }
     if (d[2] === 0) throw new XcodecInputError(`input_values is empty (0 samples); at least ${this.net.minimumSamples()} samples are needed`);
     for (let i = 0; i < x.data.length; i++) {
@@ -369,14 +385,18 @@ export class XcodecModel {
     }
     const d = input.dims;
     if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new XcodecInputError(`audio_codes dims ${JSON.stringify(d)} are not [batch, quantizers, frames] with every size >= 1`);
+      throw new XcodecInputError(`audio_codes dims ${describe(d)} are not [batch, quantizers, frames] with every size >= 1`);
     }
     const [B, nq, T] = d;
+    if (B * T * this.config.hopLength > MAX_AUDIO_SAMPLES) {
+      throw new XcodecInputError(`audio_codes of ${B} x ${T} frames would decode to ${B * T * this.config.hopLength} samples; ` +
+        `accepted: at most ${MAX_AUDIO_SAMPLES} samples per call (${Math.floor(MAX_AUDIO_SAMPLES / this.config.hopLength)} frames: decode in pieces)`);
+    }
     if (nq > this.net.numQuantizers) {
       throw new XcodecInputError(`audio_codes has ${nq} quantizers; this model has ${this.net.numQuantizers} (accepted: 1..${this.net.numQuantizers})`);
     }
     if (input.data.length !== B * nq * T) {
-      throw new XcodecInputError(`audio_codes data has ${input.data.length} values but dims ${JSON.stringify(d)} need ${B * nq * T}`);
+      throw new XcodecInputError(`audio_codes data has ${input.data.length} values but dims ${describe(d)} need ${B * nq * T}`);
     }
     const K = this.config.codebookSize;
     const codes = new Int32Array(B * nq * T);
@@ -392,6 +412,12 @@ export class XcodecModel {
     return { B, nq, T, codes };
   }
 }
+
+/**
+ * The most audio samples one call takes or returns (2^31, 8 GiB of float32; about 37 hours at
+ * 16 kHz): beyond it typed arrays and linear memory cannot hold the signal.
+ */
+export const MAX_AUDIO_SAMPLES = 2 ** 31;
 
 /**
  * The caller's onProgress(done, total), checked up front. run() lets an exception thrown from it (to

@@ -601,8 +601,10 @@ function npyBytes(major, dict, data, { dataPadding = true } = {}) {
 test('npy: versions 2.0 and 3.0, bools, spellings numpy may use, unaligned buffers', () => {
   const two = readNpy(npyBytes(2, `{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }`, intBytes([-1, 2, 300], 2)));
   assert.equal([two.dtype, two.shape, Array.from(two.data)], ['<i2', [3], [-1, 2, 300]]);
-  const three = readNpy(npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'note': 'é', }`, floatBytes([0.5], 64)));
+  const three = readNpy(npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }`, floatBytes([0.5], 64)));
   assert.equal(Array.from(three.data), [0.5]);
+  const scalar = readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (), }`, floatBytes([2.5], 32)));
+  assert.equal([scalar.shape, Array.from(scalar.data)], [[], [2.5]]);
   const bools = readNpy(npyBytes(1, `{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }`, [1, 0]));
   assert.equal([bools.dtype, Array.from(bools.data)], ['|b1', [1, 0]]);
   const native = readNpy(npyBytes(1, `{"descr": "=f4", "fortran_order": False, "shape": (1L, 2L)}`, floatBytes([1, 2], 32)));
@@ -623,7 +625,20 @@ test('npy: unsupported or broken files throw XcodecInputError', () => {
   throwsInput(() => readNpy(npyBytes(1, dict('<f4'), floatBytes([1], 32))), 'data is truncated', 'needs 8 bytes, the file has 4');
   throwsInput(() => readNpy(npyBytes(4, dict('<f4'), [])), 'format version 4.0 is not supported; accepted: 1.0, 2.0, 3.0');
   throwsInput(() => readNpy(new Uint8Array(ascii('PK\x03\x04 not an npy'))), 'not a numpy file');
-  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'shape': (2,)}`, [])), 'unreadable header');
+  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'shape': (2,)}`, [])), 'header keys are descr, shape', 'accepted: exactly descr, fortran_order, shape');
+  throwsInput(() => readNpy(npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'note': 'é', }`, floatBytes([0.5], 64))),
+    'header keys are descr, fortran_order, note, shape');
+  throwsInput(() => readNpy(npyBytes(1, `garbage`, [])), 'unreadable header');
+});
+
+test('npy: shapes are plain decimal integers and every key appears once (as numpy reads them)', () => {
+  const f4 = floatBytes([1, 2], 32);
+  for (const bad of ['0x2', '2e0', '2.0', '-2', '+2', '2 2', 'two']) {
+    throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (${bad},), }`, f4)), 'bad shape entry', 'non-negative decimal integers');
+  }
+  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'descr': '<i4', 'fortran_order': False, 'shape': (2,), }`, f4)), "header key 'descr' appears twice");
+  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (1,), }`, f4)), "header key 'shape' appears twice");
+  assert.equal(readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': ( 2 , ), }`, f4)).shape, [2], 'spaces inside the tuple');
   const valid = writeNpy(new Float32Array(2), [2]);
   throwsInput(() => readNpy(valid.subarray(0, 40)), 'header length', 'runs past the end');
 });

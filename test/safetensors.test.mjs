@@ -16,8 +16,10 @@ const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tiny-
 // ---- helpers -------------------------------------------------------------------------------------
 
 /** Serialises a header (object, or raw text) and data; `lengthField` overrides the u64 header length. */
-function serialise(header, data = new Uint8Array(0), { lengthField } = {}) {
-  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+function serialise(header, data = new Uint8Array(0), { lengthField, padTo = 0 } = {}) {
+  // padTo: append at least that many spaces, as writers pad the header for alignment
+  const text = typeof header === 'string' ? header : JSON.stringify(header);
+  const json = new TextEncoder().encode(text + ' '.repeat(padTo));
   const out = new Uint8Array(8 + json.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(lengthField ?? json.length), true);
   out.set(json, 8);
@@ -351,7 +353,7 @@ test('index errors: missing shard, shard lacking the tensor, bad json, path esca
     ...files, 'model.safetensors.index.json': index({ 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00001-of-00002.safetensors' }),
   }), /maps "b\.weight" to "model-00001-of-00002\.safetensors", which does not hold it/);
   await rejects(() => SafetensorsCheckpoint.fromBuffers({ 'model.safetensors.index.json': new TextEncoder().encode('{"weight_map": ') }),
-    /model\.safetensors\.index\.json: not a readable JSON index/);
+    /model\.safetensors\.index\.json: not valid JSON/);
   await rejects(() => SafetensorsCheckpoint.fromBuffers({ 'model.safetensors.index.json': new TextEncoder().encode('{"metadata": {}}') }),
     /"weight_map" is undefined; expected an object/);
   await rejects(() => SafetensorsCheckpoint.fromBuffers({ ...files, 'model.safetensors.index.json': index({ 'a.weight': '../model.safetensors' }) }),
@@ -369,7 +371,7 @@ test('index errors: missing shard, shard lacking the tensor, bad json, path esca
 test('a malformed shard fails the whole checkpoint and names the shard', async () => {
   const files = shardedFiles();
   files['model-00002-of-00002.safetensors'] = serialise('{"x": ', new Uint8Array(0));
-  await rejects(() => SafetensorsCheckpoint.fromBuffers(files), /model-00002-of-00002\.safetensors: the safetensors header is not valid UTF-8 JSON/);
+  await rejects(() => SafetensorsCheckpoint.fromBuffers(files), /model-00002-of-00002\.safetensors: the safetensors header: not valid JSON/);
 });
 
 // ---- malformed files -----------------------------------------------------------------------------
@@ -386,11 +388,11 @@ test('header length beyond the file, below 2, over the limit, or a file too shor
 });
 
 test('invalid JSON, a non-object header, invalid UTF-8', async () => {
-  await rejects(() => open(serialise('{"t": {"dtype": "F32",')), /test\.safetensors: the safetensors header is not valid UTF-8 JSON/);
-  await rejects(() => open(serialise('[1, 2]')), /header is \[1,2\]; expected a JSON object of tensors/);
+  await rejects(() => open(serialise('{"t": {"dtype": "F32",')), /test\.safetensors: the safetensors header: not valid JSON/);
+  await rejects(() => open(serialise('[1, 2]')), /header does not start with "\{" \(byte 0x5b\)/);
   const bad = serialise('{"x":"  "}');
   bad[15] = 0xff;
-  await rejects(() => open(bad), /not valid UTF-8 JSON/);
+  await rejects(() => open(bad), /the safetensors header: not valid UTF-8/);
 });
 
 test('offsets out of bounds or reversed', async () => {
@@ -412,10 +414,42 @@ test('offsets whose size disagrees with shape * dtype size', async () => {
 test('overlapping tensors', async () => {
   const bytes = serialise({
     a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-    z: { dtype: 'F32', shape: [0], data_offsets: [4, 4] }, // empty: overlaps nothing
     b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
   }, new Uint8Array(12));
   await rejects(() => open(bytes), /test\.safetensors: tensors "a" \[0, 8\] and "b" \[4, 12\] overlap/);
+});
+
+test('tiling: the tensors must cover the data section exactly (gaps, trailing bytes, a header length field 1-7 bytes short)', async () => {
+  const two = (bOffsets, dataBytes) => serialise({
+    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    e: { dtype: 'F32', shape: [0], data_offsets: [8, 8] }, // empty, where it belongs: fine
+    b: { dtype: 'F32', shape: [1], data_offsets: bOffsets },
+  }, new Uint8Array(dataBytes));
+  const ok = await open(two([8, 12], 12));
+  assert.equal([...ok.tensors.keys()].sort(), ['a', 'b', 'e']);
+  await rejects(() => open(two([12, 16], 16)), /4 bytes of the data section before tensor "b" \[12, 16\] belong to no tensor \(the previous one, "e", ends at 8\)/);
+  await rejects(() => open(two([8, 12], 20)), /the tensors end at byte 12 of a 20-byte data section; expected them to tile it exactly \(8 trailing bytes/);
+  await rejects(() => open(serialise({ b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8))), /4 bytes of the data section before tensor "b"/);
+  // The header ends in alignment spaces; a length field short by 1..7 still parses as JSON but shifts
+  // every tensor: it must not load.
+  for (let short = 1; short <= 7; short++) {
+    const good = serialise({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8), { padTo: 8 + short });
+    const n = Number(new DataView(good.buffer).getBigUint64(0, true));
+    assert.ok(new TextDecoder().decode(good.subarray(8 + n - short, 8 + n)).trim() === '', 'the cut bytes are padding');
+    await open(good); // the intact file loads
+    new DataView(good.buffer).setBigUint64(0, BigInt(n - short), true);
+    await rejects(() => open(good), /expected them to tile it exactly/);
+  }
+});
+
+test('duplicate keys, a byte-order mark, deep nesting', async () => {
+  const entry = '{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}';
+  await rejects(() => open(serialise(`{"t": ${entry}, "t": ${entry}}`, new Uint8Array(8))), /the key "t" appears twice in one object/);
+  await rejects(() => open(serialise(`{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "data_offsets": [0, 8]}}`, new Uint8Array(8))), /the key "data_offsets" appears twice/);
+  const bom = serialise(`\ufeff{"t": ${entry}}`, new Uint8Array(8));
+  await rejects(() => open(bom), /does not start with "\{" \(byte 0xef\)/);
+  const deep = `{"t": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
+  await rejects(() => open(serialise(deep, new Uint8Array(0))), /nested more than 64 levels deep/);
 });
 
 test('unknown dtype, bad shapes, bad entries, bad metadata', async () => {

@@ -1,7 +1,7 @@
 // numpy .npy files: reading format versions 1.0, 2.0 and 3.0 (little-endian numeric dtypes, C order)
 // and writing version 1.0 the way numpy.save does.
 
-import { XcodecInputError } from '../errors.js';
+import { XcodecInputError, describe } from '../errors.js';
 
 export type NpyDtype = '<f4' | '<f8' | '<i8' | '<i4' | '<i2' | '|i1' | '|u1' | '<u2' | '<u4' | '|b1';
 
@@ -81,22 +81,45 @@ function readHeader(bytes: Uint8Array): { header: string; dataStart: number } {
   return { header, dataStart };
 }
 
-/** Reads descr, fortran_order and shape out of the header's Python dict literal. */
+/**
+ * Reads the header's Python dict literal as numpy's own reader does: exactly the keys descr,
+ * fortran_order and shape, each once; shape a tuple of plain decimal integers (no 0x10, 1e4 or 16000.0).
+ */
 function parseHeader(header: string): { dtype: NpyDtype; fortranOrder: boolean; shape: number[] } {
   const text = header.trim();
   if (/['"]descr['"]\s*:\s*\[/.test(text)) fail('structured dtypes are not supported; ' + ACCEPTED_DTYPES);
-  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
-  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
-  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    fail(`unreadable header ${JSON.stringify(text)}; it needs 'descr', 'fortran_order' and 'shape'`);
+  const body = /^\{(.*)\}$/s.exec(text)?.[1];
+  if (body === undefined) fail(`unreadable header ${describe(text)}; expected a dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}`);
+  const entry = /\s*(['"])(\w+)\1\s*:\s*('[^']*'|"[^"]*"|True|False|\([^()]*\))\s*(,|$)/y;
+  const values = new Map<string, string>();
+  let at = 0;
+  while (at < body.length && body.slice(at).trim() !== '') {
+    entry.lastIndex = at;
+    const m = entry.exec(body);
+    if (!m) fail(`unreadable header ${describe(text)} at ${describe(body.slice(at, at + 30))}`);
+    const key = m[2];
+    if (values.has(key)) fail(`header key '${key}' appears twice in ${describe(text)}; accepted: each key once`);
+    values.set(key, m[3]);
+    at = entry.lastIndex;
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
-    const n = Number(s.replace(/L$/, '')); // Python 2 wrote longs as "3L"
-    if (!Number.isSafeInteger(n) || n < 0) fail(`bad shape entry ${JSON.stringify(s)} in ${JSON.stringify(text)}`);
+  const keys = [...values.keys()].sort().join(', ');
+  if (keys !== 'descr, fortran_order, shape') fail(`header keys are ${keys || 'none'}; accepted: exactly descr, fortran_order, shape (as numpy writes them)`);
+  const descr = values.get('descr')!;
+  const fortran = values.get('fortran_order')!;
+  const shapeText = values.get('shape')!;
+  if (!/^['"]/.test(descr)) fail(`descr ${describe(descr)} is not a string`);
+  if (fortran !== 'True' && fortran !== 'False') fail(`fortran_order ${describe(fortran)} is not True or False`);
+  if (!shapeText.startsWith('(')) fail(`shape ${describe(shapeText)} is not a tuple`);
+  const parts = shapeText.slice(1, -1).split(',').map((p) => p.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // (3,) and (3, 4,)
+  if (parts.length === 1 && parts[0] === '') parts.pop(); // ()
+  const shape = parts.map((p) => {
+    if (!/^\d+L?$/.test(p)) fail(`bad shape entry ${describe(p)} in ${describe(text)}; accepted: non-negative decimal integers`);
+    const n = Number(p.replace(/L$/, '')); // Python 2 wrote longs as "3L"
+    if (!Number.isSafeInteger(n)) fail(`shape entry ${p} is too large`);
     return n;
   });
-  return { dtype: normalizeDtype(descr), fortranOrder: fortran === 'True', shape };
+  return { dtype: normalizeDtype(descr.slice(1, -1)), fortranOrder: fortran === 'True', shape };
 }
 
 /** Maps equivalent spellings ('=f4', '<i1', '>u1', '|b1') onto our keys and rejects the rest clearly. */

@@ -7,7 +7,7 @@
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
 import { type XcodecConfig, quantizersForBandwidth } from '../config.js';
-import { XcodecConfigError, XcodecInputError } from '../errors.js';
+import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
 import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
 import { resampledLength } from '../io/resample.js';
 import { type Runtime, type Tensor } from '../runtime.js';
@@ -139,9 +139,9 @@ export class XcodecNetwork {
 
   numQuantizersFor(bandwidth: number | undefined): number {
     const c = this.config;
-    if (bandwidth === undefined) return quantizersForBandwidth(c, c.targetBandwidths[c.targetBandwidths.length - 1]);
+    if (bandwidth === undefined) return quantizersForBandwidth(c, Math.max(...c.targetBandwidths));
     if (typeof bandwidth !== 'number' || !c.targetBandwidths.includes(bandwidth)) {
-      throw new XcodecInputError(`bandwidth ${JSON.stringify(bandwidth)} is not supported by this model; accepted (kbps): ${c.targetBandwidths.join(', ')}`);
+      throw new XcodecInputError(`bandwidth ${describe(bandwidth)} is not supported by this model; accepted (kbps): ${c.targetBandwidths.join(', ')}`);
     }
     return quantizersForBandwidth(c, bandwidth);
   }

@@ -5,6 +5,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XcodecCheckpointError, XcodecConfigError } from '../errors.js';
+import { parseStrictJson } from '../json.js';
 import { type ByteSource, type FileLookup, SafetensorsCheckpoint } from '../safetensors.js';
 import type { CheckpointSource } from '../weights.js';
 
@@ -53,18 +54,14 @@ export function dirLookup(dir: string): FileLookup {
 
 export async function readConfigFile(dir: string, name: string): Promise<unknown> {
   const path = join(dir, name);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new XcodecConfigError(`${path}: cannot read (${code ?? (e as Error).message}); a model directory needs ${name} as written by save_pretrained`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new XcodecConfigError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  return parseStrictJson(bytes, path, XcodecConfigError);
 }
 
 /** A checkpoint directory's tensors (model.safetensors or an index and its shards). */

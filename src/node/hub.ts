@@ -6,7 +6,8 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecCheckpointError, XcodecInputError } from '../errors.js';
+import { XcodecCheckpointError, XcodecInputError, describe } from '../errors.js';
+import { parseStrictJson } from '../json.js';
 import type { HubOptions } from '../file_access.js';
 
 export type { HubOptions } from '../file_access.js';
@@ -85,9 +86,10 @@ export async function snapshotDownload(repo: string, options: HubOptions = {}): 
       throw new XcodecCheckpointError(`${endpoint}/${repo}: has neither model.safetensors nor model.safetensors.index.json`);
     }
     const { readFileSync } = await import('node:fs');
-    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
-    for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
-      if (!/^[\w.-]+$/.test(shard)) throw new XcodecCheckpointError(`model.safetensors.index.json names an unsafe shard path ${JSON.stringify(shard)}`);
+    const index = parseStrictJson(readFileSync(join(dir, 'model.safetensors.index.json')), `${endpoint}/${repo}/model.safetensors.index.json`,
+      XcodecCheckpointError) as { weight_map?: Record<string, unknown> } | null;
+    for (const shard of new Set(Object.values(index?.weight_map ?? {}))) {
+      if (typeof shard !== 'string' || !/^[\w.-]+$/.test(shard)) throw new XcodecCheckpointError(`model.safetensors.index.json names an unsafe shard path ${describe(shard)}`);
       await fetchFile(shard, true);
     }
   }
