@@ -3,6 +3,7 @@
 // of hop_length; or truncated to max_length (rounded up to a multiple of hop_length).
 
 import { XcodecConfigError, XcodecInputError, describe } from './errors.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
 import { type HubOptions, fileAccess } from './file_access.js';
 
 export interface FeatureExtractorConfig {
@@ -39,9 +40,10 @@ export class XcodecFeatureExtractor {
   static fromConfig(json: unknown, where = 'preprocessor_config.json'): XcodecFeatureExtractor {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new XcodecConfigError(`${where}: expected a JSON object`);
     const j = json as Record<string, unknown>;
-    const int = (key: string, def: number) => {
+    // Bounded: padding to a hop of 1e308 samples would allocate without end.
+    const int = (key: string, def: number, min = 1, max = 1 << 20) => {
       const v = j[key] ?? def;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new XcodecConfigError(`${where}: "${key}" is ${describe(v)}; accepted: an integer >= 1`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new XcodecConfigError(`${where}: "${key}" is ${describe(v)}; accepted: an integer from ${min} to ${max}`);
       return v;
     };
     const featureSize = int('feature_size', 1);
@@ -51,7 +53,7 @@ export class XcodecFeatureExtractor {
     const paddingSide = j.padding_side ?? 'right';
     if (paddingSide !== 'right' && paddingSide !== 'left') throw new XcodecConfigError(`${where}: "padding_side" is ${describe(paddingSide)}; accepted: "right", "left"`);
     return new XcodecFeatureExtractor({
-      featureSize, samplingRate: int('sampling_rate', 16000), paddingValue, hopLength: int('hop_length', 512), paddingSide,
+      featureSize, samplingRate: int('sampling_rate', 16000, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), paddingValue, hopLength: int('hop_length', 512, 1, 1 << 16), paddingSide,
     });
   }
 

@@ -309,6 +309,10 @@ export class XcodecModel {
   encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Record<keyof EncodeTrace, FloatTensor> {
     const x = this.checkAudio(inputValues);
     const N = x.dims[2];
+    if (!Number.isInteger(item) || item < 0 || item >= x.dims[0]) {
+      throw new XcodecInputError(`encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`);
+    }
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encodeTrace options must be an object: { windowFrames? }');
     const plan = this.net.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {

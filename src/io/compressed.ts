@@ -4,7 +4,7 @@
 // Input is fed in slices and every slice's PCM is handed on at once, so a long file is never held
 // decoded in full: the caller downmixes and resamples as it goes.
 
-import { XcodecInputError, XcodecRuntimeError } from '../errors.js';
+import { XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 
 export type CompressedFormat = 'mp3' | 'ogg-vorbis' | 'ogg-opus';
 
@@ -153,12 +153,27 @@ export async function streamCompressed(bytes: Uint8Array, format: CompressedForm
     info.samples += slice.samplesDecoded;
     onPcm(channels.map((c) => c.subarray(0, slice.samplesDecoded)), slice.sampleRate);
   };
+  // The decoder packages (and the Ogg demuxer under them) throw plain TypeErrors and the like on some
+  // damaged streams: those are faults of the input, reported as such.
+  const decoding = async <T>(step: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (e) {
+      if (e instanceof XcodecError) throw e;
+      throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: the stream is damaged (the decoder failed: ${describe((e as Error)?.message ?? e)}); ` +
+        'accepted: streams that decode without errors');
+    }
+  };
   try {
-    await decoder.ready;
-    for (let at = 0; at < bytes.length; at += FEED_BYTES) take(await decoder.decode(bytes.subarray(at, at + FEED_BYTES)));
-    if (decoder.flush) take(await decoder.flush());
+    await decoding(() => decoder.ready);
+    for (let at = 0; at < bytes.length; at += FEED_BYTES) take(await decoding(() => decoder.decode(bytes.subarray(at, at + FEED_BYTES))));
+    if (decoder.flush) take(await decoding(() => decoder.flush!()));
   } finally {
-    decoder.free();
+    try {
+      decoder.free();
+    } catch {
+      // a decoder that failed half-way may not free cleanly; it is discarded either way
+    }
   }
   if (info.samples === 0) {
     throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: no audio could be decoded from ${bytes.length} bytes; accepted: a complete ${COMPRESSED_FORMAT_NAMES[format]} file`);

@@ -1,0 +1,36 @@
+// The fuzz suite's quick pass (fuzz/run.mjs; `npm run fuzz` runs any range of any seed): 3,000
+// mutants of safetensors, config.json, preprocessor_config.json, WAV, FLAC, MP3, Ogg Vorbis, Ogg Opus
+// and .npy files and of API calls, each in a worker under a timeout. None may end untyped, hang,
+// crash, or load a mutated checkpoint that gives other results than the original.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { here } from './helpers.mjs';
+
+const runner = join(here, '..', 'fuzz', 'run.mjs');
+const run = (...args) => {
+  const r = spawnSync(process.execPath, [runner, ...args], { encoding: 'utf8', timeout: 600000, maxBuffer: 16 << 20 });
+  const last = r.stdout.trim().split('\n').pop();
+  return { status: r.status, out: r.stdout + r.stderr, summary: last?.startsWith('{') ? JSON.parse(last) : null };
+};
+
+test('the harness tells every outcome apart (untyped, hang, crash, typed, ok) and fails on the bad ones', () => {
+  const r = run('--selftest', '--count', '5', '--timeout', '3000', '--workers', '1');
+  assert.ok(r.summary, r.out);
+  assert.equal(r.summary.counts, { ok: 1, typed: 1, untyped: 1, hang: 1, crash: 1, 'loaded-different': 0 }, r.out);
+  assert.is(r.status, 1, 'bad outcomes make the run fail');
+});
+
+test('quick pass: 3,000 mutants, none untyped, hung, crashed or loaded different', () => {
+  const r = run('--seed', '1', '--count', '3000');
+  console.log(r.out.split('\n').filter((l) => /^\s*(│|┌|├|└|fuzz:|slowest)/.test(l)).map((l) => `  # ${l}`).join('\n'));
+  assert.ok(r.summary, r.out.slice(-3000));
+  const total = Object.values(r.summary.counts).reduce((a, b) => a + b, 0);
+  assert.is(total, 3000, 'every mutant ran');
+  assert.ok(r.summary.counts.ok > 100 && r.summary.counts.typed > 1000, `a mix of outcomes: ${JSON.stringify(r.summary.counts)}`);
+  assert.is(r.summary.bad, 0, r.out.slice(-3000));
+  assert.is(r.status, 0);
+});
+
+test.run();
