@@ -1,12 +1,12 @@
-// Full-size X-Codec on real audio: load time, encode and decode time at the highest bandwidth, real-time
+// Full-size X-Codec (or the Higgs Audio v2 tokenizer) on real audio: load time, encode and decode time at the highest bandwidth, real-time
 // factors, peak RSS, peak WebAssembly memory, and the memory the load itself takes (peak RSS during
 // fromPretrained minus RSS before it, against the checkpoint's file size).
 //
-//   node bench/fullsize.mjs [--config hubert|wavlm|both] [--seconds 10,60] [--threads 1] [--seed 0] [--no-warmup] [--json]
+//   node bench/fullsize.mjs [--config hubert|wavlm|higgs|both|all] [--seconds 10,60] [--threads 1] [--seed 0] [--no-warmup] [--json]
 //
 // The checkpoint is a random, well-scaled one from scripts/generate-weights.mjs with the published checkpoints'
 // exact tensor names and shapes, cached in $XCODEC_FULLSIZE_CACHE (default os.tmpdir()) like the test
-// (test/fullsize.test.mjs). Input: test/fixtures/audio/music.wav (20 s), looped for longer lengths.
+// (test/fullsize.test.mjs). Input: test/fixtures/audio/music.wav (20 s; resampled to 24 kHz for Higgs), looped for longer lengths.
 // Each config runs in its own child process, so its peak RSS (process.resourceUsage().maxRSS) is its
 // own and the load is measured from a clean start. One second is encoded and decoded before the timed
 // runs (--no-warmup skips it). --json prints one JSON object on the last line.
@@ -35,10 +35,10 @@ else await main();
 
 async function main() {
   const which = opt('config', 'both');
-  const kinds = which === 'both' ? ['hubert', 'wavlm'] : [which];
+  const kinds = which === 'both' ? ['hubert', 'wavlm'] : which === 'all' ? ['hubert', 'wavlm', 'higgs'] : [which];
   for (const k of kinds) {
-    if (k !== 'hubert' && k !== 'wavlm') {
-      log(`--config ${which}; accepted: hubert, wavlm, both`);
+    if (k !== 'hubert' && k !== 'wavlm' && k !== 'higgs') {
+      log(`--config ${which}; accepted: hubert, wavlm, higgs, both (hubert and wavlm), all`);
       process.exit(2);
     }
   }
@@ -112,11 +112,15 @@ async function child() {
   const seconds = opt('seconds', '10,60').split(',').map(Number);
   const threads = Number(opt('threads', '1'));
   const { XcodecModel } = await import('../dist/node/index.js');
-  const { decodeWav } = await import('../dist/audio.js');
+  const { decodeWav, resample } = await import('../dist/audio.js');
   const wav = decodeWav(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav'))));
-  const music = wav.channels[0];
+  // the model's rate and hop (Higgs: 24 kHz, 960) from its config; music.wav is 16 kHz
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const rate = cfg.sample_rate ?? 16000;
+  const hop = cfg.acoustic_model_config.downsampling_ratios.reduce((p, r) => p * r, 1);
+  const music = rate === wav.sampleRate ? wav.channels[0] : resample(wav.channels[0], wav.sampleRate, rate);
   const inputs = seconds.map((s) => {
-    const n = Math.round((s * 16000) / 320) * 320;
+    const n = Math.round((s * rate) / hop) * hop;
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = music[i % music.length];
     return x;
@@ -143,7 +147,7 @@ async function child() {
 
   if (!argv.includes('--no-warmup')) {
     // one second through encode and decode first, so the timed runs see warm code paths
-    const w = music.subarray(0, 16000);
+    const w = music.subarray(0, rate);
     model.decode(model.encode({ data: w, dims: [1, 1, w.length] }, { bandwidth }).audioCodes);
   }
   const runs = [];
@@ -159,9 +163,9 @@ async function child() {
     sample();
     let finite = true;
     for (const v of audioValues.data) if (!Number.isFinite(v)) { finite = false; break; }
-    runs.push({ seconds: x.length / 16000, encodeS, decodeS, codeDims: audioCodes.dims, audioDims: audioValues.dims, finite,
+    runs.push({ seconds: x.length / rate, encodeS, decodeS, codeDims: audioCodes.dims, audioDims: audioValues.dims, finite,
       maxRssAfter: maxRss(), wasmBytesAfter: model.wasmMemoryBytes });
-    log(`  ${x.length / 16000} s: encode ${encodeS.toFixed(2)} s, decode ${decodeS.toFixed(2)} s`);
+    log(`  ${x.length / rate} s: encode ${encodeS.toFixed(2)} s, decode ${decodeS.toFixed(2)} s`);
   }
   const out = {
     dir, threads, flavour: model.simdFlavour, numQuantizers: model.numQuantizersFor(bandwidth), fileBytes,
