@@ -10,3 +10,4 @@ export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig 
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
 export { XcodecFeatureExtractor } from './feature_extractor.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
+export type { Components } from './model/network.js';

@@ -7,7 +7,7 @@
 import { type XcodecConfig, parseXcodecConfig } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { parseStrictJson } from './json.js';
-import { type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
+import { COMPONENTS, type Components, type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
 import { checkWindowFrames, frameWindows } from './model/windows.js';
 import { Runtime, type Tensor, type Tuning, type TuningOptions } from './runtime.js';
 import { type HubOptions, fileAccess } from './file_access.js';
@@ -45,6 +45,13 @@ export interface LoadOptions {
   onProgress?: (loaded: number, total: number) => void;
   /** advanced: memory blocking and thread-split knobs (results are bit-identical whatever they are) */
   tuning?: TuningOptions;
+  /**
+   * Which halves to load (default 'all'): 'decoder' (codes to audio: a TTS front end) skips the
+   * semantic model and both encoders, about half the weights; 'encoder' (audio to codes: dataset
+   * tokenization) skips the acoustic decoder. The quantizer is always loaded. Calling the half that
+   * was not loaded is an XcodecInputError.
+   */
+  components?: Components;
 }
 
 export interface EncodeOptions {
@@ -137,11 +144,15 @@ export class XcodecModel {
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
   static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
+    const components = options.components ?? 'all';
+    if (!COMPONENTS.includes(components)) {
+      throw new XcodecInputError(`components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`);
+    }
     const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning });
     try {
       warmUpKernels(rt);
       const loader = new WeightLoader(rt, source);
-      const net = await XcodecNetwork.load(loader.root(), cfg);
+      const net = await XcodecNetwork.load(loader.root(), cfg, components);
       const unused = source.names().filter((n) => !loader.used.has(n));
       return new XcodecModel(cfg, rt, net, rt.mark(), unused);
     } catch (e) {
@@ -180,6 +191,11 @@ export class XcodecModel {
   }
 
   /** Bytes of WebAssembly memory in use at the high-water mark (weights + largest call). */
+  /** The halves this model loaded: 'all', 'encoder' or 'decoder' (LoadOptions.components). */
+  get components(): Components {
+    return this.net.components;
+  }
+
   get wasmMemoryBytes(): number {
     return this.rt.peakBytes;
   }

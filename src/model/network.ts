@@ -41,31 +41,70 @@ export interface EncodePlan {
   steps: number;
 }
 
+/** Which halves of the network a model loads: a TTS front end that only decodes skips the semantic model and both encoders. */
+export type Components = 'all' | 'encoder' | 'decoder';
+export const COMPONENTS: readonly Components[] = ['all', 'encoder', 'decoder'];
+
+interface EncoderParts {
+  semanticModel: SemanticModel;
+  semanticEncoder: SemanticEncoder;
+  acousticEncoder: DacEncoder;
+  fc: Linear;
+}
+
+interface DecoderParts {
+  fc2: Linear;
+  acousticDecoder: DacDecoder;
+}
+
 export class XcodecNetwork {
   private constructor(
     readonly config: XcodecConfig,
-    private semanticModel: SemanticModel,
-    private semanticEncoder: SemanticEncoder,
-    private acousticEncoder: DacEncoder,
-    private fc: Linear,
+    readonly components: Components,
+    private encoderParts: EncoderParts | null,
     private quantizer: ResidualVectorQuantizer,
-    private fc2: Linear,
-    private acousticDecoder: DacDecoder,
+    private decoderParts: DecoderParts | null,
   ) {}
 
-  static async load(vb: Weights, c: XcodecConfig): Promise<XcodecNetwork> {
-    const s = c.semantic;
-    const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), s);
-    const semanticEncoder = await SemanticEncoder.load(vb.pp('encoder_semantic'), c);
-    const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic);
-    if (semanticEncoder.channels + c.acoustic.hiddenSize !== c.hiddenSize) {
-      throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${s.hiddenSize} (channel_ratios must end at 1)`);
+  /** The checkpoint's tensors for `components` (the quantizer always: encode and decode both need it). */
+  static async load(vb: Weights, c: XcodecConfig, components: Components = 'all'): Promise<XcodecNetwork> {
+    let encoderParts: EncoderParts | null = null;
+    if (components !== 'decoder') {
+      const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), c.semantic);
+      const semanticEncoder = await SemanticEncoder.load(vb.pp('encoder_semantic'), c);
+      const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic);
+      if (semanticEncoder.channels + c.acoustic.hiddenSize !== c.hiddenSize) {
+        throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${c.semantic.hiddenSize} (channel_ratios must end at 1)`);
+      }
+      const fc = await loadLinear(vb.pp('fc'), c.hiddenSize, c.hiddenSize);
+      encoderParts = { semanticModel, semanticEncoder, acousticEncoder, fc };
     }
-    const fc = await loadLinear(vb.pp('fc'), c.hiddenSize, c.hiddenSize);
     const quantizer = await ResidualVectorQuantizer.load(vb.pp('quantizer'), c.numQuantizers, c.codebookSize, c.hiddenSize, c.codebookDim, c.quantizerProjections);
-    const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
-    const acousticDecoder = await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic);
-    return new XcodecNetwork(c, semanticModel, semanticEncoder, acousticEncoder, fc, quantizer, fc2, acousticDecoder);
+    let decoderParts: DecoderParts | null = null;
+    if (components !== 'encoder') {
+      const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
+      decoderParts = { fc2, acousticDecoder: await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic) };
+    }
+    return new XcodecNetwork(c, components, encoderParts, quantizer, decoderParts);
+  }
+
+  private get encoder(): EncoderParts {
+    if (!this.encoderParts) {
+      throw new XcodecInputError("this model was loaded with components: 'decoder', so it cannot encode; accepted: decode and dequantize (load with components 'all' or 'encoder' to encode)");
+    }
+    return this.encoderParts;
+  }
+
+  private get decoder(): DecoderParts {
+    if (!this.decoderParts) {
+      throw new XcodecInputError("this model was loaded with components: 'encoder', so it cannot decode; accepted: encode and dequantize (load with components 'all' or 'decoder' to decode)");
+    }
+    return this.decoderParts;
+  }
+
+  /** The semantic model (for tests that need its frame arithmetic). */
+  get semanticModel(): SemanticModel {
+    return this.encoder.semanticModel;
   }
 
   /** Samples of the semantic model's input (padded) for n input samples. */
@@ -76,16 +115,16 @@ export class XcodecNetwork {
 
   /** Frames of the semantic path for n input samples: the feature encoder, the downsampling, the semantic encoder. */
   private semanticFrames(n: number): number {
-    const features = this.semanticModel.features.frames(this.semanticInputLength(n));
-    return this.semanticEncoder.frames(Math.ceil(features / this.config.semanticDownsampleFactor));
+    const features = this.encoder.semanticModel.features.frames(this.semanticInputLength(n));
+    return this.encoder.semanticEncoder.frames(Math.ceil(features / this.config.semanticDownsampleFactor));
   }
 
   /** Whether the acoustic encoder runs on the input padded by hop/2 (null: neither length gives the semantic frame count). */
   private acousticRepad(n: number, frames: number): boolean | null {
     if (frames < 1) return null;
     const pad = this.config.hopLength >> 1;
-    if (this.acousticEncoder.frames(n) === frames) return false;
-    if (this.acousticEncoder.frames(n + 2 * pad) === frames) return true;
+    if (this.encoder.acousticEncoder.frames(n) === frames) return false;
+    if (this.encoder.acousticEncoder.frames(n + 2 * pad) === frames) return true;
     return null;
   }
 
@@ -99,8 +138,9 @@ export class XcodecNetwork {
       throw new XcodecInputError(`audio of ${n} samples is too short to encode: at least ${minimum} samples are needed ` +
         `(${(minimum / this.config.sampleRate * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`);
     }
-    const steps = windowCount(this.semanticModel.features.frames(this.semanticInputLength(n)), window) + this.semanticModel.numLayers +
-      windowCount(this.acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
+    const { semanticModel, acousticEncoder } = this.encoder;
+    const steps = windowCount(semanticModel.features.frames(this.semanticInputLength(n)), window) + semanticModel.numLayers +
+      windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
     return { samples: n, frames, repad, window, steps };
   }
 
@@ -123,17 +163,18 @@ export class XcodecNetwork {
     const semanticInput: Tensor = { ptr: semanticPadded.ptr + 4 * sp, dims: [1, semanticPadded.dims[1] - 2 * sp] };
     const T = plan.frames;
     const A = c.acoustic.hiddenSize;
-    const concat = rt.tensor([A + this.semanticEncoder.channels, T]);
+    const { semanticModel, semanticEncoder, acousticEncoder, fc } = this.encoder;
+    const concat = rt.tensor([A + semanticEncoder.channels, T]);
     const eAcoustic: Tensor = { ptr: concat.ptr, dims: [A, T] };
-    const eSemantic: Tensor = { ptr: concat.ptr + 4 * A * T, dims: [this.semanticEncoder.channels, T] };
-    let semanticFeatures = this.semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
+    const eSemantic: Tensor = { ptr: concat.ptr + 4 * A * T, dims: [semanticEncoder.channels, T] };
+    let semanticFeatures = semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
     if (c.semanticDownsampleFactor > 1) semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
-    this.semanticEncoder.forward(rt, semanticFeatures, eSemantic);
+    semanticEncoder.forward(rt, semanticFeatures, eSemantic);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
     const acousticInput = !plan.repad ? x : c.semanticSampleRate === c.sampleRate && sp === pad ? semanticPadded : padTime(rt, x, pad, pad);
-    this.acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
-    const embeddings = linear(rt, concat, this.fc);
+    acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
+    const embeddings = linear(rt, concat, fc);
     return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
   }
 
@@ -168,6 +209,7 @@ export class XcodecNetwork {
   /** codebook sum [D, T] -> audio [1, T * hop]. */
   synthesize(rt: Runtime, quantized: Tensor): Tensor {
     const m = rt.mark();
-    return rt.keep(m, this.acousticDecoder.forward(rt, linear(rt, quantized, this.fc2)));
+    const { acousticDecoder, fc2 } = this.decoder;
+    return rt.keep(m, acousticDecoder.forward(rt, linear(rt, quantized, fc2)));
   }
 }
