@@ -9,5 +9,7 @@ export { parseXcodecConfig, quantizersForBandwidth } from './config.js';
 export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './config.js';
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
 export { XcodecFeatureExtractor } from './feature_extractor.js';
+export { toYueTokens, fromYueTokens, YUE_XCODEC_OFFSET, YUE_CODEBOOK_SIZE, YUE_NUM_CODEBOOKS, YUE_SPECIAL_TOKENS } from './yue.js';
+export type { YueOptions } from './yue.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
 export type { Components } from './model/network.js';
