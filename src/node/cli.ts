@@ -4,14 +4,18 @@
 //   xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
 //   xcodec roundtrip <in> -o <out.wav> [--model DIR] [--bandwidth KBPS] [--rescale]
 //   xcodec demo [-o out.wav]      (embedded default model and sample; works offline)
+//   xcodec tokenize <input>... -o OUT_DIR [...]   (a dataset, resumable; see tokenize.ts)
 
-import { readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
 import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from './index.js';
+import { writeAtomic } from './files.js';
+import { type TokenizeOptions, tokenize } from './tokenize.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_MODEL = join(packageRoot, 'weights', 'default');
@@ -22,6 +26,8 @@ const USAGE = `usage:
   xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
   xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale]
   xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS]
+  xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue]
+                  [--dtype int16|int32|int64] [--shard I/N] [--jobs N]
 
 audio: WAV, FLAC, MP3, Ogg Vorbis or Ogg Opus (by content, not extension); it is read like the
   authors' pipeline: the mean over channels, then torchaudio's resampler to the model's rate.
@@ -47,27 +53,32 @@ interface Args {
   quiet: boolean;
 }
 
+/** The value after flag argv[i], or a typed error naming the flag. */
+function flagValue(argv: string[], i: number): string {
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new XcodecInputError(`${argv[i]} needs a value\n\n${USAGE}`);
+  return v;
+}
+
+function flagNumber(flag: string, v: string, integer: boolean): number {
+  const n = Number(v);
+  if (integer ? !Number.isInteger(n) || n < 1 : !Number.isFinite(n)) {
+    throw new XcodecInputError(integer ? `${flag} ${v} is not accepted; accepted: an integer >= 1` : `${flag} ${v} is not a number (kbps)`);
+  }
+  return n;
+}
+
 export function parseArgs(argv: string[]): Args {
   const args: Args = { command: argv[0] ?? '', model: DEFAULT_MODEL, rescale: false, quiet: false };
   const positional: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new XcodecInputError(`${a} needs a value\n\n${USAGE}`);
-      return v;
-    };
+    const value = () => flagValue(argv, i++);
     if (a === '-o' || a === '--output') args.output = value();
     else if (a === '--model') args.model = value();
-    else if (a === '--bandwidth') {
-      const v = value();
-      args.bandwidth = Number(v);
-      if (!Number.isFinite(args.bandwidth)) throw new XcodecInputError(`--bandwidth ${v} is not a number (kbps)`);
-    } else if (a === '--threads') {
-      const v = value();
-      args.threads = Number(v);
-      if (!Number.isInteger(args.threads) || args.threads < 1) throw new XcodecInputError(`--threads ${v} is not accepted; accepted: an integer >= 1`);
-    } else if (a === '--rescale') args.rescale = true;
+    else if (a === '--bandwidth') args.bandwidth = flagNumber(a, value(), false);
+    else if (a === '--threads') args.threads = flagNumber(a, value(), true);
+    else if (a === '--rescale') args.rescale = true;
     else if (a === '-q' || a === '--quiet') args.quiet = true;
     else if (a.startsWith('-')) throw new XcodecInputError(`unknown option ${a}\n\n${USAGE}`);
     else positional.push(a);
@@ -81,17 +92,6 @@ function log(args: Args, msg: string): void {
   if (!args.quiet) process.stderr.write(`${msg}\n`);
 }
 
-/** Writes through a temporary file and a rename, so a failure never leaves a half-written output. */
-function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
-    throw new XcodecInputError(`cannot write ${path}: ${(e as Error).message}`);
-  }
-}
 
 function readInputFile(path: string): Uint8Array {
   try {
@@ -185,7 +185,43 @@ function requireIO(args: Args): { input: string; output: string } {
   return { input: args.input, output: args.output };
 }
 
+/** `xcodec tokenize` options: several inputs and its own flags. */
+function parseTokenizeArgs(argv: string[]): TokenizeOptions {
+  const o: TokenizeOptions = { inputs: [], outDir: '', model: DEFAULT_MODEL, format: 'codes', dtype: 'int16', jobs: Math.min(2, availableParallelism()), quiet: false };
+  const fraction = (flag: string, v: string) => {
+    const m = /^(\d+)\/(\d+)$/.exec(v);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: I/N with 0 <= I < N, e.g. 0/4`);
+    return { index: Number(m[1]), count: Number(m[2]) };
+  };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => flagValue(argv, i++);
+    if (a === '-o' || a === '--output') o.outDir = value();
+    else if (a === '--model') o.model = value();
+    else if (a === '--bandwidth') o.bandwidth = flagNumber(a, value(), false);
+    else if (a === '--format') {
+      const v = value();
+      if (v !== 'codes' && v !== 'yue') throw new XcodecInputError(`--format ${v} is not accepted; accepted: codes, yue`);
+      o.format = v;
+    } else if (a === '--dtype') {
+      const v = value();
+      if (v !== 'int16' && v !== 'int32' && v !== 'int64') throw new XcodecInputError(`--dtype ${v} is not accepted; accepted: int16, int32, int64`);
+      o.dtype = v;
+    } else if (a === '--shard') o.shard = fraction(a, value());
+    else if (a === '--worker') o.worker = fraction(a, value());
+    else if (a === '--jobs') o.jobs = flagNumber(a, value(), true);
+    else if (a === '--threads') o.threads = flagNumber(a, value(), true);
+    else if (a === '-q' || a === '--quiet') o.quiet = true;
+    else if (a.startsWith('-')) throw new XcodecInputError(`unknown option ${a}\n\n${USAGE}`);
+    else o.inputs.push(a);
+  }
+  if (!o.outDir) throw new XcodecInputError(`tokenize: missing -o OUT_DIR\n\n${USAGE}`);
+  if (o.inputs.length === 0) throw new XcodecInputError(`tokenize: no inputs (files, directories or .jsonl manifests)\n\n${USAGE}`);
+  return o;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'tokenize') return tokenize(parseTokenizeArgs(argv));
   const args = parseArgs(argv);
   if (args.command === '' || args.command === 'help' || args.command === '--help' || args.command === '-h') {
     process.stdout.write(USAGE);
@@ -211,7 +247,7 @@ export async function main(argv: string[]): Promise<number> {
       const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth, onProgress: progressLog(args, 'encoding', 'steps', long) });
       log(args, `encoded ${(x.dims[2] / model.config.sampleRate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       writeAtomic(output, writeNpy(audioCodes.data, audioCodes.dims));
-      process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? model.config.targetBandwidths.at(-1)} kbps -> ${output}\n`);
+      process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? Math.max(...model.config.targetBandwidths)} kbps -> ${output}\n`);
       return 0;
     }
     if (args.command === 'decode') {
@@ -232,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
       const { audioCodes, audioValues } = model.forward(x, { bandwidth: args.bandwidth });
       const secs = x.dims[2] / model.config.sampleRate;
       const took = (performance.now() - t) / 1000;
-      const bw = args.bandwidth ?? model.config.targetBandwidths.at(-1);
+      const bw = args.bandwidth ?? Math.max(...model.config.targetBandwidths);
       process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${bw} kbps (${audioCodes.dims[1]} quantizers)\n`);
       writeAudio(output, audioValues, lengths, model.config.sampleRate, args.rescale);
       process.stdout.write(`reconstruction of ${secs.toFixed(2)} s written to ${output} (encode + decode took ${took.toFixed(2)} s, ${(secs / took).toFixed(1)}x real time)\n`);

@@ -1,10 +1,10 @@
 // File access for Node, Deno and Bun (all provide node:fs): config files, safetensors files as byte
 // sources, and checkpoint directories. Only `xcodec-wasm/node` reaches this module.
 
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { XcodecCheckpointError, XcodecConfigError } from '../errors.js';
+import { basename, dirname, join } from 'node:path';
+import { XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../errors.js';
 import { parseStrictJson } from '../json.js';
 import { type ByteSource, type FileLookup, SafetensorsCheckpoint } from '../safetensors.js';
 import type { CheckpointSource } from '../weights.js';
@@ -67,4 +67,16 @@ export async function readConfigFile(dir: string, name: string): Promise<unknown
 /** A checkpoint directory's tensors (model.safetensors or an index and its shards). */
 export async function openCheckpointDir(dir: string, onProgress?: (loaded: number, total: number) => void): Promise<CheckpointSource> {
   return (await SafetensorsCheckpoint.open(dirLookup(dir))).source(onProgress);
+}
+
+/** Writes through a temporary file and a rename, so a failure (or a kill) never leaves a half-written output. */
+export function writeAtomic(path: string, bytes: Uint8Array | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
+    throw new XcodecInputError(`cannot write ${path}: ${(e as Error).message}`);
+  }
 }

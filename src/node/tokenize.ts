@@ -1,0 +1,342 @@
+// `xcodec tokenize`: a whole dataset to codes on one machine, resumable and shardable.
+//
+// Per input, under OUT_DIR at the input's relative path with its extension replaced: NAME.npy (codes
+// (nq, T), or YuE ids) and NAME.json (what was read and made; no timestamps or host names, so two runs
+// compare byte for byte). Both are written to a temporary name and renamed, the .json last: a file is
+// done exactly when its .json exists (and matches the options), so a run killed at any moment resumes
+// by running the same command again. At the end OUT_DIR/manifest.jsonl holds every .json line sorted
+// by path and OUT_DIR/errors.jsonl every file that failed this run.
+//
+// --jobs N runs N worker processes (each loads the model once, with cores / N threads) over
+// interleaved slices of the sorted inputs; a file's codes are the same whatever process encodes it.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XcodecError, XcodecInputError, describe } from '../errors.js';
+import { type AudioSource, loadAudio } from '../io/audio.js';
+import { writeNpy } from '../io/npy.js';
+import { toYueTokens } from '../yue.js';
+import { writeAtomic as writeFileAtomic } from './files.js';
+import { XcodecFeatureExtractor, XcodecModel } from './index.js';
+
+/** Extensions a directory walk picks up (content decides the format when a file is read). */
+export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.opus', '.oga'];
+
+export interface TokenizeOptions {
+  inputs: string[];
+  outDir: string;
+  model: string;
+  bandwidth?: number;
+  format: 'codes' | 'yue';
+  dtype: 'int16' | 'int32' | 'int64';
+  shard?: { index: number; count: number };
+  jobs: number;
+  threads?: number;
+  quiet: boolean;
+  /** internal: this process is worker k of n (set by the parent for --jobs) */
+  worker?: { index: number; count: number };
+}
+
+interface Item {
+  /** the file to read */
+  source: string;
+  /** its path relative to the input it came from, with / separators: names the outputs */
+  rel: string;
+}
+
+const fail = (msg: string): never => { throw new XcodecInputError(`tokenize: ${msg}`); };
+
+function walk(dir: string, root: string, out: Item[]): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) walk(full, root, out);
+    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push({ source: full, rel: relative(root, full).split(sep).join('/') });
+  }
+}
+
+/** Files, directories (recursive) and JSONL manifests ({"path": ...} per line, relative to the manifest) -> items sorted by rel. */
+export function collectInputs(inputs: string[]): Item[] {
+  if (inputs.length === 0) fail('no inputs; accepted: audio files, directories, or .jsonl manifests of {"path": ...} lines');
+  const items: Item[] = [];
+  for (const input of inputs) {
+    let st;
+    try {
+      st = statSync(input);
+    } catch {
+      fail(`${input}: no such file or directory`);
+    }
+    if (st!.isDirectory()) walk(input, input, items);
+    else if (extname(input).toLowerCase() === '.jsonl') {
+      const base = dirname(input);
+      readFileSync(input, 'utf8').split('\n').forEach((line, i) => {
+        if (line.trim() === '') return;
+        let entry: unknown;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          fail(`${input}:${i + 1}: not a JSON line`);
+        }
+        const p = (entry as { path?: unknown })?.path;
+        if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+          fail(`${input}:${i + 1}: "path" is ${describe(p)}; accepted: a relative path inside the manifest's folder`);
+        }
+        items.push({ source: resolve(base, p as string), rel: (p as string).split(/[\\/]/).join('/') });
+      });
+    } else items.push({ source: input, rel: basename(input) });
+  }
+  items.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  for (let i = 1; i < items.length; i++) {
+    if (stem(items[i].rel) === stem(items[i - 1].rel)) fail(`${items[i - 1].source} and ${items[i].source} would write the same outputs (${stem(items[i].rel)}.npy); rename one`);
+  }
+  return items;
+}
+
+const stem = (rel: string) => rel.slice(0, rel.length - extname(rel).length);
+
+/** Shard membership by a hash of the relative path: N machines split a dataset with no coordinator. */
+export function inShard(rel: string, shard: { index: number; count: number }): boolean {
+  return createHash('sha256').update(rel).digest().readUInt32BE(0) % shard.count === shard.index;
+}
+
+function writeAtomic(path: string, bytes: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, bytes);
+}
+
+interface Settings {
+  bandwidth: number;
+  format: TokenizeOptions['format'];
+  dtype: TokenizeOptions['dtype'];
+  configSha256: string;
+}
+
+/** The .json of a finished file, if it exists and was made with these settings. */
+function finished(outDir: string, item: Item, s: Settings): Record<string, unknown> | null {
+  const path = join(outDir, `${stem(item.rel)}.json`);
+  if (!existsSync(path)) return null;
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8'));
+    if (j.path === item.rel && j.bandwidth === s.bandwidth && j.format === s.format && j.dtype === s.dtype && j.config_sha256 === s.configSha256) return j;
+  } catch {
+    // unreadable: redo it
+  }
+  return null;
+}
+
+function codesArray(codes: { data: BigInt64Array; dims: number[] }, s: Settings): { data: BigInt64Array | Int32Array | Int16Array; dims: number[] } {
+  const [, nq, T] = codes.dims;
+  if (s.format === 'yue') return { data: toYueTokens(codes), dims: [nq * T] };
+  if (s.dtype === 'int64') return { data: codes.data, dims: [nq, T] };
+  const data = s.dtype === 'int32' ? new Int32Array(nq * T) : new Int16Array(nq * T);
+  for (let i = 0; i < data.length; i++) data[i] = Number(codes.data[i]);
+  return { data, dims: [nq, T] };
+}
+
+/** Encodes one file and writes its .npy then its .json; returns the audio seconds. */
+async function tokenizeOne(model: XcodecModel, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
+  const rate = model.config.sampleRate;
+  let source: AudioSource | null = null;
+  const samples = await loadAudio(new Uint8Array(readFileSync(item.source)), { sampleRate: rate, fileName: item.rel, onSource: (x) => { source = x; } });
+  const { inputValues } = fe.call(samples, { samplingRate: rate });
+  const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth });
+  const arr = codesArray(audioCodes, s);
+  const npy = writeNpy(arr.data, arr.dims);
+  writeAtomic(join(outDir, `${stem(item.rel)}.npy`), npy);
+  const src = source! as AudioSource;
+  const seconds = src.samples / src.sampleRate;
+  const json = {
+    path: item.rel, seconds: Math.round(seconds * 1e6) / 1e6, sample_rate: src.sampleRate, channels: src.channels,
+    frames: audioCodes.dims[2], num_quantizers: audioCodes.dims[1], bandwidth: s.bandwidth, format: s.format, dtype: s.format === 'yue' ? 'int32' : s.dtype,
+    npy_sha256: createHash('sha256').update(npy).digest('hex'), config_sha256: s.configSha256,
+  };
+  writeAtomic(join(outDir, `${stem(item.rel)}.json`), `${JSON.stringify(json)}\n`);
+  return seconds;
+}
+
+function configSha256(model: string): string {
+  const path = join(model, 'config.json');
+  return createHash('sha256').update(existsSync(path) ? readFileSync(path) : model).digest('hex');
+}
+
+interface Progress {
+  start(total: number): void;
+  file(seconds: number, failed: boolean): void;
+  stop(): void;
+}
+
+/** A bar on a terminal (cli-progress), else one plain line per 10% of the files. */
+async function progressReporter(quiet: boolean): Promise<Progress> {
+  let total = 0;
+  let done = 0;
+  let failures = 0;
+  let audio = 0;
+  const t0 = performance.now();
+  const stats = () => {
+    const hours = (performance.now() - t0) / 3.6e6;
+    return { hours: (audio / 3600).toFixed(2), rate: hours > 0 ? (audio / 3600 / hours).toFixed(1) : '-', failures };
+  };
+  if (quiet) return { start() {}, file() {}, stop() {} };
+  if (process.stderr.isTTY) {
+    const imported = await import('cli-progress');
+    const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
+    const bar = new cliProgress.SingleBar({
+      format: 'tokenize [{bar}] {value}/{total} files | {hours} h audio | {rate} audio h/h | ETA {eta_formatted} | {failures} failed',
+      stream: process.stderr, hideCursor: true,
+    }, cliProgress.Presets.shades_classic);
+    return {
+      start(n) { total = n; bar.start(n, 0, stats()); },
+      file(seconds, failed) { audio += seconds; failures += failed ? 1 : 0; done++; bar.update(done, stats()); },
+      stop() { bar.stop(); },
+    };
+  }
+  let nextPct = 10;
+  return {
+    start(n) { total = n; process.stderr.write(`tokenize: ${n} files to do\n`); },
+    file(seconds, failed) {
+      audio += seconds;
+      failures += failed ? 1 : 0;
+      done++;
+      const pct = total ? Math.floor((100 * done) / total) : 100;
+      if (pct >= nextPct || done === total) {
+        nextPct = Math.floor(pct / 10) * 10 + 10;
+        const elapsed = (performance.now() - t0) / 1000;
+        const eta = done ? (elapsed / done) * (total - done) : 0;
+        const st = stats();
+        process.stderr.write(`tokenize: ${pct}% (${done}/${total} files, ${st.hours} h audio, ${st.rate} audio h/h, ETA ${eta.toFixed(0)} s, ${failures} failed)\n`);
+      }
+    },
+    stop() {},
+  };
+}
+
+/** Runs the whole command; returns the exit code (1 when any file failed). */
+export async function tokenize(o: TokenizeOptions): Promise<number> {
+  const all = collectInputs(o.inputs);
+  const items = o.shard ? all.filter((it) => inShard(it.rel, o.shard!)) : all;
+  mkdirSync(o.outDir, { recursive: true });
+  if (o.worker) return runWorker(o, items.filter((_, i) => i % o.worker!.count === o.worker!.index));
+
+  const jobs = Math.max(1, Math.min(o.jobs, items.length || 1));
+  const progress = await progressReporter(o.quiet);
+  const failures = new Map<string, string>();
+  let skipped = 0;
+  if (jobs === 1) {
+    const model = await XcodecModel.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
+    try {
+      const fe = await featureExtractor(o.model, model);
+      const s = settings(o, model);
+      const todo = items.filter((it) => !finished(o.outDir, it, s));
+      skipped = items.length - todo.length;
+      progress.start(todo.length);
+      for (const it of todo) {
+        try {
+          progress.file(await tokenizeOne(model, fe, o.outDir, it, s), false);
+        } catch (e) {
+          if (!(e instanceof XcodecError)) throw e;
+          failures.set(it.rel, e.message);
+          progress.file(0, true);
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  } else {
+    await runChildren(o, jobs, items.length, progress, failures, (n) => { skipped += n; });
+  }
+  progress.stop();
+  writeSummary(o.outDir, items, failures);
+  if (!o.quiet) {
+    process.stderr.write(`tokenize: ${items.length - failures.size - skipped} encoded, ${skipped} already done, ${failures.size} failed; ` +
+      `${join(o.outDir, 'manifest.jsonl')}${failures.size ? `, ${join(o.outDir, 'errors.jsonl')}` : ''}\n`);
+  }
+  return failures.size ? 1 : 0;
+}
+
+function settings(o: TokenizeOptions, model: XcodecModel): Settings {
+  const bandwidth = o.bandwidth ?? Math.max(...model.config.targetBandwidths);
+  model.numQuantizersFor(bandwidth); // a typed error now, not once per file
+  return { bandwidth, format: o.format, dtype: o.format === 'yue' ? 'int32' : o.dtype, configSha256: configSha256(o.model) };
+}
+
+async function featureExtractor(dir: string, model: XcodecModel): Promise<XcodecFeatureExtractor> {
+  return XcodecFeatureExtractor.fromPretrained(dir).catch(() =>
+    new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
+}
+
+/** A worker process: its slice of the items, one JSON line per file on stdout. */
+async function runWorker(o: TokenizeOptions, items: Item[]): Promise<number> {
+  const model = await XcodecModel.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
+  try {
+    const fe = await featureExtractor(o.model, model);
+    const s = settings(o, model);
+    const todo = items.filter((it) => !finished(o.outDir, it, s));
+    process.stdout.write(`${JSON.stringify({ todo: todo.length, skipped: items.length - todo.length })}\n`);
+    for (const it of todo) {
+      try {
+        const seconds = await tokenizeOne(model, fe, o.outDir, it, s);
+        process.stdout.write(`${JSON.stringify({ rel: it.rel, seconds })}\n`);
+      } catch (e) {
+        if (!(e instanceof XcodecError)) throw e;
+        process.stdout.write(`${JSON.stringify({ rel: it.rel, error: e.message })}\n`);
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}
+
+/** --jobs N: N worker processes of this CLI over interleaved slices; their lines drive the progress. */
+async function runChildren(o: TokenizeOptions, jobs: number, count: number, progress: Progress, failures: Map<string, string>, skippedBy: (n: number) => void): Promise<void> {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
+  const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / jobs));
+  const args = ['tokenize', ...o.inputs, '-o', o.outDir, '--model', o.model, '--format', o.format, '--dtype', o.dtype, '--threads', String(threads), '-q'];
+  if (o.bandwidth !== undefined) args.push('--bandwidth', String(o.bandwidth));
+  if (o.shard) args.push('--shard', `${o.shard.index}/${o.shard.count}`);
+  let todo = 0;
+  let reported = 0;
+  await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<void>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cli, ...args, '--worker', `${k}/${jobs}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffer = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (line.todo !== undefined) {
+          todo += line.todo;
+          skippedBy(line.skipped);
+          if (++reported === jobs) progress.start(todo);
+        } else if (line.error !== undefined) {
+          failures.set(line.rel, line.error);
+          progress.file(0, true);
+        } else progress.file(line.seconds, false);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolvePromise();
+      else reject(new XcodecInputError(`tokenize: worker ${k + 1} of ${jobs} exited with ${signal ?? code}: ${stderr.trim().split('\n').pop() ?? ''} ` +
+        '(files it had not finished have no .json: run the same command again to resume)'));
+    });
+  })));
+  void count;
+}
+
+/** manifest.jsonl (every finished file's .json, sorted by path) and errors.jsonl, both written atomically. */
+function writeSummary(outDir: string, items: Item[], failures: Map<string, string>): void {
+  const lines: string[] = [];
+  for (const it of items) {
+    const path = join(outDir, `${stem(it.rel)}.json`);
+    if (existsSync(path) && !failures.has(it.rel)) lines.push(readFileSync(path, 'utf8').trim());
+  }
+  writeAtomic(join(outDir, 'manifest.jsonl'), lines.length ? `${lines.join('\n')}\n` : '');
+  const errors = [...failures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, error]) => JSON.stringify({ path, error }));
+  writeAtomic(join(outDir, 'errors.jsonl'), errors.length ? `${errors.join('\n')}\n` : '');
+}
