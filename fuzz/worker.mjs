@@ -93,8 +93,11 @@ function runPreprocessor(json, length) {
   return 'ok';
 }
 
+/** What a caller's onProgress throws to cancel: by design it reaches the caller unchanged (an 'ok' outcome). */
+class CallerCancel extends Error {}
+
 const WEIRD = [undefined, null, 0, -1, 1, 2, 4, 0.5, NaN, Infinity, -Infinity, 4n, -1n, '4', '', true, [], [4], {}, { a: 1 },
-  () => {}, () => { throw new Error('boom'); }, 1e308, 2 ** 53, 2 ** 31, 1e7, Symbol('s'), new Float32Array(3), new Int32Array(2)];
+  () => {}, () => { throw new CallerCancel('cancelled by the caller'); }, 1e308, 2 ** 53, 2 ** 31, 1e7, Symbol('s'), new Float32Array(3), new Int32Array(2)];
 
 function weird(r, depth = 0) {
   if (depth < 3 && r.chance(0.1)) return [weird(r, depth + 1)];
@@ -178,6 +181,7 @@ async function classify(index) {
   try {
     return { index, target, outcome: await act() };
   } catch (e) {
+    if (e instanceof CallerCancel) return { index, target, outcome: 'ok', message: 'the caller cancelled from onProgress' };
     if (e instanceof XcodecError) return { index, target, outcome: 'typed', message: e.message.slice(0, 300) };
     return { index, target, outcome: 'untyped', message: `${e?.name}: ${String(e?.message ?? e).slice(0, 300)}`, stack: String(e?.stack ?? '').slice(0, 1500) };
   }
