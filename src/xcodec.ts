@@ -421,11 +421,12 @@ export class XcodecModel {
     const K = this.config.codebookSize;
     const codes = new Int32Array(B * nq * T);
     for (let i = 0; i < codes.length; i++) {
-      const v = Number(input.data[i]);
+      const raw: unknown = input.data[i];
+      const v = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
       if (!Number.isInteger(v) || v < 0 || v >= K) {
         const b = Math.floor(i / (nq * T));
         const q = Math.floor((i % (nq * T)) / T);
-        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${String(input.data[i])} is outside the codebook; accepted: integers 0..${K - 1}`);
+        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${describe(raw)} is outside the codebook; accepted: integers 0..${K - 1}`);
       }
       codes[i] = v;
     }

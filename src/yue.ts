@@ -56,7 +56,8 @@ export function toYueTokens(codes: CodesLike, options: YueOptions = {}): Int32Ar
   for (let t = 0; t < T; t++) {
     for (let j = 0; j < count; j++) {
       const k = begin + j;
-      const c = Number(codes.data[k * T + t]);
+      const raw: unknown = codes.data[k * T + t];
+      const c = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
       if (!Number.isInteger(c) || c < 0 || c >= YUE_CODEBOOK_SIZE) {
         throw new XcodecInputError(`toYueTokens: code ${describe(codes.data[k * T + t])} at codebook ${k}, frame ${t} is outside 0..${YUE_CODEBOOK_SIZE - 1}`);
       }
@@ -86,7 +87,8 @@ export function fromYueTokens(ids: ArrayLike<number | bigint>, options: YueOptio
     const j = i % count;
     const k = begin + j;
     const base = YUE_XCODEC_OFFSET + k * YUE_CODEBOOK_SIZE;
-    const id = Number(ids[i]);
+    const raw: unknown = ids[i];
+    const id = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
     if (!Number.isInteger(id) || id < base || id >= base + YUE_CODEBOOK_SIZE) {
       throw new XcodecInputError(`fromYueTokens: id ${describe(ids[i])} at position ${i} (frame ${Math.floor(i / count)}, codebook ${k}) is outside that codebook's ids ` +
         `${base}..${base + YUE_CODEBOOK_SIZE - 1}${id === 32001 || id === 32002 || id === 32016 ? ' (a special token: strip <SOA>, <EOA> and <xcodec> first)' : ''}`);

@@ -124,6 +124,13 @@ test('error messages format any value safely and briefly', () => {
   assert.match(describe(new Float32Array(5)), /a Float32Array of 5 elements/);
 });
 
+test('codes holding values that are not numbers (a Symbol, a string, an object) are typed errors', async () => {
+  const m = await model();
+  for (const bad of [Symbol('s'), '5', {}, null, 1.5, -1]) {
+    throwsWith('XcodecInputError', () => m.decode({ data: [bad], dims: [1, 1, 1] }), /audio_codes\[0, 0, 0\] = .* is outside the codebook; accepted: integers 0\.\.1023/);
+  }
+});
+
 test('decode: codes too long to decode in one call name the size limit', async () => {
   const m = await model();
   const frames = 1.4e7;
