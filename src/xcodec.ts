@@ -426,7 +426,8 @@ export class XcodecModel {
       if (!Number.isInteger(v) || v < 0 || v >= K) {
         const b = Math.floor(i / (nq * T));
         const q = Math.floor((i % (nq * T)) / T);
-        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${describe(raw)} is outside the codebook; accepted: integers 0..${K - 1}`);
+        const shown = typeof raw === 'number' || typeof raw === 'bigint' ? String(raw) : describe(raw); // codes read as numbers: 1024, not 1024n
+        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${shown} is outside the codebook; accepted: integers 0..${K - 1}`);
       }
       codes[i] = v;
     }
