@@ -42,6 +42,15 @@ function id3Length(bytes: Uint8Array, at: number): number {
   return 10 + size + (bytes[at + 5] & 0x10 ? 10 : 0);
 }
 
+/** Bitrates in kbps by version (3: MPEG-1, 2: MPEG-2/2.5) and layer (3: I, 2: II, 1: III; MPEG-2 II and III share one). */
+const MPEG_KBPS: Record<string, number[]> = {
+  '3-3': [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+  '3-2': [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+  '3-1': [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  '2-3': [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+  '2-2': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+};
+
 /** The header fields of an MPEG audio frame at `at`, or null when those 4 bytes are not a valid one. */
 function mpegHeader(bytes: Uint8Array, at: number): { channels: number; length: number } | null {
   if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1] & 0xe0) !== 0xe0) return null;
@@ -50,14 +59,7 @@ function mpegHeader(bytes: Uint8Array, at: number): { channels: number; length: 
   const bitrateIndex = bytes[at + 2] >> 4;
   const rateIndex = (bytes[at + 2] >> 2) & 3;
   if (version === 1 || layer === 0 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return null;
-  const KBPS: Record<string, number[]> = {
-    '3-3': [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-    '3-2': [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-    '3-1': [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-    '2-3': [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
-    '2-2': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-  };
-  const kbps = KBPS[`${version === 3 ? 3 : 2}-${version === 3 ? layer : layer === 3 ? 3 : 2}`][bitrateIndex];
+  const kbps = MPEG_KBPS[`${version === 3 ? 3 : 2}-${version === 3 ? layer : layer === 3 ? 3 : 2}`][bitrateIndex];
   const rate = [44100, 48000, 32000][rateIndex] / (version === 3 ? 1 : version === 2 ? 2 : 4);
   const padding = (bytes[at + 2] >> 1) & 1;
   const length = layer === 3

@@ -245,7 +245,7 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
       model.dispose();
     }
   } else {
-    await runChildren(o, jobs, items.length, progress, failures, (n) => { skipped += n; });
+    await runChildren(o, jobs, progress, failures, (n) => { skipped += n; });
   }
   progress.stop();
   writeSummary(o.outDir, items, failures);
@@ -291,7 +291,7 @@ async function runWorker(o: TokenizeOptions, items: Item[]): Promise<number> {
 }
 
 /** --jobs N: N worker processes of this CLI over interleaved slices; their lines drive the progress. */
-async function runChildren(o: TokenizeOptions, jobs: number, count: number, progress: Progress, failures: Map<string, string>, skippedBy: (n: number) => void): Promise<void> {
+async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress, failures: Map<string, string>, skippedBy: (n: number) => void): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
   const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / jobs));
   const args = ['tokenize', ...o.inputs, '-o', o.outDir, '--model', o.model, '--format', o.format, '--dtype', o.dtype, '--threads', String(threads), '-q'];
@@ -326,7 +326,6 @@ async function runChildren(o: TokenizeOptions, jobs: number, count: number, prog
         '(files it had not finished have no .json: run the same command again to resume)'));
     });
   })));
-  void count;
 }
 
 /** manifest.jsonl (every finished file's .json, sorted by path) and errors.jsonl, both written atomically. */
