@@ -42,6 +42,12 @@ function tree(dir) {
   return out;
 }
 
+/** Relative paths of the finished .json files under dir; names only, so files renamed meanwhile by a running process do no harm. */
+function finishedJson(dir) {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { recursive: true }).filter((p) => String(p).endsWith('.json') && !String(p).includes('.tmp')).length;
+}
+
 function sameTree(a, b, what) {
   assert.equal(Object.keys(a).sort(), Object.keys(b).sort(), `${what}: the same files`);
   for (const k of Object.keys(a)) assert.ok(a[k].equals(b[k]), `${what}: ${k} byte-identical`);
@@ -99,7 +105,7 @@ test('SIGKILL mid-run, then the same command: outputs byte-identical to an unint
   assert.is(tokenize(big, '-o', whole, '--jobs', '2').status, 1);
   const killed = join(root, 'killed');
   const child = spawn(process.execPath, [cli, 'tokenize', big, '-o', killed, '--model', modelDir, '--jobs', '1', '-q'], { stdio: 'ignore' });
-  const countJson = () => (existsSync(killed) ? Object.keys(tree(killed)).filter((k) => k.endsWith('.json') && !k.includes('.tmp')).length : 0);
+  const countJson = () => finishedJson(killed);
   await new Promise((resolve) => {
     const poll = setInterval(() => { if (countJson() >= 5) { clearInterval(poll); child.kill('SIGKILL'); resolve(); } }, 5);
   });
