@@ -2,7 +2,7 @@
 // transformers' XcodecConfig / DacConfig / HubertConfig / WavLMConfig; present keys must have the
 // right type and range, else XcodecConfigError names the key, the value and what is accepted.
 
-import { XcodecConfigError, describe } from './errors.js';
+import { XcodecConfigError, XcodecInputError, describe } from './errors.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
 
 export type SemanticModelType = 'hubert' | 'wavlm';
@@ -301,6 +301,15 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
 export function quantizersForBandwidth(cfg: XcodecConfig, bandwidth: number): number {
   const perQuantizer = (Math.log2(cfg.codebookSize) * cfg.frameRate) / 1000;
   return Math.max(1, Math.floor(bandwidth / perQuantizer));
+}
+
+/** Quantizers used at `bandwidth` (one of target_bandwidths; default the highest), or a typed error. */
+export function numQuantizersForBandwidth(cfg: XcodecConfig, bandwidth: number | undefined): number {
+  if (bandwidth === undefined) return quantizersForBandwidth(cfg, Math.max(...cfg.targetBandwidths));
+  if (typeof bandwidth !== 'number' || !cfg.targetBandwidths.includes(bandwidth)) {
+    throw new XcodecInputError(`bandwidth ${describe(bandwidth)} is not supported by this model; accepted (kbps): ${cfg.targetBandwidths.join(', ')}`);
+  }
+  return quantizersForBandwidth(cfg, bandwidth);
 }
 
 /** @deprecated the former name of SemanticModelConfig */

@@ -6,7 +6,7 @@
 // padded by 160 zeros, keeps every semantic_downsample_factor-th frame of its mean hidden states, and
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
-import { type XcodecConfig, quantizersForBandwidth } from '../config.js';
+import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } from '../config.js';
 import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
 import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
 import { resampledLength } from '../io/resample.js';
@@ -179,12 +179,7 @@ export class XcodecNetwork {
   }
 
   numQuantizersFor(bandwidth: number | undefined): number {
-    const c = this.config;
-    if (bandwidth === undefined) return quantizersForBandwidth(c, Math.max(...c.targetBandwidths));
-    if (typeof bandwidth !== 'number' || !c.targetBandwidths.includes(bandwidth)) {
-      throw new XcodecInputError(`bandwidth ${describe(bandwidth)} is not supported by this model; accepted (kbps): ${c.targetBandwidths.join(', ')}`);
-    }
-    return quantizersForBandwidth(c, bandwidth);
+    return numQuantizersForBandwidth(this.config, bandwidth);
   }
 
   /** embeddings [D, T] -> codes (i32 [nq, T] at byte offset `codes`); embeddings become the final residual. */
