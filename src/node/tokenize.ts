@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type XcodecConfig, numQuantizersForBandwidth } from '../config.js';
 import { XcodecError, XcodecInputError, describe } from '../errors.js';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { writeNpy } from '../io/npy.js';
@@ -41,7 +42,7 @@ export interface TokenizeOptions {
   worker?: { index: number; count: number };
 }
 
-interface Item {
+export interface Item {
   /** the file to read */
   source: string;
   /** its path relative to the input it came from, with / separators: names the outputs */
@@ -95,7 +96,7 @@ export function collectInputs(inputs: string[]): Item[] {
   return items;
 }
 
-const stem = (rel: string) => rel.slice(0, rel.length - extname(rel).length);
+export const stem = (rel: string) => rel.slice(0, rel.length - extname(rel).length);
 
 /** Shard membership by a hash of the relative path: N machines split a dataset with no coordinator. */
 export function inShard(rel: string, shard: { index: number; count: number }): boolean {
@@ -107,7 +108,7 @@ function writeAtomic(path: string, bytes: Uint8Array | string): void {
   writeFileAtomic(path, bytes);
 }
 
-interface Settings {
+export interface Settings {
   bandwidth: number;
   format: TokenizeOptions['format'];
   dtype: TokenizeOptions['dtype'];
@@ -115,7 +116,7 @@ interface Settings {
 }
 
 /** The .json of a finished file, if it exists and was made with these settings. */
-function finished(outDir: string, item: Item, s: Settings): Record<string, unknown> | null {
+export function finished(outDir: string, item: Item, s: Settings): Record<string, unknown> | null {
   const path = join(outDir, `${stem(item.rel)}.json`);
   if (!existsSync(path)) return null;
   try {
@@ -136,16 +137,28 @@ function codesArray(codes: { data: BigInt64Array; dims: number[] }, s: Settings)
   return { data, dims: [nq, T] };
 }
 
-/** Encodes one file and writes its .npy then its .json; returns the audio seconds. */
-async function tokenizeOne(model: XcodecModel, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
+/** A file read and encoded, not yet written: what tokenizeOne and the queue's workers share. */
+export interface Encoded {
+  npy: Uint8Array;
+  json: Record<string, unknown>;
+  seconds: number;
+}
+
+/** Reads, decodes and encodes one file. Every XcodecError here is about the file itself (retrying cannot help). */
+export async function encodeItem(model: XcodecModel, fe: XcodecFeatureExtractor, item: Item, s: Settings): Promise<Encoded> {
   const rate = model.config.sampleRate;
   let source: AudioSource | null = null;
-  const samples = await loadAudio(new Uint8Array(readFileSync(item.source)), { sampleRate: rate, fileName: item.rel, onSource: (x) => { source = x; } });
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(item.source));
+  } catch (e) {
+    throw new XcodecInputError(`${item.rel}: cannot read ${item.source} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const samples = await loadAudio(bytes, { sampleRate: rate, fileName: item.rel, onSource: (x) => { source = x; } });
   const { inputValues } = fe.call(samples, { samplingRate: rate });
   const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth });
   const arr = codesArray(audioCodes, s);
   const npy = writeNpy(arr.data, arr.dims);
-  writeAtomic(join(outDir, `${stem(item.rel)}.npy`), npy);
   const src = source! as AudioSource;
   const seconds = src.samples / src.sampleRate;
   const json = {
@@ -153,23 +166,35 @@ async function tokenizeOne(model: XcodecModel, fe: XcodecFeatureExtractor, outDi
     frames: audioCodes.dims[2], num_quantizers: audioCodes.dims[1], bandwidth: s.bandwidth, format: s.format, dtype: s.format === 'yue' ? 'int32' : s.dtype,
     npy_sha256: createHash('sha256').update(npy).digest('hex'), config_sha256: s.configSha256,
   };
-  writeAtomic(join(outDir, `${stem(item.rel)}.json`), `${JSON.stringify(json)}\n`);
-  return seconds;
+  return { npy, json, seconds };
 }
 
-function configSha256(model: string): string {
+/** The .npy, then the .json that marks the file done. */
+export function writeItem(outDir: string, item: Item, e: Encoded): void {
+  writeAtomic(join(outDir, `${stem(item.rel)}.npy`), e.npy);
+  writeAtomic(join(outDir, `${stem(item.rel)}.json`), `${JSON.stringify(e.json)}\n`);
+}
+
+/** Encodes one file and writes its outputs; returns the audio seconds. */
+async function tokenizeOne(model: XcodecModel, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
+  const e = await encodeItem(model, fe, item, s);
+  writeItem(outDir, item, e);
+  return e.seconds;
+}
+
+export function configSha256(model: string): string {
   const path = join(model, 'config.json');
   return createHash('sha256').update(existsSync(path) ? readFileSync(path) : model).digest('hex');
 }
 
-interface Progress {
+export interface Progress {
   start(total: number): void;
   file(seconds: number, failed: boolean): void;
   stop(): void;
 }
 
 /** A bar on a terminal (cli-progress), else one plain line per 10% of the files. */
-async function progressReporter(quiet: boolean): Promise<Progress> {
+export async function progressReporter(quiet: boolean): Promise<Progress> {
   let total = 0;
   let done = 0;
   let failures = 0;
@@ -257,12 +282,17 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
 }
 
 function settings(o: TokenizeOptions, model: XcodecModel): Settings {
-  const bandwidth = o.bandwidth ?? Math.max(...model.config.targetBandwidths);
-  model.numQuantizersFor(bandwidth); // a typed error now, not once per file
+  return settingsFor(o, model.config);
+}
+
+/** The options a finished file must match; an unsupported bandwidth is a typed error now, not once per file. */
+export function settingsFor(o: Pick<TokenizeOptions, 'bandwidth' | 'format' | 'dtype' | 'model'>, config: XcodecConfig): Settings {
+  const bandwidth = o.bandwidth ?? Math.max(...config.targetBandwidths);
+  numQuantizersForBandwidth(config, bandwidth);
   return { bandwidth, format: o.format, dtype: o.format === 'yue' ? 'int32' : o.dtype, configSha256: configSha256(o.model) };
 }
 
-async function featureExtractor(dir: string, model: XcodecModel): Promise<XcodecFeatureExtractor> {
+export async function featureExtractor(dir: string, model: XcodecModel): Promise<XcodecFeatureExtractor> {
   return XcodecFeatureExtractor.fromPretrained(dir).catch(() =>
     new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
 }
@@ -299,6 +329,7 @@ async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress,
   if (o.shard) args.push('--shard', `${o.shard.index}/${o.shard.count}`);
   let todo = 0;
   let reported = 0;
+  const early: { seconds: number; failed: boolean }[] = [];
   await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<void>((resolvePromise, reject) => {
     const child = spawn(process.execPath, [cli, ...args, '--worker', `${k}/${jobs}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buffer = '';
@@ -313,11 +344,17 @@ async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress,
         if (line.todo !== undefined) {
           todo += line.todo;
           skippedBy(line.skipped);
-          if (++reported === jobs) progress.start(todo);
-        } else if (line.error !== undefined) {
-          failures.set(line.rel, line.error);
-          progress.file(0, true);
-        } else progress.file(line.seconds, false);
+          if (++reported === jobs) {
+            progress.start(todo);
+            for (const f of early.splice(0)) progress.file(f.seconds, f.failed);
+          }
+        } else {
+          if (line.error !== undefined) failures.set(line.rel, line.error);
+          const f = { seconds: line.error !== undefined ? 0 : line.seconds, failed: line.error !== undefined };
+          // a fast worker can finish files before a slow one has counted its share: hold them until the total is known
+          if (reported === jobs) progress.file(f.seconds, f.failed);
+          else early.push(f);
+        }
       }
     });
     child.on('exit', (code, signal) => {
@@ -329,7 +366,7 @@ async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress,
 }
 
 /** manifest.jsonl (every finished file's .json, sorted by path) and errors.jsonl, both written atomically. */
-function writeSummary(outDir: string, items: Item[], failures: Map<string, string>): void {
+export function writeSummary(outDir: string, items: Item[], failures: Map<string, string>): void {
   const lines: string[] = [];
   for (const it of items) {
     const path = join(outDir, `${stem(it.rel)}.json`);
