@@ -4,54 +4,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { XcodecFeatureExtractor, XcodecModel, toYueTokens } from '../dist/node/index.js';
 import { loadAudio, readNpy } from '../dist/audio.js';
 import { fixtures, here } from './helpers.mjs';
+import { dataset, finishedJson, sameTree, tree } from './datasets.mjs';
 
 const cli = join(here, '..', 'dist', 'node', 'cli.js');
 const modelDir = join(fixtures, 'tiny-hubert');
 const root = mkdtempSync(join(tmpdir(), 'xcodec-tokenize-'));
 const tokenize = (...args) => spawnSync(process.execPath, [cli, 'tokenize', ...args, '--model', modelDir], { encoding: 'utf8', timeout: 300000 });
-
-/** 5 WAVs at the top, 2 MP3s and an Opus file in sub/, and one file that is not audio. */
-function dataset(dir, copies = 1) {
-  mkdirSync(join(dir, 'sub'), { recursive: true });
-  for (let k = 0; k < copies; k++) {
-    const tag = copies > 1 ? `_${k}` : '';
-    for (const f of readdirSync(join(fixtures, 'pipeline-tiny-hubert')).filter((f) => f.endsWith('.wav'))) copyFileSync(join(fixtures, 'pipeline-tiny-hubert', f), join(dir, f.replace('.wav', `${tag}.wav`)));
-    for (const f of ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'speech_mono.opus']) copyFileSync(join(fixtures, 'compressed', f), join(dir, 'sub', f.replace(/(\.\w+)$/, `${tag}$1`)));
-  }
-  writeFileSync(join(dir, 'sub', 'bad.wav'), 'these bytes are not audio');
-  return dir;
-}
-
-/** Every file under dir (relative path -> bytes), temporaries included, so leftovers show. */
-function tree(dir) {
-  const out = {};
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** Relative paths of the finished .json files under dir; names only, so files renamed meanwhile by a running process do no harm. */
-function finishedJson(dir) {
-  if (!existsSync(dir)) return 0;
-  return readdirSync(dir, { recursive: true }).filter((p) => String(p).endsWith('.json') && !String(p).includes('.tmp')).length;
-}
-
-function sameTree(a, b, what) {
-  assert.equal(Object.keys(a).sort(), Object.keys(b).sort(), `${what}: the same files`);
-  for (const k of Object.keys(a)) assert.ok(a[k].equals(b[k]), `${what}: ${k} byte-identical`);
-}
 
 const input = dataset(join(root, 'in'));
 const out = join(root, 'out');

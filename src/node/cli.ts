@@ -5,6 +5,7 @@
 //   xcodec roundtrip <in> -o <out.wav> [--model DIR] [--bandwidth KBPS] [--rescale]
 //   xcodec demo [-o out.wav]      (embedded default model and sample; works offline)
 //   xcodec tokenize <input>... -o OUT_DIR [...]   (a dataset, resumable; see tokenize.ts)
+//   xcodec worker --queue redis://HOST:PORT        (tokenize jobs from a BullMQ queue; see queue.ts)
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,6 +16,7 @@ import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
 import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from './index.js';
 import { writeAtomic } from './files.js';
+import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
 import { type TokenizeOptions, tokenize } from './tokenize.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +30,9 @@ const USAGE = `usage:
   xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS]
   xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue]
                   [--dtype int16|int32|int64] [--shard I/N] [--jobs N]
+                  [--queue redis://HOST:PORT[/DB] [--queue-name NAME]]
+  xcodec worker --queue redis://HOST:PORT[/DB] [--queue-name NAME] [--jobs N] [--threads N]
+                [--stalled-interval MS]
 
 audio: WAV, FLAC, MP3, Ogg Vorbis or Ogg Opus (by content, not extension); it is read like the
   authors' pipeline: the mean over channels, then torchaudio's resampler to the model's rate.
@@ -38,6 +43,12 @@ options:
                      demo model (random weights: its output is noise).
   --bandwidth KBPS   one of the model's target_bandwidths (default: the highest)
   --threads N        worker threads (default: available cores)
+  --queue URL        tokenize: enqueue one job per file on this Redis (BullMQ), wait for the
+                     workers, then write manifest.jsonl and errors.jsonl. worker: take jobs from it
+  --queue-name NAME  the BullMQ queue (default ${DEFAULT_QUEUE_NAME})
+  --jobs N           files in flight at once (tokenize, worker; default: available cores, 2 at most)
+  --stalled-interval MS  worker: how often to look for jobs a dead worker held (their lock lasts
+                     twice this; default 15000)
   --rescale          WAV output: scale to a 0.99 peak instead of clamping to +-0.99
   -q, --quiet        no progress on stderr
 `;
@@ -186,8 +197,11 @@ function requireIO(args: Args): { input: string; output: string } {
 }
 
 /** `xcodec tokenize` options: several inputs and its own flags. */
-function parseTokenizeArgs(argv: string[]): TokenizeOptions {
+function parseTokenizeArgs(argv: string[]): { o: TokenizeOptions; queue?: { url: string; name: string } } {
   const o: TokenizeOptions = { inputs: [], outDir: '', model: DEFAULT_MODEL, format: 'codes', dtype: 'int16', jobs: Math.min(2, availableParallelism()), quiet: false };
+  let queue: string | undefined;
+  let queueName = DEFAULT_QUEUE_NAME;
+  let jobsGiven = false;
   const fraction = (flag: string, v: string) => {
     const m = /^(\d+)\/(\d+)$/.exec(v);
     if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: I/N with 0 <= I < N, e.g. 0/4`);
@@ -209,19 +223,46 @@ function parseTokenizeArgs(argv: string[]): TokenizeOptions {
       o.dtype = v;
     } else if (a === '--shard') o.shard = fraction(a, value());
     else if (a === '--worker') o.worker = fraction(a, value());
-    else if (a === '--jobs') o.jobs = flagNumber(a, value(), true);
+    else if (a === '--jobs') { o.jobs = flagNumber(a, value(), true); jobsGiven = true; }
     else if (a === '--threads') o.threads = flagNumber(a, value(), true);
+    else if (a === '--queue') queue = value();
+    else if (a === '--queue-name') queueName = value();
     else if (a === '-q' || a === '--quiet') o.quiet = true;
     else if (a.startsWith('-')) throw new XcodecInputError(`unknown option ${a}\n\n${USAGE}`);
     else o.inputs.push(a);
   }
   if (!o.outDir) throw new XcodecInputError(`tokenize: missing -o OUT_DIR\n\n${USAGE}`);
   if (o.inputs.length === 0) throw new XcodecInputError(`tokenize: no inputs (files, directories or .jsonl manifests)\n\n${USAGE}`);
-  return o;
+  if (queue !== undefined && (jobsGiven || o.threads !== undefined)) {
+    throw new XcodecInputError('tokenize --queue: --jobs and --threads belong to `xcodec worker` (the workers encode; this command only enqueues and waits)');
+  }
+  return { o, queue: queue === undefined ? undefined : { url: queue, name: queueName } };
+}
+
+/** `xcodec worker` options. */
+function parseWorkerArgs(argv: string[]): WorkerOptions {
+  const w: Partial<WorkerOptions> & { name: string; jobs: number; quiet: boolean } = { name: DEFAULT_QUEUE_NAME, jobs: Math.min(2, availableParallelism()), quiet: false };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => flagValue(argv, i++);
+    if (a === '--queue') w.url = value();
+    else if (a === '--queue-name') w.name = value();
+    else if (a === '--jobs') w.jobs = flagNumber(a, value(), true);
+    else if (a === '--threads') w.threads = flagNumber(a, value(), true);
+    else if (a === '--stalled-interval') w.stalledIntervalMs = flagNumber(a, value(), true);
+    else if (a === '-q' || a === '--quiet') w.quiet = true;
+    else throw new XcodecInputError(`worker: ${a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`}\n\n${USAGE}`);
+  }
+  if (w.url === undefined) throw new XcodecInputError(`worker: missing --queue redis://HOST:PORT\n\n${USAGE}`);
+  return w as WorkerOptions;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'tokenize') return tokenize(parseTokenizeArgs(argv));
+  if (argv[0] === 'tokenize') {
+    const { o, queue } = parseTokenizeArgs(argv);
+    return queue ? tokenizeOnQueue(o, queue) : tokenize(o);
+  }
+  if (argv[0] === 'worker') return runQueueWorker(parseWorkerArgs(argv));
   const args = parseArgs(argv);
   if (args.command === '' || args.command === 'help' || args.command === '--help' || args.command === '-h') {
     process.stdout.write(USAGE);
