@@ -15,7 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const opt = (name, def) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : def);
 const flavour = opt('flavour', 'simd');
 const entry = resolve(opt('entry', join(root, 'dist', 'node', 'index.js')));
-const { XcodecModel } = await import(pathToFileURL(entry).href);
+const { XcodecModelSync } = await import(pathToFileURL(entry).href);
 const { decodeWav } = await import(pathToFileURL(join(root, 'dist', 'audio.js')).href);
 const music = decodeWav(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav')))).channels[0];
 const cache = process.env.XCODEC_FULLSIZE_CACHE || tmpdir();
@@ -24,7 +24,7 @@ const hash = (a) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteO
 for (const [kind, seconds] of [['hubert', 10], ['wavlm', 5]]) {
   const dir = join(cache, `xcodec-wasm-fullsize-${kind}-0`);
   ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed: 0 });
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: 2, simd: flavour });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, simd: flavour });
   const x = { data: music.slice(0, seconds * 16000), dims: [1, 1, seconds * 16000] };
   const { audioCodes } = await model.encode(x);
   const { audioValues } = await model.decode(audioCodes);

@@ -111,7 +111,7 @@ async function child() {
   const dir = argv[argv.indexOf('--child') + 1];
   const seconds = opt('seconds', '10,60').split(',').map(Number);
   const threads = Number(opt('threads', '1'));
-  const { XcodecModel } = await import('../dist/node/index.js');
+  const { XcodecModelSync } = await import('../dist/node/index.js');
   const { decodeWav, resample } = await import('../dist/audio.js');
   const wav = decodeWav(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav'))));
   // the model's rate and hop (Higgs: 24 kHz, 960) from its config; music.wav is 16 kHz
@@ -136,7 +136,7 @@ async function child() {
   peakRss = rssBeforeLoad;
   const timer = setInterval(sample, 1);
   let t0 = performance.now();
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
   const loadS = (performance.now() - t0) / 1000;
   clearInterval(timer);
   sample();

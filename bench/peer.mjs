@@ -32,9 +32,9 @@ const x = await loadAudio();
 const result = { subject, threads, encodeMs: [], decodeMs: [] };
 
 if (subject === 'xcodec') {
-  const { XcodecModel } = await import('../dist/node/index.js');
+  const { XcodecModelSync } = await import('../dist/node/index.js');
   const t = performance.now();
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
   result.loadMs = performance.now() - t;
   result.flavour = model.simdFlavour;
   const input = { data: x, dims: [1, 1, x.length] };

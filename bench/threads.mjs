@@ -77,8 +77,8 @@ async function main() {
 }
 
 async function child(model, threads, seconds, runs) {
-  const { XcodecModel } = await import('../dist/node/index.js');
-  const m = await XcodecModel.fromPretrained(model, { numThreads: threads });
+  const { XcodecModelSync } = await import('../dist/node/index.js');
+  const m = await XcodecModelSync.fromPretrained(model, { numThreads: threads });
   const sr = m.config.sampleRate;
   const N = Math.round(seconds * sr);
   const x = new Float32Array(N);

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { XcodecError, XcodecFeatureExtractor, XcodecModel } from '../dist/node/index.js';
+import { XcodecError, XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
 import { loadAudio, readNpy } from '../dist/audio.js';
 import { mutateBytes, mutateJson, mutateJsonText, rngFor } from './mutate.mjs';
 
@@ -28,7 +28,7 @@ const original = {
 };
 const configBytes = new TextEncoder().encode(JSON.stringify(original.config));
 const signal = Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin(i * 0.03) + 0.1 * Math.sin(i * 0.7));
-const model = await XcodecModel.fromPretrained(modelDir, { numThreads: 1 });
+const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
 const reference = (() => {
   const codes = model.encode(signal).audioCodes;
   return { codes: codes.data, audio: model.decode(codes).audioValues.data };
@@ -67,7 +67,7 @@ function safetensorsMutant(r) {
 const sameArray = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 async function runSafetensors(bytes) {
-  const m = await XcodecModel.fromBuffers({ 'config.json': configBytes, 'model.safetensors': bytes }, { numThreads: 1 });
+  const m = await XcodecModelSync.fromBuffers({ 'config.json': configBytes, 'model.safetensors': bytes }, { numThreads: 1 });
   try {
     const codes = m.encode(signal).audioCodes;
     const audio = m.decode(codes).audioValues.data;
@@ -78,7 +78,7 @@ async function runSafetensors(bytes) {
 }
 
 async function runConfig(text) {
-  const m = await XcodecModel.fromBuffers({ 'config.json': new TextEncoder().encode(text), 'model.safetensors': original.safetensors }, { numThreads: 1 });
+  const m = await XcodecModelSync.fromBuffers({ 'config.json': new TextEncoder().encode(text), 'model.safetensors': original.safetensors }, { numThreads: 1 });
   try {
     m.decode(m.encode(signal).audioCodes);
   } finally {

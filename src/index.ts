@@ -1,9 +1,11 @@
 // The package entry: browser-safe (no node: import is reachable from here; a test bundles it for the
 // browser to prove it). Loading from a directory or the Hub is in `xcodec-wasm/node`; WAV, FLAC, .npy
 // and resampling helpers are in `xcodec-wasm/audio`.
-export { XcodecModel } from './xcodec.js';
+export { XcodecModel } from './model_async.js';
+export type { ModelLoadOptions } from './model_async.js';
+export { XcodecModelSync } from './xcodec.js';
 export type {
-  FloatTensor, CodesTensor, CodesInput, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,
+  FloatTensor, CodesTensor, CodesInput, CodesArgument, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,
 } from './xcodec.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './config.js';
 export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './config.js';

@@ -1,5 +1,7 @@
-// Public API, shaped like transformers' XcodecModel:
-//   const model = await XcodecModel.fromPretrained(dir);
+// The model on the calling thread, shaped like transformers' XcodecModel; every call returns when it
+// is done, so it blocks its thread meanwhile (scripts, CLIs, workers). XcodecModel (model_async.ts)
+// is the same API with Promises, running this class in a worker.
+//   const model = await XcodecModelSync.fromPretrained(dir);
 //   const { audioCodes } = model.encode(inputValues, { bandwidth: 2 });   // [B, nq, T] int64
 //   const { audioValues } = model.decode(audioCodes);                      // [B, 1, T * hop] float32
 //   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
@@ -33,6 +35,9 @@ export interface CodesInput {
   data: BigInt64Array | Int32Array | Uint16Array | Int16Array | Uint32Array | Float64Array | number[];
   dims: number[];
 }
+
+/** What decode() and dequantize() take: the codes, or encode()'s output that holds them. */
+export type CodesArgument = CodesInput | { audioCodes: CodesInput };
 
 export interface LoadOptions {
   /** 'auto' picks relaxed SIMD where the runtime validates it */
@@ -86,7 +91,7 @@ function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number
   return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x;
 }
 
-export class XcodecModel {
+export class XcodecModelSync {
   private constructor(readonly config: XcodecConfig, private rt: Runtime, private net: XcodecNetwork,
     private arena: number, readonly unusedTensors: string[]) {}
 
@@ -95,7 +100,7 @@ export class XcodecModel {
    * sharded model.safetensors.index.json), or a Hub repository id, downloaded once into a cache.
    * Needs file access: import from `xcodec-wasm/node` (Node, Deno, Bun); elsewhere use fromBuffers().
    */
-  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModel> {
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModelSync> {
     if (typeof dir !== 'string' || dir === '') {
       throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
     }
@@ -104,7 +109,7 @@ export class XcodecModel {
     const config = parseXcodecConfig(await files.readJson(where, 'config.json'), `${where}/config.json`);
     const source = await files.openCheckpoint(where, options.onProgress);
     try {
-      const model = await XcodecModel.fromCheckpoint(config, source, options);
+      const model = await XcodecModelSync.fromCheckpoint(config, source, options);
       options.onProgress?.(1, 1); // tensors inference does not use are never read: report completion
       return model;
     } finally {
@@ -117,7 +122,7 @@ export class XcodecModel {
    * file names to bytes as save_pretrained writes them: `config.json` and `model.safetensors`, or
    * `model.safetensors.index.json` with its shards. `config.json` may also be passed already parsed.
    */
-  static async fromBuffers(files: Record<string, Uint8Array>, options: LoadOptions & { config?: unknown } = {}): Promise<XcodecModel> {
+  static async fromBuffers(files: Record<string, Uint8Array>, options: LoadOptions & { config?: unknown } = {}): Promise<XcodecModelSync> {
     if (typeof files !== 'object' || files === null) {
       throw new XcodecInputError('fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes');
     }
@@ -135,14 +140,14 @@ export class XcodecModel {
     const { SafetensorsCheckpoint } = await import('./safetensors.js');
     const source = (await SafetensorsCheckpoint.fromBuffers(files)).source();
     try {
-      return await XcodecModel.fromCheckpoint(cfg, source, options);
+      return await XcodecModelSync.fromCheckpoint(cfg, source, options);
     } finally {
       source.close?.();
     }
   }
 
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
-  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
+  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModelSync> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
     const components = options.components ?? 'all';
     if (!COMPONENTS.includes(components)) {
@@ -154,7 +159,7 @@ export class XcodecModel {
       const loader = new WeightLoader(rt, source);
       const net = await XcodecNetwork.load(loader.root(), cfg, components);
       const unused = source.names().filter((n) => !loader.used.has(n));
-      return new XcodecModel(cfg, rt, net, rt.mark(), unused);
+      return new XcodecModelSync(cfg, rt, net, rt.mark(), unused);
     } catch (e) {
       // A failed load must not leave its worker threads and memory behind.
       rt.dispose();
@@ -243,7 +248,7 @@ export class XcodecModel {
    * audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers).
    * Long code sequences are decoded window by window (see DecodeOptions), with the same result.
    */
-  decode(audioCodes: CodesInput, options: DecodeOptions = {}): { audioValues: FloatTensor } {
+  decode(audioCodes: CodesArgument, options: DecodeOptions = {}): { audioValues: FloatTensor } {
     const codes = this.checkCodes(audioCodes);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
     const window = checkWindowFrames(options.windowFrames);
@@ -285,7 +290,7 @@ export class XcodecModel {
   }
 
   /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
-  dequantize(audioCodes: CodesInput): FloatTensor {
+  dequantize(audioCodes: CodesArgument): FloatTensor {
     const { B, nq, T, codes } = this.checkCodes(audioCodes);
     const D = this.config.hiddenSize;
     const out = new Float32Array(B * D * T);
@@ -399,9 +404,10 @@ export class XcodecModel {
     return x;
   }
 
-  private checkCodes(input: CodesInput): CheckedCodes {
+  private checkCodes(argument: CodesArgument): CheckedCodes {
+    const input = (typeof argument === 'object' && argument !== null && !isTensorLike(argument) && 'audioCodes' in argument ? argument.audioCodes : argument) as CodesInput;
     if (!isTensorLike(input)) {
-      throw new XcodecInputError('audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] }');
+      throw new XcodecInputError('audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] } or encode\'s output { audioCodes }');
     }
     const d = input.dims;
     if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {

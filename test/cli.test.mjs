@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel } from '../dist/node/index.js';
+import { XcodecModelSync } from '../dist/node/index.js';
 import { readNpy, writeNpy } from '../dist/audio.js';
 import { decodeWav, encodeWav } from '../dist/audio.js';
 import { fixtures, here, npy, assertCodesEqual, assertClose } from './helpers.mjs';
@@ -43,7 +43,7 @@ test('decode of a long code sequence reports progress and writes every sample', 
   const v = readNpy(new Uint8Array(readFileSync(values)));
   assert.equal(v.shape, [1, 1, T * 320]);
   // the CLI decodes in windows of 1500 frames; the library decodes the whole sequence in one call here
-  const m = await XcodecModel.fromPretrained(model, { numThreads: 1 });
+  const m = await XcodecModelSync.fromPretrained(model, { numThreads: 1 });
   const lib = m.decode({ data: codes, dims: [1, 2, T] }, { windowFrames: T }).audioValues.data;
   m.dispose();
   assert.is(v.data.length, lib.length);
@@ -64,7 +64,7 @@ test('encode of long audio reports progress, with the codes of a one-window enco
   const steps = r.stderr.split('\n').filter((l) => /encoding: \d+% \(\d+ of \d+ steps\)/.test(l));
   assert.ok(steps.length >= 1, `progress lines on stderr:\n${r.stderr}`);
   const got = readNpy(new Uint8Array(readFileSync(codesPath)));
-  const m = await XcodecModel.fromPretrained(model, { numThreads: 1 });
+  const m = await XcodecModelSync.fromPretrained(model, { numThreads: 1 });
   const lib = m.encode({ data: x, dims: [1, 1, N] }, { windowFrames: 1e6 }).audioCodes;
   m.dispose();
   assert.equal(got.shape, lib.dims);
@@ -103,7 +103,7 @@ test('roundtrip of the WAV music sample, and --rescale', () => {
 });
 
 test('CLI codes equal the library on a (B, 1, N) .npy input; (N,) goes through the feature extractor', async () => {
-  const m = await XcodecModel.fromPretrained(model);
+  const m = await XcodecModelSync.fromPretrained(model);
   const input = join(fixtures, 'tiny-hubert', 'cases', 'batch2', 'input_values.npy');
   const codes = join(out, 'batch2_codes.npy');
   let r = run('encode', input, '-o', codes, '--model', model, '-q');

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel } from '../dist/node/index.js';
+import { XcodecModelSync } from '../dist/node/index.js';
 import { fixtures, manifest, npy, rejectsWith } from './helpers.mjs';
 
 const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
@@ -16,8 +16,8 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
   const x = { data: input.data, dims: input.shape };
 
   test(`${name}: components 'decoder' decodes bit for bit like the whole model, reads no encoder tensor, cannot encode`, async () => {
-    const whole = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
-    const decoder = await XcodecModel.fromPretrained(dir, { numThreads: 1, components: 'decoder' });
+    const whole = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
+    const decoder = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, components: 'decoder' });
     try {
       assert.is(decoder.components, 'decoder');
       assert.is(whole.components, 'all');
@@ -38,8 +38,8 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
   });
 
   test(`${name}: components 'encoder' encodes bit for bit like the whole model, cannot decode`, async () => {
-    const whole = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
-    const encoder = await XcodecModel.fromPretrained(dir, { numThreads: 1, components: 'encoder' });
+    const whole = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
+    const encoder = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, components: 'encoder' });
     try {
       for (const bandwidth of whole.config.targetBandwidths) {
         assert.ok(same(encoder.encode(x, { bandwidth }).audioCodes.data, whole.encode(x, { bandwidth }).audioCodes.data), `${bandwidth} kbps`);
@@ -55,7 +55,7 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
 }
 
 test('components other than all, encoder, decoder are a typed error', async () => {
-  await rejectsWith('XcodecInputError', XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { components: 'semantic' }),
+  await rejectsWith('XcodecInputError', XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { components: 'semantic' }),
     'components "semantic" is not accepted; accepted: "all", "encoder", "decoder"');
 });
 

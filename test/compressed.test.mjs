@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecFeatureExtractor, XcodecModel } from '../dist/node/index.js';
+import { XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
 import { StreamingResampler, decodeAudio, downmixMean, encodeWav, loadAudio, readAudio, readNpy, resample, sniffAudio, toMono } from '../dist/audio.js';
 import { fixtures, here, rejectsWith } from './helpers.mjs';
 
@@ -95,7 +95,7 @@ test('StreamingResampler: pieces of any size give resample() of the whole, bit f
 
 test('codes from the MP3 equal codes from ffmpeg\'s decode of it, through the same pipeline, at every bandwidth', async () => {
   const modelDir = join(fixtures, 'tiny-hubert');
-  const model = await XcodecModel.fromPretrained(modelDir, { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
     for (const file of ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus']) {
@@ -124,7 +124,7 @@ test('CLI: xcodec encode song.mp3 -o codes.npy works end to end and equals the A
   const out = mkdtempSync(join(tmpdir(), 'xcodec-compressed-'));
   const modelDir = join(fixtures, 'tiny-hubert');
   try {
-    const model = await XcodecModel.fromPretrained(modelDir, { numThreads: 1 });
+    const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
     const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
     for (const file of ['music_44100_stereo.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus']) {
       const codesPath = join(out, `${file}.npy`);

@@ -4,11 +4,11 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor, parseXcodecConfig } from '../dist/node/index.js';
+import { XcodecModelSync, XcodecFeatureExtractor, parseXcodecConfig } from '../dist/node/index.js';
 import { fixtures, npy, assertCodesEqual } from './helpers.mjs';
 
 const dir = join(fixtures, 'tiny-hubert');
-const model = await XcodecModel.fromPretrained(dir);
+const model = await XcodecModelSync.fromPretrained(dir);
 const input = npy(join(dir, 'cases', 'mono_1.0s', 'input_values.npy'));
 const x = { data: input.data, dims: input.shape };
 const expectedCodes = npy(join(dir, 'cases', 'mono_1.0s', 'audio_codes_bw4.npy'));
@@ -117,20 +117,20 @@ function withHeader(bytes, edit) {
 
 test('safetensors: header length beyond the file', async () => {
   const d = checkpointDir((b) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(0, BigInt(c.length), true); return c; });
-  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecCheckpointError', /header length \d+ runs past the end of the file/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(d), 'XcodecCheckpointError', /header length \d+ runs past the end of the file/);
 });
 
 test('safetensors: offsets out of bounds, overlapping, unknown dtype, wrong size', async () => {
   const oob = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].data_offsets = [0, 1e9]; }));
-  await rejectsTyped(XcodecModel.fromPretrained(oob), 'XcodecCheckpointError', /"fc\.bias".*run past the end of the data/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(oob), 'XcodecCheckpointError', /"fc\.bias".*run past the end of the data/);
   const overlap = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].data_offsets = [...h['fc2.bias'].data_offsets].map((v, i) => v + (i === 0 ? 0 : 128)); }));
-  await rejectsTyped(XcodecModel.fromPretrained(overlap), 'XcodecCheckpointError', /overlap|needs|belong to no tensor/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(overlap), 'XcodecCheckpointError', /overlap|needs|belong to no tensor/);
   const overlap2 = checkpointDir((b) => withHeader(b, (h) => { h['fc1.bias'].data_offsets = h['fc2.bias'].data_offsets.slice(); h['fc1.bias'].shape = h['fc2.bias'].shape.slice(); }));
-  await rejectsTyped(XcodecModel.fromPretrained(overlap2), 'XcodecCheckpointError', /"fc(1|2)\.bias".*"fc(1|2)\.bias".*overlap/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(overlap2), 'XcodecCheckpointError', /"fc(1|2)\.bias".*"fc(1|2)\.bias".*overlap/);
   const dtype = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].dtype = 'F31'; }));
-  await rejectsTyped(XcodecModel.fromPretrained(dtype), 'XcodecCheckpointError', /"fc\.bias": unknown dtype "F31"; accepted: .*F32/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(dtype), 'XcodecCheckpointError', /"fc\.bias": unknown dtype "F31"; accepted: .*F32/);
   const size = checkpointDir((b) => withHeader(b, (h) => { h['fc.bias'].shape = [47]; }));
-  await rejectsTyped(XcodecModel.fromPretrained(size), 'XcodecCheckpointError', /"fc\.bias".*needs 188/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(size), 'XcodecCheckpointError', /"fc\.bias".*needs 188/);
 });
 
 test('running out of WebAssembly memory mid-call names the limit and the remedy; the model stays usable', () => {
@@ -152,12 +152,12 @@ test('checkpoint: missing and mis-shaped tensors are named', async () => {
     h['acoustic_encoder.block.2.res_unit3.conv1.bias_renamed'] = h['acoustic_encoder.block.2.res_unit3.conv1.bias'];
     delete h['acoustic_encoder.block.2.res_unit3.conv1.bias'];
   }));
-  await rejectsTyped(XcodecModel.fromPretrained(missing), 'XcodecCheckpointError', /missing tensor "acoustic_encoder\.block\.2\.res_unit3\.conv1\.bias"/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(missing), 'XcodecCheckpointError', /missing tensor "acoustic_encoder\.block\.2\.res_unit3\.conv1\.bias"/);
   const shaped = checkpointDir((b) => withHeader(b, (h) => {
     const t = h['semantic_model.encoder.layers.1.attention.q_proj.weight'];
     t.shape = [16, 64];
   }));
-  await rejectsTyped(XcodecModel.fromPretrained(shaped), 'XcodecCheckpointError', /"semantic_model\.encoder\.layers\.1\.attention\.q_proj\.weight" has shape \[16, 64\]; the config implies \[32, 32\]/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(shaped), 'XcodecCheckpointError', /"semantic_model\.encoder\.layers\.1\.attention\.q_proj\.weight" has shape \[16, 64\]; the config implies \[32, 32\]/);
 });
 
 test('config: malformed values and unsupported semantic model', async () => {
@@ -169,14 +169,14 @@ test('config: malformed values and unsupported semantic model', async () => {
   throwsTyped(() => parseXcodecConfig([1, 2]), 'XcodecConfigError', /expected a JSON object/);
   const d = mkdtempSync(join(tmpdir(), 'xcodec-cfg-'));
   writeFileSync(join(d, 'config.json'), '{ not json');
-  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecConfigError', /config\.json: not valid JSON/);
-  await rejectsTyped(XcodecModel.fromPretrained(join(d, 'nope')), 'XcodecConfigError', /cannot read .*config\.json/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(d), 'XcodecConfigError', /config\.json: not valid JSON/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(join(d, 'nope')), 'XcodecConfigError', /cannot read .*config\.json/);
 });
 
 test('checkpoint directory without weights names both accepted files', async () => {
   const d = mkdtempSync(join(tmpdir(), 'xcodec-empty-'));
   copyFileSync(join(dir, 'config.json'), join(d, 'config.json'));
-  await rejectsTyped(XcodecModel.fromPretrained(d), 'XcodecCheckpointError', /model\.safetensors.*model\.safetensors\.index\.json/);
+  await rejectsTyped(XcodecModelSync.fromPretrained(d), 'XcodecCheckpointError', /model\.safetensors.*model\.safetensors\.index\.json/);
 });
 
 test.run();

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor } from '../dist/node/index.js';
+import { XcodecModelSync, XcodecFeatureExtractor } from '../dist/node/index.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual, item } from './helpers.mjs';
 
 const MODELS = (process.env.XCODEC_FIXTURE_MODELS ?? 'tiny-hubert,tiny-hubert-layernorm,tiny-wavlm,tiny-higgs').split(',');
@@ -12,7 +12,7 @@ for (const name of MODELS) {
   const dir = join(fixtures, name);
   const { cases } = manifest(name);
   let model;
-  const load = async () => (model ??= await XcodecModel.fromPretrained(dir));
+  const load = async () => (model ??= await XcodecModelSync.fromPretrained(dir));
   const file = (c, key) => npy(join(dir, 'cases', c.tensors[key].file));
 
   for (const c of cases) {

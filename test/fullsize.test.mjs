@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { XcodecModel } from '../dist/node/index.js';
+import { XcodecModelSync } from '../dist/node/index.js';
 import { decodeWav, resample } from '../dist/audio.js';
 import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
 
@@ -53,7 +53,7 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     const r = ensureCheckpoint(join(configs, kind), dir, { seed: SEED });
     say(`${kind}: checkpoint ${r.generated ? `generated in ${secs(t0).toFixed(1)} s` : 'cached'} (${(r.bytes / 2 ** 20).toFixed(0)} MiB) at ${dir}`);
     t0 = performance.now();
-    const model = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+    const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
     state.model = model;
     say(`${kind}: fromPretrained ${secs(t0).toFixed(2)} s (${model.simdFlavour}), WASM memory ${(model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`);
     assert.equal(model.config.targetBandwidths, [0.5, 1, 1.5, 2, 4]);

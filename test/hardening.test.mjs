@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { XcodecModel, parseXcodecConfig } from '../dist/node/index.js';
+import { XcodecModelSync, parseXcodecConfig } from '../dist/node/index.js';
 import { describe } from '../dist/errors.js';
 import { fixtures, rejectsWith } from './helpers.mjs';
 
@@ -29,7 +29,7 @@ function throwsWith(name, fn, ...patterns) {
 }
 
 let shared = null;
-const model = async () => (shared ??= await XcodecModel.fromPretrained(dir, { numThreads: 1 }));
+const model = async () => (shared ??= await XcodecModelSync.fromPretrained(dir, { numThreads: 1 }));
 
 test('reentrancy: encode called from inside its own onProgress is a typed error and the outer codes stay right', async () => {
   const m = await model();
@@ -59,11 +59,11 @@ test('config.json: a bad UTF-8 byte inside a key, duplicate keys and a BOM are e
   const at = new TextDecoder().decode(text).indexOf('"sample_rate"') + 3;
   const bad = text.slice();
   bad[at] = 0xff;
-  await rejectsWith('XcodecConfigError', XcodecModel.fromBuffers({ ...files(), 'config.json': bad }), 'config.json: not valid UTF-8');
+  await rejectsWith('XcodecConfigError', XcodecModelSync.fromBuffers({ ...files(), 'config.json': bad }), 'config.json: not valid UTF-8');
   const twice = new TextEncoder().encode(JSON.stringify(config).replace('{', '{"sample_rate": 8000, '));
-  await rejectsWith('XcodecConfigError', XcodecModel.fromBuffers({ ...files(), 'config.json': twice }), 'the key "sample_rate" appears twice');
+  await rejectsWith('XcodecConfigError', XcodecModelSync.fromBuffers({ ...files(), 'config.json': twice }), 'the key "sample_rate" appears twice');
   const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...text]);
-  await rejectsWith('XcodecConfigError', XcodecModel.fromBuffers({ ...files(), 'config.json': bom }), 'byte-order mark');
+  await rejectsWith('XcodecConfigError', XcodecModelSync.fromBuffers({ ...files(), 'config.json': bom }), 'byte-order mark');
 });
 
 test('config: keys that would change the math must agree with it (hop_length, frame rates, ratio products)', () => {
@@ -79,7 +79,7 @@ test('config: keys that would change the math must agree with it (hop_length, fr
 test('config: target_bandwidths in any order give the quantizers of the largest', async () => {
   const c = parseXcodecConfig({ ...config, target_bandwidths: [4, 0.5] });
   assert.is(c.numQuantizers, 8);
-  const m = await XcodecModel.fromBuffers(files(), { config: { ...config, target_bandwidths: [4, 0.5] }, numThreads: 1 });
+  const m = await XcodecModelSync.fromBuffers(files(), { config: { ...config, target_bandwidths: [4, 0.5] }, numThreads: 1 });
   try {
     assert.equal(m.encode(signal, { bandwidth: 4 }).audioCodes.dims, [1, 8, 50]);
     assert.equal(m.encode(signal, { bandwidth: 0.5 }).audioCodes.dims, [1, 1, 50]);
@@ -145,7 +145,7 @@ test('leaks: 50 loads that fail after the worker pool started leave the thread c
     import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
     import { join } from 'node:path';
-    import { XcodecModel } from ${JSON.stringify(join(fixtures, '..', '..', 'dist', 'node', 'index.js'))};
+    import { XcodecModelSync } from ${JSON.stringify(join(fixtures, '..', '..', 'dist', 'node', 'index.js'))};
     const dir = ${JSON.stringify(dir)};
     const good = { 'config.json': new Uint8Array(readFileSync(join(dir, 'config.json'))), 'model.safetensors': new Uint8Array(readFileSync(join(dir, 'model.safetensors'))) };
     // The weights hold one tensor of a dtype weights cannot have: the load fails in the middle, after
@@ -160,7 +160,7 @@ import { readFileSync } from 'node:fs';
     broken.set(json, 8);
     let failures = 0;
     const attempt = async () => {
-      try { await XcodecModel.fromBuffers({ ...good, 'model.safetensors': broken }, { numThreads: 2 }); } catch (e) { if (e.name === 'XcodecCheckpointError' && e.message.includes('fc2.weight')) failures++; else throw e; }
+      try { await XcodecModelSync.fromBuffers({ ...good, 'model.safetensors': broken }, { numThreads: 2 }); } catch (e) { if (e.name === 'XcodecCheckpointError' && e.message.includes('fc2.weight')) failures++; else throw e; }
     };
     const settle = async () => { for (let i = 0; i < 3; i++) { await new Promise((r) => setTimeout(r, 200)); globalThis.gc(); } };
     const threads = () => Number(/^Threads:\\s+(\\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecFeatureExtractor, XcodecModel, parseXcodecConfig } from '../dist/node/index.js';
+import { XcodecFeatureExtractor, XcodecModelSync, parseXcodecConfig } from '../dist/node/index.js';
 import { loadAudio, readNpy } from '../dist/audio.js';
 import { fixtures, here } from './helpers.mjs';
 
@@ -69,7 +69,7 @@ test('a checkpoint without the projections is a typed error naming the tensor', 
     writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
     copyFileSync(join(fixtures, 'tiny-hubert', 'model.safetensors'), join(d, 'model.safetensors'));
     let error = null;
-    await XcodecModel.fromPretrained(d).catch((e) => { error = e; });
+    await XcodecModelSync.fromPretrained(d).catch((e) => { error = e; });
     assert.ok(error, 'the load failed');
     assert.is(error.name, 'XcodecCheckpointError');
     assert.match(error.message, /quantizer\.quantizers\.0\.project_in\.weight/);
@@ -81,7 +81,7 @@ test('a checkpoint without the projections is a typed error naming the tensor', 
 test('CLI: encode a 44.1 kHz stereo WAV and an MP3 with the Higgs model (read like the pipeline, resampled to 24 kHz), then decode', async () => {
   const out = mkdtempSync(join(tmpdir(), 'xcodec-higgs-cli-'));
   const cli = join(here, '..', 'dist', 'node', 'cli.js');
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
   const fe = await XcodecFeatureExtractor.fromPretrained(dir);
   try {
     for (const file of [join(fixtures, 'pipeline-tiny-hubert', 'stereo_44100_int16.wav'), join(fixtures, 'compressed', 'music_44100_stereo.mp3')]) {
@@ -112,7 +112,7 @@ test('CLI: encode a 44.1 kHz stereo WAV and an MP3 with the Higgs model (read li
 });
 
 test('bandwidths: 2, 4, 6, 8 and 16 quantizers; the codes of a lower bandwidth are a prefix of the highest', async () => {
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
   try {
     const x = Float32Array.from({ length: 24000 }, (_, i) => 0.4 * Math.sin(i * 0.031) + 0.1 * Math.sin(i * 0.47));
     assert.equal(model.config.targetBandwidths.map((bw) => model.numQuantizersFor(bw)), [2, 4, 6, 8, 16]);

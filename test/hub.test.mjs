@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecFeatureExtractor } from '../dist/node/index.js';
+import { XcodecModelSync, XcodecFeatureExtractor } from '../dist/node/index.js';
 import { fixtures, npy, assertCodesEqual } from './helpers.mjs';
 
 const src = join(fixtures, 'tiny-hubert');
@@ -27,14 +27,14 @@ const endpoint = `http://127.0.0.1:${server.address().port}`;
 
 test('a repository id downloads once into the cache and loads', async () => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'xcodec-hub-'));
-  const model = await XcodecModel.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
+  const model = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
   const input = npy(join(src, 'cases', 'mono_1.0s', 'input_values.npy'));
   const { audioCodes } = model.encode({ data: input.data, dims: input.shape });
   assertCodesEqual(audioCodes.data, npy(join(src, 'cases', 'mono_1.0s', 'audio_codes_bw4.npy')).data, 'codes from the downloaded model');
   const files = readdirSync(join(cacheDir, 'test-org--tiny-xcodec', 'main')).sort();
   assert.equal(files, ['config.json', 'model.safetensors', 'preprocessor_config.json']);
   const before = requests.length;
-  await XcodecModel.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
+  await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
   assert.is(requests.length, before, 'second load is served from the cache');
   const fe = await XcodecFeatureExtractor.fromPretrained('test-org/tiny-xcodec', { endpoint, cacheDir });
   assert.is(fe.config.hopLength, 320);
@@ -44,7 +44,7 @@ test('an interrupted download leaves no partial file and reports the failure', a
   const cacheDir = mkdtempSync(join(tmpdir(), 'xcodec-hub-'));
   truncate = true;
   try {
-    await XcodecModel.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
+    await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } });
     assert.unreachable('should fail');
   } catch (e) {
     assert.is(e.name, 'XcodecCheckpointError');
@@ -59,7 +59,7 @@ test('an interrupted download leaves no partial file and reports the failure', a
 test('a missing repository is a clear error', async () => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'xcodec-hub-'));
   try {
-    await XcodecModel.fromPretrained('test-org/missing', { hub: { endpoint, cacheDir } });
+    await XcodecModelSync.fromPretrained('test-org/missing', { hub: { endpoint, cacheDir } });
     assert.unreachable('should fail');
   } catch (e) {
     assert.is(e.name, 'XcodecCheckpointError');

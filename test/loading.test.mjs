@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecModel, XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../dist/node/index.js';
+import { XcodecModelSync, XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../dist/node/index.js';
 import { fixtures, npy, assertClose, assertCodesEqual } from './helpers.mjs';
 
 const src = join(fixtures, 'tiny-hubert');
@@ -97,7 +97,7 @@ const f32Bytes = (values) => new Uint8Array(values.buffer.slice(values.byteOffse
 const original = readTensors(join(src, 'model.safetensors'));
 
 async function outputs(dir) {
-  const m = await XcodecModel.fromPretrained(dir);
+  const m = await XcodecModelSync.fromPretrained(dir);
   const { audioCodes, audioValues } = m.forward(x);
   return { codes: audioCodes.data, audio: audioValues.data, model: m };
 }
@@ -183,12 +183,12 @@ test('tensors inference does not use are not loaded and not needed', async () =>
 test('fromBuffers (browsers, edge runtimes): in-memory files load like the directory; bad arguments are typed errors', async () => {
   const bytes = (f) => new Uint8Array(readFileSync(join(src, f)));
   const ref = await outputs(src);
-  const m = await XcodecModel.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': bytes('model.safetensors') }, { numThreads: 1 });
+  const m = await XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': bytes('model.safetensors') }, { numThreads: 1 });
   const { audioCodes, audioValues } = m.forward(x);
   assertCodesEqual(audioCodes.data, ref.codes, 'fromBuffers codes');
   assert.ok(audioValues.data.every((v, i) => Object.is(v, ref.audio[i])), 'fromBuffers audio bit-identical');
   const parsed = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
-  const m2 = await XcodecModel.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }, { config: parsed, numThreads: 1 });
+  const m2 = await XcodecModelSync.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }, { config: parsed, numThreads: 1 });
   assertCodesEqual(m2.forward(x).audioCodes.data, ref.codes, 'fromBuffers with options.config');
   const rejects = async (p, type, re, what) => {
     try {
@@ -200,10 +200,10 @@ test('fromBuffers (browsers, edge runtimes): in-memory files load like the direc
     }
     assert.unreachable(`${what}: no error`);
   };
-  await rejects(() => XcodecModel.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /no "config.json".*options\.config/, 'missing config');
-  await rejects(() => XcodecModel.fromBuffers({ 'config.json': new TextEncoder().encode('{oops'), 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /not valid JSON/, 'bad JSON');
-  await rejects(() => XcodecModel.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': [1, 2, 3] }), XcodecInputError, /"model.safetensors" must be a Uint8Array/, 'array instead of bytes');
-  await rejects(() => XcodecModel.fromBuffers({ 'config.json': bytes('config.json') }), XcodecCheckpointError, /neither model.safetensors nor/, 'no weights');
+  await rejects(() => XcodecModelSync.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /no "config.json".*options\.config/, 'missing config');
+  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': new TextEncoder().encode('{oops'), 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /not valid JSON/, 'bad JSON');
+  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': [1, 2, 3] }), XcodecInputError, /"model.safetensors" must be a Uint8Array/, 'array instead of bytes');
+  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json') }), XcodecCheckpointError, /neither model.safetensors nor/, 'no weights');
 });
 
 test.run();

@@ -58,7 +58,7 @@ test('exports map: xcodec-wasm, xcodec-wasm/node and xcodec-wasm/audio resolve b
     const node = await import('xcodec-wasm/node');
     const audio = await import('xcodec-wasm/audio');
     console.log(JSON.stringify({
-      main: typeof main.XcodecModel, sameClass: main.XcodecModel === node.XcodecModel,
+      main: typeof main.XcodecModelSync, sameClass: main.XcodecModelSync === node.XcodecModelSync,
       snapshot: typeof node.snapshotDownload, mainSnapshot: typeof main.snapshotDownload,
       audio: [typeof audio.decodeWav, typeof audio.readNpy, typeof audio.resample, typeof audio.readAudio],
     }));`));
@@ -67,15 +67,15 @@ test('exports map: xcodec-wasm, xcodec-wasm/node and xcodec-wasm/audio resolve b
 
 test('fromPretrained(dir) from the package entry alone is a typed error that names xcodec-wasm/node', () => {
   const out = JSON.parse(runModule(`
-    const { XcodecModel, XcodecInputError } = await import('xcodec-wasm');
-    try { await XcodecModel.fromPretrained('test/fixtures/tiny-hubert'); console.log('{"loaded":true}'); }
+    const { XcodecModelSync, XcodecInputError } = await import('xcodec-wasm');
+    try { await XcodecModelSync.fromPretrained('test/fixtures/tiny-hubert'); console.log('{"loaded":true}'); }
     catch (e) { console.log(JSON.stringify({ typed: e instanceof XcodecInputError, message: e.message })); }`));
   assert.is(out.typed, true);
   assert.match(out.message, /xcodec-wasm\/node/);
   assert.match(out.message, /fromBuffers/);
   const loaded = runModule(`
-    const { XcodecModel } = await import('xcodec-wasm/node');
-    const m = await XcodecModel.fromPretrained('test/fixtures/tiny-hubert', { numThreads: 1 });
+    const { XcodecModelSync } = await import('xcodec-wasm/node');
+    const m = await XcodecModelSync.fromPretrained('test/fixtures/tiny-hubert', { numThreads: 1 });
     console.log(m.config.semantic.modelType); m.dispose();`);
   assert.is(loaded, 'hubert');
 });

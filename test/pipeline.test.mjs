@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecFeatureExtractor, XcodecModel } from '../dist/node/index.js';
+import { XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
 import { loadAudio, readNpy } from '../dist/audio.js';
 import { fixtures, here } from './helpers.mjs';
 
@@ -31,7 +31,7 @@ test('the fixture covers the rates, channel counts and sample formats it names',
 });
 
 test('API: loadAudio, the feature extractor and encode give the pipeline codes at every bandwidth', async () => {
-  const model = await XcodecModel.fromPretrained(modelDir, { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
     for (const c of manifest.cases) {

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { XcodecModel, XcodecInputError } from '../dist/node/index.js';
+import { XcodecModelSync, XcodecInputError } from '../dist/node/index.js';
 import { fixtures, here, manifest, npy, assertClose, assertCodesEqual, assertDims } from './helpers.mjs';
 
 const MODELS = ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm', 'tiny-higgs'];
@@ -66,12 +66,12 @@ function assertBitIdentical(a, b, what) {
 for (const name of MODELS) {
   test(`${name}: 1, 2 and 3 threads are bit-identical on every case (every splittable call split, chunk bounds mid-tile)`, async () => {
     const dir = join(fixtures, name);
-    const one = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+    const one = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
     assert.is(one.rt.pool, null, 'numThreads 1 starts no workers');
     const ref = outputs(one, name);
     one.dispose();
     for (const threads of [2, 3]) {
-      const model = await XcodecModel.fromPretrained(dir, { numThreads: threads });
+      const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
       try {
         assert.is(model.numThreads, threads, `${threads} threads started`);
         assert.is(model.threadsFallbackReason, null, 'no fallback');
@@ -96,10 +96,10 @@ for (const name of MODELS) {
 test('tiny-hubert: 2 threads with the default split thresholds match one thread and the expected files', async () => {
   const name = 'tiny-hubert';
   const dir = join(fixtures, name);
-  const one = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+  const one = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
   const ref = outputs(one, name);
   one.dispose();
-  const model = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2 });
   try {
     const got = outputs(model, name);
     assertBitIdentical(ref, got, `${name} 2 threads (default tuning)`);
@@ -126,7 +126,7 @@ test('long input grows the shared memory between calls: still bit-identical to o
   const x = new Float32Array(N);
   for (let i = 0; i < N; i++) x[i] = 0.3 * Math.sin(i * 0.013) + 0.1 * Math.sin(i * 0.41);
   const run = async (threads) => {
-    const m = await XcodecModel.fromPretrained(dir, { numThreads: threads });
+    const m = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
     const before = m.rt.memory.buffer.byteLength;
     const short = m.encode(x.subarray(0, 16000)).audioCodes;
     const { audioCodes } = m.encode(x);
@@ -144,10 +144,10 @@ test('long input grows the shared memory between calls: still bit-identical to o
 });
 
 test('relaxed SIMD build (Node flag): 1 and 2 threads bit-identical', () => {
-  const script = `const { XcodecModel } = await import('./dist/node/index.js');
+  const script = `const { XcodecModelSync } = await import('./dist/node/index.js');
 const x = new Float32Array(40000).map((_, i) => 0.3 * Math.sin(i * 0.011) + 0.1 * Math.sin(i * 0.37));
 const run = async (t) => {
-  const m = await XcodecModel.fromPretrained('test/fixtures/tiny-hubert', { numThreads: t, simd: 'relaxed' });
+  const m = await XcodecModelSync.fromPretrained('test/fixtures/tiny-hubert', { numThreads: t, simd: 'relaxed' });
   m.tuning.split.minChunkNs = t > 1 ? 0 : 25000;
   const codes = m.encode(x).audioCodes.data;
   const audio = m.decode(m.encode(x).audioCodes).audioValues.data;
@@ -170,7 +170,7 @@ test('numThreads must be an integer >= 1', async () => {
   const dir = join(fixtures, 'tiny-hubert');
   for (const bad of [0, -1, 1.5, NaN, '2']) {
     try {
-      await XcodecModel.fromPretrained(dir, { numThreads: bad });
+      await XcodecModelSync.fromPretrained(dir, { numThreads: bad });
       assert.unreachable(`numThreads ${bad} accepted`);
     } catch (e) {
       assert.instance(e, XcodecInputError, `numThreads ${String(bad)}: ${e.message}`);
@@ -196,8 +196,8 @@ test('faults: a kernel trap or a worker that dies is an error on that call, the 
 });
 
 test('a model with workers that is never disposed does not keep Node alive', () => {
-  const script = `import { XcodecModel } from './dist/node/index.js';
-const m = await XcodecModel.fromPretrained('test/fixtures/tiny-hubert', { numThreads: 2 });
+  const script = `import { XcodecModelSync } from './dist/node/index.js';
+const m = await XcodecModelSync.fromPretrained('test/fixtures/tiny-hubert', { numThreads: 2 });
 m.encode(new Float32Array(16000).fill(0.1));
 console.log('threads', m.rt.numThreads);`;
   const t0 = Date.now();
@@ -210,11 +210,11 @@ console.log('threads', m.rt.numThreads);`;
 
 test('no SharedArrayBuffer: numThreads > 1 runs on one thread with the same API and results', () => {
   const script = `delete globalThis.SharedArrayBuffer;
-const { XcodecModel } = await import('./dist/node/index.js');
+const { XcodecModelSync } = await import('./dist/node/index.js');
 const { readNpy } = await import('./dist/audio.js');
 const { readFileSync } = await import('node:fs');
 const dir = 'test/fixtures/tiny-hubert';
-const m = await XcodecModel.fromPretrained(dir, { numThreads: 4 });
+const m = await XcodecModelSync.fromPretrained(dir, { numThreads: 4 });
 const c = JSON.parse(readFileSync(dir + '/cases/manifest.json', 'utf8')).cases[0];
 const x = readNpy(new Uint8Array(readFileSync(dir + '/cases/' + c.input_values)));
 const bw = Object.keys(c.bandwidths).sort((a, b) => a - b).pop();

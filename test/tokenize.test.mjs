@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XcodecFeatureExtractor, XcodecModel, toYueTokens } from '../dist/node/index.js';
+import { XcodecFeatureExtractor, XcodecModelSync, toYueTokens } from '../dist/node/index.js';
 import { loadAudio, readNpy } from '../dist/audio.js';
 import { fixtures, here } from './helpers.mjs';
 import { dataset, finishedJson, sameTree, tree } from './datasets.mjs';
@@ -31,7 +31,7 @@ test('a directory: .npy and .json per file at its relative path, errors.jsonl ho
   const paths = manifest.map((m) => m.path);
   assert.is(paths.length, 8);
   assert.equal(paths, [...paths].sort(), 'sorted by path');
-  const model = await XcodecModel.fromPretrained(modelDir, { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
     for (const m of manifest) {

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel } from '../dist/node/index.js';
+import { XcodecModelSync } from '../dist/node/index.js';
 import { XcodecNetwork } from '../dist/model/network.js';
 import { DacDecoder, DacEncoder } from '../dist/model/dac.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual } from './helpers.mjs';
@@ -47,7 +47,7 @@ for (const name of MODELS) {
   const dir = join(fixtures, name);
   let model;
   const load = async () => {
-    if (!model) loaded.push(model = await XcodecModel.fromPretrained(dir, { numThreads: 2 }));
+    if (!model) loaded.push(model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2 }));
     return model;
   };
 
@@ -200,7 +200,7 @@ for (const name of MODELS) {
 }
 
 test('bad encode and decode options are typed errors; an exception from onProgress reaches the caller', async () => {
-  const m = await XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
+  const m = await XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
   const codes = randomCodes(1, 1, 10, m.config.codebookSize, 3);
   for (const w of [0, -3, 1.5, Number.NaN, '8', -Infinity]) {
     try {

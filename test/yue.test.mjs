@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModel, YUE_SPECIAL_TOKENS, fromYueTokens, toYueTokens } from '../dist/node/index.js';
+import { XcodecModelSync, YUE_SPECIAL_TOKENS, fromYueTokens, toYueTokens } from '../dist/node/index.js';
 import { fixtures } from './helpers.mjs';
 
 const throwsInput = (fn, pattern) => assert.throws(fn, (e) => e.name === 'XcodecInputError' && pattern.test(e.message));
@@ -24,7 +24,7 @@ test('ids computed by hand from the rules: offsets per codebook, frame-major ord
 });
 
 test('round trip: real codes (stage 1 at 0.5 kbps, stage 2 at 4 kbps) to ids and back, then decode', async () => {
-  const model = await XcodecModel.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
+  const model = await XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
   try {
     const x = Float32Array.from({ length: 16000 }, (_, i) => 0.4 * Math.sin(i * 0.05));
     for (const [bandwidth, nq] of [[0.5, 1], [4, 8]]) {

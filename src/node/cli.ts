@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
-import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from './index.js';
+import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModelSync } from './index.js';
 import { writeAtomic } from './files.js';
 import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
 import { type TokenizeOptions, tokenize } from './tokenize.js';
@@ -113,7 +113,7 @@ function readInputFile(path: string): Uint8Array {
 }
 
 /** Audio file or .npy -> input_values [B, 1, N] plus the unpadded lengths. */
-async function loadInput(path: string, model: XcodecModel, modelDir: string, args: Args): Promise<{ x: FloatTensor; lengths: number[] }> {
+async function loadInput(path: string, model: XcodecModelSync, modelDir: string, args: Args): Promise<{ x: FloatTensor; lengths: number[] }> {
   const ext = extname(path).toLowerCase();
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir).catch(() =>
     new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
@@ -157,10 +157,10 @@ function readCodes(path: string): CodesInput {
   return { data: a.data, dims: a.shape };
 }
 
-async function loadModel(args: Args): Promise<XcodecModel> {
+async function loadModel(args: Args): Promise<XcodecModelSync> {
   const started = performance.now();
   let lastPct = -1;
-  const model = await XcodecModel.fromPretrained(args.model, {
+  const model = await XcodecModelSync.fromPretrained(args.model, {
     numThreads: args.threads,
     onProgress: (done, total) => {
       const pct = Math.floor((100 * done) / total);

@@ -5,12 +5,12 @@
 
 import type { SandboxedJob } from 'bullmq';
 import { XcodecError } from '../errors.js';
-import { type XcodecFeatureExtractor, XcodecModel } from './index.js';
+import { type XcodecFeatureExtractor, XcodecModelSync } from './index.js';
 import type { QueueJobData } from './queue.js';
 import { configSha256, encodeItem, featureExtractor, writeItem } from './tokenize.js';
 
 interface Loaded {
-  model: XcodecModel;
+  model: XcodecModelSync;
   fe: XcodecFeatureExtractor;
   configSha256: string;
 }
@@ -27,7 +27,7 @@ function load(name: string): Promise<Loaded> {
     return loading;
   }
   const threads = Number(process.env.XCODEC_WORKER_THREADS) || undefined;
-  loading = XcodecModel.fromPretrained(name, { numThreads: threads, components: 'encoder' }).then(async (model) => ({
+  loading = XcodecModelSync.fromPretrained(name, { numThreads: threads, components: 'encoder' }).then(async (model) => ({
     model, fe: await featureExtractor(name, model), configSha256: configSha256(name),
   }));
   loading.catch(() => models.delete(name));

@@ -22,7 +22,7 @@ import { type AudioSource, loadAudio } from '../io/audio.js';
 import { writeNpy } from '../io/npy.js';
 import { toYueTokens } from '../yue.js';
 import { writeAtomic as writeFileAtomic } from './files.js';
-import { XcodecFeatureExtractor, XcodecModel } from './index.js';
+import { XcodecFeatureExtractor, XcodecModelSync } from './index.js';
 
 /** Extensions a directory walk picks up (content decides the format when a file is read). */
 export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.opus', '.oga'];
@@ -145,7 +145,7 @@ export interface Encoded {
 }
 
 /** Reads, decodes and encodes one file. Every XcodecError here is about the file itself (retrying cannot help). */
-export async function encodeItem(model: XcodecModel, fe: XcodecFeatureExtractor, item: Item, s: Settings): Promise<Encoded> {
+export async function encodeItem(model: XcodecModelSync, fe: XcodecFeatureExtractor, item: Item, s: Settings): Promise<Encoded> {
   const rate = model.config.sampleRate;
   let source: AudioSource | null = null;
   let bytes: Uint8Array;
@@ -176,7 +176,7 @@ export function writeItem(outDir: string, item: Item, e: Encoded): void {
 }
 
 /** Encodes one file and writes its outputs; returns the audio seconds. */
-async function tokenizeOne(model: XcodecModel, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
+async function tokenizeOne(model: XcodecModelSync, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
   const e = await encodeItem(model, fe, item, s);
   writeItem(outDir, item, e);
   return e.seconds;
@@ -250,7 +250,7 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
   const failures = new Map<string, string>();
   let skipped = 0;
   if (jobs === 1) {
-    const model = await XcodecModel.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
+    const model = await XcodecModelSync.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
     try {
       const fe = await featureExtractor(o.model, model);
       const s = settings(o, model);
@@ -281,7 +281,7 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
   return failures.size ? 1 : 0;
 }
 
-function settings(o: TokenizeOptions, model: XcodecModel): Settings {
+function settings(o: TokenizeOptions, model: XcodecModelSync): Settings {
   return settingsFor(o, model.config);
 }
 
@@ -292,14 +292,14 @@ export function settingsFor(o: Pick<TokenizeOptions, 'bandwidth' | 'format' | 'd
   return { bandwidth, format: o.format, dtype: o.format === 'yue' ? 'int32' : o.dtype, configSha256: configSha256(o.model) };
 }
 
-export async function featureExtractor(dir: string, model: XcodecModel): Promise<XcodecFeatureExtractor> {
+export async function featureExtractor(dir: string, model: XcodecModelSync): Promise<XcodecFeatureExtractor> {
   return XcodecFeatureExtractor.fromPretrained(dir).catch(() =>
     new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
 }
 
 /** A worker process: its slice of the items, one JSON line per file on stdout. */
 async function runWorker(o: TokenizeOptions, items: Item[]): Promise<number> {
-  const model = await XcodecModel.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
+  const model = await XcodecModelSync.fromPretrained(o.model, { numThreads: o.threads, components: 'encoder' });
   try {
     const fe = await featureExtractor(o.model, model);
     const s = settings(o, model);

@@ -18,7 +18,8 @@ async function fetchBytes(name) {
 function model() {
   loading ??= (async () => {
     const files = { 'config.json': await fetchBytes('config.json'), 'model.safetensors': await fetchBytes('model.safetensors') };
-    // No numThreads: the default (available cores) must fall back to one thread where workers are forbidden.
+    // No numThreads: the default (available cores) must fall back to one thread where workers are
+    // forbidden, and the Promise API to this thread (runsOn 'caller').
     return XcodecModel.fromBuffers(files);
   })();
   return loading;
@@ -32,9 +33,9 @@ export default {
       const audio = readAudio(new Uint8Array(await request.arrayBuffer()), 'request body');
       const samples = toMono(audio, m.config.sampleRate);
       const bw = new URL(request.url).searchParams.get('bandwidth');
-      const { audioCodes } = m.encode(samples, bw === null ? {} : { bandwidth: Number(bw) });
+      const { audioCodes } = await m.encode(samples, bw === null ? {} : { bandwidth: Number(bw) });
       return new Response(writeNpy(audioCodes.data, audioCodes.dims), {
-        headers: { 'content-type': 'application/octet-stream', 'x-xcodec-threads': String(m.rt?.numThreads ?? '') },
+        headers: { 'content-type': 'application/octet-stream', 'x-xcodec-threads': String(m.numThreads), 'x-xcodec-runs-on': m.runsOn },
       });
     } catch (e) {
       const status = e instanceof XcodecInputError ? 400 : e instanceof XcodecError ? 500 : 500;

@@ -2,7 +2,7 @@
 // page) and returns the raw outputs; the Node test compares them with the expected files, so every
 // runtime is held to the same check (codes identical, audio within the manifest's atol).
 // Only web-standard APIs here: the caller passes `read(relativePath) -> Uint8Array` for the fixture files.
-import { XcodecModel } from '../../dist/index.js';
+import { XcodecModel, XcodecModelSync } from '../../dist/index.js';
 import { loadAudio, readNpy } from '../../dist/audio.js';
 
 export function toBase64(bytes) {
@@ -12,10 +12,49 @@ export function toBase64(bytes) {
 }
 
 /** Loads the model from in-memory files (as a browser or an edge function would) unless `dir` is given. */
-export async function loadModel(read, { numThreads, dir } = {}) {
-  if (dir) return XcodecModel.fromPretrained(dir, { numThreads });
+export async function loadModel(read, { numThreads, dir } = {}, Model = XcodecModelSync) {
+  if (dir) return Model.fromPretrained(dir, { numThreads });
   const files = { 'config.json': await read('config.json'), 'model.safetensors': await read('model.safetensors') };
-  return XcodecModel.fromBuffers(files, { numThreads });
+  return Model.fromBuffers(files, { numThreads });
+}
+
+/**
+ * The Promise API here: where the model runs, whether its codes equal XcodecModelSync's on every case at
+ * every bandwidth, and the longest gap between 10 ms timer ticks on this thread during a long encode.
+ */
+export async function runAsync(read, options = {}) {
+  const manifest = JSON.parse(new TextDecoder().decode(await read('cases/manifest.json')));
+  const sync = await loadModel(read, { ...options, numThreads: 1 });
+  const model = await loadModel(read, options, XcodecModel);
+  try {
+    let codesEqual = true;
+    for (const c of manifest.cases) {
+      const input = readNpy(await read(`cases/${c.input_values}`));
+      const x = { data: input.data, dims: input.shape };
+      for (const key of Object.keys(c.bandwidths)) {
+        const a = (await model.encode(x, { bandwidth: Number(key) })).audioCodes.data;
+        const b = sync.encode(x, { bandwidth: Number(key) }).audioCodes.data;
+        codesEqual &&= a.length === b.length && a.every((v, i) => v === b[i]);
+      }
+    }
+    const long = new Float32Array(16000 * 120);
+    let s = 7;
+    for (let i = 0; i < long.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; long[i] = (s / 2147483648 - 0.5) * 0.2; }
+    let last = performance.now();
+    let worstGapMs = 0;
+    let ticks = 0;
+    const timer = setInterval(() => { const now = performance.now(); worstGapMs = Math.max(worstGapMs, now - last); last = now; ticks++; }, 10);
+    const t0 = performance.now();
+    const { audioCodes } = await model.encode(long, { bandwidth: 0.5 });
+    const encodeMs = performance.now() - t0;
+    clearInterval(timer);
+    const expected = sync.encode(long, { bandwidth: 0.5 }).audioCodes.data;
+    codesEqual &&= audioCodes.data.every((v, i) => v === expected[i]);
+    return { runsOn: model.runsOn, workerFallbackReason: model.workerFallbackReason, numThreads: model.numThreads, codesEqual, encodeMs, worstGapMs, ticks };
+  } finally {
+    sync.dispose();
+    await model.dispose();
+  }
 }
 
 /** The compressed test files (test/fixtures/compressed) each read at 16 kHz: the Node test compares them bit for bit. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XcodecModel, XcodecRuntimeError } from '../../dist/node/index.js';
+import { XcodecModelSync, XcodecRuntimeError } from '../../dist/node/index.js';
 import { Runtime } from '../../dist/runtime.js';
 import { readNpy } from '../../dist/audio.js';
 
@@ -79,7 +79,7 @@ async function scenario(name, fn) {
   }
 }
 
-const model = await XcodecModel.fromPretrained(dir, { numThreads: 2, tuning });
+const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, tuning });
 const rt = model.rt;
 const pool = rt.pool;
 if (!pool) {

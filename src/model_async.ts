@@ -1,0 +1,355 @@
+// XcodecModel: transformers' XcodecModel API with Promises, so the caller's thread stays free. The model
+// (XcodecModelSync, its weights and its kernel threads) lives in a dedicated worker: a Web Worker in
+// browsers, Deno and Bun, a worker_threads Worker in Node. Calls on one model run one at a time in call
+// order; tensors go in by copy (the caller keeps its arrays) and come back by transfer (no copy).
+// Where no worker can start (an edge runtime without Worker, a bundle that left model_worker.js
+// behind), 'auto' runs the same model on this thread and says why in workerFallbackReason.
+//   const model = await XcodecModel.fromPretrained(dir);                 // xcodec-wasm/node
+//   const { audioCodes } = await model.encode(inputValues, { bandwidth: 2 });
+//   const { audioValues } = await model.decode({ audioCodes });
+
+import { type XcodecConfig, numQuantizersForBandwidth } from './config.js';
+import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
+import { fileAccess } from './file_access.js';
+import type { Components, EncodeTrace } from './model/network.js';
+import type { Tuning } from './runtime.js';
+import type { CheckpointSource } from './weights.js';
+import {
+  type CodesArgument, type CodesTensor, type DecodeOptions, type EncodeOptions, type FloatTensor, type LoadOptions, XcodecModelSync,
+} from './xcodec.js';
+import type { LoadRequest, ModelInfo, WorkerReply } from './model_worker.js';
+
+export interface ModelLoadOptions extends LoadOptions {
+  /**
+   * Where the model runs: 'auto' (default) in a dedicated worker when one can start, else on this
+   * thread; true: a worker or an XcodecRuntimeError; false: this thread (every call then blocks it
+   * while it computes, as XcodecModelSync does).
+   */
+  worker?: 'auto' | boolean;
+  /** the worker's script, for bundles that move files (default: model_worker.js beside this module) */
+  workerUrl?: string | URL;
+}
+
+type Method = 'encode' | 'decode' | 'forward' | 'dequantize' | 'encodeTrace';
+
+interface Backend {
+  readonly info: ModelInfo;
+  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown>;
+  dispose(): Promise<void>;
+}
+
+const ERRORS: Record<string, new (message: string) => XcodecError> = {
+  XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError,
+};
+
+function revive(e: { name: string; message: string }): XcodecError {
+  const Cls = ERRORS[e.name];
+  return Cls ? new Cls(e.message) : new XcodecRuntimeError(`the model's worker failed: ${e.name}: ${e.message}`);
+}
+
+/** The model on this thread behind the same Promise interface. */
+class LocalBackend implements Backend {
+  constructor(private model: XcodecModelSync) {}
+
+  get info(): ModelInfo {
+    const m = this.model;
+    return {
+      config: m.config, numThreads: m.numThreads, threadsFallbackReason: m.threadsFallbackReason, tuning: m.tuning, simdFlavour: m.simdFlavour,
+      components: m.components, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
+    };
+  }
+
+  async call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown> {
+    await null; // the call starts after the caller's synchronous code, as a worker's would
+    const a = [...args];
+    if (onProgress && typeof a[1] === 'object' && a[1] !== null) a[1] = { ...a[1], onProgress };
+    return (this.model[method] as (...x: unknown[]) => unknown)(...a);
+  }
+
+  async dispose(): Promise<void> {
+    this.model.dispose();
+  }
+}
+
+interface Endpoint {
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
+  terminate(): void;
+  /** whether an idle worker may let the process exit (Node, Bun): ref while calls are pending */
+  hold(busy: boolean): void;
+}
+
+/** Starts the worker script; its messages and its failure (an error event or an exit) go to the callbacks. */
+async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (why: string) => void): Promise<Endpoint> {
+  const g = globalThis as unknown as { Worker?: new (url: URL, o: { type: 'module' }) => WebWorker; process?: { versions?: { node?: string }; execArgv?: string[] } };
+  interface WebWorker {
+    postMessage(m: unknown, t?: ArrayBuffer[]): void;
+    terminate(): void;
+    onmessage: ((e: { data: unknown }) => void) | null;
+    onerror: ((e: { message?: string; preventDefault?: () => void }) => void) | null;
+    ref?: () => void;
+    unref?: () => void;
+  }
+  if (typeof g.Worker === 'function') {
+    const w = new g.Worker(url, { type: 'module' });
+    w.onmessage = (e) => onMessage(e.data as WorkerReply);
+    w.onerror = (e) => { e.preventDefault?.(); onFailure(e.message || 'its script failed to load or threw'); };
+    return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: (busy) => (busy ? w.ref?.() : w.unref?.()) };
+  }
+  // Deno and Bun also set process.versions.node; they have Worker unless the host removed it, and then there is none
+  const isNode = g.process?.versions?.node && !(globalThis as { Deno?: unknown }).Deno && !(globalThis as { Bun?: unknown }).Bun;
+  if (isNode) {
+    const spec = 'node:worker_threads';
+    const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as typeof import('node:worker_threads');
+    // The caller's flags carry over (relaxed SIMD, heap size), except those about its own script: with
+    // --input-type or -e the worker would refuse to load a file.
+    const argv = (g.process as { execArgv?: string[] }).execArgv ?? [];
+    const execArgv: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      if (/^(-e|--eval|-p|--print)$/.test(argv[i])) i++;
+      else if (!argv[i].startsWith('--input-type') && !/^(-e|--eval|-p|--print)=/.test(argv[i])) execArgv.push(argv[i]);
+    }
+    const w = new Worker(url, { execArgv });
+    w.on('message', (m) => onMessage(m as WorkerReply));
+    w.on('error', (e) => onFailure(`${e.name}: ${e.message}`));
+    w.on('exit', (code) => onFailure(`it exited with code ${code}`));
+    return { post: (m, t) => w.postMessage(m, t), terminate: () => { void w.terminate(); }, hold: (busy) => (busy ? w.ref() : w.unref()) };
+  }
+  throw new Error('this runtime has no Worker');
+}
+
+/** The model in a dedicated worker (model_worker.ts); one call in flight at a time, by the caller's chain. */
+class WorkerBackend implements Backend {
+  info!: ModelInfo;
+  private endpoint!: Endpoint;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }>();
+  private nextId = 1;
+  private dead: string | null = null;
+  private progressHook: ((done: number, total: number) => void) | null = null;
+
+  static async start(url: URL, load: LoadRequest, loadProgress: LoadOptions['onProgress'], hubProgress: ((f: string, l: number, t: number) => void) | undefined): Promise<WorkerBackend> {
+    const b = new WorkerBackend();
+    let settleLoad!: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void };
+    const loaded = new Promise<ModelInfo>((resolve, reject) => { settleLoad = { resolve, reject }; });
+    let started = false;
+    b.endpoint = await spawn(url, (m) => {
+      if (m.type === 'ready') {
+        started = true;
+        b.endpoint.post(load);
+      } else if (m.type === 'loaded') settleLoad.resolve(m.info);
+      else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
+      else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
+      else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
+      else b.reply(m);
+    }, (why) => {
+      const error = new XcodecRuntimeError(started ? `the model's worker stopped: ${why}; load the model again` : `the model's worker did not start: ${why}`);
+      (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
+      settleLoad.reject(error);
+      b.fail(error.message);
+    });
+    b.endpoint.hold(true);
+    try {
+      b.info = await loaded;
+    } catch (e) {
+      b.endpoint.terminate();
+      throw e;
+    }
+    b.endpoint.hold(false);
+    return b;
+  }
+
+  private reply(m: WorkerReply): void {
+    if (m.type !== 'result' && m.type !== 'error' && m.type !== 'progress') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'progress') {
+      p.onProgress?.(m.done, m.total);
+      return;
+    }
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.endpoint.hold(false);
+    if (m.type === 'error') p.reject(revive(m.error));
+    else {
+      this.info.wasmMemoryBytes = m.wasmMemoryBytes;
+      p.resolve(m.value);
+    }
+  }
+
+  private fail(why: string): void {
+    if (this.dead) return;
+    this.dead = why;
+    for (const p of this.pending.values()) p.reject(new XcodecRuntimeError(why));
+    this.pending.clear();
+  }
+
+  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown> {
+    if (this.dead) return Promise.reject(new XcodecRuntimeError(this.dead));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.endpoint.hold(true);
+      try {
+        this.endpoint.post({ type: 'call', id, method, args, wantsProgress: onProgress !== undefined });
+      } catch (e) {
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.endpoint.hold(false);
+        reject(new XcodecInputError(`${method}: its arguments cannot be sent to the model's worker (${(e as Error).name}: ${(e as Error).message}); ` +
+          'accepted: typed arrays, plain objects and numbers as documented'));
+      }
+    });
+  }
+
+  async dispose(): Promise<void> {
+    this.fail('the model was disposed');
+    this.endpoint.terminate();
+  }
+}
+
+/** Strips what cannot be posted (onProgress) from an options argument, keeping its other fields as given. */
+function splitOptions(options: unknown): { options: unknown; onProgress?: (done: number, total: number) => void } {
+  if (typeof options !== 'object' || options === null || !('onProgress' in options)) return { options };
+  const { onProgress, ...rest } = options as { onProgress?: unknown };
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (done, total) => void`);
+  }
+  return { options: rest, onProgress: onProgress as ((done: number, total: number) => void) | undefined };
+}
+
+export class XcodecModel {
+  /** The last call queued: each call starts when the one before it has settled (call order). */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** While > 0 the model is inside a caller's onProgress: a call on it from there is refused. */
+  private inProgressCallback = 0;
+  private disposed = false;
+
+  private constructor(private backend: Backend, readonly runsOn: 'worker' | 'caller', readonly workerFallbackReason: string | null) {}
+
+  /** A checkpoint directory or a Hub repository id (needs `xcodec-wasm/node`, like XcodecModelSync). */
+  static async fromPretrained(dir: string, options: ModelLoadOptions = {}): Promise<XcodecModel> {
+    if (typeof dir !== 'string' || dir === '') {
+      throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
+    }
+    fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`); // the same error as XcodecModelSync's where file access is missing
+    return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry: nodeEntryUrl() }, options,
+      () => XcodecModelSync.fromPretrained(dir, options));
+  }
+
+  /** Checkpoint files in memory (browsers, edge runtimes): as XcodecModelSync.fromBuffers; the bytes are copied to the worker. */
+  static async fromBuffers(files: Record<string, Uint8Array>, options: ModelLoadOptions & { config?: unknown } = {}): Promise<XcodecModel> {
+    if (typeof files !== 'object' || files === null) {
+      throw new XcodecInputError('fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes');
+    }
+    return XcodecModel.start({ type: 'load', how: 'buffers', files, config: options.config }, options,
+      () => XcodecModelSync.fromBuffers(files, options));
+  }
+
+  /** A parsed config and a tensor source: a source is functions, which cannot cross to a worker, so this model runs on the calling thread. */
+  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
+    return new XcodecModel(new LocalBackend(await XcodecModelSync.fromCheckpoint(config, source, options)), 'caller',
+      'fromCheckpoint: a tensor source cannot be sent to a worker');
+  }
+
+  private static async start(load: LoadRequest, options: ModelLoadOptions, local: () => Promise<XcodecModelSync>): Promise<XcodecModel> {
+    if (typeof options !== 'object' || options === null) throw new XcodecInputError('load options must be an object');
+    const mode = options.worker ?? 'auto';
+    if (mode !== 'auto' && mode !== true && mode !== false) throw new XcodecInputError(`worker ${describe(mode)} is not accepted; accepted: 'auto', true, false`);
+    if (mode === false) return new XcodecModel(new LocalBackend(await local()), 'caller', 'worker: false');
+    const { onProgress, hub, worker: _w, workerUrl, ...plain } = options;
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (loaded, total) => void`);
+    const { onProgress: hubProgress, ...hubPlain } = hub ?? {};
+    const request: LoadRequest = { ...load, options: { ...plain, ...(hub ? { hub: hubPlain } : {}) }, wantsProgress: onProgress !== undefined, wantsHubProgress: hubProgress !== undefined };
+    let url: URL;
+    try {
+      url = workerUrl !== undefined ? new URL(String(workerUrl), (globalThis as { location?: { href: string } }).location?.href) : new URL('./model_worker.js', import.meta.url);
+    } catch {
+      throw new XcodecInputError(`workerUrl ${describe(workerUrl)} is not a URL`);
+    }
+    try {
+      return new XcodecModel(await WorkerBackend.start(url, request, onProgress, hubProgress), 'worker', null);
+    } catch (e) {
+      const beforeStart = !(e instanceof XcodecError) || (e as { beforeStart?: boolean }).beforeStart === true;
+      if (mode === true || !beforeStart) throw e; // a load that failed in the worker fails the same here
+      return new XcodecModel(new LocalBackend(await local()), 'caller', `no worker: ${(e as Error).message}`);
+    }
+  }
+
+  get config(): XcodecConfig { return this.backend.info.config; }
+  /** Threads running the kernels (in the worker, when there is one). */
+  get numThreads(): number { return this.backend.info.numThreads; }
+  get threadsFallbackReason(): string | null { return this.backend.info.threadsFallbackReason; }
+  /** The knobs the model was loaded with (a copy where it runs in a worker: set them with LoadOptions.tuning). */
+  get tuning(): Tuning { return this.backend.info.tuning; }
+  get simdFlavour(): 'simd' | 'relaxed' { return this.backend.info.simdFlavour; }
+  get components(): Components { return this.backend.info.components; }
+  get unusedTensors(): string[] { return this.backend.info.unusedTensors; }
+  /** WebAssembly memory at the high-water mark, as of the last finished call. */
+  get wasmMemoryBytes(): number { return this.backend.info.wasmMemoryBytes; }
+
+  numQuantizersFor(bandwidth?: number): number {
+    return numQuantizersForBandwidth(this.config, bandwidth);
+  }
+
+  /** input_values [B, 1, N] (or a mono Float32Array) -> { audioCodes [B, nq, T] int64 }; see XcodecModelSync.encode. */
+  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): Promise<{ audioCodes: CodesTensor }> {
+    return this.run('encode', [inputValues, options]) as Promise<{ audioCodes: CodesTensor }>;
+  }
+
+  /** audio_codes [B, nq, T] (or encode's output) -> { audioValues [B, 1, T * hop] }. */
+  decode(audioCodes: CodesArgument, options: DecodeOptions = {}): Promise<{ audioValues: FloatTensor }> {
+    return this.run('decode', [audioCodes, options]) as Promise<{ audioValues: FloatTensor }>;
+  }
+
+  /** encode then decode, audio trimmed to the input (transformers' forward). */
+  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> = {}): Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }> {
+    return this.run('forward', [inputValues, options]) as Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }>;
+  }
+
+  dequantize(audioCodes: CodesArgument): Promise<FloatTensor> {
+    return this.run('dequantize', [audioCodes]) as Promise<FloatTensor>;
+  }
+
+  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Promise<Record<keyof EncodeTrace, FloatTensor>> {
+    return this.run('encodeTrace', [inputValues, item, options]) as Promise<Record<keyof EncodeTrace, FloatTensor>>;
+  }
+
+  /** Frees the worker (or this thread's model) after the calls already made have finished. */
+  dispose(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
+    this.disposed = true;
+    const done = this.tail.then(() => this.backend.dispose());
+    this.tail = done;
+    return done;
+  }
+
+  private run(method: Method, args: unknown[]): Promise<unknown> {
+    if (this.inProgressCallback > 0) {
+      return Promise.reject(new XcodecRuntimeError(`${method} was called from inside onProgress of a call running on the same model; ` +
+        'accepted: one call at a time per model: await that call, then call again, or use a second model'));
+    }
+    if (this.disposed) return Promise.reject(new XcodecRuntimeError(`${method}: the model was disposed`));
+    let split;
+    try {
+      split = splitOptions(args[method === 'encodeTrace' ? 2 : 1]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const posted = [...args];
+    if (method !== 'encodeTrace' && args.length > 1) posted[1] = split.options;
+    const user = split.onProgress;
+    const onProgress = user && ((done: number, total: number) => {
+      this.inProgressCallback++;
+      try {
+        user(done, total);
+      } finally {
+        this.inProgressCallback--;
+      }
+    });
+    const result = this.tail.then(() => this.backend.call(method, posted, onProgress));
+    this.tail = result.catch(() => {}); // a failed call does not hold up the next one
+    return result;
+  }
+}
+
+/** Where `xcodec-wasm/node` is, for a worker loading from a directory (it installs file access there). */
+function nodeEntryUrl(): string {
+  return new URL('./node/index.js', import.meta.url).href;
+}
