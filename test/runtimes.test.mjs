@@ -12,27 +12,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fixtures, manifest, npy, assertClose, assertCodesEqual, assertDims, item } from './helpers.mjs';
+import { CHROMIUM_ARGS, chromiumPath } from './chromium.mjs';
+import { bundleDecoders } from '../scripts/demo-web.mjs';
 
 const root = resolve(fixtures, '..', '..');
 const dir = join(fixtures, 'tiny-hubert');
 const { cases } = manifest('tiny-hubert');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-/**
- * Headless Chromium: $XCODEC_CHROMIUM, else the system's /usr/bin/chromium, else the build that the
- * npm package @sparticuz/chromium ships (x64 Linux only; unpacked to the temp folder on first use).
- * Its recommended launch flags (--single-process and friends) break cross-origin isolation, so only
- * CHROMIUM_ARGS below are passed.
- */
-async function chromiumPath() {
-  if (process.env.XCODEC_CHROMIUM) return process.env.XCODEC_CHROMIUM;
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`no Chromium: /usr/bin/chromium is missing and @sparticuz/chromium ships x64 Linux only (this is ${process.platform}-${process.arch}); install chromium or set XCODEC_CHROMIUM`);
-  }
-  const { default: packaged } = await import('@sparticuz/chromium');
-  return packaged.executablePath();
-}
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const file = (c, key) => npy(join(dir, 'cases', c.tensors[key].file));
 
 const nodeCompressed = (async () => {
@@ -86,18 +72,27 @@ test('Bun: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads 
   await checkOutputs(out, out.runtime);
 });
 
+/** The Promise API's report from a runtime: the model ran in a worker, codes equal, this thread free. */
+function checkAsync(out, what, threads) {
+  assert.is(out.runsOn, 'worker', `${what}: the model ran in a worker (${out.workerFallbackReason})`);
+  assert.is(out.numThreads, threads, `${what}: ${threads} kernel thread(s) inside it`);
+  assert.ok(out.codesEqual, `${what}: codes equal XcodecModelSync's on every case and bandwidth`);
+  assert.ok(out.encodeMs > 500, `${what}: the long encode took ${out.encodeMs.toFixed(0)} ms`);
+  assert.ok(out.worstGapMs < 50, `${what}: a 10 ms timer kept firing within 50 ms (longest gap ${out.worstGapMs.toFixed(1)} ms over ${out.encodeMs.toFixed(0)} ms)`);
+  process.stdout.write(`  ${what}: 120 s encoded in a worker in ${out.encodeMs.toFixed(0)} ms; longest 10 ms timer gap ${out.worstGapMs.toFixed(1)} ms\n`);
+}
+
+test('Deno and Bun: the Promise API runs the model in a Web Worker; codes equal, the event loop stays free', async () => {
+  checkAsync(runScript(bin('deno'), ['run', '--allow-read', '--allow-env', 'test/runtimes/fixture-run.mjs', '--threads', '2', '--async'], 'deno'), 'deno', 2);
+  checkAsync(runScript(bin('deno'), ['run', '--allow-read', '--allow-env', 'test/runtimes/fixture-run.mjs', '--threads', '2', '--async', '--from-buffers'], 'deno'), 'deno (fromBuffers)', 2);
+  checkAsync(runScript(bin('bun'), ['test/runtimes/fixture-run.mjs', '--threads', '2', '--async'], 'bun'), 'bun', 2);
+});
+
 /**
  * The decoder packages bundled for the browser by esbuild, as a page without a bundler would take
  * them: browser.html's import map points their bare names here.
  */
-const decodersBundle = (async () => {
-  const { build } = await import('esbuild');
-  const r = await build({
-    stdin: { contents: "export { MPEGDecoder } from 'mpg123-decoder'; export { OggOpusDecoder } from 'ogg-opus-decoder'; export { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';", resolveDir: root },
-    bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent',
-  });
-  return r.outputFiles[0].contents;
-})();
+const decodersBundle = bundleDecoders();
 
 /** Static files of the repository for the browser, with COOP/COEP headers under /coi/. */
 async function startServer() {
@@ -127,7 +122,7 @@ async function startServer() {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
-async function inChromium(url, options) {
+async function inChromium(url, options, run = 'runFixtures') {
   const executablePath = await chromiumPath();
   assert.ok(existsSync(executablePath), `${executablePath} exists`);
   const { chromium } = await import('playwright-core');
@@ -139,7 +134,7 @@ async function inChromium(url, options) {
     page.on('pageerror', (e) => logs.push(String(e)));
     await page.goto(url);
     await page.waitForFunction(() => window.pageReady === true, null, { timeout: 30000 });
-    return await page.evaluate((o) => window.runFixtures(o), options);
+    return await page.evaluate(([o, fn]) => window[fn](o), [options, run]);
   } catch (e) {
     throw new Error(`${e.message}\npage log:\n${logs.join('\n')}`);
   } finally {
@@ -155,6 +150,7 @@ test('Chromium: cross-origin isolated page (COOP/COEP): 2 threads', async () => 
     assert.is(out.numThreads, 2, 'the kernels ran on 2 threads');
     assert.ok(out.workerChunks > 0, 'workers ran chunks');
     await checkOutputs(out, 'chromium (threads)');
+    checkAsync(await inChromium(`http://127.0.0.1:${server.address().port}/coi/test/runtimes/browser.html`, { numThreads: 2 }, 'runAsync'), 'chromium (threads)', 2);
   } finally {
     server.close();
   }
@@ -167,6 +163,7 @@ test('Chromium: page without COOP/COEP (no SharedArrayBuffer): same API on one t
     assert.is(out.crossOriginIsolated, false, 'the page is not cross-origin isolated');
     assert.is(out.numThreads, 1, 'fell back to one thread');
     await checkOutputs(out, 'chromium (fallback)');
+    checkAsync(await inChromium(`http://127.0.0.1:${server.address().port}/test/runtimes/browser.html`, { numThreads: 2 }, 'runAsync'), 'chromium (fallback)', 1);
   } finally {
     server.close();
   }
@@ -210,6 +207,7 @@ test('edge: fetch(request) handler under Deno.serve, no workers: WAV in, codes .
           const body = new Uint8Array(await r.arrayBuffer());
           assert.is(r.status, 200, `edge ${c.name}[${b}] bw ${bw}: ${new TextDecoder().decode(body)}`);
           assert.is(r.headers.get('x-xcodec-threads'), '1', 'the edge handler ran on one thread');
+          assert.is(r.headers.get('x-xcodec-runs-on'), 'caller', 'no Worker: the Promise API ran the model on the handler\'s thread');
           const { readNpy } = await import('../dist/audio.js');
           const got = readNpy(body);
           assertDims(got.shape, [1, ...exp.shape.slice(1)], `edge ${c.name}[${b}] codes_bw${bw}`);
