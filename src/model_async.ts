@@ -11,6 +11,7 @@
 import { type XcodecConfig, numQuantizersForBandwidth } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { fileAccess } from './file_access.js';
+import { workerEnv } from './threads/pool.js';
 import type { Components, EncodeTrace } from './model/network.js';
 import type { Tuning } from './runtime.js';
 import type { CheckpointSource } from './weights.js';
@@ -80,7 +81,7 @@ interface Endpoint {
 
 /** Starts the worker script; its messages and its failure (an error event or an exit) go to the callbacks. */
 async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (why: string) => void): Promise<Endpoint> {
-  const g = globalThis as unknown as { Worker?: new (url: URL, o: { type: 'module' }) => WebWorker; process?: { versions?: { node?: string }; execArgv?: string[] } };
+  const g = globalThis as unknown as { Worker: new (url: URL, o: { type: 'module' }) => WebWorker; process?: { execArgv?: string[] } };
   interface WebWorker {
     postMessage(m: unknown, t?: ArrayBuffer[]): void;
     terminate(): void;
@@ -89,15 +90,14 @@ async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (
     ref?: () => void;
     unref?: () => void;
   }
-  if (typeof g.Worker === 'function') {
+  const env = workerEnv(); // the kernel pool's own rule: Deno and Bun also set process.versions.node
+  if (env === 'web') {
     const w = new g.Worker(url, { type: 'module' });
     w.onmessage = (e) => onMessage(e.data as WorkerReply);
     w.onerror = (e) => { e.preventDefault?.(); onFailure(e.message || 'its script failed to load or threw'); };
     return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: (busy) => (busy ? w.ref?.() : w.unref?.()) };
   }
-  // Deno and Bun also set process.versions.node; they have Worker unless the host removed it, and then there is none
-  const isNode = g.process?.versions?.node && !(globalThis as { Deno?: unknown }).Deno && !(globalThis as { Bun?: unknown }).Bun;
-  if (isNode) {
+  if (env === 'node') {
     const spec = 'node:worker_threads';
     const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as typeof import('node:worker_threads');
     // The caller's flags carry over (relaxed SIMD, heap size), except those about its own script: with
@@ -261,7 +261,14 @@ export class XcodecModel {
     try {
       url = workerUrl !== undefined ? new URL(String(workerUrl), (globalThis as { location?: { href: string } }).location?.href) : new URL('./model_worker.js', import.meta.url);
     } catch {
-      throw new XcodecInputError(`workerUrl ${describe(workerUrl)} is not a URL`);
+      if (workerUrl !== undefined) throw new XcodecInputError(`workerUrl ${describe(workerUrl)} is not a URL`);
+      // import.meta.url is undefined where the host bundles modules its own way (workerd): no worker script to find
+      if (mode === true) throw new XcodecRuntimeError('no worker: this module has no URL (import.meta.url) to find model_worker.js beside; pass { workerUrl }');
+      return new XcodecModel(new LocalBackend(await local()), 'caller', 'no worker: this module has no URL (import.meta.url) to find model_worker.js beside');
+    }
+    if (workerEnv() === null) {
+      if (mode === true) throw new XcodecRuntimeError('no worker: this runtime offers none (Web Workers or node:worker_threads)');
+      return new XcodecModel(new LocalBackend(await local()), 'caller', 'no worker: this runtime offers none (Web Workers or node:worker_threads)');
     }
     try {
       return new XcodecModel(await WorkerBackend.start(url, request, onProgress, hubProgress), 'worker', null);

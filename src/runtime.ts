@@ -75,13 +75,51 @@ function kernelBytes(flavour: 'auto' | Flavour, shared: boolean): { bytes: Uint8
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
+/**
+ * Kernel builds compiled by the host, for runtimes that forbid compiling WebAssembly from bytes
+ * (Cloudflare Workers, workerd): the package's `xcodec-wasm/wasm/<name>.wasm` files imported as
+ * modules. 'auto' takes relaxed where given, else simd; threads need a '-threads' build.
+ */
+export type WasmModules = Partial<Record<'simd' | 'relaxed' | 'simd-threads' | 'relaxed-threads', WebAssembly.Module>>;
+const WASM_MODULE_NAMES = ['simd', 'relaxed', 'simd-threads', 'relaxed-threads'];
+
+function checkWasmModules(modules: unknown): WasmModules {
+  if (typeof modules !== 'object' || modules === null) throw new XcodecInputError(`wasmModules ${describe(modules)} is not accepted; accepted: { simd?, relaxed?, 'simd-threads'?, 'relaxed-threads'? } of WebAssembly.Module`);
+  for (const [k, v] of Object.entries(modules)) {
+    if (!WASM_MODULE_NAMES.includes(k)) throw new XcodecInputError(`wasmModules has "${k}"; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`);
+    if (!(v instanceof WebAssembly.Module)) {
+      throw new XcodecInputError(`wasmModules["${k}"] is ${describe(v)}, not a WebAssembly.Module (import xcodec-wasm/wasm/${k}.wasm as a WebAssembly module, or compile it)`);
+    }
+  }
+  return modules as WasmModules;
+}
+
+/** The given module for this flavour and memory kind, or null when none was given. */
+function givenModule(modules: WasmModules, flavour: 'auto' | Flavour, shared: boolean): { module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour } | null {
+  const suffix = shared ? '-threads' : '';
+  for (const f of (flavour === 'auto' ? ['relaxed', 'simd'] : [flavour]) as Flavour[]) {
+    const module = modules[`${f}${suffix}` as keyof WasmModules];
+    if (module) return { module, bytes: new Uint8Array(0), flavour: f };
+  }
+  return null;
+}
+
 /** Compiles asynchronously (browsers refuse synchronous compilation of modules over 4 KB on the main thread). */
 async function compileKernels(flavour: 'auto' | Flavour, shared: boolean): Promise<{ module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour }> {
   const { bytes, flavour: f } = kernelBytes(flavour, shared);
   const key = `${f}${shared ? '-threads' : ''}`;
   let p = compiled.get(key);
   if (!p) {
-    p = WebAssembly.compile(bytes);
+    p = WebAssembly.compile(bytes).catch((e: Error) => {
+      compiled.delete(key);
+      // Workers and workerd refuse code generation from bytes: say what to pass instead of a raw CompileError.
+      if (/disallowed|not allowed|code generation/i.test(e.message)) {
+        throw new XcodecRuntimeError(`this runtime does not allow compiling WebAssembly from bytes (${e.name}: ${e.message}); ` +
+          'pass the kernels precompiled: load with { wasmModules: { simd, relaxed } }, each a WebAssembly.Module of the package\'s ' +
+          'xcodec-wasm/wasm/simd.wasm and xcodec-wasm/wasm/relaxed.wasm (import them as wasm modules in workerd, wrangler or a bundler)');
+      }
+      throw e;
+    });
     compiled.set(key, p);
   }
   return { module: await p, bytes, flavour: f };
@@ -132,6 +170,8 @@ export interface RuntimeOptions {
   pool?: PoolOptions;
   /** memory blocking and thread splits (see Tuning) */
   tuning?: TuningOptions;
+  /** precompiled kernel builds (hosts that forbid compiling from bytes) */
+  wasmModules?: WasmModules;
 }
 
 interface RuntimeParts {
@@ -194,6 +234,18 @@ export class Runtime {
    */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const simd = options.simd ?? 'auto';
+    if (simd !== 'auto' && simd !== 'simd' && simd !== 'relaxed') {
+      throw new XcodecInputError(`simd option ${describe(simd)} is not supported; accepted: "auto", "simd", "relaxed"`);
+    }
+    const modules = options.wasmModules === undefined ? null : checkWasmModules(options.wasmModules);
+    const kernels = async (shared: boolean) => {
+      if (!modules) return compileKernels(simd, shared);
+      const m = givenModule(modules, simd, shared);
+      if (!m && !shared) {
+        throw new XcodecInputError(`wasmModules has no ${simd === 'auto' ? '"relaxed" or "simd"' : `"${simd}"`} module; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`);
+      }
+      return m;
+    };
     let threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new XcodecInputError(`numThreads ${describe(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`);
@@ -208,19 +260,29 @@ export class Runtime {
           'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
       } else {
         const shared = sharedMemory();
+        const threaded = shared ? await kernels(true) : null;
         if (!shared) reason = 'no shared WebAssembly memory could be reserved';
+        else if (!threaded) reason = `wasmModules has no "${simd === 'auto' ? 'relaxed-threads" or "simd-threads' : `${simd}-threads`}" module`;
         else {
           const { memory, maximum } = shared;
-          const { module, bytes, flavour } = await compileKernels(simd, true);
+          const { module, bytes, flavour } = threaded;
           const inst = await WebAssembly.instantiate(module, { env: { memory } });
-          const pool = await Pool.create(module, bytes, memory, threads - 1, options.pool);
-          const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool, maxPages: maximum }, options.tuning);
-          if (!pool) rt.fallbackReason = `the worker pool did not start: ${Pool.startError}`;
-          return rt;
+          let pool: Pool | null = null;
+          try {
+            pool = await Pool.create(module, bytes, memory, threads - 1, options.pool);
+          } catch (e) {
+            // a host that looks like one with workers but cannot start them (workerd with nodejs_compat): one thread
+            reason = `the worker pool did not start: ${(e as Error).message}`;
+          }
+          if (pool || reason === null) {
+            const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool, maxPages: maximum }, options.tuning);
+            if (!pool) rt.fallbackReason = `the worker pool did not start: ${Pool.startError}`;
+            return rt;
+          }
         }
       }
     }
-    const { module, flavour } = await compileKernels(simd, false);
+    const { module, flavour } = (await kernels(false))!;
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
     const inst = await WebAssembly.instantiate(module, { env: { memory } });
     const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool: null, maxPages: 65536 }, options.tuning);

@@ -11,14 +11,14 @@ import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError
 import { parseStrictJson } from './json.js';
 import { COMPONENTS, type Components, type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
 import { checkWindowFrames, frameWindows } from './model/windows.js';
-import { Runtime, type Tensor, type Tuning, type TuningOptions } from './runtime.js';
+import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from './runtime.js';
 import { type HubOptions, fileAccess } from './file_access.js';
 import { warmUpKernels } from './warmup.js';
 import { type CheckpointSource, WeightLoader } from './weights.js';
 
 export type { CheckpointSource } from './weights.js';
 export type { HubOptions } from './file_access.js';
-export type { Tuning, TuningOptions } from './runtime.js';
+export type { Tuning, TuningOptions, WasmModules } from './runtime.js';
 
 export interface FloatTensor {
   data: Float32Array;
@@ -50,6 +50,12 @@ export interface LoadOptions {
   onProgress?: (loaded: number, total: number) => void;
   /** advanced: memory blocking and thread-split knobs (results are bit-identical whatever they are) */
   tuning?: TuningOptions;
+  /**
+   * The kernels precompiled by the host, for runtimes that forbid compiling WebAssembly from bytes
+   * (Cloudflare Workers, workerd): `{ simd, relaxed }` (and `'simd-threads'`, `'relaxed-threads'`
+   * for threads), each a WebAssembly.Module of `xcodec-wasm/wasm/<name>.wasm`.
+   */
+  wasmModules?: WasmModules;
   /**
    * Which halves to load (default 'all'): 'decoder' (codes to audio: a TTS front end) skips the
    * semantic model and both encoders, about half the weights; 'encoder' (audio to codes: dataset
@@ -153,7 +159,7 @@ export class XcodecModelSync {
     if (!COMPONENTS.includes(components)) {
       throw new XcodecInputError(`components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`);
     }
-    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning });
+    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning, wasmModules: options.wasmModules });
     try {
       warmUpKernels(rt);
       const loader = new WeightLoader(rt, source);

@@ -32,6 +32,8 @@ type AnyGlobal = typeof globalThis & {
 export function workerEnv(): WorkerEnv | null {
   const g = globalThis as AnyGlobal;
   if (g.Deno !== undefined || g.Bun !== undefined) return typeof g.Worker === 'function' ? 'web' : null;
+  // workerd (Cloudflare Workers) with nodejs_compat sets process.versions.node but has no workers at all
+  if ((g as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers') return null;
   if (typeof g.process?.versions?.node === 'string' && g.window === undefined) return 'node';
   return typeof g.Worker === 'function' ? 'web' : null;
 }
