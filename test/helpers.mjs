@@ -1,5 +1,6 @@
 // Shared test helpers: fixture loading and tolerance checks.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../dist/audio.js';
@@ -58,3 +59,13 @@ export async function rejectsWith(name, promise, ...fragments) {
   for (const f of fragments) if (!error.message.includes(f)) throw new Error(`message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
   return error;
 }
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+

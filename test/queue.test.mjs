@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeWav } from '../dist/audio.js';
 import { dataset, sameTree, tree } from './datasets.mjs';
-import { fixtures, here } from './helpers.mjs';
-import { findRedisServer, freePort, startRedis } from './redis.mjs';
+import { fixtures, freePort, here } from './helpers.mjs';
+import { findRedisServer, startRedis } from './redis.mjs';
 
 const redisServer = findRedisServer();
 if (!redisServer.path) {

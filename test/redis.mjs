@@ -2,7 +2,8 @@
 // no persistence. Missing, it is installed with apt-get when the tests run as root (as CI does);
 // otherwise the caller reports itself skipped with the install command, never silently.
 import { spawn, spawnSync } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from './helpers.mjs';
 
 const INSTALL = 'apt-get install -y redis-server';
 
@@ -17,14 +18,6 @@ export function findRedisServer() {
   if (spawnSync('/bin/sh', ['-c', INSTALL], quiet).status !== 0) spawnSync('/bin/sh', ['-c', `apt-get update && ${INSTALL}`], quiet);
   const installed = which('redis-server');
   return installed ? { path: installed } : { path: null, reason: `redis-server is not installed and \`${INSTALL}\` failed` };
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
 }
 
 function answersPing(port) {

@@ -37,7 +37,7 @@ export async function runAsync(read, options = {}) {
         codesEqual &&= a.length === b.length && a.every((v, i) => v === b[i]);
       }
     }
-    const long = new Float32Array(16000 * 120);
+    const long = new Float32Array(16000 * 240);
     let s = 7;
     for (let i = 0; i < long.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; long[i] = (s / 2147483648 - 0.5) * 0.2; }
     let last = performance.now();
