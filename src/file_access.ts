@@ -10,8 +10,13 @@ export interface HubOptions {
   /** default: $HF_ENDPOINT or https://huggingface.co */
   endpoint?: string;
   revision?: string;
-  /** default: $XCODEC_CACHE, else $XDG_CACHE_HOME/xcodec-wasm/hub, else ~/.cache/xcodec-wasm/hub */
+  /**
+   * huggingface_hub's cache, shared with Python: default $HF_HUB_CACHE, else $HF_HOME/hub, else
+   * $XDG_CACHE_HOME/huggingface/hub (~/.cache/huggingface/hub)
+   */
   cacheDir?: string;
+  /** never touch the network, only the cache (default: $HF_HUB_OFFLINE) */
+  offline?: boolean;
   /** default: $HF_TOKEN */
   token?: string;
   onProgress?: (file: string, loaded: number, total: number) => void;

@@ -1,11 +1,22 @@
-// Downloading a checkpoint from the Hugging Face Hub (or a mirror) into a local cache directory, so
-// `XcodecModel.fromPretrained('hf-audio/xcodec-hubert-librispeech')` works like transformers'.
-// Files come from `${endpoint}/${repo}/resolve/${revision}/${file}`; each is written to a temporary
-// file and renamed when complete, so an interrupted download never leaves a truncated file behind.
+// Downloading a checkpoint from the Hugging Face Hub (or a mirror) into the cache that Python's
+// huggingface_hub uses, so `XcodecModel.fromPretrained('hf-audio/xcodec-hubert-librispeech')` works like
+// transformers' and shares its downloads: $HF_HUB_CACHE, else $HF_HOME/hub, else
+// $XDG_CACHE_HOME/huggingface/hub (~/.cache/huggingface/hub), holding
+//   models--ORG--NAME/blobs/<etag>                      the files' bytes, named by their ETag
+//   models--ORG--NAME/snapshots/<commit>/<file>         a relative symlink to its blob
+//   models--ORG--NAME/refs/<revision>                   the commit a branch or tag pointed to
+// A file's metadata comes from a HEAD of `${endpoint}/${repo}/resolve/${revision}/${file}` (X-Repo-Commit,
+// X-Linked-Etag or ETag, X-Linked-Size or Content-Length), like huggingface_hub; its bytes go to
+// blobs/<etag>.incomplete and are renamed when complete, and an interrupted download resumes there with
+// an HTTP Range request. HF_HUB_OFFLINE=1 (or hub.offline) never touches the network; with the
+// network down, what the cache holds for the revision is used.
+//
+// @huggingface/hub (npm) writes the same layout but no refs/ for a file download and has no offline
+// mode; the part of it needed here is small, so it is written out below.
 
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { XcodecCheckpointError, XcodecInputError, describe } from '../errors.js';
 import { parseStrictJson } from '../json.js';
 import type { HubOptions } from '../file_access.js';
@@ -13,85 +24,206 @@ import type { HubOptions } from '../file_access.js';
 export type { HubOptions } from '../file_access.js';
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+const COMMIT = /^[0-9a-f]{40}$/;
 
 export function isRepoId(s: string): boolean {
   return REPO_ID.test(s) && !s.includes('..') && !existsSync(s);
 }
 
-function defaultCache(): string {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-  if (env.XCODEC_CACHE) return env.XCODEC_CACHE;
-  return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm', 'hub');
+/** huggingface_hub's HF_HUB_CACHE. */
+export function hubCacheDir(options: HubOptions = {}): string {
+  const env = process.env;
+  if (options.cacheDir) return options.cacheDir;
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  if (env.HF_HOME) return join(env.HF_HOME, 'hub');
+  return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface', 'hub');
 }
 
-async function download(url: string, dest: string, token: string | undefined, file: string, onProgress?: HubOptions['onProgress']): Promise<boolean> {
-  let res: Response;
+const truthy = (v: string | undefined) => v !== undefined && ['1', 'on', 'yes', 'true'].includes(v.toLowerCase());
+
+interface Repo {
+  id: string;
+  endpoint: string;
+  revision: string;
+  token?: string;
+  offline: boolean;
+  /** models--ORG--NAME */
+  dir: string;
+  /** the commit the first file resolved to: the rest are fetched at it, so one snapshot is consistent */
+  pinned?: string;
+  onProgress?: HubOptions['onProgress'];
+}
+
+/** ETag as huggingface_hub stores it: no weak prefix, no quotes. */
+const normalizeEtag = (e: string) => e.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+interface Meta {
+  commit: string;
+  etag: string;
+  size: number | null;
+  /** where the bytes are (the redirect's target, or the resolve URL itself) */
+  location: string;
+}
+
+async function request(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
-    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, redirect: 'follow' });
+    return await fetch(url, init);
   } catch (e) {
-    const cause = (e as Error & { cause?: { message?: string } }).cause;
-    throw new XcodecCheckpointError(`${url}: download failed: ${cause?.message ?? (e as Error).message}`);
+    const cause = (e as Error & { cause?: { message?: string; code?: string } }).cause;
+    const err = new XcodecCheckpointError(`${what}: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? (e as Error).message}`);
+    (err as XcodecCheckpointError & { network?: boolean }).network = true;
+    throw err;
   }
-  if (res.status === 404) return false;
-  if (res.status === 401 || res.status === 403) {
-    throw new XcodecCheckpointError(`${url}: HTTP ${res.status} (a gated or private repository needs a token: set HF_TOKEN)`);
+}
+
+/** HEAD of a file's resolve URL: null when the repository has no such file (404). */
+async function fileMeta(repo: Repo, file: string): Promise<Meta | null> {
+  const url = `${repo.endpoint}/${repo.id}/resolve/${encodeURIComponent(repo.pinned ?? repo.revision)}/${file}`;
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}) };
+  let res = await request(url, { method: 'HEAD', headers, redirect: 'manual' }, url);
+  // a relative redirect is the Hub's own (a renamed repository): follow it; an absolute one is the file's storage
+  for (let hops = 0; res.status >= 300 && res.status < 400 && (res.headers.get('location') ?? '').startsWith('/') && hops < 5; hops++) {
+    res = await request(new URL(res.headers.get('location')!, url).href, { method: 'HEAD', headers, redirect: 'manual' }, url);
   }
-  if (!res.ok || !res.body) throw new XcodecCheckpointError(`${url}: HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const part = `${dest}.${process.pid}.part`;
-  const out = createWriteStream(part);
-  let loaded = 0;
+  if (res.status === 404) return null;
+  if (res.status === 401 || res.status === 403) throw new XcodecCheckpointError(`${url}: HTTP ${res.status} (a gated or private repository needs a token: set HF_TOKEN)`);
+  if (!(res.ok || (res.status >= 300 && res.status < 400))) throw new XcodecCheckpointError(`${url}: HTTP ${res.status} ${res.statusText}`);
+  const h = res.headers;
+  const commit = h.get('x-repo-commit');
+  const etag = h.get('x-linked-etag') ?? h.get('etag');
+  if (!commit || !COMMIT.test(commit) || !etag) {
+    throw new XcodecCheckpointError(`${url}: the server sent no X-Repo-Commit or ETag, which the Hub always sends; is ${repo.endpoint} a Hugging Face Hub endpoint?`);
+  }
+  const size = Number(h.get('x-linked-size') ?? h.get('content-length') ?? NaN);
+  const location = h.get('location') ? new URL(h.get('location')!, url).href : url;
+  return { commit, etag: normalizeEtag(etag), size: Number.isFinite(size) ? size : null, location };
+}
+
+/** The blob's bytes into blobs/<etag>, resuming blobs/<etag>.incomplete with a Range request. */
+async function downloadBlob(repo: Repo, file: string, meta: Meta, blob: string): Promise<void> {
+  const part = `${blob}.incomplete`;
+  let have = existsSync(part) ? statSync(part).size : 0;
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}) };
+  if (have > 0) headers.range = `bytes=${have}-`;
+  const res = await request(meta.location, { headers, redirect: 'follow' }, `${repo.id}/${file}: download`);
+  if (res.status === 416 && meta.size !== null && have === meta.size) {
+    renameSync(part, blob); // the previous run had every byte but not the rename
+    return;
+  }
+  if (!res.ok || !res.body) throw new XcodecCheckpointError(`${meta.location}: HTTP ${res.status} ${res.statusText}`);
+  if (res.status !== 206) have = 0; // the server sent the whole file: start over
+  const total = meta.size ?? (have + Number(res.headers.get('content-length') ?? 0));
+  const fd = openSync(part, have > 0 ? 'a' : 'w');
+  let loaded = have;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
       loaded += chunk.length;
-      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      onProgress?.(file, loaded, total);
+      repo.onProgress?.(file, loaded, total);
     }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    if (total && loaded !== total) throw new XcodecCheckpointError(`${url}: download ended after ${loaded} of ${total} bytes`);
-    renameSync(part, dest);
   } catch (e) {
-    out.destroy();
-    rmSync(part, { force: true });
-    if (e instanceof XcodecCheckpointError) throw e;
-    throw new XcodecCheckpointError(`${url}: download failed after ${loaded} bytes: ${(e as Error).message}`);
+    throw new XcodecCheckpointError(`${repo.id}/${file}: download failed after ${loaded} of ${total} bytes (${(e as Error).message}); ` +
+      `run again to resume from ${part}`);
+  } finally {
+    closeSync(fd);
   }
-  return true;
+  if (meta.size !== null && loaded !== meta.size) {
+    throw new XcodecCheckpointError(`${repo.id}/${file}: download ended after ${loaded} of ${meta.size} bytes; run again to resume from ${part}`);
+  }
+  renameSync(part, blob);
+}
+
+/** snapshots/<commit>/<file> -> ../../blobs/<etag>, as huggingface_hub links them (a copy where links are refused). */
+function linkSnapshot(pointer: string, blob: string): void {
+  mkdirSync(dirname(pointer), { recursive: true });
+  rmSync(pointer, { force: true });
+  try {
+    symlinkSync(relative(dirname(pointer), blob), pointer);
+  } catch {
+    copyFileSync(blob, pointer);
+  }
+}
+
+/** The commit a revision names in the cache (itself when it is one), or null. */
+function cachedCommit(repo: Repo): string | null {
+  if (COMMIT.test(repo.revision)) return repo.revision;
+  const ref = join(repo.dir, 'refs', repo.revision);
+  return existsSync(ref) ? readFileSync(ref, 'utf8').trim() : null;
 }
 
 /**
- * Makes sure the repository's config.json, preprocessor_config.json and weights (model.safetensors, or
- * the index and its shards) are in the cache; returns the local directory.
+ * The path of one file of the revision in the cache, downloading it when needed; null when the
+ * repository has no such file and `required` is false.
  */
-export async function snapshotDownload(repo: string, options: HubOptions = {}): Promise<string> {
-  if (!REPO_ID.test(repo) || repo.includes('..')) throw new XcodecInputError(`"${repo}" is neither a local directory nor a Hub repository id like "hf-audio/xcodec-hubert-librispeech"`);
-  const env = process.env;
-  const endpoint = (options.endpoint ?? env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
-  const revision = options.revision ?? 'main';
-  const token = options.token ?? env.HF_TOKEN;
-  const dir = join(options.cacheDir ?? defaultCache(), repo.replace('/', '--'), revision.replace(/[^\w.-]/g, '_'));
-  mkdirSync(dir, { recursive: true });
-  const fetchFile = async (file: string, required: boolean): Promise<boolean> => {
-    const dest = join(dir, file);
-    if (existsSync(dest)) return true;
-    const url = `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
-    const ok = await download(url, dest, token, file, options.onProgress);
-    if (!ok && required) throw new XcodecCheckpointError(`${url}: not found (HTTP 404): is "${repo}" an X-Codec repository at revision "${revision}"?`);
-    return ok;
+async function hubFile(repo: Repo, file: string, required: boolean, commitSeen: { commit?: string }): Promise<string | null> {
+  const fromCache = (why: string): string | null => {
+    const commit = commitSeen.commit ?? cachedCommit(repo);
+    const pointer = commit ? join(repo.dir, 'snapshots', commit, file) : null;
+    if (pointer && existsSync(pointer)) return pointer;
+    if (!required) return null;
+    const missing = commit ? `snapshots/${commit}/${file}` : `refs/${repo.revision}`;
+    throw new XcodecCheckpointError(`${repo.id}@${repo.revision}: ${why}, and the cache ${repo.dir} has no ${missing}` +
+      `${repo.offline ? ' (download it once online, with this package or huggingface_hub, then it loads offline)' : ''}`);
   };
-  await fetchFile('config.json', true);
-  await fetchFile('preprocessor_config.json', false);
-  if (!(await fetchFile('model.safetensors', false))) {
-    if (!(await fetchFile('model.safetensors.index.json', false))) {
-      throw new XcodecCheckpointError(`${endpoint}/${repo}: has neither model.safetensors nor model.safetensors.index.json`);
+  if (repo.offline) return fromCache('offline (HF_HUB_OFFLINE)');
+  let meta: Meta | null;
+  try {
+    meta = await fileMeta(repo, file);
+  } catch (e) {
+    if ((e as { network?: boolean }).network) return fromCache(`the Hub is unreachable (${(e as Error).message})`);
+    throw e;
+  }
+  if (!meta) {
+    if (required) {
+      throw new XcodecCheckpointError(`${repo.endpoint}/${repo.id}/resolve/${repo.revision}/${file}: not found (HTTP 404): is "${repo.id}" an X-Codec repository at revision "${repo.revision}"?`);
     }
-    const { readFileSync } = await import('node:fs');
-    const index = parseStrictJson(readFileSync(join(dir, 'model.safetensors.index.json')), `${endpoint}/${repo}/model.safetensors.index.json`,
-      XcodecCheckpointError) as { weight_map?: Record<string, unknown> } | null;
+    return null;
+  }
+  commitSeen.commit ??= meta.commit;
+  repo.pinned ??= meta.commit;
+  if (!COMMIT.test(repo.revision)) {
+    mkdirSync(join(repo.dir, 'refs'), { recursive: true });
+    const ref = join(repo.dir, 'refs', repo.revision);
+    if (!existsSync(ref) || readFileSync(ref, 'utf8').trim() !== meta.commit) writeFileSync(ref, meta.commit);
+  }
+  const pointer = join(repo.dir, 'snapshots', meta.commit, file);
+  if (existsSync(pointer)) return pointer;
+  if (!/^[\w.-]+$/.test(meta.etag)) throw new XcodecCheckpointError(`${repo.id}/${file}: the ETag ${describe(meta.etag)} cannot name a blob`);
+  const blob = join(repo.dir, 'blobs', meta.etag);
+  mkdirSync(dirname(blob), { recursive: true });
+  if (!existsSync(blob)) await downloadBlob(repo, file, meta, blob);
+  linkSnapshot(pointer, blob);
+  return pointer;
+}
+
+/**
+ * Makes sure the revision's config.json, preprocessor_config.json and weights (model.safetensors, or
+ * the index and its shards) are in the cache; returns the snapshot directory.
+ */
+export async function snapshotDownload(repoId: string, options: HubOptions = {}): Promise<string> {
+  if (!REPO_ID.test(repoId) || repoId.includes('..')) throw new XcodecInputError(`"${repoId}" is neither a local directory nor a Hub repository id like "hf-audio/xcodec-hubert-librispeech"`);
+  const env = process.env;
+  const repo: Repo = {
+    id: repoId,
+    endpoint: (options.endpoint ?? env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, ''),
+    revision: options.revision ?? 'main',
+    token: options.token ?? env.HF_TOKEN,
+    offline: options.offline ?? truthy(env.HF_HUB_OFFLINE),
+    dir: join(hubCacheDir(options), `models--${repoId.replace('/', '--')}`),
+    onProgress: options.onProgress,
+  };
+  if (/[\\]|\.\./.test(repo.revision)) throw new XcodecInputError(`revision ${describe(repo.revision)} is not accepted; accepted: a branch, tag or commit name`);
+  const seen: { commit?: string } = {};
+  const config = (await hubFile(repo, 'config.json', true, seen))!;
+  await hubFile(repo, 'preprocessor_config.json', false, seen);
+  if (!(await hubFile(repo, 'model.safetensors', false, seen))) {
+    const indexPath = await hubFile(repo, 'model.safetensors.index.json', false, seen);
+    if (!indexPath) throw new XcodecCheckpointError(`${repo.endpoint}/${repo.id}@${repo.revision}: has neither model.safetensors nor model.safetensors.index.json${repo.offline ? ' in the cache' : ''}`);
+    const index = parseStrictJson(readFileSync(indexPath), `${repo.id}/model.safetensors.index.json`, XcodecCheckpointError) as { weight_map?: Record<string, unknown> } | null;
     for (const shard of new Set(Object.values(index?.weight_map ?? {}))) {
       if (typeof shard !== 'string' || !/^[\w.-]+$/.test(shard)) throw new XcodecCheckpointError(`model.safetensors.index.json names an unsafe shard path ${describe(shard)}`);
-      await fetchFile(shard, true);
+      await hubFile(repo, shard, true, seen);
     }
   }
-  return dir;
+  return dirname(config);
 }
