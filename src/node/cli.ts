@@ -157,10 +157,45 @@ function readCodes(path: string): CodesInput {
   return { data: a.data, dims: a.shape };
 }
 
+/** Hub downloads: a bar per file on a terminal (cli-progress), else a line per 10% of each file. */
+async function downloadProgress(args: Args): Promise<{ onProgress: (file: string, loaded: number, total: number) => void; stop(): void }> {
+  if (args.quiet) return { onProgress() {}, stop() {} };
+  if (process.stderr.isTTY) {
+    const imported = await import('cli-progress');
+    const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
+    const bars = new cliProgress.MultiBar({
+      format: 'download {file} [{bar}] {percentage}% | {loadedMiB}/{totalMiB} MiB | ETA {eta_formatted}', stream: process.stderr, hideCursor: true,
+    }, cliProgress.Presets.shades_classic);
+    const byFile = new Map<string, ReturnType<typeof bars.create>>();
+    const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+    return {
+      onProgress(file, loaded, total) {
+        let bar = byFile.get(file);
+        if (!bar) byFile.set(file, (bar = bars.create(total || 1, 0, { file, loadedMiB: '0.0', totalMiB: mib(total) })));
+        bar.update(loaded, { file, loadedMiB: mib(loaded), totalMiB: mib(total) });
+      },
+      stop: () => bars.stop(),
+    };
+  }
+  const last = new Map<string, number>();
+  return {
+    onProgress(file, loaded, total) {
+      const pct = total ? Math.floor((100 * loaded) / total) : 0;
+      if (pct >= (last.get(file) ?? -10) + 10 || loaded === total) {
+        last.set(file, pct);
+        log(args, `downloading ${file}: ${pct}% of ${(total / 2 ** 20).toFixed(1)} MiB`);
+      }
+    },
+    stop() {},
+  };
+}
+
 async function loadModel(args: Args): Promise<XcodecModelSync> {
   const started = performance.now();
   let lastPct = -1;
+  const download = await downloadProgress(args);
   const model = await XcodecModelSync.fromPretrained(args.model, {
+    hub: { onProgress: download.onProgress },
     numThreads: args.threads,
     onProgress: (done, total) => {
       const pct = Math.floor((100 * done) / total);
@@ -169,7 +204,7 @@ async function loadModel(args: Args): Promise<XcodecModelSync> {
         log(args, `loading ${args.model}: ${pct}%`);
       }
     },
-  });
+  }).finally(() => download.stop());
   log(args, `model loaded in ${((performance.now() - started) / 1000).toFixed(2)} s (${model.config.semantic.modelType}, ` +
     `${model.config.numQuantizers} quantizers, bandwidths ${model.config.targetBandwidths.join('/')} kbps, ${model.simdFlavour} SIMD)`);
   return model;
