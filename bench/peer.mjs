@@ -31,7 +31,25 @@ async function timed(fn) {
 const x = await loadAudio();
 const result = { subject, threads, encodeMs: [], decodeMs: [] };
 
-if (subject === 'xcodec') {
+if (subject === 'torch') {
+  // the PyTorch reference in its own Python process, on the same samples
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { dirname, resolve } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const work = mkdtempSync(join(tmpdir(), 'xcodec-bench-torch-'));
+  writeFileSync(join(work, 'x.f32'), new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  const r = spawnSync('/usr/bin/python3', [join(here, 'peer_torch.py'), String(threads), dir, join(work, 'x.f32'), String(runs), resolve(here, '..', '..', 'shared', 'tools', 'reference')],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  rmSync(work, { recursive: true, force: true });
+  if (r.status !== 0) {
+    process.stderr.write('the PyTorch peer failed: it needs Debian\'s python3-torch and python3-numpy (apt-get install -y python3-torch python3-numpy)\n');
+    process.exit(1);
+  }
+  Object.assign(result, JSON.parse(r.stdout.trim().split('\n').pop()));
+} else if (subject === 'xcodec') {
   const { XcodecModelSync } = await import('../dist/node/index.js');
   const t = performance.now();
   const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
@@ -77,6 +95,7 @@ if (subject === 'xcodec') {
     result.codeDims = codes.dims;
   }
 }
-result.rssBytes = process.resourceUsage().maxRSS * 1024;
+result.rssBytes ??= process.resourceUsage().maxRSS * 1024;
+result.node = process.version;
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);
