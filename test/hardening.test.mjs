@@ -131,6 +131,15 @@ test('codes holding values that are not numbers (a Symbol, a string, an object) 
   }
 });
 
+test('windowFrames that cannot be turned into text (an array holding a Symbol: fuzz seed 7 #286789) is a typed error', async () => {
+  const m = await model();
+  const x = new Float32Array(16000);
+  for (const bad of [[Symbol('w')], Symbol('w'), { a: Symbol('w') }, '8', 0, 1.5, -Infinity]) {
+    throwsWith('XcodecInputError', () => m.encode(x, { windowFrames: bad }), /windowFrames .* is not accepted; accepted: an integer >= 1 \(frames per window\), or Infinity for one window/);
+    throwsWith('XcodecInputError', () => m.decode({ data: [1], dims: [1, 1, 1] }, { windowFrames: bad }), /windowFrames .* is not accepted/);
+  }
+});
+
 test('decode: codes too long to decode in one call name the size limit', async () => {
   const m = await model();
   const frames = 1.4e7;

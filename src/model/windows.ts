@@ -3,7 +3,7 @@
 // The one place the window and context arithmetic is written: the acoustic encoder, the semantic
 // model's feature encoder (context 0) and the decoder all walk these.
 
-import { XcodecInputError } from '../errors.js';
+import { XcodecInputError, describe } from '../errors.js';
 
 export interface FrameWindow {
   /** frames [begin, end) are this window's result */
@@ -37,7 +37,7 @@ export function windowCount(total: number, size: number): number {
 export function checkWindowFrames(w: unknown): number {
   if (w === undefined) return DEFAULT_WINDOW_FRAMES;
   if (typeof w !== 'number' || !(Number.isInteger(w) || w === Infinity) || w < 1) {
-    throw new XcodecInputError(`windowFrames ${String(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`);
+    throw new XcodecInputError(`windowFrames ${describe(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`);
   }
   return w;
 }
