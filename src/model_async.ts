@@ -252,7 +252,8 @@ export class XcodecModel {
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('load options must be an object');
     const mode = options.worker ?? 'auto';
     if (mode !== 'auto' && mode !== true && mode !== false) throw new XcodecInputError(`worker ${describe(mode)} is not accepted; accepted: 'auto', true, false`);
-    if (mode === false) return new XcodecModel(new LocalBackend(await local()), 'caller', 'worker: false');
+    const onThisThread = async (why: string) => new XcodecModel(new LocalBackend(await local()), 'caller', why);
+    if (mode === false) return onThisThread('worker: false');
     const { onProgress, hub, worker: _w, workerUrl, ...plain } = options;
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (loaded, total) => void`);
     const { onProgress: hubProgress, ...hubPlain } = hub ?? {};
@@ -264,18 +265,18 @@ export class XcodecModel {
       if (workerUrl !== undefined) throw new XcodecInputError(`workerUrl ${describe(workerUrl)} is not a URL`);
       // import.meta.url is undefined where the host bundles modules its own way (workerd): no worker script to find
       if (mode === true) throw new XcodecRuntimeError('no worker: this module has no URL (import.meta.url) to find model_worker.js beside; pass { workerUrl }');
-      return new XcodecModel(new LocalBackend(await local()), 'caller', 'no worker: this module has no URL (import.meta.url) to find model_worker.js beside');
+      return onThisThread('no worker: this module has no URL (import.meta.url) to find model_worker.js beside');
     }
     if (workerEnv() === null) {
       if (mode === true) throw new XcodecRuntimeError('no worker: this runtime offers none (Web Workers or node:worker_threads)');
-      return new XcodecModel(new LocalBackend(await local()), 'caller', 'no worker: this runtime offers none (Web Workers or node:worker_threads)');
+      return onThisThread('no worker: this runtime offers none (Web Workers or node:worker_threads)');
     }
     try {
       return new XcodecModel(await WorkerBackend.start(url, request, onProgress, hubProgress), 'worker', null);
     } catch (e) {
       const beforeStart = !(e instanceof XcodecError) || (e as { beforeStart?: boolean }).beforeStart === true;
       if (mode === true || !beforeStart) throw e; // a load that failed in the worker fails the same here
-      return new XcodecModel(new LocalBackend(await local()), 'caller', `no worker: ${(e as Error).message}`);
+      return onThisThread(`no worker: ${(e as Error).message}`);
     }
   }
 
