@@ -73,7 +73,15 @@ function concat(...parts) {
   return out;
 }
 
-const WEIRD_VALUES = [0, -1, 1, 2, 3, 0.5, 1e308, -1e308, 2 ** 53, 2 ** 31, 1e-300, 1e7, 7.5, '', 'x', '16000', true, false, null, [], {}, [1], [0], [1e9], [[1]], { a: 1 }];
+const deepFreeze = (v) => { if (v && typeof v === 'object') { Object.values(v).forEach(deepFreeze); Object.freeze(v); } return v; };
+// Frozen, so a mutation that reached the list itself would throw (strict mode) instead of spreading.
+const WEIRD_VALUES = deepFreeze([0, -1, 1, 2, 3, 0.5, 1e308, -1e308, 2 ** 53, 2 ** 31, 1e-300, 1e7, 7.5, '', 'x', '16000', true, false, null, [], {}, [1], [0], [1e9], [[1]], { a: 1 }]);
+
+// A fresh copy of a weird value: the list's own arrays and objects, once inserted, would be mutated by a
+// later operation of the same or a later mutant (a push, an element set to the array itself), so
+// mutants of one worker grew from one another (a heap that filled over ~10^5 mutants, cycles that
+// JSON.stringify refused) and were no longer a function of (seed, index) alone.
+const weirdValue = (r) => structuredClone(r.pick(WEIRD_VALUES));
 
 /** Structural JSON mutations: values of other types or extremes, deleted or added keys, deep nesting. */
 export function mutateJson(value, r, ops = 1 + r.int(3)) {
@@ -91,13 +99,13 @@ export function mutateJson(value, r, ops = 1 + r.int(3)) {
     if (parent === undefined || key === undefined) continue;
     const old = parent[key];
     switch (r.int(6)) {
-      case 0: parent[key] = r.pick(WEIRD_VALUES); break;
+      case 0: parent[key] = weirdValue(r); break;
       case 1: if (Array.isArray(parent)) parent.splice(key, 1); else delete parent[key]; break;
       case 2: parent[key] = typeof old === 'number' ? old * r.pick([-1, 0, 2, 10, 1000, 0.5, 1.0000001]) : old; break;
       case 3: { let deep = structuredClone(old); for (let i = 0; i < 1 + r.int(200); i++) deep = [deep]; parent[key] = deep; break; }
       // copies, never shared references: a later mutation must not reach two places (or make a cycle)
       case 4: if (Array.isArray(old)) old.push(...(old.length ? [structuredClone(old[r.int(old.length)])] : [1])); else parent[`${key}_x`] = structuredClone(old); break;
-      default: parent[key] = typeof old === 'string' ? old + r.pick(['x', '\u0000', '"', 'é']) : r.pick(WEIRD_VALUES);
+      default: parent[key] = typeof old === 'string' ? old + r.pick(['x', '\u0000', '"', 'é']) : weirdValue(r);
     }
   }
   return root;

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { here } from './helpers.mjs';
 
@@ -20,6 +21,19 @@ test('the harness tells every outcome apart (untyped, hang, crash, typed, ok) an
   assert.ok(r.summary, r.out);
   assert.equal(r.summary.counts, { ok: 1, typed: 1, untyped: 1, hang: 1, crash: 1, 'loaded-different': 0 }, r.out);
   assert.is(r.status, 1, 'bad outcomes make the run fail');
+});
+
+test('a mutant is a function of (seed, index) alone: building 5,000 others first changes no config or preprocessor mutant', async () => {
+  const { mutateJson, rngFor } = await import('../fuzz/mutate.mjs');
+  const read = (name) => JSON.parse(readFileSync(join(here, 'fixtures', 'tiny-hubert', name), 'utf8'));
+  const originals = [read('config.json'), read('preprocessor_config.json')];
+  const build = (i) => JSON.stringify(mutateJson(originals[i % 2], rngFor(7, i)));
+  // Mutators that shared their weird values grew them from mutant to mutant: seed 7 made a cycle at
+  // the 1,249th JSON mutant here, and filled a long pass's worker heap.
+  const probes = [3, 17, 1248, 4999, 326711];
+  const alone = probes.map(build);
+  for (let i = 0; i < 5000; i++) build(i);
+  assert.equal(probes.map(build), alone);
 });
 
 test('quick pass: 3,000 mutants, none untyped, hung, crashed or loaded different', () => {
