@@ -1,44 +1,116 @@
-// Multi-head self-attention on the transposed scores, and WavLM's gated relative position bias.
-// Layouts: q, v, ctx: [H, T] (head h in rows h*d .. h*d + d - 1, d = H / heads); kT: [T, H] (keys as
-// rows); scores: [T keys, queries] with row stride ldS (S^T: a query's scores are a column, so its
-// softmax is a column softmax and the context product reads P as B); gates: [heads, T]; embed:
-// [numBuckets, heads] (rel_attn_embed); buckets: i32 [2T - 1], bucket of the relative position
-// (key - query), indexed by key - query + T - 1.
+// Multi-head self-attention with an online softmax over key blocks, and WavLM's gated relative
+// position bias. Layouts: q, v, ctx: [H, T] (head h in rows h*d .. h*d + d - 1, d = H / heads); kT:
+// [T, H] (keys as rows); gates: [heads, T]; embed: [numBuckets, heads] (rel_attn_embed); buckets: i32
+// [2T - 1], bucket of the relative position (key - query), indexed by key - query + T - 1.
 
 import { gemm } from './gemm';
-import { softmax_cols } from './softmax';
 import { expv } from './simd';
+import { softmax_online_cols } from './softmax';
 
-// For query columns [colBegin, colEnd) and every head h in turn:
-//   S^T[j, i] = sum_c kT[j, h*d + c] q[h*d + c, i]      (q already scaled by 1/sqrt(d))
-//   S^T[j, i] += gates[h, i] * embed[buckets[j - i + T - 1], h]        (only when gates != 0)
-//   P = softmax over j of S^T[., i];  ctx[h*d + c, i] = sum_j v[h*d + c, j] P[j, i]
-// A query column needs no other column at any step, so one call per layer splits the columns across
-// threads (instead of three split calls per head) and each thread's slice of the scores stays in its
-// cache from the product through the softmax to the context. scores is shared: each call writes only
-// its own columns, query i at scores + (j * ldS + i) * 4 (ldS = T holds them all; for long inputs the
-// caller passes a block of ldS columns as scores = block - 4 * first column, so memory stays T * ldS).
-// scratch: softmax_cols' scratch for ldS columns (2 * round_up(ldS, 16) floats, addressed like scores),
-// also shared by column. rows: B row table with rows[c] = c * T * 4 for c < d (q's rows); rowsS:
-// rows[j] = j * ldS * 4 for j < T (the scores' rows; the same table when ldS = T).
-export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, scores: usize, rows: usize, scratch: usize,
-  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32,
-  ldS: i32, rowsS: usize): void {
+// Queries in blocks of BQ columns, keys in blocks of BK rows (FlashAttention's order): per query
+// block and head, for each key block in turn,
+//   S[j, i] = sum_c kT[j, h*d + c] q[h*d + c, i]      (q already scaled by 1/sqrt(d))
+//   S[j, i] += gates[h, i] * embed[buckets[j - i + T - 1], h]        (only when gates != 0)
+//   m' = max(m, max_j S[., i]);  a = exp(m - m');  P = exp(S - m');  l = a l + sum_j P[j, i]
+//   ctx[h*d + c, i] = a ctx[h*d + c, i] + sum_j v[h*d + c, j] P[j, i]
+// and at the end ctx[., i] *= 1 / l. No score matrix larger than BK x BQ exists at any length, and the
+// block stays in L2 from the product through the softmax to the context product (a whole-column
+// softmax streamed T x 1024 scores per head through memory). The key blocks always start at key 0, and
+// a query column needs no other column at any step, so results are the same bits for every split of
+// the columns across threads and every BQ cut. 64 x 256: the block is 64 KiB; measured against 128 x 128
+// and 64 x 512 in bench:kernels (see docs/design.md).
+const BQ: i32 = 64;
+const BK: i32 = 256;
+
+// Query blocks per group: each key block (of K and V, 128 KiB at d = 64) is loaded once for a group of
+// QG query blocks, which keeps it in L2 while they use it at any length.
+const QG: i32 = 8;
+
+// This instance's scratch (attention_scratch_bytes(), set once per instance like the GEMM's panel):
+// the score block [BK, BQ], its GEMM row table, and per query column of a group the running max, the
+// running sum, the block's rescale factor and the block's sum (4 rows of BQ per query block).
+let block: usize = 0;
+
+export function attention_scratch_bytes(): i32 {
+  return (BK * BQ + BK + 4 * BQ * QG) * 4;
+}
+
+// Only records p: a worker's instance is set up before the memory above the static page exists.
+export function attention_scratch(p: usize): void {
+  block = p;
+}
+
+export function attention_block_queries(): i32 {
+  return BQ;
+}
+
+export function attention_block_keys(): i32 {
+  return BK;
+}
+
+// rows: B row table with rows[c] = c * T * 4 for c < d (q's rows).
+export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: usize,
+  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32): void {
   const d = H / heads;
+  const rowsP = block + (<usize>(BK * BQ) << 2);
+  const states = rowsP + (<usize>BK << 2);
+  for (let j = 0; j < BK; j++) store<i32>(rowsP + (<usize>j << 2), j * BQ * 4);
   for (let h = 0; h < heads; h++) {
     const head = (<usize>(h * d) * T) << 2;
-    gemm(scores, ldS, kT + (<usize>(h * d) << 2), H, q + head, rows, 0, 0, T, T, d, 0, T, colBegin, colEnd);
-    if (gates != 0) gatedRelBias(scores, ldS, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, colBegin, colEnd);
-    softmax_cols(scores, T, ldS, scratch, colBegin, colEnd);
-    gemm(ctx + head, T, v + head, T, scores, rowsS, 0, 0, d, T, T, 0, d, colBegin, colEnd);
+    const out = ctx + head;
+    for (let g0 = colBegin; g0 < colEnd; g0 += BQ * QG) {
+      const g1 = min(colEnd, g0 + BQ * QG);
+      for (let k0 = 0; k0 < T; k0 += BK) {
+        const kn = min(BK, T - k0);
+        for (let q0 = g0; q0 < g1; q0 += BQ) {
+          const q1 = min(g1, q0 + BQ);
+          // Addressed by absolute query column, as the GEMM's n: column i of the block at (i - q0).
+          const s = block - (<usize>q0 << 2);
+          const st = states + (<usize>((q0 - g0) / BQ * 4 * BQ) << 2) - (<usize>q0 << 2);
+          gemm(s, BQ, kT + ((<usize>k0 * H + h * d) << 2), H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
+          if (gates != 0) gatedRelBias(s, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, k0, kn, q0, q1);
+          softmax_online_cols(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1);
+          if (k0 != 0) scale_cols(out, T, d, st + (<usize>(2 * BQ) << 2), q0, q1);
+          gemm(out, T, v + head + (<usize>k0 << 2), T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1);
+        }
+      }
+      // The running sums become their reciprocals, which scale the context.
+      for (let q0 = g0; q0 < g1; q0 += BQ) {
+        const q1 = min(g1, q0 + BQ);
+        const sum = states + (<usize>((q0 - g0) / BQ * 4 * BQ + BQ) << 2) - (<usize>q0 << 2);
+        for (let i = q0; i < q1; i++) store<f32>(sum + (<usize>i << 2), <f32>1.0 / load<f32>(sum + (<usize>i << 2)));
+        scale_cols(out, T, d, sum, q0, q1);
+      }
+    }
   }
 }
 
-// scoresT[j, i] += gate[i] * embed[buckets[j - i + T - 1], head] for every key j, queries i in [colBegin, colEnd).
-@inline function gatedRelBias(scoresT: usize, ldS: i32, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
-  T: i32, colBegin: i32, colEnd: i32): void {
-  for (let j = 0; j < T; j++) {
-    const row = scoresT + ((<usize>j * ldS) << 2);
+// x[r, t] *= f[t] for rows r < R (row stride ld floats), columns [colBegin, colEnd); f addressed by
+// column like x.
+export function scale_cols(x: usize, ld: i32, R: i32, f: usize, colBegin: i32, colEnd: i32): void {
+  const stride = <usize>ld << 2;
+  const vecEnd = colBegin + ((colEnd - colBegin) & ~3);
+  let row = x;
+  for (let r = 0; r < R; r++) {
+    let t = colBegin;
+    for (; t < vecEnd; t += 4) {
+      const o = <usize>t << 2;
+      v128.store(row + o, f32x4.mul(v128.load(row + o), v128.load(f + o)));
+    }
+    for (; t < colEnd; t++) {
+      const o = <usize>t << 2;
+      store<f32>(row + o, load<f32>(row + o) * load<f32>(f + o));
+    }
+    row += stride;
+  }
+}
+
+// s[j - k0, i] += gate[i] * embed[buckets[j - i + T - 1], head] for keys j in [k0, k0 + kn), queries i
+// in [colBegin, colEnd); s: the score block (row stride BQ) addressed by absolute query column.
+@inline function gatedRelBias(s: usize, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
+  T: i32, k0: i32, kn: i32, colBegin: i32, colEnd: i32): void {
+  for (let j = k0; j < k0 + kn; j++) {
+    const row = s + ((<usize>(j - k0) * BQ) << 2);
     for (let i = colBegin; i < colEnd; i++) {
       const b = load<i32>(buckets + (<usize>(j - i + T - 1) << 2));
       const bias = load<f32>(embed + ((<usize>b * heads + head) << 2));

@@ -70,14 +70,12 @@ function attentionCase(name, T, H, heads) {
   const kT = rt.allocBytes(4 * T * H);
   const v = rt.allocBytes(4 * H * T);
   const ctx = rt.allocBytes(4 * H * T);
-  const s = rt.allocBytes(4 * T * T);
-  const rows = rt.allocBytes(4 * T);
-  const scratch = rt.allocBytes(4 * 2 * Math.ceil(T / 16) * 16);
+  const rows = rt.allocBytes(4 * d);
   random(q, H * T); random(kT, H * T, 5); random(v, H * T, 6);
-  rt.k.gemm_rows(rows, T, 1, T, 1);
+  rt.k.gemm_rows(rows, d, 1, T, 1);
   cases.push({
     name, flops: heads * (2 * T * T * d * 2),
-    fn: () => rt.k.self_attention(ctx, q, kT, v, s, rows, scratch, 0, 0, 0, H, heads, T, 0, T, T, rows),
+    fn: () => rt.k.self_attention(ctx, q, kT, v, rows, 0, 0, 0, H, heads, T, 0, T),
   });
 }
 function rvqCase(name, K, D, T) {
@@ -107,6 +105,7 @@ convCase('conv1d 64ch k7 d3 x16000', 64, 16000, 3);
 convCase('conv1d 64ch k7 d9 x16000', 64, 16000, 9);
 convTCase('conv_transpose1d 1024->512 k16 s8 x500', 1024, 512, 16, 8, 500);
 attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
+attentionCase('attention 3000 frames x 768 (12 heads)', 3000, 768, 12);
 rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
 
 scratch = rt.mark();

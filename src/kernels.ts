@@ -71,9 +71,12 @@ export const KERNELS = {
     { range: 'panelBegin', align: 1, cost: (a) => 2.5 * a.K }),
   /** 1 where gemm packs B for slices of enough rows (a row table that is not a k-tap convolution's), else 0 */
   gemm_packs_b: query(['rows', 'K']),
-  /** gives the calling instance its B-panel scratch of gemm_panel_bytes() at p (0: the GEMM never packs) */
-  gemm_panel: kernel(['p']),
-  gemm_panel_bytes: query([]),
+  /**
+   * gives the calling instance its private scratch of thread_scratch_bytes() at p: the GEMM's B panels
+   * and the attention's score block (0: the GEMM never packs; the attention needs one)
+   */
+  thread_scratch: kernel(['p']),
+  thread_scratch_bytes: query([]),
   /** row table of a stride-1 conv with kw taps, dilation dil, over rows of ldb floats */
   gemm_rows: kernel(['rows', 'K', 'kw', 'ldb', 'dil']),
   /** row table of a strided conv over deinterleave's phase rows */
@@ -97,7 +100,6 @@ export const KERNELS = {
     { range: 'rowBegin', align: 1, cost: (a) => 0.3 * a.T }),
   layer_norm_cols: kernel(['out', 'x', 'gamma', 'beta', 'C', 'T', 'eps', 'colBegin', 'colEnd'],
     { range: 'colBegin', align: 16, cost: (a) => 0.9 * a.C }),
-  softmax_cols: kernel(['s', 'R', 'Cn', 'scratch', 'colBegin', 'colEnd']),
 
   pad_rows: kernel(['out', 'x', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'],
     { range: 'rowBegin', align: 1, cost: (a) => 0.3 * (a.T + a.padLeft + a.padRight) }),
@@ -118,13 +120,19 @@ export const KERNELS = {
   codebook_prepare: kernel(['sq', 'neg2', 'embed', 'K', 'D']),
 
   /**
-   * All heads of softmax(S^T (+ WavLM's gated bias when gates != 0)) for query columns [colBegin,
-   * colEnd) (assembly/attention.ts). Per query column: both products of every head (4 T H flops) and
-   * the softmax of each head's column.
+   * All heads of softmax(q^T k (+ WavLM's gated bias when gates != 0)) v for query columns [colBegin,
+   * colEnd), keys in blocks with an online softmax (assembly/attention.ts): per query column both
+   * products of every head (4 T H flops) and T exps per head. Needs the calling thread's scratch.
    */
-  self_attention: kernel(['ctx', 'q', 'kT', 'v', 'scores', 'rows', 'scratch', 'gates', 'embed', 'buckets', 'H', 'heads', 'T',
-    'colBegin', 'colEnd', 'ldS', 'rowsS'],
-  { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T }),
+  self_attention: kernel(['ctx', 'q', 'kT', 'v', 'rows', 'gates', 'embed', 'buckets', 'H', 'heads', 'T', 'colBegin', 'colEnd'],
+    { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T }),
+  /** one key block of the online softmax over columns of s [R, ld]; state: 4 rows of ld floats (max, sum, rescale, block sum) */
+  softmax_online_cols: kernel(['s', 'R', 'ld', 'state', 'first', 'colBegin', 'colEnd']),
+  /** x[r, t] *= f[t] for r < R, t in [colBegin, colEnd) */
+  scale_cols: kernel(['x', 'ld', 'R', 'f', 'colBegin', 'colEnd']),
+  /** the attention's query and key block sizes */
+  attention_block_queries: query([]),
+  attention_block_keys: query([]),
   wavlm_gate: kernel(['gate', 'g', 'c', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: () => 20 }),
 
   /** the SIMD peak probe (assembly/peak.ts): `iterations` of independent multiply-adds */

@@ -373,8 +373,8 @@ export interface AttentionBiasTables {
 
 /**
  * softmax(q^T k + bias) v for every head, with q already scaled: q, v [H, T], kT [T, H] -> context
- * [H, T]. Scores are held for all T query columns up to tuning.attentionAllColumnsUpTo frames, then
- * for blocks of tuning.attentionBlockColumns (the same bits either way).
+ * [H, T]. Keys in blocks with an online softmax, in each thread's own scratch: no T x T scores at any
+ * length, and the same bits for every split of the query columns.
  */
 export function selfAttention(rt: Runtime, q: Tensor, kT: Tensor, v: Tensor, heads: number, bias: AttentionBiasTables | null): Tensor {
   const [H, T] = q.dims;
@@ -382,15 +382,8 @@ export function selfAttention(rt: Runtime, q: Tensor, kT: Tensor, v: Tensor, hea
   const b = bias ?? { gates: 0, embed: 0, buckets: 0 };
   const ctx = rt.tensor([H, T]);
   const m = rt.mark();
-  const block = T <= rt.tuning.attentionAllColumnsUpTo ? T : rt.tuning.attentionBlockColumns;
-  const scores = rt.allocBytes(4 * T * block);
-  const softmaxScratch = rt.allocBytes(4 * 2 * Math.ceil(block / 16) * 16);
-  const rowsT = rowTable(rt, Math.max(T, d), T);
-  const rowsS = block === T ? rowsT : rowTable(rt, T, block);
-  for (let c0 = 0; c0 < T; c0 += block) {
-    rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, scores - 4 * c0, rowsT, softmaxScratch - 4 * c0, b.gates, b.embed, b.buckets,
-      H, heads, T, c0, Math.min(T, c0 + block), block, rowsS);
-  }
+  const rows = rowTable(rt, d, T);
+  rt.k.self_attention(ctx.ptr, q.ptr, kT.ptr, v.ptr, rows, b.gates, b.embed, b.buckets, H, heads, T, 0, T);
   rt.release(m);
   return ctx;
 }

@@ -1,7 +1,7 @@
 // The WASM instance, its linear memory and a bump allocator over it.
 //
-// Memory layout: [0, 64 KiB) is left to the module's own static data; then one 512 KiB GEMM panel per
-// thread (see PANEL_BASE); weights are placed above them once at load; activations come from the same
+// Memory layout: [0, 64 KiB) is left to the module's own static data; then one scratch region per
+// thread (the GEMM's 512 KiB of panels and the attention's 66 KiB block; see SCRATCH_BASE); weights are placed above them once at load; activations come from the same
 // bump pointer afterwards and are released with mark/release, so one encode or decode call never leaves
 // memory behind. A tensor is only { ptr, dims } in JS.
 //
@@ -16,7 +16,7 @@ import { wasmBase64 as relaxedBase64 } from './generated/wasm-relaxed.js';
 import { wasmBase64 as simdThreadsBase64 } from './generated/wasm-simd-threads.js';
 import { wasmBase64 as relaxedThreadsBase64 } from './generated/wasm-relaxed-threads.js';
 import type { Kernels } from './kernels.js';
-import { MAX_WORKERS, PANEL_BASE } from './threads/protocol.js';
+import { MAX_WORKERS, SCRATCH_BASE } from './threads/protocol.js';
 import { Pool, type PoolOptions, availableCores, sharedMemorySupported, workerEnv } from './threads/pool.js';
 import { DEFAULT_SPLIT_TUNING, type SplitTuning, threadedKernels } from './threads/split.js';
 
@@ -28,7 +28,7 @@ export interface Tensor {
 }
 
 const PAGE = 65536;
-const RESERVED = PANEL_BASE; // the module's static area (one page) ends here
+const RESERVED = SCRATCH_BASE; // the module's static area (one page) ends here
 const ALIGN = 64; // cache-line alignment for every tensor
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE; // wasm32 limit
 
@@ -142,10 +142,6 @@ function sharedMemory(): { memory: WebAssembly.Memory; maximum: number } | null 
 export interface Tuning {
   /** how kernel calls split across threads (threads/split.ts) */
   split: SplitTuning;
-  /** frames up to which the attention holds all T x T scores at once (2048: 16 MiB) */
-  attentionAllColumnsUpTo: number;
-  /** query columns per block of scores above that */
-  attentionBlockColumns: number;
   /** floats of the feature encoder's first-layer output held at once while GroupNorm's whole-row statistics are taken (32 MiB) */
   groupNormStatsFloats: number;
 }
@@ -155,7 +151,7 @@ export type TuningOptions = Partial<Omit<Tuning, 'split'>> & { split?: Partial<S
 export function makeTuning(options: TuningOptions = {}): Tuning {
   const { split, ...rest } = options;
   return {
-    attentionAllColumnsUpTo: 2048, attentionBlockColumns: 1024, groupNormStatsFloats: 1 << 23,
+    groupNormStatsFloats: 1 << 23,
     ...rest,
     split: { ...DEFAULT_SPLIT_TUNING, ...split },
   };
@@ -220,11 +216,11 @@ export class Runtime {
     this.k = parts.pool ? threadedKernels(this.raw, parts.pool, this, this.tuning.split) : this.raw;
     this.viewF32 = new Float32Array(this.memory.buffer);
     this.viewI32 = new Int32Array(this.memory.buffer);
-    // The GEMM's per-thread panels (see PANEL_BASE): this thread's, then one per worker slot, which
-    // each worker claims when it starts. Allocated first, never released.
-    const panelBytes = this.raw.gemm_panel_bytes();
-    this.allocBytes(panelBytes * (1 + (this.pool?.workers ?? 0)));
-    this.raw.gemm_panel(PANEL_BASE);
+    // The per-thread scratch (GEMM panels, attention block; see SCRATCH_BASE): this thread's, then one
+    // per worker slot, which each worker claims when it starts. Allocated first, never released.
+    const scratchBytes = this.raw.thread_scratch_bytes();
+    this.allocBytes(scratchBytes * (1 + (this.pool?.workers ?? 0)));
+    this.raw.thread_scratch(SCRATCH_BASE);
   }
 
   /**

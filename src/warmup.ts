@@ -32,9 +32,9 @@ export function warmUpKernels(rt: Runtime): void {
     k.group_norm_rows(o, b, v, v, n, 1e-5, 0, n);
     k.group_norm_stats(scratch, b, n, 1e-5, 0, n / 2);
     k.group_norm_apply(o, b, v, v, scratch, n, 0, n / 2);
-    // 2 heads of 32 over 64 frames (and softmax_cols inside): context in o's first half, scores in its second
+    // 2 heads of 32 over 64 frames (the online softmax and scaling inside)
     k.gemm_rows(rows, n / 2, 1, n / 2, 1);
-    k.self_attention(o, a, b, a, o + 4 * (n / 2) * n, rows, scratch, 0, 0, 0, n / 2, 2, n / 2, 0, n / 2, n / 2, rows);
+    k.self_attention(o, a, b, a, rows, 0, 0, 0, n / 2, 2, n / 2, 0, n / 2);
     k.pad_rows(o, b, n - 16, 8, 8, 0, n / 2);
     k.deinterleave(o, b, n, 2, n / 2, 0, n / 2);
     k.interleave(o, b, 2, n / 2, 1, n - 2, 0, n / 2);

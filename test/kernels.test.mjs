@@ -723,10 +723,14 @@ function suite(flavour) {
     });
   }
 
-  for (const [Rn, Cn] of [[9, 11], [1, 5], [13, 4], [300, 7], [9, 37], [300, 23], [2, 16]]) {
-    test(`${P} softmax_cols R=${Rn} Cn=${Cn} (large, equal and spread columns)`, () => {
+  // The online softmax of the attention, one key block (a block of rows) per call: after every block the
+  // state holds the running max (exact) and sum, and the block's rescale factor. Checked against float64
+  // (the weights each row ends with, exp(s - m_b) times the later blocks' factors over the final sum),
+  // and bit for bit across column sub-ranges that start mid-vector.
+  for (const [Rn, Cn, blocks] of [[9, 11, [9]], [1, 5, [1]], [13, 4, [5, 8]], [300, 7, [256, 44]], [9, 37, [2, 3, 4]], [300, 23, [100, 100, 100]], [2, 16, [1, 1]], [40, 29, [7, 33]]]) {
+    test(`${P} softmax_online_cols R=${Rn} Cn=${Cn} in row blocks ${blocks.join('+')} (large, equal and spread columns)`, () => {
       const rt = mk();
-      const r = R.rng(8000 + Rn * Cn);
+      const r = R.rng(8000 + Rn * Cn + blocks.length);
       const s = R.uniform(r, Rn * Cn, -8, 8);
       if (Cn > 2) {
         for (let q = 0; q < Rn; q++) s[q * Cn + 1] = fr(80 + 20 * r()); // e^s overflows f32 unless the max is subtracted
@@ -735,33 +739,73 @@ function suite(flavour) {
       // a column whose small entries sit 86-110 below its maximum: e^(s - max) is flushed to 0 under
       // 2^-125 (about 2.4e-38), where a subnormal would have been
       if (Cn > 3) for (let q = 0; q < Rn; q++) s[q * Cn + 3] = q % 3 === 0 ? 4 : fr(-82 - 24 * r());
-      const st = rt.upload(s, [Rn, Cn]);
-      // scratch filled with NaN: the kernel must initialise what it reads
-      const scratch = rt.upload(new Float32Array(2 * Math.ceil(Cn / 16) * 16).fill(NaN), [2 * Math.ceil(Cn / 16) * 16]).ptr;
-      rt.k.softmax_cols(st.ptr, Rn, Cn, scratch, 0, Cn);
-      const got = rt.download(st);
+      // a column whose maximum arrives in the last block, so earlier blocks are rescaled by factors < 1
+      if (Cn > 4) for (let q = 0; q < Rn; q++) s[q * Cn + 4] = q === Rn - 1 ? 30 : fr(-5 + r());
+      const run = (c0, c1) => {
+        const st = rt.upload(s, [Rn, Cn]);
+        // state filled with NaN: the kernel must initialise what it reads on the first block
+        const state = rt.upload(new Float32Array(4 * Cn).fill(NaN), [4, Cn]);
+        const alphas = [];
+        let r0 = 0;
+        for (const [b, rows] of blocks.entries()) {
+          rt.k.softmax_online_cols(st.ptr + 4 * r0 * Cn, rows, Cn, state.ptr, b === 0 ? 1 : 0, c0, c1);
+          alphas.push(rt.download(state).slice(2 * Cn, 3 * Cn));
+          r0 += rows;
+        }
+        return { p: rt.download(st), state: rt.download(state), alphas };
+      };
+      const got = run(0, Cn);
       const ref = R.softmaxColsRef(s, Rn, Cn);
-      assertTol(got, ref, (_i, rv) => 1e-5 * Math.abs(rv) + 2.4e-38, `softmax_cols R=${Rn} Cn=${Cn}`);
       for (let j = 0; j < Cn; j++) {
+        let mx = -Infinity;
+        for (let q = 0; q < Rn; q++) mx = Math.max(mx, s[q * Cn + j]);
+        assert.is(got.state[j], fr(mx), `column ${j}: running max`);
         let sum = 0;
-        for (let q = 0; q < Rn; q++) sum += got[q * Cn + j];
-        assert.ok(Math.abs(sum - 1) <= 1e-5 * Math.sqrt(Rn), `column ${j} sums to ${sum}`);
+        for (let q = 0; q < Rn; q++) sum += Math.exp(s[q * Cn + j] - mx);
+        assert.ok(Math.abs(got.state[Cn + j] / sum - 1) <= 1e-5 * Math.sqrt(Rn), `column ${j}: running sum ${got.state[Cn + j]} vs ${sum}`);
+        let r0 = 0;
+        for (const [b, rows] of blocks.entries()) {
+          let later = 1;
+          for (let b2 = b + 1; b2 < blocks.length; b2++) later *= got.alphas[b2][j];
+          for (let q = r0; q < r0 + rows; q++) {
+            const w = got.p[q * Cn + j] * later / got.state[Cn + j];
+            const rv = ref[q * Cn + j];
+            assert.ok(Math.abs(w - rv) <= 1e-5 * Math.abs(rv) * blocks.length + 2.4e-38,
+              `softmax_online_cols element (${q}, ${j}): weight ${w}, expected ${rv}`);
+          }
+          r0 += rows;
+        }
       }
-      // Column sub-ranges (starting mid-vector, so 16-, 4- and 1-column paths meet other columns):
+      // Column sub-ranges (starting mid-vector, so 24-, 4- and 1-column paths meet other columns):
       // only those columns change, and they match the full call bit for bit.
       for (const [c0, c1] of [[Math.min(1, Cn), Math.min(Cn, 6)], [Math.min(3, Cn), Math.max(Math.min(3, Cn), Cn - 1)]]) {
-        const s2 = rt.upload(s, [Rn, Cn]);
-        rt.k.softmax_cols(s2.ptr, Rn, Cn, scratch, c0, c1);
-        const part = rt.download(s2);
+        const part = run(c0, c1);
         for (let q = 0; q < Rn; q++) {
           for (let j = 0; j < Cn; j++) {
-            const want = j >= c0 && j < c1 ? got[q * Cn + j] : s[q * Cn + j];
-            assert.ok(Object.is(part[q * Cn + j], want), `softmax_cols [${c0},${c1}) element (${q}, ${j}): ${part[q * Cn + j]} vs ${want}`);
+            const want = j >= c0 && j < c1 ? got.p[q * Cn + j] : s[q * Cn + j];
+            assert.ok(Object.is(part.p[q * Cn + j], want), `softmax_online_cols [${c0},${c1}) element (${q}, ${j}): ${part.p[q * Cn + j]} vs ${want}`);
           }
+        }
+        for (let row = 0; row < 2; row++) {
+          for (let j = c0; j < c1; j++) assert.ok(Object.is(part.state[row * Cn + j], got.state[row * Cn + j]), `softmax_online_cols [${c0},${c1}) state (${row}, ${j})`);
         }
       }
     });
   }
+
+  test(`${P} scale_cols: x[r, t] * f[t] on a column range, nothing else written`, () => {
+    const rt = mk();
+    const r = R.rng(8123);
+    for (const [Rn, ld, c0, c1] of [[3, 11, 0, 11], [5, 13, 2, 11], [1, 7, 3, 4], [4, 40, 5, 38]]) {
+      const x = R.uniform(r, Rn * ld, -3, 3);
+      const f = R.uniform(r, ld, -2, 2);
+      const xp = rt.upload(x, [Rn, ld]);
+      rt.k.scale_cols(xp.ptr, ld, Rn, rt.upload(f, [ld]).ptr, c0, c1);
+      const want = x.map((v, e) => (e % ld >= c0 && e % ld < c1 ? fr(v * f[e % ld]) : v));
+      assertBits(rt.download(xp), want, `scale_cols R=${Rn} ld=${ld} [${c0}, ${c1})`);
+    }
+  });
+
 
   // ---- data movement --------------------------------------------------------------------------------
 
@@ -1014,13 +1058,19 @@ function suite(flavour) {
 
   // ---- attention ------------------------------------------------------------------------------------
 
-  // self_attention runs, per head, gemm -> (WavLM bias) -> softmax_cols -> gemm on its query columns.
-  // Checked (1) bit for bit against those kernels called one by one on the whole matrix, with the bias
-  // emulated in JS (fr(s + fr(gate * embed))), (2) against a float64 reference within a bound, and
-  // (3) bit for bit across column splits that cut SIMD vectors and GEMM tiles, writing nothing outside.
-  for (const [T, heads, d, withBias] of [[37, 3, 5, false], [37, 3, 5, true], [70, 2, 40, true], [70, 2, 40, false], [1, 2, 3, true], [19, 1, 33, false]]) {
+  // self_attention runs, per query block and head, for each key block: gemm -> (WavLM bias) ->
+  // softmax_online_cols -> scale the context by the block's factors -> gemm accumulating into the
+  // context; then the context times 1 / the running sum. Checked (1) bit for bit against those kernels
+  // called one by one, with the bias emulated in JS (fr(s + fr(gate * embed))) and the final scaling in
+  // JS, (2) against a float64 reference within a bound, and (3) bit for bit across column splits that
+  // cut SIMD vectors, GEMM tiles and query blocks, writing nothing outside their columns. T = 300 and
+  // 530 take several key blocks (with a key tail) and several query blocks.
+  for (const [T, heads, d, withBias] of [[37, 3, 5, false], [37, 3, 5, true], [70, 2, 40, true], [70, 2, 40, false], [1, 2, 3, true], [19, 1, 33, false],
+    [300, 2, 5, true], [530, 1, 7, false], [513, 1, 64, false]]) {
     test(`${P} self_attention T=${T} heads=${heads} d=${d}${withBias ? ' with gated relative bias' : ''}`, () => {
       const rt = mk();
+      const BQ = rt.k.attention_block_queries();
+      const BK = rt.k.attention_block_keys();
       const r = R.rng(9900 + T * 7 + heads * 3 + d + (withBias ? 1 : 0));
       const H = heads * d;
       const q = R.uniform(r, H * T, -1.5, 1.5);
@@ -1038,35 +1088,49 @@ function suite(flavour) {
       const bp = withBias ? upI32(rt, buckets) : 0;
       const rows = rt.allocBytes(4 * Math.max(T, d));
       rt.k.gemm_rows(rows, Math.max(T, d), 1, T, 1);
-      const scratchFloats = 2 * Math.ceil(T / 16) * 16;
       const run = (ranges) => {
         const ctx = rt.upload(new Float32Array(H * T).fill(SENTINEL), [H, T]);
-        const scores = rt.upload(new Float32Array(T * T).fill(NaN), [T, T]);
-        const scratch = rt.upload(new Float32Array(scratchFloats).fill(NaN), [scratchFloats]).ptr;
-        for (const [c0, c1] of ranges) rt.k.self_attention(ctx.ptr, qp, kp, vp, scores.ptr, rows, scratch, gp, ep, bp, H, heads, T, c0, c1, T, rows);
+        for (const [c0, c1] of ranges) rt.k.self_attention(ctx.ptr, qp, kp, vp, rows, gp, ep, bp, H, heads, T, c0, c1);
         return rt.download(ctx);
       };
       const got = run([[0, T]]);
 
-      // (1) the same kernels one by one
+      // (1) the same kernels one by one, in the kernel's blocks
       const want = new Float32Array(H * T);
-      const scores = rt.tensor([T, T]);
+      const block = rt.tensor([BK, BQ]);
+      const rowsP = rt.allocBytes(4 * BK);
+      rt.k.gemm_rows(rowsP, BK, 1, BQ, 1);
+      const state = rt.tensor([4, BQ]);
       const ctxOne = rt.tensor([d, T]);
-      const scratch = rt.allocBytes(4 * scratchFloats);
-      for (let h = 0; h < heads; h++) {
-        rt.k.gemm(scores.ptr, T, kp + 4 * h * d, H, qp + 4 * h * d * T, rows, 0, 0, T, T, d, 0, T, 0, T);
-        if (withBias) {
-          const s = rt.download(scores);
-          for (let j = 0; j < T; j++) {
-            for (let i = 0; i < T; i++) s[j * T + i] = fr(s[j * T + i] + fr(gates[h * T + i] * embed[buckets[j - i + T - 1] * heads + h]));
+      for (let q0 = 0; q0 < T; q0 += BQ) {
+        const q1 = Math.min(T, q0 + BQ);
+        const sb = block.ptr - 4 * q0;
+        const st = state.ptr - 4 * q0;
+        for (let h = 0; h < heads; h++) {
+          for (let k0 = 0; k0 < T; k0 += BK) {
+            const kn = Math.min(BK, T - k0);
+            rt.k.gemm(sb, BQ, kp + 4 * (k0 * H + h * d), H, qp + 4 * h * d * T, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
+            if (withBias) {
+              const sv = rt.f32;
+              for (let j = k0; j < k0 + kn; j++) {
+                for (let i = q0; i < q1; i++) {
+                  const e = (block.ptr >>> 2) + (j - k0) * BQ + (i - q0);
+                  sv[e] = fr(sv[e] + fr(gates[h * T + i] * embed[buckets[j - i + T - 1] * heads + h]));
+                }
+              }
+            }
+            rt.k.softmax_online_cols(sb, kn, BQ, st, k0 === 0 ? 1 : 0, q0, q1);
+            if (k0 > 0) rt.k.scale_cols(ctxOne.ptr, T, d, st + 4 * 2 * BQ, q0, q1);
+            rt.k.gemm(ctxOne.ptr, T, vp + 4 * (h * d * T + k0), T, sb, rowsP, 0, k0 === 0 ? 0 : ctxOne.ptr, d, T, kn, 0, d, q0, q1);
           }
-          rt.f32.set(s, scores.ptr >>> 2);
+          const c = rt.download(ctxOne);
+          const sum = rt.download(state).subarray(BQ, 2 * BQ);
+          for (let ch = 0; ch < d; ch++) {
+            for (let i = q0; i < q1; i++) want[(h * d + ch) * T + i] = fr(c[ch * T + i] * fr(1 / sum[i - q0]));
+          }
         }
-        rt.k.softmax_cols(scores.ptr, T, T, scratch, 0, T);
-        rt.k.gemm(ctxOne.ptr, T, vp + 4 * h * d * T, T, scores.ptr, rows, 0, 0, d, T, T, 0, d, 0, T);
-        want.set(rt.download(ctxOne), h * d * T);
       }
-      assertBits(got, want, 'self_attention against gemm, bias, softmax_cols, gemm');
+      assertBits(got, want, 'self_attention against gemm, bias, softmax_online_cols, scale_cols, gemm');
 
       // (2) float64. A score's f32 error is at most e = gamma(d + 2) (sum of its |terms|) (products,
       // bias); shifting scores by up to e moves the softmax by at most 2e in sum |dp| (first order), the
@@ -1100,35 +1164,10 @@ function suite(flavour) {
       }
 
       // (3) column splits: each call writes only its columns, and together they give the same bits
-      const cuts = [[[0, Math.min(T, 5)], [Math.min(T, 5), T]], [[0, Math.min(T, 13)], [Math.min(T, 13), Math.min(T, 14)], [Math.min(T, 14), T]]];
+      const cuts = [[[0, Math.min(T, 5)], [Math.min(T, 5), T]], [[0, Math.min(T, 13)], [Math.min(T, 13), Math.min(T, 14)], [Math.min(T, 14), T]],
+        [[0, Math.min(T, 100)], [Math.min(T, 100), T]]];
       for (const ranges of cuts) assertBits(run(ranges), got, `self_attention split ${JSON.stringify(ranges)}`);
 
-      // (4) long inputs: query columns in blocks of ldS < T, each block's scores and scratch in a buffer
-      // of ldS columns addressed as (buffer - 4 * first column); same bits, nothing written outside it
-      for (const ldS of [1, 4, 7, 16]) {
-        if (ldS >= T) continue;
-        const rowsS = rt.allocBytes(4 * T);
-        rt.k.gemm_rows(rowsS, T, 1, ldS, 1);
-        const guard = 64;
-        const block = rt.upload(new Float32Array(T * ldS + 2 * guard).fill(SENTINEL), [T * ldS + 2 * guard]);
-        const sFloats = 2 * Math.ceil(ldS / 16) * 16;
-        const sBuf = rt.upload(new Float32Array(sFloats + 2 * guard).fill(SENTINEL), [sFloats + 2 * guard]);
-        const ctx = rt.upload(new Float32Array(H * T).fill(SENTINEL), [H, T]);
-        for (let c0 = 0; c0 < T; c0 += ldS) {
-          const c1 = Math.min(T, c0 + ldS);
-          rt.k.self_attention(ctx.ptr, qp, kp, vp, block.ptr + 4 * (guard - c0), rows, sBuf.ptr + 4 * (guard - c0),
-            gp, ep, bp, H, heads, T, c0, c1, ldS, rowsS);
-        }
-        assertBits(rt.download(ctx), got, `self_attention in blocks of ${ldS} columns`);
-        const b = rt.download(block);
-        const s = rt.download(sBuf);
-        for (let i = 0; i < guard; i++) {
-          assert.is(b[i], SENTINEL, `blocks of ${ldS}: wrote before the scores block (${i})`);
-          assert.is(b[guard + T * ldS + i], SENTINEL, `blocks of ${ldS}: wrote after the scores block (${i})`);
-          assert.is(s[i], SENTINEL, `blocks of ${ldS}: wrote before the scratch (${i})`);
-          assert.is(s[guard + sFloats + i], SENTINEL, `blocks of ${ldS}: wrote after the scratch (${i})`);
-        }
-      }
       const c0 = Math.min(T - 1, 3);
       const part = run([[c0, T]]);
       for (let row = 0; row < H; row++) {

@@ -82,25 +82,6 @@ for (const name of MODELS) {
     }
   });
 
-  test(`${name}: attention in blocks of query columns is bit-identical to all columns at once`, async () => {
-    const m = await load();
-    const input = npy(join(dir, 'cases', 'batch2', 'input_values.npy'));
-    const x = { data: input.data, dims: input.shape };
-    const whole = m.encodeTrace(x, 1);
-    const saved = { ...m.tuning };
-    try {
-      for (const block of [1, 5, 16, 32]) {
-        Object.assign(m.tuning, { attentionAllColumnsUpTo: 8, attentionBlockColumns: block });
-        const got = m.encodeTrace(x, 1);
-        for (const key of Object.keys(whole)) {
-          assert.is(differences(got[key].data, whole[key].data), 0, `${key}, attention blocks of ${block}: values differ`);
-        }
-      }
-    } finally {
-      Object.assign(m.tuning, saved);
-    }
-  });
-
   test(`${name}: encode reports one progress step per window, layer and quantizer`, async () => {
     const m = await load();
     const input = npy(join(dir, 'cases', 'batch2', 'input_values.npy'));

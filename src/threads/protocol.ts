@@ -33,11 +33,11 @@ export const ERROR_LEN = 11;
 export const SPIN = 12;
 
 /**
- * Byte offset in linear memory of the GEMM's B-panel scratch, one gemm_panel_bytes() region per thread:
- * the calling thread's first, then worker slot i's at PANEL_BASE + (i + 1) * bytes. Right above the
- * kernel module's static page; the runtime's allocator starts after the last panel.
+ * Byte offset in linear memory of the per-thread scratch, one thread_scratch_bytes() region per thread:
+ * the calling thread's first, then worker slot i's at SCRATCH_BASE + (i + 1) * bytes. Right above the
+ * kernel module's static page; the runtime's allocator starts after the last region.
  */
-export const PANEL_BASE = 65536;
+export const SCRATCH_BASE = 65536;
 
 export const SLOT_BASE = 16;
 export const SLOT_INTS = 4;

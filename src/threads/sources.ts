@@ -139,7 +139,7 @@ onMessage((m) => {
     ctrl = new Int32Array(m.ctrl);
     f64 = new Float64Array(m.ctrl);
     me = m.index;
-    ex.gemm_panel(P.PANEL_BASE + (me + 1) * ex.gemm_panel_bytes());
+    ex.thread_scratch(P.SCRATCH_BASE + (me + 1) * ex.thread_scratch_bytes());
     fns = NAMES.map((name) => ex[name]);
     const missing = NAMES.filter((name, i) => typeof fns[i] !== 'function');
     if (missing.length) throw new Error('the kernel module lacks ' + missing.join(', '));
