@@ -28,7 +28,7 @@ const KB_WIDE_MAX_COLS: i32 = 128;
 
 // The K block of a call (or thread's slice) of `cols` columns; gemm_pack_b and gemm_prepacked agree on
 // it because they get the same [nBegin, nEnd).
-@inline function kBlock(cols: i32): i32 {
+@inline export function kBlock(cols: i32): i32 {
   return cols <= KB_WIDE_MAX_COLS ? KB_WIDE : KB;
 }
 
@@ -334,6 +334,13 @@ export function gemm_pack_b(packed: usize, b: usize, rows: usize, K: i32, nBegin
 // Whether gemm packs B for a slice of enough rows (see fewTapsPerRow): 1 or 0.
 export function gemm_packs_b(rows: usize, K: i32): i32 {
   return panel != 0 && K > 0 && fewTapsPerRow(rows, K) ? 1 : 0;
+}
+
+// out[m, n] = bias[m] + sum_kk a[m, kk] B(kk)[n] with B already in gemm_pack_b's panels for columns
+// [0, N) (the Winograd convolution writes its transformed input straight into that layout). M must be a
+// multiple of 4: the row tail (< 4 rows) reads B unpacked, which such a caller does not have.
+export function gemmPackedPanels(out: usize, ldo: i32, a: usize, lda: i32, bias: usize, M: i32, N: i32, K: i32, packed: usize): void {
+  gemmRange(out, ldo, a, lda, 0, 0, bias, 0, M, N, K, 0, M, 0, N, packed);
 }
 
 function gemmRange(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,

@@ -10,4 +10,5 @@ export { pad_rows, deinterleave, interleave, transpose } from './layout';
 export { weight_norm, pack_conv_strided, pack_conv_transpose } from './packing';
 export { argmin_cols, subtract_codewords, add_codewords, codebook_prepare } from './rvq';
 export { self_attention, scale_cols, attention_block_queries, attention_block_keys, wavlm_gate } from './attention';
+export { conv_winograd, winograd_weights, winograd_chunk_tiles } from './winograd';
 export { peak_madd, peak_madd_flops_per_iteration } from './peak';

@@ -1,14 +1,16 @@
-// Each thread's private scratch, one region per instance: the GEMM's B panels, then the attention's
-// score block. Set once per instance (each thread's instance has its own globals).
+// Each thread's private scratch, one region per instance: the GEMM's B panels, the attention's score
+// block, then the Winograd convolution's chunk. Set once per instance (each thread's instance has its own globals).
 
 import { gemm_panel, gemm_panel_bytes } from './gemm';
 import { attention_scratch, attention_scratch_bytes } from './attention';
+import { winograd_scratch, winograd_scratch_bytes } from './winograd';
 
 export function thread_scratch_bytes(): i32 {
-  return gemm_panel_bytes() + attention_scratch_bytes();
+  return gemm_panel_bytes() + attention_scratch_bytes() + winograd_scratch_bytes();
 }
 
 export function thread_scratch(p: usize): void {
   gemm_panel(p);
   attention_scratch(p + <usize>gemm_panel_bytes());
+  winograd_scratch(p + <usize>gemm_panel_bytes() + <usize>attention_scratch_bytes());
 }

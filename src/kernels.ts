@@ -72,8 +72,8 @@ export const KERNELS = {
   /** 1 where gemm packs B for slices of enough rows (a row table that is not a k-tap convolution's), else 0 */
   gemm_packs_b: query(['rows', 'K']),
   /**
-   * gives the calling instance its private scratch of thread_scratch_bytes() at p: the GEMM's B panels
-   * and the attention's score block (0: the GEMM never packs; the attention needs one)
+   * gives the calling instance its private scratch of thread_scratch_bytes() at p: the GEMM's B panels,
+   * the attention's score block and the Winograd chunk (0: the GEMM never packs; the others need one)
    */
   thread_scratch: kernel(['p']),
   thread_scratch_bytes: query([]),
@@ -134,6 +134,18 @@ export const KERNELS = {
   attention_block_queries: query([]),
   attention_block_keys: query([]),
   wavlm_gate: kernel(['gate', 'g', 'c', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: () => 20 }),
+
+  /**
+   * Winograd F(m, r) convolution (assembly/winograd.ts) for tile columns [tileBegin, tileEnd), both
+   * multiples of 8: per column alpha cin cout multiply-adds in the GEMMs plus both transforms. Needs the
+   * calling thread's scratch.
+   */
+  conv_winograd: kernel(['out', 'x', 'ldx', 'u', 'bias', 'bt', 'at', 'alpha', 'm', 'cin', 'cout', 'tout', 'dil', 'shift', 'tileBegin', 'tileEnd'],
+    { range: 'tileBegin', align: 8, cost: (a) => 2 * a.alpha * a.cin * a.cout * GEMM_NS_PER_FLOP + 1.5 * a.alpha * (a.alpha * a.cin + a.m * a.cout) }),
+  /** u [alpha, cout, cin] = G w for PyTorch's w [cout, cin, r] (f64 sums rounded once) */
+  winograd_weights: kernel(['u', 'w', 'g', 'alpha', 'r', 'cout', 'cin']),
+  /** tile columns per chunk of conv_winograd for these channels (a multiple of 8), 0 where it cannot run */
+  winograd_chunk_tiles: query(['alpha', 'cin', 'cout']),
 
   /** the SIMD peak probe (assembly/peak.ts): `iterations` of independent multiply-adds */
   peak_madd: query(['iterations', 'seed']),

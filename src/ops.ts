@@ -8,10 +8,13 @@
 //    per output like the direct conv (no zero taps where K % s != 0);
 //  - transposed, stride s: all s output phases are one stride-1 GEMM of Cout*s rows over the input
 //    (weights repacked at load, no multiplications by inserted zeros), then interleaved.
+// A stride-1 conv loaded with a Winograd tile (packConvWinograd) instead runs conv_winograd: alpha
+// GEMMs over the channels between an input and an output transform (assembly/winograd.ts).
 
 import { XcodecCheckpointError } from './errors.js';
 import { resampleInto, resampledLength } from './io/resample.js';
 import { type Runtime, type Tensor, numel } from './runtime.js';
+import { type WinogradTile, winogradMatrices } from './winograd.js';
 
 export interface Conv1d {
   /**
@@ -30,6 +33,17 @@ export interface Conv1d {
   groups: number;
   /** taps of the longest phase: ceil(kernel / stride) (the kernel for stride 1) */
   taps: number;
+  /** set when the conv runs as Winograd F(m, kernel) (then `w` is 0: only the transformed weight is kept) */
+  winograd?: WinogradConv;
+}
+
+/** A conv's Winograd form: byte offsets of U [alpha, cout, cin], BT [alpha, alpha] and AT [m, alpha]. */
+export interface WinogradConv {
+  u: number;
+  bt: number;
+  at: number;
+  m: number;
+  alpha: number;
 }
 
 export interface ConvTranspose1d {
@@ -100,6 +114,37 @@ export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
   return { w, bias: b, cin, cout, kernel, stride: s, padding: spec.padding, outputPadding: spec.outputPadding, taps };
 }
 
+/**
+ * Whether `c` can run as Winograd with tile `t`: a tile of 4 outputs (the kernel's lane layout), stride
+ * 1, one group, `t.r` taps, output channels in whole 4-row GEMM strips, and a chunk of at least 8 tile
+ * columns fitting the kernel's scratch.
+ */
+export function winogradApplies(rt: Runtime, c: Conv1d, t: WinogradTile): boolean {
+  return t.m === 4 && c.stride === 1 && c.groups === 1 && c.kernel === t.r && c.cout % 4 === 0 &&
+    rt.k.winograd_chunk_tiles(t.alpha, c.cin, c.cout) > 0;
+}
+
+/**
+ * The Winograd form of a stride-1 conv whose weight `c.w` is PyTorch's [cout, cin, kernel]: U, BT and
+ * AT in one region at `at` (the caller's allocator top, released and re-kept by the caller).
+ */
+export function packConvWinograd(rt: Runtime, c: Conv1d, t: WinogradTile): { winograd: WinogradConv; bytes: number; base: number } {
+  const { AT, G, BT } = winogradMatrices(t);
+  const uFloats = t.alpha * c.cout * c.cin;
+  const bytes = 4 * (uFloats + BT.length + AT.length);
+  const base = rt.allocBytes(bytes);
+  const bt = base + 4 * uFloats;
+  const at = bt + 4 * BT.length;
+  rt.f32.set(BT, bt >>> 2);
+  rt.f32.set(AT, at >>> 2);
+  const m = rt.mark();
+  const g = rt.allocBytes(4 * G.length);
+  rt.f32.set(G, g >>> 2);
+  rt.k.winograd_weights(base, c.w, g, t.alpha, t.r, c.cout, c.cin);
+  rt.release(m);
+  return { winograd: { u: base, bt, at, m: t.m, alpha: t.alpha }, bytes, base };
+}
+
 export function expandBias(rt: Runtime, bias: number, cout: number, s: number): number {
   const b = rt.allocBytes(4 * cout * s);
   const f = rt.f32;
@@ -115,6 +160,11 @@ export function convOutputLength(T: number, c: { kernel: number; stride?: number
 export interface ConvOptions {
   /** Snake alpha [cin]: convolve snake(x) instead of x, written straight into the padded input copy */
   snake?: number;
+  /**
+   * The position of output 0 in the whole signal, when x is a window of it (default 0): a Winograd
+   * conv aligns its tiles to the whole signal, so each output gets the same operations in every window.
+   */
+  origin?: number;
   /**
    * Where to write the output ([cout, Tout]) instead of a new tensor. It may be the residual itself
    * (x + conv(...) updated in place: each element reads its residual before it is written).
@@ -153,6 +203,11 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
   }
   const out = into ?? rt.tensor([c.cout, Tout]);
   if (Tout <= 0) return out;
+  if (c.winograd) {
+    if (residual) throw new Error('conv1d: a Winograd conv takes no residual');
+    convWinograd(rt, x, c, c.winograd, out, opts);
+    return out;
+  }
   const mark = rt.mark();
   let src = c.padding > 0 || opts.snake !== undefined ? paddedInput(rt, x, c.padding, c.padding, opts.snake) : x;
   const cinG = C / c.groups;
@@ -177,6 +232,33 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
   }
   rt.release(mark);
   return out;
+}
+
+// The Winograd path of conv1d (see assembly/winograd.ts): tiles of 4 outputs spaced d apart, aligned
+// to the whole signal by `shift`; the padded input gets `shift` more zeros on the left, and on the right
+// enough for the last lane group of a multiple of 8 tile columns (whole quads of blocks) to read its taps.
+function convWinograd(rt: Runtime, x: Tensor, c: Conv1d, wg: WinogradConv, out: Tensor, opts: ConvOptions): void {
+  const [, T] = x.dims;
+  const Tout = out.dims[1];
+  const d = c.dilation;
+  const span = 4 * d;
+  const shift = (((opts.origin ?? 0) % span) + span) % span;
+  const quads = Math.ceil(Math.ceil((Tout + shift) / span) / 4);
+  const tiles = 8 * Math.ceil((quads * 4 * d) / 8);
+  const reach = 4 * Math.ceil((12 + wg.alpha) / 4);
+  const length = winogradTileStart(tiles - 4, d) + (reach - 1) * d + 1;
+  const left = c.padding + shift;
+  const mark = rt.mark();
+  const xq = paddedInput(rt, x, left, length - left - T, opts.snake);
+  rt.k.conv_winograd(out.ptr, xq.ptr, length, wg.u, c.bias, wg.bt, wg.at, wg.alpha, wg.m, c.cin, c.cout, Tout, d, shift, 0, tiles);
+  rt.release(mark);
+}
+
+/** Where tile column n starts in the padded input (assembly/winograd.ts' tileStart). */
+export function winogradTileStart(n: number, d: number): number {
+  const quad = Math.floor(n / (4 * d));
+  const within = n - quad * 4 * d;
+  return (4 * quad + (within & 3)) * 4 * d + (within >> 2);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The WASM instance, its linear memory and a bump allocator over it.
 //
 // Memory layout: [0, 64 KiB) is left to the module's own static data; then one scratch region per
-// thread (the GEMM's 512 KiB of panels and the attention's 66 KiB block; see SCRATCH_BASE); weights are placed above them once at load; activations come from the same
+// thread (the GEMM's 512 KiB of panels and the attention's 66 KiB block, the Winograd conv's 1 MiB chunk; see SCRATCH_BASE); weights are placed above them once at load; activations come from the same
 // bump pointer afterwards and are released with mark/release, so one encode or decode call never leaves
 // memory behind. A tensor is only { ptr, dims } in JS.
 //

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Runtime, kernelModule } from '../dist/runtime.js';
 import * as ops from '../dist/ops.js';
 import * as R from './reference_ops.mjs';
+import { KERNEL7_TILE, exactMatrices, tile, winogradMatrices } from '../dist/winograd.js';
 
 const fr = Math.fround;
 const U = 2 ** -24;
@@ -429,6 +430,111 @@ function suite(flavour) {
       });
     }
   }
+
+  // Winograd F(4, 7) (assembly/winograd.ts): odd lengths and input channels, chunks of 128 tile columns
+  // crossed (T 1001 at d 1), K blocks of 1024 (cin 1100), every dilation of the residual units, window
+  // origins that shift the tile grid.
+  const WINOGRAD_CASES = [
+    { cin: 5, cout: 4, d: 1, T: 37 }, { cin: 13, cout: 8, d: 3, T: 101 }, { cin: 4, cout: 12, d: 9, T: 257 },
+    { cin: 6, cout: 4, d: 1, T: 1001 }, { cin: 1100, cout: 4, d: 1, T: 23 }, { cin: 3, cout: 4, d: 9, T: 7 },
+  ];
+  const winogradConv = (rt, wPtr, bPtr, spec) => {
+    const c = ops.packConv1d(rt, wPtr, bPtr, spec, 'test');
+    assert.ok(ops.winogradApplies(rt, c, KERNEL7_TILE), `Winograd applies to ${JSON.stringify(spec)}`);
+    c.winograd = ops.packConvWinograd(rt, c, KERNEL7_TILE).winograd;
+    c.w = 0;
+    return c;
+  };
+  for (const [i, c] of WINOGRAD_CASES.entries()) {
+    test(`${P} conv1d Winograd F(4, 7) cin=${c.cin} cout=${c.cout} d=${c.d} T=${c.T}: float64 within the transform bound${flavour === 'simd' ? ', the scalar emulation bit for bit' : ''}`, () => {
+      const rt = mk();
+      const r = R.rng(7100 + i);
+      const spec = { cin: c.cin, cout: c.cout, kernel: 7, padding: 3 * c.d, dilation: c.d };
+      const x = R.uniform(r, c.cin * c.T, -1, 1);
+      const w = R.uniform(r, c.cout * c.cin * 7, -0.5, 0.5);
+      const bias = R.uniform(r, c.cout, -1, 1);
+      const xt = rt.upload(x, [c.cin, c.T]);
+      const wPtr = rt.upload(w, [w.length]).ptr;
+      const bPtr = rt.upload(bias, [c.cout]).ptr;
+      const mats = winogradMatrices(KERNEL7_TILE);
+      const g = gamma(c.cin + 2 * KERNEL7_TILE.alpha + 4);
+      for (const withBias of [false, true]) {
+        const conv = winogradConv(rt, wPtr, withBias ? bPtr : 0, spec);
+        for (const origin of [0, 1, 4 * c.d - 1, 4 * c.d + 2]) {
+          const what = `Winograd cin=${c.cin} cout=${c.cout} d=${c.d} T=${c.T} bias=${withBias} origin=${origin}`;
+          const y = ops.conv1d(rt, xt, conv, undefined, { origin });
+          const got = rt.download(y);
+          const em = R.winogradConvF32(x, c.T, w, withBias ? bias : null, spec, origin, mats);
+          assert.equal(y.dims, em.dims, `${what}: dims`);
+          const ref = R.conv1dRef(x, c.T, w, withBias ? bias : null, spec, null);
+          assertTol(got, ref.val, (j) => g * em.abs[j] * (1 + 1e-12) + 1e-30, `${what}: against float64`);
+          if (flavour === 'simd') assertBits(got, em.f32, `${what}: against the emulation`);
+          assertExact(rt.download(xt), x, `${what}: input unchanged`);
+        }
+      }
+    });
+  }
+
+  test(`${P} conv_winograd: every split of the tile columns (threads, chunks) gives the same bits`, () => {
+    const rt = mk();
+    const r = R.rng(7200);
+    for (const { cin, cout, d, T } of [{ cin: 7, cout: 8, d: 1, T: 1201 }, { cin: 9, cout: 4, d: 3, T: 333 }]) {
+      const spec = { cin, cout, kernel: 7, padding: 3 * d, dilation: d };
+      const conv = winogradConv(rt, rt.upload(R.uniform(r, cout * cin * 7, -0.5, 0.5), [cout * cin * 7]).ptr,
+        rt.upload(R.uniform(r, cout), [cout]).ptr, spec);
+      const wg = conv.winograd;
+      const shift = 3;
+      const tiles = 8 * Math.ceil((Math.ceil(Math.ceil((T + shift) / (4 * d)) / 4) * 4 * d) / 8);
+      const length = ops.winogradTileStart(tiles - 4, d) + 23 * d + 1;
+      const xq = ops.padTime(rt, rt.upload(R.uniform(r, cin * T), [cin, T]), 3 * d + shift, length - 3 * d - shift - T);
+      const whole = rt.tensor([cout, T]);
+      rt.k.conv_winograd(whole.ptr, xq.ptr, length, wg.u, conv.bias, wg.bt, wg.at, wg.alpha, wg.m, cin, cout, T, d, shift, 0, tiles);
+      const ref = rt.download(whole);
+      for (const cuts of [[8], [8, 16], [tiles - 8], [24, 136, 144]].map((cs) => cs.filter((v) => v < tiles))) {
+        const part = rt.tensor([cout, T]);
+        rt.f32.fill(SENTINEL, part.ptr >>> 2, (part.ptr >>> 2) + cout * T);
+        const bounds = [0, ...cuts, tiles];
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          rt.k.conv_winograd(part.ptr, xq.ptr, length, wg.u, conv.bias, wg.bt, wg.at, wg.alpha, wg.m, cin, cout, T, d, shift, bounds[k], bounds[k + 1]);
+        }
+        assertBits(rt.download(part), ref, `cin=${cin} d=${d}: tile columns cut at ${cuts}`);
+      }
+    }
+  });
+
+  test(`${P} Winograd windows: with its origin a window's outputs are the whole signal's bits; with another they differ`, () => {
+    const rt = mk();
+    const r = R.rng(7300);
+    for (const d of [1, 3, 9]) {
+      const cin = 6;
+      const cout = 8;
+      const T = 400;
+      const spec = { cin, cout, kernel: 7, padding: 3 * d, dilation: d };
+      const conv = winogradConv(rt, rt.upload(R.uniform(r, cout * cin * 7, -0.5, 0.5), [cout * cin * 7]).ptr, 0, spec);
+      const x = R.uniform(r, cin * T);
+      const whole = rt.download(ops.conv1d(rt, rt.upload(x, [cin, T]), conv));
+      for (const [a, b] of [[37, 301], [100, 399], [5, 200]]) {
+        const win = new Float32Array(cin * (b - a));
+        for (let ci = 0; ci < cin; ci++) win.set(x.subarray(ci * T + a, ci * T + b), ci * (b - a));
+        const reach = 6 * d; // padding plus the tile's reach: outputs further in see only window data
+        const compare = (origin) => {
+          const y = rt.download(ops.conv1d(rt, rt.upload(win, [cin, b - a]), conv, undefined, { origin }));
+          let differ = 0;
+          let compared = 0;
+          for (let co = 0; co < cout; co++) {
+            for (let t = reach; t < b - a - reach; t++) {
+              compared++;
+              if (!Object.is(y[co * (b - a) + t], whole[co * T + a + t])) differ++;
+            }
+          }
+          assert.ok(compared > 0, 'outputs compared');
+          return differ;
+        };
+        assert.is(compare(a), 0, `d=${d} window [${a}, ${b}) with origin ${a}`);
+        assert.ok(compare(a + 1) > 0, `d=${d} window [${a}, ${b}) with origin ${a + 1}: a misaligned tile grid changes the rounding`);
+      }
+    }
+  });
 
   test(`${P} linear (1x1 conv) with bias and residual, in/out not multiples of 4`, () => {
     const rt = mk();
@@ -1179,6 +1285,34 @@ function suite(flavour) {
     });
   }
 }
+
+test('Winograd matrices: the exact rationals of F(4, 7) (and F(2, 3), F(6, 5)) compute the correlation', () => {
+  for (const t of [KERNEL7_TILE, tile(2, 3, [[0, 1], [1, 1], [-1, 1]]), tile(6, 5, [[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [1, 2], [-1, 2], [3, 1], [-3, 1]])]) {
+    const { AT, G, BT } = exactMatrices(t);
+    const frac = ([n, dd]) => [n, dd];
+    // sum_p AT[i, p] G[p, k] BT[p, l] == [l == i + k] exactly, in BigInt rationals
+    for (let i = 0; i < t.m; i++) {
+      for (let k = 0; k < t.r; k++) {
+        for (let l = 0; l < t.alpha; l++) {
+          let num = 0n;
+          let den = 1n;
+          for (let p = 0; p < t.alpha; p++) {
+            const [an, ad] = frac(AT[i][p]);
+            const [gn, gd] = frac(G[p][k]);
+            const [bn, bd] = frac(BT[p][l]);
+            const tn = an * gn * bn;
+            const td = ad * gd * bd;
+            num = num * td + tn * den;
+            den *= td;
+          }
+          assert.ok(l === i + k ? num === den : num === 0n, `F(${t.m}, ${t.r}): output ${i}, tap ${k}, input ${l}`);
+        }
+      }
+    }
+  }
+  assert.throws(() => tile(4, 7, [[0, 1], [1, 1], [2, 1], [-1, 1], [-2, 1], [1, 2], [-1, 2], [3, 2], [-3, 2]]), /pairs/);
+  assert.throws(() => tile(4, 7, [[0, 1], [1, 1], [-1, 1]]), /needs 9 finite points/);
+});
 
 for (const f of FLAVOURS) suite(f);
 

@@ -169,6 +169,126 @@ export function conv1dRef(x, T, w, bias, { cin, cout, kernel, stride = 1, paddin
 }
 
 /**
+ * The Winograd F(4, r) convolution of assembly/winograd.ts, stride 1, for x [cin, T], w [cout, cin, r]:
+ * the tile of every output (block t / 4d, class t % d of t + shift, shift = origin mod 4d), with the
+ * matrices { AT, G, BT } (f32 values, row-major). Returns
+ *  - f32: the kernel's documented operation order emulated with Math.fround for the non-fused build
+ *    (U = G w summed in f64 and rounded once; per tap parity acc = fl(fl(c x) + acc) over nonzero c in
+ *    tap order; V = fl(E + O), the pair's -a row fl(E - O); the GEMM c = fl(c + fl(u v)) in ci order from
+ *    0; pair sums fl(M+ + M-), fl(M+ - M-); each output fl(acc + bias) after its nonzero terms in the
+ *    order 0, the pairs, infinity);
+ *  - abs: per output the float64 sum of |AT| |U| |V| over every product path with |BT| |x| and |G| |w|,
+ *    so that gamma(cin + 2 alpha + 4) * abs (+ the bias's rounding) bounds the f32 error of either build.
+ */
+export function winogradConvF32(x, T, w, bias, { cin, cout, kernel: r, padding, dilation: d }, origin, { AT, G, BT }) {
+  const alpha = r + 3;
+  const pairs = (alpha - 2) >> 1;
+  const inf = alpha - 1;
+  const madd = (a, b, c) => fr(fr(a * b) + c);
+  const Tout = T + 2 * padding - d * (r - 1);
+  const U = new Float32Array(alpha * cout * cin);
+  const Uabs = new Float64Array(alpha * cout * cin);
+  for (let p = 0; p < alpha; p++) {
+    for (let co = 0; co < cout; co++) {
+      for (let ci = 0; ci < cin; ci++) {
+        let s = 0;
+        let a = 0;
+        for (let j = 0; j < r; j++) {
+          s += G[p * r + j] * w[(co * cin + ci) * r + j];
+          a += Math.abs(G[p * r + j] * w[(co * cin + ci) * r + j]);
+        }
+        U[(p * cout + co) * cin + ci] = fr(s);
+        Uabs[(p * cout + co) * cin + ci] = a;
+      }
+    }
+  }
+  const span = 4 * d;
+  const shift = ((origin % span) + span) % span;
+  const xq = (ci, u) => {
+    const i = u - shift - padding;
+    return i >= 0 && i < T ? x[ci * T + i] : 0;
+  };
+  const out = new Float32Array(cout * Tout);
+  const abs = new Float64Array(cout * Tout);
+  const V = new Float32Array(alpha * cin);
+  const Vabs = new Float64Array(alpha * cin);
+  const taps = (p, ci, s, first) => {
+    let acc = 0;
+    let a = 0;
+    for (let k = first; k < alpha; k += 2) {
+      const c = BT[p * alpha + k];
+      if (c !== 0) {
+        const v = xq(ci, s + k * d);
+        acc = madd(c, v, acc);
+        a += Math.abs(c * v);
+      }
+    }
+    return [acc, a];
+  };
+  for (let s0 = 0; s0 < Tout + shift; s0 += span) {
+    for (let cls = 0; cls < d; cls++) {
+      const s = s0 + cls;
+      for (let ci = 0; ci < cin; ci++) {
+        for (const p of [0, inf]) {
+          const [e, ea] = taps(p, ci, s, 0);
+          const [o, oa] = taps(p, ci, s, 1);
+          V[p * cin + ci] = fr(e + o);
+          Vabs[p * cin + ci] = ea + oa;
+        }
+        for (let j = 0; j < pairs; j++) {
+          const p = 2 * j + 1;
+          const [e, ea] = taps(p, ci, s, 0);
+          const [o, oa] = taps(p, ci, s, 1);
+          V[p * cin + ci] = fr(e + o);
+          V[(p + 1) * cin + ci] = fr(e - o);
+          Vabs[p * cin + ci] = Vabs[(p + 1) * cin + ci] = ea + oa;
+        }
+      }
+      for (let co = 0; co < cout; co++) {
+        const M = new Float32Array(alpha);
+        const Mabs = new Float64Array(alpha);
+        for (let p = 0; p < alpha; p++) {
+          let c = 0;
+          let a = 0;
+          for (let ci = 0; ci < cin; ci++) {
+            c = fr(c + fr(U[(p * cout + co) * cin + ci] * V[p * cin + ci]));
+            a += Uabs[(p * cout + co) * cin + ci] * Vabs[p * cin + ci];
+          }
+          M[p] = c;
+          Mabs[p] = a;
+        }
+        const S = [];
+        const D = [];
+        for (let j = 0; j < pairs; j++) {
+          S.push(fr(M[2 * j + 1] + M[2 * j + 2]));
+          D.push(fr(M[2 * j + 1] - M[2 * j + 2]));
+        }
+        for (let i = 0; i < 4; i++) {
+          const t = s + i * d - shift;
+          if (t < 0 || t >= Tout) continue;
+          let acc = 0;
+          let a = 0;
+          const row = i * alpha;
+          if (AT[row] !== 0) acc = madd(AT[row], M[0], acc);
+          a += Math.abs(AT[row]) * Mabs[0];
+          for (let j = 0; j < pairs; j++) {
+            const c = AT[row + 2 * j + 1];
+            if (c !== 0) acc = madd(c, (i & 1) ? D[j] : S[j], acc);
+            a += Math.abs(c) * (Mabs[2 * j + 1] + Mabs[2 * j + 2]);
+          }
+          if (AT[row + inf] !== 0) acc = madd(AT[row + inf], M[inf], acc);
+          a += Math.abs(AT[row + inf]) * Mabs[inf];
+          const b = bias ? bias[co] : 0;
+          out[co * Tout + t] = fr(acc + b);
+          abs[co * Tout + t] = a + Math.abs(b);
+        }
+      }
+    }
+  }
+  return { f32: out, abs, dims: [cout, Tout] };
+}
+
+/**
  * ConvTranspose1d by the scatter definition: out[co, i*s - p + k] += x[ci, i] * w[ci, co, k],
  * w [cin, cout, kernel], length (T - 1) * s - 2p + kernel + outputPadding, plus bias[co].
  */
