@@ -14,4 +14,5 @@ export { XcodecFeatureExtractor } from './feature_extractor.js';
 export { toYueTokens, fromYueTokens, YUE_XCODEC_OFFSET, YUE_CODEBOOK_SIZE, YUE_NUM_CODEBOOKS, YUE_SPECIAL_TOKENS } from './yue.js';
 export type { YueOptions } from './yue.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
-export type { Components } from './model/network.js';
+export type { Components, ConvAlgorithms } from './model/network.js';
+export type { ConvAlgorithm } from './model/dac.js';

@@ -12,7 +12,7 @@ import { type XcodecConfig, numQuantizersForBandwidth } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { fileAccess } from './file_access.js';
 import { workerEnv } from './threads/pool.js';
-import type { Components, EncodeTrace } from './model/network.js';
+import type { Components, ConvAlgorithms, EncodeTrace } from './model/network.js';
 import type { Tuning } from './runtime.js';
 import type { CheckpointSource } from './weights.js';
 import {
@@ -56,7 +56,7 @@ class LocalBackend implements Backend {
     const m = this.model;
     return {
       config: m.config, numThreads: m.numThreads, threadsFallbackReason: m.threadsFallbackReason, tuning: m.tuning, simdFlavour: m.simdFlavour,
-      components: m.components, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
+      components: m.components, convAlgorithm: m.convAlgorithm, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
     };
   }
 
@@ -288,6 +288,8 @@ export class XcodecModel {
   get tuning(): Tuning { return this.backend.info.tuning; }
   get simdFlavour(): 'simd' | 'relaxed' { return this.backend.info.simdFlavour; }
   get components(): Components { return this.backend.info.components; }
+  /** How each half's residual-unit convolutions run (LoadOptions.convAlgorithm). */
+  get convAlgorithm(): ConvAlgorithms { return { ...this.backend.info.convAlgorithm }; }
   get unusedTensors(): string[] { return this.backend.info.unusedTensors; }
   /** WebAssembly memory at the high-water mark, as of the last finished call. */
   get wasmMemoryBytes(): number { return this.backend.info.wasmMemoryBytes; }

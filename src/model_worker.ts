@@ -4,7 +4,7 @@
 
 import type { XcodecConfig } from './config.js';
 import { XcodecError } from './errors.js';
-import type { Components } from './model/network.js';
+import type { Components, ConvAlgorithms } from './model/network.js';
 import type { Tuning } from './runtime.js';
 import { type LoadOptions, XcodecModelSync } from './xcodec.js';
 
@@ -16,6 +16,7 @@ export interface ModelInfo {
   tuning: Tuning;
   simdFlavour: 'simd' | 'relaxed';
   components: Components;
+  convAlgorithm: ConvAlgorithms;
   unusedTensors: string[];
   wasmMemoryBytes: number;
 }
@@ -79,7 +80,7 @@ let model: XcodecModelSync | null = null;
 function info(m: XcodecModelSync): ModelInfo {
   return {
     config: m.config, numThreads: m.numThreads, threadsFallbackReason: m.threadsFallbackReason, tuning: { ...m.tuning }, simdFlavour: m.simdFlavour,
-    components: m.components, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
+    components: m.components, convAlgorithm: m.convAlgorithm, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
   };
 }
 

@@ -9,7 +9,8 @@
 import { type XcodecConfig, parseXcodecConfig } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { parseStrictJson } from './json.js';
-import { COMPONENTS, type Components, type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
+import { COMPONENTS, type Components, type ConvAlgorithms, type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
+import type { ConvAlgorithm } from './model/dac.js';
 import { checkWindowFrames, frameWindows } from './model/windows.js';
 import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from './runtime.js';
 import { type HubOptions, fileAccess } from './file_access.js';
@@ -63,6 +64,37 @@ export interface LoadOptions {
    * was not loaded is an XcodecInputError.
    */
   components?: Components;
+  /**
+   * How the DAC residual units' kernel-7 convolutions run (three quarters of decode's multiplies):
+   * 'winograd' (F(4, 7): 10 multiplies for every 4 outputs instead of 28, with a different fp32
+   * rounding) or 'direct' (the 7-tap GEMM), for both halves or per half as { encoder, decoder }.
+   * Default { encoder: 'direct', decoder: 'winograd' }: the encoder's codes stay those of the direct
+   * conv's rounding (see docs/design.md for what Winograd does to the embeddings).
+   */
+  convAlgorithm?: ConvAlgorithm | Partial<ConvAlgorithms>;
+}
+
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['winograd', 'direct'];
+export const DEFAULT_CONV_ALGORITHMS: Readonly<ConvAlgorithms> = { encoder: 'direct', decoder: 'winograd' };
+
+/** LoadOptions.convAlgorithm, checked, as one algorithm per half. */
+function checkConvAlgorithm(a: unknown): ConvAlgorithms {
+  const accepted = `accepted: ${CONV_ALGORITHMS.map((c) => `"${c}"`).join(' or ')}, or { encoder?, decoder? } of those`;
+  if (a === undefined) return { ...DEFAULT_CONV_ALGORITHMS };
+  if (typeof a === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(a)) return { encoder: a as ConvAlgorithm, decoder: a as ConvAlgorithm };
+  if (typeof a === 'object' && a !== null && !Array.isArray(a)) {
+    const o = a as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'encoder' && k !== 'decoder');
+    if (extra.length > 0) throw new XcodecInputError(`convAlgorithm has unknown keys ${describe(extra)}; ${accepted}`);
+    const half = (k: 'encoder' | 'decoder'): ConvAlgorithm => {
+      const v = o[k];
+      if (v === undefined) return DEFAULT_CONV_ALGORITHMS[k];
+      if (typeof v === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(v)) return v as ConvAlgorithm;
+      throw new XcodecInputError(`convAlgorithm.${k} ${describe(v)} is not accepted; ${accepted}`);
+    };
+    return { encoder: half('encoder'), decoder: half('decoder') };
+  }
+  throw new XcodecInputError(`convAlgorithm ${describe(a)} is not accepted; ${accepted}`);
 }
 
 export interface EncodeOptions {
@@ -159,11 +191,12 @@ export class XcodecModelSync {
     if (!COMPONENTS.includes(components)) {
       throw new XcodecInputError(`components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`);
     }
+    const convAlgorithms = checkConvAlgorithm(options.convAlgorithm);
     const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning, wasmModules: options.wasmModules });
     try {
       warmUpKernels(rt);
       const loader = new WeightLoader(rt, source);
-      const net = await XcodecNetwork.load(loader.root(), cfg, components);
+      const net = await XcodecNetwork.load(loader.root(), cfg, components, convAlgorithms);
       const unused = source.names().filter((n) => !loader.used.has(n));
       return new XcodecModelSync(cfg, rt, net, rt.mark(), unused);
     } catch (e) {
@@ -201,12 +234,17 @@ export class XcodecModelSync {
     return this.rt.flavour;
   }
 
-  /** Bytes of WebAssembly memory in use at the high-water mark (weights + largest call). */
   /** The halves this model loaded: 'all', 'encoder' or 'decoder' (LoadOptions.components). */
   get components(): Components {
     return this.net.components;
   }
 
+  /** How each half's residual-unit convolutions run (LoadOptions.convAlgorithm). */
+  get convAlgorithm(): ConvAlgorithms {
+    return { ...this.net.algorithms };
+  }
+
+  /** Bytes of WebAssembly memory in use at the high-water mark (weights + largest call). */
   get wasmMemoryBytes(): number {
     return this.rt.peakBytes;
   }
@@ -280,7 +318,7 @@ export class XcodecModelSync {
             const row = (b * nq + q) * T;
             i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
           }
-          const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n));
+          const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n), w.from);
           if (audio.dims[1] !== n * hop) {
             throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`);
           }

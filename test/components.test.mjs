@@ -59,4 +59,32 @@ test('components other than all, encoder, decoder are a typed error', async () =
     'components "semantic" is not accepted; accepted: "all", "encoder", "decoder"');
 });
 
+test('convAlgorithm: both halves or per half; the default keeps the encoder direct; bad values are typed errors', async () => {
+  const dir = join(fixtures, 'tiny-hubert');
+  const cases = [
+    [undefined, { encoder: 'direct', decoder: 'winograd' }],
+    ['direct', { encoder: 'direct', decoder: 'direct' }],
+    ['winograd', { encoder: 'winograd', decoder: 'winograd' }],
+    [{ encoder: 'winograd' }, { encoder: 'winograd', decoder: 'winograd' }],
+    [{ decoder: 'direct' }, { encoder: 'direct', decoder: 'direct' }],
+  ];
+  for (const [convAlgorithm, expected] of cases) {
+    const m = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, convAlgorithm });
+    try {
+      assert.equal(m.convAlgorithm, expected, `convAlgorithm ${JSON.stringify(convAlgorithm)}`);
+    } finally {
+      m.dispose();
+    }
+  }
+  const accepted = 'accepted: "winograd" or "direct", or { encoder?, decoder? } of those';
+  for (const [bad, message] of [
+    ['fft', `convAlgorithm "fft" is not accepted; ${accepted}`],
+    [7, `convAlgorithm 7 is not accepted; ${accepted}`],
+    [{ decoder: 'Winograd' }, `convAlgorithm.decoder "Winograd" is not accepted; ${accepted}`],
+    [{ encoder: 'direct', both: 'direct' }, `convAlgorithm has unknown keys ["both"]; ${accepted}`],
+  ]) {
+    await rejectsWith('XcodecInputError', XcodecModelSync.fromPretrained(dir, { convAlgorithm: bad }), message);
+  }
+});
+
 test.run();

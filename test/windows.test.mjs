@@ -50,6 +50,12 @@ for (const name of MODELS) {
     if (!model) loaded.push(model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2 }));
     return model;
   };
+  let direct;
+  const loadDecoder = async (algorithm) => {
+    if (algorithm === 'winograd') return load();
+    if (!direct) loaded.push(direct = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, convAlgorithm: 'direct' }));
+    return direct;
+  };
 
   test(`${name}: windowed encode: every intermediate bit-identical to one window, codes equal to the fixtures`, async () => {
     const m = await load();
@@ -127,38 +133,48 @@ for (const name of MODELS) {
     assert.ok(derived <= least + 1, `context ${derived} frames, but ${least} already suffice`);
   });
 
-  test(`${name}: windowed decode is bit-identical to one call (windows 1..T, batch of 2)`, async () => {
-    const m = await load();
-    const T = 45;
-    const codes = randomCodes(2, m.numQuantizersFor(), T, m.config.codebookSize, 11);
-    const whole = m.decode(codes).audioValues;
-    assertDims(whole.dims, [2, 1, T * m.config.hopLength], 'one-call audio_values');
-    for (const w of [1, 2, 3, 7, 16, 44, 45, 1000]) {
-      const got = m.decode(codes, { windowFrames: w }).audioValues;
-      assertDims(got.dims, whole.dims, `windowFrames ${w}`);
-      assert.is(differences(got.data, whole.data), 0, `windowFrames ${w}: samples differ from the one-call decode`);
-    }
-  });
-
-  test(`${name}: the decoder context is needed and at most one frame over the least that works`, async () => {
-    const m = await load();
-    const T = 40;
-    const codes = randomCodes(1, m.numQuantizersFor(), T, m.config.codebookSize, 5);
-    const whole = m.decode(codes).audioValues.data;
-    const context = DacDecoder.contextFrames(m.config.acoustic);
-    assert.ok(context >= 1, `context ${context}`);
-    let least = -1;
-    for (let h = 0; h <= context; h++) {
-      // window 1: every frame's samples come from a separate call, so every cut is tested
-      if (differences(decodeWithContext(m, codes, 1, h).data, whole) === 0) {
-        least = h;
-        break;
+  for (const algorithm of ['winograd', 'direct']) {
+    test(`${name} (${algorithm}): windowed decode is bit-identical to one call (windows 1..T, batch of 2)`, async () => {
+      const m = await loadDecoder(algorithm);
+      assert.is(m.convAlgorithm.decoder, algorithm);
+      const T = 45;
+      const codes = randomCodes(2, m.numQuantizersFor(), T, m.config.codebookSize, 11);
+      const whole = m.decode(codes).audioValues;
+      assertDims(whole.dims, [2, 1, T * m.config.hopLength], 'one-call audio_values');
+      for (const w of [1, 2, 3, 7, 16, 44, 45, 1000]) {
+        const got = m.decode(codes, { windowFrames: w }).audioValues;
+        assertDims(got.dims, whole.dims, `windowFrames ${w}`);
+        assert.is(differences(got.data, whole.data), 0, `windowFrames ${w}: samples differ from the one-call decode`);
       }
-    }
-    assert.ok(least >= 0, `no context up to ${context} frames reproduces the one-call decode`);
-    assert.ok(least > 0, 'a window with no context already matched: the check could not fail');
-    assert.ok(context <= least + 1, `context ${context} frames, but ${least} already suffice`);
-  });
+    });
+
+    // Direct: the derived context is at most one frame over the least that works. Winograd: its tiles
+    // add (m - 1) d of reach each side per unit in the worst tile alignment, which not every window edge
+    // meets, so the derivation may exceed the least by up to those added frames (about 0.5% more work
+    // for 1500-frame windows), never fall short of it.
+    test(`${name} (${algorithm}): the decoder context is needed and at most ${algorithm === 'direct' ? 'one frame' : "the tiles' reach"} over the least that works`, async () => {
+      const m = await loadDecoder(algorithm);
+      assert.is(m.convAlgorithm.decoder, algorithm);
+      const T = 40;
+      const codes = randomCodes(1, m.numQuantizersFor(), T, m.config.codebookSize, 5);
+      const whole = m.decode(codes).audioValues.data;
+      const context = DacDecoder.contextFrames(m.config.acoustic, m.convAlgorithm.decoder);
+      assert.ok(context >= 1, `context ${context}`);
+      let least = -1;
+      for (let h = 0; h <= context; h++) {
+        // window 1: every frame's samples come from a separate call, so every cut is tested
+        if (differences(decodeWithContext(m, codes, 1, h).data, whole) === 0) {
+          least = h;
+          break;
+        }
+      }
+      assert.ok(least >= 0, `no context up to ${context} frames reproduces the one-call decode`);
+      assert.ok(least > 0, 'a window with no context already matched: the check could not fail');
+      const slack = 1 + context - DacDecoder.contextFrames(m.config.acoustic, 'direct');
+      assert.ok(algorithm === 'direct' || slack > 1, 'the Winograd derivation adds frames for the tiles');
+      assert.ok(context <= least + slack, `context ${context} frames, but ${least} already suffice`);
+    });
+  }
 
   test(`${name}: fixture audio_values within tolerance when decoded in windows, with progress`, async () => {
     const m = await load();

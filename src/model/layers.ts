@@ -4,8 +4,10 @@
 
 import {
   type Conv1d, type ConvSpec, type ConvTranspose1d, type Linear, type Norm, expandBias, packConv1d, packConvTranspose1d,
+  packConvWinograd, winogradApplies,
 } from '../ops.js';
 import type { Weights } from '../weights.js';
+import type { WinogradTile } from '../winograd.js';
 
 export type { Conv1d, ConvTranspose1d, Linear, Norm } from '../ops.js';
 
@@ -14,6 +16,8 @@ export interface ConvLoad {
   bias?: boolean;
   /** accept weight_g/weight_v or parametrizations (default true); false reads `weight` only */
   weightNorm?: boolean;
+  /** run as Winograd with this tile where the conv's shape allows (winogradApplies), else direct */
+  winograd?: WinogradTile;
 }
 
 /**
@@ -26,7 +30,14 @@ export async function loadConv(vb: Weights, spec: ConvSpec, opts: ConvLoad = {})
   const m = rt.mark();
   const src = opts.weightNorm === false ? await vb.tensor('weight', shape) : await vb.convWeight(shape);
   const conv = packConv1d(rt, src, 0, spec, vb.prefix);
-  if (conv.w !== src) conv.w = rt.keepRegion(m, conv.w, 4 * conv.cout * (conv.cin / conv.groups) * conv.kernel);
+  if (opts.winograd && winogradApplies(rt, conv, opts.winograd)) {
+    const packed = packConvWinograd(rt, conv, opts.winograd);
+    const base = rt.keepRegion(m, packed.base, packed.bytes);
+    const moved = base - packed.base;
+    const wg = packed.winograd;
+    conv.winograd = { ...wg, u: wg.u + moved, bt: wg.bt + moved, at: wg.at + moved };
+    conv.w = 0;
+  } else if (conv.w !== src) conv.w = rt.keepRegion(m, conv.w, 4 * conv.cout * (conv.cin / conv.groups) * conv.kernel);
   if (opts.bias !== false) conv.bias = await vb.tensor('bias', [spec.cout]);
   return conv;
 }

@@ -12,7 +12,7 @@ import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../o
 import { resampledLength } from '../io/resample.js';
 import { type Runtime, type Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
-import { DacDecoder, DacEncoder } from './dac.js';
+import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
 import { loadLinear } from './layers.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { SemanticEncoder } from './semantic_encoder.js';
@@ -43,6 +43,13 @@ export interface EncodePlan {
 
 /** Which halves of the network a model loads: a TTS front end that only decodes skips the semantic model and both encoders. */
 export type Components = 'all' | 'encoder' | 'decoder';
+
+/** The convolution algorithm of each acoustic half's residual units. */
+export interface ConvAlgorithms {
+  encoder: ConvAlgorithm;
+  decoder: ConvAlgorithm;
+}
+const DIRECT: ConvAlgorithms = { encoder: 'direct', decoder: 'direct' };
 export const COMPONENTS: readonly Components[] = ['all', 'encoder', 'decoder'];
 
 interface EncoderParts {
@@ -64,15 +71,17 @@ export class XcodecNetwork {
     private encoderParts: EncoderParts | null,
     private quantizer: ResidualVectorQuantizer,
     private decoderParts: DecoderParts | null,
+    /** what each acoustic half's residual units were loaded as */
+    readonly algorithms: ConvAlgorithms,
   ) {}
 
   /** The checkpoint's tensors for `components` (the quantizer always: encode and decode both need it). */
-  static async load(vb: Weights, c: XcodecConfig, components: Components = 'all'): Promise<XcodecNetwork> {
+  static async load(vb: Weights, c: XcodecConfig, components: Components = 'all', algorithms: ConvAlgorithms = DIRECT): Promise<XcodecNetwork> {
     let encoderParts: EncoderParts | null = null;
     if (components !== 'decoder') {
       const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), c.semantic);
       const semanticEncoder = await SemanticEncoder.load(vb.pp('encoder_semantic'), c);
-      const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic);
+      const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic, algorithms.encoder);
       if (semanticEncoder.channels + c.acoustic.hiddenSize !== c.hiddenSize) {
         throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${c.semantic.hiddenSize} (channel_ratios must end at 1)`);
       }
@@ -83,9 +92,9 @@ export class XcodecNetwork {
     let decoderParts: DecoderParts | null = null;
     if (components !== 'encoder') {
       const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
-      decoderParts = { fc2, acousticDecoder: await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic) };
+      decoderParts = { fc2, acousticDecoder: await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic, algorithms.decoder) };
     }
-    return new XcodecNetwork(c, components, encoderParts, quantizer, decoderParts);
+    return new XcodecNetwork(c, components, encoderParts, quantizer, decoderParts, algorithms);
   }
 
   private get encoder(): EncoderParts {
@@ -173,7 +182,7 @@ export class XcodecNetwork {
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
     const acousticInput = !plan.repad ? x : c.semanticSampleRate === c.sampleRate && sp === pad ? semanticPadded : padTime(rt, x, pad, pad);
-    acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic), tick, eAcoustic);
+    acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic, acousticEncoder.algorithm), tick, eAcoustic);
     const embeddings = linear(rt, concat, fc);
     return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
   }
@@ -198,13 +207,13 @@ export class XcodecNetwork {
 
   /** Frames of context each side that a window of codes needs to decode exactly as in the whole sequence. */
   get decoderContextFrames(): number {
-    return DacDecoder.contextFrames(this.config.acoustic);
+    return DacDecoder.contextFrames(this.config.acoustic, this.decoder.acousticDecoder.algorithm);
   }
 
-  /** codebook sum [D, T] -> audio [1, T * hop]. */
-  synthesize(rt: Runtime, quantized: Tensor): Tensor {
+  /** codebook sum [D, T] -> audio [1, T * hop]; originFrame: the first frame's index in the whole sequence. */
+  synthesize(rt: Runtime, quantized: Tensor, originFrame = 0): Tensor {
     const m = rt.mark();
     const { acousticDecoder, fc2 } = this.decoder;
-    return rt.keep(m, acousticDecoder.forward(rt, linear(rt, quantized, fc2)));
+    return rt.keep(m, acousticDecoder.forward(rt, linear(rt, quantized, fc2), originFrame));
   }
 }
