@@ -1,11 +1,14 @@
 // Kernel microbenchmarks (tinybench): GFLOP/s of the heavy kernels and % of the SIMD peak measured
 // here, in the same process, by assembly/peak.ts right before and after each kernel.
-// `node bench/kernels.mjs [--flavour simd|relaxed] [--json]` (relaxed needs
-// --experimental-wasm-relaxed-simd on Node 20).
+// `node bench/kernels.mjs [--flavour simd|relaxed] [--conv] [--json]` (relaxed needs
+// --experimental-wasm-relaxed-simd on Node 20; --conv: only the kernel-7 convolutions, direct and
+// Winograd side by side, where gflops counts the direct conv's FLOPs and multiplyGflops the Winograd
+// GEMMs' real ones).
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/runtime.js';
-import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d } from '../dist/ops.js';
+import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d, packConvWinograd, winogradApplies } from '../dist/ops.js';
 import { warmUpKernels } from '../dist/warmup.js';
+import { KERNEL7_TILE } from '../dist/winograd.js';
 
 const argv = process.argv.slice(2);
 const flavour = argv.includes('--flavour') ? argv[argv.indexOf('--flavour') + 1] : 'simd';
@@ -48,13 +51,22 @@ function gemmCase(name, M, N, K) {
   rt.k.gemm_rows(rows, K, 1, N, 1);
   cases.push({ name, flops: 2 * M * N * K, fn: () => rt.k.gemm(o, N, a, K, b, rows, 0, 0, M, N, K, 0, M, 0, N) });
 }
-function convCase(name, C, T, dilation) {
+// A residual unit's kernel-7 conv, direct or Winograd. flops: the direct conv's count (so GFLOP/s is
+// the effective rate); multiplyFlops: what the Winograd GEMMs really do (2 alpha C^2 per m outputs).
+function convCase(name, C, T, dilation, algorithm = 'direct') {
   const w = rt.allocBytes(4 * C * C * 7);
   random(w, C * C * 7);
   const x = rt.tensor([C, T]);
   random(x.ptr, C * T, 3);
   const c = packConv1d(rt, w, 0, { cin: C, cout: C, kernel: 7, dilation, padding: 3 * dilation }, name);
-  cases.push({ name, flops: 2 * C * C * 7 * T, fn: () => { conv1d(rt, x, c); rt.release(scratch); } });
+  const flops = 2 * C * C * 7 * T;
+  let multiplyFlops = flops;
+  if (algorithm === 'winograd') {
+    if (!winogradApplies(rt, c, KERNEL7_TILE)) throw new Error(`${name}: Winograd does not apply`);
+    c.winograd = packConvWinograd(rt, c, KERNEL7_TILE).winograd;
+    multiplyFlops = (flops * KERNEL7_TILE.alpha) / (7 * KERNEL7_TILE.m);
+  }
+  cases.push({ name: `${name} ${algorithm}`, flops, multiplyFlops, fn: () => { conv1d(rt, x, c); rt.release(scratch); } });
 }
 function convTCase(name, cin, cout, k, s, T) {
   const w = rt.allocBytes(4 * cin * cout * k);
@@ -100,14 +112,20 @@ function rvqCase(name, K, D, T) {
 
 gemmCase('GEMM 768x3072x500', 3072, 500, 768);
 gemmCase('GEMM 1024x1024x50', 1024, 50, 1024);
-convCase('conv1d 64ch k7 d1 x16000', 64, 16000, 1);
-convCase('conv1d 64ch k7 d3 x16000', 64, 16000, 3);
-convCase('conv1d 64ch k7 d9 x16000', 64, 16000, 9);
+// The decoder's residual units over 1 s of 16 kHz audio: 64 channels at 16000 steps/s, 128 at 8000,
+// 256 at 2000, 512 at 400 (the encoder's are the same shapes at 16000, 2000, 400 and 100).
+const convOnly = argv.includes('--conv');
+for (const [C, T] of [[64, 16000], [128, 8000], [256, 2000], [512, 400]]) {
+  for (const d of [1, 3, 9]) {
+    for (const algorithm of ['direct', 'winograd']) convCase(`conv1d ${C}ch k7 d${d} x${T}`, C, T, d, algorithm);
+  }
+}
 convTCase('conv_transpose1d 1024->512 k16 s8 x500', 1024, 512, 16, 8, 500);
 attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
 attentionCase('attention 3000 frames x 768 (12 heads)', 3000, 768, 12);
 rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
 
+if (convOnly) cases.splice(0, cases.length, ...cases.filter((c) => c.name.startsWith('conv1d')));
 scratch = rt.mark();
 // Each kernel's % peak is of the mean of a probe right before and right after it: on a shared host the
 // capacity drifts within a run, and one probe at the start misstated later kernels' share.
@@ -125,7 +143,10 @@ for (const c of cases) {
   const gflops = c.flops / (ms / 1000) / 1e9;
   const peak = (before + after) / 2;
   probes.push(before, after);
-  rows.push({ kernel: c.name, ms: +ms.toFixed(3), gflops: +gflops.toFixed(1), probe: +peak.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) });
+  const row = { kernel: c.name, ms: +ms.toFixed(3), gflops: +gflops.toFixed(1), probe: +peak.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) };
+  // Winograd rows: the multiplies really done (GFLOP/s of the GEMMs alone would be this rate)
+  if (c.multiplyFlops !== undefined && c.multiplyFlops !== c.flops) row.multiplyGflops = +(c.multiplyFlops / (ms / 1000) / 1e9).toFixed(1);
+  rows.push(row);
 }
 console.log(`kernels, ${rt.flavour} SIMD, 1 thread; probes ${Math.min(...probes).toFixed(1)}-${Math.max(...probes).toFixed(1)} GFLOP/s (probe: mean of the probes before and after each kernel)`);
 console.table(rows);
