@@ -1,5 +1,5 @@
-// Winograd minimal filtering F(4, r) for the stride-1 dilated convolutions (the residual units' kernel-7
-// convs): 4 outputs of a tile from alpha = r + 3 products per channel pair instead of 4 r. With
+// Winograd minimal filtering F(4, 7) for the stride-1 dilated convolutions (the residual units' kernel-7
+// convs): 4 outputs of a tile from alpha = 10 products per channel pair instead of 28. With
 // U_p = (G w)_p: [cout, cin] (winograd_weights, once at load), per tile column n and point p < alpha
 //   V_p[ci, n] = sum_k BT[p, k] xq[ci, s(n) + k d]                   (input transform)
 //   M_p        = U_p V_p                                               (alpha GEMMs over the channels)
@@ -29,9 +29,10 @@ import { madd } from './simd';
 
 // V and M of one chunk of tile columns: alpha * (cin + cout) * cols floats. 1 MiB keeps a 512-channel
 // chunk (24 columns) in L2 from the input transform through the GEMMs to the output transform.
+// At most 128 columns: the GEMM's wide K block (1024) then covers every cin up to 1024 in one pass.
+// 2 MiB and 512 columns (more columns per GEMM call for 64 channels) read level in an A B A B run.
 const CHUNK_BYTES: i32 = 1 << 20;
-// The tap vectors of one lane group (up to 12: three 4 x 4 transposes), then reused for the pair sums.
-const MAX_ALPHA: i32 = 12;
+const MAX_COLS: i32 = 128;
 
 // Each point's plane of V and of M starts one cache line further than a whole number of planes: the
 // transforms touch all alpha planes at once, and planes a multiple of 4 KiB apart (64 or 128 channels
@@ -41,7 +42,7 @@ const PLANE_PAD: i32 = 64;
 let scratch: usize = 0;
 
 export function winograd_scratch_bytes(): i32 {
-  return CHUNK_BYTES + MAX_ALPHA * 16;
+  return CHUNK_BYTES;
 }
 
 // Only records p (like the GEMM's panel: a worker's instance is set up before that memory exists).
@@ -51,11 +52,11 @@ export function winograd_scratch(p: usize): void {
 
 // Tile columns per chunk for a conv of cin -> cout channels: a multiple of 8 (whole B panels) whose V
 // and M fit the chunk scratch, at most 128 (the GEMM's wide K block); 0 when not even 8 fit, or when
-// alpha is not one conv_winograd runs (even: 0, pairs, infinity; 6 to 12).
+// alpha is not the 10 of F(4, 7), the one tile conv_winograd runs.
 export function winograd_chunk_tiles(alpha: i32, cin: i32, cout: i32): i32 {
-  if (alpha < 6 || alpha > MAX_ALPHA || (alpha & 1) != 0 || cin < 1 || cout < 1) return 0;
+  if (alpha != 10 || cin < 1 || cout < 1) return 0;
   const perColumn = 4 * alpha * (cin + cout);
-  const cols = min(128, ((CHUNK_BYTES - 2 * alpha * PLANE_PAD) / perColumn) & ~7);
+  const cols = min(MAX_COLS, ((CHUNK_BYTES - 2 * alpha * PLANE_PAD) / perColumn) & ~7);
   return cols >= 8 ? cols : 0;
 }
 
@@ -88,20 +89,6 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   return f32x4.shuffle(a, b, 2, 6, 3, 7);
 }
 
-// Rows a, b, c, d of a 4 x 4 block -> its columns, stored at dst (16 bytes apart), `cols` of them.
-@inline function transposeStore(dst: usize, a: v128, b: v128, c: v128, d: v128, cols: i32): void {
-  const t0 = lo4(a, b);
-  const t1 = hi4(a, b);
-  const t2 = lo4(c, d);
-  const t3 = hi4(c, d);
-  v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
-  v128.store(dst, f32x4.shuffle(t0, t2, 2, 3, 6, 7), 16);
-  if (cols > 2) {
-    v128.store(dst, f32x4.shuffle(t1, t3, 0, 1, 4, 5), 32);
-    v128.store(dst, f32x4.shuffle(t1, t3, 2, 3, 6, 7), 48);
-  }
-}
-
 // z[4q .. 4q + 3] of z[j] = row[j d] (bytes: step = 4d).
 @inline function zVector(row: usize, q: i32, step: usize, unit: bool): v128 {
   const p = row + <usize>(4 * q) * step;
@@ -112,31 +99,26 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   return v128.load32_lane(p + 3 * step, v, 3);
 }
 
-// sum over taps k = first, first + 2, ... < alpha of c[k] x[k] (zero coefficients skipped).
-@inline function taps(coef: usize, x: usize, first: i32, alpha: i32): v128 {
-  let acc = f32x4.splat(0);
-  for (let k = first; k < alpha; k += 2) {
-    const c = load<f32>(coef + (<usize>k << 2));
-    if (c != 0) acc = madd(f32x4.splat(c), v128.load(x + (<usize>k << 4)), acc);
-  }
-  return acc;
+// Coefficient k of row p of a 10-column matrix, splat (one load32_splat).
+@inline function coef(m: usize, p: i32, k: i32): v128 {
+  return v128.load32_splat(m + (<usize>(p * 10 + k) << 2));
 }
 
 // out [cout, tout] = conv(x) through the transforms above, for tile columns [tileBegin, tileEnd): both
 // multiples of 8, and x [cin, ldx] (xq) long enough for every lane group of those columns to read
-// z[0 .. 4 ceil((12 + alpha) / 4)) (src/ops.ts sizes it).
-// u: winograd_weights' [alpha, cout, cin]; cout a multiple of 4; bias [cout] or 0; alpha <= MAX_ALPHA.
+// z[0 .. 24) (src/ops.ts sizes it). F(4, 7) only (alpha 10: 0, four pairs, infinity), with the zero
+// pattern src/winograd.ts checks: BT's row 0 has only even taps, its last row only odd ones, the pair
+// rows taps 1 to 8; AT[i, 0] is nonzero only for i = 0 and AT[i, infinity] only for i = 3. Each sum
+// starts from 0 and adds its nonzero terms in tap (point) order.
+// u: winograd_weights' [10, cout, cin]; cout a multiple of 4; bias [cout] or 0.
 export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: usize, bt: usize, at: usize,
   alpha: i32, m: i32, cin: i32, cout: i32, tout: i32, dil: i32, shift: i32, tileBegin: i32, tileEnd: i32): void {
   const chunk = winograd_chunk_tiles(alpha, cin, cout);
-  if (chunk == 0 || m != 4) unreachable();
-  const xs = scratch + <usize>CHUNK_BYTES; // the group's tap vectors, then the output's pair sums
+  if (chunk == 0 || m != 4 || alpha != 10) unreachable();
   const rowBytes = <usize>ldx << 2;
   const step = <usize>dil << 2;
   const unit = dil == 1;
-  const pairs = (alpha - 2) >> 1;
-  const inf = alpha - 1;
-  const atRow = <usize>alpha << 2;
+  const zero = f32x4.splat(0);
   for (let c0 = tileBegin; c0 < tileEnd; c0 += chunk) {
     const cols = min(chunk, tileEnd - c0);
     const nPanels = cols >> 3;
@@ -144,7 +126,7 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
     const vBytes = (<usize>cin * cols << 2) + <usize>PLANE_PAD;
     const mBytes = (<usize>cout * cols << 2) + <usize>PLANE_PAD;
     const V = scratch;
-    const Mbuf = scratch + <usize>alpha * vBytes;
+    const Mbuf = scratch + <usize>10 * vBytes;
 
     // Input transform, written as the GEMM's B panels: K block k0 at k0 * nPanels * 32 bytes, its panel
     // j at + j * (k1 - k0) * 32, row ci at + (ci - k0) * 32, this group in the panel's low or high half.
@@ -159,32 +141,58 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
         const z1 = zVector(row, 1, step, unit);
         const z2 = zVector(row, 2, step, unit);
         const z3 = zVector(row, 3, step, unit);
-        transposeStore(xs, z0, z1, z2, z3, 4);
         const z4 = zVector(row, 4, step, unit);
-        transposeStore(xs + 64, z1, z2, z3, z4, 4);
-        if (alpha > 8) {
-          const z5 = zVector(row, 5, step, unit);
-          transposeStore(xs + 128, z2, z3, z4, z5, alpha - 8);
-        }
+        const z5 = zVector(row, 5, step, unit);
+        let t0 = lo4(z0, z1);
+        let t1 = hi4(z0, z1);
+        let t2 = lo4(z2, z3);
+        let t3 = hi4(z2, z3);
+        const x0 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
+        const x1 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
+        const x2 = f32x4.shuffle(t1, t3, 0, 1, 4, 5);
+        const x3 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
+        t0 = lo4(z1, z2);
+        t1 = hi4(z1, z2);
+        t2 = lo4(z3, z4);
+        t3 = hi4(z3, z4);
+        const x4 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
+        const x5 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
+        const x6 = f32x4.shuffle(t1, t3, 0, 1, 4, 5);
+        const x7 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
+        t0 = lo4(z2, z3);
+        t2 = lo4(z4, z5);
+        const x8 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
+        const x9 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
         const k0 = (ci / kb) * kb;
         const k1 = min(cin, k0 + kb);
         const dst = V + (<usize>k0 * nPanels << 5) + (panelByte * <usize>(k1 - k0) << 5) + (<usize>(ci - k0) << 5) + half;
-        v128.store(dst, f32x4.add(taps(bt, xs, 0, alpha), taps(bt, xs, 1, alpha)));
-        for (let j = 0; j < pairs; j++) {
-          const p = 2 * j + 1;
-          const coef = bt + <usize>p * atRow;
-          const even = taps(coef, xs, 0, alpha);
-          const odd = taps(coef, xs, 1, alpha);
-          v128.store(dst + <usize>p * vBytes, f32x4.add(even, odd));
-          v128.store(dst + <usize>(p + 1) * vBytes, f32x4.sub(even, odd));
+        let e = madd(coef(bt, 0, 0), x0, zero);
+        e = madd(coef(bt, 0, 2), x2, e);
+        e = madd(coef(bt, 0, 4), x4, e);
+        e = madd(coef(bt, 0, 6), x6, e);
+        v128.store(dst, madd(coef(bt, 0, 8), x8, e));
+        for (let p = 1; p < 9; p += 2) {
+          let ev = madd(coef(bt, p, 2), x2, zero);
+          ev = madd(coef(bt, p, 4), x4, ev);
+          ev = madd(coef(bt, p, 6), x6, ev);
+          ev = madd(coef(bt, p, 8), x8, ev);
+          let od = madd(coef(bt, p, 1), x1, zero);
+          od = madd(coef(bt, p, 3), x3, od);
+          od = madd(coef(bt, p, 5), x5, od);
+          od = madd(coef(bt, p, 7), x7, od);
+          v128.store(dst + <usize>p * vBytes, f32x4.add(ev, od));
+          v128.store(dst + <usize>(p + 1) * vBytes, f32x4.sub(ev, od));
         }
-        const last = bt + <usize>inf * atRow;
-        v128.store(dst + <usize>inf * vBytes, f32x4.add(taps(last, xs, 0, alpha), taps(last, xs, 1, alpha)));
+        let o = madd(coef(bt, 9, 1), x1, zero);
+        o = madd(coef(bt, 9, 3), x3, o);
+        o = madd(coef(bt, 9, 5), x5, o);
+        o = madd(coef(bt, 9, 7), x7, o);
+        v128.store(dst + <usize>9 * vBytes, madd(coef(bt, 9, 9), x9, o));
       }
     }
 
     const plane = <usize>cout * cin << 2;
-    for (let p = 0; p < alpha; p++) {
+    for (let p = 0; p < 10; p++) {
       gemmPackedPanels(Mbuf + <usize>p * mBytes, cols, u + <usize>p * plane, cin, 0, cout, cols, cin, V + <usize>p * vBytes);
     }
 
@@ -194,33 +202,54 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
       const inside = t0 >= 0 && t0 + 15 * dil < tout;
       const span = 4 * dil;
       for (let co = 0; co < cout; co++) {
-        const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>co << 2)) : 0);
+        const b = bias != 0 ? v128.load32_splat(bias + (<usize>co << 2)) : zero;
         const src = Mbuf + ((<usize>co * cols + g) << 2);
-        // pair sums and differences: xs[2j] = M_+ + M_-, xs[2j + 1] = M_+ - M_-
-        for (let j = 0; j < pairs; j++) {
-          const mp = v128.load(src + <usize>(2 * j + 1) * mBytes);
-          const mn = v128.load(src + <usize>(2 * j + 2) * mBytes);
-          v128.store(xs + (<usize>(2 * j) << 4), f32x4.add(mp, mn));
-          v128.store(xs + (<usize>(2 * j + 1) << 4), f32x4.sub(mp, mn));
-        }
-        const m0 = v128.load(src);
-        const mInf = v128.load(src + <usize>inf * mBytes);
-        const y0 = outputRow(at, 0, alpha, pairs, m0, mInf, xs, b);
-        const y1 = outputRow(at, 1, alpha, pairs, m0, mInf, xs, b);
-        const y2 = outputRow(at, 2, alpha, pairs, m0, mInf, xs, b);
-        const y3 = outputRow(at, 3, alpha, pairs, m0, mInf, xs, b);
+        const m1 = v128.load(src + mBytes);
+        const m2 = v128.load(src + 2 * mBytes);
+        const m3 = v128.load(src + 3 * mBytes);
+        const m4 = v128.load(src + 4 * mBytes);
+        const m5 = v128.load(src + 5 * mBytes);
+        const m6 = v128.load(src + 6 * mBytes);
+        const m7 = v128.load(src + 7 * mBytes);
+        const m8 = v128.load(src + 8 * mBytes);
+        const s0 = f32x4.add(m1, m2);
+        const d0 = f32x4.sub(m1, m2);
+        const s1 = f32x4.add(m3, m4);
+        const d1 = f32x4.sub(m3, m4);
+        const s2 = f32x4.add(m5, m6);
+        const d2 = f32x4.sub(m5, m6);
+        const s3 = f32x4.add(m7, m8);
+        const d3 = f32x4.sub(m7, m8);
+        let y = madd(coef(at, 0, 0), v128.load(src), zero);
+        y = madd(coef(at, 0, 1), s0, y);
+        y = madd(coef(at, 0, 3), s1, y);
+        y = madd(coef(at, 0, 5), s2, y);
+        const y0 = f32x4.add(madd(coef(at, 0, 7), s3, y), b);
+        y = madd(coef(at, 1, 1), d0, zero);
+        y = madd(coef(at, 1, 3), d1, y);
+        y = madd(coef(at, 1, 5), d2, y);
+        const y1 = f32x4.add(madd(coef(at, 1, 7), d3, y), b);
+        y = madd(coef(at, 2, 1), s0, zero);
+        y = madd(coef(at, 2, 3), s1, y);
+        y = madd(coef(at, 2, 5), s2, y);
+        const y2 = f32x4.add(madd(coef(at, 2, 7), s3, y), b);
+        y = madd(coef(at, 3, 1), d0, zero);
+        y = madd(coef(at, 3, 3), d1, y);
+        y = madd(coef(at, 3, 5), d2, y);
+        y = madd(coef(at, 3, 7), d3, y);
+        const y3 = f32x4.add(madd(coef(at, 3, 9), v128.load(src + 9 * mBytes), y), b);
         const orow = out + (<usize>co * tout << 2);
         if (inside && unit) {
           // d = 1: lane l's 4 outputs are t0 + 4l .. t0 + 4l + 3
-          const o = orow + (<usize>t0 << 2);
+          const p = orow + (<usize>t0 << 2);
           const a0 = lo4(y0, y1);
           const a1 = hi4(y0, y1);
           const a2 = lo4(y2, y3);
           const a3 = hi4(y2, y3);
-          v128.store(o, f32x4.shuffle(a0, a2, 0, 1, 4, 5));
-          v128.store(o, f32x4.shuffle(a0, a2, 2, 3, 6, 7), 16);
-          v128.store(o, f32x4.shuffle(a1, a3, 0, 1, 4, 5), 32);
-          v128.store(o, f32x4.shuffle(a1, a3, 2, 3, 6, 7), 48);
+          v128.store(p, f32x4.shuffle(a0, a2, 0, 1, 4, 5));
+          v128.store(p, f32x4.shuffle(a0, a2, 2, 3, 6, 7), 16);
+          v128.store(p, f32x4.shuffle(a1, a3, 0, 1, 4, 5), 32);
+          v128.store(p, f32x4.shuffle(a1, a3, 2, 3, 6, 7), 48);
         } else {
           storeLanes(orow, y0, t0, span, tout, inside);
           storeLanes(orow, y1, t0 + dil, span, tout, inside);
@@ -230,21 +259,6 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
       }
     }
   }
-}
-
-// Output i of 4 tiles: AT[i, 0] M_0 + sum over pairs of AT[i, +a] (M_+ +- M_-) + AT[i, inf] M_inf + bias.
-@inline function outputRow(at: usize, i: i32, alpha: i32, pairs: i32, m0: v128, mInf: v128, sums: usize, b: v128): v128 {
-  const row = at + (<usize>(i * alpha) << 2);
-  let acc = f32x4.splat(0);
-  const c0 = load<f32>(row);
-  if (c0 != 0) acc = madd(f32x4.splat(c0), m0, acc);
-  for (let j = 0; j < pairs; j++) {
-    const c = load<f32>(row + (<usize>(2 * j + 1) << 2));
-    if (c != 0) acc = madd(f32x4.splat(c), v128.load(sums + (<usize>(2 * j + (i & 1)) << 4)), acc);
-  }
-  const cInf = load<f32>(row + (<usize>(alpha - 1) << 2));
-  if (cInf != 0) acc = madd(f32x4.splat(cInf), mInf, acc);
-  return f32x4.add(acc, b);
 }
 
 // Lane l of v to row[t + l * span] where 0 <= t + l span < tout (all of them when `inside`).

@@ -14,7 +14,7 @@
 import { XcodecCheckpointError } from './errors.js';
 import { resampleInto, resampledLength } from './io/resample.js';
 import { type Runtime, type Tensor, numel } from './runtime.js';
-import { type WinogradTile, winogradMatrices } from './winograd.js';
+import { type WinogradTile, kernelRuns, winogradMatrices } from './winograd.js';
 
 export interface Conv1d {
   /**
@@ -115,12 +115,12 @@ export function packConvTranspose1d(rt: Runtime, src: number, bias: number,
 }
 
 /**
- * Whether `c` can run as Winograd with tile `t`: a tile of 4 outputs (the kernel's lane layout), stride
+ * Whether `c` can run as Winograd with tile `t`: a tile conv_winograd runs (F(4, 7), kernelRuns), stride
  * 1, one group, `t.r` taps, output channels in whole 4-row GEMM strips, and a chunk of at least 8 tile
  * columns fitting the kernel's scratch.
  */
 export function winogradApplies(rt: Runtime, c: Conv1d, t: WinogradTile): boolean {
-  return t.m === 4 && c.stride === 1 && c.groups === 1 && c.kernel === t.r && c.cout % 4 === 0 &&
+  return kernelRuns(t) && c.stride === 1 && c.groups === 1 && c.kernel === t.r && c.cout % 4 === 0 &&
     rt.k.winograd_chunk_tiles(t.alpha, c.cin, c.cout) > 0;
 }
 

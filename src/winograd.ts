@@ -121,6 +121,20 @@ export function exactMatrices(t: WinogradTile): { AT: Q[][]; G: Q[][]; BT: Q[][]
   return { AT, G, BT };
 }
 
+/**
+ * Whether conv_winograd runs `t`: F(4, 7) with BT's and AT's zeros exactly where the kernel skips terms
+ * (BT row 0: odd taps, its last row: even taps, the pair rows: taps 0 and 9; AT[i, 0] for i > 0 and
+ * AT[i, infinity] for i < 3), so that its straight-line sums are those over the nonzero terms.
+ */
+export function kernelRuns(t: WinogradTile): boolean {
+  if (t.m !== 4 || t.r !== 7) return false;
+  const { AT, BT } = exactMatrices(t);
+  const zeroBT = (p: number, k: number) => (p === 0 ? k % 2 === 1 : p === 9 ? k % 2 === 0 : k === 0 || k === 9);
+  const zeroAT = (i: number, p: number) => (p === 0 ? i > 0 : p === 9 ? i < 3 : false);
+  return BT.every((row, p) => row.every((v, k) => isZero(v) === zeroBT(p, k))) &&
+    AT.every((row, i) => row.every((v, p) => isZero(v) === zeroAT(i, p)));
+}
+
 const cache = new Map<WinogradTile, WinogradMatrices>();
 
 /** The f32 matrices of `t`, row-major (computed once per tile). */

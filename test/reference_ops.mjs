@@ -174,7 +174,7 @@ export function conv1dRef(x, T, w, bias, { cin, cout, kernel, stride = 1, paddin
  * matrices { AT, G, BT } (f32 values, row-major). Returns
  *  - f32: the kernel's documented operation order emulated with Math.fround for the non-fused build
  *    (U = G w summed in f64 and rounded once; per tap parity acc = fl(fl(c x) + acc) over nonzero c in
- *    tap order; V = fl(E + O), the pair's -a row fl(E - O); the GEMM c = fl(c + fl(u v)) in ci order from
+ *    tap order; a pair's rows fl(E + O) and fl(E - O), row 0 E alone, the last row O alone; the GEMM c = fl(c + fl(u v)) in ci order from
  *    0; pair sums fl(M+ + M-), fl(M+ - M-); each output fl(acc + bias) after its nonzero terms in the
  *    order 0, the pairs, infinity);
  *  - abs: per output the float64 sum of |AT| |U| |V| over every product path with |BT| |x| and |G| |w|,
@@ -229,12 +229,13 @@ export function winogradConvF32(x, T, w, bias, { cin, cout, kernel: r, padding, 
     for (let cls = 0; cls < d; cls++) {
       const s = s0 + cls;
       for (let ci = 0; ci < cin; ci++) {
-        for (const p of [0, inf]) {
-          const [e, ea] = taps(p, ci, s, 0);
-          const [o, oa] = taps(p, ci, s, 1);
-          V[p * cin + ci] = fr(e + o);
-          Vabs[p * cin + ci] = ea + oa;
-        }
+        // row 0 has only even taps and the last only odd ones (src/winograd.ts kernelRuns): no sum of both
+        const [e0, ea0] = taps(0, ci, s, 0);
+        V[ci] = e0;
+        Vabs[ci] = ea0;
+        const [oi, oai] = taps(inf, ci, s, 1);
+        V[inf * cin + ci] = oi;
+        Vabs[inf * cin + ci] = oai;
         for (let j = 0; j < pairs; j++) {
           const p = 2 * j + 1;
           const [e, ea] = taps(p, ci, s, 0);
