@@ -82,11 +82,18 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   return (4 * quad + (within & 3)) * 4 * d + (within >> 2);
 }
 
-@inline function lo4(a: v128, b: v128): v128 {
-  return f32x4.shuffle(a, b, 0, 4, 1, 5);
+// Column j of the 4 x 4 block with rows a, b, c, d (V8 shares the unpacks between the four calls).
+@inline function col0(a: v128, b: v128, c: v128, d: v128): v128 {
+  return f32x4.shuffle(f32x4.shuffle(a, b, 0, 4, 1, 5), f32x4.shuffle(c, d, 0, 4, 1, 5), 0, 1, 4, 5);
 }
-@inline function hi4(a: v128, b: v128): v128 {
-  return f32x4.shuffle(a, b, 2, 6, 3, 7);
+@inline function col1(a: v128, b: v128, c: v128, d: v128): v128 {
+  return f32x4.shuffle(f32x4.shuffle(a, b, 0, 4, 1, 5), f32x4.shuffle(c, d, 0, 4, 1, 5), 2, 3, 6, 7);
+}
+@inline function col2(a: v128, b: v128, c: v128, d: v128): v128 {
+  return f32x4.shuffle(f32x4.shuffle(a, b, 2, 6, 3, 7), f32x4.shuffle(c, d, 2, 6, 3, 7), 0, 1, 4, 5);
+}
+@inline function col3(a: v128, b: v128, c: v128, d: v128): v128 {
+  return f32x4.shuffle(f32x4.shuffle(a, b, 2, 6, 3, 7), f32x4.shuffle(c, d, 2, 6, 3, 7), 2, 3, 6, 7);
 }
 
 // z[4q .. 4q + 3] of z[j] = row[j d] (bytes: step = 4d).
@@ -99,14 +106,30 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   return v128.load32_lane(p + 3 * step, v, 3);
 }
 
+// acc + AT[i, 1] a0 + AT[i, 3] a1 + AT[i, 5] a2 + AT[i, 7] a3: output i's terms of the four pairs.
+@inline function pairTerms(at: usize, i: i32, a0: v128, a1: v128, a2: v128, a3: v128, acc: v128): v128 {
+  acc = madd(coef(at, i, 1), a0, acc);
+  acc = madd(coef(at, i, 3), a1, acc);
+  acc = madd(coef(at, i, 5), a2, acc);
+  return madd(coef(at, i, 7), a3, acc);
+}
+
+// BT[p, k] a + BT[p, k + 2] b + BT[p, k + 4] c + BT[p, k + 6] d, summed from 0 in that order.
+@inline function fourTaps(bt: usize, p: i32, k: i32, a: v128, b: v128, c: v128, d: v128): v128 {
+  let acc = madd(coef(bt, p, k), a, f32x4.splat(0));
+  acc = madd(coef(bt, p, k + 2), b, acc);
+  acc = madd(coef(bt, p, k + 4), c, acc);
+  return madd(coef(bt, p, k + 6), d, acc);
+}
+
 // Coefficient k of row p of a 10-column matrix, splat (one load32_splat).
 @inline function coef(m: usize, p: i32, k: i32): v128 {
   return v128.load32_splat(m + (<usize>(p * 10 + k) << 2));
 }
 
-// out [cout, tout] = conv(x) through the transforms above, for tile columns [tileBegin, tileEnd): both
-// multiples of 8, and x [cin, ldx] (xq) long enough for every lane group of those columns to read
-// z[0 .. 24) (src/ops.ts sizes it). F(4, 7) only (alpha 10: 0, four pairs, infinity), with the zero
+// out [cout, tout] = conv(x) through the transforms above, for the outputs of tile columns [tileBegin,
+// tileEnd) (any bounds within [0, tiles), tiles a multiple of 8), with x [cin, ldx] (xq) long enough
+// for every lane group of the tiles to read z[0 .. 24) (src/ops.ts sizes it). F(4, 7) only (alpha 10: 0, four pairs, infinity), with the zero
 // pattern src/winograd.ts checks: BT's row 0 has only even taps, its last row only odd ones, the pair
 // rows taps 1 to 8; AT[i, 0] is nonzero only for i = 0 and AT[i, infinity] only for i = 3. Each sum
 // starts from 0 and adds its nonzero terms in tap (point) order.
@@ -119,8 +142,12 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
   const step = <usize>dil << 2;
   const unit = dil == 1;
   const zero = f32x4.splat(0);
-  for (let c0 = tileBegin; c0 < tileEnd; c0 += chunk) {
-    const cols = min(chunk, tileEnd - c0);
+  // The chunks cover [tileBegin, tileEnd) in whole 8-column panels (a thread's range may start or end
+  // anywhere); the output transform stores only the columns of the range.
+  const first = tileBegin & ~7;
+  const end = (tileEnd + 7) & ~7;
+  for (let c0 = first; c0 < end; c0 += chunk) {
+    const cols = min(chunk, end - c0);
     const nPanels = cols >> 3;
     const kb = kBlock(cols);
     const vBytes = (<usize>cin * cols << 2) + <usize>PLANE_PAD;
@@ -143,51 +170,28 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
         const z3 = zVector(row, 3, step, unit);
         const z4 = zVector(row, 4, step, unit);
         const z5 = zVector(row, 5, step, unit);
-        let t0 = lo4(z0, z1);
-        let t1 = hi4(z0, z1);
-        let t2 = lo4(z2, z3);
-        let t3 = hi4(z2, z3);
-        const x0 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
-        const x1 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
-        const x2 = f32x4.shuffle(t1, t3, 0, 1, 4, 5);
-        const x3 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
-        t0 = lo4(z1, z2);
-        t1 = hi4(z1, z2);
-        t2 = lo4(z3, z4);
-        t3 = hi4(z3, z4);
-        const x4 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
-        const x5 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
-        const x6 = f32x4.shuffle(t1, t3, 0, 1, 4, 5);
-        const x7 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
-        t0 = lo4(z2, z3);
-        t2 = lo4(z4, z5);
-        const x8 = f32x4.shuffle(t0, t2, 0, 1, 4, 5);
-        const x9 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
+        // three 4 x 4 transposes: X_(4a + j) = column j of rows Z_a .. Z_(a+3)
+        const x0 = col0(z0, z1, z2, z3);
+        const x1 = col1(z0, z1, z2, z3);
+        const x2 = col2(z0, z1, z2, z3);
+        const x3 = col3(z0, z1, z2, z3);
+        const x4 = col0(z1, z2, z3, z4);
+        const x5 = col1(z1, z2, z3, z4);
+        const x6 = col2(z1, z2, z3, z4);
+        const x7 = col3(z1, z2, z3, z4);
+        const x8 = col0(z2, z3, z4, z5);
+        const x9 = col1(z2, z3, z4, z5);
         const k0 = (ci / kb) * kb;
         const k1 = min(cin, k0 + kb);
         const dst = V + (<usize>k0 * nPanels << 5) + (panelByte * <usize>(k1 - k0) << 5) + (<usize>(ci - k0) << 5) + half;
-        let e = madd(coef(bt, 0, 0), x0, zero);
-        e = madd(coef(bt, 0, 2), x2, e);
-        e = madd(coef(bt, 0, 4), x4, e);
-        e = madd(coef(bt, 0, 6), x6, e);
-        v128.store(dst, madd(coef(bt, 0, 8), x8, e));
+        v128.store(dst, madd(coef(bt, 0, 8), x8, fourTaps(bt, 0, 0, x0, x2, x4, x6)));
         for (let p = 1; p < 9; p += 2) {
-          let ev = madd(coef(bt, p, 2), x2, zero);
-          ev = madd(coef(bt, p, 4), x4, ev);
-          ev = madd(coef(bt, p, 6), x6, ev);
-          ev = madd(coef(bt, p, 8), x8, ev);
-          let od = madd(coef(bt, p, 1), x1, zero);
-          od = madd(coef(bt, p, 3), x3, od);
-          od = madd(coef(bt, p, 5), x5, od);
-          od = madd(coef(bt, p, 7), x7, od);
+          const ev = fourTaps(bt, p, 2, x2, x4, x6, x8);
+          const od = fourTaps(bt, p, 1, x1, x3, x5, x7);
           v128.store(dst + <usize>p * vBytes, f32x4.add(ev, od));
           v128.store(dst + <usize>(p + 1) * vBytes, f32x4.sub(ev, od));
         }
-        let o = madd(coef(bt, 9, 1), x1, zero);
-        o = madd(coef(bt, 9, 3), x3, o);
-        o = madd(coef(bt, 9, 5), x5, o);
-        o = madd(coef(bt, 9, 7), x7, o);
-        v128.store(dst + <usize>9 * vBytes, madd(coef(bt, 9, 9), x9, o));
+        v128.store(dst + <usize>9 * vBytes, madd(coef(bt, 9, 9), x9, fourTaps(bt, 9, 1, x1, x3, x5, x7)));
       }
     }
 
@@ -198,8 +202,14 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
 
     // Output transform: lane l of group g is the tile at tileStart(c0 + g) + 4 l d, output i at + i d.
     for (let g = 0; g < cols; g += 4) {
-      const t0 = tileStart(c0 + g, dil) - shift;
-      const inside = t0 >= 0 && t0 + 15 * dil < tout;
+      const n = c0 + g;
+      if (n + 4 <= tileBegin || n >= tileEnd) continue;
+      const whole = n >= tileBegin && n + 4 <= tileEnd;
+      const t0 = tileStart(n, dil) - shift;
+      const inside = whole && t0 >= 0 && t0 + 15 * dil < tout;
+      // lanes [laneLo, laneHi) are columns of the range
+      const laneLo = max(0, tileBegin - n);
+      const laneHi = min(4, tileEnd - n);
       const span = 4 * dil;
       for (let co = 0; co < cout; co++) {
         const b = bias != 0 ? v128.load32_splat(bias + (<usize>co << 2)) : zero;
@@ -220,49 +230,32 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
         const d2 = f32x4.sub(m5, m6);
         const s3 = f32x4.add(m7, m8);
         const d3 = f32x4.sub(m7, m8);
-        let y = madd(coef(at, 0, 0), v128.load(src), zero);
-        y = madd(coef(at, 0, 1), s0, y);
-        y = madd(coef(at, 0, 3), s1, y);
-        y = madd(coef(at, 0, 5), s2, y);
-        const y0 = f32x4.add(madd(coef(at, 0, 7), s3, y), b);
-        y = madd(coef(at, 1, 1), d0, zero);
-        y = madd(coef(at, 1, 3), d1, y);
-        y = madd(coef(at, 1, 5), d2, y);
-        const y1 = f32x4.add(madd(coef(at, 1, 7), d3, y), b);
-        y = madd(coef(at, 2, 1), s0, zero);
-        y = madd(coef(at, 2, 3), s1, y);
-        y = madd(coef(at, 2, 5), s2, y);
-        const y2 = f32x4.add(madd(coef(at, 2, 7), s3, y), b);
-        y = madd(coef(at, 3, 1), d0, zero);
-        y = madd(coef(at, 3, 3), d1, y);
-        y = madd(coef(at, 3, 5), d2, y);
-        y = madd(coef(at, 3, 7), d3, y);
-        const y3 = f32x4.add(madd(coef(at, 3, 9), v128.load(src + 9 * mBytes), y), b);
+        const y0 = f32x4.add(pairTerms(at, 0, s0, s1, s2, s3, madd(coef(at, 0, 0), v128.load(src), zero)), b);
+        const y1 = f32x4.add(pairTerms(at, 1, d0, d1, d2, d3, zero), b);
+        const y2 = f32x4.add(pairTerms(at, 2, s0, s1, s2, s3, zero), b);
+        const y3 = f32x4.add(madd(coef(at, 3, 9), v128.load(src + 9 * mBytes), pairTerms(at, 3, d0, d1, d2, d3, zero)), b);
         const orow = out + (<usize>co * tout << 2);
         if (inside && unit) {
           // d = 1: lane l's 4 outputs are t0 + 4l .. t0 + 4l + 3
           const p = orow + (<usize>t0 << 2);
-          const a0 = lo4(y0, y1);
-          const a1 = hi4(y0, y1);
-          const a2 = lo4(y2, y3);
-          const a3 = hi4(y2, y3);
-          v128.store(p, f32x4.shuffle(a0, a2, 0, 1, 4, 5));
-          v128.store(p, f32x4.shuffle(a0, a2, 2, 3, 6, 7), 16);
-          v128.store(p, f32x4.shuffle(a1, a3, 0, 1, 4, 5), 32);
-          v128.store(p, f32x4.shuffle(a1, a3, 2, 3, 6, 7), 48);
+          v128.store(p, col0(y0, y1, y2, y3));
+          v128.store(p, col1(y0, y1, y2, y3), 16);
+          v128.store(p, col2(y0, y1, y2, y3), 32);
+          v128.store(p, col3(y0, y1, y2, y3), 48);
         } else {
-          storeLanes(orow, y0, t0, span, tout, inside);
-          storeLanes(orow, y1, t0 + dil, span, tout, inside);
-          storeLanes(orow, y2, t0 + 2 * dil, span, tout, inside);
-          storeLanes(orow, y3, t0 + 3 * dil, span, tout, inside);
+          storeLanes(orow, y0, t0, span, tout, inside, laneLo, laneHi);
+          storeLanes(orow, y1, t0 + dil, span, tout, inside, laneLo, laneHi);
+          storeLanes(orow, y2, t0 + 2 * dil, span, tout, inside, laneLo, laneHi);
+          storeLanes(orow, y3, t0 + 3 * dil, span, tout, inside, laneLo, laneHi);
         }
       }
     }
   }
 }
 
-// Lane l of v to row[t + l * span] where 0 <= t + l span < tout (all of them when `inside`).
-@inline function storeLanes(row: usize, v: v128, t: i32, span: i32, tout: i32, inside: bool): void {
+// Lane l of v to row[t + l * span] for lanes [lo, hi) where 0 <= t + l span < tout (all four when
+// `inside`).
+@inline function storeLanes(row: usize, v: v128, t: i32, span: i32, tout: i32, inside: bool, lo: i32, hi: i32): void {
   if (inside) {
     v128.store32_lane(row + (<usize>t << 2), v, 0);
     v128.store32_lane(row + (<usize>(t + span) << 2), v, 1);
@@ -270,8 +263,8 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
     v128.store32_lane(row + (<usize>(t + 3 * span) << 2), v, 3);
     return;
   }
-  if (t >= 0 && t < tout) v128.store32_lane(row + (<usize>t << 2), v, 0);
-  if (t + span >= 0 && t + span < tout) v128.store32_lane(row + (<usize>(t + span) << 2), v, 1);
-  if (t + 2 * span >= 0 && t + 2 * span < tout) v128.store32_lane(row + (<usize>(t + 2 * span) << 2), v, 2);
-  if (t + 3 * span >= 0 && t + 3 * span < tout) v128.store32_lane(row + (<usize>(t + 3 * span) << 2), v, 3);
+  if (lo <= 0 && hi > 0 && t >= 0 && t < tout) v128.store32_lane(row + (<usize>t << 2), v, 0);
+  if (lo <= 1 && hi > 1 && t + span >= 0 && t + span < tout) v128.store32_lane(row + (<usize>(t + span) << 2), v, 1);
+  if (lo <= 2 && hi > 2 && t + 2 * span >= 0 && t + 2 * span < tout) v128.store32_lane(row + (<usize>(t + 2 * span) << 2), v, 2);
+  if (lo <= 3 && hi > 3 && t + 3 * span >= 0 && t + 3 * span < tout) v128.store32_lane(row + (<usize>(t + 3 * span) << 2), v, 3);
 }

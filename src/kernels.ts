@@ -136,9 +136,9 @@ export const KERNELS = {
   wavlm_gate: kernel(['gate', 'g', 'c', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: () => 20 }),
 
   /**
-   * Winograd F(m, r) convolution (assembly/winograd.ts) for tile columns [tileBegin, tileEnd), both
-   * multiples of 8: per column alpha cin cout multiply-adds in the GEMMs plus both transforms. Needs the
-   * calling thread's scratch.
+   * Winograd F(4, 7) convolution (assembly/winograd.ts), the outputs of tile columns [tileBegin,
+   * tileEnd) (any bounds; whole 8-column panels are computed, so chunks of 8 waste nothing): per column
+   * alpha cin cout multiply-adds in the GEMMs plus both transforms. Needs the calling thread's scratch.
    */
   conv_winograd: kernel(['out', 'x', 'ldx', 'u', 'bias', 'bt', 'at', 'alpha', 'm', 'cin', 'cout', 'tout', 'dil', 'shift', 'tileBegin', 'tileEnd'],
     { range: 'tileBegin', align: 8, cost: (a) => 2 * a.alpha * a.cin * a.cout * GEMM_NS_PER_FLOP + 1.5 * a.alpha * (a.alpha * a.cin + a.m * a.cout) }),

@@ -475,7 +475,7 @@ function suite(flavour) {
     });
   }
 
-  test(`${P} conv_winograd: every split of the tile columns (threads, chunks) gives the same bits`, () => {
+  test(`${P} conv_winograd: every split of the tile columns (threads, chunks; panel-aligned or not) gives the same bits`, () => {
     const rt = mk();
     const r = R.rng(7200);
     for (const { cin, cout, d, T } of [{ cin: 7, cout: 8, d: 1, T: 1201 }, { cin: 9, cout: 4, d: 3, T: 333 }]) {
@@ -490,7 +490,7 @@ function suite(flavour) {
       const whole = rt.tensor([cout, T]);
       rt.k.conv_winograd(whole.ptr, xq.ptr, length, wg.u, conv.bias, wg.bt, wg.at, wg.alpha, wg.m, cin, cout, T, d, shift, 0, tiles);
       const ref = rt.download(whole);
-      for (const cuts of [[8], [8, 16], [tiles - 8], [24, 136, 144]].map((cs) => cs.filter((v) => v < tiles))) {
+      for (const cuts of [[8], [8, 16], [tiles - 8], [24, 136, 144], [1], [3, 5, 6, 13], [tiles - 1]].map((cs) => cs.filter((v) => v < tiles))) {
         const part = rt.tensor([cout, T]);
         rt.f32.fill(SENTINEL, part.ptr >>> 2, (part.ptr >>> 2) + cout * T);
         const bounds = [0, ...cuts, tiles];
