@@ -1,5 +1,5 @@
 // One benchmark subject in its own process (thread settings of ONNX Runtime Web are process-wide):
-//   node bench/peer.mjs <xcodec|ort-node|ort-web> <threads> <model-dir> <audio-file> <seconds> <runs>
+//   node bench/peer.mjs <xcodec|xcodec-direct|ort-node|ort-web> <threads> <model-dir> <audio-file> <seconds> <runs>
 // Prints one JSON line: encode/decode wall times of every run (after one warm-up run) and the codes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,10 +49,12 @@ if (subject === 'torch') {
     process.exit(1);
   }
   Object.assign(result, JSON.parse(r.stdout.trim().split('\n').pop()));
-} else if (subject === 'xcodec') {
+} else if (subject === 'xcodec' || subject === 'xcodec-direct') {
+  // xcodec-direct: the residual units' kernel-7 convs as the direct GEMM (convAlgorithm 'direct'), the
+  // build before Winograd, side by side in the same run
   const { XcodecModelSync } = await import('../dist/node/index.js');
   const t = performance.now();
-  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads, convAlgorithm: subject === 'xcodec' ? undefined : 'direct' });
   result.loadMs = performance.now() - t;
   result.flavour = model.simdFlavour;
   const input = { data: x, dims: [1, 1, x.length] };

