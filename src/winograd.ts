@@ -73,8 +73,20 @@ const pow = (a: Q, e: number): Q => {
 const isZero = (a: Q): boolean => a[0] === 0n;
 const toF32 = (a: Q): number => Math.fround(Number(a[0]) / Number(a[1]));
 
-/** The exact matrices of `t` (rows of rationals). */
-export function exactMatrices(t: WinogradTile): { AT: Q[][]; G: Q[][]; BT: Q[][] } {
+type Exact = { AT: Q[][]; G: Q[][]; BT: Q[][] };
+const exactCache = new Map<WinogradTile, Exact>();
+
+/** The exact matrices of `t` (rows of rationals), solved once per tile: every conv of a load asks. */
+export function exactMatrices(t: WinogradTile): Exact {
+  let hit = exactCache.get(t);
+  if (!hit) {
+    hit = solveMatrices(t);
+    exactCache.set(t, hit);
+  }
+  return hit;
+}
+
+function solveMatrices(t: WinogradTile): Exact {
   const { m, r, alpha } = t;
   const f = t.points.map(([n, d]) => q(BigInt(n), BigInt(d)));
   const AT: Q[][] = [];

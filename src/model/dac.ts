@@ -97,7 +97,7 @@ export class DacEncoder {
   private constructor(private conv1: Conv1d, private blocks: EncoderBlock[], private snake1: number, private conv2: Conv1d,
     readonly algorithm: ConvAlgorithm) {}
 
-  static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm = 'direct'): Promise<DacEncoder> {
+  static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm): Promise<DacEncoder> {
     const conv1 = await loadConv(vb.pp('conv1'), 1, c.encoderHiddenSize, 7, { padding: 3 });
     const blocks = [];
     for (const [i, s] of c.downsamplingRatios.entries()) {
@@ -211,7 +211,7 @@ export class DacDecoder {
   private constructor(private conv1: Conv1d, private blocks: DecoderBlock[], private snake1: number, private conv2: Conv1d,
     readonly algorithm: ConvAlgorithm) {}
 
-  static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm = 'direct'): Promise<DacDecoder> {
+  static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm): Promise<DacDecoder> {
     const ch = c.decoderHiddenSize;
     const conv1 = await loadConv(vb.pp('conv1'), c.hiddenSize, ch, 7, { padding: 3 });
     const blocks = [];

@@ -49,7 +49,6 @@ export interface ConvAlgorithms {
   encoder: ConvAlgorithm;
   decoder: ConvAlgorithm;
 }
-const DIRECT: ConvAlgorithms = { encoder: 'direct', decoder: 'direct' };
 export const COMPONENTS: readonly Components[] = ['all', 'encoder', 'decoder'];
 
 interface EncoderParts {
@@ -76,7 +75,7 @@ export class XcodecNetwork {
   ) {}
 
   /** The checkpoint's tensors for `components` (the quantizer always: encode and decode both need it). */
-  static async load(vb: Weights, c: XcodecConfig, components: Components = 'all', algorithms: ConvAlgorithms = DIRECT): Promise<XcodecNetwork> {
+  static async load(vb: Weights, c: XcodecConfig, components: Components, algorithms: ConvAlgorithms): Promise<XcodecNetwork> {
     let encoderParts: EncoderParts | null = null;
     if (components !== 'decoder') {
       const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), c.semantic);
