@@ -306,10 +306,33 @@ export interface Linear {
   outFeatures: number;
 }
 
-export function linear(rt: Runtime, x: Tensor, l: Linear, residual?: Tensor): Tensor {
+/** l(x) (+ residual), into `into` ([out, T], apart from x) when given, else a new tensor. */
+export function linear(rt: Runtime, x: Tensor, l: Linear, residual?: Tensor, into?: Tensor): Tensor {
   return conv1d(rt, x, {
     w: l.w, bias: l.bias, cin: l.inFeatures, cout: l.outFeatures, kernel: 1, stride: 1, padding: 0, dilation: 1, groups: 1, taps: 1,
-  }, residual);
+  }, residual, { into });
+}
+
+/**
+ * Columns [outCol, outCol + width) of out ([l.out, T']) = l(columns [xCol, xCol + width) of x ([l.in, T]))
+ * (+ the same columns of residual, laid out like out; it may be out itself). The GEMM gives every
+ * column the same operations whatever range a call covers, so a layer run block by block over time
+ * is bit-identical to one call.
+ */
+export function linearColumns(rt: Runtime, x: Tensor, xCol: number, l: Linear, out: Tensor, outCol: number, width: number, residual?: Tensor): void {
+  if (x.dims[0] !== l.inFeatures || out.dims[0] !== l.outFeatures || xCol < 0 || outCol < 0 || width < 0 ||
+    xCol + width > x.dims[1] || outCol + width > out.dims[1] || (residual && (residual.dims[0] !== out.dims[0] || residual.dims[1] !== out.dims[1]))) {
+    throw new Error(`linearColumns: columns [${xCol}, ${xCol + width}) of [${x.dims}] into [${outCol}, ${outCol + width}) of [${out.dims}] do not fit a ${l.inFeatures} -> ${l.outFeatures} linear`);
+  }
+  if (width === 0) return;
+  const mark = rt.mark();
+  const K = l.inFeatures;
+  const rows = rt.allocBytes(4 * K);
+  rt.k.gemm_rows(rows, K, 1, x.dims[1], 1);
+  const ldo = out.dims[1];
+  rt.k.gemm(out.ptr + 4 * outCol, ldo, l.w, K, x.ptr + 4 * xCol, rows, l.bias, residual ? residual.ptr + 4 * outCol : 0,
+    l.outFeatures, width, K, 0, l.outFeatures, 0, width);
+  rt.release(mark);
 }
 
 export function snake(rt: Runtime, x: Tensor, alpha: number, inPlace = false): Tensor {

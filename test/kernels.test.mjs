@@ -552,6 +552,36 @@ function suite(flavour) {
     }
   });
 
+  test(`${P} linearColumns: a linear run block by block over time (any widths, residual in place) gives one call's bits`, () => {
+    const rt = mk();
+    const r = R.rng(4001);
+    // 300 inputs: more than one K block for wide slices, one for slices of <= 128 columns
+    for (const [inF, outF, T, widths] of [[300, 13, 1100, [1024, 76]], [300, 8, 700, [129, 7, 128, 1, 300, 135]], [5, 3, 9, [4, 5]]]) {
+      const x = rt.upload(R.uniform(r, inF * T), [inF, T]);
+      const l = { w: rt.upload(R.uniform(r, outF * inF), [outF, inF]).ptr, bias: rt.upload(R.uniform(r, outF), [outF]).ptr, inFeatures: inF, outFeatures: outF };
+      const res = R.uniform(r, outF * T);
+      const whole = rt.download(ops.linear(rt, x, l, rt.upload(res, [outF, T])));
+      const blocked = rt.upload(res, [outF, T]);
+      const scratch = rt.tensor([inF, Math.max(...widths)]);
+      let t0 = 0;
+      for (const [i, w] of widths.entries()) {
+        // every other block reads x from a copy of its columns alone, as the feed-forward reads its block buffer
+        if (i % 2 === 0) {
+          ops.linearColumns(rt, x, t0, l, blocked, t0, w, blocked);
+        } else {
+          const view = { ptr: scratch.ptr, dims: [inF, w] };
+          const xs = rt.download(x);
+          for (let c = 0; c < inF; c++) rt.f32.set(xs.subarray(c * T + t0, c * T + t0 + w), (scratch.ptr >>> 2) + c * w);
+          ops.linearColumns(rt, view, 0, l, blocked, t0, w, blocked);
+        }
+        t0 += w;
+      }
+      assert.is(t0, T);
+      assertBits(rt.download(blocked), whole, `linear ${inF}->${outF} T=${T} in blocks ${widths}`);
+      assert.throws(() => ops.linearColumns(rt, x, T - 2, l, blocked, 0, 3), /do not fit/, 'a block past the input is refused');
+    }
+  });
+
   test(`${P} conv1d options: snake fused into the padding, output into a buffer or onto the residual`, () => {
     const rt = mk();
     const r = R.rng(3900);

@@ -51,9 +51,10 @@ export class SemanticModel {
    */
   meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
     const m = rt.mark();
-    let f = this.features.forward(rt, x, window, tick);
-    if (this.projNorm) f = layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps);
-    let h = this.posConv.forward(rt, linear(rt, f, this.projection));
+    const f = this.features.forward(rt, x, window, tick);
+    if (this.projNorm) layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps, true);
+    // Only h and the running sum stay through the layers: the features and their projection go.
+    let h = rt.keep(m, this.posConv.forward(rt, linear(rt, f, this.projection)));
     const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
     if (!this.stable) h = ln(h);
     const size = h.dims[0] * h.dims[1];

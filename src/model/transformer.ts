@@ -4,7 +4,8 @@
 
 import type { SemanticModelConfig } from '../config.js';
 import {
-  type AttentionBiasTables, type Conv1d, type Linear, type Norm, addGeluPrefix, conv1d, gelu, layerNormChannels, linear, scale, selfAttention, transpose,
+  type AttentionBiasTables, type Conv1d, type Linear, type Norm, addGeluPrefix, conv1d, gelu, layerNormChannels, linear, linearColumns, scale, selfAttention,
+  transpose,
 } from '../ops.js';
 import type { Runtime, Tensor } from '../runtime.js';
 import type { Weights } from '../weights.js';
@@ -50,18 +51,29 @@ export class SelfAttention {
       await loadLinear(vb.pp('v_proj'), H, H), await loadLinear(vb.pp('out_proj'), H, H), heads, H / heads);
   }
 
-  /** out_proj(attention(x)) (+ residual). x: [H, T]. */
+  /**
+   * out_proj(attention(x)) (+ residual). x: [H, T]. Four [H, T] buffers at the peak (keys, queries,
+   * values, context): the keys' untransposed projection is gone before the queries exist, and the
+   * output overwrites the keys, which are dead once the context is.
+   */
   forward(rt: Runtime, x: Tensor, bias?: AttentionBias, residual?: Tensor): Tensor {
     const m = rt.mark();
+    const kT = rt.keep(m, transpose(rt, linear(rt, x, this.k))); // [T, H]: head h's keys as rows j, columns h*d..
     const q = scale(rt, linear(rt, x, this.q), this.headDim ** -0.5, true);
-    const kT = transpose(rt, linear(rt, x, this.k)); // [T, H]: head h's keys as rows j, columns h*d..
     const v = linear(rt, x, this.v);
     const ctx = selfAttention(rt, q, kT, v, this.heads, bias?.prepare(rt, x) ?? null);
-    return rt.keep(m, linear(rt, ctx, this.out, residual));
+    return rt.keep(m, linear(rt, ctx, this.out, residual, { ptr: kT.ptr, dims: x.dims }));
   }
 }
 
-/** `feed_forward`: output_dense(gelu(intermediate_dense(x))) (+ residual). */
+/**
+ * Frames per block of the feed-forward: its [intermediate, T] activation exists one block at a time
+ * (12 MiB at full size), not for the whole input (352 MiB at 10 minutes). A multiple of the GEMM's
+ * column tiles, so every column lands in the same tile position as in one call.
+ */
+const FEED_FORWARD_BLOCK = 1024;
+
+/** `feed_forward`: output_dense(gelu(intermediate_dense(x))) + residual. */
 class FeedForward {
   private constructor(private inner: Linear, private outer: Linear) {}
 
@@ -70,9 +82,24 @@ class FeedForward {
       await loadLinear(vb.pp('output_dense'), c.intermediateSize, c.hiddenSize));
   }
 
-  forward(rt: Runtime, x: Tensor, residual?: Tensor): Tensor {
+  /**
+   * residual + ff(x) into `into` ([H, T]), block by block over time; `into` may be x or the residual
+   * (a block reads its columns of both before it writes them).
+   */
+  forward(rt: Runtime, x: Tensor, residual: Tensor, into: Tensor): Tensor {
+    const [, T] = x.dims;
     const m = rt.mark();
-    return rt.keep(m, linear(rt, gelu(rt, linear(rt, x, this.inner), true), this.outer, residual));
+    const block = Math.min(T, FEED_FORWARD_BLOCK);
+    const inner = rt.tensor([this.inner.outFeatures, block]);
+    for (let t0 = 0; t0 < T; t0 += block) {
+      const width = Math.min(block, T - t0);
+      const h: Tensor = { ptr: inner.ptr, dims: [this.inner.outFeatures, width] };
+      linearColumns(rt, x, t0, this.inner, h, 0, width);
+      gelu(rt, h, true);
+      linearColumns(rt, h, 0, this.outer, into, t0, width, residual);
+    }
+    rt.release(m);
+    return into;
   }
 }
 
@@ -93,10 +120,10 @@ export class EncoderLayer {
     if (this.stable) {
       const xn = ln(x, this.norm);
       const h = this.attention.forward(rt, xn, bias, x); // pre-LN: x + attn(LN(x)), then h + ff(LN(h))
-      return rt.keep(m, this.ff.forward(rt, ln(h, this.finalNorm), h));
+      return rt.keep(m, this.ff.forward(rt, ln(h, this.finalNorm), h, h));
     }
     // post-LN: LN(x + attn(x)), then LN(h + ff(h))
     const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
-    return rt.keep(m, ln(this.ff.forward(rt, h, h), this.finalNorm, true));
+    return rt.keep(m, ln(this.ff.forward(rt, h, h, h), this.finalNorm, true));
   }
 }
