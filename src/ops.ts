@@ -160,6 +160,8 @@ export function convOutputLength(T: number, c: { kernel: number; stride?: number
 export interface ConvOptions {
   /** Snake alpha [cin]: convolve snake(x) instead of x, written straight into the padded input copy */
   snake?: number;
+  /** convolve elu(x) instead of x, applied to the padded input copy (not with snake) */
+  elu?: boolean;
   /**
    * The position of output 0 in the whole signal, when x is a window of it (default 0): a Winograd
    * conv aligns its tiles to the whole signal, so each output gets the same operations in every window.
@@ -173,7 +175,13 @@ export interface ConvOptions {
 }
 
 /** A convolution's zero-padded input copy of x [C, T] (snake(x) when `snake` is given): [C, left + T + right]. */
-function paddedInput(rt: Runtime, x: Tensor, left: number, right: number, snake?: number): Tensor {
+function paddedInput(rt: Runtime, x: Tensor, left: number, right: number, snake?: number, elu = false): Tensor {
+  if (elu) {
+    // elu(0) = 0: the zero margins stay zero, so the whole padded copy goes through it in place
+    const out = padTime(rt, x, left, right);
+    rt.k.elu(out.ptr, out.ptr, 0, numel(out.dims));
+    return out;
+  }
   if (snake === undefined) return padTime(rt, x, left, right);
   const [C, T] = x.dims;
   const out = rt.tensor([C, left + T + right]);
@@ -209,7 +217,7 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
     return out;
   }
   const mark = rt.mark();
-  let src = c.padding > 0 || opts.snake !== undefined ? paddedInput(rt, x, c.padding, c.padding, opts.snake) : x;
+  let src = c.padding > 0 || opts.snake !== undefined || opts.elu ? paddedInput(rt, x, c.padding, c.padding, opts.snake, opts.elu) : x;
   const cinG = C / c.groups;
   const K = cinG * c.kernel;
   const rows = rt.allocBytes(4 * K);
@@ -249,7 +257,7 @@ function convWinograd(rt: Runtime, x: Tensor, c: Conv1d, wg: WinogradConv, out: 
   const length = winogradTileStart(tiles - 4, d) + (reach - 1) * d + 1;
   const left = c.padding + shift;
   const mark = rt.mark();
-  const xq = paddedInput(rt, x, left, length - left - T, opts.snake);
+  const xq = paddedInput(rt, x, left, length - left - T, opts.snake, opts.elu);
   rt.k.conv_winograd(out.ptr, xq.ptr, length, wg.u, c.bias, wg.bt, wg.at, wg.alpha, wg.m, c.cin, c.cout, Tout, d, shift, 0, tiles);
   rt.release(mark);
 }

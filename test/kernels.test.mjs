@@ -582,7 +582,7 @@ function suite(flavour) {
     }
   });
 
-  test(`${P} conv1d options: snake fused into the padding, output into a buffer or onto the residual`, () => {
+  test(`${P} conv1d options: snake or elu fused into the padding, output into a buffer or onto the residual`, () => {
     const rt = mk();
     const r = R.rng(3900);
     for (const spec of [
@@ -603,6 +603,9 @@ function suite(flavour) {
       const fused = ops.conv1d(rt, xt, conv, undefined, { snake: alphaPtr });
       assertBits(rt.download(fused), plain, `${what}: snake option = conv(snake(x))`);
       assertExact(rt.download(xt), x, `${what}: input unchanged by the snake option`);
+      const eluPlain = rt.download(ops.conv1d(rt, ops.elu(rt, xt), conv));
+      assertBits(rt.download(ops.conv1d(rt, xt, conv, undefined, { elu: true })), eluPlain, `${what}: elu option = conv(elu(x))`);
+      assertExact(rt.download(xt), x, `${what}: input unchanged by the elu option`);
       const Tout = fused.dims[1];
       const residual = R.uniform(r, spec.cout * Tout, -3, 3);
       const withRes = rt.download(ops.conv1d(rt, xt, conv, rt.upload(residual, [spec.cout, Tout])));

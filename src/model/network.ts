@@ -172,11 +172,12 @@ export class XcodecNetwork {
     const T = plan.frames;
     const A = c.acoustic.hiddenSize;
     const { semanticModel, semanticEncoder, acousticEncoder, fc } = this.encoder;
+    let semanticFeatures = semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
+    if (c.semanticDownsampleFactor > 1) semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
+    // The concatenation comes after the semantic model: its peak (the attention) is then not on top of it.
     const concat = rt.tensor([A + semanticEncoder.channels, T]);
     const eAcoustic: Tensor = { ptr: concat.ptr, dims: [A, T] };
     const eSemantic: Tensor = { ptr: concat.ptr + 4 * A * T, dims: [semanticEncoder.channels, T] };
-    let semanticFeatures = semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
-    if (c.semanticDownsampleFactor > 1) semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
     semanticEncoder.forward(rt, semanticFeatures, eSemantic);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.

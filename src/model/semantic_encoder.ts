@@ -29,11 +29,14 @@ class ResidualUnit {
       await loadConv(vb.pp('conv2'), dim, dim, 1, false, {}));
   }
 
-  // x + conv2(elu(conv1(elu(x))))
+  // x += conv2(elu(conv1(elu(x)))), in place, with the first elu applied to conv1's padded input copy:
+  // a chain of units holds one activation and two temporaries, as the DAC's residual units do.
   forward(rt: Runtime, x: Tensor): Tensor {
     const m = rt.mark();
-    const h = elu(rt, conv1d(rt, elu(rt, x), this.conv1), true);
-    return rt.keep(m, conv1d(rt, h, this.conv2, x));
+    const h = elu(rt, conv1d(rt, x, this.conv1, undefined, { elu: true }), true);
+    conv1d(rt, h, this.conv2, x, { into: x });
+    rt.release(m);
+    return x;
   }
 }
 
