@@ -158,6 +158,35 @@ test('demo runs on the embedded model and says the weights are random', () => {
   assert.ok(existsSync(wav));
 });
 
+test('--conv-algorithm: decode with the direct convolutions gives the library\'s direct decode, bit for bit', async () => {
+  const T = 40;
+  const codes = new BigInt64Array(2 * T);
+  for (let i = 0; i < codes.length; i++) codes[i] = BigInt((i * 613) % 1024);
+  const codesPath = join(out, 'conv_codes.npy');
+  writeFileSync(codesPath, writeNpy(codes, [1, 2, T]));
+  const decoded = {};
+  for (const algorithm of ['direct', 'winograd']) {
+    const path = join(out, `conv_${algorithm}.npy`);
+    const r = run('decode', codesPath, '-o', path, '--model', model, '--conv-algorithm', algorithm);
+    assert.is(r.code, 0, r.stderr);
+    decoded[algorithm] = readNpy(new Uint8Array(readFileSync(path))).data;
+    const m = await XcodecModelSync.fromPretrained(model, { numThreads: 1, convAlgorithm: algorithm });
+    const lib = m.decode({ data: codes, dims: [1, 2, T] }).audioValues.data;
+    m.dispose();
+    assert.is(decoded[algorithm].length, lib.length);
+    let diff = 0;
+    for (let i = 0; i < lib.length; i++) if (!Object.is(decoded[algorithm][i], lib[i])) diff++;
+    assert.is(diff, 0, `${algorithm}: the CLI's decode equals the library's`);
+  }
+  let differ = 0;
+  for (let i = 0; i < decoded.direct.length; i++) if (!Object.is(decoded.direct[i], decoded.winograd[i])) differ++;
+  assert.ok(differ > 0, 'the flag reaches the model: the two algorithms round differently');
+  const r = run('decode', codesPath, '-o', join(out, 'conv_bad.npy'), '--model', model, '--conv-algorithm', 'fast');
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--conv-algorithm fast is not accepted; accepted: direct, winograd/);
+  assert.not.ok(existsSync(join(out, 'conv_bad.npy')), 'no output for a bad flag');
+});
+
 test('errors: clear messages, exit code 1, and no partial output', () => {
   const before = readdirSync(out).length;
   let r = run('encode', join(audio, 'nope.wav'), '-o', join(out, 'x.npy'), '--model', model);

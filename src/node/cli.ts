@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
-import { type CodesInput, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModelSync } from './index.js';
+import { type CodesInput, type ConvAlgorithm, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModelSync } from './index.js';
 import { writeAtomic } from './files.js';
 import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
 import { type TokenizeOptions, tokenize } from './tokenize.js';
@@ -24,10 +24,10 @@ export const DEFAULT_MODEL = join(packageRoot, 'weights', 'default');
 export const DEFAULT_SAMPLE = join(packageRoot, 'weights', 'sample_speech_en.flac');
 
 const USAGE = `usage:
-  xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
-  xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
-  xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale]
-  xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS]
+  xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS] [--conv-algorithm A]
+  xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale] [--conv-algorithm A]
+  xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale] [--conv-algorithm A]
+  xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS] [--conv-algorithm A]
   xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue]
                   [--dtype int16|int32|int64] [--shard I/N] [--jobs N]
                   [--queue redis://HOST:PORT[/DB] [--queue-name NAME]]
@@ -43,6 +43,8 @@ options:
                      demo model (random weights: its output is noise).
   --bandwidth KBPS   one of the model's target_bandwidths (default: the highest)
   --threads N        worker threads (default: available cores)
+  --conv-algorithm A direct or winograd: how both acoustic halves run their kernel-7 convolutions
+                     (default: direct in the encoder, winograd in the decoder; see the README)
   --queue URL        tokenize: enqueue one job per file on this Redis (BullMQ), wait for the
                      workers, then write manifest.jsonl and errors.jsonl. worker: take jobs from it
   --queue-name NAME  the BullMQ queue (default ${DEFAULT_QUEUE_NAME})
@@ -60,6 +62,7 @@ interface Args {
   model: string;
   bandwidth?: number;
   threads?: number;
+  convAlgorithm?: ConvAlgorithm;
   rescale: boolean;
   quiet: boolean;
 }
@@ -79,6 +82,15 @@ function flagNumber(flag: string, v: string, integer: boolean): number {
   return n;
 }
 
+const CONV_ALGORITHM_FLAGS: readonly ConvAlgorithm[] = ['direct', 'winograd'];
+
+function flagConvAlgorithm(flag: string, v: string): ConvAlgorithm {
+  if (!(CONV_ALGORITHM_FLAGS as readonly string[]).includes(v)) {
+    throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: ${CONV_ALGORITHM_FLAGS.join(', ')}`);
+  }
+  return v as ConvAlgorithm;
+}
+
 export function parseArgs(argv: string[]): Args {
   const args: Args = { command: argv[0] ?? '', model: DEFAULT_MODEL, rescale: false, quiet: false };
   const positional: string[] = [];
@@ -89,6 +101,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--model') args.model = value();
     else if (a === '--bandwidth') args.bandwidth = flagNumber(a, value(), false);
     else if (a === '--threads') args.threads = flagNumber(a, value(), true);
+    else if (a === '--conv-algorithm') args.convAlgorithm = flagConvAlgorithm(a, value());
     else if (a === '--rescale') args.rescale = true;
     else if (a === '-q' || a === '--quiet') args.quiet = true;
     else if (a.startsWith('-')) throw new XcodecInputError(`unknown option ${a}\n\n${USAGE}`);
@@ -197,6 +210,7 @@ async function loadModel(args: Args): Promise<XcodecModelSync> {
   const model = await XcodecModelSync.fromPretrained(args.model, {
     hub: { onProgress: download.onProgress },
     numThreads: args.threads,
+    convAlgorithm: args.convAlgorithm,
     onProgress: (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (pct >= lastPct + 10 || done === total) {
