@@ -20,6 +20,15 @@ function run(...args) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Codes [1, 2, T] of a fixed pattern (i * step mod 1024) as int64 .npy in the scratch folder. */
+function writeCodes(name, T, step) {
+  const codes = new BigInt64Array(2 * T);
+  for (let i = 0; i < codes.length; i++) codes[i] = BigInt((i * step) % 1024);
+  const codesPath = join(out, name);
+  writeFileSync(codesPath, writeNpy(codes, [1, 2, T]));
+  return { codes, codesPath };
+}
+
 test('run through a link, as npm installs the xcodec bin, the CLI still runs', () => {
   const link = join(out, 'xcodec-bin-link');
   symlinkSync(cli, link);
@@ -31,10 +40,7 @@ test('run through a link, as npm installs the xcodec bin, the CLI still runs', (
 test('decode of a long code sequence reports progress and writes every sample', async () => {
   // 3200 frames (64 s at 50 frames/s): more than one default window of 1500, so decode runs windowed
   const T = 3200;
-  const codes = new BigInt64Array(2 * T);
-  for (let i = 0; i < codes.length; i++) codes[i] = BigInt((i * 7919) % 1024);
-  const codesPath = join(out, 'long_codes.npy');
-  writeFileSync(codesPath, writeNpy(codes, [1, 2, T]));
+  const { codes, codesPath } = writeCodes('long_codes.npy', T, 7919);
   const values = join(out, 'long_values.npy');
   const r = run('decode', codesPath, '-o', values, '--model', model);
   assert.is(r.code, 0, r.stderr);
@@ -160,10 +166,7 @@ test('demo runs on the embedded model and says the weights are random', () => {
 
 test('--conv-algorithm: decode with the direct convolutions gives the library\'s direct decode, bit for bit', async () => {
   const T = 40;
-  const codes = new BigInt64Array(2 * T);
-  for (let i = 0; i < codes.length; i++) codes[i] = BigInt((i * 613) % 1024);
-  const codesPath = join(out, 'conv_codes.npy');
-  writeFileSync(codesPath, writeNpy(codes, [1, 2, T]));
+  const { codes, codesPath } = writeCodes('conv_codes.npy', T, 613);
   const decoded = {};
   for (const algorithm of ['direct', 'winograd']) {
     const path = join(out, `conv_${algorithm}.npy`);
