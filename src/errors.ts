@@ -24,9 +24,26 @@ export class XcodecRuntimeError extends XcodecError {}
 /** Longest rendering of a value inside an error message. */
 const SHOWN_CHARS = 120;
 
+// Values inside arrays and objects that JSON would show as null (or drop) are written as JavaScript
+// writes them (4n, NaN, -0, Symbol(s), undefined): JSON.stringify quotes the marked text, which is
+// then unquoted. A string's own \u0000 shows as U+2400 (the NUL symbol), so it is never taken for a mark.
+const RAW = '\u0000';
+const RAW_STRING = /"\\u0000(.*?)\\u0000"/g;
+
+function nestedJs(v: unknown): string | null {
+  switch (typeof v) {
+    case 'bigint': return `${v}n`;
+    case 'number': return Object.is(v, -0) ? '-0' : Number.isFinite(v) ? null : String(v);
+    case 'symbol': return String(v);
+    case 'function': return 'a function';
+    case 'undefined': return 'undefined';
+    default: return null;
+  }
+}
+
 /**
  * A value as an error message shows it: numbers as JavaScript writes them (NaN, Infinity, 4n),
- * strings quoted, arrays and objects as JSON; never throws (deep nesting, cycles, BigInt inside) and
+ * strings quoted, arrays and objects as JSON (with JavaScript's numbers, Symbols and undefined inside); never throws (deep nesting, cycles, BigInt inside) and
  * never longer than about 120 characters.
  */
 export function describe(value: unknown): string {
@@ -43,7 +60,9 @@ export function describe(value: unknown): string {
       else if (ArrayBuffer.isView(value)) text = `a ${value.constructor.name} of ${(value as unknown as { length?: number }).length ?? value.byteLength} elements`;
       else {
         try {
-          text = JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+          text = (JSON.stringify(value, (_, v) => (typeof v === 'string' ? v.replaceAll(RAW, '\u2400') : nestedJs(v) === null ? v : `${RAW}${nestedJs(v)}${RAW}`)) ??
+            String(value))
+            .replace(RAW_STRING, '$1');
         } catch {
           text = Array.isArray(value) ? `an array of ${value.length} (nested too deep to show)` : 'an object (nested too deep or circular to show)';
         }

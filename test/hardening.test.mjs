@@ -118,7 +118,10 @@ test('error messages format any value safely and briefly', () => {
   cycle.self = cycle;
   assert.match(describe(cycle), /circular/);
   assert.is(describe(4n), '4n');
-  assert.is(describe([1n, 2]), '["1n",2]');
+  assert.is(describe([1n, 2]), '[1n,2]');
+  assert.is(describe([Symbol('s'), NaN, -0, Infinity, undefined, () => 0, 'a']), '[Symbol(s),NaN,-0,Infinity,undefined,a function,"a"]');
+  assert.is(describe({ n: NaN, s: Symbol.iterator, u: undefined }), '{"n":NaN,"s":Symbol(Symbol.iterator),"u":undefined}');
+  assert.is(describe(['\u0000x\u0000']), '["\u2400x\u2400"]', 'a string holding the marker stays a quoted string');
   assert.is(describe(-0), '-0');
   assert.ok(describe('x'.repeat(10000)).length < 200, 'long values are cut');
   assert.match(describe(new Float32Array(5)), /a Float32Array of 5 elements/);
