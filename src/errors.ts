@@ -43,8 +43,9 @@ function nestedJs(v: unknown): string | null {
 
 /**
  * A value as an error message shows it: numbers as JavaScript writes them (NaN, Infinity, 4n),
- * strings quoted, arrays and objects as JSON (with JavaScript's numbers, Symbols and undefined inside); never throws (deep nesting, cycles, BigInt inside) and
- * never longer than about 120 characters.
+ * strings quoted, arrays and objects as JSON (with JavaScript's numbers, Symbols and undefined
+ * inside); never throws (deep nesting, cycles, BigInt inside) and never longer than about 120
+ * characters.
  */
 export function describe(value: unknown): string {
   let text: string;

@@ -68,8 +68,8 @@ export class SelfAttention {
 
 /**
  * Frames per block of the feed-forward: its [intermediate, T] activation exists one block at a time
- * (12 MiB at full size), not for the whole input (352 MiB at 10 minutes). A multiple of the GEMM's
- * column tiles, so every column lands in the same tile position as in one call.
+ * (12 MiB at full size), not for the whole input (352 MiB at 10 minutes). Any width gives one call's
+ * bits (linearColumns); 1024 keeps each block's GEMMs wide enough to split across threads.
  */
 const FEED_FORWARD_BLOCK = 1024;
 
