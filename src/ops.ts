@@ -427,8 +427,9 @@ export function padTime(rt: Runtime, x: Tensor, left: number, right: number): Te
   return out;
 }
 
-export function transpose(rt: Runtime, x: Tensor): Tensor {
-  const out = rt.tensor([x.dims[1], x.dims[0]]);
+/** x [R, C] -> [C, R], into `into` ([C, R], apart from x) when given, else a new tensor. */
+export function transpose(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
+  const out = into ?? rt.tensor([x.dims[1], x.dims[0]]);
   rt.k.transpose(out.ptr, x.ptr, x.dims[0], x.dims[1], 0, x.dims[0]);
   return out;
 }

@@ -58,7 +58,11 @@ export class SelfAttention {
    */
   forward(rt: Runtime, x: Tensor, bias?: AttentionBias, residual?: Tensor): Tensor {
     const m = rt.mark();
-    const kT = rt.keep(m, transpose(rt, linear(rt, x, this.k))); // [T, H]: head h's keys as rows j, columns h*d..
+    const [H, T] = x.dims;
+    const kT = rt.tensor([T, H]); // head h's keys as rows j, columns h*d..; their projection goes once transposed
+    const projected = rt.mark();
+    transpose(rt, linear(rt, x, this.k), kT);
+    rt.release(projected);
     const q = scale(rt, linear(rt, x, this.q), this.headDim ** -0.5, true);
     const v = linear(rt, x, this.v);
     const ctx = selfAttention(rt, q, kT, v, this.heads, bias?.prepare(rt, x) ?? null);

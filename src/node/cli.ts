@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
+import { CONV_ALGORITHMS } from '../xcodec.js';
 import { type CodesInput, type ConvAlgorithm, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModelSync } from './index.js';
 import { writeAtomic } from './files.js';
 import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
@@ -82,11 +83,9 @@ function flagNumber(flag: string, v: string, integer: boolean): number {
   return n;
 }
 
-const CONV_ALGORITHM_FLAGS: readonly ConvAlgorithm[] = ['direct', 'winograd'];
-
 function flagConvAlgorithm(flag: string, v: string): ConvAlgorithm {
-  if (!(CONV_ALGORITHM_FLAGS as readonly string[]).includes(v)) {
-    throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: ${CONV_ALGORITHM_FLAGS.join(', ')}`);
+  if (!(CONV_ALGORITHMS as readonly string[]).includes(v)) {
+    throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: ${[...CONV_ALGORITHMS].sort().join(', ')}`);
   }
   return v as ConvAlgorithm;
 }
