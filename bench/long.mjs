@@ -23,6 +23,7 @@ const opt = (name, def) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${
 const MiB = 2 ** 20;
 const log = (m) => process.stderr.write(`${m}\n`);
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const PROGRESS_EVERY_S = 60;
 
 if (argv.includes('--child')) await child();
 else await main();
@@ -85,11 +86,20 @@ async function child() {
     const samples = Math.round(m * 60 * sr);
     const input = loop(samples);
     const peakBefore = peak();
+    const label = m < 1 ? `${m * 60} s` : `${m} min`;
     const t0 = performance.now();
-    model.encode(input, { bandwidth });
+    let shown = t0;
+    // A 30-minute encode takes hours here: a line at most every PROGRESS_EVERY_S says how far it is
+    // (a step is one transformer layer, acoustic window or quantizer pass; steps are not equal in time).
+    const onProgress = (done, total) => {
+      const now = performance.now();
+      if (now - shown < PROGRESS_EVERY_S * 1000 && done < total) return;
+      shown = now;
+      log(`  ${label}: step ${done} of ${total} at ${((now - t0) / 1000).toFixed(0)} s`);
+    };
+    model.encode(input, { bandwidth, onProgress });
     const seconds = (performance.now() - t0) / 1000;
     const peakAfter = peak();
-    const label = m < 1 ? `${m * 60} s` : `${m} min`;
     runs.push({ label, samples, audioSeconds: samples / sr, seconds, peakBefore, peakAfter, wasmBytes: model.wasmMemoryBytes });
     log(`${label}: encode ${seconds.toFixed(1)} s, ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB of WebAssembly memory`);
   }
