@@ -3,9 +3,9 @@
 // [T, H] (keys as rows); gates: [heads, T]; embed: [numBuckets, heads] (rel_attn_embed); buckets: i32
 // [2T - 1], bucket of the relative position (key - query), indexed by key - query + T - 1.
 
-import { gemm } from './gemm';
+import { gemm, gemm_pack_b, gemm_prepacked } from './gemm';
 import { expv } from './simd';
-import { softmax_online_cols } from './softmax';
+import { softmax_online_cols, softmaxOnlineToPanels } from './softmax';
 
 // Queries in blocks of BQ columns, keys in blocks of BK rows (FlashAttention's order): per query
 // block and head, for each key block in turn,
@@ -26,13 +26,19 @@ const BK: i32 = 256;
 // QG query blocks, which keeps it in L2 while they use it at any length.
 const QG: i32 = 8;
 
+// Heads up to this size get both products' B operands in the GEMM's packed panels, written once: a
+// group's queries when the group starts (each key block's score product reused a copy it packed
+// itself), and P by the softmax (the context product packed it from the score block).
+const PACKED_MAX_D: i32 = 128;
+
 // This instance's scratch (attention_scratch_bytes(), set once per instance like the GEMM's panel):
-// the score block [BK, BQ], its GEMM row table, and per query column of a group the running max, the
-// running sum, the block's rescale factor and the block's sum (4 rows of BQ per query block).
+// the score block [BK, BQ], its GEMM row table, per query column of a group the running max, the
+// running sum, the block's rescale factor and the block's sum (4 rows of BQ per query block), P's
+// panels [BK x BQ] and the group's query panels [PACKED_MAX_D x BQ * QG].
 let block: usize = 0;
 
 export function attention_scratch_bytes(): i32 {
-  return (BK * BQ + BK + 4 * BQ * QG) * 4;
+  return (BK * BQ + BK + 4 * BQ * QG + BK * BQ + PACKED_MAX_D * BQ * QG) * 4;
 }
 
 // Only records p: a worker's instance is set up before the memory above the static page exists.
@@ -54,12 +60,17 @@ export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: 
   const d = H / heads;
   const rowsP = block + (<usize>(BK * BQ) << 2);
   const states = rowsP + (<usize>BK << 2);
+  const pPanels = states + (<usize>(4 * BQ * QG) << 2);
+  const qPanels = pPanels + (<usize>(BK * BQ) << 2);
+  // The panels' row tails (M % 4) read B unpacked, which P's panels have no copy of.
+  const packed = d <= PACKED_MAX_D && d % 4 == 0;
   for (let j = 0; j < BK; j++) store<i32>(rowsP + (<usize>j << 2), j * BQ * 4);
   for (let h = 0; h < heads; h++) {
     const head = (<usize>(h * d) * T) << 2;
     const out = ctx + head;
     for (let g0 = colBegin; g0 < colEnd; g0 += BQ * QG) {
       const g1 = min(colEnd, g0 + BQ * QG);
+      if (packed) gemm_pack_b(qPanels, q + head, rows, d, g0, g1, 0, (g1 - g0 + 7) >> 3);
       for (let k0 = 0; k0 < T; k0 += BK) {
         const kn = min(BK, T - k0);
         for (let q0 = g0; q0 < g1; q0 += BQ) {
@@ -67,11 +78,20 @@ export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: 
           // Addressed by absolute query column, as the GEMM's n: column i of the block at (i - q0).
           const s = block - (<usize>q0 << 2);
           const st = states + (<usize>((q0 - g0) / BQ * 4 * BQ) << 2) - (<usize>q0 << 2);
-          gemm(s, BQ, kT + ((<usize>k0 * H + h * d) << 2), H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
+          const keys = kT + ((<usize>k0 * H + h * d) << 2);
+          if (packed) {
+            const qBlock = qPanels + (<usize>(((q0 - g0) >> 3) * d) << 5);
+            gemm_prepacked(s, BQ, keys, H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1, qBlock);
+          } else {
+            gemm(s, BQ, keys, H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
+          }
           if (gates != 0) gatedRelBias(s, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, k0, kn, q0, q1);
-          softmax_online_cols(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1);
+          if (packed) softmaxOnlineToPanels(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1, pPanels);
+          else softmax_online_cols(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1);
           if (k0 != 0) scale_cols(out, T, d, st + (<usize>(2 * BQ) << 2), q0, q1);
-          gemm(out, T, v + head + (<usize>k0 << 2), T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1);
+          const values = v + head + (<usize>k0 << 2);
+          if (packed) gemm_prepacked(out, T, values, T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1, pPanels);
+          else gemm(out, T, values, T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1);
         }
       }
       // The running sums become their reciprocals, which scale the context.

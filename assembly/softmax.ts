@@ -12,6 +12,31 @@ import { expNonPositivev } from './simd';
 // pmax is x64's plain maxps; f32x4.max's NaN and signed-zero rules cost several instructions and would
 // change no result (a NaN score makes its column's sum, so all of the column, NaN either way).
 export function softmax_online_cols(s: usize, R: i32, ld: i32, state: usize, first: i32, colBegin: i32, colEnd: i32): void {
+  onlineSoftmaxBlock(s, R, ld, state, first, colBegin, colEnd, 0);
+}
+
+// softmax_online_cols, with P written to `panels` in the GEMM's packed-B layout for columns [colBegin,
+// colEnd) (panel j: [R, 8], columns colBegin + 8j .., zero past colEnd) instead of over s: the context
+// product reads that layout, and packing it there was a second pass over the block.
+export function softmaxOnlineToPanels(s: usize, R: i32, ld: i32, state: usize, first: i32, colBegin: i32, colEnd: i32, panels: usize): void {
+  onlineSoftmaxBlock(s, R, ld, state, first, colBegin, colEnd, panels);
+  const w = colEnd - colBegin;
+  if ((w & 7) == 0) return;
+  // The last panel's lanes past colEnd: zeros, as gemm_pack_b leaves them.
+  const last = panels + (<usize>((w >> 3) * R) << 5);
+  for (let r = 0; r < R; r++) {
+    for (let j = w & 7; j < 8; j++) store<f32>(last + (<usize>r << 5) + (<usize>j << 2), 0);
+  }
+}
+
+// Where P[r, t] goes: over s (panels == 0, a constant at each call) or into panels.
+@inline function pAt(row: usize, panels: usize, R: i32, r: i32, colBegin: i32, t: i32): usize {
+  if (panels == 0) return row + (<usize>t << 2);
+  const c = t - colBegin;
+  return panels + (<usize>((c >> 3) * R + r) << 5) + (<usize>(c & 7) << 2);
+}
+
+@inline function onlineSoftmaxBlock(s: usize, R: i32, ld: i32, state: usize, first: i32, colBegin: i32, colEnd: i32, panels: usize): void {
   const stride = <usize>ld << 2;
   const mx = state;
   const sum = state + stride;
@@ -67,8 +92,17 @@ export function softmax_online_cols(s: usize, R: i32, ld: i32, state: usize, fir
       const e3 = expNonPositivev(f32x4.sub(v128.load(row + o, 48), v128.load(mx + o, 48)));
       const e4 = expNonPositivev(f32x4.sub(v128.load(row + o, 64), v128.load(mx + o, 64)));
       const e5 = expNonPositivev(f32x4.sub(v128.load(row + o, 80), v128.load(mx + o, 80)));
-      v128.store(row + o, e0); v128.store(row + o, e1, 16); v128.store(row + o, e2, 32);
-      v128.store(row + o, e3, 48); v128.store(row + o, e4, 64); v128.store(row + o, e5, 80);
+      if (panels == 0) {
+        v128.store(row + o, e0); v128.store(row + o, e1, 16); v128.store(row + o, e2, 32);
+        v128.store(row + o, e3, 48); v128.store(row + o, e4, 64); v128.store(row + o, e5, 80);
+      } else {
+        // t - colBegin is a multiple of 24: three whole panels
+        const p0 = pAt(row, panels, R, r, colBegin, t);
+        const step = <usize>R << 5;
+        v128.store(p0, e0); v128.store(p0, e1, 16);
+        v128.store(p0 + step, e2); v128.store(p0 + step, e3, 16);
+        v128.store(p0 + 2 * step, e4); v128.store(p0 + 2 * step, e5, 16);
+      }
       v128.store(bsum + o, f32x4.add(v128.load(bsum + o), e0));
       v128.store(bsum + o, f32x4.add(v128.load(bsum + o, 16), e1), 16);
       v128.store(bsum + o, f32x4.add(v128.load(bsum + o, 32), e2), 32);
@@ -79,13 +113,13 @@ export function softmax_online_cols(s: usize, R: i32, ld: i32, state: usize, fir
     for (; t < vecEnd; t += 4) {
       const o = <usize>t << 2;
       const e = expNonPositivev(f32x4.sub(v128.load(row + o), v128.load(mx + o)));
-      v128.store(row + o, e);
+      v128.store(pAt(row, panels, R, r, colBegin, t), e);
       v128.store(bsum + o, f32x4.add(v128.load(bsum + o), e));
     }
     for (; t < colEnd; t++) {
       const o = <usize>t << 2;
       const e = f32x4.extract_lane(expNonPositivev(f32x4.splat(load<f32>(row + o) - load<f32>(mx + o))), 0);
-      store<f32>(row + o, e);
+      store<f32>(pAt(row, panels, R, r, colBegin, t), e);
       store<f32>(bsum + o, load<f32>(bsum + o) + e);
     }
     row += stride;
