@@ -92,7 +92,8 @@ const I127 = memory.data<i32>([127], 4);
   const lo = k(42);
   const xc = f32x4.pmax(x, lo);
   const t = expShift(xc);
-  const y = i32x4.add(expReduced(xc, t), i32x4.shl(i32x4.sub(t, k(3)), 23));
+  // t's bits are those of 1.5 * 2^23 plus n, whose low 9 bits are zero: shifted by 23, only n << 23 remains.
+  const y = i32x4.add(expReduced(xc, t), i32x4.shl(t, 23));
   return v128.andnot(y, f32x4.lt(x, lo));
 }
 
