@@ -2,7 +2,7 @@
 // browser to prove it). Loading from a directory or the Hub is in `xcodec-wasm/node`; WAV, FLAC, .npy
 // and resampling helpers are in `xcodec-wasm/audio`.
 export { XcodecModel } from './model_async.js';
-export type { ModelLoadOptions } from './model_async.js';
+export type { ModelLoadOptions, TransferOption } from './model_async.js';
 export { XcodecModelSync } from './xcodec.js';
 export type {
   FloatTensor, CodesTensor, CodesInput, CodesArgument, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,

@@ -1,7 +1,8 @@
 // XcodecModel: transformers' XcodecModel API with Promises, so the caller's thread stays free. The model
 // (XcodecModelSync, its weights and its kernel threads) lives in a dedicated worker: a Web Worker in
 // browsers, Deno and Bun, a worker_threads Worker in Node. Calls on one model run one at a time in call
-// order; tensors go in by copy (the caller keeps its arrays) and come back by transfer (no copy).
+// order; tensors go in by copy (the caller keeps its arrays; `transfer: true` moves the input's buffer
+// instead) and come back by transfer (no copy).
 // Where no worker can start (an edge runtime without Worker, a bundle that left model_worker.js
 // behind), 'auto' runs the same model on this thread and says why in workerFallbackReason.
 //   const model = await XcodecModel.fromPretrained(dir);                 // xcodec-wasm/node
@@ -33,9 +34,22 @@ export interface ModelLoadOptions extends LoadOptions {
 
 type Method = 'encode' | 'decode' | 'forward' | 'dequantize' | 'encodeTrace';
 
+/** Options of XcodecModel's calls on top of XcodecModelSync's. */
+export interface TransferOption {
+  /**
+   * true: the input's ArrayBuffer moves to the model's worker instead of being copied (structured
+   * clone copies on the caller's thread: 16 minutes of 16 kHz audio blocked it 30 ms in Node 20 and
+   * 100-117 ms in Chromium, Deno and Bun; moved, under 1 ms). The caller's array is then detached
+   * (length 0). A SharedArrayBuffer is shared, never moved; a model that runs on the caller's thread
+   * moves nothing. Default false.
+   */
+  transfer?: boolean;
+}
+
 interface Backend {
   readonly info: ModelInfo;
-  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown>;
+  /** transfer: buffers of args to move to the worker instead of copying them */
+  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined, transfer: ArrayBuffer[]): Promise<unknown>;
   dispose(): Promise<void>;
 }
 
@@ -181,14 +195,14 @@ class WorkerBackend implements Backend {
     this.pending.clear();
   }
 
-  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown> {
+  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined, transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.dead) return Promise.reject(new XcodecRuntimeError(this.dead));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
       this.endpoint.hold(true);
       try {
-        this.endpoint.post({ type: 'call', id, method, args, wantsProgress: onProgress !== undefined });
+        this.endpoint.post({ type: 'call', id, method, args, wantsProgress: onProgress !== undefined }, transfer);
       } catch (e) {
         this.pending.delete(id);
         if (this.pending.size === 0) this.endpoint.hold(false);
@@ -205,13 +219,28 @@ class WorkerBackend implements Backend {
 }
 
 /** Strips what cannot be posted (onProgress) from an options argument, keeping its other fields as given. */
-function splitOptions(options: unknown): { options: unknown; onProgress?: (done: number, total: number) => void } {
-  if (typeof options !== 'object' || options === null || !('onProgress' in options)) return { options };
-  const { onProgress, ...rest } = options as { onProgress?: unknown };
+function splitOptions(options: unknown): { options: unknown; onProgress?: (done: number, total: number) => void; transfer: boolean } {
+  if (typeof options !== 'object' || options === null || !('onProgress' in options || 'transfer' in options)) return { options, transfer: false };
+  const { onProgress, transfer, ...rest } = options as { onProgress?: unknown; transfer?: unknown };
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (done, total) => void`);
   }
-  return { options: rest, onProgress: onProgress as ((done: number, total: number) => void) | undefined };
+  if (transfer !== undefined && typeof transfer !== 'boolean') {
+    throw new XcodecInputError(`transfer is ${describe(transfer)}; accepted: true (the input's buffer moves to the model's worker and the ` +
+      'array is detached) or false (the default: it is copied)');
+  }
+  return { options: rest, onProgress: onProgress as ((done: number, total: number) => void) | undefined, transfer: transfer === true };
+}
+
+/** The ArrayBuffer behind a call's input (a typed array, a tensor's data, encode's output's codes), if it can move. */
+function inputBuffer(input: unknown): ArrayBuffer[] {
+  let data = input;
+  if (typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && 'audioCodes' in data) data = (data as { audioCodes: unknown }).audioCodes;
+  if (typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && 'data' in data) data = (data as { data: unknown }).data;
+  // A SharedArrayBuffer is shared, not copied. An empty (or already moved) buffer is left to the copy:
+  // in Node 20 a transfer list holding a detached buffer lost the message (the call never settled).
+  if (!ArrayBuffer.isView(data) || !(data.buffer instanceof ArrayBuffer) || data.buffer.byteLength === 0) return [];
+  return [data.buffer];
 }
 
 export class XcodecModel {
@@ -299,17 +328,17 @@ export class XcodecModel {
   }
 
   /** input_values [B, 1, N] (or a mono Float32Array) -> { audioCodes [B, nq, T] int64 }; see XcodecModelSync.encode. */
-  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): Promise<{ audioCodes: CodesTensor }> {
+  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions & TransferOption = {}): Promise<{ audioCodes: CodesTensor }> {
     return this.run('encode', [inputValues, options]) as Promise<{ audioCodes: CodesTensor }>;
   }
 
   /** audio_codes [B, nq, T] (or encode's output) -> { audioValues [B, 1, T * hop] }. */
-  decode(audioCodes: CodesArgument, options: DecodeOptions = {}): Promise<{ audioValues: FloatTensor }> {
+  decode(audioCodes: CodesArgument, options: DecodeOptions & TransferOption = {}): Promise<{ audioValues: FloatTensor }> {
     return this.run('decode', [audioCodes, options]) as Promise<{ audioValues: FloatTensor }>;
   }
 
   /** encode then decode, audio trimmed to the input (transformers' forward). */
-  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> = {}): Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }> {
+  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> & TransferOption = {}): Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }> {
     return this.run('forward', [inputValues, options]) as Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }>;
   }
 
@@ -317,7 +346,7 @@ export class XcodecModel {
     return this.run('dequantize', [audioCodes]) as Promise<FloatTensor>;
   }
 
-  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Promise<Record<keyof EncodeTrace, FloatTensor>> {
+  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } & TransferOption = {}): Promise<Record<keyof EncodeTrace, FloatTensor>> {
     return this.run('encodeTrace', [inputValues, item, options]) as Promise<Record<keyof EncodeTrace, FloatTensor>>;
   }
 
@@ -336,14 +365,15 @@ export class XcodecModel {
         'accepted: one call at a time per model: await that call, then call again, or use a second model'));
     }
     if (this.disposed) return Promise.reject(new XcodecRuntimeError(`${method}: the model was disposed`));
+    const optionsAt = method === 'encodeTrace' ? 2 : 1;
     let split;
     try {
-      split = splitOptions(args[method === 'encodeTrace' ? 2 : 1]);
+      split = splitOptions(args[optionsAt]);
     } catch (e) {
       return Promise.reject(e);
     }
     const posted = [...args];
-    if (method !== 'encodeTrace' && args.length > 1) posted[1] = split.options;
+    if (args.length > optionsAt) posted[optionsAt] = split.options;
     const user = split.onProgress;
     const onProgress = user && ((done: number, total: number) => {
       this.inProgressCallback++;
@@ -353,7 +383,7 @@ export class XcodecModel {
         this.inProgressCallback--;
       }
     });
-    const result = this.tail.then(() => this.backend.call(method, posted, onProgress));
+    const result = this.tail.then(() => this.backend.call(method, posted, onProgress, split.transfer ? inputBuffer(args[0]) : []));
     this.tail = result.catch(() => {}); // a failed call does not hold up the next one
     return result;
   }

@@ -53,6 +53,66 @@ test('in a worker: encode, decode (also of encode\'s output), forward, dequantiz
   }
 });
 
+test('transfer: true moves the input\'s buffer to the worker (detached here) with the same results; a bad value, a shared buffer and the caller\'s thread', async () => {
+  const model = await XcodecModel.fromPretrained(dir, { numThreads: 1 });
+  const local = await XcodecModel.fromPretrained(dir, { numThreads: 1, worker: false });
+  try {
+    const c = cases[0];
+    const copy = () => ({ data: c.x.data.slice(), dims: c.x.dims });
+    const expected = sync.encode(c.x, { bandwidth: 1 });
+    const x = copy();
+    const buffer = x.data.buffer;
+    const { audioCodes } = await model.encode(x, { bandwidth: 1, transfer: true });
+    assert.ok(same(audioCodes.data, expected.audioCodes.data), 'encode: codes');
+    assert.is(buffer.byteLength, 0, 'encode: the input buffer moved (detached)');
+    assert.is(x.data.length, 0);
+    // a mono Float32Array, a view into a larger buffer (the whole buffer moves), forward, decode of encode's output and of codes
+    const big = new Float32Array(c.x.data.length + 16);
+    big.set(c.x.data, 8);
+    const f = await model.forward(big.subarray(8, 8 + c.x.data.length), { transfer: true });
+    assert.is(big.buffer.byteLength, 0, 'forward: the whole buffer behind the view moved');
+    const g = sync.forward(c.x);
+    assert.ok(same(f.audioValues.data, g.audioValues.data) && same(f.audioCodes.data, g.audioCodes.data), 'forward: same results');
+    const enc = sync.encode(c.x);
+    const fromOutput = { audioCodes: { data: enc.audioCodes.data.slice(), dims: enc.audioCodes.dims } };
+    const decoded = await model.decode(fromOutput, { transfer: true });
+    assert.is(fromOutput.audioCodes.data.length, 0, 'decode({ audioCodes }): the codes moved');
+    assert.ok(same(decoded.audioValues.data, sync.decode(enc).audioValues.data), 'decode: same audio');
+    const codes = { data: enc.audioCodes.data.slice(), dims: enc.audioCodes.dims };
+    await model.decode(codes, { transfer: true, windowFrames: 1500 });
+    assert.is(codes.data.length, 0, 'decode(codes): the codes moved');
+    // false (the default) copies
+    const kept = copy();
+    await model.encode(kept, { transfer: false });
+    assert.is(kept.data.length, c.x.data.length, 'transfer false: the input is copied');
+    // a SharedArrayBuffer is shared, never moved
+    const shared = new Float32Array(new SharedArrayBuffer(4 * c.x.data.length));
+    shared.set(c.x.data);
+    const s = await model.encode({ data: shared, dims: c.x.dims }, { transfer: true });
+    assert.is(shared.length, c.x.data.length, 'a shared buffer stays');
+    assert.ok(same(s.audioCodes.data, sync.encode(c.x).audioCodes.data), 'shared: codes');
+    // a value that is not a boolean
+    for (const bad of ['yes', 1, null]) {
+      const e = await model.encode(copy(), { transfer: bad }).then(() => null, (err) => err);
+      assert.is(e?.name, 'XcodecInputError', `transfer ${bad}: ${e}`);
+      assert.match(e.message, /^transfer is .*; accepted: true \(the input's buffer moves to the model's worker and the array is detached\) or false/);
+    }
+    // an input whose buffer already moved: a typed error, and the model stays usable
+    const e = await model.encode(x, { transfer: true }).then(() => null, (err) => err);
+    assert.is(e?.name, 'XcodecInputError', `a detached input: ${e}`);
+    assert.ok(same((await model.encode(c.x, { bandwidth: 1 })).audioCodes.data, expected.audioCodes.data), 'the model works afterwards');
+    // on the caller's thread nothing moves
+    assert.is(local.runsOn, 'caller');
+    const y = copy();
+    const l = await local.encode(y, { bandwidth: 1, transfer: true });
+    assert.is(y.data.length, c.x.data.length, 'runsOn caller: nothing moves');
+    assert.ok(same(l.audioCodes.data, expected.audioCodes.data), 'runsOn caller: codes');
+  } finally {
+    await model.dispose();
+    await local.dispose();
+  }
+});
+
 test('the caller\'s event loop stays free: a 10 ms timer keeps firing within 50 ms during multi-second encoding', async () => {
   const model = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
   try {
