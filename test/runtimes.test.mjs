@@ -77,7 +77,8 @@ test('Bun: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads 
 function checkAsync(out, what, threads) {
   assert.is(out.runsOn, 'worker', `${what}: the model ran in a worker (${out.workerFallbackReason})`);
   assert.is(out.numThreads, threads, `${what}: ${threads} kernel thread(s) inside it`);
-  assert.ok(out.codesEqual, `${what}: codes equal XcodecModelSync's on every case and bandwidth`);
+  assert.ok(out.codesEqual, `${what}: codes equal XcodecModelSync's on every case and bandwidth (and with transfer: true)`);
+  assert.ok(out.transferMoved, `${what}: transfer: true moved the input's buffer to the worker (detached on this thread)`);
   assert.ok(out.encodeMs > 2000, `${what}: the long encodes (multi-second) took ${out.encodeMs.toFixed(0)} ms`);
   assert.ok(out.worstGapMs < 50, `${what}: a 10 ms timer kept firing within 50 ms (longest gap ${out.worstGapMs.toFixed(1)} ms over ${out.encodeMs.toFixed(0)} ms)`);
   process.stdout.write(`  ${what}: ${out.seconds} s encoded ${out.calls} time(s) in a worker in ${out.encodeMs.toFixed(0)} ms; longest 10 ms timer gap ${out.worstGapMs.toFixed(1)} ms\n`);

@@ -37,11 +37,19 @@ export async function runAsync(read, options = {}) {
         codesEqual &&= a.length === b.length && a.every((v, i) => v === b[i]);
       }
     }
+    // transfer: true moves the input's buffer to the worker (detached here), with the same codes
+    const first = readNpy(await read(`cases/${manifest.cases[0].input_values}`));
+    const moved = { data: first.data.slice(), dims: first.shape };
+    const movedBuffer = moved.data.buffer;
+    const movedCodes = (await model.encode(moved, { transfer: true })).audioCodes.data;
+    const wantCodes = sync.encode({ data: first.data, dims: first.shape }).audioCodes.data;
+    const transferMoved = movedBuffer.byteLength === 0;
+    codesEqual &&= movedCodes.length === wantCodes.length && movedCodes.every((v, i) => v === wantCodes[i]);
     const long = await encodeWatchingTheLoop(model, 3000);
     const expected = sync.encode(long.input, { bandwidth: 0.5 }).audioCodes.data;
     codesEqual &&= long.audioCodes.data.every((v, i) => v === expected[i]);
     const { seconds, calls, encodeMs, worstGapMs, ticks } = long;
-    return { runsOn: model.runsOn, workerFallbackReason: model.workerFallbackReason, numThreads: model.numThreads, codesEqual, seconds, calls, encodeMs, worstGapMs, ticks };
+    return { runsOn: model.runsOn, workerFallbackReason: model.workerFallbackReason, numThreads: model.numThreads, codesEqual, transferMoved, seconds, calls, encodeMs, worstGapMs, ticks };
   } finally {
     sync.dispose();
     await model.dispose();
