@@ -92,7 +92,7 @@ const I127 = memory.data<i32>([127], 4);
   const lo = k(42);
   const xc = f32x4.pmax(x, lo);
   const t = expShift(xc);
-  // t's bits are those of 1.5 * 2^23 plus n, whose low 9 bits are zero: shifted by 23, only n << 23 remains.
+  // t's bits are 1.5 * 2^23's (0x4B400000, low 9 bits zero) plus n: shifted by 23, only n << 23 remains.
   const y = i32x4.add(expReduced(xc, t), i32x4.shl(t, 23));
   return v128.andnot(y, f32x4.lt(x, lo));
 }

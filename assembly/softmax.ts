@@ -29,7 +29,7 @@ export function softmaxOnlineToPanels(s: usize, R: i32, ld: i32, state: usize, f
   }
 }
 
-// Where P[r, t] goes: over s (panels == 0, a constant at each call) or into panels.
+// Where P[r, t] goes: over s (panels == 0; a loop-invariant branch) or into panels.
 @inline function pAt(row: usize, panels: usize, R: i32, r: i32, colBegin: i32, t: i32): usize {
   if (panels == 0) return row + (<usize>t << 2);
   const c = t - colBegin;
