@@ -12,6 +12,7 @@
 import { type XcodecConfig, numQuantizersForBandwidth } from './config.js';
 import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
 import { fileAccess } from './file_access.js';
+import { buffersOf } from './transferables.js';
 import { workerEnv } from './threads/pool.js';
 import type { Components, ConvAlgorithms, EncodeTrace } from './model/network.js';
 import type { Tuning } from './runtime.js';
@@ -232,17 +233,6 @@ function splitOptions(options: unknown): { options: unknown; onProgress?: (done:
   return { options: rest, onProgress: onProgress as ((done: number, total: number) => void) | undefined, transfer: transfer === true };
 }
 
-/** The ArrayBuffer behind a call's input (a typed array, a tensor's data, encode's output's codes), if it can move. */
-function inputBuffer(input: unknown): ArrayBuffer[] {
-  let data = input;
-  if (typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && 'audioCodes' in data) data = (data as { audioCodes: unknown }).audioCodes;
-  if (typeof data === 'object' && data !== null && !ArrayBuffer.isView(data) && 'data' in data) data = (data as { data: unknown }).data;
-  // A SharedArrayBuffer is shared, not copied. An empty (or already moved) buffer is left to the copy:
-  // in Node 20 a transfer list holding a detached buffer lost the message (the call never settled).
-  if (!ArrayBuffer.isView(data) || !(data.buffer instanceof ArrayBuffer) || data.buffer.byteLength === 0) return [];
-  return [data.buffer];
-}
-
 export class XcodecModel {
   /** The last call queued: each call starts when the one before it has settled (call order). */
   private tail: Promise<unknown> = Promise.resolve();
@@ -383,7 +373,7 @@ export class XcodecModel {
         this.inProgressCallback--;
       }
     });
-    const result = this.tail.then(() => this.backend.call(method, posted, onProgress, split.transfer ? inputBuffer(args[0]) : []));
+    const result = this.tail.then(() => this.backend.call(method, posted, onProgress, split.transfer ? buffersOf(args[0]) : []));
     this.tail = result.catch(() => {}); // a failed call does not hold up the next one
     return result;
   }

@@ -4,6 +4,7 @@
 
 import type { XcodecConfig } from './config.js';
 import { XcodecError } from './errors.js';
+import { buffersOf } from './transferables.js';
 import type { Components, ConvAlgorithms } from './model/network.js';
 import type { Tuning } from './runtime.js';
 import { type LoadOptions, XcodecModelSync } from './xcodec.js';
@@ -47,16 +48,6 @@ export type WorkerReply =
 
 const toJson = (e: unknown): ErrorJson => (e instanceof XcodecError ? { name: e.name, message: e.message }
   : { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) });
-
-/** Every ArrayBuffer under a result, so it is moved to the caller instead of copied. */
-function buffersOf(value: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
-  if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer && !out.includes(value.buffer)) out.push(value.buffer);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) buffersOf(v, out);
-  }
-  return out;
-}
 
 interface Port {
   post(m: WorkerReply, transfer?: ArrayBuffer[]): void;
