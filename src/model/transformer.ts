@@ -73,9 +73,9 @@ export class SelfAttention {
 /**
  * Frames per block of the feed-forward: its [intermediate, T] activation exists one block at a time
  * (6 MiB at full size), not for the whole input (352 MiB at 10 minutes). Any width gives one call's
- * bits (linearColumns). 512 against 1024, full-size widths over 9000 frames on 2 threads: 0.89 against
- * 1.02 s (the smaller block's GEMMs and GELU stay in the caches both cores share), level on 1 thread;
- * 384 and 256 were level with 512.
+ * bits (linearColumns). 512, not 1024: the thread split (threads/split.ts) cuts a 1024-column block
+ * into 128-column chunks that each stream the whole 9 MiB weight, and a 512-column one by rows. Full-size
+ * widths over 9000 frames on 2 threads: 0.89 against 1.02 s, level on 1 thread; 384 and 256 level with 512.
  */
 const FEED_FORWARD_BLOCK = 512;
 
