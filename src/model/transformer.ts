@@ -73,9 +73,8 @@ export class SelfAttention {
 /**
  * Frames per block of the feed-forward: its [intermediate, T] activation exists one block at a time
  * (6 MiB at full size), not for the whole input (352 MiB at 10 minutes). Any width gives one call's
- * bits (linearColumns). 512, not 1024: the thread split (threads/split.ts) cuts a 1024-column block
- * into 128-column chunks that each stream the whole 9 MiB weight, and a 512-column one by rows. Full-size
- * widths over 9000 frames on 2 threads: 0.89 against 1.02 s, level on 1 thread; 384 and 256 level with 512.
+ * bits (linearColumns). 512 runs level with 1024 now that the thread split cuts the 3072 x 768 weight's
+ * product by rows at either width (threads/split.ts), in half the activation; 384 and 256 measured level.
  */
 const FEED_FORWARD_BLOCK = 512;
 

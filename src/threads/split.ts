@@ -81,8 +81,10 @@ class Planner {
   }
 
   /**
-   * Columns (time, for convolutions) when each chunk keeps a few tiles' width: every thread then reads
-   * only its own slice of the large B operand. Else rows, in whole 4-row tiles.
+   * Columns (time, for convolutions) when each chunk keeps a few tiles' width and A is not the larger
+   * operand: every thread then reads only its own slice of B, but all of A. Else rows, in whole 4-row
+   * tiles, where every thread reads all of B (packed once, shared) and its own rows of A. A is M x K and
+   * B K x N, so the smaller re-read is the side with fewer of M and N.
    */
   matrix(name: KernelName, s: MatrixSplit<readonly string[]>): Plan {
     const ix = argIndex(name);
@@ -95,7 +97,7 @@ class Planner {
       if (rows <= 0 || cols <= 0) return null;
       const chunks = this.count(rows * cols * s.cost(args(a)), threads);
       if (chunks < 2) return null;
-      if (cols >= chunks * 2 * GEMM_COL_ALIGN) {
+      if (cols >= chunks * 2 * GEMM_COL_ALIGN && cols >= rows) {
         const bounds = this.bounds(a[c], a[c + 1], GEMM_COL_ALIGN, chunks);
         if (bounds) return { rpos: c, bounds };
       }
