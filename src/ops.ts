@@ -314,11 +314,20 @@ export interface Linear {
   outFeatures: number;
 }
 
-/** l(x) (+ residual), into `into` ([out, T], apart from x) when given, else a new tensor. */
+/** l(x) (+ residual), into `into` ([out, T], apart from x; it may be the residual itself) when given, else a new tensor. */
 export function linear(rt: Runtime, x: Tensor, l: Linear, residual?: Tensor, into?: Tensor): Tensor {
-  return conv1d(rt, x, {
-    w: l.w, bias: l.bias, cin: l.inFeatures, cout: l.outFeatures, kernel: 1, stride: 1, padding: 0, dilation: 1, groups: 1, taps: 1,
-  }, residual, { into });
+  const [C, T] = x.dims;
+  if (C !== l.inFeatures) throw new Error(`linear: input has ${C} features, weight expects ${l.inFeatures}`);
+  if (residual && (residual.dims[0] !== l.outFeatures || residual.dims[1] !== T)) {
+    throw new Error(`linear: residual is [${residual.dims}], the output is [${l.outFeatures}, ${T}]`);
+  }
+  if (into && (into.dims[0] !== l.outFeatures || into.dims[1] !== T || overlaps(into, x) ||
+    (residual && residual.ptr !== into.ptr && overlaps(into, residual)))) {
+    throw new Error(`linear: output buffer [${into.dims}] must be [${l.outFeatures}, ${T}], apart from the input, and either the residual itself or apart from it`);
+  }
+  const out = into ?? rt.tensor([l.outFeatures, T]);
+  linearColumns(rt, x, 0, l, out, 0, T, residual);
+  return out;
 }
 
 /**

@@ -549,7 +549,17 @@ function suite(flavour) {
       assert.equal(y.dims, [outF, T]);
       const ref = R.conv1dRef(x, T, w, b, { cin: inF, cout: outF, kernel: 1 }, res);
       assertSumBound(rt.download(y), ref, inF + 2, `linear ${inF}->${outF} T=${T}`);
+      // onto the residual in place: the same bits as into a new tensor
+      const onto = rt.upload(res, [outF, T]);
+      assert.is(ops.linear(rt, rt.upload(x, [inF, T]), l, onto, onto), onto);
+      assertBits(rt.download(onto), rt.download(y), `linear ${inF}->${outF} T=${T} onto its residual`);
     }
+    const x = rt.upload(R.uniform(r, 4 * 6), [4, 6]);
+    const l = { w: rt.upload(R.uniform(r, 12), [3, 4]).ptr, bias: 0, inFeatures: 4, outFeatures: 3 };
+    assert.throws(() => ops.linear(rt, rt.tensor([5, 6]), l), /input has 5 features, weight expects 4/);
+    assert.throws(() => ops.linear(rt, x, l, rt.tensor([3, 5])), /residual is \[3,5\], the output is \[3, 6\]/);
+    assert.throws(() => ops.linear(rt, x, l, undefined, { ptr: x.ptr, dims: [3, 6] }), /apart from the input/);
+    assert.throws(() => ops.linear(rt, x, l, undefined, rt.tensor([3, 7])), /must be \[3, 6\]/);
   });
 
   test(`${P} linearColumns: a linear run block by block over time (any widths, residual in place) gives one call's bits`, () => {
