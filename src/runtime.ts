@@ -178,6 +178,11 @@ interface RuntimeParts {
   maxPages: number;
 }
 
+/** The bytes an allocation of `bytes` takes (every tensor starts on a cache line). */
+export function alignedBytes(bytes: number): number {
+  return Math.ceil(bytes / ALIGN) * ALIGN;
+}
+
 export class Runtime {
   readonly memory: WebAssembly.Memory;
   readonly k: Kernels;
@@ -310,7 +315,7 @@ export class Runtime {
   /** Reserves `count` 4-byte elements; returns the byte offset. */
   allocBytes(bytes: number): number {
     const ptr = this.top;
-    const end = ptr + Math.ceil(bytes / ALIGN) * ALIGN;
+    const end = ptr + alignedBytes(bytes);
     if (end > this.maxBytes) {
       throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(0)} MiB, ` +
         `this runtime's memory allows ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`);
@@ -357,6 +362,11 @@ export class Runtime {
     if (ptr !== mark) new Uint8Array(this.memory.buffer).copyWithin(mark, ptr, ptr + bytes);
     this.top = mark;
     return this.allocBytes(bytes);
+  }
+
+  /** The most bytes this runtime's memory can hold (4 GiB on most hosts; less where the shared memory reserves less). */
+  get memoryLimitBytes(): number {
+    return this.maxBytes;
   }
 
   /** Highest byte offset ever allocated: the WASM memory really in use. */

@@ -263,9 +263,16 @@ export class XcodecModelSync {
     const x = this.checkAudio(inputValues);
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
     const nq = this.net.numQuantizersFor(options.bandwidth);
-    const plan = this.net.plan(x.dims[2], checkWindowFrames(options.windowFrames));
+    const plan = this.plan(x.dims[2], checkWindowFrames(options.windowFrames));
     const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
     return { audioCodes: int64Codes(this.encodePlanned(x, nq, plan, progress)) };
+  }
+
+  /** The encode plan for n samples, refused before any work where the semantic model cannot fit in memory. */
+  private plan(n: number, window: number): EncodePlan {
+    const plan = this.net.plan(n, window);
+    this.net.checkSemanticRoom(this.rt, plan);
+    return plan;
   }
 
   /** The codes of every batch item as i32 (what decode reads); int64Codes() makes the API's tensor. */
@@ -359,7 +366,7 @@ export class XcodecModelSync {
     }
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const window = checkWindowFrames(options.windowFrames);
-    const plan = this.net.plan(x.dims[2], window);
+    const plan = this.plan(x.dims[2], window);
     const codes = this.encodePlanned(x, nq, plan, new Progress(undefined, 0));
     const keep = Math.min(x.dims[2], codes.T * this.config.hopLength);
     return { audioCodes: int64Codes(codes), audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep) };
@@ -378,7 +385,7 @@ export class XcodecModelSync {
       throw new XcodecInputError(`encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`);
     }
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('encodeTrace options must be an object: { windowFrames? }');
-    const plan = this.net.plan(N, checkWindowFrames(options.windowFrames));
+    const plan = this.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
       const m = this.rt.mark();

@@ -146,6 +146,61 @@ test('running out of WebAssembly memory mid-call names the limit and the remedy;
   stillWorks();
 });
 
+test('audio too long for the semantic model is refused before any work, with the longest call that fits', () => {
+  // A runtime whose memory ends just below what the layers of a 20 s call hold (a host whose shared memory
+  // reserves less than 4 GiB, or a longer input on the full-size model): the call fails at once, not after
+  // the feature encoder, and names what would fit.
+  const rt = model.rt;
+  const n = 20 * 16000;
+  const long = new Float32Array(n).map((_, i) => 0.1 * Math.sin(i * 0.01));
+  const need = model.net.plan(n, 1500).semanticBytes;
+  const limit = rt.maxBytes;
+  const ticks = [];
+  rt.maxBytes = rt.mark() + need - 64;
+  try {
+    const peak = rt.peakBytes;
+    const message = /^audio of 20\.0 s \(320000 samples\) needs at least \d+ MiB of WebAssembly memory for the semantic model, whose layers attend over all \d+ frames at once .*windowFrames does not split them.*: encode at most [\d.]+ s \((\d+) samples\) per call/;
+    throwsTyped(() => model.encode(long, { onProgress: (done) => ticks.push(done) }), 'XcodecRuntimeError', message);
+    throwsTyped(() => model.forward(long), 'XcodecRuntimeError', message);
+    throwsTyped(() => model.encodeTrace(long), 'XcodecRuntimeError', message);
+    assert.equal(ticks, [], 'no progress: nothing ran');
+    assert.is(rt.peakBytes, peak, 'nothing was allocated');
+    let fits = 0;
+    try { model.encode(long); } catch (e) { fits = Number(message.exec(e.message)[1]); }
+    const room = rt.maxBytes - rt.mark();
+    assert.ok(fits > 0 && fits < n, `the longest call that fits (${fits} samples) is shorter than the audio`);
+    assert.ok(model.net.plan(fits, 1500).semanticBytes <= room, 'the longest call named fits');
+    assert.ok(model.net.plan(fits + 1, 1500).semanticBytes > room, 'and one sample more does not');
+    // that call passes the check; here the feature encoder's windows need more still, and say so
+    throwsTyped(() => model.encode(long.subarray(0, fits)), 'XcodecRuntimeError', /^out of WebAssembly memory: needed \d+ MiB/);
+  } finally {
+    rt.maxBytes = limit;
+  }
+  stillWorks();
+});
+
+test("the semantic model's memory bound is what its layers really hold (every tiny model)", async () => {
+  // windowFrames beyond the audio: one feature step, then one progress step per layer
+  for (const name of ['tiny-hubert', 'tiny-hubert-layernorm', 'tiny-wavlm', 'tiny-higgs']) {
+    const m = await XcodecModelSync.fromPretrained(join(fixtures, name));
+    const rt = m.rt;
+    const n = 12 * m.config.sampleRate + 37;
+    const plan = m.net.plan(n, 1e6);
+    const start = rt.mark();
+    let high = 0;
+    const steps = [];
+    const allocBytes = rt.allocBytes.bind(rt);
+    rt.allocBytes = (bytes) => { const ptr = allocBytes(bytes); high = Math.max(high, rt.mark() - start); return ptr; };
+    m.encode(new Float32Array(n).map((_, i) => 0.1 * Math.sin(i * 0.013)), { windowFrames: 1e6, onProgress: () => { steps.push(high); high = 0; } });
+    const layers = steps.slice(1, 1 + m.net.encoder.semanticModel.numLayers);
+    assert.ok(layers.length > 0, `${name}: has layers`);
+    for (const held of layers) {
+      assert.ok(held >= plan.semanticBytes, `${name}: a layer held ${held} bytes, under the bound ${plan.semanticBytes}`);
+      assert.ok(held <= plan.semanticBytes * 1.01, `${name}: a layer held ${held} bytes, the bound ${plan.semanticBytes} is not within 1%`);
+    }
+  }
+});
+
 test('checkpoint: missing and mis-shaped tensors are named', async () => {
   // renamed, so its bytes still belong to a tensor (a deleted entry would leave a gap in the data section)
   const missing = checkpointDir((b) => withHeader(b, (h) => {

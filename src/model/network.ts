@@ -7,10 +7,10 @@
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
 import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } from '../config.js';
-import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
+import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
 import { resampledLength } from '../io/resample.js';
-import { type Runtime, type Tensor } from '../runtime.js';
+import { type Runtime, type Tensor, alignedBytes } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
 import { loadLinear } from './layers.js';
@@ -39,6 +39,8 @@ export interface EncodePlan {
   window: number;
   /** progress steps: each window of either encoder, each transformer layer, the quantizer */
   steps: number;
+  /** bytes one batch item holds at least while the semantic model's layers run (see semanticBytes) */
+  semanticBytes: number;
 }
 
 /** Which halves of the network a model loads: a TTS front end that only decodes skips the semantic model and both encoders. */
@@ -149,7 +151,39 @@ export class XcodecNetwork {
     const { semanticModel, acousticEncoder } = this.encoder;
     const steps = windowCount(semanticModel.features.frames(this.semanticInputLength(n)), window) + semanticModel.numLayers +
       windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
-    return { samples: n, frames, repad, window, steps };
+    return { samples: n, frames, repad, window, steps, semanticBytes: this.semanticBytes(n) };
+  }
+
+  /**
+   * Bytes above a call's start that one item of n samples holds at least while the semantic model's
+   * layers run: the uploaded input, the semantic model's padded input and the layers' buffers.
+   */
+  private semanticBytes(n: number): number {
+    const inputs = alignedBytes(4 * n) + alignedBytes(4 * this.semanticInputLength(n));
+    return inputs + this.encoder.semanticModel.layerBytes(this.encoder.semanticModel.features.frames(this.semanticInputLength(n)));
+  }
+
+  /**
+   * Refuses, before any work, audio whose semantic model cannot fit in the runtime's memory: its layers
+   * attend over the whole input, so windowFrames does not help, and the call would otherwise fail only
+   * after the feature encoder's windows (minutes at full size).
+   */
+  checkSemanticRoom(rt: Runtime, plan: EncodePlan): void {
+    const room = rt.memoryLimitBytes - rt.mark();
+    if (plan.semanticBytes <= room) return;
+    let fits = 0;
+    for (let lo = 0, hi = plan.samples; lo <= hi;) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.semanticBytes(mid) <= room) { fits = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    const rate = this.config.sampleRate;
+    const duration = (samples: number) => samples >= 60 * rate ? `${(samples / rate / 60).toFixed(1)} min` : `${(samples / rate).toFixed(1)} s`;
+    const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+    const frames = this.encoder.semanticModel.features.frames(this.semanticInputLength(plan.samples));
+    throw new XcodecRuntimeError(`audio of ${duration(plan.samples)} (${plan.samples} samples) needs at least ${mib(plan.semanticBytes)} ` +
+      `of WebAssembly memory for the semantic model, whose layers attend over all ${frames} frames at once (as in transformers; ` +
+      `windowFrames does not split them), and this runtime has ${mib(room)} free of ${mib(rt.memoryLimitBytes)}: ` +
+      `encode at most ${duration(fits)} (${fits} samples) per call, splitting longer audio`);
   }
 
   minimumSamples(): number {

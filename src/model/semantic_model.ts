@@ -5,7 +5,7 @@
 import type { SemanticModelConfig } from '../config.js';
 import { XcodecConfigError } from '../errors.js';
 import { type Linear, type Norm, add, layerNormChannels, linear, scale } from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
+import { type Runtime, type Tensor, alignedBytes } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { FeatureEncoder } from './feature_encoder.js';
 import { loadLinear, loadNorm } from './layers.js';
@@ -43,6 +43,18 @@ export class SemanticModel {
 
   get numLayers(): number {
     return this.layers.length;
+  }
+
+  /**
+   * Bytes the layers hold at once for `frames` frames, at least: h and the running sum, and in each
+   * layer the attention's keys, queries, values and context (and the pre-LN input), each [H, frames],
+   * with the output projection's H-long row scratch. The layers attend over every frame at once (as
+   * transformers does), so no window bounds this.
+   */
+  layerBytes(frames: number): number {
+    const H = this.projection.outFeatures;
+    if (this.layers.length === 0) return 2 * alignedBytes(4 * H * frames);
+    return (this.stable ? 7 : 6) * alignedBytes(4 * H * frames) + alignedBytes(4 * H);
   }
 
   /**
