@@ -178,6 +178,11 @@ interface RuntimeParts {
   maxPages: number;
 }
 
+/** Bytes as the memory errors write them: whole MiB. */
+export function mebibytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
 /** The bytes an allocation of `bytes` takes (every tensor starts on a cache line). */
 export function alignedBytes(bytes: number): number {
   return Math.ceil(bytes / ALIGN) * ALIGN;
@@ -317,8 +322,8 @@ export class Runtime {
     const ptr = this.top;
     const end = ptr + alignedBytes(bytes);
     if (end > this.maxBytes) {
-      throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${(end / 2 ** 20).toFixed(0)} MiB, ` +
-        `this runtime's memory allows ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`);
+      throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${mebibytes(end)}, ` +
+        `this runtime's memory allows ${mebibytes(this.maxBytes)}; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`);
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
@@ -329,7 +334,7 @@ export class Runtime {
       try {
         this.memory.grow(Math.max(pages, need));
       } catch (e) {
-        throw new XcodecRuntimeError(`could not grow WebAssembly memory to ${(end / 2 ** 20).toFixed(0)} MiB: ${(e as Error).message}`);
+        throw new XcodecRuntimeError(`could not grow WebAssembly memory to ${mebibytes(end)}: ${(e as Error).message}`);
       }
     }
     this.top = end;

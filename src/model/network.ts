@@ -10,7 +10,7 @@ import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } 
 import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
 import { resampledLength } from '../io/resample.js';
-import { type Runtime, type Tensor, alignedBytes } from '../runtime.js';
+import { type Runtime, type Tensor, alignedBytes, mebibytes } from '../runtime.js';
 import type { Weights } from '../weights.js';
 import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
 import { loadLinear } from './layers.js';
@@ -123,9 +123,14 @@ export class XcodecNetwork {
     return resampledLength(n, c.sampleRate, c.semanticSampleRate) + 2 * c.semanticPadding;
   }
 
+  /** Frames of the semantic model's feature encoder (what its layers attend over) for n input samples. */
+  private semanticModelFrames(n: number): number {
+    return this.encoder.semanticModel.features.frames(this.semanticInputLength(n));
+  }
+
   /** Frames of the semantic path for n input samples: the feature encoder, the downsampling, the semantic encoder. */
   private semanticFrames(n: number): number {
-    const features = this.encoder.semanticModel.features.frames(this.semanticInputLength(n));
+    const features = this.semanticModelFrames(n);
     return this.encoder.semanticEncoder.frames(Math.ceil(features / this.config.semanticDownsampleFactor));
   }
 
@@ -149,7 +154,7 @@ export class XcodecNetwork {
         `(${(minimum / this.config.sampleRate * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`);
     }
     const { semanticModel, acousticEncoder } = this.encoder;
-    const steps = windowCount(semanticModel.features.frames(this.semanticInputLength(n)), window) + semanticModel.numLayers +
+    const steps = windowCount(this.semanticModelFrames(n), window) + semanticModel.numLayers +
       windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
     return { samples: n, frames, repad, window, steps, semanticBytes: this.semanticBytes(n) };
   }
@@ -159,9 +164,9 @@ export class XcodecNetwork {
    * layers run: the uploaded input, the semantic model's padded input and the layers' buffers.
    */
   private semanticBytes(n: number): number {
-    const inputs = alignedBytes(4 * n) + alignedBytes(4 * this.semanticInputLength(n));
-    return inputs + this.encoder.semanticModel.layerBytes(this.encoder.semanticModel.features.frames(this.semanticInputLength(n)));
+    return alignedBytes(4 * n) + alignedBytes(4 * this.semanticInputLength(n)) + this.encoder.semanticModel.layerBytes(this.semanticModelFrames(n));
   }
+
 
   /**
    * Refuses, before any work, audio whose semantic model cannot fit in the runtime's memory: its layers
@@ -178,11 +183,9 @@ export class XcodecNetwork {
     }
     const rate = this.config.sampleRate;
     const duration = (samples: number) => samples >= 60 * rate ? `${(samples / rate / 60).toFixed(1)} min` : `${(samples / rate).toFixed(1)} s`;
-    const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-    const frames = this.encoder.semanticModel.features.frames(this.semanticInputLength(plan.samples));
-    throw new XcodecRuntimeError(`audio of ${duration(plan.samples)} (${plan.samples} samples) needs at least ${mib(plan.semanticBytes)} ` +
-      `of WebAssembly memory for the semantic model, whose layers attend over all ${frames} frames at once (as in transformers; ` +
-      `windowFrames does not split them), and this runtime has ${mib(room)} free of ${mib(rt.memoryLimitBytes)}: ` +
+    throw new XcodecRuntimeError(`audio of ${duration(plan.samples)} (${plan.samples} samples) needs at least ${mebibytes(plan.semanticBytes)} ` +
+      `of WebAssembly memory for the semantic model, whose layers attend over all ${this.semanticModelFrames(plan.samples)} frames at once (as in transformers; ` +
+      `windowFrames does not split them), and this runtime has ${mebibytes(room)} free of ${mebibytes(rt.memoryLimitBytes)}: ` +
       `encode at most ${duration(fits)} (${fits} samples) per call, splitting longer audio`);
   }
 
