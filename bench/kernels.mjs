@@ -5,10 +5,10 @@
 // Winograd side by side, where gflops counts the direct conv's FLOPs and multiplyGflops the Winograd
 // GEMMs' real ones).
 import { Bench } from 'tinybench';
-import { Runtime } from '../dist/runtime.js';
-import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d, packConvWinograd, winogradApplies } from '../dist/ops.js';
-import { warmUpKernels } from '../dist/warmup.js';
-import { KERNEL7_TILE } from '../dist/winograd.js';
+import { Runtime } from '../dist/backend/runtime.js';
+import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d, packConvWinograd, winogradApplies } from '../dist/nn/index.js';
+import { warmUpKernels } from '../dist/backend/warmup.js';
+import { KERNEL7_TILE } from '../dist/nn/index.js';
 
 const argv = process.argv.slice(2);
 const flavour = argv.includes('--flavour') ? argv[argv.indexOf('--flavour') + 1] : 'simd';

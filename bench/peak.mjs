@@ -2,7 +2,7 @@
 // on 1 thread and on N threads at once. `node [--experimental-wasm-relaxed-simd] bench/peak.mjs <simd|relaxed> [N]`
 // prints {"flavour", "gflops1", "gflopsN", "threads"} as JSON.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Runtime } from '../dist/runtime.js';
+import { Runtime } from '../dist/backend/runtime.js';
 
 function probe(flavour, seconds) {
   const rt = new Runtime(flavour);

@@ -1,18 +1,18 @@
 // The package entry: browser-safe (no node: import is reachable from here; a test bundles it for the
 // browser to prove it). Loading from a directory or the Hub is in `xcodec-wasm/node`; WAV, FLAC, .npy
 // and resampling helpers are in `xcodec-wasm/audio`.
-export { XcodecModel } from './model_async.js';
-export type { ModelLoadOptions, TransferOption } from './model_async.js';
-export { XcodecModelSync } from './xcodec.js';
+export { XcodecModel } from './api/xcodec_model.js';
+export type { ModelLoadOptions, TransferOption } from './api/xcodec_model.js';
+export { XcodecModelSync } from './api/xcodec_model_sync.js';
 export type {
   FloatTensor, CodesTensor, CodesInput, CodesArgument, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,
-} from './xcodec.js';
-export { parseXcodecConfig, quantizersForBandwidth } from './config.js';
-export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './config.js';
+} from './api/xcodec_model_sync.js';
+export { parseXcodecConfig, quantizersForBandwidth } from './checkpoint/config.js';
+export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './checkpoint/config.js';
 export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
-export { XcodecFeatureExtractor } from './feature_extractor.js';
-export { toYueTokens, fromYueTokens, YUE_XCODEC_OFFSET, YUE_CODEBOOK_SIZE, YUE_NUM_CODEBOOKS, YUE_SPECIAL_TOKENS } from './yue.js';
-export type { YueOptions } from './yue.js';
-export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './feature_extractor.js';
+export { XcodecFeatureExtractor } from './api/feature_extractor.js';
+export { toYueTokens, fromYueTokens, YUE_XCODEC_OFFSET, YUE_CODEBOOK_SIZE, YUE_NUM_CODEBOOKS, YUE_SPECIAL_TOKENS } from './tokens/yue.js';
+export type { YueOptions } from './tokens/yue.js';
+export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './api/feature_extractor.js';
 export type { Components, ConvAlgorithms } from './model/network.js';
 export type { ConvAlgorithm } from './model/dac.js';

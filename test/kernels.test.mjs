@@ -23,10 +23,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Runtime, kernelModule } from '../dist/runtime.js';
-import * as ops from '../dist/ops.js';
+import { Runtime, kernelModule } from '../dist/backend/runtime.js';
+import * as ops from '../dist/nn/index.js';
 import * as R from './reference_ops.mjs';
-import { KERNEL7_TILE, exactMatrices, tile, winogradMatrices } from '../dist/winograd.js';
+import { KERNEL7_TILE, exactMatrices, tile, winogradMatrices } from '../dist/nn/index.js';
 
 const fr = Math.fround;
 const U = 2 ** -24;

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { KERNELS } from '../dist/kernels.js';
+import { KERNELS } from '../dist/backend/kernels.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -120,7 +120,7 @@ function findCircles(graph) {
 test('src/ import graph has no circle', () => {
   const graph = importGraph();
   assert.ok(graph.size > 20, `read ${graph.size} source files`);
-  assert.ok(graph.get('src/index.ts').includes('src/xcodec.ts'), 'imports are read');
+  assert.ok(graph.get('src/index.ts').includes('src/api/xcodec_model_sync.ts'), 'imports are read');
   assert.equal(findCircles(graph), []);
 });
 
@@ -129,7 +129,7 @@ test('the circle check finds a circle when there is one', () => {
 });
 
 test('the kernel table is what every WebAssembly build exports (names and argument counts)', async () => {
-  const generated = join(root, 'dist', 'generated');
+  const generated = join(root, 'dist', 'backend', 'generated');
   const builds = readdirSync(generated).filter((f) => f.endsWith('.js'));
   assert.is(builds.length, 4, `four builds (${builds.join(', ')})`);
   for (const file of builds) {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DTYPE_SIZES, SafetensorsCheckpoint, SafetensorsFile, bufferSource, parseSafetensorsHeader,
-} from '../dist/safetensors.js';
+} from '../dist/checkpoint/safetensors.js';
 import { dirLookup, fileSource } from '../dist/node/files.js';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tiny-hubert');

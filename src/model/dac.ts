@@ -1,11 +1,13 @@
 // DAC acoustic encoder and decoder, X-Codec variant (transposed convs use output_padding = stride % 2,
 // and the decoder ends without tanh). Activations: [C, T].
 
-import type { AcousticConfig } from '../config.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, copyColumns, finalConv1d, snake } from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
-import { KERNEL7_TILE, type WinogradTile } from '../winograd.js';
+import type { AcousticConfig } from '../checkpoint/config.js';
+import { snake } from '../nn/activation.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, finalConv1d } from '../nn/conv.js';
+import { copyColumns } from '../nn/layout.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
+import { KERNEL7_TILE, type WinogradTile } from '../nn/winograd_matrices.js';
 import { loadConv as loadConv1d, loadConvTranspose } from './layers.js';
 import { frameWindows } from './windows.js';
 

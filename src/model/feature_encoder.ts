@@ -2,12 +2,13 @@
 // strided convolutions from audio to frames, each followed by GELU, with GroupNorm(C, C) after the
 // first ("group", HuBERT base) or LayerNorm after every one ("layer"). Activations: [C, T].
 
-import type { SemanticModelConfig } from '../config.js';
-import {
-  type Conv1d, type Norm, conv1d, convOutputLength, convRows, copyColumns, gelu, groupNormApply, groupNormRows, groupNormStats, layerNormChannels,
-} from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import type { SemanticModelConfig } from '../checkpoint/config.js';
+import { gelu } from '../nn/activation.js';
+import { type Conv1d, conv1d, convOutputLength, convRows } from '../nn/conv.js';
+import { copyColumns } from '../nn/layout.js';
+import { type Norm, groupNormApply, groupNormRows, groupNormStats, layerNormChannels } from '../nn/norm.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { loadConv, loadNorm } from './layers.js';
 import { frameWindows } from './windows.js';
 

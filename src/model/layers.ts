@@ -2,14 +2,16 @@
 // convolutions (plain or weight-normed, packed for the GEMM at load), transposed convolutions,
 // linear layers and norms. Their forwards are the named ops of ../ops.ts.
 
-import {
-  type Conv1d, type ConvSpec, type ConvTranspose1d, type Linear, type Norm, expandBias, packConv1d, packConvTranspose1d,
-  packConvWinograd, winogradApplies,
-} from '../ops.js';
-import type { Weights } from '../weights.js';
-import type { WinogradTile } from '../winograd.js';
+import { type Conv1d, type ConvSpec, type ConvTranspose1d, expandBias, packConv1d, packConvTranspose1d } from '../nn/conv.js';
+import { type Linear } from '../nn/linear.js';
+import { type Norm } from '../nn/norm.js';
+import { packConvWinograd, winogradApplies } from '../nn/winograd.js';
+import type { Weights } from '../checkpoint/weights.js';
+import { type WinogradTile } from '../nn/winograd_matrices.js';
 
-export type { Conv1d, ConvTranspose1d, Linear, Norm } from '../ops.js';
+export type { Conv1d, ConvTranspose1d } from '../nn/conv.js';
+export type { Linear } from '../nn/linear.js';
+export type { Norm } from '../nn/norm.js';
 
 export interface ConvLoad {
   /** load `bias` (default true) */

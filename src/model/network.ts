@@ -6,12 +6,13 @@
 // padded by 160 zeros, keeps every semantic_downsample_factor-th frame of its mean hidden states, and
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
-import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } from '../config.js';
+import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } from '../checkpoint/config.js';
 import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
-import { type Linear, everyNthColumn, linear, padTime, resampleTime } from '../ops.js';
+import { everyNthColumn, padTime, resampleTime } from '../nn/layout.js';
+import { type Linear, linear } from '../nn/linear.js';
 import { resampledLength } from '../io/resample.js';
-import { type Runtime, type Tensor, alignedBytes, mebibytes } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import { type Runtime, type Tensor, alignedBytes, mebibytes } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
 import { loadLinear } from './layers.js';
 import { ResidualVectorQuantizer } from './quantizer.js';

@@ -6,11 +6,11 @@
 // (codebook_dim -> D): the nearest codeword is searched for project_in(residual), the residual loses
 // project_out(codeword), and decoding sums project_out(codeword).
 
-import {
-  type Codebook, type Linear, addCodewords, add, linear, nearestCodewords, prepareCodebook, quantizeStep, rvqScratch, subtractInPlace,
-} from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import { add, subtractInPlace } from '../nn/activation.js';
+import { type Linear, linear } from '../nn/linear.js';
+import { type Codebook, addCodewords, nearestCodewords, prepareCodebook, quantizeStep, rvqScratch } from '../nn/quantizer.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { loadLinear } from './layers.js';
 
 interface Projections {

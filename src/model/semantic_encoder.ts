@@ -1,10 +1,11 @@
 // X-Codec's semantic encoder (`encoder_semantic.*`): a conv over the semantic model's mean hidden
 // states, then blocks of ELU residual units and a (possibly strided) conv. Activations: [C, T].
 
-import type { XcodecConfig } from '../config.js';
-import { type Conv1d, conv1d, convOutputLength, elu, finalConv1d } from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import type { XcodecConfig } from '../checkpoint/config.js';
+import { elu } from '../nn/activation.js';
+import { type Conv1d, conv1d, convOutputLength, finalConv1d } from '../nn/conv.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { loadConv as loadConv1d } from './layers.js';
 
 /** A conv of encoder_semantic: plain weights (no weight norm). */

@@ -2,11 +2,13 @@
 // hidden states. Feature encoder -> feature projection -> positional convolution -> transformer layers.
 // WavLM adds a gated relative position bias to every layer's attention (wavlm.ts).
 
-import type { SemanticModelConfig } from '../config.js';
+import type { SemanticModelConfig } from '../checkpoint/config.js';
 import { XcodecConfigError } from '../errors.js';
-import { type Linear, type Norm, add, layerNormChannels, linear, scale } from '../ops.js';
-import { type Runtime, type Tensor, alignedBytes } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import { add, scale } from '../nn/activation.js';
+import { type Linear, linear } from '../nn/linear.js';
+import { type Norm, layerNormChannels } from '../nn/norm.js';
+import { type Runtime, type Tensor, alignedBytes } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { FeatureEncoder } from './feature_encoder.js';
 import { loadLinear, loadNorm } from './layers.js';
 import { type AttentionBias, EncoderLayer, PositionalConvEmbedding, SelfAttention } from './transformer.js';

@@ -2,13 +2,16 @@
 // positional convolution, then layers of self-attention and feed-forward with post-LN (base models)
 // or pre-LN (`do_stable_layer_norm`). Activations are channel-major [H, T] like everything else.
 
-import type { SemanticModelConfig } from '../config.js';
-import {
-  type AttentionBiasTables, type Conv1d, type Linear, type Norm, addGeluPrefix, conv1d, gelu, layerNormChannels, linear, linearColumns, scale, selfAttention,
-  transpose,
-} from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import type { SemanticModelConfig } from '../checkpoint/config.js';
+import { add as addKernel, unary } from '../backend/launch.js';
+import { gelu, scale } from '../nn/activation.js';
+import { type AttentionBiasTables, selfAttention } from '../nn/attention.js';
+import { type Conv1d, conv1d } from '../nn/conv.js';
+import { transpose } from '../nn/layout.js';
+import { type Linear, linear, linearColumns } from '../nn/linear.js';
+import { type Norm, layerNormChannels } from '../nn/norm.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { loadConv, loadLinear, loadNorm } from './layers.js';
 
 /**
@@ -131,4 +134,16 @@ export class EncoderLayer {
     const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
     return rt.keep(m, ln(this.ff.forward(rt, h, h, h), this.finalNorm, true));
   }
+}
+
+/** x + gelu(y) over x's T columns, where y [H, T + extra] may run longer: [H, T]. y is overwritten. */
+function addGeluPrefix(rt: Runtime, x: Tensor, y: Tensor): Tensor {
+  const [H, T] = x.dims;
+  const Ty = y.dims[1];
+  const out = rt.tensor([H, T]);
+  for (let h = 0; h < H; h++) {
+    unary(rt, 'gelu', y.ptr + 4 * h * Ty, y.ptr + 4 * h * Ty, T);
+    addKernel(rt, out.ptr + 4 * h * T, x.ptr + 4 * h * T, y.ptr + 4 * h * Ty, T);
+  }
+  return out;
 }

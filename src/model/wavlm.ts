@@ -3,10 +3,12 @@
 // bias table (rel_attn_embed) lives in layer 0 and is shared by all layers; each layer gates it per
 // head and per query position with gru_rel_pos_linear / gru_rel_pos_const.
 
-import type { SemanticModelConfig } from '../config.js';
-import { type AttentionBiasTables, type Linear, wavlmGates } from '../ops.js';
-import type { Runtime, Tensor } from '../runtime.js';
-import type { Weights } from '../weights.js';
+import type { SemanticModelConfig } from '../checkpoint/config.js';
+import { gemm, rowTable, wavlmGate } from '../backend/launch.js';
+import type { AttentionBiasTables } from '../nn/attention.js';
+import type { Linear } from '../nn/linear.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
+import type { Weights } from '../checkpoint/weights.js';
 import { loadLinear } from './layers.js';
 import type { AttentionBias } from './transformer.js';
 
@@ -67,4 +69,21 @@ export async function loadWavLMBiases(av: Weights, c: SemanticModelConfig, i: nu
   const gateLinear = await loadLinear(av.pp('gru_rel_pos_linear'), headDim, 8);
   const gateConst = await av.vector('gru_rel_pos_const', heads);
   return new GatedRelativeBias(positions, gateLinear, gateConst, heads);
+}
+
+/**
+ * WavLM's per-head gates [heads, T] (at byte offset `gates`): for head h, the 8 outputs of
+ * gru_rel_pos_linear on that head's slice of x [H, T], combined with gru_rel_pos_const[h].
+ */
+function wavlmGates(rt: Runtime, gates: number, x: Tensor, gateLinear: Linear, gateConst: number, heads: number): void {
+  const [H, T] = x.dims;
+  const headDim = H / heads;
+  const m = rt.mark();
+  const g = rt.tensor([8, T]);
+  const rows = rowTable(rt, headDim, T);
+  for (let h = 0; h < heads; h++) {
+    gemm(rt, { out: g.ptr, ldo: T, a: gateLinear.w, lda: headDim, b: x.ptr + 4 * h * headDim * T, rows, bias: gateLinear.bias, M: 8, N: T, K: headDim });
+    wavlmGate(rt, gates + 4 * h * T, g.ptr, rt.f32[(gateConst >>> 2) + h], T);
+  }
+  rt.release(m);
 }

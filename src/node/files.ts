@@ -5,9 +5,9 @@ import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkS
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../errors.js';
-import { parseStrictJson } from '../json.js';
-import { type ByteSource, type FileLookup, SafetensorsCheckpoint } from '../safetensors.js';
-import type { CheckpointSource } from '../weights.js';
+import { parseStrictJson } from '../checkpoint/json.js';
+import { type ByteSource, type FileLookup, SafetensorsCheckpoint } from '../checkpoint/safetensors.js';
+import type { CheckpointSource } from '../checkpoint/weights.js';
 
 /** A file as a ByteSource: synchronous positioned reads on one descriptor, closed by close(). */
 export function fileSource(path: string): ByteSource {

@@ -18,10 +18,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { XcodecCheckpointError, XcodecInputError, describe } from '../errors.js';
-import { parseStrictJson } from '../json.js';
-import type { HubOptions } from '../file_access.js';
+import { parseStrictJson } from '../checkpoint/json.js';
+import type { HubOptions } from '../checkpoint/file_access.js';
 
-export type { HubOptions } from '../file_access.js';
+export type { HubOptions } from '../checkpoint/file_access.js';
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 const COMMIT = /^[0-9a-f]{40}$/;

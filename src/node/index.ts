@@ -1,7 +1,7 @@
 // `xcodec-wasm/node`: everything the package entry has, plus file access for Node, Deno and Bun
 // (all provide node:fs): XcodecModel.fromPretrained on a checkpoint directory or a Hub repository id,
 // the Hub download cache, and safetensors files read from disk.
-import { setFileAccess } from '../file_access.js';
+import { setFileAccess } from '../checkpoint/file_access.js';
 import { openCheckpointDir, readConfigFile } from './files.js';
 import { isRepoId, snapshotDownload } from './hub.js';
 

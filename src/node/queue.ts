@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, Queue as BullQueue, QueueEvents as BullQueueEvents } from 'bullmq';
-import { parseXcodecConfig } from '../config.js';
+import { parseXcodecConfig } from '../checkpoint/config.js';
 import { XcodecInputError, XcodecRuntimeError } from '../errors.js';
 import { readConfigFile } from './files.js';
 import { isRepoId, snapshotDownload } from './hub.js';

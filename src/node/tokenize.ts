@@ -16,11 +16,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type XcodecConfig, numQuantizersForBandwidth } from '../config.js';
+import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
 import { XcodecError, XcodecInputError, describe } from '../errors.js';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { writeNpy } from '../io/npy.js';
-import { toYueTokens } from '../yue.js';
+import { toYueTokens } from '../tokens/yue.js';
 import { writeAtomic as writeFileAtomic } from './files.js';
 import { XcodecFeatureExtractor, XcodecModelSync } from './index.js';
 

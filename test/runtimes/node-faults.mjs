@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XcodecModelSync, XcodecRuntimeError } from '../../dist/node/index.js';
-import { Runtime } from '../../dist/runtime.js';
+import { Runtime } from '../../dist/backend/runtime.js';
 import { readNpy } from '../../dist/audio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,20 +6,20 @@
 //   const { audioValues } = model.decode(audioCodes);                      // [B, 1, T * hop] float32
 //   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
 
-import { type XcodecConfig, parseXcodecConfig } from './config.js';
-import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
-import { parseStrictJson } from './json.js';
-import { COMPONENTS, type Components, type ConvAlgorithms, type EncodePlan, type EncodeTrace, XcodecNetwork } from './model/network.js';
-import type { ConvAlgorithm } from './model/dac.js';
-import { checkWindowFrames, frameWindows } from './model/windows.js';
-import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from './runtime.js';
-import { type HubOptions, fileAccess } from './file_access.js';
-import { warmUpKernels } from './warmup.js';
-import { type CheckpointSource, WeightLoader } from './weights.js';
+import { type XcodecConfig, parseXcodecConfig } from '../checkpoint/config.js';
+import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
+import { parseStrictJson } from '../checkpoint/json.js';
+import { COMPONENTS, type Components, type ConvAlgorithms, type EncodePlan, type EncodeTrace, XcodecNetwork } from '../model/network.js';
+import type { ConvAlgorithm } from '../model/dac.js';
+import { checkWindowFrames, frameWindows } from '../model/windows.js';
+import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from '../backend/runtime.js';
+import { type HubOptions, fileAccess } from '../checkpoint/file_access.js';
+import { warmUpKernels } from '../backend/warmup.js';
+import { type CheckpointSource, WeightLoader } from '../checkpoint/weights.js';
 
-export type { CheckpointSource } from './weights.js';
-export type { HubOptions } from './file_access.js';
-export type { Tuning, TuningOptions, WasmModules } from './runtime.js';
+export type { CheckpointSource } from '../checkpoint/weights.js';
+export type { HubOptions } from '../checkpoint/file_access.js';
+export type { Tuning, TuningOptions, WasmModules } from '../backend/runtime.js';
 
 export interface FloatTensor {
   data: Float32Array;
@@ -175,7 +175,7 @@ export class XcodecModelSync {
       config = parseStrictJson(files['config.json'], 'config.json', XcodecConfigError);
     }
     const cfg = parseXcodecConfig(config, 'config.json');
-    const { SafetensorsCheckpoint } = await import('./safetensors.js');
+    const { SafetensorsCheckpoint } = await import('../checkpoint/safetensors.js');
     const source = (await SafetensorsCheckpoint.fromBuffers(files)).source();
     try {
       return await XcodecModelSync.fromCheckpoint(cfg, source, options);

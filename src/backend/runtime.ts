@@ -10,7 +10,7 @@
 // but splits the range arguments of large calls across the pool (threads/split.ts). Where shared
 // memory or workers are missing it is the one-thread runtime, with the same API.
 
-import { XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
+import { XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 import { wasmBase64 as simdBase64 } from './generated/wasm-simd.js';
 import { wasmBase64 as relaxedBase64 } from './generated/wasm-relaxed.js';
 import { wasmBase64 as simdThreadsBase64 } from './generated/wasm-simd-threads.js';
@@ -404,3 +404,8 @@ export function numel(dims: number[]): number {
 }
 
 
+
+/** Whether two tensors share any byte of memory. */
+export function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.ptr < b.ptr + 4 * numel(b.dims) && b.ptr < a.ptr + 4 * numel(a.dims);
+}

@@ -2,7 +2,7 @@
 // workers), then runs split ops synchronously: post, work on its own chunks, wait for the rest.
 // See protocol.ts for the control block and sources.ts for the worker code.
 
-import { XcodecRuntimeError } from '../errors.js';
+import { XcodecRuntimeError } from '../../errors.js';
 import * as P from './protocol.js';
 import { type WorkerEnv, kernelWorkerSource, supervisorSource } from './sources.js';
 

@@ -2,8 +2,8 @@
 // transformers' XcodecConfig / DacConfig / HubertConfig / WavLMConfig; present keys must have the
 // right type and range, else XcodecConfigError names the key, the value and what is accepted.
 
-import { XcodecConfigError, XcodecInputError, describe } from './errors.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
+import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../io/resample.js';
 
 export type SemanticModelType = 'hubert' | 'wavlm';
 export const SUPPORTED_SEMANTIC_MODELS: SemanticModelType[] = ['hubert', 'wavlm'];

@@ -5,7 +5,7 @@
 // linear memory), so loading never holds a whole file or a whole-tensor copy in JS memory.
 // No node: imports: a file on disk comes in as a ByteSource from src/node/files.ts.
 
-import { XcodecCheckpointError, XcodecRuntimeError, describe } from './errors.js';
+import { XcodecCheckpointError, XcodecRuntimeError, describe } from '../errors.js';
 import { parseStrictJson } from './json.js';
 import type { CheckpointSource } from './weights.js';
 

@@ -2,7 +2,7 @@
 // access of its own, so that it runs unchanged in browsers and edge runtimes; importing
 // `xcodec-wasm/node` installs Node's (src/node/index.ts), which Deno and Bun run too.
 
-import { XcodecInputError } from './errors.js';
+import { XcodecInputError } from '../errors.js';
 import type { CheckpointSource } from './weights.js';
 
 /** Where a Hub repository id is downloaded from and cached (xcodec-wasm/node). */

@@ -3,7 +3,7 @@
 // 45334 + k * 1024 + c, and a [K, T] code array is flattened frame-major ('K T -> (T K)': frame 0's
 // K ids, then frame 1's, ...). YuE's stage 1 uses 1 quantizer (0.5 kbps), stage 2 uses 8 (4 kbps).
 
-import { XcodecInputError, describe } from './errors.js';
+import { XcodecInputError, describe } from '../errors.js';
 
 /** First id of YuE's X-Codec range; 12 codebooks of 1024 ids follow (45334..57621). */
 export const YUE_XCODEC_OFFSET = 45334;

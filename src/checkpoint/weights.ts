@@ -4,9 +4,9 @@
 // memory; weight-normed convolutions (weight_g/weight_v or parametrizations.weight.original0/1) are
 // folded to plain weights by a WASM kernel.
 
-import { XcodecCheckpointError } from './errors.js';
-import { weightNorm } from './ops.js';
-import type { Runtime } from './runtime.js';
+import { XcodecCheckpointError } from '../errors.js';
+import { weightNorm } from '../backend/launch.js';
+import type { Runtime } from '../backend/runtime.js';
 
 export interface TensorSource {
   info(name: string): { dtype: string; shape: number[] } | undefined;
@@ -110,7 +110,7 @@ export class Weights {
     const g = await this.tensor(gName, gInfo.shape);
     const outer = shape.slice(0, dim).reduce((p, x) => p * x, 1);
     const inner = shape.slice(dim + 1).reduce((p, x) => p * x, 1);
-    weightNorm(rt, out, v, g, outer, shape[dim], inner);
+    weightNorm(rt, { out, v, g, outer, D: shape[dim], inner });
     rt.release(mark);
     return out;
   }

@@ -9,17 +9,17 @@
 //   const { audioCodes } = await model.encode(inputValues, { bandwidth: 2 });
 //   const { audioValues } = await model.decode({ audioCodes });
 
-import { type XcodecConfig, numQuantizersForBandwidth } from './config.js';
-import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from './errors.js';
-import { fileAccess } from './file_access.js';
+import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
+import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
+import { fileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
-import { workerEnv } from './threads/pool.js';
-import type { Components, ConvAlgorithms, EncodeTrace } from './model/network.js';
-import type { Tuning } from './runtime.js';
-import type { CheckpointSource } from './weights.js';
+import { workerEnv } from '../backend/threads/pool.js';
+import type { Components, ConvAlgorithms, EncodeTrace } from '../model/network.js';
+import type { Tuning } from '../backend/runtime.js';
+import type { CheckpointSource } from '../checkpoint/weights.js';
 import {
   type CodesArgument, type CodesTensor, type DecodeOptions, type EncodeOptions, type FloatTensor, type LoadOptions, XcodecModelSync,
-} from './xcodec.js';
+} from './xcodec_model_sync.js';
 import type { LoadRequest, ModelInfo, WorkerReply } from './model_worker.js';
 
 export interface ModelLoadOptions extends LoadOptions {
@@ -381,5 +381,5 @@ export class XcodecModel {
 
 /** Where `xcodec-wasm/node` is, for a worker loading from a directory (it installs file access there). */
 function nodeEntryUrl(): string {
-  return new URL('./node/index.js', import.meta.url).href;
+  return new URL('../node/index.js', import.meta.url).href;
 }

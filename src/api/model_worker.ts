@@ -2,12 +2,12 @@
 // calls posted to it one by one, posting progress as it goes and the results with their buffers
 // transferred. The same file runs as a Web Worker (browsers, Deno, Bun) and under node:worker_threads.
 
-import type { XcodecConfig } from './config.js';
-import { XcodecError } from './errors.js';
+import type { XcodecConfig } from '../checkpoint/config.js';
+import { XcodecError } from '../errors.js';
 import { buffersOf } from './transferables.js';
-import type { Components, ConvAlgorithms } from './model/network.js';
-import type { Tuning } from './runtime.js';
-import { type LoadOptions, XcodecModelSync } from './xcodec.js';
+import type { Components, ConvAlgorithms } from '../model/network.js';
+import type { Tuning } from '../backend/runtime.js';
+import { type LoadOptions, XcodecModelSync } from './xcodec_model_sync.js';
 
 /** What the caller sees of the model without asking the worker. */
 export interface ModelInfo {

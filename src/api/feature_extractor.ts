@@ -2,9 +2,9 @@
 // padded on the right with padding_value to the longest signal (or max_length), then up to a multiple
 // of hop_length; or truncated to max_length (rounded up to a multiple of hop_length).
 
-import { XcodecConfigError, XcodecInputError, describe } from './errors.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './io/resample.js';
-import { type HubOptions, fileAccess } from './file_access.js';
+import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../io/resample.js';
+import { type HubOptions, fileAccess } from '../checkpoint/file_access.js';
 
 export interface FeatureExtractorConfig {
   featureSize: number;
