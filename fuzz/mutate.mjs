@@ -114,7 +114,7 @@ export function mutateJson(value, r, ops = 1 + r.int(3)) {
 /** JSON text with a key written twice, a BOM, or trailing garbage: text-level faults JSON.stringify never makes. */
 export function mutateJsonText(text, r) {
   switch (r.int(4)) {
-    case 0: return text.replace(/"(\w+)":/, (m, k) => `"${k}": 0, "${k}":`);
+    case 0: return text.replace(/"(\w+)":/, (_m, k) => `"${k}": 0, "${k}":`);
     case 1: return `\ufeff${text}`;
     case 2: return text + r.pick(['x', '}', ' ', ',', '\u0000']);
     default: return text.slice(0, r.int(text.length));

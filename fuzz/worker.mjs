@@ -159,7 +159,9 @@ function selftest(index) {
   switch (index % 5) {
     case 0: return null.property; // untyped
     case 1: for (;;); // hang
-    case 2: process.exit(3); // crash: the worker dies
+    case 2:
+      process.exit(3); // crash: the worker dies
+      break;
     case 3: return model.encode(signal, { bandwidth: 3 }); // typed
     default: return 'ok';
   }

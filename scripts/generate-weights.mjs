@@ -64,7 +64,7 @@ class Rng {
 
   /** standard normal (Box-Muller, both values used) */
   normal() {
-    if (this.spare === this.spare) {
+    if (!Number.isNaN(this.spare)) {
       const s = this.spare;
       this.spare = NaN;
       return s;
@@ -109,7 +109,7 @@ function fromF16(h) {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 5.960464477539063e-8;
+  if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 31) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
@@ -427,17 +427,17 @@ export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32',
   if (dtype === 'f32') {
     if (resolve(configDir) !== resolve(outDir)) writeFileSync(join(outDir, 'config.json'), cfgText);
   } else {
-    writeFileSync(join(outDir, 'config.json'), JSON.stringify({ ...cfg, torch_dtype: dtype === 'f16' ? 'float16' : 'bfloat16' }, null, 2) + '\n');
+    writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, torch_dtype: dtype === 'f16' ? 'float16' : 'bfloat16' }, null, 2)}\n`);
   }
   const pre = join(configDir, 'preprocessor_config.json');
   if (existsSync(pre)) {
     if (resolve(configDir) !== resolve(outDir)) copyFileSync(pre, join(outDir, 'preprocessor_config.json'));
   } else {
     const hop = prod(cfg.acoustic_model_config?.downsampling_ratios ?? [8, 5, 4, 2]);
-    writeFileSync(join(outDir, 'preprocessor_config.json'), JSON.stringify({
+    writeFileSync(join(outDir, 'preprocessor_config.json'), `${JSON.stringify({
       feature_extractor_type: 'DacFeatureExtractor', feature_size: 1, hop_length: hop, padding_side: 'right',
       padding_value: 0.0, return_attention_mask: true, sampling_rate: cfg.sample_rate ?? (cfg.model_type === 'higgs_audio_v2_tokenizer' ? 24000 : 16000),
-    }, null, 2) + '\n');
+    }, null, 2)}\n`);
   }
 
   // header: offsets for every tensor in name order, JSON padded with spaces to a multiple of 8
@@ -531,7 +531,7 @@ export function ensureCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32', w
   }
   rmSync(stampPath, { force: true });
   const r = generateCheckpoint(configDir, outDir, { seed, dtype, weightNorm, log });
-  writeFileSync(stampPath, JSON.stringify({ key, bytes: r.bytes, seed, dtype, weightNorm, parameters: r.parameters }) + '\n');
+  writeFileSync(stampPath, `${JSON.stringify({ key, bytes: r.bytes, seed, dtype, weightNorm, parameters: r.parameters })}\n`);
   return { dir: outDir, generated: true, bytes: r.bytes, seconds: r.seconds };
 }
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
-import { StreamingResampler, decodeAudio, downmixMean, encodeWav, loadAudio, readAudio, readNpy, resample, sniffAudio, toMono } from '../dist/audio.js';
+import { StreamingResampler, decodeAudio, loadAudio, readAudio, readNpy, resample, sniffAudio, toMono } from '../dist/audio.js';
 import { fixtures, here, rejectsWith } from './helpers.mjs';
 
 const dir = join(fixtures, 'compressed');

@@ -581,7 +581,7 @@ test('npy: the writer emits a version 1.0 header padded to 64 bytes and ended by
   const headerLength = bytes[8] | (bytes[9] << 8);
   assert.is((10 + headerLength) % 64, 0);
   const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
-  assert.is(header, `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.padEnd(headerLength - 1) + '\n');
+  assert.is(header, `${`{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.padEnd(headerLength - 1)}\n`);
   assert.is(bytes.length, 10 + headerLength + 24);
   const oneD = new TextDecoder().decode(writeNpy(new Int32Array(3), [3]).subarray(10));
   assert.ok(oneD.startsWith(`{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }`), oneD);

@@ -31,7 +31,7 @@ for (const file of files) {
   const ok = /Passed:\s+(\d+)/.exec(out);
   if (!total || !ok) {
     failed += 1; // the file crashed before uvu could report: count it as one failure
-    process.stdout.write(`!! ${file} did not report (exit ${r.status}${r.signal ? ', ' + r.signal : ''})\n`);
+    process.stdout.write(`!! ${file} did not report (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})\n`);
     continue;
   }
   passed += Number(ok[1]);

@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSyn
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
-import { fixtures, freePort, manifest, npy, assertClose, assertCodesEqual, assertDims, item } from './helpers.mjs';
+import { fixtures, freePort, manifest, npy, assertClose, assertCodesEqual, assertDims, } from './helpers.mjs';
 import { CHROMIUM_ARGS, chromiumPath } from './chromium.mjs';
 import { bundleDecoders } from '../scripts/demo-web.mjs';
 

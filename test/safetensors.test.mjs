@@ -383,7 +383,7 @@ test('header length beyond the file, below 2, over the limit, or a file too shor
   await rejects(() => open(serialise({}, new Uint8Array(0), { lengthField: 2n ** 64n - 1n })), /header length 18446744073709551615 runs past the end/);
   await rejects(() => open(serialise({}, new Uint8Array(0), { lengthField: 1 })), /header length 1 is too small; expected at least 2/);
   await rejects(() => open(new Uint8Array(5)), /the file is 5 bytes, too short/);
-  const huge = { size: 300_000_000, read(o, l, into) { if (o === 0) new DataView(into.buffer).setBigUint64(0, 200_000_000n, true); } };
+  const huge = { size: 300_000_000, read(o, _l, into) { if (o === 0) new DataView(into.buffer).setBigUint64(0, 200_000_000n, true); } };
   await rejects(() => SafetensorsFile.open(huge, 'huge.safetensors'), /huge\.safetensors: header length 200000000 exceeds the limit/);
 });
 

@@ -139,7 +139,6 @@ class WorkerBackend implements Backend {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }>();
   private nextId = 1;
   private dead: string | null = null;
-  private progressHook: ((done: number, total: number) => void) | null = null;
 
   static async start(url: URL, load: LoadRequest, loadProgress: LoadOptions['onProgress'], hubProgress: ((f: string, l: number, t: number) => void) | undefined): Promise<WorkerBackend> {
     const b = new WorkerBackend();
@@ -356,7 +355,7 @@ export class XcodecModel {
     }
     if (this.disposed) return Promise.reject(new XcodecRuntimeError(`${method}: the model was disposed`));
     const optionsAt = method === 'encodeTrace' ? 2 : 1;
-    let split;
+    let split: ReturnType<typeof splitOptions>;
     try {
       split = splitOptions(args[optionsAt]);
     } catch (e) {

@@ -30,6 +30,7 @@ export interface MatrixSplit<A extends readonly string[]> {
   cost(a: Named<A>): number;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: R is the type of what the kernel returns, void included
 export interface KernelDecl<A extends readonly string[] = readonly string[], R extends number | void = number | void> {
   readonly args: A;
   readonly split?: RangeSplit<A> | MatrixSplit<A>;

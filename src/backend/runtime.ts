@@ -41,7 +41,7 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-let cachedModules: { simd?: WebAssembly.Module; relaxed?: WebAssembly.Module } = {};
+const cachedModules: { simd?: WebAssembly.Module; relaxed?: WebAssembly.Module } = {};
 
 /** The relaxed-SIMD build where the runtime validates it, else plain SIMD. */
 export function kernelModule(flavour: 'auto' | 'simd' | 'relaxed' = 'auto'): { module: WebAssembly.Module; flavour: 'simd' | 'relaxed' } {

@@ -4,7 +4,7 @@
 // last, Python's json keeps the last too, but a file with two different `data_offsets` or two
 // `hop_length`s is corrupt, not a choice), and a bounded nesting depth.
 
-import { XcodecError, describe } from '../errors.js';
+import { type XcodecError, describe } from '../errors.js';
 
 /** Deeper than any config or header needs; keeps every later walk of the value shallow. */
 export const MAX_JSON_DEPTH = 64;

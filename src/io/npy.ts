@@ -87,7 +87,7 @@ function readHeader(bytes: Uint8Array): { header: string; dataStart: number } {
  */
 function parseHeader(header: string): { dtype: NpyDtype; fortranOrder: boolean; shape: number[] } {
   const text = header.trim();
-  if (/['"]descr['"]\s*:\s*\[/.test(text)) fail('structured dtypes are not supported; ' + ACCEPTED_DTYPES);
+  if (/['"]descr['"]\s*:\s*\[/.test(text)) fail(`structured dtypes are not supported; ${ACCEPTED_DTYPES}`);
   const body = /^\{(.*)\}$/s.exec(text)?.[1];
   if (body === undefined) fail(`unreadable header ${describe(text)}; expected a dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}`);
   const entry = /\s*(['"])(\w+)\1\s*:\s*('[^']*'|"[^"]*"|True|False|\([^()]*\))\s*(,|$)/y;
@@ -156,7 +156,7 @@ export function writeNpy(data: NpyData, shape: number[]): Uint8Array {
   const dict = `{'descr': '${dtypeOf(data)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const prefixLength = 10; // magic, version, 2-byte header length
   const unpadded = prefixLength + dict.length + 1;
-  const header = dict + ' '.repeat((DATA_ALIGNMENT - (unpadded % DATA_ALIGNMENT)) % DATA_ALIGNMENT) + '\n';
+  const header = `${dict + ' '.repeat((DATA_ALIGNMENT - (unpadded % DATA_ALIGNMENT)) % DATA_ALIGNMENT)}\n`;
   if (header.length > 0xffff) fail(`header of ${header.length} bytes does not fit format version 1.0`);
   const out = new Uint8Array(prefixLength + header.length + data.byteLength);
   out.set(MAGIC);

@@ -3,11 +3,11 @@
 // linear layers and norms. Their forwards are the named ops of ../ops.ts.
 
 import { type Conv1d, type ConvSpec, type ConvTranspose1d, expandBias, packConv1d, packConvTranspose1d } from '../nn/conv.js';
-import { type Linear } from '../nn/linear.js';
-import { type Norm } from '../nn/norm.js';
+import type { Linear } from '../nn/linear.js';
+import type { Norm } from '../nn/norm.js';
 import { packConvWinograd, winogradApplies } from '../nn/winograd.js';
 import type { Weights } from '../checkpoint/weights.js';
-import { type WinogradTile } from '../nn/winograd_matrices.js';
+import type { WinogradTile } from '../nn/winograd_matrices.js';
 
 export type { Conv1d, ConvTranspose1d } from '../nn/conv.js';
 export type { Linear } from '../nn/linear.js';

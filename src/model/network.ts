@@ -6,8 +6,8 @@
 // padded by 160 zeros, keeps every semantic_downsample_factor-th frame of its mean hidden states, and
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
-import { type XcodecConfig, numQuantizersForBandwidth, quantizersForBandwidth } from '../checkpoint/config.js';
-import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
+import { type XcodecConfig, numQuantizersForBandwidth, } from '../checkpoint/config.js';
+import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, } from '../errors.js';
 import { everyNthColumn, padTime, resampleTime } from '../nn/layout.js';
 import { type Linear, linear } from '../nn/linear.js';
 import { resampledLength } from '../io/resample.js';

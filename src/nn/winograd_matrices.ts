@@ -61,7 +61,7 @@ function q(n: bigint, d: bigint = 1n): Q {
 }
 const ZERO = q(0n);
 const ONE = q(1n);
-const add = (a: Q, b: Q): Q => q(a[0] * b[1] + b[0] * a[1], a[1] * b[1]);
+const _add = (a: Q, b: Q): Q => q(a[0] * b[1] + b[0] * a[1], a[1] * b[1]);
 const sub = (a: Q, b: Q): Q => q(a[0] * b[1] - b[0] * a[1], a[1] * b[1]);
 const mul = (a: Q, b: Q): Q => q(a[0] * b[0], a[1] * b[1]);
 const div = (a: Q, b: Q): Q => q(a[0] * b[1], a[1] * b[0]);

@@ -57,7 +57,7 @@ export default async function processTokenizeJob(job: SandboxedJob<QueueJobData>
     throw await unrecoverable(`the model at ${d.model} on this worker is not the one the job was enqueued with (config.json differs)`);
   }
   const item = { source: d.source, rel: d.rel };
-  let encoded;
+  let encoded: Awaited<ReturnType<typeof encodeItem>>;
   try {
     encoded = await encodeItem(loaded.model, loaded.fe, item, d.settings);
   } catch (e) {

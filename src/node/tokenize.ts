@@ -64,7 +64,7 @@ export function collectInputs(inputs: string[]): Item[] {
   if (inputs.length === 0) fail('no inputs; accepted: audio files, directories, or .jsonl manifests of {"path": ...} lines');
   const items: Item[] = [];
   for (const input of inputs) {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(input);
     } catch {
@@ -337,7 +337,7 @@ async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress,
     child.stderr.on('data', (d) => { stderr += d; });
     child.stdout.on('data', (d) => {
       buffer += d;
-      let nl;
+      let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = JSON.parse(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
