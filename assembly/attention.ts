@@ -55,16 +55,29 @@ export function attention_block_keys(): i32 {
 }
 
 // rows: B row table with rows[c] = c * T * 4 for c < d (q's rows).
-export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: usize,
-  gates: usize, embed: usize, buckets: usize, H: i32, heads: i32, T: i32, colBegin: i32, colEnd: i32): void {
+export function self_attention(
+  ctx: usize,
+  q: usize,
+  kT: usize,
+  v: usize,
+  rows: usize,
+  gates: usize,
+  embed: usize,
+  buckets: usize,
+  H: i32,
+  heads: i32,
+  T: i32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
   const d = H / heads;
-  const rowsP = block + (<usize>(BK * BQ) << 2);
-  const states = rowsP + (<usize>BK << 2);
-  const pPanels = states + (<usize>(4 * BQ * QG) << 2);
-  const qPanels = pPanels + (<usize>(BK * BQ) << 2);
+  const rowsP = block + ((<usize>(BK * BQ)) << 2);
+  const states = rowsP + ((<usize>BK) << 2);
+  const pPanels = states + ((<usize>(4 * BQ * QG)) << 2);
+  const qPanels = pPanels + ((<usize>(BK * BQ)) << 2);
   // The panels' row tails (M % 4) read B unpacked, which P's panels have no copy of.
   const packed = d <= PACKED_MAX_D && d % 4 == 0;
-  for (let j = 0; j < BK; j++) store<i32>(rowsP + (<usize>j << 2), j * BQ * 4);
+  for (let j = 0; j < BK; j++) store<i32>(rowsP + ((<usize>j) << 2), j * BQ * 4);
   for (let h = 0; h < heads; h++) {
     const head = (<usize>(h * d) * T) << 2;
     const out = ctx + head;
@@ -76,11 +89,11 @@ export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: 
         for (let q0 = g0; q0 < g1; q0 += BQ) {
           const q1 = min(g1, q0 + BQ);
           // Addressed by absolute query column, as the GEMM's n: column i of the block at (i - q0).
-          const s = block - (<usize>q0 << 2);
-          const st = states + (<usize>((q0 - g0) / BQ * 4 * BQ) << 2) - (<usize>q0 << 2);
+          const s = block - ((<usize>q0) << 2);
+          const st = states + ((<usize>(((q0 - g0) / BQ) * 4 * BQ)) << 2) - ((<usize>q0) << 2);
           const keys = kT + ((<usize>k0 * H + h * d) << 2);
           if (packed) {
-            const qBlock = qPanels + (<usize>(((q0 - g0) >> 3) * d) << 5);
+            const qBlock = qPanels + ((<usize>(((q0 - g0) >> 3) * d)) << 5);
             gemm_prepacked(s, BQ, keys, H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1, qBlock);
           } else {
             gemm(s, BQ, keys, H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
@@ -88,17 +101,19 @@ export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: 
           if (gates != 0) gatedRelBias(s, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, k0, kn, q0, q1);
           if (packed) softmaxOnlineToPanels(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1, pPanels);
           else softmax_online_cols(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1);
-          if (k0 != 0) scale_cols(out, T, d, st + (<usize>(2 * BQ) << 2), q0, q1);
-          const values = v + head + (<usize>k0 << 2);
-          if (packed) gemm_prepacked(out, T, values, T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1, pPanels);
+          if (k0 != 0) scale_cols(out, T, d, st + ((<usize>(2 * BQ)) << 2), q0, q1);
+          const values = v + head + ((<usize>k0) << 2);
+          if (packed)
+            gemm_prepacked(out, T, values, T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1, pPanels);
           else gemm(out, T, values, T, s, rowsP, 0, k0 == 0 ? 0 : out, d, T, kn, 0, d, q0, q1);
         }
       }
       // The running sums become their reciprocals, which scale the context.
       for (let q0 = g0; q0 < g1; q0 += BQ) {
         const q1 = min(g1, q0 + BQ);
-        const sum = states + (<usize>((q0 - g0) / BQ * 4 * BQ + BQ) << 2) - (<usize>q0 << 2);
-        for (let i = q0; i < q1; i++) store<f32>(sum + (<usize>i << 2), <f32>1.0 / load<f32>(sum + (<usize>i << 2)));
+        const sum = states + ((<usize>(((q0 - g0) / BQ) * 4 * BQ + BQ)) << 2) - ((<usize>q0) << 2);
+        for (let i = q0; i < q1; i++)
+          store<f32>(sum + ((<usize>i) << 2), <f32>1.0 / load<f32>(sum + ((<usize>i) << 2)));
         scale_cols(out, T, d, sum, q0, q1);
       }
     }
@@ -108,17 +123,17 @@ export function self_attention(ctx: usize, q: usize, kT: usize, v: usize, rows: 
 // x[r, t] *= f[t] for rows r < R (row stride ld floats), columns [colBegin, colEnd); f addressed by
 // column like x.
 export function scale_cols(x: usize, ld: i32, R: i32, f: usize, colBegin: i32, colEnd: i32): void {
-  const stride = <usize>ld << 2;
+  const stride = (<usize>ld) << 2;
   const vecEnd = colBegin + ((colEnd - colBegin) & ~3);
   let row = x;
   for (let r = 0; r < R; r++) {
     let t = colBegin;
     for (; t < vecEnd; t += 4) {
-      const o = <usize>t << 2;
+      const o = (<usize>t) << 2;
       v128.store(row + o, f32x4.mul(v128.load(row + o), v128.load(f + o)));
     }
     for (; t < colEnd; t++) {
-      const o = <usize>t << 2;
+      const o = (<usize>t) << 2;
       store<f32>(row + o, load<f32>(row + o) * load<f32>(f + o));
     }
     row += stride;
@@ -127,15 +142,26 @@ export function scale_cols(x: usize, ld: i32, R: i32, f: usize, colBegin: i32, c
 
 // s[j - k0, i] += gate[i] * embed[buckets[j - i + T - 1], head] for keys j in [k0, k0 + kn), queries i
 // in [colBegin, colEnd); s: the score block (row stride BQ) addressed by absolute query column.
-@inline function gatedRelBias(s: usize, gate: usize, embed: usize, buckets: usize, heads: i32, head: i32,
-  T: i32, k0: i32, kn: i32, colBegin: i32, colEnd: i32): void {
+@inline function gatedRelBias(
+  s: usize,
+  gate: usize,
+  embed: usize,
+  buckets: usize,
+  heads: i32,
+  head: i32,
+  T: i32,
+  k0: i32,
+  kn: i32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
   for (let j = k0; j < k0 + kn; j++) {
     const row = s + ((<usize>(j - k0) * BQ) << 2);
     for (let i = colBegin; i < colEnd; i++) {
-      const b = load<i32>(buckets + (<usize>(j - i + T - 1) << 2));
+      const b = load<i32>(buckets + ((<usize>(j - i + T - 1)) << 2));
       const bias = load<f32>(embed + ((<usize>b * heads + head) << 2));
-      const p = row + (<usize>i << 2);
-      store<f32>(p, load<f32>(p) + load<f32>(gate + (<usize>i << 2)) * bias);
+      const p = row + ((<usize>i) << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(gate + ((<usize>i) << 2)) * bias);
     }
   }
 }
@@ -143,16 +169,17 @@ export function scale_cols(x: usize, ld: i32, R: i32, f: usize, colBegin: i32, c
 // gate[i] = a * (b * c - 1) + 2 with a = sigmoid(sum g[0..3, i]), b = sigmoid(sum g[4..7, i]),
 // g: [8, T] (gru_rel_pos_linear output for one head, channel-major), c: gru_rel_pos_const[head].
 export function wavlm_gate(gate: usize, g: usize, c: f32, T: i32, colBegin: i32, colEnd: i32): void {
-  const stride = <usize>T << 2;
+  const stride = (<usize>T) << 2;
   for (let i = colBegin; i < colEnd; i++) {
-    const p = g + (<usize>i << 2);
-    const sa = ((load<f32>(p) + load<f32>(p + stride)) + load<f32>(p + 2 * stride)) + load<f32>(p + 3 * stride);
-    const sb = ((load<f32>(p + 4 * stride) + load<f32>(p + 5 * stride)) + load<f32>(p + 6 * stride)) + load<f32>(p + 7 * stride);
+    const p = g + ((<usize>i) << 2);
+    const sa = load<f32>(p) + load<f32>(p + stride) + load<f32>(p + 2 * stride) + load<f32>(p + 3 * stride);
+    const sb =
+      load<f32>(p + 4 * stride) + load<f32>(p + 5 * stride) + load<f32>(p + 6 * stride) + load<f32>(p + 7 * stride);
     const ab = f32x4.replace_lane(f32x4.splat(sa), 1, sb);
     const s = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), expNeg(ab)));
     const a = f32x4.extract_lane(s, 0);
     const b = f32x4.extract_lane(s, 1);
-    store<f32>(gate + (<usize>i << 2), a * (b * c - <f32>1.0) + <f32>2.0);
+    store<f32>(gate + ((<usize>i) << 2), a * (b * c - <f32>1.0) + <f32>2.0);
   }
 }
 

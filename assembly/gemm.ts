@@ -34,7 +34,7 @@ const KB_WIDE_MAX_COLS: i32 = 128;
 
 @inline function biasLane(bias: usize, m: i32): f32 {
   let v: f32 = 0;
-  if (bias != 0) v = load<f32>(bias + (<usize>m << 2));
+  if (bias != 0) v = load<f32>(bias + ((<usize>m) << 2));
   return v;
 }
 
@@ -50,12 +50,27 @@ const KB_WIDE_MAX_COLS: i32 = 128;
 // vectors, 1 broadcast and the product temporary = 12 of x64's 16 XMM registers (V8 uses no more). A
 // 4x12 tile needs 17 with the temporary: V8 spilled in its inner loop and it ran at half this tile's
 // speed (21 against 42 GFLOP/s on one thread).
-@inline function tile4x8(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize, packed: bool,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
+@inline function tile4x8(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  packed: bool,
+  bias: usize,
+  init: usize,
+  first: bool,
+  m: i32,
+  n: i32,
+  w: i32,
+  k0: i32,
+  k1: i32,
+): void {
   const o0 = out + ((<usize>m * ldo + n) << 2);
-  const o1 = o0 + (<usize>ldo << 2);
-  const o2 = o1 + (<usize>ldo << 2);
-  const o3 = o2 + (<usize>ldo << 2);
+  const o1 = o0 + ((<usize>ldo) << 2);
+  const o2 = o1 + ((<usize>ldo) << 2);
+  const o3 = o2 + ((<usize>ldo) << 2);
   let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
   if (w == 8) {
     if (first) {
@@ -65,21 +80,36 @@ const KB_WIDE_MAX_COLS: i32 = 128;
       const b3 = f32x4.splat(biasLane(bias, m + 3));
       if (init != 0) {
         const i0 = initAt(init, out, o0);
-        const i1 = i0 + (<usize>ldo << 2);
-        const i2 = i1 + (<usize>ldo << 2);
-        const i3 = i2 + (<usize>ldo << 2);
-        c00 = f32x4.add(v128.load(i0), b0); c01 = f32x4.add(v128.load(i0, 16), b0);
-        c10 = f32x4.add(v128.load(i1), b1); c11 = f32x4.add(v128.load(i1, 16), b1);
-        c20 = f32x4.add(v128.load(i2), b2); c21 = f32x4.add(v128.load(i2, 16), b2);
-        c30 = f32x4.add(v128.load(i3), b3); c31 = f32x4.add(v128.load(i3, 16), b3);
+        const i1 = i0 + ((<usize>ldo) << 2);
+        const i2 = i1 + ((<usize>ldo) << 2);
+        const i3 = i2 + ((<usize>ldo) << 2);
+        c00 = f32x4.add(v128.load(i0), b0);
+        c01 = f32x4.add(v128.load(i0, 16), b0);
+        c10 = f32x4.add(v128.load(i1), b1);
+        c11 = f32x4.add(v128.load(i1, 16), b1);
+        c20 = f32x4.add(v128.load(i2), b2);
+        c21 = f32x4.add(v128.load(i2, 16), b2);
+        c30 = f32x4.add(v128.load(i3), b3);
+        c31 = f32x4.add(v128.load(i3, 16), b3);
       } else {
-        c00 = b0; c01 = b0; c10 = b1; c11 = b1; c20 = b2; c21 = b2; c30 = b3; c31 = b3;
+        c00 = b0;
+        c01 = b0;
+        c10 = b1;
+        c11 = b1;
+        c20 = b2;
+        c21 = b2;
+        c30 = b3;
+        c31 = b3;
       }
     } else {
-      c00 = v128.load(o0); c01 = v128.load(o0, 16);
-      c10 = v128.load(o1); c11 = v128.load(o1, 16);
-      c20 = v128.load(o2); c21 = v128.load(o2, 16);
-      c30 = v128.load(o3); c31 = v128.load(o3, 16);
+      c00 = v128.load(o0);
+      c01 = v128.load(o0, 16);
+      c10 = v128.load(o1);
+      c11 = v128.load(o1, 16);
+      c20 = v128.load(o2);
+      c21 = v128.load(o2, 16);
+      c30 = v128.load(o3);
+      c31 = v128.load(o3, 16);
     }
   } else {
     c00 = initCols(o0, initAt(init, out, o0), 4, bias, first, m);
@@ -91,36 +121,48 @@ const KB_WIDE_MAX_COLS: i32 = 128;
     c30 = initCols(o3, initAt(init, out, o3), 4, bias, first, m + 3);
     c31 = initCols(o3 + 16, initAt(init, out, o3 + 16), w - 4, bias, first, m + 3);
   }
-  const bn = b + (<usize>n << 2);
+  const bn = b + ((<usize>n) << 2);
   let pp = b;
   let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = <usize>lda << 2;
+  const la = (<usize>lda) << 2;
   for (let kk = k0; kk < k1; kk++) {
     let bp = pp;
     if (packed) pp += 32;
-    else bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    else bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
     const x0 = v128.load(bp);
     const x1 = v128.load(bp, 16);
     let s = v128.load32_splat(a0);
-    c00 = madd(s, x0, c00); c01 = madd(s, x1, c01);
+    c00 = madd(s, x0, c00);
+    c01 = madd(s, x1, c01);
     s = v128.load32_splat(a0 + la);
-    c10 = madd(s, x0, c10); c11 = madd(s, x1, c11);
+    c10 = madd(s, x0, c10);
+    c11 = madd(s, x1, c11);
     s = v128.load32_splat(a0 + 2 * la);
-    c20 = madd(s, x0, c20); c21 = madd(s, x1, c21);
+    c20 = madd(s, x0, c20);
+    c21 = madd(s, x1, c21);
     s = v128.load32_splat(a0 + 3 * la);
-    c30 = madd(s, x0, c30); c31 = madd(s, x1, c31);
+    c30 = madd(s, x0, c30);
+    c31 = madd(s, x1, c31);
     a0 += 4;
   }
   if (w == 8) {
-    v128.store(o0, c00); v128.store(o0, c01, 16);
-    v128.store(o1, c10); v128.store(o1, c11, 16);
-    v128.store(o2, c20); v128.store(o2, c21, 16);
-    v128.store(o3, c30); v128.store(o3, c31, 16);
+    v128.store(o0, c00);
+    v128.store(o0, c01, 16);
+    v128.store(o1, c10);
+    v128.store(o1, c11, 16);
+    v128.store(o2, c20);
+    v128.store(o2, c21, 16);
+    v128.store(o3, c30);
+    v128.store(o3, c31, 16);
   } else {
-    v128.store(o0, c00); storeCols(o0 + 16, c01, w - 4);
-    v128.store(o1, c10); storeCols(o1 + 16, c11, w - 4);
-    v128.store(o2, c20); storeCols(o2 + 16, c21, w - 4);
-    v128.store(o3, c30); storeCols(o3 + 16, c31, w - 4);
+    v128.store(o0, c00);
+    storeCols(o0 + 16, c01, w - 4);
+    v128.store(o1, c10);
+    storeCols(o1 + 16, c11, w - 4);
+    v128.store(o2, c20);
+    storeCols(o2 + 16, c21, w - 4);
+    v128.store(o3, c30);
+    storeCols(o3 + 16, c31, w - 4);
   }
 }
 
@@ -131,30 +173,47 @@ const KB_WIDE_MAX_COLS: i32 = 128;
 // of 6 chains where 4-row tiles (4 chains) left half the FMA throughput unused. Not 8 rows: V8 issues a
 // loop's loads before its arithmetic, so 8 accumulators, 8 broadcasts and the B vector need 17 XMM
 // registers, and it spilled one chain to the stack.
-@inline function tileRxW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize, packed: bool,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, R: i32, k0: i32, k1: i32): void {
-  const ro = <usize>ldo << 2;
+@inline function tileRxW(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  packed: bool,
+  bias: usize,
+  init: usize,
+  first: bool,
+  m: i32,
+  n: i32,
+  w: i32,
+  R: i32,
+  k0: i32,
+  k1: i32,
+): void {
+  const ro = (<usize>ldo) << 2;
   const o0 = out + ((<usize>m * ldo + n) << 2);
   let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
   let c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
   let c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
   let c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
-  let c4 = c0, c5 = c0;
+  let c4 = c0,
+    c5 = c0;
   if (R == 6) {
     c4 = initCols(o0 + 4 * ro, initAt(init, out, o0 + 4 * ro), w, bias, first, m + 4);
     c5 = initCols(o0 + 5 * ro, initAt(init, out, o0 + 5 * ro), w, bias, first, m + 5);
   }
-  const bn = b + (<usize>n << 2);
+  const bn = b + ((<usize>n) << 2);
   let pp = b;
   let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = <usize>lda << 2;
+  const la = (<usize>lda) << 2;
   for (let kk = k0; kk < k1; kk++) {
     let x: v128;
     if (packed) {
       x = v128.load(pp);
       pp += 32;
     } else {
-      x = loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w);
+      x = loadCols(bn + <usize>load<i32>(rows + ((<usize>kk) << 2)), w);
     }
     c0 = madd(v128.load32_splat(a0), x, c0);
     c1 = madd(v128.load32_splat(a0 + la), x, c1);
@@ -166,24 +225,41 @@ const KB_WIDE_MAX_COLS: i32 = 128;
     }
     a0 += 4;
   }
-  storeCols(o0, c0, w); storeCols(o0 + ro, c1, w); storeCols(o0 + 2 * ro, c2, w); storeCols(o0 + 3 * ro, c3, w);
+  storeCols(o0, c0, w);
+  storeCols(o0 + ro, c1, w);
+  storeCols(o0 + 2 * ro, c2, w);
+  storeCols(o0 + 3 * ro, c3, w);
   if (R == 6) {
-    storeCols(o0 + 4 * ro, c4, w); storeCols(o0 + 5 * ro, c5, w);
+    storeCols(o0 + 4 * ro, c4, w);
+    storeCols(o0 + 5 * ro, c5, w);
   }
 }
 
 // One row x 16 columns: the row tail (M % 4), in four independent chains.
-@inline function tile1x16(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, k0: i32, k1: i32): void {
+@inline function tile1x16(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  bias: usize,
+  init: usize,
+  first: bool,
+  m: i32,
+  n: i32,
+  k0: i32,
+  k1: i32,
+): void {
   const o = out + ((<usize>m * ldo + n) << 2);
   let c0 = initCols(o, initAt(init, out, o), 4, bias, first, m);
   let c1 = initCols(o + 16, initAt(init, out, o + 16), 4, bias, first, m);
   let c2 = initCols(o + 32, initAt(init, out, o + 32), 4, bias, first, m);
   let c3 = initCols(o + 48, initAt(init, out, o + 48), 4, bias, first, m);
-  const bn = b + (<usize>n << 2);
+  const bn = b + ((<usize>n) << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
-    const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+    const bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
     const x = v128.load32_splat(ap);
     c0 = madd(x, v128.load(bp), c0);
     c1 = madd(x, v128.load(bp, 16), c1);
@@ -191,18 +267,35 @@ const KB_WIDE_MAX_COLS: i32 = 128;
     c3 = madd(x, v128.load(bp, 48), c3);
     ap += 4;
   }
-  v128.store(o, c0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
+  v128.store(o, c0);
+  v128.store(o, c1, 16);
+  v128.store(o, c2, 32);
+  v128.store(o, c3, 48);
 }
 
 // One row x w columns, w in 1..4: what a row tail has left after its 16-column tiles.
-@inline function tile1xW(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, first: bool, m: i32, n: i32, w: i32, k0: i32, k1: i32): void {
+@inline function tile1xW(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  bias: usize,
+  init: usize,
+  first: bool,
+  m: i32,
+  n: i32,
+  w: i32,
+  k0: i32,
+  k1: i32,
+): void {
   const o = out + ((<usize>m * ldo + n) << 2);
   let c = initCols(o, initAt(init, out, o), w, bias, first, m);
-  const bn = b + (<usize>n << 2);
+  const bn = b + ((<usize>n) << 2);
   let ap = a + ((<usize>m * lda + k0) << 2);
   for (let kk = k0; kk < k1; kk++) {
-    c = madd(v128.load32_splat(ap), loadCols(bn + <usize>load<i32>(rows + (<usize>kk << 2)), w), c);
+    c = madd(v128.load32_splat(ap), loadCols(bn + <usize>load<i32>(rows + ((<usize>kk) << 2)), w), c);
     ap += 4;
   }
   storeCols(o, c, w);
@@ -251,10 +344,10 @@ const KB_WIDE_MAX_COLS: i32 = 128;
   let p = panel;
   for (let n = n0; n < n1; n += 8) {
     const w = min(8, n1 - n);
-    const bn = b + (<usize>n << 2);
+    const bn = b + ((<usize>n) << 2);
     if (w == 8) {
       for (let kk = k0; kk < k1; kk++) {
-        const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+        const bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
         v128.store(p, v128.load(bp));
         v128.store(p, v128.load(bp, 16), 16);
         p += 32;
@@ -262,10 +355,10 @@ const KB_WIDE_MAX_COLS: i32 = 128;
     } else {
       const z = f32x4.splat(0);
       for (let kk = k0; kk < k1; kk++) {
-        const bp = bn + <usize>load<i32>(rows + (<usize>kk << 2));
+        const bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
         v128.store(p, z);
         v128.store(p, z, 16);
-        for (let j = 0; j < w; j++) store<f32>(p + (<usize>j << 2), load<f32>(bp + (<usize>j << 2)));
+        for (let j = 0; j < w; j++) store<f32>(p + ((<usize>j) << 2), load<f32>(bp + ((<usize>j) << 2)));
         p += 32;
       }
     }
@@ -295,24 +388,53 @@ export function gemm_panel_bytes(): i32 {
 function fewTapsPerRow(rows: usize, K: i32): bool {
   let near = 0;
   for (let kk = 1; kk < K; kk++) {
-    const gap = load<i32>(rows + (<usize>kk << 2)) - load<i32>(rows + (<usize>(kk - 1) << 2));
+    const gap = load<i32>(rows + ((<usize>kk) << 2)) - load<i32>(rows + ((<usize>(kk - 1)) << 2));
     if (gap > -64 && gap < 64) near++;
   }
   return 2 * near <= K;
 }
 
-export function gemm(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, M: i32, N: i32, K: i32,
-  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32): void {
+export function gemm(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  bias: usize,
+  init: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  mBegin: i32,
+  mEnd: i32,
+  nBegin: i32,
+  nEnd: i32,
+): void {
   gemmRange(out, ldo, a, lda, b, rows, bias, init, M, N, K, mBegin, mEnd, nBegin, nEnd, 0);
 }
 
 // gemm with B already in panels at `packed`, as gemm_pack_b wrote them for columns [nBegin, nEnd)
 // (the same nBegin, nEnd here), so the threads that split a call's rows share one copy of B instead of
 // each packing all of it. b and rows still serve the row tail (< 4 rows), which reads B directly.
-export function gemm_prepacked(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, M: i32, N: i32, K: i32,
-  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32, packed: usize): void {
+export function gemm_prepacked(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  bias: usize,
+  init: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  mBegin: i32,
+  mEnd: i32,
+  nBegin: i32,
+  nEnd: i32,
+  packed: usize,
+): void {
   gemmRange(out, ldo, a, lda, b, rows, bias, init, M, N, K, mBegin, mEnd, nBegin, nEnd, packed);
 }
 
@@ -320,13 +442,21 @@ export function gemm_prepacked(out: usize, ldo: i32, a: usize, lda: i32, b: usiz
 // kBlock(nEnd - nBegin) steps): block k0 at packed + k0 * nPanels * 32 bytes (nPanels =
 // ceil((nEnd - nBegin) / 8)), its panel j (columns nBegin + 8j ..) at + j * (k1 - k0) * 32, laid out
 // as packPanels writes them. Split by panels.
-export function gemm_pack_b(packed: usize, b: usize, rows: usize, K: i32, nBegin: i32, nEnd: i32,
-  panelBegin: i32, panelEnd: i32): void {
+export function gemm_pack_b(
+  packed: usize,
+  b: usize,
+  rows: usize,
+  K: i32,
+  nBegin: i32,
+  nEnd: i32,
+  panelBegin: i32,
+  panelEnd: i32,
+): void {
   const nPanels = (nEnd - nBegin + 7) >> 3;
   const kb = kBlock(nEnd - nBegin);
   for (let k0 = 0; k0 < K; k0 += kb) {
     const k1 = min(K, k0 + kb);
-    const p = packed + (<usize>k0 * nPanels << 5) + (<usize>panelBegin * (k1 - k0) << 5);
+    const p = packed + ((<usize>k0 * nPanels) << 5) + ((<usize>panelBegin * (k1 - k0)) << 5);
     packPanels(p, b, rows, nBegin + 8 * panelBegin, min(nEnd, nBegin + 8 * panelEnd), k0, k1);
   }
 }
@@ -339,13 +469,38 @@ export function gemm_packs_b(rows: usize, K: i32): i32 {
 // out[m, n] = bias[m] + sum_kk a[m, kk] B(kk)[n] with B already in gemm_pack_b's panels for columns
 // [0, N) (the Winograd convolution writes its transformed input straight into that layout). M must be a
 // multiple of 4: the row tail (< 4 rows) reads B unpacked, which such a caller does not have.
-export function gemmPackedPanels(out: usize, ldo: i32, a: usize, lda: i32, bias: usize, M: i32, N: i32, K: i32, packed: usize): void {
+export function gemmPackedPanels(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  bias: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  packed: usize,
+): void {
   gemmRange(out, ldo, a, lda, 0, 0, bias, 0, M, N, K, 0, M, 0, N, packed);
 }
 
-function gemmRange(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usize,
-  bias: usize, init: usize, M: i32, N: i32, K: i32,
-  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32, packed: usize): void {
+function gemmRange(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  rows: usize,
+  bias: usize,
+  init: usize,
+  M: i32,
+  N: i32,
+  K: i32,
+  mBegin: i32,
+  mEnd: i32,
+  nBegin: i32,
+  nEnd: i32,
+  packed: usize,
+): void {
   if (K == 0) {
     // Degenerate product: out = init only.
     for (let m = mBegin; m < mEnd; m++) {
@@ -369,7 +524,7 @@ function gemmRange(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usi
       if (packB) {
         let p = panel;
         if (packed != 0) {
-          p = packed + (<usize>k0 * nPanels << 5) + (<usize>((n0 - nBegin) >> 3) * (k1 - k0) << 5);
+          p = packed + ((<usize>k0 * nPanels) << 5) + ((<usize>((n0 - nBegin) >> 3) * (k1 - k0)) << 5);
         } else {
           packPanels(panel, b, rows, n0, n1, k0, k1);
         }
@@ -398,9 +553,23 @@ function gemmRange(out: usize, ldo: i32, a: usize, lda: i32, b: usize, rows: usi
 // layout): 12-row strips (three 4x8 tiles per panel; a column tail of 5-7 as partial 4x8 tiles, of 1-4
 // as two 6-row tiles), then 4-row strips. Returns m, the first row of the row tail (< 4 rows, which the
 // caller runs unpacked).
-@inline function packedBlock(out: usize, ldo: i32, a: usize, lda: i32, panels: usize,
-  bias: usize, init: usize, first: bool, mBegin: i32, mEnd: i32, n0: i32, n1: i32, k0: i32, k1: i32): i32 {
-  const panelBytes = <usize>(k1 - k0) << 5;
+@inline function packedBlock(
+  out: usize,
+  ldo: i32,
+  a: usize,
+  lda: i32,
+  panels: usize,
+  bias: usize,
+  init: usize,
+  first: bool,
+  mBegin: i32,
+  mEnd: i32,
+  n0: i32,
+  n1: i32,
+  k0: i32,
+  k1: i32,
+): i32 {
+  const panelBytes = (<usize>(k1 - k0)) << 5;
   const nFull = n0 + ((n1 - n0) & ~7);
   const wTail = n1 - nFull;
   const tailPanel = panels + <usize>((nFull - n0) >> 3) * panelBytes;
@@ -439,7 +608,7 @@ export function gemm_rows(rows: usize, K: i32, kw: i32, ldb: i32, dil: i32): voi
   for (let kk = 0; kk < K; kk++) {
     const c = kk / kw;
     const k = kk - c * kw;
-    store<i32>(rows + (<usize>kk << 2), (c * ldb + k * dil) << 2);
+    store<i32>(rows + ((<usize>kk) << 2), (c * ldb + k * dil) << 2);
   }
 }
 

@@ -7,9 +7,9 @@ export function pad_rows(out: usize, x: usize, T: i32, padLeft: i32, padRight: i
   const To = T + padLeft + padRight;
   for (let c = rowBegin; c < rowEnd; c++) {
     const o = out + ((<usize>c * To) << 2);
-    memory.fill(o, 0, <usize>padLeft << 2);
-    memory.copy(o + (<usize>padLeft << 2), x + ((<usize>c * T) << 2), <usize>T << 2);
-    memory.fill(o + ((<usize>(padLeft + T)) << 2), 0, <usize>padRight << 2);
+    memory.fill(o, 0, (<usize>padLeft) << 2);
+    memory.copy(o + ((<usize>padLeft) << 2), x + ((<usize>c * T) << 2), (<usize>T) << 2);
+    memory.fill(o + ((<usize>(padLeft + T)) << 2), 0, (<usize>padRight) << 2);
   }
 }
 
@@ -30,9 +30,9 @@ export function pad_rows(out: usize, x: usize, T: i32, padLeft: i32, padRight: i
 // Reads x in order and writes the s phase rows side by side; only the last, partial group needs the
 // bounds check (a per-element check and strided reads ran at ~1 ns per element).
 export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowBegin: i32, rowEnd: i32): void {
-  const phase = <usize>Tp << 2;
+  const phase = (<usize>Tp) << 2;
   const full = min(Tp, T / s);
-  const group = <usize>s << 2; // bytes of x per group of s samples
+  const group = (<usize>s) << 2; // bytes of x per group of s samples
   for (let c = rowBegin; c < rowEnd; c++) {
     const o = out + ((<usize>(c * s) * Tp) << 2);
     let xp = x + ((<usize>c * T) << 2);
@@ -41,25 +41,38 @@ export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowB
       for (; m + 4 <= full; m += 4) {
         const a = v128.load(xp);
         const b = v128.load(xp, 16);
-        v128.store(o + (<usize>m << 2), i32x4.shuffle(a, b, 0, 2, 4, 6));
-        v128.store(o + phase + (<usize>m << 2), i32x4.shuffle(a, b, 1, 3, 5, 7));
+        v128.store(o + ((<usize>m) << 2), i32x4.shuffle(a, b, 0, 2, 4, 6));
+        v128.store(o + phase + ((<usize>m) << 2), i32x4.shuffle(a, b, 1, 3, 5, 7));
         xp += 32;
       }
     } else if (s == 4 || s == 8) {
       // 4 groups at a time: the 4x4 transposes of their first (and for s = 8, second) four phases
       for (; m + 4 <= full; m += 4) {
-        const op = o + (<usize>m << 2);
-        storeTransposed(v128.load(xp), v128.load(xp + group), v128.load(xp + 2 * group), v128.load(xp + 3 * group), op, phase);
+        const op = o + ((<usize>m) << 2);
+        storeTransposed(
+          v128.load(xp),
+          v128.load(xp + group),
+          v128.load(xp + 2 * group),
+          v128.load(xp + 3 * group),
+          op,
+          phase,
+        );
         if (s == 8) {
-          storeTransposed(v128.load(xp, 16), v128.load(xp + group, 16), v128.load(xp + 2 * group, 16), v128.load(xp + 3 * group, 16),
-            op + 4 * phase, phase);
+          storeTransposed(
+            v128.load(xp, 16),
+            v128.load(xp + group, 16),
+            v128.load(xp + 2 * group, 16),
+            v128.load(xp + 3 * group, 16),
+            op + 4 * phase,
+            phase,
+          );
         }
         xp += 4 * group;
       }
     }
     // the remaining whole groups (every group for other strides), one sample at a time
     for (; m < full; m++) {
-      let op = o + (<usize>m << 2);
+      let op = o + ((<usize>m) << 2);
       for (let r = 0; r < s; r++) {
         store<f32>(op, load<f32>(xp));
         xp += 4;
@@ -69,7 +82,7 @@ export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowB
     for (let m = full; m < Tp; m++) {
       for (let r = 0; r < s; r++) {
         const i = m * s + r;
-        store<f32>(o + <usize>r * phase + (<usize>m << 2), i < T ? load<f32>(x + ((<usize>c * T + i) << 2)) : 0);
+        store<f32>(o + <usize>r * phase + ((<usize>m) << 2), i < T ? load<f32>(x + ((<usize>c * T + i) << 2)) : 0);
       }
     }
   }
@@ -79,8 +92,17 @@ export function deinterleave(out: usize, x: usize, T: i32, s: i32, Tp: i32, rowB
 // for the output range t in [0, Tout). y: [C, s, Tn] (phase p's stride-1 result in row c * s + p).
 // Walks t in order with (n, p) carried along: whole groups of s outputs read the s phase rows side by
 // side, the partial groups at both ends one element at a time (a division per element ran at ~1.8 ns).
-export function interleave(out: usize, y: usize, s: i32, Tn: i32, shift: i32, Tout: i32, rowBegin: i32, rowEnd: i32): void {
-  const phase = <usize>Tn << 2;
+export function interleave(
+  out: usize,
+  y: usize,
+  s: i32,
+  Tn: i32,
+  shift: i32,
+  Tout: i32,
+  rowBegin: i32,
+  rowEnd: i32,
+): void {
+  const phase = (<usize>Tn) << 2;
   for (let c = rowBegin; c < rowEnd; c++) {
     const o = out + ((<usize>c * Tout) << 2);
     const y0 = y + ((<usize>(c * s) * Tn) << 2);
@@ -88,7 +110,7 @@ export function interleave(out: usize, y: usize, s: i32, Tn: i32, shift: i32, To
     let p = shift - n * s;
     let t = 0;
     for (; p != 0 && t < Tout; t++) {
-      store<f32>(o + (<usize>t << 2), load<f32>(y0 + <usize>p * phase + (<usize>n << 2)));
+      store<f32>(o + ((<usize>t) << 2), load<f32>(y0 + <usize>p * phase + ((<usize>n) << 2)));
       if (++p == s) {
         p = 0;
         n++;
@@ -96,38 +118,53 @@ export function interleave(out: usize, y: usize, s: i32, Tn: i32, shift: i32, To
     }
     if (s == 2) {
       for (; t + 8 <= Tout; t += 8) {
-        const a = v128.load(y0 + (<usize>n << 2));
-        const b = v128.load(y0 + phase + (<usize>n << 2));
-        v128.store(o + (<usize>t << 2), i32x4.shuffle(a, b, 0, 4, 1, 5));
-        v128.store(o + (<usize>t << 2), i32x4.shuffle(a, b, 2, 6, 3, 7), 16);
+        const a = v128.load(y0 + ((<usize>n) << 2));
+        const b = v128.load(y0 + phase + ((<usize>n) << 2));
+        v128.store(o + ((<usize>t) << 2), i32x4.shuffle(a, b, 0, 4, 1, 5));
+        v128.store(o + ((<usize>t) << 2), i32x4.shuffle(a, b, 2, 6, 3, 7), 16);
         n += 4;
       }
     }
     if (s == 4 || s == 8) {
       // 4 groups at a time: transposing 4 columns of the first (and second) four phase rows gives each
       // group's outputs in order
-      const g = <usize>s << 2; // bytes per group of outputs
+      const g = (<usize>s) << 2; // bytes per group of outputs
       for (; t + 4 * s <= Tout; t += 4 * s) {
-        const yp = y0 + (<usize>n << 2);
-        const op = o + (<usize>t << 2);
-        storeTransposed(v128.load(yp), v128.load(yp + phase), v128.load(yp + 2 * phase), v128.load(yp + 3 * phase), op, g);
+        const yp = y0 + ((<usize>n) << 2);
+        const op = o + ((<usize>t) << 2);
+        storeTransposed(
+          v128.load(yp),
+          v128.load(yp + phase),
+          v128.load(yp + 2 * phase),
+          v128.load(yp + 3 * phase),
+          op,
+          g,
+        );
         if (s == 8) {
           const yq = yp + 4 * phase;
-          storeTransposed(v128.load(yq), v128.load(yq + phase), v128.load(yq + 2 * phase), v128.load(yq + 3 * phase), op + 16, g);
+          storeTransposed(
+            v128.load(yq),
+            v128.load(yq + phase),
+            v128.load(yq + 2 * phase),
+            v128.load(yq + 3 * phase),
+            op + 16,
+            g,
+          );
         }
         n += 4;
       }
     }
     for (; t + s <= Tout; t += s) {
-      let yp = y0 + (<usize>n << 2);
-      const op = o + (<usize>t << 2);
+      let yp = y0 + ((<usize>n) << 2);
+      const op = o + ((<usize>t) << 2);
       for (let q = 0; q < s; q++) {
-        store<f32>(op + (<usize>q << 2), load<f32>(yp));
+        store<f32>(op + ((<usize>q) << 2), load<f32>(yp));
         yp += phase;
       }
       n++;
     }
-    for (let q = 0; t < Tout; t++, q++) store<f32>(o + (<usize>t << 2), load<f32>(y0 + <usize>q * phase + (<usize>n << 2)));
+    for (let q = 0; t < Tout; t++, q++)
+      store<f32>(o + ((<usize>t) << 2), load<f32>(y0 + <usize>q * phase + ((<usize>n) << 2)));
   }
 }
 
@@ -135,6 +172,6 @@ export function interleave(out: usize, y: usize, s: i32, Tn: i32, shift: i32, To
 export function transpose(out: usize, x: usize, R: i32, Cn: i32, rowBegin: i32, rowEnd: i32): void {
   for (let i = rowBegin; i < rowEnd; i++) {
     const xr = x + ((<usize>i * Cn) << 2);
-    for (let j = 0; j < Cn; j++) store<f32>(out + ((<usize>j * R + i) << 2), load<f32>(xr + (<usize>j << 2)));
+    for (let j = 0; j < Cn; j++) store<f32>(out + ((<usize>j * R + i) << 2), load<f32>(xr + ((<usize>j) << 2)));
   }
 }

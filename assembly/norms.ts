@@ -4,8 +4,16 @@
 
 // Per-row normalisation over T (GroupNorm with one channel per group): x, out: [C, T].
 // Two passes (mean, then centred variance) in f32 like PyTorch's CPU group norm.
-export function group_norm_rows(out: usize, x: usize, gamma: usize, beta: usize, T: i32, eps: f32,
-  rowBegin: i32, rowEnd: i32): void {
+export function group_norm_rows(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  T: i32,
+  eps: f32,
+  rowBegin: i32,
+  rowEnd: i32,
+): void {
   for (let c = rowBegin; c < rowEnd; c++) {
     const xr = x + ((<usize>c * T) << 2);
     const mean = rowMean(xr, T);
@@ -20,16 +28,33 @@ export function group_norm_stats(stats: usize, x: usize, T: i32, eps: f32, rowBe
   for (let c = rowBegin; c < rowEnd; c++) {
     const xr = x + ((<usize>c * T) << 2);
     const mean = rowMean(xr, T);
-    store<f32>(stats + (<usize>c << 3), mean);
-    store<f32>(stats + (<usize>c << 3), rowRstd(xr, T, mean, eps), 4);
+    store<f32>(stats + ((<usize>c) << 3), mean);
+    store<f32>(stats + ((<usize>c) << 3), rowRstd(xr, T, mean, eps), 4);
   }
 }
 
-export function group_norm_apply(out: usize, x: usize, gamma: usize, beta: usize, stats: usize, T: i32,
-  rowBegin: i32, rowEnd: i32): void {
+export function group_norm_apply(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  stats: usize,
+  T: i32,
+  rowBegin: i32,
+  rowEnd: i32,
+): void {
   for (let c = rowBegin; c < rowEnd; c++) {
     const o = (<usize>c * T) << 2;
-    normRowWith(out + o, x + o, T, gamma, beta, c, load<f32>(stats + (<usize>c << 3)), load<f32>(stats + (<usize>c << 3), 4));
+    normRowWith(
+      out + o,
+      x + o,
+      T,
+      gamma,
+      beta,
+      c,
+      load<f32>(stats + ((<usize>c) << 3)),
+      load<f32>(stats + ((<usize>c) << 3), 4),
+    );
   }
 }
 
@@ -42,22 +67,31 @@ export function group_norm_apply(out: usize, x: usize, gamma: usize, beta: usize
   return <f32>1.0 / Mathf.sqrt(var_ + eps);
 }
 
-@inline function normRowWith(or: usize, xr: usize, T: i32, gamma: usize, beta: usize, c: i32, mean: f32, rstd: f32): void {
-  const g = load<f32>(gamma + (<usize>c << 2));
-  const b = load<f32>(beta + (<usize>c << 2));
+@inline function normRowWith(
+  or: usize,
+  xr: usize,
+  T: i32,
+  gamma: usize,
+  beta: usize,
+  c: i32,
+  mean: f32,
+  rstd: f32,
+): void {
+  const g = load<f32>(gamma + ((<usize>c) << 2));
+  const b = load<f32>(beta + ((<usize>c) << 2));
   normRow(or, xr, T, mean, rstd * g, b, g);
 }
 
 @inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
 function rowSum(x: usize, T: i32): f32 {
   let acc = f32x4.splat(0);
   let t = 0;
-  for (; t + 4 <= T; t += 4) acc = f32x4.add(acc, v128.load(x + (<usize>t << 2)));
+  for (; t + 4 <= T; t += 4) acc = f32x4.add(acc, v128.load(x + ((<usize>t) << 2)));
   let s = hsum(acc);
-  for (; t < T; t++) s += load<f32>(x + (<usize>t << 2));
+  for (; t < T; t++) s += load<f32>(x + ((<usize>t) << 2));
   return s;
 }
 
@@ -66,12 +100,12 @@ function rowSumSqDev(x: usize, T: i32, mean: f32): f32 {
   let acc = f32x4.splat(0);
   let t = 0;
   for (; t + 4 <= T; t += 4) {
-    const d = f32x4.sub(v128.load(x + (<usize>t << 2)), mv);
+    const d = f32x4.sub(v128.load(x + ((<usize>t) << 2)), mv);
     acc = f32x4.add(acc, f32x4.mul(d, d));
   }
   let s = hsum(acc);
   for (; t < T; t++) {
-    const d = load<f32>(x + (<usize>t << 2)) - mean;
+    const d = load<f32>(x + ((<usize>t) << 2)) - mean;
     s += d * d;
   }
   return s;
@@ -84,19 +118,28 @@ function normRow(out: usize, x: usize, T: i32, mean: f32, k: f32, b: f32, _g: f3
   const bv = f32x4.splat(b);
   let t = 0;
   for (; t + 4 <= T; t += 4) {
-    const o = <usize>t << 2;
+    const o = (<usize>t) << 2;
     v128.store(out + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o), mv), kv), bv));
   }
   for (; t < T; t++) {
-    const o = <usize>t << 2;
+    const o = (<usize>t) << 2;
     store<f32>(out + o, (load<f32>(x + o) - mean) * k + b);
   }
 }
 
 // LayerNorm over the channel axis of x: [C, T] for each column t in [colBegin, colEnd).
 // Columns are processed four at a time with the channel loop inside, so memory is read row-wise.
-export function layer_norm_cols(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, eps: f32,
-  colBegin: i32, colEnd: i32): void {
+export function layer_norm_cols(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  C: i32,
+  T: i32,
+  eps: f32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
   const invC = f32x4.splat(<f32>1.0 / <f32>C);
   const epsv = f32x4.splat(eps);
   let t = colBegin;
@@ -108,14 +151,26 @@ export function layer_norm_cols(out: usize, x: usize, gamma: usize, beta: usize,
   }
 }
 
-@inline function layerNorm4(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, t: i32,
-  invC: v128, epsv: v128): void {
-  const stride = <usize>T << 2;
-  const x0 = x + (<usize>t << 2);
-  const o0 = out + (<usize>t << 2);
+@inline function layerNorm4(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  C: i32,
+  T: i32,
+  t: i32,
+  invC: v128,
+  epsv: v128,
+): void {
+  const stride = (<usize>T) << 2;
+  const x0 = x + ((<usize>t) << 2);
+  const o0 = out + ((<usize>t) << 2);
   let s = f32x4.splat(0);
   let p = x0;
-  for (let c = 0; c < C; c++) { s = f32x4.add(s, v128.load(p)); p += stride; }
+  for (let c = 0; c < C; c++) {
+    s = f32x4.add(s, v128.load(p));
+    p += stride;
+  }
   const mean = f32x4.mul(s, invC);
   let v = f32x4.splat(0);
   p = x0;
@@ -128,8 +183,8 @@ export function layer_norm_cols(out: usize, x: usize, gamma: usize, beta: usize,
   p = x0;
   let q = o0;
   for (let c = 0; c < C; c++) {
-    const g = v128.load32_splat(gamma + (<usize>c << 2));
-    const b = v128.load32_splat(beta + (<usize>c << 2));
+    const g = v128.load32_splat(gamma + ((<usize>c) << 2));
+    const b = v128.load32_splat(beta + ((<usize>c) << 2));
     v128.store(q, f32x4.add(f32x4.mul(f32x4.mul(f32x4.sub(v128.load(p), mean), rstd), g), b));
     p += stride;
     q += stride;
@@ -137,20 +192,30 @@ export function layer_norm_cols(out: usize, x: usize, gamma: usize, beta: usize,
 }
 
 function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: i32, t: i32, eps: f32): void {
-  const stride = <usize>T << 2;
-  const x0 = x + (<usize>t << 2);
+  const stride = (<usize>T) << 2;
+  const x0 = x + ((<usize>t) << 2);
   let s: f32 = 0;
   let p = x0;
-  for (let c = 0; c < C; c++) { s += load<f32>(p); p += stride; }
+  for (let c = 0; c < C; c++) {
+    s += load<f32>(p);
+    p += stride;
+  }
   const mean = s * (<f32>1.0 / <f32>C);
   let v: f32 = 0;
   p = x0;
-  for (let c = 0; c < C; c++) { const d = load<f32>(p) - mean; v += d * d; p += stride; }
+  for (let c = 0; c < C; c++) {
+    const d = load<f32>(p) - mean;
+    v += d * d;
+    p += stride;
+  }
   const rstd = <f32>1.0 / Mathf.sqrt(v * (<f32>1.0 / <f32>C) + eps);
   p = x0;
-  let q = out + (<usize>t << 2);
+  let q = out + ((<usize>t) << 2);
   for (let c = 0; c < C; c++) {
-    store<f32>(q, (load<f32>(p) - mean) * rstd * load<f32>(gamma + (<usize>c << 2)) + load<f32>(beta + (<usize>c << 2)));
+    store<f32>(
+      q,
+      (load<f32>(p) - mean) * rstd * load<f32>(gamma + ((<usize>c) << 2)) + load<f32>(beta + ((<usize>c) << 2)),
+    );
     p += stride;
     q += stride;
   }

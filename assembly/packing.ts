@@ -7,13 +7,16 @@ export function weight_norm(out: usize, v: usize, g: usize, outer: i32, D: i32, 
     let s: f64 = 0;
     for (let o = 0; o < outer; o++) {
       const base = v + ((<usize>(o * D + d) * inner) << 2);
-      for (let i = 0; i < inner; i++) { const e = <f64>load<f32>(base + (<usize>i << 2)); s += e * e; }
+      for (let i = 0; i < inner; i++) {
+        const e = <f64>load<f32>(base + ((<usize>i) << 2));
+        s += e * e;
+      }
     }
-    const k: f32 = <f32>(<f64>load<f32>(g + (<usize>d << 2)) / Math.sqrt(s));
+    const k: f32 = <f32>(<f64>load<f32>(g + ((<usize>d) << 2)) / Math.sqrt(s));
     for (let o = 0; o < outer; o++) {
       const off = (<usize>(o * D + d) * inner) << 2;
       for (let i = 0; i < inner; i++) {
-        const p = <usize>i << 2;
+        const p = (<usize>i) << 2;
         store<f32>(out + off + p, load<f32>(v + off + p) * k);
       }
     }
@@ -31,7 +34,7 @@ export function pack_conv_strided(out: usize, w: usize, cout: i32, cin: i32, K: 
       const row = w + ((<usize>(co * cin + c) * K) << 2);
       for (let r = 0; r < s; r++) {
         for (let k = r; k < K; k += s) {
-          store<f32>(o, load<f32>(row + (<usize>k << 2)));
+          store<f32>(o, load<f32>(row + ((<usize>k) << 2)));
           o += 4;
         }
       }
@@ -49,7 +52,7 @@ export function pack_conv_transpose(out: usize, w: usize, cin: i32, cout: i32, K
         const row = w + ((<usize>(ci * cout + co) * K) << 2);
         for (let j = 0; j < taps; j++) {
           const k = ph + (taps - 1 - j) * s;
-          store<f32>(o, k < K ? load<f32>(row + (<usize>k << 2)) : 0);
+          store<f32>(o, k < K ? load<f32>(row + ((<usize>k) << 2)) : 0);
           o += 4;
         }
       }

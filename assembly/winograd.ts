@@ -65,10 +65,11 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   const plane = <usize>cout * cin;
   for (let co = 0; co < cout; co++) {
     for (let ci = 0; ci < cin; ci++) {
-      const src = w + ((<usize>co * cin + ci) * r << 2);
+      const src = w + (((<usize>co * cin + ci) * r) << 2);
       for (let p = 0; p < alpha; p++) {
         let s: f64 = 0;
-        for (let j = 0; j < r; j++) s += <f64>load<f32>(g + (<usize>(p * r + j) << 2)) * <f64>load<f32>(src + (<usize>j << 2));
+        for (let j = 0; j < r; j++)
+          s += <f64>load<f32>(g + ((<usize>(p * r + j)) << 2)) * <f64>load<f32>(src + ((<usize>j) << 2));
         store<f32>(u + ((<usize>p * plane + <usize>co * cin + ci) << 2), <f32>s);
       }
     }
@@ -124,7 +125,7 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
 
 // Coefficient k of row p of a 10-column matrix, splat (one load32_splat).
 @inline function coef(m: usize, p: i32, k: i32): v128 {
-  return v128.load32_splat(m + (<usize>(p * 10 + k) << 2));
+  return v128.load32_splat(m + ((<usize>(p * 10 + k)) << 2));
 }
 
 // out [cout, tout] = conv(x) through the transforms above, for the outputs of tile columns [tileBegin,
@@ -134,12 +135,28 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
 // rows taps 1 to 8; AT[i, 0] is nonzero only for i = 0 and AT[i, infinity] only for i = 3. Each sum
 // starts from 0 and adds its nonzero terms in tap (point) order.
 // u: winograd_weights' [10, cout, cin]; cout a multiple of 4; bias [cout] or 0.
-export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: usize, bt: usize, at: usize,
-  alpha: i32, m: i32, cin: i32, cout: i32, tout: i32, dil: i32, shift: i32, tileBegin: i32, tileEnd: i32): void {
+export function conv_winograd(
+  out: usize,
+  x: usize,
+  ldx: i32,
+  u: usize,
+  bias: usize,
+  bt: usize,
+  at: usize,
+  alpha: i32,
+  m: i32,
+  cin: i32,
+  cout: i32,
+  tout: i32,
+  dil: i32,
+  shift: i32,
+  tileBegin: i32,
+  tileEnd: i32,
+): void {
   const chunk = winograd_chunk_tiles(alpha, cin, cout);
   if (chunk == 0 || m != 4 || alpha != 10) unreachable();
-  const rowBytes = <usize>ldx << 2;
-  const step = <usize>dil << 2;
+  const rowBytes = (<usize>ldx) << 2;
+  const step = (<usize>dil) << 2;
   const unit = dil == 1;
   const zero = f32x4.splat(0);
   // The chunks cover [tileBegin, tileEnd) in whole 8-column panels (a thread's range may start or end
@@ -150,15 +167,15 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
     const cols = min(chunk, end - c0);
     const nPanels = cols >> 3;
     const kb = kBlock(cols);
-    const vBytes = (<usize>cin * cols << 2) + <usize>PLANE_PAD;
-    const mBytes = (<usize>cout * cols << 2) + <usize>PLANE_PAD;
+    const vBytes = ((<usize>cin * cols) << 2) + <usize>PLANE_PAD;
+    const mBytes = ((<usize>cout * cols) << 2) + <usize>PLANE_PAD;
     const V = scratch;
     const Mbuf = scratch + <usize>10 * vBytes;
 
     // Input transform, written as the GEMM's B panels: K block k0 at k0 * nPanels * 32 bytes, its panel
     // j at + j * (k1 - k0) * 32, row ci at + (ci - k0) * 32, this group in the panel's low or high half.
     for (let g = 0; g < cols; g += 4) {
-      const base = <usize>tileStart(c0 + g, dil) << 2;
+      const base = (<usize>tileStart(c0 + g, dil)) << 2;
       const panelByte = <usize>(g >> 3);
       const half = <usize>((g & 4) << 2);
       for (let ci = 0; ci < cin; ci++) {
@@ -183,7 +200,8 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
         const x9 = col1(z2, z3, z4, z5);
         const k0 = (ci / kb) * kb;
         const k1 = min(cin, k0 + kb);
-        const dst = V + (<usize>k0 * nPanels << 5) + (panelByte * <usize>(k1 - k0) << 5) + (<usize>(ci - k0) << 5) + half;
+        const dst =
+          V + ((<usize>k0 * nPanels) << 5) + ((panelByte * <usize>(k1 - k0)) << 5) + ((<usize>(ci - k0)) << 5) + half;
         v128.store(dst, madd(coef(bt, 0, 8), x8, fourTaps(bt, 0, 0, x0, x2, x4, x6)));
         for (let p = 1; p < 9; p += 2) {
           const ev = fourTaps(bt, p, 2, x2, x4, x6, x8);
@@ -195,9 +213,19 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
       }
     }
 
-    const plane = <usize>cout * cin << 2;
+    const plane = (<usize>cout * cin) << 2;
     for (let p = 0; p < 10; p++) {
-      gemmPackedPanels(Mbuf + <usize>p * mBytes, cols, u + <usize>p * plane, cin, 0, cout, cols, cin, V + <usize>p * vBytes);
+      gemmPackedPanels(
+        Mbuf + <usize>p * mBytes,
+        cols,
+        u + <usize>p * plane,
+        cin,
+        0,
+        cout,
+        cols,
+        cin,
+        V + <usize>p * vBytes,
+      );
     }
 
     // Output transform: lane l of group g is the tile at tileStart(c0 + g) + 4 l d, output i at + i d.
@@ -212,7 +240,7 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
       const laneHi = min(4, tileEnd - n);
       const span = 4 * dil;
       for (let co = 0; co < cout; co++) {
-        const b = bias != 0 ? v128.load32_splat(bias + (<usize>co << 2)) : zero;
+        const b = bias != 0 ? v128.load32_splat(bias + ((<usize>co) << 2)) : zero;
         const src = Mbuf + ((<usize>co * cols + g) << 2);
         const m1 = v128.load(src + mBytes);
         const m2 = v128.load(src + 2 * mBytes);
@@ -233,11 +261,14 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
         const y0 = f32x4.add(pairTerms(at, 0, s0, s1, s2, s3, madd(coef(at, 0, 0), v128.load(src), zero)), b);
         const y1 = f32x4.add(pairTerms(at, 1, d0, d1, d2, d3, zero), b);
         const y2 = f32x4.add(pairTerms(at, 2, s0, s1, s2, s3, zero), b);
-        const y3 = f32x4.add(madd(coef(at, 3, 9), v128.load(src + 9 * mBytes), pairTerms(at, 3, d0, d1, d2, d3, zero)), b);
-        const orow = out + (<usize>co * tout << 2);
+        const y3 = f32x4.add(
+          madd(coef(at, 3, 9), v128.load(src + 9 * mBytes), pairTerms(at, 3, d0, d1, d2, d3, zero)),
+          b,
+        );
+        const orow = out + ((<usize>co * tout) << 2);
         if (inside && unit) {
           // d = 1: lane l's 4 outputs are t0 + 4l .. t0 + 4l + 3
-          const p = orow + (<usize>t0 << 2);
+          const p = orow + ((<usize>t0) << 2);
           v128.store(p, col0(y0, y1, y2, y3));
           v128.store(p, col1(y0, y1, y2, y3), 16);
           v128.store(p, col2(y0, y1, y2, y3), 32);
@@ -257,14 +288,16 @@ export function conv_winograd(out: usize, x: usize, ldx: i32, u: usize, bias: us
 // `inside`).
 @inline function storeLanes(row: usize, v: v128, t: i32, span: i32, tout: i32, inside: bool, lo: i32, hi: i32): void {
   if (inside) {
-    v128.store32_lane(row + (<usize>t << 2), v, 0);
-    v128.store32_lane(row + (<usize>(t + span) << 2), v, 1);
-    v128.store32_lane(row + (<usize>(t + 2 * span) << 2), v, 2);
-    v128.store32_lane(row + (<usize>(t + 3 * span) << 2), v, 3);
+    v128.store32_lane(row + ((<usize>t) << 2), v, 0);
+    v128.store32_lane(row + ((<usize>(t + span)) << 2), v, 1);
+    v128.store32_lane(row + ((<usize>(t + 2 * span)) << 2), v, 2);
+    v128.store32_lane(row + ((<usize>(t + 3 * span)) << 2), v, 3);
     return;
   }
-  if (lo <= 0 && hi > 0 && t >= 0 && t < tout) v128.store32_lane(row + (<usize>t << 2), v, 0);
-  if (lo <= 1 && hi > 1 && t + span >= 0 && t + span < tout) v128.store32_lane(row + (<usize>(t + span) << 2), v, 1);
-  if (lo <= 2 && hi > 2 && t + 2 * span >= 0 && t + 2 * span < tout) v128.store32_lane(row + (<usize>(t + 2 * span) << 2), v, 2);
-  if (lo <= 3 && hi > 3 && t + 3 * span >= 0 && t + 3 * span < tout) v128.store32_lane(row + (<usize>(t + 3 * span) << 2), v, 3);
+  if (lo <= 0 && hi > 0 && t >= 0 && t < tout) v128.store32_lane(row + ((<usize>t) << 2), v, 0);
+  if (lo <= 1 && hi > 1 && t + span >= 0 && t + span < tout) v128.store32_lane(row + ((<usize>(t + span)) << 2), v, 1);
+  if (lo <= 2 && hi > 2 && t + 2 * span >= 0 && t + 2 * span < tout)
+    v128.store32_lane(row + ((<usize>(t + 2 * span)) << 2), v, 2);
+  if (lo <= 3 && hi > 3 && t + 3 * span >= 0 && t + 3 * span < tout)
+    v128.store32_lane(row + ((<usize>(t + 3 * span)) << 2), v, 3);
 }

@@ -10,17 +10,24 @@ export function xcodecFlops(cfg, samples) {
   const s = cfg.semantic_model_config;
   const hop = a.downsampling_ratios.reduce((p, x) => p * x, 1);
   const H = s.hidden_size;
-  const nq = Math.floor((1000 * cfg.target_bandwidths.at(-1)) / (Math.ceil(cfg.sample_rate / hop) * Math.ceil(Math.log2(cfg.codebook_size))));
+  const nq = Math.floor(
+    (1000 * cfg.target_bandwidths.at(-1)) /
+      (Math.ceil(cfg.sample_rate / hop) * Math.ceil(Math.log2(cfg.codebook_size))),
+  );
   const D = a.hidden_size + H;
   const higgs = cfg.model_type === 'higgs_audio_v2_tokenizer';
-  const semanticRate = higgs ? cfg.semantic_sample_rate ?? 16000 : cfg.sample_rate;
+  const semanticRate = higgs ? (cfg.semantic_sample_rate ?? 16000) : cfg.sample_rate;
   const downsample = higgs ? Math.trunc(hop / (cfg.sample_rate / semanticRate) / (cfg.downsample_factor ?? 320)) : 1;
-  const dim = higgs ? cfg.codebook_dim ?? 64 : D;
+  const dim = higgs ? (cfg.codebook_dim ?? 64) : D;
   let enc = 0;
   // semantic model on the input (Higgs: resampled to 16 kHz) padded by hop/2 (Higgs: 160) each side
   let t = Math.ceil((samples * semanticRate) / cfg.sample_rate) + (higgs ? 320 : hop);
   let cin = 1;
-  s.conv_dim.forEach((cout, i) => { t = convOut(t, s.conv_kernel[i], s.conv_stride[i]); enc += conv(cin, cout, s.conv_kernel[i], t); cin = cout; });
+  s.conv_dim.forEach((cout, i) => {
+    t = convOut(t, s.conv_kernel[i], s.conv_stride[i]);
+    enc += conv(cin, cout, s.conv_kernel[i], t);
+    cin = cout;
+  });
   const F = t;
   enc += 2 * cin * H * F; // feature projection
   enc += conv(H, H, s.num_conv_pos_embeddings, F + 1, s.num_conv_pos_embedding_groups);
@@ -65,13 +72,22 @@ export function xcodecFlops(cfg, samples) {
   dec += conv(ch, 1, 7, td);
   // decodeWinograd: the multiplies this project's default decode really does (FLOP/s against it is the
   // kernels' true rate; against `decode` the effective one)
-  return { encode: enc, decode: dec, decodeWinograd: dec - unitConvs + (unitConvs * 10) / 28, decodeUnitConvs: unitConvs, frames: T, quantizers: nq };
+  return {
+    encode: enc,
+    decode: dec,
+    decodeWinograd: dec - unitConvs + (unitConvs * 10) / 28,
+    decodeUnitConvs: unitConvs,
+    frames: T,
+    quantizers: nq,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readFileSync } = await import('node:fs');
   const cfg = JSON.parse(readFileSync(process.argv[2] ?? '../shared/fixtures/full-size/hubert/config.json', 'utf8'));
   const f = xcodecFlops(cfg, cfg.sample_rate ?? 16000);
-  console.log(`per second of audio: encode ${(f.encode / 1e9).toFixed(1)} GFLOP, decode ${(f.decode / 1e9).toFixed(1)} GFLOP ` +
-    `(${(f.decodeUnitConvs / 1e9).toFixed(1)} in the residual units' kernel-7 convs; ${(f.decodeWinograd / 1e9).toFixed(1)} with those as Winograd F(4, 7))`);
+  console.log(
+    `per second of audio: encode ${(f.encode / 1e9).toFixed(1)} GFLOP, decode ${(f.decode / 1e9).toFixed(1)} GFLOP ` +
+      `(${(f.decodeUnitConvs / 1e9).toFixed(1)} in the residual units' kernel-7 convs; ${(f.decodeWinograd / 1e9).toFixed(1)} with those as Winograd F(4, 7))`,
+  );
 }

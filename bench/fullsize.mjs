@@ -58,11 +58,24 @@ async function main() {
     const dir = join(cache, `xcodec-wasm-fullsize-${kind}-${seed}`);
     const t0 = performance.now();
     const ck = ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed, log });
-    log(`${kind}: checkpoint ${ck.generated ? `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${dir}`);
+    log(
+      `${kind}: checkpoint ${ck.generated ? `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${dir}`,
+    );
     log(`${kind}: loading, then encoding and decoding ${seconds.join(' s, ')} s with ${threads} thread(s) ...`);
-    const childArgs = ['--child', dir, '--seconds', seconds.join(','), '--threads', String(threads), ...(argv.includes('--no-warmup') ? ['--no-warmup'] : [])];
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...childArgs],
-      { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+    const childArgs = [
+      '--child',
+      dir,
+      '--seconds',
+      seconds.join(','),
+      '--threads',
+      String(threads),
+      ...(argv.includes('--no-warmup') ? ['--no-warmup'] : []),
+    ];
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...childArgs], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const last = (r.stdout ?? '').trim().split('\n').pop();
     if (r.status !== 0 || !last) {
       log(`${kind}: the benchmark process failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
@@ -92,17 +105,69 @@ function printTables(results) {
   if (ok.length === 0) return;
   const f = (x, d = 2) => x.toFixed(d);
   const mib = (b) => (b / MiB).toFixed(0);
-  console.log(`\nfull-size X-Codec, ${ok[0].threads} thread(s), ${ok[0].flavour} SIMD, Node ${process.version}, music.wav at the highest bandwidth (${ok[0].numQuantizers} quantizers)\n`);
-  table(['config', 'audio s', 'encode s', 'encode RTF', 'decode s', 'decode RTF', 'x real time (enc+dec)', 'maxRSS after MiB', 'peak WASM MiB'],
-    ok.flatMap((r) => r.runs.map((x) => [r.config, x.seconds, f(x.encodeS), f(x.encodeS / x.seconds, 3), f(x.decodeS), f(x.decodeS / x.seconds, 3),
-      f(x.seconds / (x.encodeS + x.decodeS)), mib(x.maxRssAfter), mib(x.wasmBytesAfter)])));
+  console.log(
+    `\nfull-size X-Codec, ${ok[0].threads} thread(s), ${ok[0].flavour} SIMD, Node ${process.version}, music.wav at the highest bandwidth (${ok[0].numQuantizers} quantizers)\n`,
+  );
+  table(
+    [
+      'config',
+      'audio s',
+      'encode s',
+      'encode RTF',
+      'decode s',
+      'decode RTF',
+      'x real time (enc+dec)',
+      'maxRSS after MiB',
+      'peak WASM MiB',
+    ],
+    ok.flatMap((r) =>
+      r.runs.map((x) => [
+        r.config,
+        x.seconds,
+        f(x.encodeS),
+        f(x.encodeS / x.seconds, 3),
+        f(x.decodeS),
+        f(x.decodeS / x.seconds, 3),
+        f(x.seconds / (x.encodeS + x.decodeS)),
+        mib(x.maxRssAfter),
+        mib(x.wasmBytesAfter),
+      ]),
+    ),
+  );
   console.log('');
-  table(['config', 'load s', 'file MiB', 'RSS before MiB', 'load peak RSS MiB', 'load delta MiB', 'delta / file', 'WASM after load MiB', 'delta - WASM MiB', 'peak RSS MiB', 'peak WASM MiB'],
-    ok.map((r) => [r.config, f(r.loadS), mib(r.fileBytes), mib(r.rssBeforeLoad), mib(r.loadPeakRss), mib(r.loadDelta), f(r.loadDelta / r.fileBytes),
-      mib(r.wasmBytesAfterLoad), mib(r.loadDelta - r.wasmBytesAfterLoad), mib(r.peakRss), mib(r.peakWasmBytes)]));
-  console.log('\nload delta = peak RSS while fromPretrained runs (sampled every ms, and maxRSS) minus RSS before it;' +
-    '\n"delta / file" <= ~1 means the load holds about one copy of the weights (in WebAssembly memory) and no second one;' +
-    '\n"delta - WASM" is what the load holds outside WebAssembly memory at its peak (read buffers, V8 heap).');
+  table(
+    [
+      'config',
+      'load s',
+      'file MiB',
+      'RSS before MiB',
+      'load peak RSS MiB',
+      'load delta MiB',
+      'delta / file',
+      'WASM after load MiB',
+      'delta - WASM MiB',
+      'peak RSS MiB',
+      'peak WASM MiB',
+    ],
+    ok.map((r) => [
+      r.config,
+      f(r.loadS),
+      mib(r.fileBytes),
+      mib(r.rssBeforeLoad),
+      mib(r.loadPeakRss),
+      mib(r.loadDelta),
+      f(r.loadDelta / r.fileBytes),
+      mib(r.wasmBytesAfterLoad),
+      mib(r.loadDelta - r.wasmBytesAfterLoad),
+      mib(r.peakRss),
+      mib(r.peakWasmBytes),
+    ]),
+  );
+  console.log(
+    '\nload delta = peak RSS while fromPretrained runs (sampled every ms, and maxRSS) minus RSS before it;' +
+      '\n"delta / file" <= ~1 means the load holds about one copy of the weights (in WebAssembly memory) and no second one;' +
+      '\n"delta - WASM" is what the load holds outside WebAssembly memory at its peak (read buffers, V8 heap).',
+  );
 }
 
 // ------------------------------------------------------------------ child: one config, measured
@@ -128,7 +193,9 @@ async function child() {
   const fileBytes = (await import('node:fs')).statSync(join(dir, 'model.safetensors')).size;
 
   let peakRss = 0;
-  const sample = () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
+  const sample = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  };
   const maxRss = () => process.resourceUsage().maxRSS * 1024; // KiB -> bytes
 
   globalThis.gc?.();
@@ -162,15 +229,39 @@ async function child() {
     const decodeS = (performance.now() - t0) / 1000;
     sample();
     let finite = true;
-    for (const v of audioValues.data) if (!Number.isFinite(v)) { finite = false; break; }
-    runs.push({ seconds: x.length / rate, encodeS, decodeS, codeDims: audioCodes.dims, audioDims: audioValues.dims, finite,
-      maxRssAfter: maxRss(), wasmBytesAfter: model.wasmMemoryBytes });
+    for (const v of audioValues.data)
+      if (!Number.isFinite(v)) {
+        finite = false;
+        break;
+      }
+    runs.push({
+      seconds: x.length / rate,
+      encodeS,
+      decodeS,
+      codeDims: audioCodes.dims,
+      audioDims: audioValues.dims,
+      finite,
+      maxRssAfter: maxRss(),
+      wasmBytesAfter: model.wasmMemoryBytes,
+    });
     log(`  ${x.length / rate} s: encode ${encodeS.toFixed(2)} s, decode ${decodeS.toFixed(2)} s`);
   }
   const out = {
-    dir, threads, flavour: model.simdFlavour, numQuantizers: model.numQuantizersFor(bandwidth), fileBytes,
-    loadS, rssBeforeLoad, loadPeakRss, loadDelta: loadPeakRss - rssBeforeLoad, wasmBytesAfterLoad,
-    runs, peakRss: Math.max(peakRss, maxRss()), peakRssSampled: peakRss, maxRss: maxRss(), peakWasmBytes: model.wasmMemoryBytes,
+    dir,
+    threads,
+    flavour: model.simdFlavour,
+    numQuantizers: model.numQuantizersFor(bandwidth),
+    fileBytes,
+    loadS,
+    rssBeforeLoad,
+    loadPeakRss,
+    loadDelta: loadPeakRss - rssBeforeLoad,
+    wasmBytesAfterLoad,
+    runs,
+    peakRss: Math.max(peakRss, maxRss()),
+    peakRssSampled: peakRss,
+    maxRss: maxRss(),
+    peakWasmBytes: model.wasmMemoryBytes,
   };
   model.dispose();
   console.log(JSON.stringify(out));

@@ -6,7 +6,14 @@
 // GEMMs' real ones).
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/backend/runtime.js';
-import { conv1d, convTranspose1d, packConv1d, packConvTranspose1d, packConvWinograd, winogradApplies } from '../dist/nn/index.js';
+import {
+  conv1d,
+  convTranspose1d,
+  packConv1d,
+  packConvTranspose1d,
+  packConvWinograd,
+  winogradApplies,
+} from '../dist/nn/index.js';
 import { warmUpKernels } from '../dist/backend/warmup.js';
 import { KERNEL7_TILE } from '../dist/nn/index.js';
 
@@ -47,7 +54,8 @@ function gemmCase(name, M, N, K) {
   const b = rt.allocBytes(4 * K * N);
   const o = rt.allocBytes(4 * M * N);
   const rows = rt.allocBytes(4 * K);
-  random(a, M * K); random(b, K * N, 2);
+  random(a, M * K);
+  random(b, K * N, 2);
   rt.k.gemm_rows(rows, K, 1, N, 1);
   cases.push({ name, flops: 2 * M * N * K, fn: () => rt.k.gemm(o, N, a, K, b, rows, 0, 0, M, N, K, 0, M, 0, N) });
 }
@@ -66,15 +74,37 @@ function convCase(name, C, T, dilation, algorithm = 'direct') {
     c.winograd = packConvWinograd(rt, c, KERNEL7_TILE).winograd;
     multiplyFlops = (flops * KERNEL7_TILE.alpha) / (7 * KERNEL7_TILE.m);
   }
-  cases.push({ name: `${name} ${algorithm}`, flops, multiplyFlops, fn: () => { conv1d(rt, x, c); rt.release(scratch); } });
+  cases.push({
+    name: `${name} ${algorithm}`,
+    flops,
+    multiplyFlops,
+    fn: () => {
+      conv1d(rt, x, c);
+      rt.release(scratch);
+    },
+  });
 }
 function convTCase(name, cin, cout, k, s, T) {
   const w = rt.allocBytes(4 * cin * cout * k);
   random(w, cin * cout * k);
   const x = rt.tensor([cin, T]);
   random(x.ptr, cin * T, 4);
-  const c = packConvTranspose1d(rt, w, 0, { cin, cout, kernel: k, stride: s, padding: Math.ceil(s / 2), outputPadding: s % 2 });
-  cases.push({ name, flops: 2 * cin * cout * k * T, fn: () => { convTranspose1d(rt, x, c); rt.release(scratch); } });
+  const c = packConvTranspose1d(rt, w, 0, {
+    cin,
+    cout,
+    kernel: k,
+    stride: s,
+    padding: Math.ceil(s / 2),
+    outputPadding: s % 2,
+  });
+  cases.push({
+    name,
+    flops: 2 * cin * cout * k * T,
+    fn: () => {
+      convTranspose1d(rt, x, c);
+      rt.release(scratch);
+    },
+  });
 }
 function attentionCase(name, T, H, heads) {
   const d = H / heads;
@@ -83,10 +113,13 @@ function attentionCase(name, T, H, heads) {
   const v = rt.allocBytes(4 * H * T);
   const ctx = rt.allocBytes(4 * H * T);
   const rows = rt.allocBytes(4 * d);
-  random(q, H * T); random(kT, H * T, 5); random(v, H * T, 6);
+  random(q, H * T);
+  random(kT, H * T, 5);
+  random(v, H * T, 6);
   rt.k.gemm_rows(rows, d, 1, T, 1);
   cases.push({
-    name, flops: heads * (2 * T * T * d * 2),
+    name,
+    flops: heads * (2 * T * T * d * 2),
     fn: () => rt.k.self_attention(ctx, q, kT, v, rows, 0, 0, 0, H, heads, T, 0, T),
   });
 }
@@ -98,11 +131,13 @@ function rvqCase(name, K, D, T) {
   const scores = rt.allocBytes(4 * K * T);
   const codes = rt.allocBytes(4 * T);
   const rows = rt.allocBytes(4 * D);
-  random(e, K * D); random(r, D * T, 7);
+  random(e, K * D);
+  random(r, D * T, 7);
   rt.k.codebook_prepare(sq, neg2, e, K, D);
   rt.k.gemm_rows(rows, D, 1, T, 1);
   cases.push({
-    name, flops: 2 * K * D * T,
+    name,
+    flops: 2 * K * D * T,
     fn: () => {
       rt.k.gemm(scores, T, neg2, D, r, rows, sq, 0, K, T, D, 0, K, 0, T);
       rt.k.argmin_cols(codes, scores, K, T, 0, T);
@@ -115,7 +150,12 @@ gemmCase('GEMM 1024x1024x50', 1024, 50, 1024);
 // The decoder's residual units over 1 s of 16 kHz audio: 64 channels at 16000 steps/s, 128 at 8000,
 // 256 at 2000, 512 at 400 (the encoder's are the same shapes at 16000, 2000, 400 and 100).
 const convOnly = argv.includes('--conv');
-for (const [C, T] of [[64, 16000], [128, 8000], [256, 2000], [512, 400]]) {
+for (const [C, T] of [
+  [64, 16000],
+  [128, 8000],
+  [256, 2000],
+  [512, 400],
+]) {
   for (const d of [1, 3, 9]) {
     for (const algorithm of ['direct', 'winograd']) convCase(`conv1d ${C}ch k7 d${d} x${T}`, C, T, d, algorithm);
   }
@@ -143,11 +183,20 @@ for (const c of cases) {
   const gflops = c.flops / (ms / 1000) / 1e9;
   const peak = (before + after) / 2;
   probes.push(before, after);
-  const row = { kernel: c.name, ms: +ms.toFixed(3), gflops: +gflops.toFixed(1), probe: +peak.toFixed(1), pctPeak: +((100 * gflops) / peak).toFixed(0) };
+  const row = {
+    kernel: c.name,
+    ms: +ms.toFixed(3),
+    gflops: +gflops.toFixed(1),
+    probe: +peak.toFixed(1),
+    pctPeak: +((100 * gflops) / peak).toFixed(0),
+  };
   // Winograd rows: the multiplies really done (GFLOP/s of the GEMMs alone would be this rate)
-  if (c.multiplyFlops !== undefined && c.multiplyFlops !== c.flops) row.multiplyGflops = +(c.multiplyFlops / (ms / 1000) / 1e9).toFixed(1);
+  if (c.multiplyFlops !== undefined && c.multiplyFlops !== c.flops)
+    row.multiplyGflops = +(c.multiplyFlops / (ms / 1000) / 1e9).toFixed(1);
   rows.push(row);
 }
-console.log(`kernels, ${rt.flavour} SIMD, 1 thread; probes ${Math.min(...probes).toFixed(1)}-${Math.max(...probes).toFixed(1)} GFLOP/s (probe: mean of the probes before and after each kernel)`);
+console.log(
+  `kernels, ${rt.flavour} SIMD, 1 thread; probes ${Math.min(...probes).toFixed(1)}-${Math.max(...probes).toFixed(1)} GFLOP/s (probe: mean of the probes before and after each kernel)`,
+);
 console.table(rows);
 if (json) console.log(JSON.stringify({ flavour: rt.flavour, probes, kernels: rows }));

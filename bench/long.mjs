@@ -33,9 +33,15 @@ async function main() {
   const threads = Number(opt('threads', '2'));
   const flavour = opt('flavour', 'auto');
   const config = opt('config', 'hubert');
-  if (minutes.some((m) => !(m > 0)) || !(Number.isInteger(threads) && threads >= 1) || !['auto', 'simd', 'relaxed'].includes(flavour) ||
-    !['hubert', 'wavlm'].includes(config)) {
-    log('accepted: --minutes (positive numbers, comma separated), --threads (an integer >= 1), --flavour auto|simd|relaxed, --config hubert|wavlm');
+  if (
+    minutes.some((m) => !(m > 0)) ||
+    !(Number.isInteger(threads) && threads >= 1) ||
+    !['auto', 'simd', 'relaxed'].includes(flavour) ||
+    !['hubert', 'wavlm'].includes(config)
+  ) {
+    log(
+      'accepted: --minutes (positive numbers, comma separated), --threads (an integer >= 1), --flavour auto|simd|relaxed, --config hubert|wavlm',
+    );
     process.exit(2);
   }
   const cache = process.env.XCODEC_FULLSIZE_CACHE || tmpdir();
@@ -43,8 +49,19 @@ async function main() {
   const configDir = join(root, '..', 'shared', 'fixtures', 'full-size', config);
   const dir = join(cache, `xcodec-wasm-fullsize-${config}-0`);
   ensureCheckpoint(configDir, dir, { seed: 0, log });
-  const r = spawnSync(process.execPath, [RELAXED_FLAG, fileURLToPath(import.meta.url), '--child', dir, String(threads), flavour, minutes.sort((a, b) => a - b).join(',')],
-    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      RELAXED_FLAG,
+      fileURLToPath(import.meta.url),
+      '--child',
+      dir,
+      String(threads),
+      flavour,
+      minutes.sort((a, b) => a - b).join(','),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
   if (r.status !== 0) {
     log(`the encoding child failed (status ${r.status})`);
     process.exit(1);
@@ -55,14 +72,28 @@ async function main() {
     const flops = xcodecFlops(cfg, x.samples).encode;
     const gflops = flops / x.seconds / 1e9;
     const peak = (x.peakBefore + x.peakAfter) / 2;
-    return { audio: x.label, 'encode s': +x.seconds.toFixed(1), 's per audio s': +(x.seconds / x.audioSeconds).toFixed(3), GFLOP: +(flops / 1e9).toFixed(0),
-      'GFLOP/s': +gflops.toFixed(1), 'peak GFLOP/s': +peak.toFixed(1), '% peak': +((100 * gflops) / peak).toFixed(0), 'WASM MiB': +(x.wasmBytes / MiB).toFixed(0) };
+    return {
+      audio: x.label,
+      'encode s': +x.seconds.toFixed(1),
+      's per audio s': +(x.seconds / x.audioSeconds).toFixed(3),
+      GFLOP: +(flops / 1e9).toFixed(0),
+      'GFLOP/s': +gflops.toFixed(1),
+      'peak GFLOP/s': +peak.toFixed(1),
+      '% peak': +((100 * gflops) / peak).toFixed(0),
+      'WASM MiB': +(x.wasmBytes / MiB).toFixed(0),
+    };
   });
-  console.log(`\nlong audio: full-size ${config}, ${threads} thread(s), ${result.flavour} SIMD, Node ${process.version}; peak: bench/peak.mjs on ${threads} thread(s) before and after each encode (mean)`);
+  console.log(
+    `\nlong audio: full-size ${config}, ${threads} thread(s), ${result.flavour} SIMD, Node ${process.version}; peak: bench/peak.mjs on ${threads} thread(s) before and after each encode (mean)`,
+  );
   console.table(rows);
   const first = rows[0];
-  for (const x of rows.slice(1)) console.log(`${x.audio}: ${(x['s per audio s'] / first['s per audio s']).toFixed(2)}x the time per audio second of ${first.audio}`);
-  if (argv.includes('--json')) console.log(JSON.stringify({ config, threads, flavour: result.flavour, node: process.version, rows }));
+  for (const x of rows.slice(1))
+    console.log(
+      `${x.audio}: ${(x['s per audio s'] / first['s per audio s']).toFixed(2)}x the time per audio second of ${first.audio}`,
+    );
+  if (argv.includes('--json'))
+    console.log(JSON.stringify({ config, threads, flavour: result.flavour, node: process.version, rows }));
 }
 
 async function child() {
@@ -72,14 +103,22 @@ async function child() {
   const { loadAudio } = await import('../dist/audio.js');
   const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads, simd: flavour });
   const sr = model.config.sampleRate;
-  const music = await loadAudio(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav'))), { sampleRate: sr, fileName: 'music.wav' });
+  const music = await loadAudio(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', 'music.wav'))), {
+    sampleRate: sr,
+    fileName: 'music.wav',
+  });
   const bandwidth = Math.max(...model.config.targetBandwidths);
   const loop = (n) => {
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = music[i % music.length];
     return { data: x, dims: [1, 1, n] };
   };
-  const peak = () => JSON.parse(execFileSync(process.execPath, [RELAXED_FLAG, join(here, 'peak.mjs'), model.simdFlavour, String(threads)], { encoding: 'utf8' })).gflopsN;
+  const peak = () =>
+    JSON.parse(
+      execFileSync(process.execPath, [RELAXED_FLAG, join(here, 'peak.mjs'), model.simdFlavour, String(threads)], {
+        encoding: 'utf8',
+      }),
+    ).gflopsN;
   model.encode(loop(sr), { bandwidth }); // warm-up
   const runs = [];
   for (const m of minutesArg.split(',').map(Number)) {
@@ -100,8 +139,18 @@ async function child() {
     model.encode(input, { bandwidth, onProgress });
     const seconds = (performance.now() - t0) / 1000;
     const peakAfter = peak();
-    runs.push({ label, samples, audioSeconds: samples / sr, seconds, peakBefore, peakAfter, wasmBytes: model.wasmMemoryBytes });
-    log(`${label}: encode ${seconds.toFixed(1)} s, ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB of WebAssembly memory`);
+    runs.push({
+      label,
+      samples,
+      audioSeconds: samples / sr,
+      seconds,
+      peakBefore,
+      peakAfter,
+      wasmBytes: model.wasmMemoryBytes,
+    });
+    log(
+      `${label}: encode ${seconds.toFixed(1)} s, ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB of WebAssembly memory`,
+    );
   }
   model.dispose();
   console.log(JSON.stringify({ flavour: model.simdFlavour, runs }));

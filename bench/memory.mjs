@@ -17,8 +17,14 @@ const opt = (name, def) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${
 const minutes = opt('minutes', '3,10,30').split(',').map(Number);
 const threads = Number(opt('threads', '2'));
 const config = opt('config', 'hubert');
-if (minutes.some((m) => !(m > 0)) || !(Number.isInteger(threads) && threads >= 1) || !['hubert', 'wavlm', 'higgs'].includes(config)) {
-  console.error('accepted: --minutes (positive numbers, comma separated), --threads (an integer >= 1), --config hubert|wavlm|higgs');
+if (
+  minutes.some((m) => !(m > 0)) ||
+  !(Number.isInteger(threads) && threads >= 1) ||
+  !['hubert', 'wavlm', 'higgs'].includes(config)
+) {
+  console.error(
+    'accepted: --minutes (positive numbers, comma separated), --threads (an integer >= 1), --config hubert|wavlm|higgs',
+  );
   process.exit(2);
 }
 // Whatever they compute, these write only into buffers their caller allocated.
@@ -26,15 +32,21 @@ const COMPUTE = ['gemm', 'gemm_prepacked', 'gemm_pack_b', 'self_attention', 'sof
 
 const { ensureCheckpoint } = await import('../scripts/generate-weights.mjs');
 const dir = join(process.env.XCODEC_FULLSIZE_CACHE || tmpdir(), `xcodec-wasm-fullsize-${config}-0`);
-ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', config), dir, { seed: 0, log: (m) => console.error(m) });
+ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', config), dir, {
+  seed: 0,
+  log: (m) => console.error(m),
+});
 const { XcodecModelSync } = await import('../dist/node/index.js');
 const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads });
 // The runtime is private to the model; this harness reaches it to swap the kernels the model calls.
 const kernels = model.rt?.k;
-if (!kernels || COMPUTE.some((k) => typeof kernels[k] !== 'function')) throw new Error('bench/memory.mjs: the model no longer exposes the kernels it swaps');
+if (!kernels || COMPUTE.some((k) => typeof kernels[k] !== 'function'))
+  throw new Error('bench/memory.mjs: the model no longer exposes the kernels it swaps');
 for (const k of COMPUTE) kernels[k] = () => {};
 const MiB = 2 ** 20;
-console.log(`full-size ${config}, ${threads} thread(s), ${model.simdFlavour} SIMD, compute kernels stubbed; after the load: ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB`);
+console.log(
+  `full-size ${config}, ${threads} thread(s), ${model.simdFlavour} SIMD, compute kernels stubbed; after the load: ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB`,
+);
 const sr = model.config.sampleRate;
 const bandwidth = Math.max(...model.config.targetBandwidths);
 for (const m of minutes.sort((a, b) => a - b)) {
@@ -44,6 +56,8 @@ for (const m of minutes.sort((a, b) => a - b)) {
   const t0 = performance.now();
   model.encode({ data: x, dims: [1, 1, n] }, { bandwidth });
   // Lengths run in increasing order and the memory never shrinks, so this is each encode's peak.
-  console.log(`encode ${m} min: peak ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB of WebAssembly memory (stubbed run ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(
+    `encode ${m} min: peak ${(model.wasmMemoryBytes / MiB).toFixed(0)} MiB of WebAssembly memory (stubbed run ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }
 model.dispose();

@@ -25,11 +25,17 @@ if (!isMainThread) {
   const flavour = process.argv[2] ?? 'simd';
   const threads = Number(process.argv[3] ?? 2);
   const one = probe(flavour, 0.6);
-  const results = await Promise.all(Array.from({ length: threads }, () => new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { flavour, seconds: 0.6 } }); // V8 flags are process-wide: workers inherit them
-    w.once('message', resolve);
-    w.once('error', reject);
-  })));
+  const results = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise((resolve, reject) => {
+          const w = new Worker(new URL(import.meta.url), { workerData: { flavour, seconds: 0.6 } }); // V8 flags are process-wide: workers inherit them
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
   const total = results.reduce((s, r) => s + r.gflops, 0);
   process.stdout.write(`${JSON.stringify({ flavour: one.flavour, gflops1: one.gflops, gflopsN: total, threads })}\n`);
 }

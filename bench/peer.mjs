@@ -41,11 +41,23 @@ if (subject === 'torch') {
   const here = dirname(fileURLToPath(import.meta.url));
   const work = mkdtempSync(join(tmpdir(), 'xcodec-bench-torch-'));
   writeFileSync(join(work, 'x.f32'), new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
-  const r = spawnSync('/usr/bin/python3', [join(here, 'peer_torch.py'), String(threads), dir, join(work, 'x.f32'), String(runs), resolve(here, '..', '..', 'shared', 'tools', 'reference')],
-    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      join(here, 'peer_torch.py'),
+      String(threads),
+      dir,
+      join(work, 'x.f32'),
+      String(runs),
+      resolve(here, '..', '..', 'shared', 'tools', 'reference'),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   rmSync(work, { recursive: true, force: true });
   if (r.status !== 0) {
-    process.stderr.write('the PyTorch peer failed: it needs Debian\'s python3-torch and python3-numpy (apt-get install -y python3-torch python3-numpy)\n');
+    process.stderr.write(
+      "the PyTorch peer failed: it needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch python3-numpy)\n",
+    );
     process.exit(1);
   }
   Object.assign(result, JSON.parse(r.stdout.trim().split('\n').pop()));
@@ -54,14 +66,20 @@ if (subject === 'torch') {
   // build before Winograd, side by side in the same run
   const { XcodecModelSync } = await import('../dist/node/index.js');
   const t = performance.now();
-  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: threads, convAlgorithm: subject === 'xcodec' ? undefined : 'direct' });
+  const model = await XcodecModelSync.fromPretrained(dir, {
+    numThreads: threads,
+    convAlgorithm: subject === 'xcodec' ? undefined : 'direct',
+  });
   result.loadMs = performance.now() - t;
   result.flavour = model.simdFlavour;
   const input = { data: x, dims: [1, 1, x.length] };
   for (let i = 0; i <= runs; i++) {
     const e = await timed(() => model.encode(input));
     const d = await timed(() => model.decode(e.r.audioCodes));
-    if (i > 0) { result.encodeMs.push(e.ms); result.decodeMs.push(d.ms); }
+    if (i > 0) {
+      result.encodeMs.push(e.ms);
+      result.decodeMs.push(d.ms);
+    }
     result.codes = Array.from(e.r.audioCodes.data.slice(0, 4000), Number);
     result.codeDims = e.r.audioCodes.dims;
   }
@@ -77,12 +95,14 @@ if (subject === 'torch') {
     ort.env.wasm.simd = true;
   }
   ort = ort.default ?? ort;
-  const opts = subject === 'ort-node'
-    ? { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
-    : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-  const load = async (name) => (subject === 'ort-node'
-    ? ort.InferenceSession.create(join(dir, name), opts)
-    : ort.InferenceSession.create(new Uint8Array(readFileSync(join(dir, name))), opts));
+  const opts =
+    subject === 'ort-node'
+      ? { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
+      : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+  const load = async (name) =>
+    subject === 'ort-node'
+      ? ort.InferenceSession.create(join(dir, name), opts)
+      : ort.InferenceSession.create(new Uint8Array(readFileSync(join(dir, name))), opts);
   const t = performance.now();
   const enc = await load('encode.onnx');
   const dec = await load('decode.onnx');
@@ -92,7 +112,10 @@ if (subject === 'torch') {
     const e = await timed(() => enc.run({ input_values: input }));
     const codes = e.r.audio_codes;
     const d = await timed(() => dec.run({ audio_codes: codes }));
-    if (i > 0) { result.encodeMs.push(e.ms); result.decodeMs.push(d.ms); }
+    if (i > 0) {
+      result.encodeMs.push(e.ms);
+      result.decodeMs.push(d.ms);
+    }
     result.codes = Array.from(codes.data.slice(0, 4000), Number);
     result.codeDims = codes.dims;
   }

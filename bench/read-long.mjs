@@ -23,7 +23,13 @@ if (process.env.XCODEC_READ_CHILD) {
   const baseline = process.resourceUsage().maxRSS * 1024;
   const t0 = performance.now();
   let source = null;
-  const y = await loadAudio(bytes, { sampleRate: rate, fileName: file, onSource: (s) => { source = s; } });
+  const y = await loadAudio(bytes, {
+    sampleRate: rate,
+    fileName: file,
+    onSource: (s) => {
+      source = s;
+    },
+  });
   const seconds = (performance.now() - t0) / 1000;
   const peak = process.resourceUsage().maxRSS * 1024;
   console.log(JSON.stringify({ baseline, peak, outputBytes: y.byteLength, fileBytes: bytes.length, seconds, source }));
@@ -35,19 +41,50 @@ if (!file) {
   if (!existsSync(file)) {
     const music = resolve(here, '..', '..', 'shared', 'audio', 'music.wav');
     console.log(`making ${file} from ${music} with ffmpeg ...`);
-    const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-stream_loop', '-1', '-i', music, '-t', '3600', '-ac', '2', '-ar', '44100',
-      '-c:a', 'libmp3lame', '-b:a', '128k', file], { stdio: 'inherit' });
+    const r = spawnSync(
+      'ffmpeg',
+      [
+        '-nostdin',
+        '-v',
+        'error',
+        '-y',
+        '-stream_loop',
+        '-1',
+        '-i',
+        music,
+        '-t',
+        '3600',
+        '-ac',
+        '2',
+        '-ar',
+        '44100',
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '128k',
+        file,
+      ],
+      { stdio: 'inherit' },
+    );
     if (r.status !== 0) throw new Error('ffmpeg failed (apt-get install -y ffmpeg)');
   }
 }
 const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), file, '--rate', String(rate)], {
-  env: { ...process.env, XCODEC_READ_CHILD: '1' }, encoding: 'utf8', maxBuffer: 1 << 20,
+  env: { ...process.env, XCODEC_READ_CHILD: '1' },
+  encoding: 'utf8',
+  maxBuffer: 1 << 20,
 });
 if (r.status !== 0) throw new Error(r.stderr);
 const m = JSON.parse(r.stdout.trim().split('\n').pop());
 const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const s = m.source;
-console.log(`${file}: ${s.format}, ${s.channels} ch, ${s.sampleRate} Hz, ${(s.samples / s.sampleRate / 60).toFixed(1)} min, ${mib(m.fileBytes)} on disk`);
-console.log(`read + downmix + resample to ${rate} Hz in ${m.seconds.toFixed(1)} s (${(s.samples / s.sampleRate / m.seconds).toFixed(0)}x real time)`);
-console.log(`output ${mib(m.outputBytes)}; peak RSS ${mib(m.peak)}, of which ${mib(m.peak - m.baseline)} above the baseline ` +
-  `(package + file bytes: ${mib(m.baseline)}) = ${((m.peak - m.baseline) / m.outputBytes).toFixed(2)}x the output`);
+console.log(
+  `${file}: ${s.format}, ${s.channels} ch, ${s.sampleRate} Hz, ${(s.samples / s.sampleRate / 60).toFixed(1)} min, ${mib(m.fileBytes)} on disk`,
+);
+console.log(
+  `read + downmix + resample to ${rate} Hz in ${m.seconds.toFixed(1)} s (${(s.samples / s.sampleRate / m.seconds).toFixed(0)}x real time)`,
+);
+console.log(
+  `output ${mib(m.outputBytes)}; peak RSS ${mib(m.peak)}, of which ${mib(m.peak - m.baseline)} above the baseline ` +
+    `(package + file bytes: ${mib(m.baseline)}) = ${((m.peak - m.baseline) / m.outputBytes).toFixed(2)}x the output`,
+);

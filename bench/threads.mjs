@@ -37,7 +37,8 @@ function findModel() {
     '/tmp/xc-full',
     join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm', 'onnx-hubert'),
   ].filter(Boolean);
-  for (const dir of candidates) if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'model.safetensors'))) return dir;
+  for (const dir of candidates)
+    if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'model.safetensors'))) return dir;
   return join(root, 'test', 'fixtures', 'tiny-hubert');
 }
 
@@ -48,20 +49,35 @@ async function main() {
   const model = findModel();
   log(`model: ${model}`);
   log(`audio: ${seconds} s at 16 kHz; ${runs} timed runs after one warm-up; median reported`);
-  const cal = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--calibrate', String(Math.max(...threads))], { encoding: 'utf8' }));
-  log(`calibration (pure JS loop on ${cal.threads} workers vs 1): ${cal.speedup.toFixed(2)}x -> about ${cal.speedup.toFixed(1)} free cores`);
+  const cal = JSON.parse(
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--calibrate', String(Math.max(...threads))], {
+      encoding: 'utf8',
+    }),
+  );
+  log(
+    `calibration (pure JS loop on ${cal.threads} workers vs 1): ${cal.speedup.toFixed(2)}x -> about ${cal.speedup.toFixed(1)} free cores`,
+  );
   const results = {};
   for (const t of threads) {
     log(`running ${t} thread(s) ...`);
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', model, String(t), String(seconds), String(runs)],
-      { encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', model, String(t), String(seconds), String(runs)],
+      { encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     results[t] = JSON.parse(out.trim().split('\n').pop());
   }
   const base = results[threads[0]];
   const rows = threads.map((t) => {
     const r = results[t];
-    return { threads: t, usedThreads: r.numThreads, encodeMs: r.encodeMs, decodeMs: r.decodeMs,
-      encodeSpeedup: base.encodeMs / r.encodeMs, decodeSpeedup: base.decodeMs / r.decodeMs };
+    return {
+      threads: t,
+      usedThreads: r.numThreads,
+      encodeMs: r.encodeMs,
+      decodeMs: r.decodeMs,
+      encodeSpeedup: base.encodeMs / r.encodeMs,
+      decodeSpeedup: base.decodeMs / r.decodeMs,
+    };
   });
   if (argv.includes('--json')) {
     console.log(JSON.stringify({ model, seconds, runs, calibration: cal, rows }));
@@ -70,8 +86,10 @@ async function main() {
   console.log(`model ${model}, ${seconds} s of audio, median of ${runs}`);
   console.log('threads  encode ms  decode ms  encode speedup  decode speedup');
   for (const r of rows) {
-    console.log(`${String(r.usedThreads).padStart(7)}  ${r.encodeMs.toFixed(1).padStart(9)}  ${r.decodeMs.toFixed(1).padStart(9)}  ` +
-      `${r.encodeSpeedup.toFixed(2).padStart(13)}x  ${r.decodeSpeedup.toFixed(2).padStart(13)}x`);
+    console.log(
+      `${String(r.usedThreads).padStart(7)}  ${r.encodeMs.toFixed(1).padStart(9)}  ${r.decodeMs.toFixed(1).padStart(9)}  ` +
+        `${r.encodeSpeedup.toFixed(2).padStart(13)}x  ${r.decodeSpeedup.toFixed(2).padStart(13)}x`,
+    );
   }
   console.log(`free cores during calibration: ${cal.speedup.toFixed(2)} (speedup ceiling)`);
 }
@@ -86,7 +104,10 @@ async function child(model, threads, seconds, runs) {
   for (let i = 0; i < N; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     // a few tones and noise: enough structure that codes vary
-    x[i] = 0.3 * Math.sin(2 * Math.PI * 220 * i / sr) + 0.2 * Math.sin(2 * Math.PI * 1375 * i / sr + Math.sin(i / 4000)) + 0.05 * (s / 2 ** 32 - 0.5);
+    x[i] =
+      0.3 * Math.sin((2 * Math.PI * 220 * i) / sr) +
+      0.2 * Math.sin((2 * Math.PI * 1375 * i) / sr + Math.sin(i / 4000)) +
+      0.05 * (s / 2 ** 32 - 0.5);
   }
   const enc = [];
   const dec = [];
@@ -100,10 +121,15 @@ async function child(model, threads, seconds, runs) {
     m.decode(codes);
     dec.push(performance.now() - t0);
   }
-  const median = (a) => { const v = [...a].sort((p, q) => p - q); return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
+  const median = (a) => {
+    const v = [...a].sort((p, q) => p - q);
+    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
   const numThreads = m.rt?.numThreads ?? threads;
   m.dispose();
-  console.log(JSON.stringify({ numThreads, encodeMs: median(enc), decodeMs: median(dec), encodeRuns: enc, decodeRuns: dec }));
+  console.log(
+    JSON.stringify({ numThreads, encodeMs: median(enc), decodeMs: median(dec), encodeRuns: enc, decodeRuns: dec }),
+  );
 }
 
 async function calibrate(n) {
@@ -114,7 +140,15 @@ parentPort.on('message', () => { let x = 0; for (let i = 0; i < 2e8; i++) x += i
     const ws = Array.from({ length: k }, () => new Worker(src, { eval: true }));
     await Promise.all(ws.map((w) => new Promise((r) => w.once('online', r))));
     const t0 = performance.now();
-    await Promise.all(ws.map((w) => new Promise((r) => { w.once('message', r); w.postMessage(0); })));
+    await Promise.all(
+      ws.map(
+        (w) =>
+          new Promise((r) => {
+            w.once('message', r);
+            w.postMessage(0);
+          }),
+      ),
+    );
     const dt = performance.now() - t0;
     await Promise.all(ws.map((w) => w.terminate()));
     return dt;

@@ -30,16 +30,28 @@ const log = (m) => process.stderr.write(`${m}\n`);
 const shared = resolve(root, '..', 'shared');
 const model = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'xcodec-wasm', 'onnx-hubert');
 if (!existsSync(join(model, 'model.safetensors'))) {
-  log(`no full-size checkpoint in ${model}: making it with export_onnx.py (needs python3-torch python3-numpy python3-torchaudio)`);
-  const r = spawnSync('/usr/bin/python3', [join(shared, 'tools', 'reference', 'export_onnx.py'), join(shared, 'fixtures', 'full-size', 'hubert'), model], { stdio: 'inherit' });
+  log(
+    `no full-size checkpoint in ${model}: making it with export_onnx.py (needs python3-torch python3-numpy python3-torchaudio)`,
+  );
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(shared, 'tools', 'reference', 'export_onnx.py'), join(shared, 'fixtures', 'full-size', 'hubert'), model],
+    { stdio: 'inherit' },
+  );
   if (r.status !== 0) process.exit(1);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'xcodec-bench-tokenize-'));
 const dataDir = join(work, 'in');
 mkdirSync(dataDir);
-const sources = await Promise.all(['music.wav', 'speech_en.flac'].map(async (f) =>
-  loadAudio(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', f))), { sampleRate: 16000, fileName: f })));
+const sources = await Promise.all(
+  ['music.wav', 'speech_en.flac'].map(async (f) =>
+    loadAudio(new Uint8Array(readFileSync(join(root, 'test', 'fixtures', 'audio', f))), {
+      sampleRate: 16000,
+      fileName: f,
+    }),
+  ),
+);
 let audioSeconds = 0;
 for (let k = 0; k < files; k++) {
   const seconds = minS + ((maxS - minS) * ((k * 37) % files)) / Math.max(1, files - 1);
@@ -57,18 +69,47 @@ const threads = Math.min(2, cpus().length);
 /** Encode wall times (ms) of `singleRuns` 10 s single calls, after peer.mjs's warm-up run. */
 function singleCalls() {
   log(`single call: bench/peer.mjs xcodec, ${threads} threads, 10 s, ${singleRuns} runs ...`);
-  const out = execFileSync(process.execPath, [join(here, 'peer.mjs'), 'xcodec', String(threads), model, join(root, 'test', 'fixtures', 'audio', 'music.wav'), '10', String(singleRuns)],
-    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(
+    process.execPath,
+    [
+      join(here, 'peer.mjs'),
+      'xcodec',
+      String(threads),
+      model,
+      join(root, 'test', 'fixtures', 'audio', 'music.wav'),
+      '10',
+      String(singleRuns),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return JSON.parse(out.trim().split('\n').pop()).encodeMs;
 }
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const rate = (ms) => 10 / (ms / 1000);
 
 function tokenizeRun(k) {
   const out = join(work, `out${k}`);
   log(`tokenize: ${files} files, --jobs ${jobs} ...`);
   const t = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'dist', 'node', 'cli.js'), 'tokenize', dataDir, '-o', out, '--model', model, '--jobs', String(jobs), '-q'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(root, 'dist', 'node', 'cli.js'),
+      'tokenize',
+      dataDir,
+      '-o',
+      out,
+      '--model',
+      model,
+      '--jobs',
+      String(jobs),
+      '-q',
+    ],
+    { encoding: 'utf8' },
+  );
   const wall = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`tokenize exited ${r.status}: ${r.stderr}`);
   const done = readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n').length;
@@ -85,14 +126,39 @@ for (let k = 0; k < repeat; k++) {
   const around = [...single[k], ...single[k + 1]];
   const mid = rate(median(around));
   const spread = `${rate(Math.max(...around)).toFixed(2)}-${rate(Math.min(...around)).toFixed(2)}`;
-  rows.push({ tokenize_wall_s: +t.wall.toFixed(1), tokenize_audio_s_per_s: +t.rate.toFixed(2), single_call_audio_s_per_s: +mid.toFixed(2), single_call_spread: spread, ratio: +(t.rate / mid).toFixed(3) });
-  log(`tokenize ${t.wall.toFixed(1)} s wall = ${t.rate.toFixed(2)} audio s/s; single call ${mid.toFixed(2)} audio s/s (median of ${around.length} encodes before and after, spread ${spread}): ratio ${(t.rate / mid).toFixed(3)}`);
+  rows.push({
+    tokenize_wall_s: +t.wall.toFixed(1),
+    tokenize_audio_s_per_s: +t.rate.toFixed(2),
+    single_call_audio_s_per_s: +mid.toFixed(2),
+    single_call_spread: spread,
+    ratio: +(t.rate / mid).toFixed(3),
+  });
+  log(
+    `tokenize ${t.wall.toFixed(1)} s wall = ${t.rate.toFixed(2)} audio s/s; single call ${mid.toFixed(2)} audio s/s (median of ${around.length} encodes before and after, spread ${spread}): ratio ${(t.rate / mid).toFixed(3)}`,
+  );
 }
 rmSync(work, { recursive: true, force: true });
-const report = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, files, audio_seconds: +audioSeconds.toFixed(1), jobs, single_threads: threads, rows };
+const report = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  files,
+  audio_seconds: +audioSeconds.toFixed(1),
+  jobs,
+  single_threads: threads,
+  rows,
+};
 if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(report)}\n`);
 else {
-  process.stdout.write(`\n${files} files (${audioSeconds.toFixed(0)} s audio), tokenize --jobs ${jobs} vs a single ${threads}-thread call, ${report.cpu}, Node ${process.version}\n`);
-  process.stdout.write('| run | tokenize wall s | tokenize audio s/s | single call audio s/s (spread) | ratio (target >= 0.9) |\n|---|---|---|---|---|\n');
-  rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${r.tokenize_wall_s} | ${r.tokenize_audio_s_per_s} | ${r.single_call_audio_s_per_s} (${r.single_call_spread}) | ${r.ratio} |\n`));
+  process.stdout.write(
+    `\n${files} files (${audioSeconds.toFixed(0)} s audio), tokenize --jobs ${jobs} vs a single ${threads}-thread call, ${report.cpu}, Node ${process.version}\n`,
+  );
+  process.stdout.write(
+    '| run | tokenize wall s | tokenize audio s/s | single call audio s/s (spread) | ratio (target >= 0.9) |\n|---|---|---|---|---|\n',
+  );
+  rows.forEach((r, i) =>
+    process.stdout.write(
+      `| ${i + 1} | ${r.tokenize_wall_s} | ${r.tokenize_audio_s_per_s} | ${r.single_call_audio_s_per_s} (${r.single_call_spread}) | ${r.ratio} |\n`,
+    ),
+  );
 }

@@ -43,7 +43,8 @@ function record(target, outcome, index, message) {
   counts[target] ??= Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
   counts[target][outcome]++;
   if (BAD.includes(outcome) && findings.length < 200) findings.push({ index, target, outcome, message });
-  if (verbose || BAD.includes(outcome)) console.log(`#${index} ${target}: ${outcome}${message ? `: ${message.split('\n')[0]}` : ''}`);
+  if (verbose || BAD.includes(outcome))
+    console.log(`#${index} ${target}: ${outcome}${message ? `: ${message.split('\n')[0]}` : ''}`);
   done++;
   if (statePath && done % 200 === 0) saveState();
   if (!verbose && done % Math.max(1, Math.floor(total / 10)) === 0) {
@@ -53,7 +54,13 @@ function record(target, outcome, index, message) {
 
 function saveState() {
   const inFlight = slots.filter((s) => s.index !== null).map((s) => s.index);
-  const state = { seed, start: saved?.start ?? Number(opt('start', 0)), next: Math.min(next, ...inFlight), counts, findings };
+  const state = {
+    seed,
+    start: saved?.start ?? Number(opt('start', 0)),
+    next: Math.min(next, ...inFlight),
+    counts,
+    findings,
+  };
   writeFileSync(`${statePath}.tmp`, JSON.stringify(state, null, 1));
   renameSync(`${statePath}.tmp`, statePath);
 }
@@ -62,7 +69,10 @@ const targetOf = (index, targets) => targets[index % targets.length];
 const slots = [];
 
 function startSlot(slot) {
-  const worker = new Worker(join(here, 'worker.mjs'), { workerData: { root, seed, selftest: argv.includes('--selftest') }, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+  const worker = new Worker(join(here, 'worker.mjs'), {
+    workerData: { root, seed, selftest: argv.includes('--selftest') },
+    resourceLimits: { maxOldGenerationSizeMb: 1024 },
+  });
   slot.worker = worker;
   slot.index = null;
   // Events of a worker this slot has already replaced (its 'exit' after an 'error', after a timeout) are ignored.
@@ -122,9 +132,16 @@ function feed(slot) {
  */
 function replayAlone(index) {
   return new Promise((resolve) => {
-    const w = new Worker(join(here, 'worker.mjs'), { workerData: { root, seed, selftest: argv.includes('--selftest') }, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const w = new Worker(join(here, 'worker.mjs'), {
+      workerData: { root, seed, selftest: argv.includes('--selftest') },
+      resourceLimits: { maxOldGenerationSizeMb: 1024 },
+    });
     let timer = null;
-    const done = (outcome) => { clearTimeout(timer); w.terminate(); resolve(outcome); };
+    const done = (outcome) => {
+      clearTimeout(timer);
+      w.terminate();
+      resolve(outcome);
+    };
     w.on('message', (m) => {
       if (m.ready) {
         timer = setTimeout(() => done('hang'), timeoutMs);
@@ -143,7 +160,9 @@ async function finish() {
   }
   // Hangs and crashes are confirmed alone; those that do not recur are listed, not counted.
   const unconfirmed = [];
-  for (const f of findings.filter((x) => (x.outcome === 'hang' || x.outcome === 'crash') && x.confirmed === undefined).slice(0, 20)) {
+  for (const f of findings
+    .filter((x) => (x.outcome === 'hang' || x.outcome === 'crash') && x.confirmed === undefined)
+    .slice(0, 20)) {
     const alone = await replayAlone(f.index);
     f.confirmed = alone === f.outcome;
     if (!f.confirmed) {
@@ -155,15 +174,19 @@ async function finish() {
   if (statePath) saveState();
   const rows = Object.entries(counts).map(([target, c]) => ({ target, ...c }));
   const sum = Object.fromEntries(OUTCOMES.map((o) => [o, rows.reduce((n, r) => n + r[o], 0)]));
-  console.log(`\nfuzz: seed ${seed}, mutants ${saved?.start ?? Number(opt('start', 0))}..${end - 1}, ${workers} workers, timeout ${timeoutMs} ms, ` +
-    `${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `\nfuzz: seed ${seed}, mutants ${saved?.start ?? Number(opt('start', 0))}..${end - 1}, ${workers} workers, timeout ${timeoutMs} ms, ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   console.table([...rows, { target: 'all', ...sum }]);
   console.log(`slowest mutants: ${slowest.map((x) => `#${x.index} ${x.target} ${x.ms} ms`).join(', ')}`);
-  if (unconfirmed.length) console.log(`did not recur when replayed alone (counted by their lone outcome): ${unconfirmed.join('; ')}`);
+  if (unconfirmed.length)
+    console.log(`did not recur when replayed alone (counted by their lone outcome): ${unconfirmed.join('; ')}`);
   const bad = BAD.reduce((n, o) => n + sum[o], 0);
   if (bad > 0) {
     console.log(`${bad} bad outcomes; first findings:`);
-    for (const f of findings.filter((x) => x.confirmed !== false).slice(0, 10)) console.log(`  #${f.index} ${f.target} ${f.outcome}: ${String(f.message).split('\n').slice(0, 3).join(' | ')}`);
+    for (const f of findings.filter((x) => x.confirmed !== false).slice(0, 10))
+      console.log(`  #${f.index} ${f.target} ${f.outcome}: ${String(f.message).split('\n').slice(0, 3).join(' | ')}`);
   }
   console.log(JSON.stringify({ seed, end, counts: sum, bad, unconfirmed }));
   process.exit(bad > 0 ? 1 : 0);

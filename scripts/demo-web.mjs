@@ -9,14 +9,28 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm' };
+const TYPES = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.html': 'text/html; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+};
 
 /** The decoder packages as one browser ES module (their names are mapped to it by the pages' import maps). */
 export async function bundleDecoders() {
   const { build } = await import('esbuild');
   const r = await build({
-    stdin: { contents: "export { MPEGDecoder } from 'mpg123-decoder'; export { OggOpusDecoder } from 'ogg-opus-decoder'; export { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';", resolveDir: root },
-    bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent',
+    stdin: {
+      contents:
+        "export { MPEGDecoder } from 'mpg123-decoder'; export { OggOpusDecoder } from 'ogg-opus-decoder'; export { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';",
+      resolveDir: root,
+    },
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
   });
   return r.outputFiles[0].contents;
 }
@@ -30,13 +44,21 @@ function under(base, rel) {
 
 /** Starts the server; resolves { url, close() }. */
 export async function startDemoServer({ port = 0, model = join(root, 'weights', 'default') } = {}) {
-  if (!existsSync(join(root, 'dist', 'index.js'))) throw new Error('no dist/: run `npm run build` first (npm run demo:web does)');
-  if (!existsSync(join(model, 'config.json'))) throw new Error(`--model ${model}: no config.json there; accepted: a checkpoint folder as save_pretrained writes it`);
+  if (!existsSync(join(root, 'dist', 'index.js')))
+    throw new Error('no dist/: run `npm run build` first (npm run demo:web does)');
+  if (!existsSync(join(model, 'config.json')))
+    throw new Error(
+      `--model ${model}: no config.json there; accepted: a checkpoint folder as save_pretrained writes it`,
+    );
   const decoders = await bundleDecoders();
   const modelDir = resolve(model);
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
-    const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cache-control': 'no-store' };
+    const headers = {
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-store',
+    };
     let file = null;
     if (path === '/' || path === '/index.html') file = join(root, 'web', 'index.html');
     else if (path === '/decoders.mjs') {
@@ -50,9 +72,14 @@ export async function startDemoServer({ port = 0, model = join(root, 'weights', 
       res.writeHead(404, headers).end('not found');
       return;
     }
-    res.writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    res
+      .writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
+      .end(readFileSync(file));
   });
-  await new Promise((r, reject) => { server.on('error', reject); server.listen(port, '127.0.0.1', r); });
+  await new Promise((r, reject) => {
+    server.on('error', reject);
+    server.listen(port, '127.0.0.1', r);
+  });
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
 }
 

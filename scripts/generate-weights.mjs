@@ -16,7 +16,20 @@
 // in chunks, into model.safetensors.tmp, renamed at the end. Plain Node, no dependencies.
 
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,8 +43,10 @@ function hash32(str, seed) {
     h ^= str.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -96,12 +111,12 @@ function toF16(v) {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (h & 1))) h++;
+    if (rem > mid || (rem === mid && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry into the exponent is still correct
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is still correct
   return sign | h;
 }
 
@@ -118,7 +133,7 @@ function fromF16(h) {
 function toBF16(v) {
   f32s[0] = v;
   const x = u32s[0];
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return (x >>> 16) | 0x40;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
@@ -173,7 +188,11 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
     if (wn) {
       const g = `${prefix}.parametrizations.weight.original0`;
       const v = `${prefix}.parametrizations.weight.original1`;
-      out.push({ name: g, shape: [shape[0], 1, 1], init: { kind: 'wn_g', of: { kind: 'normal', std, key: plain }, shape } });
+      out.push({
+        name: g,
+        shape: [shape[0], 1, 1],
+        init: { kind: 'wn_g', of: { kind: 'normal', std, key: plain }, shape },
+      });
       out.push({ name: v, shape, init: { kind: 'normal', std, key: plain } });
     } else {
       out.push({ name: plain, shape, init: { kind: 'normal', std } });
@@ -223,7 +242,8 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
   // ---- HuBERT / WavLM semantic model
   const sw = 'semantic_model_config';
   const kind = need(s, 'model_type', 'hubert', sw);
-  if (kind !== 'hubert' && kind !== 'wavlm') throw new Error(`${sw}: model_type ${JSON.stringify(kind)}; accepted: "hubert", "wavlm"`);
+  if (kind !== 'hubert' && kind !== 'wavlm')
+    throw new Error(`${sw}: model_type ${JSON.stringify(kind)}; accepted: "hubert", "wavlm"`);
   const wavlm = kind === 'wavlm';
   const H = need(s, 'hidden_size', 768, sw);
   const L = need(s, 'num_hidden_layers', 12, sw);
@@ -233,11 +253,16 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
   const convKernel = need(s, 'conv_kernel', [10, 3, 3, 3, 3, 2, 2], sw);
   const convBias = s.conv_bias ?? false;
   const featNorm = s.feat_extract_norm ?? 'group';
-  if (featNorm !== 'group' && featNorm !== 'layer') throw new Error(`${sw}: feat_extract_norm ${JSON.stringify(featNorm)}`);
-  if (s.conv_pos_batch_norm) throw new Error(`${sw}: conv_pos_batch_norm is true; only the weight-normed positional conv is supported`);
+  if (featNorm !== 'group' && featNorm !== 'layer')
+    throw new Error(`${sw}: feat_extract_norm ${JSON.stringify(featNorm)}`);
+  if (s.conv_pos_batch_norm)
+    throw new Error(`${sw}: conv_pos_batch_norm is true; only the weight-normed positional conv is supported`);
   const K = need(s, 'num_conv_pos_embeddings', 128, sw);
   const groups = need(s, 'num_conv_pos_embedding_groups', 16, sw);
-  if (H % heads || H % groups) throw new Error(`${sw}: hidden_size ${H} must be divisible by num_attention_heads and num_conv_pos_embedding_groups`);
+  if (H % heads || H % groups)
+    throw new Error(
+      `${sw}: hidden_size ${H} must be divisible by num_attention_heads and num_conv_pos_embedding_groups`,
+    );
   const sm = 'semantic_model';
   convDim.forEach((cout, i) => {
     const cin = i > 0 ? convDim[i - 1] : 1;
@@ -252,8 +277,16 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
     out.push({ name: `${sm}.masked_spec_embed`, shape: [H], init: { kind: 'uniform', lo: 0, hi: 1 } });
   }
   const pc = `${sm}.encoder.pos_conv_embed.conv`;
-  out.push({ name: `${pc}.parametrizations.weight.original0`, shape: [1, 1, K], init: { kind: 'uniform', lo: 0.5 * Math.sqrt(H / K), hi: 1.5 * Math.sqrt(H / K) } });
-  out.push({ name: `${pc}.parametrizations.weight.original1`, shape: [H, H / groups, K], init: { kind: 'normal', std: 1 } });
+  out.push({
+    name: `${pc}.parametrizations.weight.original0`,
+    shape: [1, 1, K],
+    init: { kind: 'uniform', lo: 0.5 * Math.sqrt(H / K), hi: 1.5 * Math.sqrt(H / K) },
+  });
+  out.push({
+    name: `${pc}.parametrizations.weight.original1`,
+    shape: [H, H / groups, K],
+    init: { kind: 'normal', std: 1 },
+  });
   bias(`${pc}.bias`, H);
   lnorm(`${sm}.encoder.layer_norm`, H);
   const hd = H / heads;
@@ -261,11 +294,19 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
     const p = `${sm}.encoder.layers.${l}`;
     for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) linear(`${p}.attention.${proj}`, H, H);
     if (wavlm) {
-      out.push({ name: `${p}.attention.gru_rel_pos_const`, shape: [1, heads, 1, 1], init: { kind: 'uniform', lo: 0.5, hi: 1.5 } });
+      out.push({
+        name: `${p}.attention.gru_rel_pos_const`,
+        shape: [1, heads, 1, 1],
+        init: { kind: 'uniform', lo: 0.5, hi: 1.5 },
+      });
       linear(`${p}.attention.gru_rel_pos_linear`, 8, hd);
       if (l === 0) {
         const nb = need(s, 'num_buckets', 320, sw);
-        out.push({ name: `${p}.attention.rel_attn_embed.weight`, shape: [nb, heads], init: { kind: 'normal', std: 0.5 } });
+        out.push({
+          name: `${p}.attention.rel_attn_embed.weight`,
+          shape: [nb, heads],
+          init: { kind: 'normal', std: 0.5 },
+        });
       }
     }
     lnorm(`${p}.layer_norm`, H);
@@ -281,10 +322,11 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
   const strides = cfg.strides ?? [1, 1];
   const dil = cfg.block_dilations ?? [1, 1];
   if (ratios.length !== strides.length) throw new Error('config.json: channel_ratios and strides differ in length');
-  const resUnits = (prefix, c) => dil.forEach((_, j) => {
-    conv(`${prefix}.res_units.${j}.conv1`, [c, c, uk], { withBias: false });
-    conv(`${prefix}.res_units.${j}.conv2`, [c, c, 1], { withBias: false, residualOut: true });
-  });
+  const resUnits = (prefix, c) =>
+    dil.forEach((_, j) => {
+      conv(`${prefix}.res_units.${j}.conv1`, [c, c, uk], { withBias: false });
+      conv(`${prefix}.res_units.${j}.conv2`, [c, c, 1], { withBias: false, residualOut: true });
+    });
   conv('encoder_semantic.conv', [H, H, k], { withBias: false });
   let cin = H;
   strides.forEach((stride, i) => {
@@ -342,7 +384,8 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
   for (const t of out) {
     if (seen.has(t.name)) throw new Error(`duplicate tensor ${t.name}`);
     seen.add(t.name);
-    if (!t.shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`tensor ${t.name}: bad shape [${t.shape}] (check the config's sizes)`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d > 0))
+      throw new Error(`tensor ${t.name}: bad shape [${t.shape}] (check the config's sizes)`);
   }
   return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
@@ -361,13 +404,23 @@ function valueStream(init, name, shape, seed, dt) {
     case 'uniform': {
       const rng = new Rng(seed, init.key ?? name);
       const { lo, hi } = init;
-      return { rowLen: 1, fill: (dst, n) => { for (let i = 0; i < n; i++) dst[i] = round(lo + (hi - lo) * rng.uniform()); } };
+      return {
+        rowLen: 1,
+        fill: (dst, n) => {
+          for (let i = 0; i < n; i++) dst[i] = round(lo + (hi - lo) * rng.uniform());
+        },
+      };
     }
     case 'normal': {
       const rng = new Rng(seed, init.key ?? name);
       const mean = init.mean ?? 0;
       const std = init.std;
-      return { rowLen: 1, fill: (dst, n) => { for (let i = 0; i < n; i++) dst[i] = round(mean + std * rng.normal()); } };
+      return {
+        rowLen: 1,
+        fill: (dst, n) => {
+          for (let i = 0; i < n; i++) dst[i] = round(mean + std * rng.normal());
+        },
+      };
     }
     case 'rows': {
       const rng = new Rng(seed, init.key ?? name);
@@ -378,7 +431,11 @@ function valueStream(init, name, shape, seed, dt) {
         fill: (dst, n) => {
           for (let r = 0; r < n; r += len) {
             let ss = 0;
-            for (let i = 0; i < len; i++) { const v = rng.normal(); row[i] = v; ss += v * v; }
+            for (let i = 0; i < len; i++) {
+              const v = rng.normal();
+              row[i] = v;
+              ss += v * v;
+            }
             const f = init.norm / Math.sqrt(ss);
             for (let i = 0; i < len; i++) dst[r + i] = round(row[i] * f);
           }
@@ -399,7 +456,12 @@ function valueStream(init, name, shape, seed, dt) {
         norms[r] = Math.sqrt(ss);
       }
       let at = 0;
-      return { rowLen: 1, fill: (dst, n) => { for (let i = 0; i < n; i++) dst[i] = round(norms[at++]); } };
+      return {
+        rowLen: 1,
+        fill: (dst, n) => {
+          for (let i = 0; i < n; i++) dst[i] = round(norms[at++]);
+        },
+      };
     }
     default:
       throw new Error(`no init rule ${init.kind} for ${name}`);
@@ -414,10 +476,15 @@ const CHUNK_ELEMENTS = 1 << 20;
  * Generates OUT_DIR/{config.json, preprocessor_config.json, model.safetensors}. Returns
  * {path, bytes, tensors, parameters, seconds}.
  */
-export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {}) {
+export function generateCheckpoint(
+  configDir,
+  outDir,
+  { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {},
+) {
   const dt = DTYPES[dtype];
   if (!dt) throw new Error(`--dtype ${dtype}; accepted: ${Object.keys(DTYPES).join(', ')}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`--seed ${seed}; accepted: an integer in [0, 2^32)`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new Error(`--seed ${seed}; accepted: an integer in [0, 2^32)`);
   const started = Date.now();
   const cfgText = readFileSync(join(configDir, 'config.json'), 'utf8');
   const cfg = JSON.parse(cfgText);
@@ -427,17 +494,32 @@ export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32',
   if (dtype === 'f32') {
     if (resolve(configDir) !== resolve(outDir)) writeFileSync(join(outDir, 'config.json'), cfgText);
   } else {
-    writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, torch_dtype: dtype === 'f16' ? 'float16' : 'bfloat16' }, null, 2)}\n`);
+    writeFileSync(
+      join(outDir, 'config.json'),
+      `${JSON.stringify({ ...cfg, torch_dtype: dtype === 'f16' ? 'float16' : 'bfloat16' }, null, 2)}\n`,
+    );
   }
   const pre = join(configDir, 'preprocessor_config.json');
   if (existsSync(pre)) {
     if (resolve(configDir) !== resolve(outDir)) copyFileSync(pre, join(outDir, 'preprocessor_config.json'));
   } else {
     const hop = prod(cfg.acoustic_model_config?.downsampling_ratios ?? [8, 5, 4, 2]);
-    writeFileSync(join(outDir, 'preprocessor_config.json'), `${JSON.stringify({
-      feature_extractor_type: 'DacFeatureExtractor', feature_size: 1, hop_length: hop, padding_side: 'right',
-      padding_value: 0.0, return_attention_mask: true, sampling_rate: cfg.sample_rate ?? (cfg.model_type === 'higgs_audio_v2_tokenizer' ? 24000 : 16000),
-    }, null, 2)}\n`);
+    writeFileSync(
+      join(outDir, 'preprocessor_config.json'),
+      `${JSON.stringify(
+        {
+          feature_extractor_type: 'DacFeatureExtractor',
+          feature_size: 1,
+          hop_length: hop,
+          padding_side: 'right',
+          padding_value: 0.0,
+          return_attention_mask: true,
+          sampling_rate: cfg.sample_rate ?? (cfg.model_type === 'higgs_audio_v2_tokenizer' ? 24000 : 16000),
+        },
+        null,
+        2,
+      )}\n`,
+    );
   }
 
   // header: offsets for every tensor in name order, JSON padded with spaces to a multiple of 8
@@ -492,7 +574,9 @@ export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32',
         writeSync(fd, raw, 0, m * dt.bytes);
         written += m * dt.bytes;
         while (offset > 0 && written / offset >= nextReport) {
-          log(`  ${Math.round(nextReport * 100)}% (${(written / 2 ** 20).toFixed(0)} of ${(offset / 2 ** 20).toFixed(0)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+          log(
+            `  ${Math.round(nextReport * 100)}% (${(written / 2 ** 20).toFixed(0)} of ${(offset / 2 ** 20).toFixed(0)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          );
           nextReport += 0.1;
         }
       }
@@ -513,7 +597,11 @@ export function generateCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32',
  * (generated.json) records a hash of this generator, the config and the options, so a cache made by an
  * older generator or another config is regenerated. Returns {dir, generated, bytes, seconds}.
  */
-export function ensureCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {}) {
+export function ensureCheckpoint(
+  configDir,
+  outDir,
+  { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {},
+) {
   const h = createHash('sha256');
   h.update(readFileSync(fileURLToPath(import.meta.url)));
   h.update(readFileSync(join(configDir, 'config.json')));
@@ -525,20 +613,25 @@ export function ensureCheckpoint(configDir, outDir, { seed = 0, dtype = 'f32', w
   const model = join(outDir, 'model.safetensors');
   try {
     const stamp = JSON.parse(readFileSync(stampPath, 'utf8'));
-    if (stamp.key === key && statSync(model).size === stamp.bytes) return { dir: outDir, generated: false, bytes: stamp.bytes, seconds: 0 };
+    if (stamp.key === key && statSync(model).size === stamp.bytes)
+      return { dir: outDir, generated: false, bytes: stamp.bytes, seconds: 0 };
   } catch {
     // no stamp or no model: generate
   }
   rmSync(stampPath, { force: true });
   const r = generateCheckpoint(configDir, outDir, { seed, dtype, weightNorm, log });
-  writeFileSync(stampPath, `${JSON.stringify({ key, bytes: r.bytes, seed, dtype, weightNorm, parameters: r.parameters })}\n`);
+  writeFileSync(
+    stampPath,
+    `${JSON.stringify({ key, bytes: r.bytes, seed, dtype, weightNorm, parameters: r.parameters })}\n`,
+  );
   return { dir: outDir, generated: true, bytes: r.bytes, seconds: r.seconds };
 }
 
 // ------------------------------------------------------------------ command line
 
 function main(argv) {
-  const usage = 'usage: node weights/generate.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]';
+  const usage =
+    'usage: node weights/generate.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]';
   const pos = [];
   const opts = { seed: 0, dtype: 'f32', weightNorm: false };
   let quiet = false;
@@ -550,16 +643,27 @@ function main(argv) {
     else if (a.startsWith('--dtype=')) opts.dtype = a.slice(8);
     else if (a === '--weight-norm') opts.weightNorm = true;
     else if (a === '--quiet' || a === '-q') quiet = true;
-    else if (a === '--help' || a === '-h') { console.log(usage); return 0; }
-    else if (a.startsWith('--')) { console.error(`unknown option ${a}\n${usage}`); return 2; }
-    else pos.push(a);
+    else if (a === '--help' || a === '-h') {
+      console.log(usage);
+      return 0;
+    } else if (a.startsWith('--')) {
+      console.error(`unknown option ${a}\n${usage}`);
+      return 2;
+    } else pos.push(a);
   }
-  if (pos.length !== 2) { console.error(usage); return 2; }
+  if (pos.length !== 2) {
+    console.error(usage);
+    return 2;
+  }
   const [configDir, outDir] = pos;
   const log = quiet ? () => {} : (m) => console.error(m);
-  log(`generating ${outDir}/model.safetensors from ${configDir}/config.json (seed ${opts.seed}, ${opts.dtype}${opts.weightNorm ? ', weight-normed DAC convs' : ''})`);
+  log(
+    `generating ${outDir}/model.safetensors from ${configDir}/config.json (seed ${opts.seed}, ${opts.dtype}${opts.weightNorm ? ', weight-normed DAC convs' : ''})`,
+  );
   const r = generateCheckpoint(configDir, outDir, { ...opts, log });
-  log(`wrote ${r.path}: ${r.tensors} tensors, ${(r.parameters / 1e6).toFixed(2)} M parameters, ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
+  log(
+    `wrote ${r.path}: ${r.tensors} tensors, ${(r.parameters / 1e6).toFixed(2)} M parameters, ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`,
+  );
   return 0;
 }
 

@@ -32,12 +32,18 @@ const RAW_STRING = /"\\u0000(.*?)\\u0000"/g;
 
 function nestedJs(v: unknown): string | null {
   switch (typeof v) {
-    case 'bigint': return `${v}n`;
-    case 'number': return Object.is(v, -0) ? '-0' : Number.isFinite(v) ? null : String(v);
-    case 'symbol': return String(v);
-    case 'function': return 'a function';
-    case 'undefined': return 'undefined';
-    default: return null;
+    case 'bigint':
+      return `${v}n`;
+    case 'number':
+      return Object.is(v, -0) ? '-0' : Number.isFinite(v) ? null : String(v);
+    case 'symbol':
+      return String(v);
+    case 'function':
+      return 'a function';
+    case 'undefined':
+      return 'undefined';
+    default:
+      return null;
   }
 }
 
@@ -50,22 +56,43 @@ function nestedJs(v: unknown): string | null {
 export function describe(value: unknown): string {
   let text: string;
   switch (typeof value) {
-    case 'bigint': text = `${value}n`; break;
-    case 'number': text = Object.is(value, -0) ? '-0' : String(value); break;
-    case 'string': text = JSON.stringify(value); break;
-    case 'undefined': text = 'undefined'; break;
-    case 'function': text = 'a function'; break;
-    case 'symbol': text = String(value); break;
+    case 'bigint':
+      text = `${value}n`;
+      break;
+    case 'number':
+      text = Object.is(value, -0) ? '-0' : String(value);
+      break;
+    case 'string':
+      text = JSON.stringify(value);
+      break;
+    case 'undefined':
+      text = 'undefined';
+      break;
+    case 'function':
+      text = 'a function';
+      break;
+    case 'symbol':
+      text = String(value);
+      break;
     default:
       if (value === null) text = 'null';
-      else if (ArrayBuffer.isView(value)) text = `a ${value.constructor.name} of ${(value as unknown as { length?: number }).length ?? value.byteLength} elements`;
+      else if (ArrayBuffer.isView(value))
+        text = `a ${value.constructor.name} of ${(value as unknown as { length?: number }).length ?? value.byteLength} elements`;
       else {
         try {
-          text = (JSON.stringify(value, (_, v) => (typeof v === 'string' ? v.replaceAll(RAW, '\u2400') : nestedJs(v) === null ? v : `${RAW}${nestedJs(v)}${RAW}`)) ??
-            String(value))
-            .replace(RAW_STRING, '$1');
+          text = (
+            JSON.stringify(value, (_, v) =>
+              typeof v === 'string'
+                ? v.replaceAll(RAW, '\u2400')
+                : nestedJs(v) === null
+                  ? v
+                  : `${RAW}${nestedJs(v)}${RAW}`,
+            ) ?? String(value)
+          ).replace(RAW_STRING, '$1');
         } catch {
-          text = Array.isArray(value) ? `an array of ${value.length} (nested too deep to show)` : 'an object (nested too deep or circular to show)';
+          text = Array.isArray(value)
+            ? `an array of ${value.length} (nested too deep to show)`
+            : 'an object (nested too deep or circular to show)';
         }
       }
   }

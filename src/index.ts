@@ -5,13 +5,36 @@ export { XcodecModel } from './api/xcodec_model.js';
 export type { ModelLoadOptions, TransferOption } from './api/xcodec_model.js';
 export { XcodecModelSync } from './api/xcodec_model_sync.js';
 export type {
-  FloatTensor, CodesTensor, CodesInput, CodesArgument, EncodeOptions, DecodeOptions, LoadOptions, HubOptions, CheckpointSource, Tuning, TuningOptions,
+  FloatTensor,
+  CodesTensor,
+  CodesInput,
+  CodesArgument,
+  EncodeOptions,
+  DecodeOptions,
+  LoadOptions,
+  HubOptions,
+  CheckpointSource,
+  Tuning,
+  TuningOptions,
 } from './api/xcodec_model_sync.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './checkpoint/config.js';
 export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './checkpoint/config.js';
-export { XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError } from './errors.js';
+export {
+  XcodecError,
+  XcodecInputError,
+  XcodecConfigError,
+  XcodecCheckpointError,
+  XcodecRuntimeError,
+} from './errors.js';
 export { XcodecFeatureExtractor } from './api/feature_extractor.js';
-export { toYueTokens, fromYueTokens, YUE_XCODEC_OFFSET, YUE_CODEBOOK_SIZE, YUE_NUM_CODEBOOKS, YUE_SPECIAL_TOKENS } from './tokens/yue.js';
+export {
+  toYueTokens,
+  fromYueTokens,
+  YUE_XCODEC_OFFSET,
+  YUE_CODEBOOK_SIZE,
+  YUE_NUM_CODEBOOKS,
+  YUE_SPECIAL_TOKENS,
+} from './tokens/yue.js';
 export type { YueOptions } from './tokens/yue.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './api/feature_extractor.js';
 export type { Components, ConvAlgorithms } from './model/network.js';

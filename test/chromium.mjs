@@ -11,9 +11,18 @@ export async function chromiumPath() {
   if (process.env.XCODEC_CHROMIUM) return process.env.XCODEC_CHROMIUM;
   if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`no Chromium: /usr/bin/chromium is missing and @sparticuz/chromium ships x64 Linux only (this is ${process.platform}-${process.arch}); install chromium or set XCODEC_CHROMIUM`);
+    throw new Error(
+      `no Chromium: /usr/bin/chromium is missing and @sparticuz/chromium ships x64 Linux only (this is ${process.platform}-${process.arch}); install chromium or set XCODEC_CHROMIUM`,
+    );
   }
   const { default: packaged } = await import('@sparticuz/chromium');
   return packaged.executablePath();
 }
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];

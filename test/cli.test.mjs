@@ -90,7 +90,10 @@ test('encode + decode round trip of the FLAC speech sample', () => {
   const d = decodeWav(new Uint8Array(readFileSync(wav)));
   assert.is(d.sampleRate, 16000);
   assert.is(d.channels[0].length, c.shape[2] * 320);
-  assert.ok(d.channels[0].every((v) => Math.abs(v) <= 0.99 + 1e-4), 'clamped to +-0.99');
+  assert.ok(
+    d.channels[0].every((v) => Math.abs(v) <= 0.99 + 1e-4),
+    'clamped to +-0.99',
+  );
 });
 
 test('roundtrip of the WAV music sample, and --rescale', () => {
@@ -145,7 +148,10 @@ test('stereo 44.1 kHz WAV is downmixed by the mean and resampled', async () => {
   const n = 44100;
   const left = new Float32Array(n);
   const right = new Float32Array(n);
-  for (let i = 0; i < n; i++) { left[i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / 44100); right[i] = -0.25 * left[i]; }
+  for (let i = 0; i < n; i++) {
+    left[i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / 44100);
+    right[i] = -0.25 * left[i];
+  }
   const path = join(out, 'stereo.wav');
   writeFileSync(path, encodeWav([left, right], 44100));
   const codes = join(out, 'stereo_codes.npy');
@@ -164,7 +170,7 @@ test('demo runs on the embedded model and says the weights are random', () => {
   assert.ok(existsSync(wav));
 });
 
-test('--conv-algorithm: decode with the direct convolutions gives the library\'s direct decode, bit for bit', async () => {
+test("--conv-algorithm: decode with the direct convolutions gives the library's direct decode, bit for bit", async () => {
   const T = 40;
   const { codes, codesPath } = writeCodes('conv_codes.npy', T, 613);
   const decoded = {};
@@ -205,7 +211,10 @@ test('errors: clear messages, exit code 1, and no partial output', () => {
   r = run('decode', join(audio, 'music.wav'), '-o', join(out, 'x.wav'), '--model', model);
   assert.match(r.stderr, /codes must be a \.npy file/);
   r = run('roundtrip', join(audio, 'README.md'), '-o', join(out, 'x.wav'), '--model', model);
-  assert.match(r.stderr, /not an audio file of an accepted format.*accepted: WAV \(RIFF\/WAVE\), FLAC, MP3, Ogg Vorbis, Ogg Opus/);
+  assert.match(
+    r.stderr,
+    /not an audio file of an accepted format.*accepted: WAV \(RIFF\/WAVE\), FLAC, MP3, Ogg Vorbis, Ogg Opus/,
+  );
   r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--frobnicate');
   assert.match(r.stderr, /unknown option --frobnicate/);
   r = run('encode', join(audio, 'music.wav'), '-o', join(out, 'x.npy'), '--model', join(out, 'no-model'));

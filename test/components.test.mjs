@@ -25,12 +25,28 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
       assert.ok(same(decoder.decode(audioCodes).audioValues.data, whole.decode(audioCodes).audioValues.data), 'decode');
       assert.ok(same(decoder.dequantize(audioCodes).data, whole.dequantize(audioCodes).data), 'dequantize');
       for (const prefix of ['semantic_model.', 'encoder_semantic.', 'acoustic_encoder.', 'fc.']) {
-        assert.ok(decoder.unusedTensors.some((t) => t.startsWith(prefix)), `${prefix}* was not read`);
-        assert.not.ok(whole.unusedTensors.some((t) => t.startsWith(prefix) && !t.endsWith('masked_spec_embed')), `the whole model reads ${prefix}*`);
+        assert.ok(
+          decoder.unusedTensors.some((t) => t.startsWith(prefix)),
+          `${prefix}* was not read`,
+        );
+        assert.not.ok(
+          whole.unusedTensors.some((t) => t.startsWith(prefix) && !t.endsWith('masked_spec_embed')),
+          `the whole model reads ${prefix}*`,
+        );
       }
-      assert.ok(decoder.wasmMemoryBytes < whole.wasmMemoryBytes, `memory ${decoder.wasmMemoryBytes} < ${whole.wasmMemoryBytes}`);
-      assert.throws(() => decoder.encode(x), (e) => e.name === 'XcodecInputError' && /loaded with components: 'decoder', so it cannot encode/.test(e.message));
-      assert.throws(() => decoder.forward(x), (e) => e.name === 'XcodecInputError' && /cannot encode/.test(e.message));
+      assert.ok(
+        decoder.wasmMemoryBytes < whole.wasmMemoryBytes,
+        `memory ${decoder.wasmMemoryBytes} < ${whole.wasmMemoryBytes}`,
+      );
+      assert.throws(
+        () => decoder.encode(x),
+        (e) =>
+          e.name === 'XcodecInputError' && /loaded with components: 'decoder', so it cannot encode/.test(e.message),
+      );
+      assert.throws(
+        () => decoder.forward(x),
+        (e) => e.name === 'XcodecInputError' && /cannot encode/.test(e.message),
+      );
     } finally {
       whole.dispose();
       decoder.dispose();
@@ -42,11 +58,21 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
     const encoder = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, components: 'encoder' });
     try {
       for (const bandwidth of whole.config.targetBandwidths) {
-        assert.ok(same(encoder.encode(x, { bandwidth }).audioCodes.data, whole.encode(x, { bandwidth }).audioCodes.data), `${bandwidth} kbps`);
+        assert.ok(
+          same(encoder.encode(x, { bandwidth }).audioCodes.data, whole.encode(x, { bandwidth }).audioCodes.data),
+          `${bandwidth} kbps`,
+        );
       }
-      assert.ok(encoder.unusedTensors.some((t) => t.startsWith('acoustic_decoder.')), 'the acoustic decoder was not read');
+      assert.ok(
+        encoder.unusedTensors.some((t) => t.startsWith('acoustic_decoder.')),
+        'the acoustic decoder was not read',
+      );
       const { audioCodes } = encoder.encode(x);
-      assert.throws(() => encoder.decode(audioCodes), (e) => e.name === 'XcodecInputError' && /loaded with components: 'encoder', so it cannot decode/.test(e.message));
+      assert.throws(
+        () => encoder.decode(audioCodes),
+        (e) =>
+          e.name === 'XcodecInputError' && /loaded with components: 'encoder', so it cannot decode/.test(e.message),
+      );
     } finally {
       whole.dispose();
       encoder.dispose();
@@ -55,8 +81,11 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
 }
 
 test('components other than all, encoder, decoder are a typed error', async () => {
-  await rejectsWith('XcodecInputError', XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { components: 'semantic' }),
-    'components "semantic" is not accepted; accepted: "all", "encoder", "decoder"');
+  await rejectsWith(
+    'XcodecInputError',
+    XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { components: 'semantic' }),
+    'components "semantic" is not accepted; accepted: "all", "encoder", "decoder"',
+  );
 });
 
 test('convAlgorithm: both halves or per half; the default keeps the encoder direct; bad values are typed errors', async () => {

@@ -9,7 +9,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
-import { StreamingResampler, decodeAudio, loadAudio, readAudio, readNpy, resample, sniffAudio, toMono } from '../dist/audio.js';
+import {
+  StreamingResampler,
+  decodeAudio,
+  loadAudio,
+  readAudio,
+  readNpy,
+  resample,
+  sniffAudio,
+  toMono,
+} from '../dist/audio.js';
 import { fixtures, here, rejectsWith } from './helpers.mjs';
 
 const dir = join(fixtures, 'compressed');
@@ -31,11 +40,12 @@ const CASES = [
 function maxDiff(channels, ref) {
   const [n, c] = ref.shape;
   let worst = 0;
-  for (let ch = 0; ch < c; ch++) for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(channels[ch][i] - ref.data[i * c + ch]));
+  for (let ch = 0; ch < c; ch++)
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(channels[ch][i] - ref.data[i * c + ch]));
   return worst;
 }
 
-test('every format decodes to ffmpeg\'s samples: same length, same channels, within the measured tolerance', async () => {
+test("every format decodes to ffmpeg's samples: same length, same channels, within the measured tolerance", async () => {
   for (const [file, format, channels, rate, tol] of CASES) {
     assert.is(sniffAudio(load(file), file), format, `${file}: format by content`);
     const audio = await decodeAudio(load(file), { fileName: file });
@@ -49,7 +59,7 @@ test('every format decodes to ffmpeg\'s samples: same length, same channels, wit
   }
 });
 
-test('Opus: ffmpeg\'s native Opus decoder is another implementation; ours equals its libopus decoder (the reference)', async () => {
+test("Opus: ffmpeg's native Opus decoder is another implementation; ours equals its libopus decoder (the reference)", async () => {
   const audio = await decodeAudio(load('speech_mono.opus'));
   const native = readNpy(load('speech_mono.opus.ffmpeg-native.npy'));
   const worst = maxDiff(audio.channels, native);
@@ -62,9 +72,18 @@ test('loadAudio streams compressed files: equal to decoding whole, then toMono',
   for (const [file] of CASES) {
     const whole = toMono(await decodeAudio(load(file)), 16000);
     let source = null;
-    const streamed = await loadAudio(load(file), { sampleRate: 16000, fileName: file, onSource: (s) => { source = s; } });
+    const streamed = await loadAudio(load(file), {
+      sampleRate: 16000,
+      fileName: file,
+      onSource: (s) => {
+        source = s;
+      },
+    });
     assert.is(streamed.length, whole.length, `${file}: length`);
-    assert.ok(streamed.every((v, i) => Object.is(v, whole[i])), `${file}: bit for bit`);
+    assert.ok(
+      streamed.every((v, i) => Object.is(v, whole[i])),
+      `${file}: bit for bit`,
+    );
     assert.ok(source && source.samples > 0 && source.channels >= 1, `${file}: source reported`);
   }
 });
@@ -73,7 +92,14 @@ test('StreamingResampler: pieces of any size give resample() of the whole, bit f
   let seed = 7;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
   const x = Float32Array.from({ length: 9001 }, rand);
-  for (const [from, to] of [[44100, 16000], [48000, 16000], [22050, 16000], [8000, 16000], [16000, 16000], [48000, 44100]]) {
+  for (const [from, to] of [
+    [44100, 16000],
+    [48000, 16000],
+    [22050, 16000],
+    [8000, 16000],
+    [16000, 16000],
+    [48000, 44100],
+  ]) {
     const whole = resample(x, from, to);
     for (const piece of [1, 7, 160, 441, 4096, 9001]) {
       const r = new StreamingResampler(from, to);
@@ -82,9 +108,15 @@ test('StreamingResampler: pieces of any size give resample() of the whole, bit f
       parts.push(r.end());
       const got = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
       let at = 0;
-      for (const p of parts) { got.set(p, at); at += p.length; }
+      for (const p of parts) {
+        got.set(p, at);
+        at += p.length;
+      }
       assert.is(got.length, whole.length, `${from}->${to} in pieces of ${piece}: length`);
-      assert.ok(got.every((v, i) => Object.is(v, whole[i])), `${from}->${to} in pieces of ${piece}: bit for bit`);
+      assert.ok(
+        got.every((v, i) => Object.is(v, whole[i])),
+        `${from}->${to} in pieces of ${piece}: bit for bit`,
+      );
     }
   }
   assert.throws(() => new StreamingResampler(1, 16000), /fromRate 1 is not accepted/);
@@ -93,17 +125,26 @@ test('StreamingResampler: pieces of any size give resample() of the whole, bit f
   assert.throws(() => r.push(new Float32Array(1)), /push after end/);
 });
 
-test('codes from the MP3 equal codes from ffmpeg\'s decode of it, through the same pipeline, at every bandwidth', async () => {
+test("codes from the MP3 equal codes from ffmpeg's decode of it, through the same pipeline, at every bandwidth", async () => {
   const modelDir = join(fixtures, 'tiny-hubert');
   const model = await XcodecModelSync.fromPretrained(modelDir, { numThreads: 1 });
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
-    for (const file of ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus']) {
+    for (const file of [
+      'music_44100_stereo.mp3',
+      'speech_22050_mono.mp3',
+      'music_48000_stereo.ogg',
+      'speech_mono.opus',
+    ]) {
       const ref = readNpy(load(`${file}.ffmpeg.npy`));
       const [n, c] = ref.shape;
-      const refChannels = Array.from({ length: c }, (_, ch) => Float32Array.from({ length: n }, (_, i) => ref.data[i * c + ch]));
+      const refChannels = Array.from({ length: c }, (_, ch) =>
+        Float32Array.from({ length: n }, (_, i) => ref.data[i * c + ch]),
+      );
       const rate = (await decodeAudio(load(file))).sampleRate;
-      const fromFfmpeg = fe.call(toMono({ sampleRate: rate, channels: refChannels }, 16000), { samplingRate: 16000 }).inputValues;
+      const fromFfmpeg = fe.call(toMono({ sampleRate: rate, channels: refChannels }, 16000), {
+        samplingRate: 16000,
+      }).inputValues;
       const ours = fe.call(await loadAudio(load(file), { sampleRate: 16000 }), { samplingRate: 16000 }).inputValues;
       let equal = 0;
       let total = 0;
@@ -128,22 +169,47 @@ test('CLI: xcodec encode song.mp3 -o codes.npy works end to end and equals the A
     const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
     for (const file of ['music_44100_stereo.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus']) {
       const codesPath = join(out, `${file}.npy`);
-      const r = spawnSync(process.execPath, [join(here, '..', 'dist', 'node', 'cli.js'), 'encode', join(dir, file), '-o', codesPath,
-        '--model', modelDir, '--bandwidth', '2', '--threads', '1'], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(here, '..', 'dist', 'node', 'cli.js'),
+          'encode',
+          join(dir, file),
+          '-o',
+          codesPath,
+          '--model',
+          modelDir,
+          '--bandwidth',
+          '2',
+          '--threads',
+          '1',
+        ],
+        { encoding: 'utf8' },
+      );
       assert.is(r.status, 0, `${file}: ${r.stderr}`);
       assert.match(r.stderr, /resampled to 16000 Hz/);
       const got = readNpy(new Uint8Array(readFileSync(codesPath)));
       const x = fe.call(await loadAudio(load(file), { sampleRate: 16000 }), { samplingRate: 16000 }).inputValues;
       const expected = model.encode(x, { bandwidth: 2 }).audioCodes;
       assert.equal(got.shape, expected.dims, `${file}: shape`);
-      assert.ok(got.data.every((v, i) => BigInt(v) === BigInt(expected.data[i])), `${file}: codes equal the API's`);
+      assert.ok(
+        got.data.every((v, i) => BigInt(v) === BigInt(expected.data[i])),
+        `${file}: codes equal the API's`,
+      );
     }
     model.dispose();
     const bad = join(out, 'notes.mp3');
     writeFileSync(bad, 'these are not audio bytes');
-    const r = spawnSync(process.execPath, [join(here, '..', 'dist', 'node', 'cli.js'), 'encode', bad, '-o', join(out, 'x.npy'), '--model', modelDir], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(here, '..', 'dist', 'node', 'cli.js'), 'encode', bad, '-o', join(out, 'x.npy'), '--model', modelDir],
+      { encoding: 'utf8' },
+    );
     assert.is.not(r.status, 0);
-    assert.match(r.stderr, /not an audio file of an accepted format .*accepted: WAV \(RIFF\/WAVE\), FLAC, MP3, Ogg Vorbis, Ogg Opus/);
+    assert.match(
+      r.stderr,
+      /not an audio file of an accepted format .*accepted: WAV \(RIFF\/WAVE\), FLAC, MP3, Ogg Vorbis, Ogg Opus/,
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -151,7 +217,11 @@ test('CLI: xcodec encode song.mp3 -o codes.npy works end to end and equals the A
 
 test('damaged or truncated compressed files are typed errors, and readAudio points to the async reader', async () => {
   const mp3 = load('music_44100_stereo.mp3');
-  assert.throws(() => readAudio(mp3, 'song.mp3'), (e) => e.name === 'XcodecInputError' && /song\.mp3: MP3 .*decoded asynchronously; use await decodeAudio/.test(e.message));
+  assert.throws(
+    () => readAudio(mp3, 'song.mp3'),
+    (e) =>
+      e.name === 'XcodecInputError' && /song\.mp3: MP3 .*decoded asynchronously; use await decodeAudio/.test(e.message),
+  );
   // An MP3 cut after its first two frame headers: nothing decodes.
   const start = mp3.findIndex((b, i) => b === 0xff && (mp3[i + 1] & 0xe0) === 0xe0);
   await rejectsWith('XcodecInputError', decodeAudio(mp3.slice(0, start + 8), { fileName: 'cut.mp3' }), 'cut.mp3');
@@ -160,7 +230,11 @@ test('damaged or truncated compressed files are typed errors, and readAudio poin
     const damaged = bytes.slice();
     for (let i = 200; i < damaged.length; i += 97) damaged[i] ^= 0x5a;
     await rejectsWith('XcodecInputError', decodeAudio(damaged, { fileName: `damaged-${file}` }), `damaged-${file}`);
-    await rejectsWith('XcodecInputError', decodeAudio(bytes.slice(0, 40), { fileName: `head-${file}` }), `head-${file}`);
+    await rejectsWith(
+      'XcodecInputError',
+      decodeAudio(bytes.slice(0, 40), { fileName: `head-${file}` }),
+      `head-${file}`,
+    );
   }
   await rejectsWith('XcodecInputError', decodeAudio('song.mp3'), 'must be a Uint8Array');
 });

@@ -10,8 +10,10 @@ export function dataset(dir, copies = 1) {
   mkdirSync(join(dir, 'sub'), { recursive: true });
   for (let k = 0; k < copies; k++) {
     const tag = copies > 1 ? `_${k}` : '';
-    for (const f of readdirSync(join(fixtures, 'pipeline-tiny-hubert')).filter((f) => f.endsWith('.wav'))) copyFileSync(join(fixtures, 'pipeline-tiny-hubert', f), join(dir, f.replace('.wav', `${tag}.wav`)));
-    for (const f of ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'speech_mono.opus']) copyFileSync(join(fixtures, 'compressed', f), join(dir, 'sub', f.replace(/(\.\w+)$/, `${tag}$1`)));
+    for (const f of readdirSync(join(fixtures, 'pipeline-tiny-hubert')).filter((f) => f.endsWith('.wav')))
+      copyFileSync(join(fixtures, 'pipeline-tiny-hubert', f), join(dir, f.replace('.wav', `${tag}.wav`)));
+    for (const f of ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'speech_mono.opus'])
+      copyFileSync(join(fixtures, 'compressed', f), join(dir, 'sub', f.replace(/(\.\w+)$/, `${tag}$1`)));
   }
   writeFileSync(join(dir, 'sub', 'bad.wav'), 'these bytes are not audio');
   return dir;
@@ -34,11 +36,11 @@ export function tree(dir) {
 /** Relative paths of the finished .json files under dir; names only, so files renamed meanwhile by a running process do no harm. */
 export function finishedJson(dir) {
   if (!existsSync(dir)) return 0;
-  return readdirSync(dir, { recursive: true }).filter((p) => String(p).endsWith('.json') && !String(p).includes('.tmp')).length;
+  return readdirSync(dir, { recursive: true }).filter((p) => String(p).endsWith('.json') && !String(p).includes('.tmp'))
+    .length;
 }
 
 export function sameTree(a, b, what) {
   assert.equal(Object.keys(a).sort(), Object.keys(b).sort(), `${what}: the same files`);
   for (const k of Object.keys(a)) assert.ok(a[k].equals(b[k]), `${what}: ${k} byte-identical`);
 }
-

@@ -12,7 +12,7 @@ import { fixtures, here } from './helpers.mjs';
 
 const outputDir = join(here, 'output');
 
-test('demo page: upload an MP3, encode, heatmap of the codes\' shape, decode, playable reconstruction, screenshot', async () => {
+test("demo page: upload an MP3, encode, heatmap of the codes' shape, decode, playable reconstruction, screenshot", async () => {
   const server = await startDemoServer({ port: 0 });
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: await chromiumPath(), args: CHROMIUM_ARGS, timeout: 60000 });
@@ -22,13 +22,23 @@ test('demo page: upload an MP3, encode, heatmap of the codes\' shape, decode, pl
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => logs.push(String(e)));
     await page.goto(server.url);
-    await page.waitForFunction(() => window.demo?.model !== null && window.demo?.model !== undefined, null, { timeout: 60000 });
+    await page.waitForFunction(() => window.demo?.model !== null && window.demo?.model !== undefined, null, {
+      timeout: 60000,
+    });
     const info = await page.textContent('#model-info');
     assert.match(info, /runs in a worker on 2 thread\(s\)|runs in a worker on \d+ thread\(s\)/, info);
-    assert.is(await page.evaluate(() => crossOriginIsolated), true, 'the demo server makes the page cross-origin isolated');
+    assert.is(
+      await page.evaluate(() => crossOriginIsolated),
+      true,
+      'the demo server makes the page cross-origin isolated',
+    );
 
     await page.setInputFiles('#file', join(fixtures, 'compressed', 'speech_22050_mono.mp3'));
-    await page.waitForFunction(() => window.demo.samples !== null && !document.getElementById('encode').disabled, null, { timeout: 30000 });
+    await page.waitForFunction(
+      () => window.demo.samples !== null && !document.getElementById('encode').disabled,
+      null,
+      { timeout: 30000 },
+    );
     const seconds = await page.evaluate(() => window.demo.samples.length / window.demo.model.config.sampleRate);
     await page.selectOption('#bandwidth', '2');
     await page.click('#encode');
@@ -38,7 +48,13 @@ test('demo page: upload an MP3, encode, heatmap of the codes\' shape, decode, pl
       const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       const colours = new Set();
       for (let i = 0; i < px.length; i += 4) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
-      return { width: c.width, height: c.height, dims: window.demo.codes.dims, colours: colours.size, shape: document.getElementById('codes-shape').textContent };
+      return {
+        width: c.width,
+        height: c.height,
+        dims: window.demo.codes.dims,
+        colours: colours.size,
+        shape: document.getElementById('codes-shape').textContent,
+      };
     });
     assert.is(heat.dims[1], 4, '2 kbps is 4 quantizers at 50 frames/s');
     assert.is(heat.width, heat.dims[2], 'heatmap columns = frames');
@@ -47,8 +63,12 @@ test('demo page: upload an MP3, encode, heatmap of the codes\' shape, decode, pl
     assert.match(heat.shape, new RegExp(`\\(1, 4, ${heat.dims[2]}\\)`));
 
     await page.click('#decode');
-    await page.waitForFunction(() => window.demo.reconstruction !== null && !window.demo.busy, null, { timeout: 60000 });
-    await page.waitForFunction(() => Number.isFinite(document.getElementById('audio-reconstruction').duration), null, { timeout: 30000 });
+    await page.waitForFunction(() => window.demo.reconstruction !== null && !window.demo.busy, null, {
+      timeout: 60000,
+    });
+    await page.waitForFunction(() => Number.isFinite(document.getElementById('audio-reconstruction').duration), null, {
+      timeout: 30000,
+    });
     const duration = await page.evaluate(() => document.getElementById('audio-reconstruction').duration);
     assert.ok(Math.abs(duration - seconds) < 0.01, `reconstruction plays ${duration} s for ${seconds} s of input`);
     assert.is(await page.isDisabled('#download-wav'), false);
@@ -67,7 +87,10 @@ test('demo page: upload an MP3, encode, heatmap of the codes\' shape, decode, pl
 });
 
 test('demo:web refuses a folder that is not a checkpoint', async () => {
-  const e = await startDemoServer({ port: 0, model: join(fixtures, 'compressed') }).then(() => null, (err) => err);
+  const e = await startDemoServer({ port: 0, model: join(fixtures, 'compressed') }).then(
+    () => null,
+    (err) => err,
+  );
   assert.match(e?.message ?? '', /no config\.json there; accepted: a checkpoint folder/);
 });
 

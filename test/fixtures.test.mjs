@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { XcodecModelSync, XcodecFeatureExtractor } from '../dist/node/index.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual, item } from './helpers.mjs';
 
-const MODELS = (process.env.XCODEC_FIXTURE_MODELS ?? 'tiny-hubert,tiny-hubert-layernorm,tiny-wavlm,tiny-higgs').split(',');
+const MODELS = (process.env.XCODEC_FIXTURE_MODELS ?? 'tiny-hubert,tiny-hubert-layernorm,tiny-wavlm,tiny-higgs').split(
+  ',',
+);
 
 for (const name of MODELS) {
   const dir = join(fixtures, name);
@@ -32,7 +34,12 @@ for (const name of MODELS) {
 
     test(`${name}/${c.name}: intermediates within tolerance`, async () => {
       const m = await load();
-      const keys = { semantic_features: 'semanticFeatures', e_semantic: 'eSemantic', e_acoustic: 'eAcoustic', embeddings: 'embeddings' };
+      const keys = {
+        semantic_features: 'semanticFeatures',
+        e_semantic: 'eSemantic',
+        e_acoustic: 'eAcoustic',
+        embeddings: 'embeddings',
+      };
       // Higgs: the semantic model's input, resampled 24 -> 16 kHz by torchaudio (before its 160-sample pad).
       if (m.config.modelType === 'higgs_audio_v2_tokenizer') {
         assert.ok(c.tensors.semantic_input, 'the Higgs manifest lists semantic_input');
@@ -63,7 +70,9 @@ for (const name of MODELS) {
 
     test(`${name}/${c.name}: quantized, decode and forward within tolerance`, async () => {
       const m = await load();
-      const bws = Object.keys(c.bandwidths).map(Number).sort((a, b) => a - b);
+      const bws = Object.keys(c.bandwidths)
+        .map(Number)
+        .sort((a, b) => a - b);
       const hi = file(c, c.bandwidths[String(bws[bws.length - 1])].codes);
       const lo = file(c, c.bandwidths[String(bws[0])].codes);
       const codesHi = { data: hi.data, dims: hi.shape };
@@ -75,11 +84,21 @@ for (const name of MODELS) {
       assertDims(audioValues.dims, expAudio.shape, 'audio_values');
       assertClose(audioValues.data, expAudio.data, c.tensors.audio_values.atol, `${name}/${c.name} audio_values`);
       const low = m.decode({ data: lo.data, dims: lo.shape }).audioValues;
-      assertClose(low.data, file(c, 'audio_values_bw0.5').data, c.tensors['audio_values_bw0.5'].atol, `${name}/${c.name} audio_values_bw0.5`);
+      assertClose(
+        low.data,
+        file(c, 'audio_values_bw0.5').data,
+        c.tensors['audio_values_bw0.5'].atol,
+        `${name}/${c.name} audio_values_bw0.5`,
+      );
       const fwd = m.forward(x);
       const expFwd = file(c, 'forward_audio_values');
       assertDims(fwd.audioValues.dims, expFwd.shape, 'forward_audio_values');
-      assertClose(fwd.audioValues.data, expFwd.data, c.tensors.forward_audio_values.atol, `${name}/${c.name} forward_audio_values`);
+      assertClose(
+        fwd.audioValues.data,
+        expFwd.data,
+        c.tensors.forward_audio_values.atol,
+        `${name}/${c.name} forward_audio_values`,
+      );
       assertCodesEqual(fwd.audioCodes.data, hi.data, `${name}/${c.name} forward codes`);
     });
   }

@@ -30,7 +30,12 @@ const RUNS = [
   { kind: 'higgs', seconds: 10, semantic: 'hubert' },
 ];
 // checkpoint tensors that transformers' XcodecModel keeps but its inference never reads
-const UNUSED_AT_INFERENCE = [/^decoder_semantic\./, /^fc1\./, /\.codebook\.(embed_avg|cluster_size|inited)$/, /\.masked_spec_embed$/];
+const UNUSED_AT_INFERENCE = [
+  /^decoder_semantic\./,
+  /^fc1\./,
+  /\.codebook\.(embed_avg|cluster_size|inited)$/,
+  /\.masked_spec_embed$/,
+];
 
 const wav = decodeWav(new Uint8Array(readFileSync(join(here, 'fixtures', 'audio', 'music.wav'))));
 const music = wav.channels[0];
@@ -51,11 +56,15 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     let t0 = performance.now();
     const dir = join(CACHE, `xcodec-wasm-fullsize-${kind}-${SEED}`);
     const r = ensureCheckpoint(join(configs, kind), dir, { seed: SEED });
-    say(`${kind}: checkpoint ${r.generated ? `generated in ${secs(t0).toFixed(1)} s` : 'cached'} (${(r.bytes / 2 ** 20).toFixed(0)} MiB) at ${dir}`);
+    say(
+      `${kind}: checkpoint ${r.generated ? `generated in ${secs(t0).toFixed(1)} s` : 'cached'} (${(r.bytes / 2 ** 20).toFixed(0)} MiB) at ${dir}`,
+    );
     t0 = performance.now();
     const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
     state.model = model;
-    say(`${kind}: fromPretrained ${secs(t0).toFixed(2)} s (${model.simdFlavour}), WASM memory ${(model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`);
+    say(
+      `${kind}: fromPretrained ${secs(t0).toFixed(2)} s (${model.simdFlavour}), WASM memory ${(model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
     assert.equal(model.config.targetBandwidths, [0.5, 1, 1.5, 2, 4]);
     assert.is(model.config.codebookSize, 1024);
     assert.is(model.config.semantic.modelType, semantic);
@@ -76,12 +85,15 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     Object.assign(state, { N, frames });
     const byNq = new Map();
     // X-Codec: 1, 2, 3, 4, 8 quantizers (50 frames/s); Higgs: 2, 4, 6, 8, 16 (25 frames/s)
-    const perBandwidth = kind === 'higgs' ? { 0.5: 2, 1: 4, 1.5: 6, 2: 8, 4: 16 } : { 0.5: 1, 1: 2, 1.5: 3, 2: 4, 4: 8 };
+    const perBandwidth =
+      kind === 'higgs' ? { 0.5: 2, 1: 4, 1.5: 6, 2: 8, 4: 16 } : { 0.5: 1, 1: 2, 1.5: 3, 2: 4, 4: 8 };
     for (const bandwidth of model.config.targetBandwidths) {
       const nq = perBandwidth[bandwidth];
       const t0 = performance.now();
       const { audioCodes } = model.encode(input, { bandwidth });
-      say(`${kind}: encode ${seconds} s at ${bandwidth} kbps: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)})`);
+      say(
+        `${kind}: encode ${seconds} s at ${bandwidth} kbps: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)})`,
+      );
       assert.equal(audioCodes.dims, [1, nq, frames], `dims at ${bandwidth} kbps`);
       assert.instance(audioCodes.data, BigInt64Array);
       assert.is(audioCodes.data.length, nq * frames);
@@ -92,7 +104,10 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
       // every quantizer stage uses many codewords (NaN or collapsed embeddings give one code everywhere)
       for (let q = 0; q < nq; q++) {
         const distinct = new Set(audioCodes.data.subarray(q * frames, (q + 1) * frames)).size;
-        assert.ok(distinct >= 16, `${bandwidth} kbps, quantizer ${q}: only ${distinct} distinct codes in ${frames} frames`);
+        assert.ok(
+          distinct >= 16,
+          `${bandwidth} kbps, quantizer ${q}: only ${distinct} distinct codes in ${frames} frames`,
+        );
       }
       byNq.set(nq, audioCodes);
     }
@@ -101,7 +116,10 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     const top = byNq.get(most).data;
     for (const [nq, codes] of byNq) {
       for (let i = 0; i < nq * frames; i++) {
-        if (codes.data[i] !== top[i]) assert.unreachable(`${nq} quantizers: code ${i} is ${codes.data[i]}, the ${most}-quantizer encode has ${top[i]}`);
+        if (codes.data[i] !== top[i])
+          assert.unreachable(
+            `${nq} quantizers: code ${i} is ${codes.data[i]}, the ${most}-quantizer encode has ${top[i]}`,
+          );
       }
     }
     state.codes = byNq.get(most);
@@ -112,7 +130,9 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     const { N } = state;
     const t0 = performance.now();
     const { audioValues } = state.model.decode(state.codes);
-    say(`${kind}: decode ${seconds} s: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)}); peak WASM memory ${(state.model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`);
+    say(
+      `${kind}: decode ${seconds} s: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)}); peak WASM memory ${(state.model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
     assert.equal(audioValues.dims, [1, 1, N]);
     assert.is(audioValues.data.length, N);
     let peak = 0;

@@ -38,11 +38,20 @@ test('a mutant is a function of (seed, index) alone: building 5,000 others first
 
 test('quick pass: 3,000 mutants, none untyped, hung, crashed or loaded different', () => {
   const r = run('--seed', '1', '--count', '3000');
-  console.log(r.out.split('\n').filter((l) => /^\s*(│|┌|├|└|fuzz:|slowest)/.test(l)).map((l) => `  # ${l}`).join('\n'));
+  console.log(
+    r.out
+      .split('\n')
+      .filter((l) => /^\s*(│|┌|├|└|fuzz:|slowest)/.test(l))
+      .map((l) => `  # ${l}`)
+      .join('\n'),
+  );
   assert.ok(r.summary, r.out.slice(-3000));
   const total = Object.values(r.summary.counts).reduce((a, b) => a + b, 0);
   assert.is(total, 3000, 'every mutant ran');
-  assert.ok(r.summary.counts.ok > 100 && r.summary.counts.typed > 1000, `a mix of outcomes: ${JSON.stringify(r.summary.counts)}`);
+  assert.ok(
+    r.summary.counts.ok > 100 && r.summary.counts.typed > 1000,
+    `a mix of outcomes: ${JSON.stringify(r.summary.counts)}`,
+  );
   assert.is(r.summary.bad, 0, r.out.slice(-3000));
   assert.is(r.status, 0);
 });

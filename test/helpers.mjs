@@ -23,20 +23,28 @@ export function assertClose(got, expected, atol, what) {
   let at = -1;
   for (let i = 0; i < got.length; i++) {
     const d = Math.abs(got[i] - expected[i]);
-    if (!(d <= worst)) { worst = d; at = i; }
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
   }
-  if (!(worst <= atol)) throw new Error(`${what}: max |diff| ${worst} at index ${at} (got ${got[at]}, expected ${expected[at]}) exceeds atol ${atol}`);
+  if (!(worst <= atol))
+    throw new Error(
+      `${what}: max |diff| ${worst} at index ${at} (got ${got[at]}, expected ${expected[at]}) exceeds atol ${atol}`,
+    );
   return worst;
 }
 
 export function assertDims(got, expected, what) {
-  if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${what}: dims ${JSON.stringify(got)} != expected ${JSON.stringify(expected)}`);
+  if (JSON.stringify(got) !== JSON.stringify(expected))
+    throw new Error(`${what}: dims ${JSON.stringify(got)} != expected ${JSON.stringify(expected)}`);
 }
 
 export function assertCodesEqual(got, expected, what) {
   if (got.length !== expected.length) throw new Error(`${what}: ${got.length} codes, expected ${expected.length}`);
   for (let i = 0; i < got.length; i++) {
-    if (BigInt(got[i]) !== BigInt(expected[i])) throw new Error(`${what}: code ${i} is ${got[i]}, expected ${expected[i]}`);
+    if (BigInt(got[i]) !== BigInt(expected[i]))
+      throw new Error(`${what}: code ${i} is ${got[i]}, expected ${expected[i]}`);
   }
 }
 
@@ -56,7 +64,9 @@ export async function rejectsWith(name, promise, ...fragments) {
   }
   if (!error) throw new Error(`expected a ${name} containing ${JSON.stringify(fragments)}, the promise resolved`);
   if (error.name !== name) throw new Error(`wrong error type: ${error.name}: ${error.message}`);
-  for (const f of fragments) if (!error.message.includes(f)) throw new Error(`message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
+  for (const f of fragments)
+    if (!error.message.includes(f))
+      throw new Error(`message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
   return error;
 }
 
@@ -65,7 +75,9 @@ export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
   });
 }
-

@@ -7,7 +7,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecFeatureExtractor, XcodecModelSync } from '../dist/node/index.js';
@@ -18,9 +29,14 @@ const FILES = ['config.json', 'preprocessor_config.json', 'model.safetensors'];
 const COMMIT = createHash('sha1').update('tiny-xcodec@main').digest('hex');
 const bytes = Object.fromEntries(FILES.map((f) => [f, readFileSync(join(src, f))]));
 // the Hub names small files by their git blob sha1 and LFS files (the weights) by their sha256
-const etag = Object.fromEntries(FILES.map((f) => [f, f === 'model.safetensors'
-  ? createHash('sha256').update(bytes[f]).digest('hex')
-  : createHash('sha1').update(`blob ${bytes[f].length}\0`).update(bytes[f]).digest('hex')]));
+const etag = Object.fromEntries(
+  FILES.map((f) => [
+    f,
+    f === 'model.safetensors'
+      ? createHash('sha256').update(bytes[f]).digest('hex')
+      : createHash('sha1').update(`blob ${bytes[f].length}\0`).update(bytes[f]).digest('hex'),
+  ]),
+);
 
 const requests = [];
 let cutAfter = 0; // > 0: the storage sends this many bytes of the weights, then drops the connection
@@ -31,7 +47,14 @@ const server = createServer((req, res) => {
     const f = m[2];
     const headers = { 'x-repo-commit': COMMIT, etag: `"${etag[f]}"` };
     if (f === 'model.safetensors') {
-      res.writeHead(302, { ...headers, 'x-linked-etag': `"${etag[f]}"`, 'x-linked-size': String(bytes[f].length), location: `http://${req.headers.host}/storage/${etag[f]}` }).end(); // absolute, as the Hub's CDN redirect
+      res
+        .writeHead(302, {
+          ...headers,
+          'x-linked-etag': `"${etag[f]}"`,
+          'x-linked-size': String(bytes[f].length),
+          location: `http://${req.headers.host}/storage/${etag[f]}`,
+        })
+        .end(); // absolute, as the Hub's CDN redirect
     } else {
       res.writeHead(200, { ...headers, 'content-length': bytes[f].length });
       res.end(req.method === 'HEAD' ? undefined : bytes[f]);
@@ -44,7 +67,10 @@ const server = createServer((req, res) => {
     const r = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const from = r ? Number(r[1]) : 0;
     const part = body.subarray(from);
-    res.writeHead(r ? 206 : 200, { 'content-length': part.length, ...(r ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(r ? 206 : 200, {
+      'content-length': part.length,
+      ...(r ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
+    });
     if (cutAfter > 0) {
       res.write(part.subarray(0, cutAfter));
       setTimeout(() => res.destroy(), 50);
@@ -62,7 +88,11 @@ const repoDir = (cache) => join(cache, 'models--test-org--tiny-xcodec');
 function checkCodes(model) {
   const input = npy(join(src, 'cases', 'mono_1.0s', 'input_values.npy'));
   const { audioCodes } = model.encode({ data: input.data, dims: input.shape });
-  assertCodesEqual(audioCodes.data, npy(join(src, 'cases', 'mono_1.0s', 'audio_codes_bw4.npy')).data, 'codes from the cached model');
+  assertCodesEqual(
+    audioCodes.data,
+    npy(join(src, 'cases', 'mono_1.0s', 'audio_codes_bw4.npy')).data,
+    'codes from the cached model',
+  );
 }
 
 /** A cache as Python's huggingface_hub writes it, by hand: blobs named by ETag, relative links, a ref. */
@@ -92,7 +122,10 @@ test('a repository id downloads into the huggingface_hub layout and loads; a sec
   const before = requests.length;
   checkCodes(await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } }));
   const again = requests.slice(before);
-  assert.ok(again.every((r) => r.method === 'HEAD'), `the second load only asks for metadata: ${JSON.stringify(again)}`);
+  assert.ok(
+    again.every((r) => r.method === 'HEAD'),
+    `the second load only asks for metadata: ${JSON.stringify(again)}`,
+  );
   const fe = await XcodecFeatureExtractor.fromPretrained('test-org/tiny-xcodec', { endpoint, cacheDir });
   assert.is(fe.config.hopLength, 320);
 });
@@ -100,21 +133,33 @@ test('a repository id downloads into the huggingface_hub layout and loads; a sec
 test('a download cut mid-file keeps its bytes and resumes with a Range request; the result is byte-identical', async () => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'xcodec-hub-'));
   cutAfter = 1000;
-  const e = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } }).then(() => null, (err) => err);
+  const e = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } }).then(
+    () => null,
+    (err) => err,
+  );
   cutAfter = 0;
   assert.is(e?.name, 'XcodecCheckpointError', String(e));
-  assert.match(e.message, /model\.safetensors: download (failed|ended) after 1000 of \d+ bytes.*run again to resume from .*\.incomplete/);
+  assert.match(
+    e.message,
+    /model\.safetensors: download (failed|ended) after 1000 of \d+ bytes.*run again to resume from .*\.incomplete/,
+  );
   const blob = join(repoDir(cacheDir), 'blobs', etag['model.safetensors']);
   assert.is(statSync(`${blob}.incomplete`).size, 1000, 'the first 1000 bytes are kept');
-  assert.not.ok(existsSync(join(repoDir(cacheDir), 'snapshots', COMMIT, 'model.safetensors')), 'no snapshot link to a partial file');
+  assert.not.ok(
+    existsSync(join(repoDir(cacheDir), 'snapshots', COMMIT, 'model.safetensors')),
+    'no snapshot link to a partial file',
+  );
   const before = requests.length;
   checkCodes(await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir } }));
-  assert.ok(requests.slice(before).some((r) => r.method === 'GET' && r.range === 'bytes=1000-'), 'resumed with Range: bytes=1000-');
+  assert.ok(
+    requests.slice(before).some((r) => r.method === 'GET' && r.range === 'bytes=1000-'),
+    'resumed with Range: bytes=1000-',
+  );
   assert.ok(readFileSync(blob).equals(bytes['model.safetensors']), 'the resumed blob is the file');
   assert.not.ok(existsSync(`${blob}.incomplete`));
 });
 
-test('a cache written in Python\'s layout loads offline (HF_HUB_OFFLINE=1, HF_HUB_CACHE) with no request', async () => {
+test("a cache written in Python's layout loads offline (HF_HUB_OFFLINE=1, HF_HUB_CACHE) with no request", async () => {
   const cache = mkdtempSync(join(tmpdir(), 'xcodec-hub-py-'));
   pythonCache(cache);
   const saved = { ...process.env };
@@ -126,9 +171,17 @@ test('a cache written in Python\'s layout loads offline (HF_HUB_OFFLINE=1, HF_HU
     assert.is(requests.length, before, 'offline: no request at all');
     // a commit as the revision needs no ref
     checkCodes(await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, revision: COMMIT } }));
-    const missing = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, revision: 'v2' } }).then(() => null, (err) => err);
+    const missing = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', {
+      hub: { endpoint, revision: 'v2' },
+    }).then(
+      () => null,
+      (err) => err,
+    );
     assert.is(missing?.name, 'XcodecCheckpointError');
-    assert.match(missing.message, /test-org\/tiny-xcodec@v2: offline \(HF_HUB_OFFLINE\), and the cache .*models--test-org--tiny-xcodec has no refs\/v2/);
+    assert.match(
+      missing.message,
+      /test-org\/tiny-xcodec@v2: offline \(HF_HUB_OFFLINE\), and the cache .*models--test-org--tiny-xcodec has no refs\/v2/,
+    );
     assert.is(requests.length, before, 'still no request');
   } finally {
     process.env = saved;
@@ -139,15 +192,27 @@ test('offline with a file missing from the snapshot names it; an unreachable Hub
   const cache = mkdtempSync(join(tmpdir(), 'xcodec-hub-py-'));
   pythonCache(cache);
   const closed = `http://127.0.0.1:${await freePort()}`;
-  checkCodes(await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint: closed, cacheDir: cache } }));
+  checkCodes(
+    await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint: closed, cacheDir: cache } }),
+  );
   const empty = mkdtempSync(join(tmpdir(), 'xcodec-hub-empty-'));
-  const e = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint: closed, cacheDir: empty } }).then(() => null, (err) => err);
+  const e = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', {
+    hub: { endpoint: closed, cacheDir: empty },
+  }).then(
+    () => null,
+    (err) => err,
+  );
   assert.match(e?.message ?? '', /the Hub is unreachable \(.*ECONNREFUSED.*\), and the cache .* has no refs\/main/);
   const partial = mkdtempSync(join(tmpdir(), 'xcodec-hub-py-'));
   pythonCache(partial);
   const { rmSync } = await import('node:fs');
   rmSync(join(repoDir(partial), 'snapshots', COMMIT, 'model.safetensors'));
-  const m = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint, cacheDir: partial, offline: true } }).then(() => null, (err) => err);
+  const m = await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', {
+    hub: { endpoint, cacheDir: partial, offline: true },
+  }).then(
+    () => null,
+    (err) => err,
+  );
   assert.match(m?.message ?? '', /has neither model\.safetensors nor model\.safetensors\.index\.json in the cache/);
 });
 
@@ -160,7 +225,10 @@ test('HF_HOME chooses the cache when HF_HUB_CACHE is unset; a missing repository
   try {
     checkCodes(await XcodecModelSync.fromPretrained('test-org/tiny-xcodec', { hub: { endpoint } }));
     assert.ok(existsSync(join(home, 'hub', 'models--test-org--tiny-xcodec', 'refs', 'main')));
-    const e = await XcodecModelSync.fromPretrained('test-org/missing', { hub: { endpoint } }).then(() => null, (err) => err);
+    const e = await XcodecModelSync.fromPretrained('test-org/missing', { hub: { endpoint } }).then(
+      () => null,
+      (err) => err,
+    );
     assert.is(e?.name, 'XcodecCheckpointError');
     assert.match(e.message, /test-org\/missing\/resolve\/main\/config\.json: not found \(HTTP 404\)/);
   } finally {
@@ -172,14 +240,28 @@ test('the CLI takes a repository id, shows the download per file, and then runs 
   const { spawn } = await import('node:child_process');
   const cache = mkdtempSync(join(tmpdir(), 'xcodec-hub-cli-'));
   const cli = join(fixtures, '..', '..', 'dist', 'node', 'cli.js');
-  const run = (env) => new Promise((resolve) => {
-    // async spawn: this process serves the downloads meanwhile
-    const child = spawn(process.execPath, [cli, 'encode', join(fixtures, 'pipeline-tiny-hubert', 'mono_16000_int16.wav'), '-o', join(cache, 'codes.npy'), '--model', 'test-org/tiny-xcodec'],
-      { env: { ...process.env, HF_ENDPOINT: endpoint, HF_HUB_CACHE: cache, ...env } });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (status) => resolve({ status, stderr }));
-  });
+  const run = (env) =>
+    new Promise((resolve) => {
+      // async spawn: this process serves the downloads meanwhile
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'encode',
+          join(fixtures, 'pipeline-tiny-hubert', 'mono_16000_int16.wav'),
+          '-o',
+          join(cache, 'codes.npy'),
+          '--model',
+          'test-org/tiny-xcodec',
+        ],
+        { env: { ...process.env, HF_ENDPOINT: endpoint, HF_HUB_CACHE: cache, ...env } },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('exit', (status) => resolve({ status, stderr }));
+    });
   const first = await run({});
   assert.is(first.status, 0, first.stderr);
   assert.match(first.stderr, /downloading model\.safetensors: 100% of \d+\.\d MiB/);

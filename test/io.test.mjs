@@ -25,7 +25,8 @@ function throwsInput(fn, ...fragments) {
   }
   assert.ok(error, `expected an XcodecInputError containing ${JSON.stringify(fragments)}, nothing was thrown`);
   assert.is(error.name, 'XcodecInputError', `wrong error type: ${error.name}: ${error.message}`);
-  for (const f of fragments) assert.ok(error.message.includes(f), `message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
+  for (const f of fragments)
+    assert.ok(error.message.includes(f), `message ${JSON.stringify(error.message)} lacks ${JSON.stringify(f)}`);
   return error;
 }
 
@@ -42,12 +43,32 @@ function assertSamplesEqual(got, expected, what) {
 const ascii = (s) => Array.from(s, (c) => c.charCodeAt(0));
 const u16 = (v) => [v & 0xff, (v >>> 8) & 0xff];
 const u32 = (v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-const chunk = (id, body, declaredSize = body.length) => [...ascii(id), ...u32(declaredSize), ...body, ...(body.length % 2 ? [0] : [])];
+const chunk = (id, body, declaredSize = body.length) => [
+  ...ascii(id),
+  ...u32(declaredSize),
+  ...body,
+  ...(body.length % 2 ? [0] : []),
+];
 const PCM_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
 
-function fmtBody({ tag = 1, channels = 1, rate = 16000, bits = 16, container = bits, extensibleTag = null, guidTail = PCM_GUID_TAIL }) {
+function fmtBody({
+  tag = 1,
+  channels = 1,
+  rate = 16000,
+  bits = 16,
+  container = bits,
+  extensibleTag = null,
+  guidTail = PCM_GUID_TAIL,
+}) {
   const block = (channels * container) / 8;
-  const common = [...u16(extensibleTag === null ? tag : 0xfffe), ...u16(channels), ...u32(rate), ...u32(rate * block), ...u16(block), ...u16(container)];
+  const common = [
+    ...u16(extensibleTag === null ? tag : 0xfffe),
+    ...u16(channels),
+    ...u32(rate),
+    ...u32(rate * block),
+    ...u16(block),
+    ...u16(container),
+  ];
   if (extensibleTag === null) return common;
   return [...common, ...u16(22), ...u16(bits), ...u32(0), ...u16(extensibleTag), ...guidTail];
 }
@@ -60,7 +81,8 @@ function riff(chunks) {
 /** Little-endian bytes of integer samples of the given width. */
 function intBytes(values, bytesPerSample) {
   const out = [];
-  for (const v of values) for (let b = 0; b < bytesPerSample; b++) out.push(Number((BigInt(v) >> BigInt(8 * b)) & 0xffn));
+  for (const v of values)
+    for (let b = 0; b < bytesPerSample; b++) out.push(Number((BigInt(v) >> BigInt(8 * b)) & 0xffn));
   return out;
 }
 
@@ -76,10 +98,16 @@ test('WAV: encodeWav writes 16-bit PCM with round(x * 32767) after clamping to +
   const bytes = encodeWav([left, right], 22050);
   assert.is(bytes.length, 44 + 8 * 2 * 2);
   const view = new DataView(bytes.buffer);
-  assert.equal([view.getUint16(20, true), view.getUint16(22, true), view.getUint32(24, true), view.getUint16(34, true)], [1, 2, 22050, 16]);
+  assert.equal(
+    [view.getUint16(20, true), view.getUint16(22, true), view.getUint32(24, true), view.getUint16(34, true)],
+    [1, 2, 22050, 16],
+  );
   const leftInts = Array.from({ length: 8 }, (_, i) => view.getInt16(44 + i * 4, true));
   const clamp = (x) => Math.max(-0.99, Math.min(0.99, x));
-  assert.equal(leftInts, Array.from(left, (x) => Math.round(clamp(x) * 32767)));
+  assert.equal(
+    leftInts,
+    Array.from(left, (x) => Math.round(clamp(x) * 32767)),
+  );
   const decoded = decodeWav(bytes);
   assert.is(decoded.sampleRate, 22050);
   assert.is(decoded.channels.length, 2);
@@ -91,10 +119,16 @@ test('WAV: encodeWav writes 16-bit PCM with round(x * 32767) after clamping to +
 test('WAV: rescale brings the peak to 0.99 and leaves silence silent', () => {
   const x = Float32Array.from([0.1, -0.4, 0.2]);
   const view = new DataView(encodeWav(x, 16000, { rescale: true }).buffer);
-  assert.equal([0, 1, 2].map((i) => view.getInt16(44 + 2 * i, true)), [0.1, -0.4, 0.2].map((v) => Math.round((Math.fround(v) * 0.99 / Math.fround(0.4)) * 32767)));
+  assert.equal(
+    [0, 1, 2].map((i) => view.getInt16(44 + 2 * i, true)),
+    [0.1, -0.4, 0.2].map((v) => Math.round(((Math.fround(v) * 0.99) / Math.fround(0.4)) * 32767)),
+  );
   assert.is(view.getInt16(46, true), -Math.round(0.99 * 32767));
   const loud = new DataView(encodeWav(Float32Array.from([3, -6]), 16000, { rescale: true }).buffer);
-  assert.equal([loud.getInt16(44, true), loud.getInt16(46, true)], [Math.round(0.495 * 32767), -Math.round(0.99 * 32767)]);
+  assert.equal(
+    [loud.getInt16(44, true), loud.getInt16(46, true)],
+    [Math.round(0.495 * 32767), -Math.round(0.99 * 32767)],
+  );
   const silent = new DataView(encodeWav(new Float32Array(4), 16000, { rescale: true }).buffer);
   for (let i = 0; i < 4; i++) assert.is(silent.getInt16(44 + 2 * i, true), 0);
 });
@@ -102,14 +136,49 @@ test('WAV: rescale brings the peak to 0.99 and leaves silence silent', () => {
 test('WAV: every accepted sample format decodes with soundfile scaling', () => {
   const cases = [
     { name: '8-bit unsigned', fmt: { bits: 8 }, data: [0, 128, 255, 64], expected: [-1, 0, 127 / 128, -0.5] },
-    { name: '16-bit', fmt: { bits: 16 }, data: intBytes([-32768, 32767, -1, 1234], 2), expected: [-1, 32767 / 32768, -1 / 32768, 1234 / 32768] },
-    { name: '24-bit', fmt: { bits: 24 }, data: intBytes([-8388608, 8388607, -1, 123456], 3), expected: [-1, 8388607 / 8388608, -1 / 8388608, 123456 / 8388608] },
-    { name: '32-bit', fmt: { bits: 32 }, data: intBytes([-(2 ** 31), 2 ** 31 - 1, -1, 0x12345678], 4), expected: [-1, (2 ** 31 - 1) / 2 ** 31, -1 / 2 ** 31, 0x12345678 / 2 ** 31] },
-    { name: 'float32', fmt: { tag: 3, bits: 32 }, data: floatBytes([0.25, -1.5, 1e-8], 32), expected: [0.25, -1.5, 1e-8] },
+    {
+      name: '16-bit',
+      fmt: { bits: 16 },
+      data: intBytes([-32768, 32767, -1, 1234], 2),
+      expected: [-1, 32767 / 32768, -1 / 32768, 1234 / 32768],
+    },
+    {
+      name: '24-bit',
+      fmt: { bits: 24 },
+      data: intBytes([-8388608, 8388607, -1, 123456], 3),
+      expected: [-1, 8388607 / 8388608, -1 / 8388608, 123456 / 8388608],
+    },
+    {
+      name: '32-bit',
+      fmt: { bits: 32 },
+      data: intBytes([-(2 ** 31), 2 ** 31 - 1, -1, 0x12345678], 4),
+      expected: [-1, (2 ** 31 - 1) / 2 ** 31, -1 / 2 ** 31, 0x12345678 / 2 ** 31],
+    },
+    {
+      name: 'float32',
+      fmt: { tag: 3, bits: 32 },
+      data: floatBytes([0.25, -1.5, 1e-8], 32),
+      expected: [0.25, -1.5, 1e-8],
+    },
     { name: 'float64', fmt: { tag: 3, bits: 64 }, data: floatBytes([0.1, -0.7, 2], 64), expected: [0.1, -0.7, 2] },
-    { name: 'extensible 16-bit', fmt: { bits: 16, extensibleTag: 1 }, data: intBytes([-32768, 5], 2), expected: [-1, 5 / 32768] },
-    { name: 'extensible 24 valid bits in 32', fmt: { bits: 24, container: 32, extensibleTag: 1 }, data: intBytes([-(2 ** 31), 256 * 3], 4), expected: [-1, 3 / 8388608] },
-    { name: 'extensible float32', fmt: { bits: 32, extensibleTag: 3 }, data: floatBytes([0.5, -0.125], 32), expected: [0.5, -0.125] },
+    {
+      name: 'extensible 16-bit',
+      fmt: { bits: 16, extensibleTag: 1 },
+      data: intBytes([-32768, 5], 2),
+      expected: [-1, 5 / 32768],
+    },
+    {
+      name: 'extensible 24 valid bits in 32',
+      fmt: { bits: 24, container: 32, extensibleTag: 1 },
+      data: intBytes([-(2 ** 31), 256 * 3], 4),
+      expected: [-1, 3 / 8388608],
+    },
+    {
+      name: 'extensible float32',
+      fmt: { bits: 32, extensibleTag: 3 },
+      data: floatBytes([0.5, -0.125], 32),
+      expected: [0.5, -0.125],
+    },
     { name: 'extensible float64', fmt: { bits: 64, extensibleTag: 3 }, data: floatBytes([0.3], 64), expected: [0.3] },
   ];
   for (const c of cases) {
@@ -121,17 +190,38 @@ test('WAV: every accepted sample format decodes with soundfile scaling', () => {
 
 test('WAV: interleaved multichannel frames are split per channel', () => {
   const data = intBytes([1, -1, 100, 2, -2, 200], 3); // 2 frames of 3 channels, 24-bit
-  const { channels } = decodeWav(riff([chunk('fmt ', fmtBody({ channels: 3, bits: 24, extensibleTag: 1 })), chunk('data', data)]));
-  assert.equal(channels.map((c) => Array.from(c, (v) => v * 8388608)), [[1, 2], [-1, -2], [100, 200]]);
+  const { channels } = decodeWav(
+    riff([chunk('fmt ', fmtBody({ channels: 3, bits: 24, extensibleTag: 1 })), chunk('data', data)]),
+  );
+  assert.equal(
+    channels.map((c) => Array.from(c, (v) => v * 8388608)),
+    [
+      [1, 2],
+      [-1, -2],
+      [100, 200],
+    ],
+  );
 });
 
 test('WAV: unknown chunks are skipped, odd sizes with their padding byte; fmt may follow data', () => {
   const data = intBytes([7, -7, 300], 2);
   const fmt = chunk('fmt ', fmtBody({}));
-  const withJunk = riff([chunk('LIST', [1, 2, 3]), fmt, chunk('junk', [9, 9, 9, 9, 9]), chunk('data', data), chunk('id3 ', [1])]);
-  assert.equal(Array.from(decodeWav(withJunk).channels[0], (v) => v * 32768), [7, -7, 300]);
+  const withJunk = riff([
+    chunk('LIST', [1, 2, 3]),
+    fmt,
+    chunk('junk', [9, 9, 9, 9, 9]),
+    chunk('data', data),
+    chunk('id3 ', [1]),
+  ]);
+  assert.equal(
+    Array.from(decodeWav(withJunk).channels[0], (v) => v * 32768),
+    [7, -7, 300],
+  );
   const fmtLast = riff([chunk('data', data), chunk('bext', [0]), fmt]);
-  assert.equal(Array.from(decodeWav(fmtLast).channels[0], (v) => v * 32768), [7, -7, 300]);
+  assert.equal(
+    Array.from(decodeWav(fmtLast).channels[0], (v) => v * 32768),
+    [7, -7, 300],
+  );
 });
 
 test('WAV: a data chunk whose size runs past the end (streaming writers) is cut to whole frames', () => {
@@ -140,7 +230,14 @@ test('WAV: a data chunk whose size runs past the end (streaming writers) is cut 
   for (const declared of [0xffffffff, 0, 1000]) {
     const bytes = riff([fmt, [...ascii('data'), ...u32(declared), ...frames]]);
     const { channels } = decodeWav(bytes);
-    assert.equal(channels.map((c) => Array.from(c, (v) => v * 32768)), [[1, 3], [2, 4]], `declared size ${declared}`);
+    assert.equal(
+      channels.map((c) => Array.from(c, (v) => v * 32768)),
+      [
+        [1, 3],
+        [2, 4],
+      ],
+      `declared size ${declared}`,
+    );
   }
 });
 
@@ -148,20 +245,40 @@ test('WAV: malformed or unsupported files throw XcodecInputError saying what is 
   const fmt = chunk('fmt ', fmtBody({}));
   const data = chunk('data', [0, 0]);
   throwsInput(() => decodeWav(new Uint8Array([1, 2, 3])), 'WAV', 'RIFF/WAVE');
-  throwsInput(() => decodeWav(new Uint8Array([...ascii('RIFF'), 0, 0, 0, 0, ...ascii('AVI ')])), 'not a RIFF/WAVE file');
+  throwsInput(
+    () => decodeWav(new Uint8Array([...ascii('RIFF'), 0, 0, 0, 0, ...ascii('AVI ')])),
+    'not a RIFF/WAVE file',
+  );
   throwsInput(() => decodeWav(new Uint8Array([...ascii('RIFX'), 0, 0, 0, 0, ...ascii('WAVE')])), 'big-endian RIFX');
   throwsInput(() => decodeWav(riff([data])), 'no fmt chunk');
   throwsInput(() => decodeWav(riff([fmt])), 'no data chunk');
   throwsInput(() => decodeWav(riff([chunk('fmt ', [1, 0, 1, 0]), data])), 'fmt chunk of 4 bytes is too short');
-  throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ tag: 2, bits: 4 })), data])), 'unsupported format tag 0x0002 (ADPCM)', 'accepted: PCM 8/16/24/32-bit, IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE');
+  throwsInput(
+    () => decodeWav(riff([chunk('fmt ', fmtBody({ tag: 2, bits: 4 })), data])),
+    'unsupported format tag 0x0002 (ADPCM)',
+    'accepted: PCM 8/16/24/32-bit, IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE',
+  );
   throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ tag: 0x55 })), data])), '0x0055 (MPEG Layer 3)');
-  throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ bits: 12 })), data])), 'unsupported PCM bit depth 12', 'accepted');
-  throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ tag: 3, bits: 16 })), data])), 'unsupported IEEE float bit depth 16');
+  throwsInput(
+    () => decodeWav(riff([chunk('fmt ', fmtBody({ bits: 12 })), data])),
+    'unsupported PCM bit depth 12',
+    'accepted',
+  );
+  throwsInput(
+    () => decodeWav(riff([chunk('fmt ', fmtBody({ tag: 3, bits: 16 })), data])),
+    'unsupported IEEE float bit depth 16',
+  );
   throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ channels: 0 })), data])), '0 channels');
   throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ rate: 0 })), data])), 'sample rate of 0');
-  throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ extensibleTag: 1 }).slice(0, 30)), data])), 'WAVE_FORMAT_EXTENSIBLE fmt chunk of 30 bytes is too short');
+  throwsInput(
+    () => decodeWav(riff([chunk('fmt ', fmtBody({ extensibleTag: 1 }).slice(0, 30)), data])),
+    'WAVE_FORMAT_EXTENSIBLE fmt chunk of 30 bytes is too short',
+  );
   const ambisonic = [0x00, 0x00, 0x21, 0x07, 0xd3, 0x11, 0x86, 0x44, 0xc8, 0xc1, 0xca, 0x00, 0x00, 0x00];
-  throwsInput(() => decodeWav(riff([chunk('fmt ', fmtBody({ extensibleTag: 1, guidTail: ambisonic })), data])), 'unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID {00000001-0721-11d3-8644-c8c1ca000000}');
+  throwsInput(
+    () => decodeWav(riff([chunk('fmt ', fmtBody({ extensibleTag: 1, guidTail: ambisonic })), data])),
+    'unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID {00000001-0721-11d3-8644-c8c1ca000000}',
+  );
   throwsInput(() => encodeWav([], 16000), 'no channels');
   throwsInput(() => encodeWav([new Float32Array(2), new Float32Array(3)], 16000), 'channels differ in length (2, 3)');
   throwsInput(() => encodeWav(new Float32Array(2), 44100.5), 'sample rate 44100.5');
@@ -169,7 +286,10 @@ test('WAV: malformed or unsupported files throw XcodecInputError saying what is 
 });
 
 test('WAV: the real samples (16 kHz mono, 20.00 s and 14.34 s)', () => {
-  for (const [name, seconds] of [['music.wav', '20.00'], ['speech_cn.wav', '14.34']]) {
+  for (const [name, seconds] of [
+    ['music.wav', '20.00'],
+    ['speech_cn.wav', '14.34'],
+  ]) {
     const { sampleRate, channels } = decodeWav(load(join(audioDir, name)));
     assert.is(sampleRate, 16000, name);
     assert.is(channels.length, 1, name);
@@ -194,11 +314,13 @@ test('FLAC: speech_en.flac decodes sample for sample like libFLAC (flac -d)', ()
 
 // What each file exercises (see generate.py there; `flac -a` lists the subframes).
 const FLAC_FIXTURES = {
-  stereo_decorrelation_44100: '16-bit stereo, blocksize 192: independent, left/side, side/right and mid/side frames; fixed and LPC',
+  stereo_decorrelation_44100:
+    '16-bit stereo, blocksize 192: independent, left/side, side/right and mid/side frames; fixed and LPC',
   stereo_independent_22050: 'stereo without decorrelation (--no-mid-side), 22.05 kHz',
   mono_24bit_48000: '24-bit, 5-bit Rice parameters (residual coding method 1)',
   lpc_order32_16000: 'LPC of order 32 (--lax), 15-bit coefficients',
-  blocksize4608_11025: 'blocksize 4608 (code 5), 11025 Hz given in the header as 16-bit Hz, a 16-bit coded last block size',
+  blocksize4608_11025:
+    'blocksize 4608 (code 5), 11025 Hz given in the header as 16-bit Hz, a 16-bit coded last block size',
   mono_8bit_8000: '8-bit',
   mono_12bit_32000: '12-bit (sample size code 2)',
   stereo_20bit_96000: '20-bit stereo at 96 kHz',
@@ -210,7 +332,10 @@ const FLAC_FIXTURES = {
 };
 
 test('FLAC: every synthetic fixture matches its libFLAC decode exactly', () => {
-  const files = readdirSync(flacDir).filter((f) => f.endsWith('.flac')).map((f) => f.slice(0, -5)).sort();
+  const files = readdirSync(flacDir)
+    .filter((f) => f.endsWith('.flac'))
+    .map((f) => f.slice(0, -5))
+    .sort();
   assert.equal(files, Object.keys(FLAC_FIXTURES).sort(), 'fixture list');
   for (const [name, what] of Object.entries(FLAC_FIXTURES)) {
     const ours = decodeFlac(load(join(flacDir, `${name}.flac`)));
@@ -224,7 +349,8 @@ test('FLAC: every synthetic fixture matches its libFLAC decode exactly', () => {
 test('FLAC: the 32-bit fixture really needs 33-bit side samples and full-scale output', () => {
   const { channels } = decodeFlac(load(join(flacDir, 'stereo_32bit_88200.flac')));
   let widestSide = 0;
-  for (let i = 0; i < channels[0].length; i++) widestSide = Math.max(widestSide, Math.abs(channels[0][i] - channels[1][i]));
+  for (let i = 0; i < channels[0].length; i++)
+    widestSide = Math.max(widestSide, Math.abs(channels[0][i] - channels[1][i]));
   assert.ok(widestSide > 1, `side peak ${widestSide} (of 2^31) should exceed 1`);
 });
 
@@ -258,7 +384,9 @@ class BitWriter {
   bytes() {
     while (this.bits.length % 8) this.bits.push(0);
     const out = new Uint8Array(this.bits.length / 8);
-    this.bits.forEach((b, i) => { out[i >> 3] |= b << (7 - (i & 7)); });
+    this.bits.forEach((b, i) => {
+      out[i >> 3] |= b << (7 - (i & 7));
+    });
     return out;
   }
 }
@@ -281,7 +409,7 @@ function codedNumber(n) {
   if (v < 0x80n) return [Number(v)];
   let length = 2;
   while (v >= 1n << BigInt(5 * length + 1)) length++;
-  const out = [Number((0xff00n >> BigInt(length)) & 0xffn | (v >> BigInt(6 * (length - 1))))];
+  const out = [Number(((0xff00n >> BigInt(length)) & 0xffn) | (v >> BigInt(6 * (length - 1))))];
   for (let i = length - 2; i >= 0; i--) out.push(0x80 | Number((v >> BigInt(6 * i)) & 0x3fn));
   return out;
 }
@@ -290,8 +418,27 @@ function codedNumber(n) {
  * One frame: header fields, then `subframes(writer)`, padding, CRC-16.
  * blockSizeCode/rateCode extras are written as the spec orders them (block size bits, then rate bits).
  */
-function frame({ variable = 0, blockSizeCode, blockSizeBits = null, rateCode = 0, rateBits = null, channelCode = 0, sizeCode = 0, number = 0, subframes, corruptCrc8 = false, corruptCrc16 = false }) {
-  const header = new BitWriter().u(0b111111111111100, 15).u(variable, 1).u(blockSizeCode, 4).u(rateCode, 4).u(channelCode, 4).u(sizeCode, 3).u(0, 1);
+function frame({
+  variable = 0,
+  blockSizeCode,
+  blockSizeBits = null,
+  rateCode = 0,
+  rateBits = null,
+  channelCode = 0,
+  sizeCode = 0,
+  number = 0,
+  subframes,
+  corruptCrc8 = false,
+  corruptCrc16 = false,
+}) {
+  const header = new BitWriter()
+    .u(0b111111111111100, 15)
+    .u(variable, 1)
+    .u(blockSizeCode, 4)
+    .u(rateCode, 4)
+    .u(channelCode, 4)
+    .u(sizeCode, 3)
+    .u(0, 1);
   for (const b of codedNumber(number)) header.u(b, 8);
   if (blockSizeBits) header.u(...blockSizeBits);
   if (rateBits) header.u(...rateBits);
@@ -307,7 +454,17 @@ function frame({ variable = 0, blockSizeCode, blockSizeBits = null, rateCode = 0
 const u16be = (v) => [(v >>> 8) & 0xff, v & 0xff];
 
 function streamInfo({ rate, channels, bits, total = 0 }) {
-  return new BitWriter().u(16, 16).u(65535, 16).u(0, 24).u(0, 24).u(rate, 20).u(channels - 1, 3).u(bits - 1, 5).u(total, 36).u(0, 128).bytes();
+  return new BitWriter()
+    .u(16, 16)
+    .u(65535, 16)
+    .u(0, 24)
+    .u(0, 24)
+    .u(rate, 20)
+    .u(channels - 1, 3)
+    .u(bits - 1, 5)
+    .u(total, 36)
+    .u(0, 128)
+    .bytes();
 }
 
 function metadataBlock(type, body, last) {
@@ -358,10 +515,21 @@ function lpcSubframe(w, { bits, warmUp, precision, shift, coefficients, method, 
 test('FLAC: escaped residual partitions (methods 0 and 1), a 5-bit Rice parameter, a 7-byte sample number', () => {
   let expected;
   const f = frame({
-    variable: 1, blockSizeCode: 6, blockSizeBits: [15, 8], rateCode: 13, rateBits: [12345, 16], sizeCode: 4, number: 2 ** 35 + 3,
+    variable: 1,
+    blockSizeCode: 6,
+    blockSizeBits: [15, 8],
+    rateCode: 13,
+    rateBits: [12345, 16],
+    sizeCode: 4,
+    number: 2 ** 35 + 3,
     subframes: (w) => {
       expected = lpcSubframe(w, {
-        bits: 16, warmUp: [1000, -1000], precision: 4, shift: 1, coefficients: [3, -1], method: 1,
+        bits: 16,
+        warmUp: [1000, -1000],
+        precision: 4,
+        shift: 1,
+        coefficients: [3, -1],
+        method: 1,
         partitions: [
           { escapeBits: 7, residuals: [-64, 63, 0, 5, -5, 1] }, // raw 7-bit signed residuals
           { rice: 17, residuals: [3000, -3000, 3, 0, -1, 2, 100, -100] }, // parameter 17 needs 5 bits
@@ -371,10 +539,17 @@ test('FLAC: escaped residual partitions (methods 0 and 1), a 5-bit Rice paramete
   });
   const decoded = decodeFlac(flacStream({ rate: 0, channels: 1, bits: 16 }, [f]));
   assert.is(decoded.sampleRate, 12345, 'STREAMINFO rate 0: the frame header gives it');
-  assert.equal(Array.from(decoded.channels[0], (v) => v * 32768), expected);
+  assert.equal(
+    Array.from(decoded.channels[0], (v) => v * 32768),
+    expected,
+  );
 
   const zeros = frame({
-    blockSizeCode: 7, blockSizeBits: [9, 16], rateCode: 12, rateBits: [44, 8], sizeCode: 1,
+    blockSizeCode: 7,
+    blockSizeBits: [9, 16],
+    rateCode: 12,
+    rateBits: [44, 8],
+    sizeCode: 1,
     subframes: (w) => {
       subframeHeader(w, 8 + 2); // FIXED order 2
       w.s(-3, 8).s(4, 8).u(0, 2).u(0, 4).u(15, 4).u(0, 5); // method 0, one partition, escape with 0 raw bits
@@ -382,14 +557,21 @@ test('FLAC: escaped residual partitions (methods 0 and 1), a 5-bit Rice paramete
   });
   const line = decodeFlac(flacStream({ rate: 44000, channels: 1, bits: 8 }, [zeros]));
   assert.is(line.sampleRate, 44000);
-  assert.equal(Array.from(line.channels[0], (v) => v * 128), [-3, 4, 11, 18, 25, 32, 39, 46, 53, 60], 'zero residuals continue the line');
+  assert.equal(
+    Array.from(line.channels[0], (v) => v * 128),
+    [-3, 4, 11, 18, 25, 32, 39, 46, 53, 60],
+    'zero residuals continue the line',
+  );
 });
 
 test('FLAC: 4-bit samples, left/side with a 5-bit side channel, skipped metadata, ID3v2 prefix, ID3v1 suffix', () => {
   const left = [7, -8, 0, 3];
   const right = [-8, 7, 0, -4];
   const f = frame({
-    blockSizeCode: 6, blockSizeBits: [3, 8], channelCode: 8, sizeCode: 0,
+    blockSizeCode: 6,
+    blockSizeBits: [3, 8],
+    channelCode: 8,
+    sizeCode: 0,
     subframes: (w) => {
       subframeHeader(w, 1); // VERBATIM left, 4 bits
       for (const v of left) w.s(v, 4);
@@ -399,16 +581,39 @@ test('FLAC: 4-bit samples, left/side with a 5-bit side channel, skipped metadata
   });
   const id3v2 = [...ascii('ID3'), 4, 0, 0, 0, 0, 0, 3, 1, 2, 3];
   const id3v1 = [...ascii('TAG'), ...new Array(125).fill(32)];
-  const bytes = flacStream({ rate: 8000, channels: 2, bits: 4, total: 4 }, [f], { extraBlock: { type: 4, body: ascii('vorbis comment, skipped') }, prefix: id3v2, suffix: id3v1 });
+  const bytes = flacStream({ rate: 8000, channels: 2, bits: 4, total: 4 }, [f], {
+    extraBlock: { type: 4, body: ascii('vorbis comment, skipped') },
+    prefix: id3v2,
+    suffix: id3v1,
+  });
   const { channels } = decodeFlac(bytes);
-  assert.equal(Array.from(channels[0], (v) => v * 8), left);
-  assert.equal(Array.from(channels[1], (v) => v * 8), right);
+  assert.equal(
+    Array.from(channels[0], (v) => v * 8),
+    left,
+  );
+  assert.equal(
+    Array.from(channels[1], (v) => v * 8),
+    right,
+  );
 });
 
 test('FLAC: corrupt and unsupported streams throw XcodecInputError', () => {
   const info = { rate: 16000, channels: 1, bits: 16 };
-  const constant = (opts = {}) => frame({ blockSizeCode: 6, blockSizeBits: [15, 8], sizeCode: 4, subframes: (w) => { subframeHeader(w, 0); w.s(5, 16); }, ...opts });
-  assert.equal(Array.from(decodeFlac(flacStream(info, [constant()])).channels[0], (v) => v * 32768), new Array(16).fill(5));
+  const constant = (opts = {}) =>
+    frame({
+      blockSizeCode: 6,
+      blockSizeBits: [15, 8],
+      sizeCode: 4,
+      subframes: (w) => {
+        subframeHeader(w, 0);
+        w.s(5, 16);
+      },
+      ...opts,
+    });
+  assert.equal(
+    Array.from(decodeFlac(flacStream(info, [constant()])).channels[0], (v) => v * 32768),
+    new Array(16).fill(5),
+  );
   throwsInput(() => decodeFlac(new Uint8Array(ascii('OggS'))), 'FLAC', 'missing the "fLaC" marker');
   throwsInput(() => decodeFlac(flacStream(info, [constant({ corruptCrc16: true })])), 'CRC-16 mismatch');
   throwsInput(() => decodeFlac(flacStream(info, [constant({ corruptCrc8: true })])), 'CRC-8 mismatch');
@@ -416,19 +621,50 @@ test('FLAC: corrupt and unsupported streams throw XcodecInputError', () => {
   throwsInput(() => decodeFlac(whole.subarray(0, whole.length - 3)), 'unexpected end of stream');
   throwsInput(() => decodeFlac(flacStream(info, [constant({ channelCode: 11 })])), 'reserved channel assignment 11');
   throwsInput(() => decodeFlac(flacStream(info, [constant({ sizeCode: 3 })])), 'reserved sample size code 3');
-  throwsInput(() => decodeFlac(flacStream(info, [constant({ sizeCode: 6 })])), 'has 24 bits per sample but STREAMINFO says 16');
-  throwsInput(() => decodeFlac(flacStream(info, [constant({ rateCode: 9 })])), 'is at 44100 Hz but STREAMINFO says 16000 Hz');
-  throwsInput(() => decodeFlac(flacStream(info, [constant({ channelCode: 1 })])), 'has 2 channels but STREAMINFO says 1');
+  throwsInput(
+    () => decodeFlac(flacStream(info, [constant({ sizeCode: 6 })])),
+    'has 24 bits per sample but STREAMINFO says 16',
+  );
+  throwsInput(
+    () => decodeFlac(flacStream(info, [constant({ rateCode: 9 })])),
+    'is at 44100 Hz but STREAMINFO says 16000 Hz',
+  );
+  throwsInput(
+    () => decodeFlac(flacStream(info, [constant({ channelCode: 1 })])),
+    'has 2 channels but STREAMINFO says 1',
+  );
   const negativeShift = frame({
-    blockSizeCode: 6, blockSizeBits: [3, 8], sizeCode: 4,
-    subframes: (w) => lpcSubframe(w, { bits: 16, warmUp: [1], precision: 4, shift: -2, coefficients: [1], method: 0, partitions: [{ rice: 0, residuals: [0, 0, 0] }] }),
+    blockSizeCode: 6,
+    blockSizeBits: [3, 8],
+    sizeCode: 4,
+    subframes: (w) =>
+      lpcSubframe(w, {
+        bits: 16,
+        warmUp: [1],
+        precision: 4,
+        shift: -2,
+        coefficients: [1],
+        method: 0,
+        partitions: [{ rice: 0, residuals: [0, 0, 0] }],
+      }),
   });
   throwsInput(() => decodeFlac(flacStream(info, [negativeShift])), 'negative LPC shift -2');
-  const reservedType = frame({ blockSizeCode: 6, blockSizeBits: [3, 8], sizeCode: 4, subframes: (w) => subframeHeader(w, 2) });
+  const reservedType = frame({
+    blockSizeCode: 6,
+    blockSizeBits: [3, 8],
+    sizeCode: 4,
+    subframes: (w) => subframeHeader(w, 2),
+  });
   throwsInput(() => decodeFlac(flacStream(info, [reservedType])), 'reserved subframe type 2');
-  throwsInput(() => decodeFlac(new Uint8Array([...ascii('fLaC'), ...metadataBlock(4, [1, 2], true)])), 'must be STREAMINFO');
+  throwsInput(
+    () => decodeFlac(new Uint8Array([...ascii('fLaC'), ...metadataBlock(4, [1, 2], true)])),
+    'must be STREAMINFO',
+  );
   throwsInput(() => decodeFlac(flacStream({ ...info, bits: 3 }, [])), '3 bits per sample; accepted: 4..32');
-  throwsInput(() => decodeFlac(new Uint8Array([...flacStream(info, [constant()]), 1, 2, 3])), 'lost frame sync at byte');
+  throwsInput(
+    () => decodeFlac(new Uint8Array([...flacStream(info, [constant()]), 1, 2, 3])),
+    'lost frame sync at byte',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +678,12 @@ test('readAudio picks the decoder by magic bytes and names the accepted formats 
   const tagged = new Uint8Array([...ascii('ID3'), 3, 0, 0, 0, 0, 0, 2, 0, 0, ...flac]);
   assert.is(readAudio(tagged, 'tagged.flac').channels[0].length, 78480);
   const mp3 = new Uint8Array([...ascii('ID3'), 3, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x00]);
-  throwsInput(() => readAudio(mp3, 'song.mp3'), 'song.mp3', 'not an audio file of an accepted format', 'accepted: WAV (RIFF/WAVE), FLAC, MP3, Ogg Vorbis, Ogg Opus');
+  throwsInput(
+    () => readAudio(mp3, 'song.mp3'),
+    'song.mp3',
+    'not an audio file of an accepted format',
+    'accepted: WAV (RIFF/WAVE), FLAC, MP3, Ogg Vorbis, Ogg Opus',
+  );
   throwsInput(() => readAudio(new Uint8Array(ascii('OggS\0\0')), 'a.ogg'), 'a.ogg', 'starts with "OggS"');
   throwsInput(() => readAudio(riff([chunk('data', [0, 0])]), 'broken.wav'), 'broken.wav: WAV: no fmt chunk');
 });
@@ -492,17 +733,34 @@ test('resample: every torchaudio fixture case within its atol, lengths equal', (
 const sine = (n, rate, freq) => Float32Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * freq * i) / rate));
 
 test('resample: a 1 kHz sine keeps its frequency and amplitude away from the edges', () => {
-  for (const [from, to] of [[44100, 16000], [16000, 48000], [48000, 44100], [22050, 16000]]) {
+  for (const [from, to] of [
+    [44100, 16000],
+    [16000, 48000],
+    [48000, 44100],
+    [22050, 16000],
+  ]) {
     const y = resample(sine(from / 2, from, 1000), from, to);
     let worst = 0;
-    for (let i = 400; i < y.length - 400; i++) worst = Math.max(worst, Math.abs(y[i] - Math.sin((2 * Math.PI * 1000 * i) / to)));
+    for (let i = 400; i < y.length - 400; i++)
+      worst = Math.max(worst, Math.abs(y[i] - Math.sin((2 * Math.PI * 1000 * i) / to)));
     assert.ok(worst < 1e-3, `${from} -> ${to}: max error ${worst}`);
   }
 });
 
 test('resample: output length is ceil(new * n / orig), identity is a copy', () => {
-  for (const [n, from, to] of [[1000, 44100, 16000], [10, 16000, 48000], [0, 22050, 16000], [1, 8000, 16000], [12345, 48000, 16000], [7, 44100, 16000]]) {
-    assert.is(resample(new Float32Array(n), from, to).length, Math.ceil((n * to) / from), `${n} samples ${from} -> ${to}`);
+  for (const [n, from, to] of [
+    [1000, 44100, 16000],
+    [10, 16000, 48000],
+    [0, 22050, 16000],
+    [1, 8000, 16000],
+    [12345, 48000, 16000],
+    [7, 44100, 16000],
+  ]) {
+    assert.is(
+      resample(new Float32Array(n), from, to).length,
+      Math.ceil((n * to) / from),
+      `${n} samples ${from} -> ${to}`,
+    );
   }
   const x = Float32Array.from([1, 2, 3]);
   const same = resample(x, 16000, 16000);
@@ -539,8 +797,11 @@ test('loadAudio: every pipeline fixture file reads, downmixes and resamples like
     assert.ok(err <= c.resampled_atol, `${c.file}: max abs error ${err} > ${c.resampled_atol}`);
   }
   await rejectsWith('XcodecInputError', loadAudio(load(join(dir, manifest.cases[0].file))), 'sampleRate', 'required');
-  await rejectsWith('XcodecInputError', loadAudio(encodeWav([new Float32Array(100)], 1), { sampleRate: 16000, fileName: 'one-hertz.wav' }),
-    'one-hertz.wav: resample: fromRate 1 is not accepted');
+  await rejectsWith(
+    'XcodecInputError',
+    loadAudio(encodeWav([new Float32Array(100)], 1), { sampleRate: 16000, fileName: 'one-hertz.wav' }),
+    'one-hertz.wav: resample: fromRate 1 is not accepted',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -599,46 +860,97 @@ function npyBytes(major, dict, data, { dataPadding = true } = {}) {
 }
 
 test('npy: versions 2.0 and 3.0, bools, spellings numpy may use, unaligned buffers', () => {
-  const two = readNpy(npyBytes(2, `{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }`, intBytes([-1, 2, 300], 2)));
+  const two = readNpy(
+    npyBytes(2, `{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }`, intBytes([-1, 2, 300], 2)),
+  );
   assert.equal([two.dtype, two.shape, Array.from(two.data)], ['<i2', [3], [-1, 2, 300]]);
-  const three = readNpy(npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }`, floatBytes([0.5], 64)));
+  const three = readNpy(
+    npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }`, floatBytes([0.5], 64)),
+  );
   assert.equal(Array.from(three.data), [0.5]);
   const scalar = readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (), }`, floatBytes([2.5], 32)));
   assert.equal([scalar.shape, Array.from(scalar.data)], [[], [2.5]]);
   const bools = readNpy(npyBytes(1, `{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }`, [1, 0]));
   assert.equal([bools.dtype, Array.from(bools.data)], ['|b1', [1, 0]]);
-  const native = readNpy(npyBytes(1, `{"descr": "=f4", "fortran_order": False, "shape": (1L, 2L)}`, floatBytes([1, 2], 32)));
+  const native = readNpy(
+    npyBytes(1, `{"descr": "=f4", "fortran_order": False, "shape": (1L, 2L)}`, floatBytes([1, 2], 32)),
+  );
   assert.equal([native.dtype, native.shape, Array.from(native.data)], ['<f4', [1, 2], [1, 2]]);
   const file = writeNpy(Float64Array.from([1, 2, 3]), [3]);
   const shifted = new Uint8Array(file.length + 3);
   shifted.set(file, 3);
-  assert.equal(Array.from(readNpy(shifted.subarray(3)).data), [1, 2, 3], 'data at an odd address is copied into an aligned array');
+  assert.equal(
+    Array.from(readNpy(shifted.subarray(3)).data),
+    [1, 2, 3],
+    'data at an odd address is copied into an aligned array',
+  );
 });
 
 test('npy: unsupported or broken files throw XcodecInputError', () => {
   const dict = (descr, fortran = 'False') => `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': (2,), }`;
-  throwsInput(() => readNpy(npyBytes(1, dict('<f4', 'True'), floatBytes([1, 2], 32))), 'fortran_order', 'accepted: C order');
+  throwsInput(
+    () => readNpy(npyBytes(1, dict('<f4', 'True'), floatBytes([1, 2], 32))),
+    'fortran_order',
+    'accepted: C order',
+  );
   throwsInput(() => readNpy(npyBytes(1, dict('>f4'), floatBytes([1, 2], 32))), 'big-endian dtype >f4', 'little-endian');
-  throwsInput(() => readNpy(npyBytes(1, dict('<c8'), new Array(16).fill(0))), 'dtype <c8 is not supported', 'accepted: <f4');
+  throwsInput(
+    () => readNpy(npyBytes(1, dict('<c8'), new Array(16).fill(0))),
+    'dtype <c8 is not supported',
+    'accepted: <f4',
+  );
   throwsInput(() => readNpy(npyBytes(1, dict('<U3'), new Array(24).fill(0))), 'dtype <U3 is not supported');
-  throwsInput(() => readNpy(npyBytes(1, `{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }`, [])), 'structured dtypes');
-  throwsInput(() => readNpy(npyBytes(1, dict('<f4'), floatBytes([1], 32))), 'data is truncated', 'needs 8 bytes, the file has 4');
-  throwsInput(() => readNpy(npyBytes(4, dict('<f4'), [])), 'format version 4.0 is not supported; accepted: 1.0, 2.0, 3.0');
+  throwsInput(
+    () => readNpy(npyBytes(1, `{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }`, [])),
+    'structured dtypes',
+  );
+  throwsInput(
+    () => readNpy(npyBytes(1, dict('<f4'), floatBytes([1], 32))),
+    'data is truncated',
+    'needs 8 bytes, the file has 4',
+  );
+  throwsInput(
+    () => readNpy(npyBytes(4, dict('<f4'), [])),
+    'format version 4.0 is not supported; accepted: 1.0, 2.0, 3.0',
+  );
   throwsInput(() => readNpy(new Uint8Array(ascii('PK\x03\x04 not an npy'))), 'not a numpy file');
-  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'shape': (2,)}`, [])), 'header keys are descr, shape', 'accepted: exactly descr, fortran_order, shape');
-  throwsInput(() => readNpy(npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'note': 'é', }`, floatBytes([0.5], 64))),
-    'header keys are descr, fortran_order, note, shape');
+  throwsInput(
+    () => readNpy(npyBytes(1, `{'descr': '<f4', 'shape': (2,)}`, [])),
+    'header keys are descr, shape',
+    'accepted: exactly descr, fortran_order, shape',
+  );
+  throwsInput(
+    () =>
+      readNpy(
+        npyBytes(3, `{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'note': 'é', }`, floatBytes([0.5], 64)),
+      ),
+    'header keys are descr, fortran_order, note, shape',
+  );
   throwsInput(() => readNpy(npyBytes(1, `garbage`, [])), 'unreadable header');
 });
 
 test('npy: shapes are plain decimal integers and every key appears once (as numpy reads them)', () => {
   const f4 = floatBytes([1, 2], 32);
   for (const bad of ['0x2', '2e0', '2.0', '-2', '+2', '2 2', 'two']) {
-    throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (${bad},), }`, f4)), 'bad shape entry', 'non-negative decimal integers');
+    throwsInput(
+      () => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (${bad},), }`, f4)),
+      'bad shape entry',
+      'non-negative decimal integers',
+    );
   }
-  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'descr': '<i4', 'fortran_order': False, 'shape': (2,), }`, f4)), "header key 'descr' appears twice");
-  throwsInput(() => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (1,), }`, f4)), "header key 'shape' appears twice");
-  assert.equal(readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': ( 2 , ), }`, f4)).shape, [2], 'spaces inside the tuple');
+  throwsInput(
+    () => readNpy(npyBytes(1, `{'descr': '<f4', 'descr': '<i4', 'fortran_order': False, 'shape': (2,), }`, f4)),
+    "header key 'descr' appears twice",
+  );
+  throwsInput(
+    () => readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (1,), }`, f4)),
+    "header key 'shape' appears twice",
+  );
+  assert.equal(
+    readNpy(npyBytes(1, `{'descr': '<f4', 'fortran_order': False, 'shape': ( 2 , ), }`, f4)).shape,
+    [2],
+    'spaces inside the tuple',
+  );
   const valid = writeNpy(new Float32Array(2), [2]);
   throwsInput(() => readNpy(valid.subarray(0, 40)), 'header length', 'runs past the end');
 });
@@ -654,7 +966,10 @@ test('npy: the tiny-hubert fixtures (float32 [1, 1, 16000] input, int64 [1, 8, 5
   assert.is(codes.dtype, '<i8');
   assert.equal(codes.shape, [1, 8, 50]);
   assert.ok(codes.data instanceof BigInt64Array && codes.data.length === 400);
-  assert.ok(codes.data.every((c) => c >= 0n), 'codebook indices are non-negative');
+  assert.ok(
+    codes.data.every((c) => c >= 0n),
+    'codebook indices are non-negative',
+  );
   const rewritten = readNpy(writeNpy(codes.data, codes.shape));
   assert.equal(Array.from(rewritten.data), Array.from(codes.data));
 });

@@ -73,7 +73,10 @@ function assertTol(got, ref, tol, what) {
     if (!(d <= t)) {
       throw new assert.Assertion({
         message: `${what}: element ${i}: got ${got[i]}, expected ${ref[i]} (|diff| ${d} > tolerance ${t})`,
-        generated: false, operator: 'tolerance', actual: got[i], expects: ref[i],
+        generated: false,
+        operator: 'tolerance',
+        actual: got[i],
+        expects: ref[i],
       });
     }
     if (t > 0) worst = Math.max(worst, d / t);
@@ -96,7 +99,10 @@ function assertBits(got, expected, what) {
     if (gb[i] !== eb[i] || !Object.is(got[i], expected[i])) {
       throw new assert.Assertion({
         message: `${what}: element ${i}: got ${got[i]} (0x${gb[i].toString(16)}), expected ${expected[i]} (0x${eb[i].toString(16)})`,
-        generated: false, operator: 'bits', actual: got[i], expects: expected[i],
+        generated: false,
+        operator: 'bits',
+        actual: got[i],
+        expects: expected[i],
       });
     }
   }
@@ -109,7 +115,10 @@ function assertExact(got, expected, what) {
     if (!(got[i] === expected[i] || (Number.isNaN(got[i]) && Number.isNaN(expected[i])))) {
       throw new assert.Assertion({
         message: `${what}: element ${i}: got ${got[i]}, expected ${expected[i]}`,
-        generated: false, operator: 'exact', actual: got[i], expects: expected[i],
+        generated: false,
+        operator: 'exact',
+        actual: got[i],
+        expects: expected[i],
       });
     }
   }
@@ -140,7 +149,10 @@ function gemmSetup(rt, spec, seed) {
     for (let q = 0; q < nRows; q++) for (let n = N; n < ldb; n++) b[q * ldb + n] = NaN;
     rowElems = new Int32Array(K);
     for (let kk = 0; kk < K; kk++) rowElems[kk] = Math.floor(r() * nRows) * ldb;
-    rowsPtr = upI32(rt, rowElems.map((e) => 4 * e));
+    rowsPtr = upI32(
+      rt,
+      rowElems.map((e) => 4 * e),
+    );
     bLen = b.length;
   } else {
     const kw = spec.kw ?? 1;
@@ -156,7 +168,11 @@ function gemmSetup(rt, spec, seed) {
     for (let kk = 0; kk < K; kk++) rowElems[kk] = Math.floor(kk / kw) * ldb + (kk % kw) * dil;
     rowsPtr = rt.allocBytes(4 * Math.max(1, K));
     rt.k.gemm_rows(rowsPtr, K, kw, ldb, dil);
-    assertExact(readI32(rt, rowsPtr, K), Int32Array.from(rowElems, (e) => 4 * e), `gemm_rows(K=${K}, kw=${kw}, ldb=${ldb}, dil=${dil})`);
+    assertExact(
+      readI32(rt, rowsPtr, K),
+      Int32Array.from(rowElems, (e) => 4 * e),
+      `gemm_rows(K=${K}, kw=${kw}, ldb=${ldb}, dil=${dil})`,
+    );
     bLen = b.length;
   }
   const bias = spec.bias ? R.uniform(r, M, -2, 2) : null;
@@ -183,7 +199,19 @@ function gemmSetup(rt, spec, seed) {
   };
   const reset = () => rt.f32.set(outInit, outPtr >>> 2);
   const read = () => readF32(rt, outPtr, outInit.length);
-  const refOpts = { a, lda, b, rowElems, bias, accumulate: !!(spec.accumulate || resid), outInit: resid ?? outInit, ldo, M, N, K };
+  const refOpts = {
+    a,
+    lda,
+    b,
+    rowElems,
+    bias,
+    accumulate: !!(spec.accumulate || resid),
+    outInit: resid ?? outInit,
+    ldo,
+    M,
+    N,
+    K,
+  };
   return { call, reset, read, refOpts, ldo, outInit, ...ptrs };
 }
 
@@ -199,7 +227,8 @@ function checkGemmGuards(buf, spec, ldo, what) {
   for (let m = 0; m < M; m++) {
     for (let n = N; n < ldo; n++) assert.is(buf[m * ldo + n], SENTINEL, `${what}: out[${m}, ${n}] past N was written`);
   }
-  for (let i = M * ldo; i < buf.length; i++) assert.is(buf[i], SENTINEL, `${what}: guard after out (element ${i}) was written`);
+  for (let i = M * ldo; i < buf.length; i++)
+    assert.is(buf[i], SENTINEL, `${what}: guard after out (element ${i}) was written`);
 }
 
 const GEMM_CASES = [
@@ -238,7 +267,10 @@ const GEMM_CASES = [
   { M: 9, N: 61, K: 1100, lda: 1103, residual: true },
 ];
 
-const caseName = (c) => Object.entries(c).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ');
+const caseName = (c) =>
+  Object.entries(c)
+    .map(([k, v]) => (v === true ? k : `${k}=${v}`))
+    .join(' ');
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -252,9 +284,14 @@ function suite(flavour) {
 
   test(`${P} reference erf/erfc against known values`, () => {
     // Values from high-precision tables (mpmath); the references below rely on them.
-    const cases = [[0.5, 0.5204998778130465, 0.4795001221869535], [1, 0.8427007929497149, 0.15729920705028513],
-      [2, 0.9953222650189527, 0.004677734981047266], [3, 0.9999779095030014, 2.209049699858544e-5],
-      [5, 0.9999999999984626, 1.5374597944280349e-12], [10, 1, 2.088487583762545e-45]];
+    const cases = [
+      [0.5, 0.5204998778130465, 0.4795001221869535],
+      [1, 0.8427007929497149, 0.15729920705028513],
+      [2, 0.9953222650189527, 0.004677734981047266],
+      [3, 0.9999779095030014, 2.209049699858544e-5],
+      [5, 0.9999999999984626, 1.5374597944280349e-12],
+      [10, 1, 2.088487583762545e-45],
+    ];
     for (const [x, e, c] of cases) {
       assert.ok(Math.abs(R.erf(x) - e) <= 1e-15, `erf(${x}) = ${R.erf(x)}, expected ${e}`);
       assert.ok(Math.abs(R.erfc(x) / c - 1) <= 1e-12, `erfc(${x}) = ${R.erfc(x)}, expected ${c}`);
@@ -274,14 +311,23 @@ function suite(flavour) {
       const got = block(buf, spec.M, spec.N, g.ldo);
       const ref = R.gemmRef(g.refOpts);
       assertSumBound(got, ref, spec.K + 2, `gemm ${caseName(spec)}`);
-      if (flavour === 'simd') assertBits(got, R.gemmF32(g.refOpts), `gemm ${caseName(spec)} vs f32 emulation (mul, then add, in kk order)`);
+      if (flavour === 'simd')
+        assertBits(got, R.gemmF32(g.refOpts), `gemm ${caseName(spec)} vs f32 emulation (mul, then add, in kk order)`);
     });
   }
 
   const SPLIT_CASES = [
     { spec: { M: 33, N: 257, K: 300, bias: true }, ms: [0, 1, 5, 6, 13, 33], ns: [0, 3, 4, 11, 130, 257] },
-    { spec: { M: 33, N: 1030, K: 300, accumulate: true, bias: true }, ms: [0, 7, 33], ns: [0, 1, 513, 514, 1029, 1030] },
-    { spec: { M: 13, N: 29, K: 11, lda: 17, ldo: 35, kw: 1, accumulate: true }, ms: [0, 2, 3, 4, 11, 13], ns: [0, 5, 6, 7, 8, 20, 29] },
+    {
+      spec: { M: 33, N: 1030, K: 300, accumulate: true, bias: true },
+      ms: [0, 7, 33],
+      ns: [0, 1, 513, 514, 1029, 1030],
+    },
+    {
+      spec: { M: 13, N: 29, K: 11, lda: 17, ldo: 35, kw: 1, accumulate: true },
+      ms: [0, 2, 3, 4, 11, 13],
+      ns: [0, 5, 6, 7, 8, 20, 29],
+    },
     { spec: { M: 13, N: 29, K: 270, ldo: 35, bias: true, residual: true }, ms: [0, 2, 4, 13], ns: [0, 3, 8, 21, 29] },
     { spec: { M: 11, N: 37, K: 21, kw: 7, dil: 3, bias: true }, ms: [0, 4, 11], ns: [0, 9, 21, 37] },
     // The full call and the 130-row slice pack B, the other slices do not: the same bits either way.
@@ -298,7 +344,8 @@ function suite(flavour) {
       // Grid split, blocks computed in reverse order.
       g.reset();
       const blocks = [];
-      for (let i = 0; i + 1 < ms.length; i++) for (let j = 0; j + 1 < ns.length; j++) blocks.push([ms[i], ms[i + 1], ns[j], ns[j + 1]]);
+      for (let i = 0; i + 1 < ms.length; i++)
+        for (let j = 0; j + 1 < ns.length; j++) blocks.push([ms[i], ms[i + 1], ns[j], ns[j + 1]]);
       for (const b of blocks.reverse()) g.call(...b);
       assertBits(g.read(), full, `gemm grid split m ${ms} x n ${ns}`);
       // Row-only and column-only splits, and single rows / single columns.
@@ -325,7 +372,10 @@ function suite(flavour) {
         for (let n = 0; n < spec.N; n++) {
           const inside = m >= m0 && m < m1 && n >= n0 && n < n1;
           const want = inside ? full[m * g.ldo + n] : g.outInit[m * g.ldo + n];
-          assert.ok(Object.is(part[m * g.ldo + n], want), `sub-range [${m0},${m1})x[${n0},${n1}): out[${m}, ${n}] = ${part[m * g.ldo + n]}, expected ${want}`);
+          assert.ok(
+            Object.is(part[m * g.ldo + n], want),
+            `sub-range [${m0},${m1})x[${n0},${n1}): out[${m}, ${n}] = ${part[m * g.ldo + n]}, expected ${want}`,
+          );
         }
       }
     });
@@ -336,13 +386,26 @@ function suite(flavour) {
   // that starts mid-panel, row tails and slices under 32 rows, bias, accumulate and residual.
   const PREPACKED_CASES = [
     { spec: { M: 143, N: 50, K: 300, bias: true }, ms: [0, 12, 13, 100, 143], n: [0, 50], cuts: [3] },
-    { spec: { M: 70, N: 1030, K: 70, lda: 75, ldo: 1033, residual: true }, ms: [0, 35, 70], n: [0, 1030], cuts: [1, 64] },
+    {
+      spec: { M: 70, N: 1030, K: 70, lda: 75, ldo: 1033, residual: true },
+      ms: [0, 35, 70],
+      n: [0, 1030],
+      cuts: [1, 64],
+    },
     { spec: { M: 40, N: 61, K: 513, accumulate: true, bias: true }, ms: [0, 4, 40], n: [5, 58], cuts: [2] },
     { spec: { M: 37, N: 3, K: 21, ldb: 40, bias: true }, ms: [0, 37], n: [0, 3], cuts: [] },
     { spec: { M: 36, N: 24, K: 40, table: 9, accumulate: true }, ms: [0, 10, 36], n: [0, 24], cuts: [1] },
     { spec: { M: 40, N: 61, K: 1100, bias: true }, ms: [0, 36, 40], n: [3, 61], cuts: [2] },
   ];
-  for (const [pi, { spec, ms, n: [nb, ne], cuts }] of PREPACKED_CASES.entries()) {
+  for (const [
+    pi,
+    {
+      spec,
+      ms,
+      n: [nb, ne],
+      cuts,
+    },
+  ] of PREPACKED_CASES.entries()) {
     test(`${P} gemm_prepacked ${caseName(spec)} columns [${nb}, ${ne}) equals gemm bit for bit`, () => {
       const rt = mk();
       const g = gemmSetup(rt, spec, 3000 + pi);
@@ -351,10 +414,28 @@ function suite(flavour) {
       const panels = Math.ceil((ne - nb) / 8);
       const packed = rt.allocBytes(32 * spec.K * panels);
       const bounds = [0, ...cuts, panels];
-      for (let i = 0; i + 1 < bounds.length; i++) rt.k.gemm_pack_b(packed, g.b, g.rows, spec.K, nb, ne, bounds[i], bounds[i + 1]);
+      for (let i = 0; i + 1 < bounds.length; i++)
+        rt.k.gemm_pack_b(packed, g.b, g.rows, spec.K, nb, ne, bounds[i], bounds[i + 1]);
       g.reset();
       for (let i = 0; i + 1 < ms.length; i++) {
-        rt.k.gemm_prepacked(g.out, g.ldo, g.a, g.lda, g.b, g.rows, g.bias, g.init, spec.M, spec.N, spec.K, ms[i], ms[i + 1], nb, ne, packed);
+        rt.k.gemm_prepacked(
+          g.out,
+          g.ldo,
+          g.a,
+          g.lda,
+          g.b,
+          g.rows,
+          g.bias,
+          g.init,
+          spec.M,
+          spec.N,
+          spec.K,
+          ms[i],
+          ms[i + 1],
+          nb,
+          ne,
+          packed,
+        );
       }
       assertBits(g.read(), want, `gemm_prepacked row slices ${ms}`);
       assert.is(rt.k.gemm_packs_b(g.rows, spec.K), 1, 'gemm_packs_b: a linear layer or a table of whole rows packs');
@@ -371,15 +452,54 @@ function suite(flavour) {
 
   const CONV_CASES = [
     { what: 'kernel 7 padding 3 (DAC input conv)', cin: 3, cout: 5, kernel: 7, padding: 3, Ts: [1, 37, 1001] },
-    { what: 'dilation 9 kernel 7 padding 27 (residual unit)', cin: 4, cout: 6, kernel: 7, dilation: 9, padding: 27, Ts: [37, 1001] },
+    {
+      what: 'dilation 9 kernel 7 padding 27 (residual unit)',
+      cin: 4,
+      cout: 6,
+      kernel: 7,
+      dilation: 9,
+      padding: 27,
+      Ts: [37, 1001],
+    },
     { what: 'dilation 3 kernel 7 padding 9', cin: 5, cout: 3, kernel: 7, dilation: 3, padding: 9, Ts: [37] },
-    { what: 'groups 16 kernel 16 padding 8 (HuBERT positional conv)', cin: 32, cout: 32, kernel: 16, padding: 8, groups: 16, Ts: [37, 1001] },
+    {
+      what: 'groups 16 kernel 16 padding 8 (HuBERT positional conv)',
+      cin: 32,
+      cout: 32,
+      kernel: 16,
+      padding: 8,
+      groups: 16,
+      Ts: [37, 1001],
+    },
     { what: 'groups 2 kernel 3 padding 1 cin 6 cout 4', cin: 6, cout: 4, kernel: 3, padding: 1, groups: 2, Ts: [37] },
-    { what: 'stride 5 kernel 10 no padding (HuBERT first layer)', cin: 1, cout: 8, kernel: 10, stride: 5, Ts: [10, 37, 1001] },
+    {
+      what: 'stride 5 kernel 10 no padding (HuBERT first layer)',
+      cin: 1,
+      cout: 8,
+      kernel: 10,
+      stride: 5,
+      Ts: [10, 37, 1001],
+    },
     { what: 'stride 2 kernel 3', cin: 5, cout: 7, kernel: 3, stride: 2, Ts: [37, 1001] },
     { what: 'stride 2 kernel 3 padding 1', cin: 5, cout: 7, kernel: 3, stride: 2, padding: 1, Ts: [37] },
-    { what: 'stride 8 kernel 16 padding 4 (DAC encoder block)', cin: 4, cout: 8, kernel: 16, stride: 8, padding: 4, Ts: [37, 1001] },
-    { what: 'stride 5 kernel 10 padding 3 (DAC encoder block)', cin: 3, cout: 6, kernel: 10, stride: 5, padding: 3, Ts: [37, 1001] },
+    {
+      what: 'stride 8 kernel 16 padding 4 (DAC encoder block)',
+      cin: 4,
+      cout: 8,
+      kernel: 16,
+      stride: 8,
+      padding: 4,
+      Ts: [37, 1001],
+    },
+    {
+      what: 'stride 5 kernel 10 padding 3 (DAC encoder block)',
+      cin: 3,
+      cout: 6,
+      kernel: 10,
+      stride: 5,
+      padding: 3,
+      Ts: [37, 1001],
+    },
     { what: 'stride 3 kernel 7 padding 2', cin: 3, cout: 5, kernel: 7, stride: 3, padding: 2, Ts: [37] },
     { what: 'kernel 1', cin: 9, cout: 5, kernel: 1, Ts: [1, 37, 1001] },
     { what: 'kernel 3 cin 300 (K blocks of 256)', cin: 300, cout: 6, kernel: 3, padding: 1, Ts: [37] },
@@ -397,7 +517,15 @@ function suite(flavour) {
         const xt = rt.upload(x, [c.cin, T]);
         const wPtr = rt.upload(w, [w.length]).ptr;
         const bPtr = rt.upload(bias, [c.cout]).ptr;
-        const spec = { cin: c.cin, cout: c.cout, kernel: c.kernel, stride, padding: c.padding ?? 0, dilation: c.dilation ?? 1, groups };
+        const spec = {
+          cin: c.cin,
+          cout: c.cout,
+          kernel: c.kernel,
+          stride,
+          padding: c.padding ?? 0,
+          dilation: c.dilation ?? 1,
+          groups,
+        };
         const nTerms = (c.cin / groups) * c.kernel + 2;
         if (stride > 1) {
           // The phase-split weight holds each row's own taps once, reordered, and nothing else: no zero
@@ -406,8 +534,11 @@ function suite(flavour) {
           const rowLen = c.cin * c.kernel;
           for (let co = 0; co < c.cout; co++) {
             const sorted = (a) => Array.from(a).sort((p, q) => p - q);
-            assert.equal(sorted(packed.subarray(co * rowLen, (co + 1) * rowLen)), sorted(w.subarray(co * rowLen, (co + 1) * rowLen)),
-              `${c.what}: packed row ${co} is a permutation of the weight row`);
+            assert.equal(
+              sorted(packed.subarray(co * rowLen, (co + 1) * rowLen)),
+              sorted(w.subarray(co * rowLen, (co + 1) * rowLen)),
+              `${c.what}: packed row ${co} is a permutation of the weight row`,
+            );
           }
         }
         for (const withBias of [false, true]) {
@@ -435,8 +566,12 @@ function suite(flavour) {
   // crossed (T 1001 at d 1), K blocks of 1024 (cin 1100), every dilation of the residual units, window
   // origins that shift the tile grid.
   const WINOGRAD_CASES = [
-    { cin: 5, cout: 4, d: 1, T: 37 }, { cin: 13, cout: 8, d: 3, T: 101 }, { cin: 4, cout: 12, d: 9, T: 257 },
-    { cin: 6, cout: 4, d: 1, T: 1001 }, { cin: 1100, cout: 4, d: 1, T: 23 }, { cin: 3, cout: 4, d: 9, T: 7 },
+    { cin: 5, cout: 4, d: 1, T: 37 },
+    { cin: 13, cout: 8, d: 3, T: 101 },
+    { cin: 4, cout: 12, d: 9, T: 257 },
+    { cin: 6, cout: 4, d: 1, T: 1001 },
+    { cin: 1100, cout: 4, d: 1, T: 23 },
+    { cin: 3, cout: 4, d: 9, T: 7 },
   ];
   const winogradConv = (rt, wPtr, bPtr, spec) => {
     const c = ops.packConv1d(rt, wPtr, bPtr, spec, 'test');
@@ -478,24 +613,67 @@ function suite(flavour) {
   test(`${P} conv_winograd: every split of the tile columns (threads, chunks; panel-aligned or not) gives the same bits`, () => {
     const rt = mk();
     const r = R.rng(7200);
-    for (const { cin, cout, d, T } of [{ cin: 7, cout: 8, d: 1, T: 1201 }, { cin: 9, cout: 4, d: 3, T: 333 }]) {
+    for (const { cin, cout, d, T } of [
+      { cin: 7, cout: 8, d: 1, T: 1201 },
+      { cin: 9, cout: 4, d: 3, T: 333 },
+    ]) {
       const spec = { cin, cout, kernel: 7, padding: 3 * d, dilation: d };
-      const conv = winogradConv(rt, rt.upload(R.uniform(r, cout * cin * 7, -0.5, 0.5), [cout * cin * 7]).ptr,
-        rt.upload(R.uniform(r, cout), [cout]).ptr, spec);
+      const conv = winogradConv(
+        rt,
+        rt.upload(R.uniform(r, cout * cin * 7, -0.5, 0.5), [cout * cin * 7]).ptr,
+        rt.upload(R.uniform(r, cout), [cout]).ptr,
+        spec,
+      );
       const wg = conv.winograd;
       const shift = 3;
       const tiles = 8 * Math.ceil((Math.ceil(Math.ceil((T + shift) / (4 * d)) / 4) * 4 * d) / 8);
       const length = ops.winogradTileStart(tiles - 4, d) + 23 * d + 1;
       const xq = ops.padTime(rt, rt.upload(R.uniform(r, cin * T), [cin, T]), 3 * d + shift, length - 3 * d - shift - T);
       const whole = rt.tensor([cout, T]);
-      rt.k.conv_winograd(whole.ptr, xq.ptr, length, wg.u, conv.bias, wg.bt, wg.at, wg.alpha, wg.m, cin, cout, T, d, shift, 0, tiles);
+      rt.k.conv_winograd(
+        whole.ptr,
+        xq.ptr,
+        length,
+        wg.u,
+        conv.bias,
+        wg.bt,
+        wg.at,
+        wg.alpha,
+        wg.m,
+        cin,
+        cout,
+        T,
+        d,
+        shift,
+        0,
+        tiles,
+      );
       const ref = rt.download(whole);
-      for (const cuts of [[8], [8, 16], [tiles - 8], [24, 136, 144], [1], [3, 5, 6, 13], [tiles - 1]].map((cs) => cs.filter((v) => v < tiles))) {
+      for (const cuts of [[8], [8, 16], [tiles - 8], [24, 136, 144], [1], [3, 5, 6, 13], [tiles - 1]].map((cs) =>
+        cs.filter((v) => v < tiles),
+      )) {
         const part = rt.tensor([cout, T]);
         rt.f32.fill(SENTINEL, part.ptr >>> 2, (part.ptr >>> 2) + cout * T);
         const bounds = [0, ...cuts, tiles];
         for (let k = 0; k + 1 < bounds.length; k++) {
-          rt.k.conv_winograd(part.ptr, xq.ptr, length, wg.u, conv.bias, wg.bt, wg.at, wg.alpha, wg.m, cin, cout, T, d, shift, bounds[k], bounds[k + 1]);
+          rt.k.conv_winograd(
+            part.ptr,
+            xq.ptr,
+            length,
+            wg.u,
+            conv.bias,
+            wg.bt,
+            wg.at,
+            wg.alpha,
+            wg.m,
+            cin,
+            cout,
+            T,
+            d,
+            shift,
+            bounds[k],
+            bounds[k + 1],
+          );
         }
         assertBits(rt.download(part), ref, `cin=${cin} d=${d}: tile columns cut at ${cuts}`);
       }
@@ -513,7 +691,11 @@ function suite(flavour) {
       const conv = winogradConv(rt, rt.upload(R.uniform(r, cout * cin * 7, -0.5, 0.5), [cout * cin * 7]).ptr, 0, spec);
       const x = R.uniform(r, cin * T);
       const whole = rt.download(ops.conv1d(rt, rt.upload(x, [cin, T]), conv));
-      for (const [a, b] of [[37, 301], [100, 399], [5, 200]]) {
+      for (const [a, b] of [
+        [37, 301],
+        [100, 399],
+        [5, 200],
+      ]) {
         const win = new Float32Array(cin * (b - a));
         for (let ci = 0; ci < cin; ci++) win.set(x.subarray(ci * T + a, ci * T + b), ci * (b - a));
         const reach = 6 * d; // padding plus the tile's reach: outputs further in see only window data
@@ -531,7 +713,10 @@ function suite(flavour) {
           return differ;
         };
         assert.is(compare(a), 0, `d=${d} window [${a}, ${b}) with origin ${a}`);
-        assert.ok(compare(a + 1) > 0, `d=${d} window [${a}, ${b}) with origin ${a + 1}: a misaligned tile grid changes the rounding`);
+        assert.ok(
+          compare(a + 1) > 0,
+          `d=${d} window [${a}, ${b}) with origin ${a + 1}: a misaligned tile grid changes the rounding`,
+        );
       }
     }
   });
@@ -539,12 +724,22 @@ function suite(flavour) {
   test(`${P} linear (1x1 conv) with bias and residual, in/out not multiples of 4`, () => {
     const rt = mk();
     const r = R.rng(3999);
-    for (const [inF, outF, T] of [[7, 13, 5], [1, 1, 1], [257, 3, 33], [12, 9, 1027]]) {
+    for (const [inF, outF, T] of [
+      [7, 13, 5],
+      [1, 1, 1],
+      [257, 3, 33],
+      [12, 9, 1027],
+    ]) {
       const x = R.uniform(r, inF * T);
       const w = R.uniform(r, outF * inF);
       const b = R.uniform(r, outF);
       const res = R.uniform(r, outF * T);
-      const l = { w: rt.upload(w, [outF, inF]).ptr, bias: rt.upload(b, [outF]).ptr, inFeatures: inF, outFeatures: outF };
+      const l = {
+        w: rt.upload(w, [outF, inF]).ptr,
+        bias: rt.upload(b, [outF]).ptr,
+        inFeatures: inF,
+        outFeatures: outF,
+      };
       const y = ops.linear(rt, rt.upload(x, [inF, T]), l, rt.upload(res, [outF, T]));
       assert.equal(y.dims, [outF, T]);
       const ref = R.conv1dRef(x, T, w, b, { cin: inF, cout: outF, kernel: 1 }, res);
@@ -566,9 +761,18 @@ function suite(flavour) {
     const rt = mk();
     const r = R.rng(4001);
     // 300 inputs: more than one K block for wide slices, one for slices of <= 128 columns
-    for (const [inF, outF, T, widths] of [[300, 13, 1100, [1024, 76]], [300, 8, 700, [129, 7, 128, 1, 300, 135]], [5, 3, 9, [4, 5]]]) {
+    for (const [inF, outF, T, widths] of [
+      [300, 13, 1100, [1024, 76]],
+      [300, 8, 700, [129, 7, 128, 1, 300, 135]],
+      [5, 3, 9, [4, 5]],
+    ]) {
       const x = rt.upload(R.uniform(r, inF * T), [inF, T]);
-      const l = { w: rt.upload(R.uniform(r, outF * inF), [outF, inF]).ptr, bias: rt.upload(R.uniform(r, outF), [outF]).ptr, inFeatures: inF, outFeatures: outF };
+      const l = {
+        w: rt.upload(R.uniform(r, outF * inF), [outF, inF]).ptr,
+        bias: rt.upload(R.uniform(r, outF), [outF]).ptr,
+        inFeatures: inF,
+        outFeatures: outF,
+      };
       const res = R.uniform(r, outF * T);
       const whole = rt.download(ops.linear(rt, x, l, rt.upload(res, [outF, T])));
       const blocked = rt.upload(res, [outF, T]);
@@ -581,14 +785,19 @@ function suite(flavour) {
         } else {
           const view = { ptr: scratch.ptr, dims: [inF, w] };
           const xs = rt.download(x);
-          for (let c = 0; c < inF; c++) rt.f32.set(xs.subarray(c * T + t0, c * T + t0 + w), (scratch.ptr >>> 2) + c * w);
+          for (let c = 0; c < inF; c++)
+            rt.f32.set(xs.subarray(c * T + t0, c * T + t0 + w), (scratch.ptr >>> 2) + c * w);
           ops.linearColumns(rt, view, 0, l, blocked, t0, w, blocked);
         }
         t0 += w;
       }
       assert.is(t0, T);
       assertBits(rt.download(blocked), whole, `linear ${inF}->${outF} T=${T} in blocks ${widths}`);
-      assert.throws(() => ops.linearColumns(rt, x, T - 2, l, blocked, 0, 3), /do not fit/, 'a block past the input is refused');
+      assert.throws(
+        () => ops.linearColumns(rt, x, T - 2, l, blocked, 0, 3),
+        /do not fit/,
+        'a block past the input is refused',
+      );
     }
   });
 
@@ -614,7 +823,11 @@ function suite(flavour) {
       assertBits(rt.download(fused), plain, `${what}: snake option = conv(snake(x))`);
       assertExact(rt.download(xt), x, `${what}: input unchanged by the snake option`);
       const eluPlain = rt.download(ops.conv1d(rt, ops.elu(rt, xt), conv));
-      assertBits(rt.download(ops.conv1d(rt, xt, conv, undefined, { elu: true })), eluPlain, `${what}: elu option = conv(elu(x))`);
+      assertBits(
+        rt.download(ops.conv1d(rt, xt, conv, undefined, { elu: true })),
+        eluPlain,
+        `${what}: elu option = conv(elu(x))`,
+      );
       assertExact(rt.download(xt), x, `${what}: input unchanged by the elu option`);
       const Tout = fused.dims[1];
       const residual = R.uniform(r, spec.cout * Tout, -3, 3);
@@ -626,7 +839,10 @@ function suite(flavour) {
       assertExact(rt.download(res), residual, `${what}: residual unchanged when writing elsewhere`);
       ops.conv1d(rt, xt, conv, res, { into: res });
       assertBits(rt.download(res), withRes, `${what}: onto the residual in place`);
-      assert.throws(() => ops.conv1d(rt, xt, conv, undefined, { into: rt.tensor([spec.cout, Tout + 1]) }), /must be \[/);
+      assert.throws(
+        () => ops.conv1d(rt, xt, conv, undefined, { into: rt.tensor([spec.cout, Tout + 1]) }),
+        /must be \[/,
+      );
       if (spec.cin === spec.cout && Tout === T) {
         assert.throws(() => ops.conv1d(rt, xt, conv, undefined, { into: xt }), /apart from the input/);
       }
@@ -636,12 +852,66 @@ function suite(flavour) {
   // ---- convTranspose1d ----------------------------------------------------------------------------
 
   const CONVT_CASES = [
-    { what: 'stride 5 kernel 10 padding 3 output_padding 1 (X-Codec decoder)', cin: 6, cout: 4, kernel: 10, stride: 5, padding: 3, outputPadding: 1, Ts: [1, 7, 37, 101] },
-    { what: 'stride 8 kernel 16 padding 4', cin: 5, cout: 3, kernel: 16, stride: 8, padding: 4, outputPadding: 0, Ts: [1, 13, 101] },
-    { what: 'stride 2 kernel 4 padding 1', cin: 7, cout: 5, kernel: 4, stride: 2, padding: 1, outputPadding: 0, Ts: [1, 37, 101] },
-    { what: 'stride 4 kernel 8 padding 2', cin: 3, cout: 6, kernel: 8, stride: 4, padding: 2, outputPadding: 0, Ts: [1, 37] },
-    { what: 'stride 3 kernel 7 padding 1 output_padding 2', cin: 4, cout: 5, kernel: 7, stride: 3, padding: 1, outputPadding: 2, Ts: [1, 37] },
-    { what: 'stride 5 kernel 10 padding 3 output_padding 1, cin 130', cin: 130, cout: 3, kernel: 10, stride: 5, padding: 3, outputPadding: 1, Ts: [19] },
+    {
+      what: 'stride 5 kernel 10 padding 3 output_padding 1 (X-Codec decoder)',
+      cin: 6,
+      cout: 4,
+      kernel: 10,
+      stride: 5,
+      padding: 3,
+      outputPadding: 1,
+      Ts: [1, 7, 37, 101],
+    },
+    {
+      what: 'stride 8 kernel 16 padding 4',
+      cin: 5,
+      cout: 3,
+      kernel: 16,
+      stride: 8,
+      padding: 4,
+      outputPadding: 0,
+      Ts: [1, 13, 101],
+    },
+    {
+      what: 'stride 2 kernel 4 padding 1',
+      cin: 7,
+      cout: 5,
+      kernel: 4,
+      stride: 2,
+      padding: 1,
+      outputPadding: 0,
+      Ts: [1, 37, 101],
+    },
+    {
+      what: 'stride 4 kernel 8 padding 2',
+      cin: 3,
+      cout: 6,
+      kernel: 8,
+      stride: 4,
+      padding: 2,
+      outputPadding: 0,
+      Ts: [1, 37],
+    },
+    {
+      what: 'stride 3 kernel 7 padding 1 output_padding 2',
+      cin: 4,
+      cout: 5,
+      kernel: 7,
+      stride: 3,
+      padding: 1,
+      outputPadding: 2,
+      Ts: [1, 37],
+    },
+    {
+      what: 'stride 5 kernel 10 padding 3 output_padding 1, cin 130',
+      cin: 130,
+      cout: 3,
+      kernel: 10,
+      stride: 5,
+      padding: 3,
+      outputPadding: 1,
+      Ts: [19],
+    },
   ];
   for (const [ci, c] of CONVT_CASES.entries()) {
     for (const T of c.Ts) {
@@ -655,7 +925,14 @@ function suite(flavour) {
         const wPtr = rt.upload(w, [c.cin, c.cout, c.kernel]).ptr;
         const bPtr = rt.upload(b, [c.cout]).ptr;
         for (const withBias of [false, true]) {
-          const spec = { cin: c.cin, cout: c.cout, kernel: c.kernel, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding };
+          const spec = {
+            cin: c.cin,
+            cout: c.cout,
+            kernel: c.kernel,
+            stride: c.stride,
+            padding: c.padding,
+            outputPadding: c.outputPadding,
+          };
           const ct = ops.packConvTranspose1d(rt, wPtr, withBias ? bPtr : 0, spec);
           const y = ops.convTranspose1d(rt, xt, ct);
           const ref = R.convTranspose1dRef(x, T, w, withBias ? b : null, spec);
@@ -665,8 +942,11 @@ function suite(flavour) {
           assertSumBound(rt.download(y), ref, c.cin * Math.ceil(c.kernel / c.stride) + 2, what);
           // Snake fused into the padding pass: the same bits as convolving snake(x).
           const alpha = rt.upload(R.uniform(r, c.cin, 0.1, 3), [c.cin]).ptr;
-          assertBits(rt.download(ops.convTranspose1d(rt, xt, ct, alpha)), rt.download(ops.convTranspose1d(rt, ops.snake(rt, xt, alpha), ct)),
-            `${what}: snake option`);
+          assertBits(
+            rt.download(ops.convTranspose1d(rt, xt, ct, alpha)),
+            rt.download(ops.convTranspose1d(rt, ops.snake(rt, xt, alpha), ct)),
+            `${what}: snake option`,
+          );
         }
       });
     }
@@ -678,16 +958,36 @@ function suite(flavour) {
   const geluTol = (x) => (_i, ref) => (2e-6 + 2e-7 * x[_i] * x[_i]) * Math.abs(ref) + MIN_NORMAL;
   const ACTS = [
     {
-      name: 'gelu', lo: -10, hi: 10, ref: R.gelu, tol: geluTol, op: ops.gelu,
-      special: [0, -0, 1e-30, -1e-30, 1e-3, -1e-3, 0.5, -0.5, 3, -3, 5.5, -5.5, 9.99, -9.99, 10, -10, -14, -20, 20, 100, -100],
+      name: 'gelu',
+      lo: -10,
+      hi: 10,
+      ref: R.gelu,
+      tol: geluTol,
+      op: ops.gelu,
+      special: [
+        0, -0, 1e-30, -1e-30, 1e-3, -1e-3, 0.5, -0.5, 3, -3, 5.5, -5.5, 9.99, -9.99, 10, -10, -14, -20, 20, 100, -100,
+      ],
     },
     {
-      name: 'elu', lo: -20, hi: 20, ref: R.elu, tol: () => (_i, ref) => 2e-6 * Math.abs(ref) + 2 ** -126, op: ops.elu,
+      name: 'elu',
+      lo: -20,
+      hi: 20,
+      ref: R.elu,
+      tol: () => (_i, ref) => 2e-6 * Math.abs(ref) + 2 ** -126,
+      op: ops.elu,
       special: [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, -1e-4, 1e-4, -1, 1, -20, 20, -88, -104, -200, 1e30],
     },
     {
-      name: 'sigmoid', lo: -20, hi: 20, ref: R.sigmoid, tol: () => (_i, ref) => 1e-5 * Math.abs(ref) + MIN_NORMAL,
-      op: (rt, t) => { const o = rt.tensor(t.dims); rt.k.sigmoid(o.ptr, t.ptr, 0, t.dims[0] * t.dims[1]); return o; },
+      name: 'sigmoid',
+      lo: -20,
+      hi: 20,
+      ref: R.sigmoid,
+      tol: () => (_i, ref) => 1e-5 * Math.abs(ref) + MIN_NORMAL,
+      op: (rt, t) => {
+        const o = rt.tensor(t.dims);
+        rt.k.sigmoid(o.ptr, t.ptr, 0, t.dims[0] * t.dims[1]);
+        return o;
+      },
       special: [0, -0, 1e-30, -1, 1, -20, 20, -87, -89, 88, 89, -100, 100, -1e4, 1e4],
     },
   ];
@@ -727,16 +1027,28 @@ function suite(flavour) {
       const whole = rt.upload(new Float32Array(n), [n]);
       rt.k[act.name](whole.ptr, xt.ptr, 0, n);
       const full = rt.download(whole);
-      for (const [b, e] of [[0, 0], [3, 4], [3, 10], [5, 23], [1, 22]]) {
+      for (const [b, e] of [
+        [0, 0],
+        [3, 4],
+        [3, 10],
+        [5, 23],
+        [1, 22],
+      ]) {
         const o = rt.upload(new Float32Array(n + 8).fill(SENTINEL), [n + 8]);
         rt.k[act.name](o.ptr, xt.ptr, b, e);
         const got = rt.download(o);
         for (let i = 0; i < n + 8; i++) {
           if (i >= b && i < e) {
             const ref = act.ref(x[i]);
-            assert.ok(Math.abs(got[i] - ref) <= act.tol(x)(i, ref), `${act.name}[${b},${e}) element ${i}: ${got[i]} vs ${ref}`);
+            assert.ok(
+              Math.abs(got[i] - ref) <= act.tol(x)(i, ref),
+              `${act.name}[${b},${e}) element ${i}: ${got[i]} vs ${ref}`,
+            );
             // the same bits as the whole call, whichever vector width or lane computed it there
-            assert.ok(Object.is(got[i], full[i]), `${act.name}[${b},${e}) element ${i}: ${got[i]} vs ${full[i]} in the whole call`);
+            assert.ok(
+              Object.is(got[i], full[i]),
+              `${act.name}[${b},${e}) element ${i}: ${got[i]} vs ${full[i]} in the whole call`,
+            );
           } else {
             assert.is(got[i], SENTINEL, `${act.name}[${b},${e}) wrote element ${i}`);
           }
@@ -755,9 +1067,14 @@ function suite(flavour) {
       for (let c = 0; c < C; c++) {
         for (let t = 0; t < T; t++) {
           // Alternate moderate inputs and large ones with |alpha x| up to 1e3.
-          x[c * T + t] = (c + t) % 2 ? (2 * r() - 1) * 1e3 / alphas[c] : (2 * r() - 1) * 3;
+          x[c * T + t] = (c + t) % 2 ? ((2 * r() - 1) * 1e3) / alphas[c] : (2 * r() - 1) * 3;
         }
-        if (T >= 4) { x[c * T] = 1e3 / alphas[c]; x[c * T + 1] = -1e3 / alphas[c]; x[c * T + 2] = 0; x[c * T + 3] = -0; }
+        if (T >= 4) {
+          x[c * T] = 1e3 / alphas[c];
+          x[c * T + 1] = -1e3 / alphas[c];
+          x[c * T + 2] = 0;
+          x[c * T + 3] = -0;
+        }
       }
       const xt = rt.upload(x, [C, T]);
       const y = ops.snake(rt, xt, rt.upload(alphas, [C]).ptr);
@@ -771,7 +1088,11 @@ function suite(flavour) {
       for (let c = C - 1; c >= 0; c--) rt.k.snake(o2.ptr, xt.ptr, alphaPtr, T, 0, 0, c, c + 1);
       assertBits(rt.download(o2), full, `snake T=${T} row by row`);
       // With margins (a convolution's padding): the same bits between zeros, every margin cell written.
-      for (const [pl, pr] of [[3, 3], [0, 5], [27, 1]]) {
+      for (const [pl, pr] of [
+        [3, 3],
+        [0, 5],
+        [27, 1],
+      ]) {
         const To = pl + T + pr;
         const padded = rt.upload(new Float32Array(C * To).fill(SENTINEL), [C, To]);
         for (let c = 0; c < C; c++) rt.k.snake(padded.ptr, xt.ptr, alphaPtr, T, pl, pr, c, c + 1);
@@ -794,18 +1115,35 @@ function suite(flavour) {
       const at = rt.upload(a, [1, n]);
       const bt = rt.upload(b, [1, n]);
       const y = ops.add(rt, at, bt);
-      assertExact(rt.download(y), Float32Array.from(a, (v, i) => fr(v + b[i])), `add n=${n}`);
+      assertExact(
+        rt.download(y),
+        Float32Array.from(a, (v, i) => fr(v + b[i])),
+        `add n=${n}`,
+      );
       ops.add(rt, at, bt, at);
-      assertExact(rt.download(at), Float32Array.from(a, (v, i) => fr(v + b[i])), `add into n=${n}`);
+      assertExact(
+        rt.download(at),
+        Float32Array.from(a, (v, i) => fr(v + b[i])),
+        `add into n=${n}`,
+      );
       const s = rt.tensor([n]);
       rt.k.scale(s.ptr, bt.ptr, fr(-0.37), 0, n);
-      assertExact(rt.download(s), Float32Array.from(b, (v) => fr(v * fr(-0.37))), `scale n=${n}`);
+      assertExact(
+        rt.download(s),
+        Float32Array.from(b, (v) => fr(v * fr(-0.37))),
+        `scale n=${n}`,
+      );
     }
   });
 
   // ---- norms and softmax --------------------------------------------------------------------------
 
-  for (const [C, T] of [[7, 13], [768, 5], [5, 1], [1, 7]]) {
+  for (const [C, T] of [
+    [7, 13],
+    [768, 5],
+    [5, 1],
+    [1, 7],
+  ]) {
     test(`${P} layer_norm_cols C=${C} T=${T} (incl. a low-variance column where eps matters)`, () => {
       const rt = mk();
       const r = R.rng(7000 + C * 31 + T);
@@ -826,7 +1164,8 @@ function suite(flavour) {
       const full = rt.download(y);
       const o2 = rt.tensor([C, T]);
       const cuts = [...new Set([0, Math.min(1, T), Math.min(5, T), Math.min(6, T), T])].sort((p, q) => p - q);
-      for (let i = cuts.length - 2; i >= 0; i--) rt.k.layer_norm_cols(o2.ptr, xt.ptr, gp, bp, C, T, eps, cuts[i], cuts[i + 1]);
+      for (let i = cuts.length - 2; i >= 0; i--)
+        rt.k.layer_norm_cols(o2.ptr, xt.ptr, gp, bp, C, T, eps, cuts[i], cuts[i + 1]);
       assertBits(rt.download(o2), full, `layer_norm_cols column split ${cuts}`);
       // In place.
       ops.layerNormChannels(rt, xt, gp, bp, eps, true);
@@ -834,7 +1173,11 @@ function suite(flavour) {
     });
   }
 
-  for (const [C, T] of [[5, 1003], [3, 1], [4, 6]]) {
+  for (const [C, T] of [
+    [5, 1003],
+    [3, 1],
+    [4, 6],
+  ]) {
     test(`${P} group_norm_rows C=${C} T=${T}`, () => {
       const rt = mk();
       const r = R.rng(7500 + T);
@@ -848,7 +1191,12 @@ function suite(flavour) {
       const bp = rt.upload(b, [C]).ptr;
       const y = ops.groupNormRows(rt, xt, gp, bp, 1e-5);
       const ref = R.groupNormRowsRef(x, C, T, g, b, 1e-5);
-      assertTol(rt.download(y), ref, (_i, rv) => 1e-6 * Math.sqrt(T) * (1 + Math.abs(rv)), `group_norm_rows C=${C} T=${T}`);
+      assertTol(
+        rt.download(y),
+        ref,
+        (_i, rv) => 1e-6 * Math.sqrt(T) * (1 + Math.abs(rv)),
+        `group_norm_rows C=${C} T=${T}`,
+      );
       const full = rt.download(y);
       const o2 = rt.tensor([C, T]);
       for (let c = 0; c < C; c++) rt.k.group_norm_rows(o2.ptr, xt.ptr, gp, bp, T, 1e-5, c, c + 1);
@@ -859,7 +1207,10 @@ function suite(flavour) {
       const o3 = rt.tensor([C, T]);
       rt.k.group_norm_apply(o3.ptr, xt.ptr, gp, bp, stats.ptr, T, 0, C);
       assertBits(rt.download(o3), full, 'group_norm_stats + group_norm_apply');
-      for (const [t0, t1] of [[0, Math.min(T, 5)], [Math.floor(T / 3), T]]) {
+      for (const [t0, t1] of [
+        [0, Math.min(T, 5)],
+        [Math.floor(T / 3), T],
+      ]) {
         const n = t1 - t0;
         const part = new Float32Array(C * n);
         for (let c = 0; c < C; c++) part.set(x.subarray(c * T + t0, c * T + t1), c * n);
@@ -876,7 +1227,16 @@ function suite(flavour) {
   // state holds the running max (exact) and sum, and the block's rescale factor. Checked against float64
   // (the weights each row ends with, exp(s - m_b) times the later blocks' factors over the final sum),
   // and bit for bit across column sub-ranges that start mid-vector.
-  for (const [Rn, Cn, blocks] of [[9, 11, [9]], [1, 5, [1]], [13, 4, [5, 8]], [300, 7, [256, 44]], [9, 37, [2, 3, 4]], [300, 23, [100, 100, 100]], [2, 16, [1, 1]], [40, 29, [7, 33]]]) {
+  for (const [Rn, Cn, blocks] of [
+    [9, 11, [9]],
+    [1, 5, [1]],
+    [13, 4, [5, 8]],
+    [300, 7, [256, 44]],
+    [9, 37, [2, 3, 4]],
+    [300, 23, [100, 100, 100]],
+    [2, 16, [1, 1]],
+    [40, 29, [7, 33]],
+  ]) {
     test(`${P} softmax_online_cols R=${Rn} Cn=${Cn} in row blocks ${blocks.join('+')} (large, equal and spread columns)`, () => {
       const rt = mk();
       const r = R.rng(8000 + Rn * Cn + blocks.length);
@@ -911,32 +1271,47 @@ function suite(flavour) {
         assert.is(got.state[j], fr(mx), `column ${j}: running max`);
         let sum = 0;
         for (let q = 0; q < Rn; q++) sum += Math.exp(s[q * Cn + j] - mx);
-        assert.ok(Math.abs(got.state[Cn + j] / sum - 1) <= 1e-5 * Math.sqrt(Rn), `column ${j}: running sum ${got.state[Cn + j]} vs ${sum}`);
+        assert.ok(
+          Math.abs(got.state[Cn + j] / sum - 1) <= 1e-5 * Math.sqrt(Rn),
+          `column ${j}: running sum ${got.state[Cn + j]} vs ${sum}`,
+        );
         let r0 = 0;
         for (const [b, rows] of blocks.entries()) {
           let later = 1;
           for (let b2 = b + 1; b2 < blocks.length; b2++) later *= got.alphas[b2][j];
           for (let q = r0; q < r0 + rows; q++) {
-            const w = got.p[q * Cn + j] * later / got.state[Cn + j];
+            const w = (got.p[q * Cn + j] * later) / got.state[Cn + j];
             const rv = ref[q * Cn + j];
-            assert.ok(Math.abs(w - rv) <= 1e-5 * Math.abs(rv) * blocks.length + 2.4e-38,
-              `softmax_online_cols element (${q}, ${j}): weight ${w}, expected ${rv}`);
+            assert.ok(
+              Math.abs(w - rv) <= 1e-5 * Math.abs(rv) * blocks.length + 2.4e-38,
+              `softmax_online_cols element (${q}, ${j}): weight ${w}, expected ${rv}`,
+            );
           }
           r0 += rows;
         }
       }
       // Column sub-ranges (starting mid-vector, so 24-, 4- and 1-column paths meet other columns):
       // only those columns change, and they match the full call bit for bit.
-      for (const [c0, c1] of [[Math.min(1, Cn), Math.min(Cn, 6)], [Math.min(3, Cn), Math.max(Math.min(3, Cn), Cn - 1)]]) {
+      for (const [c0, c1] of [
+        [Math.min(1, Cn), Math.min(Cn, 6)],
+        [Math.min(3, Cn), Math.max(Math.min(3, Cn), Cn - 1)],
+      ]) {
         const part = run(c0, c1);
         for (let q = 0; q < Rn; q++) {
           for (let j = 0; j < Cn; j++) {
             const want = j >= c0 && j < c1 ? got.p[q * Cn + j] : s[q * Cn + j];
-            assert.ok(Object.is(part.p[q * Cn + j], want), `softmax_online_cols [${c0},${c1}) element (${q}, ${j}): ${part.p[q * Cn + j]} vs ${want}`);
+            assert.ok(
+              Object.is(part.p[q * Cn + j], want),
+              `softmax_online_cols [${c0},${c1}) element (${q}, ${j}): ${part.p[q * Cn + j]} vs ${want}`,
+            );
           }
         }
         for (let row = 0; row < 2; row++) {
-          for (let j = c0; j < c1; j++) assert.ok(Object.is(part.state[row * Cn + j], got.state[row * Cn + j]), `softmax_online_cols [${c0},${c1}) state (${row}, ${j})`);
+          for (let j = c0; j < c1; j++)
+            assert.ok(
+              Object.is(part.state[row * Cn + j], got.state[row * Cn + j]),
+              `softmax_online_cols [${c0},${c1}) state (${row}, ${j})`,
+            );
         }
       }
     });
@@ -945,7 +1320,12 @@ function suite(flavour) {
   test(`${P} scale_cols: x[r, t] * f[t] on a column range, nothing else written`, () => {
     const rt = mk();
     const r = R.rng(8123);
-    for (const [Rn, ld, c0, c1] of [[3, 11, 0, 11], [5, 13, 2, 11], [1, 7, 3, 4], [4, 40, 5, 38]]) {
+    for (const [Rn, ld, c0, c1] of [
+      [3, 11, 0, 11],
+      [5, 13, 2, 11],
+      [1, 7, 3, 4],
+      [4, 40, 5, 38],
+    ]) {
       const x = R.uniform(r, Rn * ld, -3, 3);
       const f = R.uniform(r, ld, -2, 2);
       const xp = rt.upload(x, [Rn, ld]);
@@ -955,13 +1335,17 @@ function suite(flavour) {
     }
   });
 
-
   // ---- data movement --------------------------------------------------------------------------------
 
   test(`${P} transpose R=7 Cn=13 (op and row sub-ranges)`, () => {
     const rt = mk();
     const r = R.rng(9000);
-    for (const [Rn, Cn] of [[7, 13], [1, 5], [5, 1], [16, 3]]) {
+    for (const [Rn, Cn] of [
+      [7, 13],
+      [1, 5],
+      [5, 1],
+      [16, 3],
+    ]) {
       const x = R.uniform(r, Rn * Cn);
       const xt = rt.upload(x, [Rn, Cn]);
       const y = ops.transpose(rt, xt);
@@ -973,7 +1357,12 @@ function suite(flavour) {
       const got = rt.download(o);
       const full = R.transposeRef(x, Rn, Cn);
       for (let j = 0; j < Cn; j++) {
-        for (let i = 0; i < Rn; i++) assert.is(got[j * Rn + i], i >= i0 && i < i1 ? full[j * Rn + i] : SENTINEL, `transpose rows [${i0},${i1}) (${j}, ${i})`);
+        for (let i = 0; i < Rn; i++)
+          assert.is(
+            got[j * Rn + i],
+            i >= i0 && i < i1 ? full[j * Rn + i] : SENTINEL,
+            `transpose rows [${i0},${i1}) (${j}, ${i})`,
+          );
       }
     }
   });
@@ -981,7 +1370,13 @@ function suite(flavour) {
   test(`${P} pad_rows / padTime`, () => {
     const rt = mk();
     const r = R.rng(9100);
-    for (const [C, T, left, right] of [[3, 7, 3, 5], [1, 1, 0, 0], [4, 13, 0, 27], [2, 37, 27, 0], [5, 1001, 8, 8]]) {
+    for (const [C, T, left, right] of [
+      [3, 7, 3, 5],
+      [1, 1, 0, 0],
+      [4, 13, 0, 27],
+      [2, 37, 27, 0],
+      [5, 1001, 8, 8],
+    ]) {
       const x = R.uniform(r, C * T);
       const y = ops.padTime(rt, rt.upload(x, [C, T]), left, right);
       assert.equal(y.dims, [C, left + T + right]);
@@ -1005,7 +1400,16 @@ function suite(flavour) {
   test(`${P} deinterleave / interleave: definition and round trip`, () => {
     const rt = mk();
     const r = R.rng(9200);
-    for (const [C, T, s, extra] of [[3, 37, 5, 0], [2, 1001, 8, 1], [4, 10, 2, 2], [1, 1, 3, 0], [2, 13, 1, 0], [2, 203, 4, 1], [1, 70, 2, 0], [2, 67, 8, 0]]) {
+    for (const [C, T, s, extra] of [
+      [3, 37, 5, 0],
+      [2, 1001, 8, 1],
+      [4, 10, 2, 2],
+      [1, 1, 3, 0],
+      [2, 13, 1, 0],
+      [2, 203, 4, 1],
+      [1, 70, 2, 0],
+      [2, 67, 8, 0],
+    ]) {
       const Tp = Math.ceil(T / s) + extra;
       const x = R.uniform(r, C * T);
       const xt = rt.upload(x, [C, T]);
@@ -1017,7 +1421,10 @@ function suite(flavour) {
           for (let m = 0; m < Tp; m++) {
             const i = m * s + q;
             const want = i < T ? x[c * T + i] : 0;
-            assert.ok(Object.is(got[(c * s + q) * Tp + m], want), `deinterleave C=${C} T=${T} s=${s}: out[${c * s + q}, ${m}] = ${got[(c * s + q) * Tp + m]}, expected ${want}`);
+            assert.ok(
+              Object.is(got[(c * s + q) * Tp + m], want),
+              `deinterleave C=${C} T=${T} s=${s}: out[${c * s + q}, ${m}] = ${got[(c * s + q) * Tp + m]}, expected ${want}`,
+            );
           }
         }
       }
@@ -1035,10 +1442,14 @@ function suite(flavour) {
         for (let c = 0; c < C; c++) {
           for (let t = 0; t < Tout; t++) {
             const u = t + shift;
-            assert.ok(Object.is(g2[c * Tout + t], got[(c * s + (u % s)) * Tp + Math.floor(u / s)]), `interleave shift ${shift} (${c}, ${t})`);
+            assert.ok(
+              Object.is(g2[c * Tout + t], got[(c * s + (u % s)) * Tp + Math.floor(u / s)]),
+              `interleave shift ${shift} (${c}, ${t})`,
+            );
           }
         }
-        for (let i = C * Tout; i < C * Tout + 4; i++) assert.is(g2[i], SENTINEL, `interleave wrote past its output (${i})`);
+        for (let i = C * Tout; i < C * Tout + 4; i++)
+          assert.is(g2[i], SENTINEL, `interleave wrote past its output (${i})`);
       }
     }
   });
@@ -1046,7 +1457,12 @@ function suite(flavour) {
   test(`${P} weight_norm folds g * v / ||v|| like torch weight_norm (dims 0, 1, 2)`, () => {
     const rt = mk();
     const r = R.rng(9300);
-    for (const shape of [[5, 3, 7], [32, 2, 16], [1, 4, 3], [3, 1, 1]]) {
+    for (const shape of [
+      [5, 3, 7],
+      [32, 2, 16],
+      [1, 4, 3],
+      [3, 1, 1],
+    ]) {
       for (let dim = 0; dim < 3; dim++) {
         const n = shape.reduce((p, q) => p * q, 1);
         const v = R.uniform(r, n, -1, 1);
@@ -1069,14 +1485,35 @@ function suite(flavour) {
     const K = 13;
     const T = 11;
     const s = R.uniform(r, K * T, -5, 5);
-    const col = (t, vals) => vals.forEach((v, k) => { s[k * T + t] = v; });
+    const col = (t, vals) =>
+      vals.forEach((v, k) => {
+        s[k * T + t] = v;
+      });
     col(0, new Array(K).fill(0.5)); // all equal: 0
-    col(1, Array.from({ length: K }, (_, k) => (k === 3 || k === 8 ? -7 : k))); // tie at 3 and 8: 3
-    col(2, Array.from({ length: K }, (_, k) => (k === K - 1 ? -100 : 0))); // last only
-    col(3, Array.from({ length: K }, (_, k) => (k === 4 ? 0 : k === 6 ? -0 : 1))); // +0 then -0 compare equal: 4
-    col(4, Array.from({ length: K }, (_, k) => (k === 0 ? -1 : -1))); // all -1: 0
-    col(5, Array.from({ length: K }, (_, k) => (k < 5 ? 3 : 2.9999998))); // one ulp apart
-    col(6, Array.from({ length: K }, (_, k) => (k === 2 || k === 12 ? -Infinity : 1))); // -inf ties: 2
+    col(
+      1,
+      Array.from({ length: K }, (_, k) => (k === 3 || k === 8 ? -7 : k)),
+    ); // tie at 3 and 8: 3
+    col(
+      2,
+      Array.from({ length: K }, (_, k) => (k === K - 1 ? -100 : 0)),
+    ); // last only
+    col(
+      3,
+      Array.from({ length: K }, (_, k) => (k === 4 ? 0 : k === 6 ? -0 : 1)),
+    ); // +0 then -0 compare equal: 4
+    col(
+      4,
+      Array.from({ length: K }, (_, k) => (k === 0 ? -1 : -1)),
+    ); // all -1: 0
+    col(
+      5,
+      Array.from({ length: K }, (_, k) => (k < 5 ? 3 : 2.9999998)),
+    ); // one ulp apart
+    col(
+      6,
+      Array.from({ length: K }, (_, k) => (k === 2 || k === 12 ? -Infinity : 1)),
+    ); // -inf ties: 2
     const st = rt.upload(s, [K, T]);
     const codes = upI32(rt, new Int32Array(T + 2).fill(-1));
     rt.k.argmin_cols(codes, st.ptr, K, T, 0, T);
@@ -1088,7 +1525,11 @@ function suite(flavour) {
     // Sub-range.
     const c2 = upI32(rt, new Int32Array(T).fill(-1));
     rt.k.argmin_cols(c2, st.ptr, K, T, 3, 8);
-    assert.equal(Array.from(readI32(rt, c2, T)), Array.from(ref, (v, t) => (t >= 3 && t < 8 ? v : -1)), 'argmin_cols [3, 8)');
+    assert.equal(
+      Array.from(readI32(rt, c2, T)),
+      Array.from(ref, (v, t) => (t >= 3 && t < 8 ? v : -1)),
+      'argmin_cols [3, 8)',
+    );
     // K = 1 always gives 0.
     const c3 = upI32(rt, new Int32Array(5).fill(-1));
     rt.k.argmin_cols(c3, rt.upload(R.uniform(r, 5), [1, 5]).ptr, 1, 5, 0, 5);
@@ -1098,13 +1539,20 @@ function suite(flavour) {
   test(`${P} subtract_codewords / add_codewords (exact f32, column sub-ranges)`, () => {
     const rt = mk();
     const r = R.rng(9500);
-    for (const [K, D, T] of [[6, 5, 11], [1, 1, 1], [9, 13, 4]]) {
+    for (const [K, D, T] of [
+      [6, 5, 11],
+      [1, 1, 1],
+      [9, 13, 4],
+    ]) {
       const embed = R.uniform(r, K * D, -2, 2);
       const codes = Int32Array.from({ length: T }, () => Math.floor(r() * K));
       const resid = R.uniform(r, D * T, -2, 2);
       const ep = rt.upload(embed, [K, D]).ptr;
       const cp = upI32(rt, codes);
-      for (const [c0, c1] of [[0, T], [Math.min(2, T), Math.max(Math.min(2, T), T - 2)]]) {
+      for (const [c0, c1] of [
+        [0, T],
+        [Math.min(2, T), Math.max(Math.min(2, T), T - 2)],
+      ]) {
         const rs = rt.upload(resid, [D, T]);
         rt.k.subtract_codewords(rs.ptr, ep, cp, D, T, c0, c1);
         const want = Float32Array.from(resid, (v, i) => {
@@ -1128,7 +1576,11 @@ function suite(flavour) {
   test(`${P} codebook_prepare: |e|^2 (f32, d order) and -2 e`, () => {
     const rt = mk();
     const r = R.rng(9600);
-    for (const [K, D] of [[7, 13], [1, 1], [5, 300]]) {
+    for (const [K, D] of [
+      [7, 13],
+      [1, 1],
+      [5, 300],
+    ]) {
       const embed = R.uniform(r, K * D, -2, 2);
       const sq = rt.tensor([K]);
       const neg2 = rt.tensor([K, D]);
@@ -1149,7 +1601,11 @@ function suite(flavour) {
       }
       assertSumBound(gotSq, { val, abs }, D + 1, `codebook_prepare sq K=${K} D=${D}`);
       assertBits(gotSq, emul, `codebook_prepare sq K=${K} D=${D} vs f32 emulation`);
-      assertExact(rt.download(neg2), Float32Array.from(embed, (v) => -2 * v), `codebook_prepare neg2 K=${K} D=${D}`);
+      assertExact(
+        rt.download(neg2),
+        Float32Array.from(embed, (v) => -2 * v),
+        `codebook_prepare neg2 K=${K} D=${D}`,
+      );
     }
   });
 
@@ -1161,7 +1617,8 @@ function suite(flavour) {
     const x = new Float32Array(D * T);
     // Each frame is a codeword plus small noise, so the nearest codeword is unambiguous.
     const truth = Int32Array.from({ length: T }, () => Math.floor(r() * K));
-    for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) x[d * T + t] = fr(embed[truth[t] * D + d] + 1e-3 * (2 * r() - 1));
+    for (let t = 0; t < T; t++)
+      for (let d = 0; d < D; d++) x[d * T + t] = fr(embed[truth[t] * D + d] + 1e-3 * (2 * r() - 1));
     const sq = rt.tensor([K]);
     const neg2 = rt.tensor([K, D]);
     const ep = rt.upload(embed, [K, D]).ptr;
@@ -1200,7 +1657,8 @@ function suite(flavour) {
     const got = rt.download(gate);
     const ref = R.wavlmGateRef(g, T, 0.5);
     for (let i = 0; i < T; i++) {
-      if (i >= 2 && i < 7) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * (1 + Math.abs(ref[i])), `wavlm_gate [2,7) element ${i}`);
+      if (i >= 2 && i < 7)
+        assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * (1 + Math.abs(ref[i])), `wavlm_gate [2,7) element ${i}`);
       else assert.is(got[i], SENTINEL, `wavlm_gate [2,7) wrote ${i}`);
     }
   });
@@ -1214,8 +1672,17 @@ function suite(flavour) {
   // JS, (2) against a float64 reference within a bound, and (3) bit for bit across column splits that
   // cut SIMD vectors, GEMM tiles and query blocks, writing nothing outside their columns. T = 300 and
   // 530 take several key blocks (with a key tail) and several query blocks.
-  for (const [T, heads, d, withBias] of [[37, 3, 5, false], [37, 3, 5, true], [70, 2, 40, true], [70, 2, 40, false], [1, 2, 3, true], [19, 1, 33, false],
-    [300, 2, 5, true], [530, 1, 7, false], [513, 1, 64, false]]) {
+  for (const [T, heads, d, withBias] of [
+    [37, 3, 5, false],
+    [37, 3, 5, true],
+    [70, 2, 40, true],
+    [70, 2, 40, false],
+    [1, 2, 3, true],
+    [19, 1, 33, false],
+    [300, 2, 5, true],
+    [530, 1, 7, false],
+    [513, 1, 64, false],
+  ]) {
     test(`${P} self_attention T=${T} heads=${heads} d=${d}${withBias ? ' with gated relative bias' : ''}`, () => {
       const rt = mk();
       const BQ = rt.k.attention_block_queries();
@@ -1270,7 +1737,23 @@ function suite(flavour) {
             }
             rt.k.softmax_online_cols(sb, kn, BQ, st, k0 === 0 ? 1 : 0, q0, q1);
             if (k0 > 0) rt.k.scale_cols(ctxOne.ptr, T, d, st + 4 * 2 * BQ, q0, q1);
-            rt.k.gemm(ctxOne.ptr, T, vp + 4 * (h * d * T + k0), T, sb, rowsP, 0, k0 === 0 ? 0 : ctxOne.ptr, d, T, kn, 0, d, q0, q1);
+            rt.k.gemm(
+              ctxOne.ptr,
+              T,
+              vp + 4 * (h * d * T + k0),
+              T,
+              sb,
+              rowsP,
+              0,
+              k0 === 0 ? 0 : ctxOne.ptr,
+              d,
+              T,
+              kn,
+              0,
+              d,
+              q0,
+              q1,
+            );
           }
           const c = rt.download(ctxOne);
           const sum = rt.download(state).subarray(BQ, 2 * BQ);
@@ -1307,14 +1790,30 @@ function suite(flavour) {
             let ref = 0;
             for (let j = 0; j < T; j++) ref += v[(h * d + c) * T + j] * p[j];
             const gv = got[(h * d + c) * T + i];
-            assert.ok(Math.abs(gv - ref) <= tol, `self_attention head ${h} query ${i} channel ${c}: ${gv} vs float64 ${ref}`);
+            assert.ok(
+              Math.abs(gv - ref) <= tol,
+              `self_attention head ${h} query ${i} channel ${c}: ${gv} vs float64 ${ref}`,
+            );
           }
         }
       }
 
       // (3) column splits: each call writes only its columns, and together they give the same bits
-      const cuts = [[[0, Math.min(T, 5)], [Math.min(T, 5), T]], [[0, Math.min(T, 13)], [Math.min(T, 13), Math.min(T, 14)], [Math.min(T, 14), T]],
-        [[0, Math.min(T, 100)], [Math.min(T, 100), T]]];
+      const cuts = [
+        [
+          [0, Math.min(T, 5)],
+          [Math.min(T, 5), T],
+        ],
+        [
+          [0, Math.min(T, 13)],
+          [Math.min(T, 13), Math.min(T, 14)],
+          [Math.min(T, 14), T],
+        ],
+        [
+          [0, Math.min(T, 100)],
+          [Math.min(T, 100), T],
+        ],
+      ];
       for (const ranges of cuts) assertBits(run(ranges), got, `self_attention split ${JSON.stringify(ranges)}`);
 
       const c0 = Math.min(T - 1, 3);
@@ -1322,7 +1821,10 @@ function suite(flavour) {
       for (let row = 0; row < H; row++) {
         for (let i = 0; i < T; i++) {
           const e = row * T + i;
-          assert.ok(Object.is(part[e], i >= c0 ? got[e] : SENTINEL), `self_attention [${c0}, ${T}) element (${row}, ${i})`);
+          assert.ok(
+            Object.is(part[e], i >= c0 ? got[e] : SENTINEL),
+            `self_attention [${c0}, ${T}) element (${row}, ${i})`,
+          );
         }
       }
     });
@@ -1330,7 +1832,25 @@ function suite(flavour) {
 }
 
 test('Winograd matrices: the exact rationals of F(4, 7) (and F(2, 3), F(6, 5)) compute the correlation', () => {
-  for (const t of [KERNEL7_TILE, tile(2, 3, [[0, 1], [1, 1], [-1, 1]]), tile(6, 5, [[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [1, 2], [-1, 2], [3, 1], [-3, 1]])]) {
+  for (const t of [
+    KERNEL7_TILE,
+    tile(2, 3, [
+      [0, 1],
+      [1, 1],
+      [-1, 1],
+    ]),
+    tile(6, 5, [
+      [0, 1],
+      [1, 1],
+      [-1, 1],
+      [2, 1],
+      [-2, 1],
+      [1, 2],
+      [-1, 2],
+      [3, 1],
+      [-3, 1],
+    ]),
+  ]) {
     const { AT, G, BT } = exactMatrices(t);
     const frac = ([n, dd]) => [n, dd];
     // sum_p AT[i, p] G[p, k] BT[p, l] == [l == i + k] exactly, in BigInt rationals
@@ -1353,8 +1873,30 @@ test('Winograd matrices: the exact rationals of F(4, 7) (and F(2, 3), F(6, 5)) c
       }
     }
   }
-  assert.throws(() => tile(4, 7, [[0, 1], [1, 1], [2, 1], [-1, 1], [-2, 1], [1, 2], [-1, 2], [3, 2], [-3, 2]]), /pairs/);
-  assert.throws(() => tile(4, 7, [[0, 1], [1, 1], [-1, 1]]), /needs 9 finite points/);
+  assert.throws(
+    () =>
+      tile(4, 7, [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [-1, 1],
+        [-2, 1],
+        [1, 2],
+        [-1, 2],
+        [3, 2],
+        [-3, 2],
+      ]),
+    /pairs/,
+  );
+  assert.throws(
+    () =>
+      tile(4, 7, [
+        [0, 1],
+        [1, 1],
+        [-1, 1],
+      ]),
+    /needs 9 finite points/,
+  );
 });
 
 for (const f of FLAVOURS) suite(f);
@@ -1364,7 +1906,9 @@ if (!process.env.XCODEC_KERNEL_FLAVOURS && !FLAVOURS.includes('relaxed')) {
   test('[relaxed] whole suite in a child process with --experimental-wasm-relaxed-simd', () => {
     const file = fileURLToPath(import.meta.url);
     const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', file], {
-      encoding: 'utf8', env: { ...process.env, XCODEC_KERNEL_FLAVOURS: 'relaxed' }, maxBuffer: 64 << 20,
+      encoding: 'utf8',
+      env: { ...process.env, XCODEC_KERNEL_FLAVOURS: 'relaxed' },
+      maxBuffer: 64 << 20,
     });
     const out = (r.stdout ?? '') + (r.stderr ?? '');
     if (/bad option/i.test(out)) {
@@ -1375,7 +1919,11 @@ if (!process.env.XCODEC_KERNEL_FLAVOURS && !FLAVOURS.includes('relaxed')) {
     const passed = /Passed:\s+(\d+)/.exec(out);
     assert.ok(total && passed, `child did not report:\n${out.slice(-4000)}`);
     assert.ok(Number(total[1]) > 50, `child ran only ${total[1]} tests`);
-    assert.is(Number(passed[1]), Number(total[1]), `relaxed build: ${passed[1]} of ${total[1]} passed:\n${out.slice(-8000)}`);
+    assert.is(
+      Number(passed[1]),
+      Number(total[1]),
+      `relaxed build: ${passed[1]} of ${total[1]} passed:\n${out.slice(-8000)}`,
+    );
     assert.is(r.status, 0, `child exit status ${r.status}`);
   });
 }

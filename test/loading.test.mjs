@@ -43,12 +43,12 @@ function f32ToF16(v) {
     let h = mant >> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (exp << 10) | (mant >> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
@@ -81,7 +81,10 @@ function writeSafetensors(path, tensors) {
   new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
   out.set(h, 8);
   let p = 8 + h.length;
-  for (const name of names) { out.set(tensors[name].bytes, p); p += tensors[name].bytes.length; }
+  for (const name of names) {
+    out.set(tensors[name].bytes, p);
+    p += tensors[name].bytes.length;
+  }
   writeFileSync(path, out);
 }
 
@@ -93,7 +96,8 @@ function checkpoint(tensors, files = { 'model.safetensors': null }) {
   return d;
 }
 
-const f32Bytes = (values) => new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+const f32Bytes = (values) =>
+  new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 const original = readTensors(join(src, 'model.safetensors'));
 
 async function outputs(dir) {
@@ -103,7 +107,10 @@ async function outputs(dir) {
 }
 
 test('F16 and BF16 checkpoints equal F32 checkpoints holding the same rounded values', async () => {
-  for (const [dtype, enc, dec] of [['F16', f32ToF16, f16ToF32], ['BF16', f32ToBf16, (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]]]) {
+  for (const [dtype, enc, dec] of [
+    ['F16', f32ToF16, f16ToF32],
+    ['BF16', f32ToBf16, (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]],
+  ]) {
     const half = {};
     const rounded = {};
     for (const [name, t] of Object.entries(original)) {
@@ -114,7 +121,10 @@ test('F16 and BF16 checkpoints equal F32 checkpoints holding the same rounded va
     const a = await outputs(checkpoint(half));
     const b = await outputs(checkpoint(rounded));
     assertCodesEqual(a.codes, b.codes, `${dtype} codes`);
-    assert.ok(a.audio.every((v, i) => Object.is(v, b.audio[i])), `${dtype} audio bit-identical to its F32 rounding`);
+    assert.ok(
+      a.audio.every((v, i) => Object.is(v, b.audio[i])),
+      `${dtype} audio bit-identical to its F32 rounding`,
+    );
   }
 });
 
@@ -123,7 +133,10 @@ test('weight-normed acoustic convs (weight_g/weight_v and parametrizations) fold
     const tensors = {};
     for (const [name, t] of Object.entries(original)) {
       const isAcousticConv = /^acoustic_(en|de)coder\..*conv\w*\.weight$/.test(name);
-      if (!isAcousticConv) { tensors[name] = { shape: t.shape, dtype: 'F32', bytes: f32Bytes(t.values) }; continue; }
+      if (!isAcousticConv) {
+        tensors[name] = { shape: t.shape, dtype: 'F32', bytes: f32Bytes(t.values) };
+        continue;
+      }
       // torch weight_norm(dim=0): g[o] = ||v[o, ...]||, so folding v * g / ||v|| returns v.
       const [o] = t.shape;
       const inner = t.values.length / o;
@@ -135,8 +148,10 @@ test('weight-normed acoustic convs (weight_g/weight_v and parametrizations) fold
       }
       const base = name.slice(0, -'.weight'.length);
       const gShape = [o, ...t.shape.slice(1).map(() => 1)];
-      const [gName, vName] = naming === 'legacy' ? [`${base}.weight_g`, `${base}.weight_v`]
-        : [`${base}.parametrizations.weight.original0`, `${base}.parametrizations.weight.original1`];
+      const [gName, vName] =
+        naming === 'legacy'
+          ? [`${base}.weight_g`, `${base}.weight_v`]
+          : [`${base}.parametrizations.weight.original0`, `${base}.parametrizations.weight.original1`];
       tensors[gName] = { shape: gShape, dtype: 'F32', bytes: f32Bytes(g) };
       tensors[vName] = { shape: t.shape, dtype: 'F32', bytes: f32Bytes(t.values) };
     }
@@ -164,18 +179,25 @@ test('sharded checkpoint (model.safetensors.index.json) loads like the single fi
   const got = await outputs(d);
   const ref = await outputs(src);
   assertCodesEqual(got.codes, ref.codes, 'sharded codes');
-  assert.ok(got.audio.every((v, i) => Object.is(v, ref.audio[i])), 'sharded audio bit-identical');
+  assert.ok(
+    got.audio.every((v, i) => Object.is(v, ref.audio[i])),
+    'sharded audio bit-identical',
+  );
 });
 
 test('tensors inference does not use are not loaded and not needed', async () => {
   const ref = await outputs(src);
   const unused = ref.model.unusedTensors;
-  assert.ok(unused.some((n) => n.startsWith('decoder_semantic.')), 'decoder_semantic.* unused');
+  assert.ok(
+    unused.some((n) => n.startsWith('decoder_semantic.')),
+    'decoder_semantic.* unused',
+  );
   assert.ok(unused.includes('fc1.weight') && unused.includes('quantizer.quantizers.0.codebook.embed_avg'));
   assert.ok(unused.includes('quantizer.quantizers.3.codebook.cluster_size'));
   assert.not.ok(unused.some((n) => n.startsWith('acoustic_') || n.startsWith('semantic_model.encoder.layers')));
   const kept = {};
-  for (const [name, t] of Object.entries(original)) if (!unused.includes(name)) kept[name] = { shape: t.shape, dtype: 'F32', bytes: f32Bytes(t.values) };
+  for (const [name, t] of Object.entries(original))
+    if (!unused.includes(name)) kept[name] = { shape: t.shape, dtype: 'F32', bytes: f32Bytes(t.values) };
   const got = await outputs(checkpoint(kept));
   assertCodesEqual(got.codes, ref.codes, 'codes without the unused tensors');
 });
@@ -183,12 +205,21 @@ test('tensors inference does not use are not loaded and not needed', async () =>
 test('fromBuffers (browsers, edge runtimes): in-memory files load like the directory; bad arguments are typed errors', async () => {
   const bytes = (f) => new Uint8Array(readFileSync(join(src, f)));
   const ref = await outputs(src);
-  const m = await XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': bytes('model.safetensors') }, { numThreads: 1 });
+  const m = await XcodecModelSync.fromBuffers(
+    { 'config.json': bytes('config.json'), 'model.safetensors': bytes('model.safetensors') },
+    { numThreads: 1 },
+  );
   const { audioCodes, audioValues } = m.forward(x);
   assertCodesEqual(audioCodes.data, ref.codes, 'fromBuffers codes');
-  assert.ok(audioValues.data.every((v, i) => Object.is(v, ref.audio[i])), 'fromBuffers audio bit-identical');
+  assert.ok(
+    audioValues.data.every((v, i) => Object.is(v, ref.audio[i])),
+    'fromBuffers audio bit-identical',
+  );
   const parsed = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
-  const m2 = await XcodecModelSync.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }, { config: parsed, numThreads: 1 });
+  const m2 = await XcodecModelSync.fromBuffers(
+    { 'model.safetensors': bytes('model.safetensors') },
+    { config: parsed, numThreads: 1 },
+  );
   assertCodesEqual(m2.forward(x).audioCodes.data, ref.codes, 'fromBuffers with options.config');
   const rejects = async (p, type, re, what) => {
     try {
@@ -200,10 +231,34 @@ test('fromBuffers (browsers, edge runtimes): in-memory files load like the direc
     }
     assert.unreachable(`${what}: no error`);
   };
-  await rejects(() => XcodecModelSync.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /no "config.json".*options\.config/, 'missing config');
-  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': new TextEncoder().encode('{oops'), 'model.safetensors': bytes('model.safetensors') }), XcodecConfigError, /not valid JSON/, 'bad JSON');
-  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': [1, 2, 3] }), XcodecInputError, /"model.safetensors" must be a Uint8Array/, 'array instead of bytes');
-  await rejects(() => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json') }), XcodecCheckpointError, /neither model.safetensors nor/, 'no weights');
+  await rejects(
+    () => XcodecModelSync.fromBuffers({ 'model.safetensors': bytes('model.safetensors') }),
+    XcodecConfigError,
+    /no "config.json".*options\.config/,
+    'missing config',
+  );
+  await rejects(
+    () =>
+      XcodecModelSync.fromBuffers({
+        'config.json': new TextEncoder().encode('{oops'),
+        'model.safetensors': bytes('model.safetensors'),
+      }),
+    XcodecConfigError,
+    /not valid JSON/,
+    'bad JSON',
+  );
+  await rejects(
+    () => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json'), 'model.safetensors': [1, 2, 3] }),
+    XcodecInputError,
+    /"model.safetensors" must be a Uint8Array/,
+    'array instead of bytes',
+  );
+  await rejects(
+    () => XcodecModelSync.fromBuffers({ 'config.json': bytes('config.json') }),
+    XcodecCheckpointError,
+    /neither model.safetensors nor/,
+    'no weights',
+  );
 });
 
 test.run();

@@ -18,11 +18,18 @@ const root = join(here, '..');
 async function bundleForBrowser(entry) {
   try {
     const r = await build({
-      entryPoints: [join(root, entry)], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent',
+      entryPoints: [join(root, entry)],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
     });
     const nodeImports = [];
     for (const [file, input] of Object.entries(r.metafile.inputs)) {
-      for (const imp of input.imports) if (imp.path.startsWith('node:') || imp.external) nodeImports.push(`${file} -> ${imp.path}`);
+      for (const imp of input.imports)
+        if (imp.path.startsWith('node:') || imp.external) nodeImports.push(`${file} -> ${imp.path}`);
     }
     return { errors: [], nodeImports, bytes: r.outputFiles[0].contents.length };
   } catch (e) {
@@ -41,8 +48,14 @@ for (const entry of ['dist/index.js', 'dist/audio.js']) {
 
 test('the bundling check catches Node imports: dist/node/index.js does not bundle for the browser', async () => {
   const r = await bundleForBrowser('dist/node/index.js');
-  assert.ok(r.errors.length > 0 || r.nodeImports.length > 0, 'the Node entry bundled for the browser without a node: import');
-  assert.ok(r.errors.some((t) => /node:/.test(t)) || r.nodeImports.length > 0, `the failure names a node: module (${r.errors.join('; ')})`);
+  assert.ok(
+    r.errors.length > 0 || r.nodeImports.length > 0,
+    'the Node entry bundled for the browser without a node: import',
+  );
+  assert.ok(
+    r.errors.some((t) => /node:/.test(t)) || r.nodeImports.length > 0,
+    `the failure names a node: module (${r.errors.join('; ')})`,
+  );
 });
 
 /** Runs an ES module snippet in a fresh Node process from the repository root; returns its stdout. */
@@ -53,7 +66,8 @@ function runModule(code) {
 }
 
 test('exports map: xcodec-wasm, xcodec-wasm/node and xcodec-wasm/audio resolve by name', () => {
-  const out = JSON.parse(runModule(`
+  const out = JSON.parse(
+    runModule(`
     const main = await import('xcodec-wasm');
     const node = await import('xcodec-wasm/node');
     const audio = await import('xcodec-wasm/audio');
@@ -61,15 +75,24 @@ test('exports map: xcodec-wasm, xcodec-wasm/node and xcodec-wasm/audio resolve b
       main: typeof main.XcodecModelSync, sameClass: main.XcodecModelSync === node.XcodecModelSync,
       snapshot: typeof node.snapshotDownload, mainSnapshot: typeof main.snapshotDownload,
       audio: [typeof audio.decodeWav, typeof audio.readNpy, typeof audio.resample, typeof audio.readAudio],
-    }));`));
-  assert.equal(out, { main: 'function', sameClass: true, snapshot: 'function', mainSnapshot: 'undefined', audio: ['function', 'function', 'function', 'function'] });
+    }));`),
+  );
+  assert.equal(out, {
+    main: 'function',
+    sameClass: true,
+    snapshot: 'function',
+    mainSnapshot: 'undefined',
+    audio: ['function', 'function', 'function', 'function'],
+  });
 });
 
 test('fromPretrained(dir) from the package entry alone is a typed error that names xcodec-wasm/node', () => {
-  const out = JSON.parse(runModule(`
+  const out = JSON.parse(
+    runModule(`
     const { XcodecModelSync, XcodecInputError } = await import('xcodec-wasm');
     try { await XcodecModelSync.fromPretrained('test/fixtures/tiny-hubert'); console.log('{"loaded":true}'); }
-    catch (e) { console.log(JSON.stringify({ typed: e instanceof XcodecInputError, message: e.message })); }`));
+    catch (e) { console.log(JSON.stringify({ typed: e instanceof XcodecInputError, message: e.message })); }`),
+  );
   assert.is(out.typed, true);
   assert.match(out.message, /xcodec-wasm\/node/);
   assert.match(out.message, /fromBuffers/);
@@ -89,8 +112,9 @@ function importGraph() {
       if (statSync(p).isDirectory()) walk(p);
       else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) {
         const text = readFileSync(p, 'utf8');
-        const deps = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)]
-          .map((m) => relative(root, resolve(dirname(p), m[1].replace(/\.js$/, '.ts'))));
+        const deps = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+          relative(root, resolve(dirname(p), m[1].replace(/\.js$/, '.ts'))),
+        );
         graph.set(relative(root, p), deps);
       }
     }
@@ -125,7 +149,17 @@ test('src/ import graph has no circle', () => {
 });
 
 test('the circle check finds a circle when there is one', () => {
-  assert.equal(findCircles(new Map([['a', ['b']], ['b', ['c', 'd']], ['c', ['a']], ['d', []]])), ['a -> b -> c -> a']);
+  assert.equal(
+    findCircles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c', 'd']],
+        ['c', ['a']],
+        ['d', []],
+      ]),
+    ),
+    ['a -> b -> c -> a'],
+  );
 });
 
 test('the kernel table is what every WebAssembly build exports (names and argument counts)', async () => {
@@ -145,7 +179,11 @@ test('the kernel table is what every WebAssembly build exports (names and argume
       if (/relaxed/.test(file) && !WebAssembly.validate(bytes)) continue; // relaxed SIMD off in this Node
       throw e;
     }
-    const fns = Object.fromEntries(Object.entries(exports).filter(([, v]) => typeof v === 'function').map(([k, v]) => [k, v.length]));
+    const fns = Object.fromEntries(
+      Object.entries(exports)
+        .filter(([, v]) => typeof v === 'function')
+        .map(([k, v]) => [k, v.length]),
+    );
     const table = Object.fromEntries(Object.entries(KERNELS).map(([k, d]) => [k, d.args.length]));
     assert.equal(fns, table, `${file}: exports differ from src/kernels.ts`);
   }

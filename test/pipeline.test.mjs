@@ -25,7 +25,10 @@ function firstDifference(got, expected) {
 }
 
 test('the fixture covers the rates, channel counts and sample formats it names', () => {
-  assert.equal(manifest.cases.map((c) => c.rate).sort((a, b) => a - b), [8000, 16000, 22050, 44100, 48000]);
+  assert.equal(
+    manifest.cases.map((c) => c.rate).sort((a, b) => a - b),
+    [8000, 16000, 22050, 44100, 48000],
+  );
   assert.ok(manifest.cases.some((c) => c.channels === 2));
   for (const c of manifest.cases) assert.equal(Object.keys(c.codes).sort(), ['0.5', '1', '1.5', '2', '4']);
 });
@@ -35,7 +38,10 @@ test('API: loadAudio, the feature extractor and encode give the pipeline codes a
   const fe = await XcodecFeatureExtractor.fromPretrained(modelDir);
   try {
     for (const c of manifest.cases) {
-      const samples = await loadAudio(load(join(dir, c.file)), { sampleRate: model.config.sampleRate, fileName: c.file });
+      const samples = await loadAudio(load(join(dir, c.file)), {
+        sampleRate: model.config.sampleRate,
+        fileName: c.file,
+      });
       const { inputValues } = fe.call(samples, { samplingRate: model.config.sampleRate });
       for (const [bw, file] of Object.entries(c.codes)) {
         const expected = readNpy(load(join(dir, file)));
@@ -56,8 +62,24 @@ test('CLI: xcodec encode FILE --bandwidth BW gives the pipeline codes for every 
     for (const c of manifest.cases) {
       for (const [bw, file] of Object.entries(c.codes)) {
         const codesPath = join(out, `${c.file}.${bw}.npy`);
-        const r = spawnSync(process.execPath, [join(here, '..', 'dist', 'node', 'cli.js'), 'encode', join(dir, c.file), '-o', codesPath,
-          '--model', modelDir, '--bandwidth', bw, '--threads', '1', '-q'], { encoding: 'utf8' });
+        const r = spawnSync(
+          process.execPath,
+          [
+            join(here, '..', 'dist', 'node', 'cli.js'),
+            'encode',
+            join(dir, c.file),
+            '-o',
+            codesPath,
+            '--model',
+            modelDir,
+            '--bandwidth',
+            bw,
+            '--threads',
+            '1',
+            '-q',
+          ],
+          { encoding: 'utf8' },
+        );
         assert.is(r.status, 0, `${c.file} at ${bw} kbps: exit ${r.status}: ${r.stderr}`);
         const got = readNpy(load(codesPath));
         const expected = readNpy(load(join(dir, file)));

@@ -43,7 +43,11 @@ function queueDataset(dir) {
 
 /** A worker process whose stderr lines (active/done/failed per file) are kept and can be waited on. */
 function startWorker(name, extra = []) {
-  const child = spawn(process.execPath, [cli, 'worker', '--queue', redis.url, '--jobs', '1', '--threads', '1', '--stalled-interval', '500', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cli, 'worker', '--queue', redis.url, '--jobs', '1', '--threads', '1', '--stalled-interval', '500', ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const w = { name, child, lines: [], listeners: [] };
   let buffer = '';
   child.stderr.on('data', (d) => {
@@ -57,24 +61,37 @@ function startWorker(name, extra = []) {
     }
   });
   w.exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  w.waitFor = (re) => new Promise((resolve) => {
-    const hit = w.lines.find((l) => re.test(l));
-    if (hit) return resolve(hit);
-    w.listeners.push((l) => { if (re.test(l)) resolve(l); });
-  });
+  w.waitFor = (re) =>
+    new Promise((resolve) => {
+      const hit = w.lines.find((l) => re.test(l));
+      if (hit) return resolve(hit);
+      w.listeners.push((l) => {
+        if (re.test(l)) resolve(l);
+      });
+    });
   workers.add(w);
   return w;
 }
 
-const stopWorker = async (w) => { w.child.kill('SIGTERM'); const r = await w.exited; workers.delete(w); return r; };
+const stopWorker = async (w) => {
+  w.child.kill('SIGTERM');
+  const r = await w.exited;
+  workers.delete(w);
+  return r;
+};
 
 function run(args, timeout = 300000) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('exit', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stderr }); });
+    child.on('exit', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stderr });
+    });
   });
 }
 
@@ -83,7 +100,11 @@ const input = queueDataset(join(root, 'in'));
 const reference = join(root, 'one-machine');
 
 test('one-machine reference run', () => {
-  const r = spawnSync(process.execPath, [cli, 'tokenize', input, '-o', reference, '--model', modelDir, '--jobs', '2', '-q'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'tokenize', input, '-o', reference, '--model', modelDir, '--jobs', '2', '-q'],
+    { encoding: 'utf8' },
+  );
   assert.is(r.status, 1, r.stderr); // the corrupt file
   assert.is(readFileSync(join(reference, 'manifest.jsonl'), 'utf8').trim().split('\n').length, 29);
 });
@@ -94,7 +115,9 @@ test('3 workers, one SIGKILLed while it holds a job: every file done once, outpu
   const out = join(root, 'queued');
   const enqueuer = run(['tokenize', input, '-o', out, '--model', modelDir, '--queue', redis.url]);
   // the first worker to start a long file dies with it in hand
-  const victim = await Promise.race(ws.map((w) => w.waitFor(/^active long_/).then((line) => ({ w, file: line.slice('active '.length) }))));
+  const victim = await Promise.race(
+    ws.map((w) => w.waitFor(/^active long_/).then((line) => ({ w, file: line.slice('active '.length) }))),
+  );
   victim.w.child.kill('SIGKILL');
   const killed = await victim.w.exited;
   assert.is(killed.signal, 'SIGKILL');
@@ -103,15 +126,30 @@ test('3 workers, one SIGKILLed while it holds a job: every file done once, outpu
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /29 encoded by the queue's workers, 0 already done, 1 failed, 1 stalled job recovered/);
   const survivors = ws.filter((w) => w !== victim.w);
-  const done = survivors.flatMap((w) => w.lines).concat(victim.w.lines).filter((l) => l.startsWith('done ')).map((l) => l.slice(5)).sort();
+  const done = survivors
+    .flatMap((w) => w.lines)
+    .concat(victim.w.lines)
+    .filter((l) => l.startsWith('done '))
+    .map((l) => l.slice(5))
+    .sort();
   assert.is(done.length, 29, 'each good file finished exactly once');
   assert.is(new Set(done).size, 29);
   assert.not.ok(victim.w.lines.includes(`done ${victim.file}`), `the killed worker never finished ${victim.file}`);
-  assert.ok(survivors.some((w) => w.lines.includes(`done ${victim.file}`)), `another worker finished ${victim.file}`);
+  assert.ok(
+    survivors.some((w) => w.lines.includes(`done ${victim.file}`)),
+    `another worker finished ${victim.file}`,
+  );
   assert.is(readFileSync(join(out, 'errors.jsonl'), 'utf8'), readFileSync(join(reference, 'errors.jsonl'), 'utf8'));
-  assert.equal(readFileSync(join(out, 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).path), ['sub/bad.wav']);
+  assert.equal(
+    readFileSync(join(out, 'errors.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).path),
+    ['sub/bad.wav'],
+  );
   sameTree(withoutTemporaries(tree(out)), tree(reference), 'queued vs one machine');
-  for (const w of survivors) assert.equal(await stopWorker(w), { code: 0, signal: null }, `${w.name} stops cleanly on SIGTERM`);
+  for (const w of survivors)
+    assert.equal(await stopWorker(w), { code: 0, signal: null }, `${w.name} stops cleanly on SIGTERM`);
 });
 
 test('enqueueing twice adds nothing; a restarted enqueuer picks the jobs up where they are', async () => {
@@ -120,7 +158,12 @@ test('enqueueing twice adds nothing; a restarted enqueuer picks the jobs up wher
   // no worker yet: the first enqueuer is interrupted while its 30 jobs wait
   const first = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  await new Promise((resolve) => first.stderr.on('data', (d) => { stderr += d; if (/jobs enqueued/.test(stderr)) resolve(); }));
+  await new Promise((resolve) =>
+    first.stderr.on('data', (d) => {
+      stderr += d;
+      if (/jobs enqueued/.test(stderr)) resolve();
+    }),
+  );
   assert.match(stderr, /30 jobs enqueued .*, 0 were queued already, 0 files already done/);
   first.kill('SIGINT');
   await new Promise((r) => first.on('exit', r));
@@ -142,7 +185,10 @@ test('enqueueing twice adds nothing; a restarted enqueuer picks the jobs up wher
 test('Redis unreachable: a clear error naming the URL within a few seconds, exit 1, nothing written', async () => {
   const url = `redis://127.0.0.1:${await freePort()}`;
   const out = join(root, 'unreachable');
-  for (const args of [['tokenize', input, '-o', out, '--model', modelDir, '--queue', url], ['worker', '--queue', url]]) {
+  for (const args of [
+    ['tokenize', input, '-o', out, '--model', modelDir, '--queue', url],
+    ['worker', '--queue', url],
+  ]) {
     const t0 = Date.now();
     const r = await run(args, 30000);
     const seconds = (Date.now() - t0) / 1000;
@@ -155,9 +201,18 @@ test('Redis unreachable: a clear error naming the URL within a few seconds, exit
 
 test('bad queue options are typed errors that say what is accepted', async () => {
   for (const [args, pattern] of [
-    [['tokenize', input, '-o', join(root, 'x'), '--queue', 'http://127.0.0.1:6379'], /the scheme http: is not accepted; accepted: redis:\/\/HOST:PORT\[\/DB\]/],
-    [['tokenize', input, '-o', join(root, 'x'), '--queue', 'redis://127.0.0.1:6379/x'], /"\/x" is not a database number/],
-    [['tokenize', input, '-o', join(root, 'x'), '--queue', redis.url, '--jobs', '2'], /--jobs and --threads belong to `xcodec worker`/],
+    [
+      ['tokenize', input, '-o', join(root, 'x'), '--queue', 'http://127.0.0.1:6379'],
+      /the scheme http: is not accepted; accepted: redis:\/\/HOST:PORT\[\/DB\]/,
+    ],
+    [
+      ['tokenize', input, '-o', join(root, 'x'), '--queue', 'redis://127.0.0.1:6379/x'],
+      /"\/x" is not a database number/,
+    ],
+    [
+      ['tokenize', input, '-o', join(root, 'x'), '--queue', redis.url, '--jobs', '2'],
+      /--jobs and --threads belong to `xcodec worker`/,
+    ],
     [['worker'], /worker: missing --queue redis:\/\/HOST:PORT/],
     [['worker', '--queue', redis.url, '--jobs', '0'], /--jobs 0 is not accepted; accepted: an integer >= 1/],
     [['worker', '--queue', redis.url, 'stray'], /worker: unexpected argument stray/],

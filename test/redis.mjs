@@ -13,17 +13,24 @@ const which = (cmd) => (spawnSync('/bin/sh', ['-c', `command -v ${cmd}`], { enco
 export function findRedisServer() {
   const found = which('redis-server');
   if (found) return { path: found };
-  if (process.getuid?.() !== 0 || !which('apt-get')) return { path: null, reason: `redis-server is not installed; install it with: sudo ${INSTALL}` };
+  if (process.getuid?.() !== 0 || !which('apt-get'))
+    return { path: null, reason: `redis-server is not installed; install it with: sudo ${INSTALL}` };
   const quiet = { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600000 };
-  if (spawnSync('/bin/sh', ['-c', INSTALL], quiet).status !== 0) spawnSync('/bin/sh', ['-c', `apt-get update && ${INSTALL}`], quiet);
+  if (spawnSync('/bin/sh', ['-c', INSTALL], quiet).status !== 0)
+    spawnSync('/bin/sh', ['-c', `apt-get update && ${INSTALL}`], quiet);
   const installed = which('redis-server');
-  return installed ? { path: installed } : { path: null, reason: `redis-server is not installed and \`${INSTALL}\` failed` };
+  return installed
+    ? { path: installed }
+    : { path: null, reason: `redis-server is not installed and \`${INSTALL}\` failed` };
 }
 
 function answersPing(port) {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port }, () => sock.write('PING\r\n'));
-    sock.on('data', (d) => { sock.destroy(); resolve(String(d).startsWith('+PONG')); });
+    sock.on('data', (d) => {
+      sock.destroy();
+      resolve(String(d).startsWith('+PONG'));
+    });
     sock.on('error', () => resolve(false));
   });
 }
@@ -31,16 +38,32 @@ function answersPing(port) {
 /** Starts redis-server; resolves { url, port, stop() } once it answers PING. */
 export async function startRedis(path) {
   const port = await freePort();
-  const child = spawn(path, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    path,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
+  child.stdout.on('data', (d) => {
+    log += d;
+  });
+  child.stderr.on('data', (d) => {
+    log += d;
+  });
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${log}`);
     if (await answersPing(port)) {
       return {
-        url: `redis://127.0.0.1:${port}`, port,
-        stop: () => new Promise((r) => { if (child.exitCode !== null) r(); else { child.on('exit', r); child.kill('SIGTERM'); } }),
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        stop: () =>
+          new Promise((r) => {
+            if (child.exitCode !== null) r();
+            else {
+              child.on('exit', r);
+              child.kill('SIGTERM');
+            }
+          }),
       };
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -46,7 +46,7 @@ function erfSeries(z) {
 /** erfc(z) for z >= 2 by the continued fraction e^{-z^2}/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))). */
 function erfcContinuedFraction(z) {
   let f = z;
-  for (let n = 300; n >= 1; n--) f = z + (n / 2) / f;
+  for (let n = 300; n >= 1; n--) f = z + n / 2 / f;
   return Math.exp(-z * z) / (SQRT_PI * f);
 }
 
@@ -100,8 +100,14 @@ export function gemmRef({ a, lda, b, rowElems, bias, accumulate, outInit, ldo, M
     for (let n = 0; n < N; n++) {
       let s = 0;
       let t = 0;
-      if (bias) { s += bias[m]; t += Math.abs(bias[m]); }
-      if (accumulate) { s += outInit[m * ldo + n]; t += Math.abs(outInit[m * ldo + n]); }
+      if (bias) {
+        s += bias[m];
+        t += Math.abs(bias[m]);
+      }
+      if (accumulate) {
+        s += outInit[m * ldo + n];
+        t += Math.abs(outInit[m * ldo + n]);
+      }
       for (let kk = 0; kk < K; kk++) {
         const p = a[m * lda + kk] * b[rowElems[kk] + n];
         s += p;
@@ -139,7 +145,14 @@ export function gemmF32(opts) {
  * Conv1d: x [cin, T], w [cout, cin/groups, kernel] -> { val, abs, dims: [cout, Tout], terms }.
  * out[co, t] = bias[co] + residual[co, t] + sum_{ci, k} w[co, ci, k] x[g*cinG + ci, t*s - p + k*d].
  */
-export function conv1dRef(x, T, w, bias, { cin, cout, kernel, stride = 1, padding = 0, dilation = 1, groups = 1 }, residual) {
+export function conv1dRef(
+  x,
+  T,
+  w,
+  bias,
+  { cin, cout, kernel, stride = 1, padding = 0, dilation = 1, groups = 1 },
+  residual,
+) {
   const Tout = Math.floor((T + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
   const cinG = cin / groups;
   const coutG = cout / groups;
@@ -150,8 +163,14 @@ export function conv1dRef(x, T, w, bias, { cin, cout, kernel, stride = 1, paddin
     for (let t = 0; t < Tout; t++) {
       let s = 0;
       let a = 0;
-      if (bias) { s += bias[co]; a += Math.abs(bias[co]); }
-      if (residual) { s += residual[co * Tout + t]; a += Math.abs(residual[co * Tout + t]); }
+      if (bias) {
+        s += bias[co];
+        a += Math.abs(bias[co]);
+      }
+      if (residual) {
+        s += residual[co * Tout + t];
+        a += Math.abs(residual[co * Tout + t]);
+      }
       for (let ci = 0; ci < cinG; ci++) {
         for (let k = 0; k < kernel; k++) {
           const i = t * stride - padding + k * dilation;
@@ -274,7 +293,7 @@ export function winogradConvF32(x, T, w, bias, { cin, cout, kernel: r, padding, 
           a += Math.abs(AT[row]) * Mabs[0];
           for (let j = 0; j < pairs; j++) {
             const c = AT[row + 2 * j + 1];
-            if (c !== 0) acc = madd(c, (i & 1) ? D[j] : S[j], acc);
+            if (c !== 0) acc = madd(c, i & 1 ? D[j] : S[j], acc);
             a += Math.abs(c) * (Mabs[2 * j + 1] + Mabs[2 * j + 2]);
           }
           if (AT[row + inf] !== 0) acc = madd(AT[row + inf], M[inf], acc);
@@ -299,7 +318,10 @@ export function convTranspose1dRef(x, T, w, bias, { cin, cout, kernel, stride, p
   const abs = new Float64Array(cout * Tout);
   if (bias) {
     for (let co = 0; co < cout; co++) {
-      for (let t = 0; t < Tout; t++) { val[co * Tout + t] = bias[co]; abs[co * Tout + t] = Math.abs(bias[co]); }
+      for (let t = 0; t < Tout; t++) {
+        val[co * Tout + t] = bias[co];
+        abs[co * Tout + t] = Math.abs(bias[co]);
+      }
     }
   }
   for (let ci = 0; ci < cin; ci++) {
@@ -411,7 +433,10 @@ export function wavlmGateRef(g, T, c) {
   for (let i = 0; i < T; i++) {
     let sa = 0;
     let sb = 0;
-    for (let j = 0; j < 4; j++) { sa += g[j * T + i]; sb += g[(4 + j) * T + i]; }
+    for (let j = 0; j < 4; j++) {
+      sa += g[j * T + i];
+      sb += g[(4 + j) * T + i];
+    }
     const a = sigmoid(sa);
     const b = sigmoid(sb);
     out[i] = a * (b * c - 1) + 2;

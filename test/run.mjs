@@ -41,6 +41,7 @@ for (const file of files) {
     process.stdout.write(`!! ${file} exited ${r.status} after its tests\n`);
   }
 }
-if (skipped.length) process.stdout.write(`\n${skipped.length} test file(s) SKIPPED:\n${skipped.map((s) => `  ${s}\n`).join('')}`);
+if (skipped.length)
+  process.stdout.write(`\n${skipped.length} test file(s) SKIPPED:\n${skipped.map((s) => `  ${s}\n`).join('')}`);
 process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 && files.length > 0 ? 0 : 1);

@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  DTYPE_SIZES, SafetensorsCheckpoint, SafetensorsFile, bufferSource, parseSafetensorsHeader,
+  DTYPE_SIZES,
+  SafetensorsCheckpoint,
+  SafetensorsFile,
+  bufferSource,
+  parseSafetensorsHeader,
 } from '../dist/checkpoint/safetensors.js';
 import { dirLookup, fileSource } from '../dist/node/files.js';
 
@@ -39,7 +43,10 @@ function pack(tensors, metadata) {
   }
   const data = new Uint8Array(at);
   let o = 0;
-  for (const p of parts) { data.set(p, o); o += p.length; }
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
   return serialise(header, data);
 }
 
@@ -118,7 +125,10 @@ test('F16 named values: subnormals, max, inf, -0, nan', async () => {
 test('BF16 is the top half of an f32', async () => {
   const h = new Uint16Array([0x3f80, 0xc049, 0x7f80, 0xff80, 0x7fc0, 0x8000, 0x0001, 0x3eaa]);
   const got = await read(pack({ b: { dtype: 'BF16', shape: [8], bytes: bytesOf(h) } }), 'b', 8);
-  assert.equal([...new Uint32Array(got.buffer)], [...h].map((x) => (x << 16) >>> 0));
+  assert.equal(
+    [...new Uint32Array(got.buffer)],
+    [...h].map((x) => (x << 16) >>> 0),
+  );
   assert.is(got[0], 1);
   assert.is(got[1], -3.140625);
   assert.is(got[2], Infinity);
@@ -129,7 +139,7 @@ test('BF16 is the top half of an f32', async () => {
 
 test('F64 rounds to the nearest f32', async () => {
   const v = new Float64Array([1 / 3, 0.1, -0, 1e300, -1e300, 1e-50, NaN, 123456789.123]);
-  const got = await read(pack({ d: { dtype: 'F64', shape: [8] , bytes: bytesOf(v) } }), 'd', 8);
+  const got = await read(pack({ d: { dtype: 'F64', shape: [8], bytes: bytesOf(v) } }), 'd', 8);
   for (let i = 0; i < v.length; i++) assert.ok(Object.is(got[i], Math.fround(v[i])), `F64 ${v[i]}: got ${got[i]}`);
 });
 
@@ -139,18 +149,21 @@ test('tensors larger than one chunk stream correctly for every float dtype', asy
   const f16 = new Uint16Array(3 * n).map((_, i) => (i * 2654435761) >>> 16);
   const bf16 = new Uint16Array(3 * n).map((_, i) => (i * 40503) & 0xffff);
   const f64 = new Float64Array(n).map((_, i) => Math.cos(i) / 7);
-  const file = await open(pack({
-    a: { dtype: 'F32', shape: [n], bytes: bytesOf(f32) },
-    h: { dtype: 'F16', shape: [3, n], bytes: bytesOf(f16) },
-    b: { dtype: 'BF16', shape: [n, 3], bytes: bytesOf(bf16) },
-    d: { dtype: 'F64', shape: [n], bytes: bytesOf(f64) },
-  }));
+  const file = await open(
+    pack({
+      a: { dtype: 'F32', shape: [n], bytes: bytesOf(f32) },
+      h: { dtype: 'F16', shape: [3, n], bytes: bytesOf(f16) },
+      b: { dtype: 'BF16', shape: [n, 3], bytes: bytesOf(bf16) },
+      d: { dtype: 'F64', shape: [n], bytes: bytesOf(f64) },
+    }),
+  );
   const a = new Float32Array(n);
   await file.readF32('a', a);
   assert.equal(bytesOf(a), bytesOf(f32));
   const h = new Float32Array(3 * n);
   await file.readF32('h', h);
-  for (let i = 0; i < h.length; i += 997) assert.ok(Object.is(h[i], f16Value(f16[i])) || Number.isNaN(h[i]), `F16 at ${i}`);
+  for (let i = 0; i < h.length; i += 997)
+    assert.ok(Object.is(h[i], f16Value(f16[i])) || Number.isNaN(h[i]), `F16 at ${i}`);
   assert.ok(Object.is(h[h.length - 1], f16Value(f16[h.length - 1])) || Number.isNaN(h[h.length - 1]));
   const b = new Float32Array(3 * n);
   await file.readF32('b', b);
@@ -180,7 +193,14 @@ test('async sources work, and a destination detached mid-read is reported', asyn
   const bytes = pack({ h: { dtype: 'F16', shape: [2], bytes: bytesOf(new Uint16Array([0x3c00, 0x4000])) } });
   const inner = bufferSource(bytes);
   let grow = null;
-  const asyncSrc = { size: inner.size, async read(o, l, into) { await null; inner.read(o, l, into); grow?.(); } };
+  const asyncSrc = {
+    size: inner.size,
+    async read(o, l, into) {
+      await null;
+      inner.read(o, l, into);
+      grow?.();
+    },
+  };
   const file = await SafetensorsFile.open(asyncSrc, 'async.safetensors');
   const dest = new Float32Array(2);
   await file.readF32('h', dest);
@@ -197,12 +217,15 @@ test('async sources work, and a destination detached mid-read is reported', asyn
 });
 
 test('zero-element tensors and __metadata__ are accepted', async () => {
-  const bytes = serialise({
-    __metadata__: { format: 'pt', note: 'x' },
-    empty: { dtype: 'F32', shape: [0, 5], data_offsets: [0, 0] },
-    scalar: { dtype: 'F32', shape: [], data_offsets: [0, 4] },
-    also_empty: { dtype: 'I64', shape: [3, 0], data_offsets: [4, 4] },
-  }, bytesOf(new Float32Array([2.5])));
+  const bytes = serialise(
+    {
+      __metadata__: { format: 'pt', note: 'x' },
+      empty: { dtype: 'F32', shape: [0, 5], data_offsets: [0, 0] },
+      scalar: { dtype: 'F32', shape: [], data_offsets: [0, 4] },
+      also_empty: { dtype: 'I64', shape: [3, 0], data_offsets: [4, 4] },
+    },
+    bytesOf(new Float32Array([2.5])),
+  );
   const file = await open(bytes);
   assert.equal(file.metadata, { format: 'pt', note: 'x' });
   assert.equal([...file.tensors.keys()], ['empty', 'scalar', 'also_empty']);
@@ -213,11 +236,13 @@ test('zero-element tensors and __metadata__ are accepted', async () => {
 });
 
 test('parseSafetensorsHeader returns tensors and metadata', () => {
-  const json = new TextEncoder().encode(JSON.stringify({
-    __metadata__: { format: 'pt' },
-    b: { dtype: 'BF16', shape: [2, 2], data_offsets: [16, 24] },
-    a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-  }));
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      __metadata__: { format: 'pt' },
+      b: { dtype: 'BF16', shape: [2, 2], data_offsets: [16, 24] },
+      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+    }),
+  );
   const h = parseSafetensorsHeader(json, 24, 'x.safetensors');
   assert.equal(h.metadata, { format: 'pt' });
   assert.equal(h.get('b'), { name: 'b', dtype: 'BF16', shape: [2, 2], begin: 16, end: 24, file: 'x.safetensors' });
@@ -247,7 +272,8 @@ test('tiny-hubert fixture: shapes, metadata and values match the raw bytes', asy
       const dest = new Float32Array((t.data_offsets[1] - t.data_offsets[0]) / 4);
       await ckpt.readF32(name, dest);
       const at = 8 + n + t.data_offsets[0];
-      for (let i = 0; i < dest.length; i++) if (dest[i] !== raw.readFloatLE(at + 4 * i)) assert.unreachable(`${name}[${i}]`);
+      for (let i = 0; i < dest.length; i++)
+        if (dest[i] !== raw.readFloatLE(at + 4 * i)) assert.unreachable(`${name}[${i}]`);
     }
     const bias = new Float32Array(48);
     await ckpt.readF32('fc.bias', bias);
@@ -322,7 +348,9 @@ test('sharded checkpoint in a directory, via the index json', async () => {
 test('sharded checkpoint from in-memory buffers', async () => {
   const ckpt = await SafetensorsCheckpoint.fromBuffers(shardedFiles());
   await checkSharded(ckpt);
-  const single = await SafetensorsCheckpoint.fromBuffers({ 'model.safetensors': shardedFiles()['model-00001-of-00002.safetensors'] });
+  const single = await SafetensorsCheckpoint.fromBuffers({
+    'model.safetensors': shardedFiles()['model-00001-of-00002.safetensors'],
+  });
   assert.equal([...single.tensors.keys()], ['a.weight']);
 });
 
@@ -344,34 +372,71 @@ test('index errors: missing shard, shard lacking the tensor, bad json, path esca
   const { 'model-00002-of-00002.safetensors': _, ...withoutShard2 } = files;
   const dir = writeDir(withoutShard2);
   try {
-    await rejects(() => SafetensorsCheckpoint.open(dirLookup(dir)),
-      /model\.safetensors\.index\.json/, /"b\.weight"/, /"model-00002-of-00002\.safetensors", which is missing from/);
+    await rejects(
+      () => SafetensorsCheckpoint.open(dirLookup(dir)),
+      /model\.safetensors\.index\.json/,
+      /"b\.weight"/,
+      /"model-00002-of-00002\.safetensors", which is missing from/,
+    );
   } finally {
     rmSync(dir, { recursive: true });
   }
-  await rejects(() => SafetensorsCheckpoint.fromBuffers({
-    ...files, 'model.safetensors.index.json': index({ 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00001-of-00002.safetensors' }),
-  }), /maps "b\.weight" to "model-00001-of-00002\.safetensors", which does not hold it/);
-  await rejects(() => SafetensorsCheckpoint.fromBuffers({ 'model.safetensors.index.json': new TextEncoder().encode('{"weight_map": ') }),
-    /model\.safetensors\.index\.json: not valid JSON/);
-  await rejects(() => SafetensorsCheckpoint.fromBuffers({ 'model.safetensors.index.json': new TextEncoder().encode('{"metadata": {}}') }),
-    /"weight_map" is undefined; expected an object/);
-  await rejects(() => SafetensorsCheckpoint.fromBuffers({ ...files, 'model.safetensors.index.json': index({ 'a.weight': '../model.safetensors' }) }),
-    /maps "a\.weight" to "\.\.\/model\.safetensors"; expected a file name in the same directory/);
+  await rejects(
+    () =>
+      SafetensorsCheckpoint.fromBuffers({
+        ...files,
+        'model.safetensors.index.json': index({
+          'a.weight': 'model-00001-of-00002.safetensors',
+          'b.weight': 'model-00001-of-00002.safetensors',
+        }),
+      }),
+    /maps "b\.weight" to "model-00001-of-00002\.safetensors", which does not hold it/,
+  );
+  await rejects(
+    () =>
+      SafetensorsCheckpoint.fromBuffers({
+        'model.safetensors.index.json': new TextEncoder().encode('{"weight_map": '),
+      }),
+    /model\.safetensors\.index\.json: not valid JSON/,
+  );
+  await rejects(
+    () =>
+      SafetensorsCheckpoint.fromBuffers({
+        'model.safetensors.index.json': new TextEncoder().encode('{"metadata": {}}'),
+      }),
+    /"weight_map" is undefined; expected an object/,
+  );
+  await rejects(
+    () =>
+      SafetensorsCheckpoint.fromBuffers({
+        ...files,
+        'model.safetensors.index.json': index({ 'a.weight': '../model.safetensors' }),
+      }),
+    /maps "a\.weight" to "\.\.\/model\.safetensors"; expected a file name in the same directory/,
+  );
   const empty = tempDir();
   try {
-    await rejects(() => SafetensorsCheckpoint.open(dirLookup(empty)), new RegExp(empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
-      /model\.safetensors nor model\.safetensors\.index\.json/);
+    await rejects(
+      () => SafetensorsCheckpoint.open(dirLookup(empty)),
+      new RegExp(empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+      /model\.safetensors nor model\.safetensors\.index\.json/,
+    );
   } finally {
     rmSync(empty, { recursive: true });
   }
-  await rejects(() => SafetensorsCheckpoint.fromBuffers({ 'weights.bin': new Uint8Array(8) }), /given files \(weights\.bin\)/);
+  await rejects(
+    () => SafetensorsCheckpoint.fromBuffers({ 'weights.bin': new Uint8Array(8) }),
+    /given files \(weights\.bin\)/,
+  );
 });
 
 test('a malformed shard fails the whole checkpoint and names the shard', async () => {
   const files = shardedFiles();
   files['model-00002-of-00002.safetensors'] = serialise('{"x": ', new Uint8Array(0));
-  await rejects(() => SafetensorsCheckpoint.fromBuffers(files), /model-00002-of-00002\.safetensors: the safetensors header: not valid JSON/);
+  await rejects(
+    () => SafetensorsCheckpoint.fromBuffers(files),
+    /model-00002-of-00002\.safetensors: the safetensors header: not valid JSON/,
+  );
 });
 
 // ---- malformed files -----------------------------------------------------------------------------
@@ -379,16 +444,36 @@ test('a malformed shard fails the whole checkpoint and names the shard', async (
 const one = (entry, data = new Uint8Array(8)) => serialise({ t: entry }, data);
 
 test('header length beyond the file, below 2, over the limit, or a file too short', async () => {
-  await rejects(() => open(serialise({}, new Uint8Array(0), { lengthField: 1000 })), /test\.safetensors: header length 1000 runs past the end of the file \(size 10\)/);
-  await rejects(() => open(serialise({}, new Uint8Array(0), { lengthField: 2n ** 64n - 1n })), /header length 18446744073709551615 runs past the end/);
-  await rejects(() => open(serialise({}, new Uint8Array(0), { lengthField: 1 })), /header length 1 is too small; expected at least 2/);
+  await rejects(
+    () => open(serialise({}, new Uint8Array(0), { lengthField: 1000 })),
+    /test\.safetensors: header length 1000 runs past the end of the file \(size 10\)/,
+  );
+  await rejects(
+    () => open(serialise({}, new Uint8Array(0), { lengthField: 2n ** 64n - 1n })),
+    /header length 18446744073709551615 runs past the end/,
+  );
+  await rejects(
+    () => open(serialise({}, new Uint8Array(0), { lengthField: 1 })),
+    /header length 1 is too small; expected at least 2/,
+  );
   await rejects(() => open(new Uint8Array(5)), /the file is 5 bytes, too short/);
-  const huge = { size: 300_000_000, read(o, _l, into) { if (o === 0) new DataView(into.buffer).setBigUint64(0, 200_000_000n, true); } };
-  await rejects(() => SafetensorsFile.open(huge, 'huge.safetensors'), /huge\.safetensors: header length 200000000 exceeds the limit/);
+  const huge = {
+    size: 300_000_000,
+    read(o, _l, into) {
+      if (o === 0) new DataView(into.buffer).setBigUint64(0, 200_000_000n, true);
+    },
+  };
+  await rejects(
+    () => SafetensorsFile.open(huge, 'huge.safetensors'),
+    /huge\.safetensors: header length 200000000 exceeds the limit/,
+  );
 });
 
 test('invalid JSON, a non-object header, invalid UTF-8', async () => {
-  await rejects(() => open(serialise('{"t": {"dtype": "F32",')), /test\.safetensors: the safetensors header: not valid JSON/);
+  await rejects(
+    () => open(serialise('{"t": {"dtype": "F32",')),
+    /test\.safetensors: the safetensors header: not valid JSON/,
+  );
   await rejects(() => open(serialise('[1, 2]')), /header does not start with "\{" \(byte 0x5b\)/);
   const bad = serialise('{"x":"  "}');
   bad[15] = 0xff;
@@ -396,44 +481,81 @@ test('invalid JSON, a non-object header, invalid UTF-8', async () => {
 });
 
 test('offsets out of bounds or reversed', async () => {
-  await rejects(() => open(one({ dtype: 'F32', shape: [4], data_offsets: [0, 16] })),
-    /tensor "t": data_offsets \[0, 16\] run past the end of the data section \(8 bytes\); expected end <= 8/);
-  await rejects(() => open(one({ dtype: 'F32', shape: [0], data_offsets: [8, 4] })), /data_offsets \[8, 4\] end before they begin/);
-  await rejects(() => open(one({ dtype: 'F32', shape: [1], data_offsets: [-4, 0] })), /data_offsets \[-4,0\] is invalid; expected \[begin, end\] of non-negative integers/);
-  await rejects(() => open(one({ dtype: 'F32', shape: [1], data_offsets: [0] })), /data_offsets \[0\] is invalid; expected \[begin, end\]/);
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [4], data_offsets: [0, 16] })),
+    /tensor "t": data_offsets \[0, 16\] run past the end of the data section \(8 bytes\); expected end <= 8/,
+  );
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [0], data_offsets: [8, 4] })),
+    /data_offsets \[8, 4\] end before they begin/,
+  );
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [1], data_offsets: [-4, 0] })),
+    /data_offsets \[-4,0\] is invalid; expected \[begin, end\] of non-negative integers/,
+  );
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [1], data_offsets: [0] })),
+    /data_offsets \[0\] is invalid; expected \[begin, end\]/,
+  );
   await rejects(() => open(one({ dtype: 'F32', shape: [1] })), /tensor "t": data_offsets undefined is invalid/);
 });
 
 test('offsets whose size disagrees with shape * dtype size', async () => {
-  await rejects(() => open(one({ dtype: 'F32', shape: [3], data_offsets: [0, 8] })),
-    /tensor "t": data_offsets \[0, 8\] hold 8 bytes but shape \[3\] of F32 needs 12/);
-  await rejects(() => open(one({ dtype: 'F16', shape: [2, 3], data_offsets: [0, 8] })), /shape \[2,3\] of F16 needs 12/);
-  await rejects(() => open(one({ dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] })), /more elements than can be addressed/);
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [3], data_offsets: [0, 8] })),
+    /tensor "t": data_offsets \[0, 8\] hold 8 bytes but shape \[3\] of F32 needs 12/,
+  );
+  await rejects(
+    () => open(one({ dtype: 'F16', shape: [2, 3], data_offsets: [0, 8] })),
+    /shape \[2,3\] of F16 needs 12/,
+  );
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] })),
+    /more elements than can be addressed/,
+  );
 });
 
 test('overlapping tensors', async () => {
-  const bytes = serialise({
-    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-    b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
-  }, new Uint8Array(12));
+  const bytes = serialise(
+    {
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+    },
+    new Uint8Array(12),
+  );
   await rejects(() => open(bytes), /test\.safetensors: tensors "a" \[0, 8\] and "b" \[4, 12\] overlap/);
 });
 
 test('tiling: the tensors must cover the data section exactly (gaps, trailing bytes, a header length field 1-7 bytes short)', async () => {
-  const two = (bOffsets, dataBytes) => serialise({
-    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-    e: { dtype: 'F32', shape: [0], data_offsets: [8, 8] }, // empty, where it belongs: fine
-    b: { dtype: 'F32', shape: [1], data_offsets: bOffsets },
-  }, new Uint8Array(dataBytes));
+  const two = (bOffsets, dataBytes) =>
+    serialise(
+      {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        e: { dtype: 'F32', shape: [0], data_offsets: [8, 8] }, // empty, where it belongs: fine
+        b: { dtype: 'F32', shape: [1], data_offsets: bOffsets },
+      },
+      new Uint8Array(dataBytes),
+    );
   const ok = await open(two([8, 12], 12));
   assert.equal([...ok.tensors.keys()].sort(), ['a', 'b', 'e']);
-  await rejects(() => open(two([12, 16], 16)), /4 bytes of the data section before tensor "b" \[12, 16\] belong to no tensor \(the previous one, "e", ends at 8\)/);
-  await rejects(() => open(two([8, 12], 20)), /the tensors end at byte 12 of a 20-byte data section; expected them to tile it exactly \(8 trailing bytes/);
-  await rejects(() => open(serialise({ b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8))), /4 bytes of the data section before tensor "b"/);
+  await rejects(
+    () => open(two([12, 16], 16)),
+    /4 bytes of the data section before tensor "b" \[12, 16\] belong to no tensor \(the previous one, "e", ends at 8\)/,
+  );
+  await rejects(
+    () => open(two([8, 12], 20)),
+    /the tensors end at byte 12 of a 20-byte data section; expected them to tile it exactly \(8 trailing bytes/,
+  );
+  await rejects(
+    () => open(serialise({ b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8))),
+    /4 bytes of the data section before tensor "b"/,
+  );
   // The header ends in alignment spaces; a length field short by 1..7 still parses as JSON but shifts
   // every tensor: it must not load.
   for (let short = 1; short <= 7; short++) {
-    const good = serialise({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8), { padTo: 8 + short });
+    const good = serialise({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8), {
+      padTo: 8 + short,
+    });
     const n = Number(new DataView(good.buffer).getBigUint64(0, true));
     assert.ok(new TextDecoder().decode(good.subarray(8 + n - short, 8 + n)).trim() === '', 'the cut bytes are padding');
     await open(good); // the intact file loads
@@ -444,8 +566,20 @@ test('tiling: the tensors must cover the data section exactly (gaps, trailing by
 
 test('duplicate keys, a byte-order mark, deep nesting', async () => {
   const entry = '{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}';
-  await rejects(() => open(serialise(`{"t": ${entry}, "t": ${entry}}`, new Uint8Array(8))), /the key "t" appears twice in one object/);
-  await rejects(() => open(serialise(`{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "data_offsets": [0, 8]}}`, new Uint8Array(8))), /the key "data_offsets" appears twice/);
+  await rejects(
+    () => open(serialise(`{"t": ${entry}, "t": ${entry}}`, new Uint8Array(8))),
+    /the key "t" appears twice in one object/,
+  );
+  await rejects(
+    () =>
+      open(
+        serialise(
+          `{"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "data_offsets": [0, 8]}}`,
+          new Uint8Array(8),
+        ),
+      ),
+    /the key "data_offsets" appears twice/,
+  );
   const bom = serialise(`\ufeff{"t": ${entry}}`, new Uint8Array(8));
   await rejects(() => open(bom), /does not start with "\{" \(byte 0xef\)/);
   const deep = `{"t": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
@@ -453,33 +587,57 @@ test('duplicate keys, a byte-order mark, deep nesting', async () => {
 });
 
 test('unknown dtype, bad shapes, bad entries, bad metadata', async () => {
-  await rejects(() => open(one({ dtype: 'F128', shape: [1], data_offsets: [0, 8] })),
-    /tensor "t": unknown dtype "F128"; accepted: BOOL, .*F8_E4M3.*F64/);
+  await rejects(
+    () => open(one({ dtype: 'F128', shape: [1], data_offsets: [0, 8] })),
+    /tensor "t": unknown dtype "F128"; accepted: BOOL, .*F8_E4M3.*F64/,
+  );
   await rejects(() => open(one({ dtype: 'f32', shape: [2], data_offsets: [0, 8] })), /unknown dtype "f32"/);
-  await rejects(() => open(one({ dtype: 'F32', shape: [-2], data_offsets: [0, 8] })),
-    /tensor "t": shape \[-2\] is invalid; expected an array of non-negative integers/);
+  await rejects(
+    () => open(one({ dtype: 'F32', shape: [-2], data_offsets: [0, 8] })),
+    /tensor "t": shape \[-2\] is invalid; expected an array of non-negative integers/,
+  );
   await rejects(() => open(one({ dtype: 'F32', shape: [1.5], data_offsets: [0, 8] })), /shape \[1\.5\] is invalid/);
   await rejects(() => open(one({ dtype: 'F32', shape: ['2'], data_offsets: [0, 8] })), /shape \["2"\] is invalid/);
   await rejects(() => open(one({ dtype: 'F32', shape: 2, data_offsets: [0, 8] })), /shape 2 is invalid/);
-  await rejects(() => open(serialise({ t: [1] })), /tensor "t": entry is \[1\]; expected \{"dtype", "shape", "data_offsets"\}/);
-  await rejects(() => open(serialise({ __metadata__: { format: 1 } })), /__metadata__ key "format" is 1; expected a string/);
+  await rejects(
+    () => open(serialise({ t: [1] })),
+    /tensor "t": entry is \[1\]; expected \{"dtype", "shape", "data_offsets"\}/,
+  );
+  await rejects(
+    () => open(serialise({ __metadata__: { format: 1 } })),
+    /__metadata__ key "format" is 1; expected a string/,
+  );
   await rejects(() => open(serialise({ __metadata__: 'pt' })), /__metadata__ is "pt"; expected an object/);
 });
 
 test('reading: non-float dtypes, dest length mismatch, unknown name, after close', async () => {
-  const file = await open(serialise({
-    i: { dtype: 'I64', shape: [1], data_offsets: [0, 8] },
-    f: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
-  }, new Uint8Array(16)));
-  await rejects(() => file.readF32('i', new Float32Array(1)), /tensor "i" has dtype I64; accepted for weights: F32, F16, BF16, F64/);
-  await rejects(() => file.readF32('f', new Float32Array(3)), /tensor "f" has 2 elements \(shape \[2\]\); the destination holds 3/);
+  const file = await open(
+    serialise(
+      {
+        i: { dtype: 'I64', shape: [1], data_offsets: [0, 8] },
+        f: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+      },
+      new Uint8Array(16),
+    ),
+  );
+  await rejects(
+    () => file.readF32('i', new Float32Array(1)),
+    /tensor "i" has dtype I64; accepted for weights: F32, F16, BF16, F64/,
+  );
+  await rejects(
+    () => file.readF32('f', new Float32Array(3)),
+    /tensor "f" has 2 elements \(shape \[2\]\); the destination holds 3/,
+  );
   await rejects(() => file.readF32('g', new Float32Array(2)), /test\.safetensors: no tensor "g"/);
   file.close();
   await rejects(() => file.readF32('f', new Float32Array(2)), /after close/);
 });
 
 test('fileSource: missing file, truncated file', async () => {
-  await rejects(() => fileSource('/nonexistent/model.safetensors'), /\/nonexistent\/model\.safetensors: cannot open \(ENOENT\)/);
+  await rejects(
+    () => fileSource('/nonexistent/model.safetensors'),
+    /\/nonexistent\/model\.safetensors: cannot open \(ENOENT\)/,
+  );
   const dir = tempDir();
   try {
     const path = join(dir, 'model.safetensors');

@@ -57,7 +57,10 @@ function assertBitIdentical(a, b, what) {
       const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
       const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
       for (let i = 0; i < xb.length; i++) {
-        if (xb[i] !== yb[i]) assert.unreachable(`${what} ${cname} ${key}[${i}]: ${y[i]} differs from one thread's ${x[i]} (bits ${yb[i].toString(16)} vs ${xb[i].toString(16)})`);
+        if (xb[i] !== yb[i])
+          assert.unreachable(
+            `${what} ${cname} ${key}[${i}]: ${y[i]} differs from one thread's ${x[i]} (bits ${yb[i].toString(16)} vs ${xb[i].toString(16)})`,
+          );
       }
     }
   }
@@ -77,14 +80,31 @@ for (const name of MODELS) {
         assert.is(model.threadsFallbackReason, null, 'no fallback');
         const got = await withTuning(model, { minChunkNs: 0, align: 1 }, () => outputs(model, name));
         const chunks = model.rt.pool.workerChunks;
-        assert.ok(chunks.every((n) => n > 0), `every worker ran chunks (${chunks.join(', ')})`);
+        assert.ok(
+          chunks.every((n) => n > 0),
+          `every worker ran chunks (${chunks.join(', ')})`,
+        );
         const split = Object.keys(model.rt.pool.stats.byKernel);
         // Higgs' projected RVQ subtracts project_out(codeword) with `add` instead of subtract_codewords.
         const rvq = model.config.quantizerProjections ? ['add', 'scale'] : ['subtract_codewords'];
-        for (const k of ['gemm', 'gemm_pack_b', 'gemm_prepacked', 'gelu', 'snake', 'pad_rows', 'deinterleave', 'interleave', 'self_attention', 'argmin_cols', 'add_codewords', ...rvq]) {
+        for (const k of [
+          'gemm',
+          'gemm_pack_b',
+          'gemm_prepacked',
+          'gelu',
+          'snake',
+          'pad_rows',
+          'deinterleave',
+          'interleave',
+          'self_attention',
+          'argmin_cols',
+          'add_codewords',
+          ...rvq,
+        ]) {
           assert.ok(split.includes(k), `${k} went through the pool (split: ${split.join(', ')})`);
         }
-        if (name === 'tiny-wavlm') for (const k of ['wavlm_gate']) assert.ok(split.includes(k), `${k} went through the pool`);
+        if (name === 'tiny-wavlm')
+          for (const k of ['wavlm_gate']) assert.ok(split.includes(k), `${k} went through the pool`);
         assertBitIdentical(ref, got, `${name} ${threads} threads`);
       } finally {
         model.dispose();
@@ -140,7 +160,10 @@ test('long input grows the shared memory between calls: still bit-identical to o
   assert.ok(b.grew, 'the shared memory grew');
   assertCodesEqual(b.short.data, a.short.data, 'short codes');
   assertCodesEqual(b.codes.data, a.codes.data, 'long codes');
-  assert.ok(a.audio.every((v, i) => Object.is(v, b.audio[i])), 'long audio bit-identical');
+  assert.ok(
+    a.audio.every((v, i) => Object.is(v, b.audio[i])),
+    'long audio bit-identical',
+  );
 });
 
 test('relaxed SIMD build (Node flag): 1 and 2 threads bit-identical', () => {
@@ -188,7 +211,10 @@ test('faults: a kernel trap or a worker that dies is an error on that call, the 
   const r = node([join(here, 'runtimes', 'node-faults.mjs')]);
   assert.not.ok(r.timedOut, `the fault scenarios finished within 120 s (hang?)\n${r.stdout}\n${r.stderr}`);
   assert.is(r.status, 0, `exit ${r.status}\n${r.stderr}`);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(lines.at(-1).done, 'every scenario ran');
   const scenarios = lines.filter((l) => l.name);
   assert.ok(scenarios.length >= 7, `${scenarios.length} scenarios`);

@@ -15,7 +15,8 @@ import { dataset, finishedJson, sameTree, tree } from './datasets.mjs';
 const cli = join(here, '..', 'dist', 'node', 'cli.js');
 const modelDir = join(fixtures, 'tiny-hubert');
 const root = mkdtempSync(join(tmpdir(), 'xcodec-tokenize-'));
-const tokenize = (...args) => spawnSync(process.execPath, [cli, 'tokenize', ...args, '--model', modelDir], { encoding: 'utf8', timeout: 300000 });
+const tokenize = (...args) =>
+  spawnSync(process.execPath, [cli, 'tokenize', ...args, '--model', modelDir], { encoding: 'utf8', timeout: 300000 });
 
 const input = dataset(join(root, 'in'));
 const out = join(root, 'out');
@@ -24,10 +25,19 @@ test('a directory: .npy and .json per file at its relative path, errors.jsonl ho
   const r = tokenize(input, '-o', out, '--bandwidth', '2');
   assert.is(r.status, 1, `exit 1 because one file failed: ${r.stderr}`);
   assert.match(r.stderr, /8 encoded, 0 already done, 1 failed/);
-  const errors = readFileSync(join(out, 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(errors.map((e) => e.path), ['sub/bad.wav']);
+  const errors = readFileSync(join(out, 'errors.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    errors.map((e) => e.path),
+    ['sub/bad.wav'],
+  );
   assert.match(errors[0].error, /not an audio file of an accepted format/);
-  const manifest = readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const manifest = readFileSync(join(out, 'manifest.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const paths = manifest.map((m) => m.path);
   assert.is(paths.length, 8);
   assert.equal(paths, [...paths].sort(), 'sorted by path');
@@ -36,15 +46,26 @@ test('a directory: .npy and .json per file at its relative path, errors.jsonl ho
   try {
     for (const m of manifest) {
       const stem = m.path.replace(/\.\w+$/, '');
-      assert.equal(JSON.parse(readFileSync(join(out, `${stem}.json`), 'utf8')), m, `${m.path}: the manifest line is its .json`);
+      assert.equal(
+        JSON.parse(readFileSync(join(out, `${stem}.json`), 'utf8')),
+        m,
+        `${m.path}: the manifest line is its .json`,
+      );
       const bytes = readFileSync(join(out, `${stem}.npy`));
-      assert.is(m.npy_sha256, (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex'), `${m.path}: sha256`);
+      assert.is(
+        m.npy_sha256,
+        (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex'),
+        `${m.path}: sha256`,
+      );
       const got = readNpy(new Uint8Array(bytes));
       assert.is(got.dtype, '<i2', 'int16 by default');
       const samples = await loadAudio(new Uint8Array(readFileSync(join(input, m.path))), { sampleRate: 16000 });
       const expected = model.encode(fe.call(samples, { samplingRate: 16000 }).inputValues, { bandwidth: 2 }).audioCodes;
       assert.equal(got.shape, expected.dims.slice(1), `${m.path}: shape (nq, T)`);
-      assert.ok(got.data.every((v, i) => BigInt(v) === expected.data[i]), `${m.path}: codes equal a lone encode`);
+      assert.ok(
+        got.data.every((v, i) => BigInt(v) === expected.data[i]),
+        `${m.path}: codes equal a lone encode`,
+      );
       assert.is(m.num_quantizers, 4);
       assert.is(m.frames, expected.dims[2]);
       assert.ok(m.seconds > 0 && m.sample_rate >= 8000 && m.channels >= 1);
@@ -52,7 +73,10 @@ test('a directory: .npy and .json per file at its relative path, errors.jsonl ho
   } finally {
     model.dispose();
   }
-  assert.not.ok(Object.keys(tree(out)).some((k) => k.includes('.tmp')), 'no temporary files left');
+  assert.not.ok(
+    Object.keys(tree(out)).some((k) => k.includes('.tmp')),
+    'no temporary files left',
+  );
 });
 
 test('a rerun skips finished files and leaves every output byte-identical', () => {
@@ -68,10 +92,20 @@ test('SIGKILL mid-run, then the same command: outputs byte-identical to an unint
   const whole = join(root, 'whole');
   assert.is(tokenize(big, '-o', whole, '--jobs', '2').status, 1);
   const killed = join(root, 'killed');
-  const child = spawn(process.execPath, [cli, 'tokenize', big, '-o', killed, '--model', modelDir, '--jobs', '1', '-q'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [cli, 'tokenize', big, '-o', killed, '--model', modelDir, '--jobs', '1', '-q'],
+    { stdio: 'ignore' },
+  );
   const countJson = () => finishedJson(killed);
   await new Promise((resolve) => {
-    const poll = setInterval(() => { if (countJson() >= 5) { clearInterval(poll); child.kill('SIGKILL'); resolve(); } }, 5);
+    const poll = setInterval(() => {
+      if (countJson() >= 5) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 5);
   });
   await new Promise((r) => child.on('exit', r));
   const partial = countJson();
@@ -100,30 +134,45 @@ test('--shard I/N: the shards are disjoint and together give the whole run', () 
 
 test('--format yue writes YuE ids (int32, 1-D); --dtype int64; a JSONL manifest of relative paths', () => {
   const yue = join(root, 'yue');
-  writeFileSync(join(input, 'list.jsonl'), `${JSON.stringify({ path: 'mono_16000_int16.wav' })}\n${JSON.stringify({ path: 'sub/speech_mono.opus' })}\n`);
+  writeFileSync(
+    join(input, 'list.jsonl'),
+    `${JSON.stringify({ path: 'mono_16000_int16.wav' })}\n${JSON.stringify({ path: 'sub/speech_mono.opus' })}\n`,
+  );
   assert.is(tokenize(join(input, 'list.jsonl'), '-o', yue, '--format', 'yue', '--bandwidth', '0.5').status, 0);
   const codes = readNpy(new Uint8Array(readFileSync(join(out, 'mono_16000_int16.npy'))));
   const four = join(root, 'int64');
-  assert.is(tokenize(join(input, 'mono_16000_int16.wav'), '-o', four, '--bandwidth', '0.5', '--dtype', 'int64').status, 0);
+  assert.is(
+    tokenize(join(input, 'mono_16000_int16.wav'), '-o', four, '--bandwidth', '0.5', '--dtype', 'int64').status,
+    0,
+  );
   const c64 = readNpy(new Uint8Array(readFileSync(join(four, 'mono_16000_int16.npy'))));
   assert.is(c64.dtype, '<i8');
   const ids = readNpy(new Uint8Array(readFileSync(join(yue, 'mono_16000_int16.npy'))));
   assert.is(ids.dtype, '<i4');
   assert.equal(ids.shape, [c64.shape[1]]);
   assert.equal(Array.from(ids.data), Array.from(toYueTokens({ data: c64.data, dims: c64.shape })));
-  assert.ok(codes.data.subarray(0, 10).every((v, i) => BigInt(v) === c64.data[i]), '0.5 kbps codes are the first quantizer of the 2 kbps ones');
+  assert.ok(
+    codes.data.subarray(0, 10).every((v, i) => BigInt(v) === c64.data[i]),
+    '0.5 kbps codes are the first quantizer of the 2 kbps ones',
+  );
   assert.ok(existsSync(join(yue, 'sub', 'speech_mono.json')));
   writeFileSync(join(root, 'bad.jsonl'), '{"path": "../escape.wav"}\n');
   const r = tokenize(join(root, 'bad.jsonl'), '-o', join(root, 'nothing'));
   assert.is(r.status, 1);
-  assert.match(r.stderr, /bad\.jsonl:1: "path" is "\.\.\/escape\.wav"; accepted: a relative path inside the manifest's folder/);
+  assert.match(
+    r.stderr,
+    /bad\.jsonl:1: "path" is "\.\.\/escape\.wav"; accepted: a relative path inside the manifest's folder/,
+  );
   assert.not.ok(existsSync(join(root, 'nothing')), 'nothing written for a bad manifest');
 });
 
 test('bad options are typed errors that list what is accepted', () => {
   for (const [args, pattern] of [
     [['-o', join(root, 'x'), input, '--format', 'wav'], /--format wav is not accepted; accepted: codes, yue/],
-    [['-o', join(root, 'x'), input, '--dtype', 'float32'], /--dtype float32 is not accepted; accepted: int16, int32, int64/],
+    [
+      ['-o', join(root, 'x'), input, '--dtype', 'float32'],
+      /--dtype float32 is not accepted; accepted: int16, int32, int64/,
+    ],
     [['-o', join(root, 'x'), input, '--shard', '2/2'], /--shard 2\/2 is not accepted; accepted: I\/N with 0 <= I < N/],
     [['-o', join(root, 'x'), input, '--bandwidth', '3'], /bandwidth 3 is not supported by this model/],
     [[input], /missing -o OUT_DIR/],

@@ -25,8 +25,14 @@ test('precompiled simd and relaxed modules load and give the codes of the inline
   const expected = inlined.encode(x).audioCodes.data;
   inlined.dispose();
   const relaxedHere = WebAssembly.validate(readFileSync(require.resolve('xcodec-wasm/wasm/relaxed.wasm')));
-  const sets = [['simd', () => ({ simd: wasm('simd') })], ...(relaxedHere ? [['relaxed', () => ({ simd: wasm('simd'), relaxed: wasm('relaxed') })]] : [])];
-  if (!relaxedHere) process.stdout.write(`  relaxed SIMD does not validate in Node ${process.version} without --experimental-wasm-relaxed-simd: the relaxed module is checked in the child below\n`);
+  const sets = [
+    ['simd', () => ({ simd: wasm('simd') })],
+    ...(relaxedHere ? [['relaxed', () => ({ simd: wasm('simd'), relaxed: wasm('relaxed') })]] : []),
+  ];
+  if (!relaxedHere)
+    process.stdout.write(
+      `  relaxed SIMD does not validate in Node ${process.version} without --experimental-wasm-relaxed-simd: the relaxed module is checked in the child below\n`,
+    );
   for (const [flavour, make] of sets) {
     const modules = make();
     const m = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, wasmModules: modules });
@@ -47,7 +53,9 @@ const wasm = (n) => new WebAssembly.Module(readFileSync(require.resolve('xcodec-
 const m = await XcodecModelSync.fromPretrained(${JSON.stringify(dir)}, { numThreads: 1, wasmModules: { simd: wasm('simd'), relaxed: wasm('relaxed') } });
 const { audioCodes } = m.encode(new Float32Array(16000));
 console.log(m.simdFlavour, audioCodes.dims.join('x'));`;
-  const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /^relaxed 1x8x50/);
 });
@@ -58,7 +66,10 @@ test('threads take the -threads builds; without them one thread and the reason',
   assert.match(one.threadsFallbackReason, /wasmModules has no "relaxed-threads" or "simd-threads" module/);
   const expected = one.encode(x).audioCodes.data;
   one.dispose();
-  const two = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, wasmModules: { simd: wasm('simd'), 'simd-threads': wasm('simd-threads') } });
+  const two = await XcodecModelSync.fromPretrained(dir, {
+    numThreads: 2,
+    wasmModules: { simd: wasm('simd'), 'simd-threads': wasm('simd-threads') },
+  });
   assert.is(two.numThreads, 2);
   assert.is(two.threadsFallbackReason, null);
   assert.ok(same(two.encode(x).audioCodes.data, expected), 'bit-identical on 2 threads');
@@ -67,12 +78,24 @@ test('threads take the -threads builds; without them one thread and the reason',
 
 test('bad wasmModules are typed errors that say what is accepted', async () => {
   for (const [modules, pattern] of [
-    [5, /wasmModules 5 is not accepted; accepted: \{ simd\?, relaxed\?, 'simd-threads'\?, 'relaxed-threads'\? \} of WebAssembly.Module/],
-    [{ fast: wasm('simd') }, /wasmModules has "fast"; accepted keys: "simd", "relaxed", "simd-threads", "relaxed-threads"/],
-    [{ simd: new Uint8Array(4) }, /wasmModules\["simd"\] is .* not a WebAssembly.Module \(import xcodec-wasm\/wasm\/simd.wasm as a WebAssembly module, or compile it\)/],
+    [
+      5,
+      /wasmModules 5 is not accepted; accepted: \{ simd\?, relaxed\?, 'simd-threads'\?, 'relaxed-threads'\? \} of WebAssembly.Module/,
+    ],
+    [
+      { fast: wasm('simd') },
+      /wasmModules has "fast"; accepted keys: "simd", "relaxed", "simd-threads", "relaxed-threads"/,
+    ],
+    [
+      { simd: new Uint8Array(4) },
+      /wasmModules\["simd"\] is .* not a WebAssembly.Module \(import xcodec-wasm\/wasm\/simd.wasm as a WebAssembly module, or compile it\)/,
+    ],
     [{ 'simd-threads': wasm('simd-threads') }, /wasmModules has no "relaxed" or "simd" module/],
   ]) {
-    const e = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, wasmModules: modules }).then(() => null, (err) => err);
+    const e = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, wasmModules: modules }).then(
+      () => null,
+      (err) => err,
+    );
     assert.is(e?.name, 'XcodecInputError', String(e));
     assert.match(e.message, pattern);
   }

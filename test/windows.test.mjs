@@ -47,13 +47,14 @@ for (const name of MODELS) {
   const dir = join(fixtures, name);
   let model;
   const load = async () => {
-    if (!model) loaded.push(model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2 }));
+    if (!model) loaded.push((model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2 })));
     return model;
   };
   let direct;
   const loadDecoder = async (algorithm) => {
     if (algorithm === 'winograd') return load();
-    if (!direct) loaded.push(direct = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, convAlgorithm: 'direct' }));
+    if (!direct)
+      loaded.push((direct = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, convAlgorithm: 'direct' })));
     return direct;
   };
 
@@ -73,7 +74,11 @@ for (const name of MODELS) {
             const got = m.encodeTrace(x, b, { windowFrames: w });
             for (const key of Object.keys(whole)) {
               assertDims(got[key].dims, whole[key].dims, `${c.name}[${b}] ${key}, windows of ${w}`);
-              assert.is(differences(got[key].data, whole[key].data), 0, `${c.name}[${b}] ${key}, windows of ${w}: values differ from one window`);
+              assert.is(
+                differences(got[key].data, whole[key].data),
+                0,
+                `${c.name}[${b}] ${key}, windows of ${w}: values differ from one window`,
+              );
             }
           }
         }
@@ -96,7 +101,9 @@ for (const name of MODELS) {
     const L = m.config.semantic.numHiddenLayers;
     const trace = m.encodeTrace(x, 0);
     // The feature encoder's frames on the semantic model's padded input (Higgs keeps every 2nd of them).
-    const featureFrames = m.net.semanticModel.features.frames(trace.semanticInput.dims[1] + 2 * m.config.semanticPadding);
+    const featureFrames = m.net.semanticModel.features.frames(
+      trace.semanticInput.dims[1] + 2 * m.config.semanticPadding,
+    );
     const acousticFrames = trace.eAcoustic.dims[1];
     for (const w of [1e6, 7]) {
       const calls = [];
@@ -183,12 +190,21 @@ for (const name of MODELS) {
       const codes = npy(join(dir, 'cases', c.tensors[c.bandwidths[String(top)].codes].file));
       const [B, , T] = codes.shape;
       const calls = [];
-      const { audioValues } = m.decode({ data: codes.data, dims: codes.shape }, {
-        windowFrames: 4, onProgress: (done, total) => calls.push([done, total]),
-      });
+      const { audioValues } = m.decode(
+        { data: codes.data, dims: codes.shape },
+        {
+          windowFrames: 4,
+          onProgress: (done, total) => calls.push([done, total]),
+        },
+      );
       const exp = npy(join(dir, 'cases', c.tensors.audio_values.file));
       assertDims(audioValues.dims, exp.shape, `${c.name} audio_values`);
-      assertClose(audioValues.data, exp.data, c.tensors.audio_values.atol, `${name}/${c.name} audio_values, windows of 4 frames`);
+      assertClose(
+        audioValues.data,
+        exp.data,
+        c.tensors.audio_values.atol,
+        `${name}/${c.name} audio_values, windows of 4 frames`,
+      );
       assert.is(calls.length, B * Math.ceil(T / 4), `${c.name}: one progress call per window`);
       assert.equal(calls.at(-1), [B * T, B * T], `${c.name}: progress ends at the total`);
       for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] > calls[i - 1][0], 'progress increases');
@@ -210,7 +226,11 @@ test('bad encode and decode options are typed errors; an exception from onProgre
   }
   const cancelEncode = new Error('encode cancelled');
   try {
-    m.encode(new Float32Array(16000), { onProgress: (done) => { if (done === 3) throw cancelEncode; } });
+    m.encode(new Float32Array(16000), {
+      onProgress: (done) => {
+        if (done === 3) throw cancelEncode;
+      },
+    });
     assert.unreachable('the encode onProgress exception was swallowed');
   } catch (e) {
     assert.is(e, cancelEncode, 'the same exception object from encode');
@@ -233,7 +253,12 @@ test('bad encode and decode options are typed errors; an exception from onProgre
   }
   const cancel = new Error('cancelled by the caller');
   try {
-    m.decode(codes, { windowFrames: 2, onProgress: (done) => { if (done >= 4) throw cancel; } });
+    m.decode(codes, {
+      windowFrames: 2,
+      onProgress: (done) => {
+        if (done >= 4) throw cancel;
+      },
+    });
     assert.unreachable('the onProgress exception was swallowed');
   } catch (e) {
     assert.is(e, cancel, 'the same exception object');
@@ -246,9 +271,18 @@ test('bad encode and decode options are typed errors; an exception from onProgre
     assert.match(e.message, /forward does not report progress/);
   }
   // Infinity: one window, the same audio and codes
-  assert.is(differences(m.decode(codes, { windowFrames: Infinity }).audioValues.data, m.decode(codes, { windowFrames: 2 }).audioValues.data), 0);
+  assert.is(
+    differences(
+      m.decode(codes, { windowFrames: Infinity }).audioValues.data,
+      m.decode(codes, { windowFrames: 2 }).audioValues.data,
+    ),
+    0,
+  );
   const sig = new Float32Array(16000).map((_, i) => 0.3 * Math.sin(i * 0.01));
-  assert.equal(Array.from(m.encode(sig, { windowFrames: Infinity }).audioCodes.data), Array.from(m.encode(sig, { windowFrames: 3 }).audioCodes.data));
+  assert.equal(
+    Array.from(m.encode(sig, { windowFrames: Infinity }).audioCodes.data),
+    Array.from(m.encode(sig, { windowFrames: 3 }).audioCodes.data),
+  );
   // the model stays usable and gives the same audio as before the errors
   const a = m.decode(codes, { windowFrames: 3 }).audioValues.data;
   const b = m.decode(codes).audioValues.data;

@@ -18,7 +18,10 @@ function fail(e) {
   console.error(e);
 }
 
-const progress = (done, total) => { $('progress').max = total || 1; $('progress').value = done; };
+const progress = (done, total) => {
+  $('progress').max = total || 1;
+  $('progress').value = done;
+};
 
 function refreshButtons() {
   $('encode').disabled = state.busy || !state.model || !state.samples;
@@ -70,15 +73,25 @@ async function useCheckpoint(label, get) {
     state.model = null;
     state.codes = null;
     state.reconstruction = null;
-    const model = await XcodecModel.fromBuffers(files, { numThreads: navigator.hardwareConcurrency || 1, onProgress: progress });
+    const model = await XcodecModel.fromBuffers(files, {
+      numThreads: navigator.hardwareConcurrency || 1,
+      onProgress: progress,
+    });
     const cfg = model.config;
     state.fe = preprocessor
       ? XcodecFeatureExtractor.fromConfig(JSON.parse(new TextDecoder().decode(preprocessor)))
-      : new XcodecFeatureExtractor({ featureSize: 1, samplingRate: cfg.sampleRate, paddingValue: 0, hopLength: cfg.hopLength, paddingSide: 'right' });
+      : new XcodecFeatureExtractor({
+          featureSize: 1,
+          samplingRate: cfg.sampleRate,
+          paddingValue: 0,
+          hopLength: cfg.hopLength,
+          paddingSide: 'right',
+        });
     state.model = model;
     $('bandwidth').replaceChildren(...cfg.targetBandwidths.map((b) => new Option(String(b), String(b))));
     $('bandwidth').value = String(Math.max(...cfg.targetBandwidths));
-    $('model-info').textContent = `${label}: ${cfg.modelType}, ${cfg.semantic.modelType}, ${cfg.sampleRate} Hz, ${cfg.frameRate} frames/s, ` +
+    $('model-info').textContent =
+      `${label}: ${cfg.modelType}, ${cfg.semantic.modelType}, ${cfg.sampleRate} Hz, ${cfg.frameRate} frames/s, ` +
       `${cfg.numQuantizers} quantizers; runs in ${model.runsOn === 'worker' ? 'a worker' : 'this page (no worker)'} on ${model.numThreads} thread(s), ` +
       `${model.simdFlavour} SIMD${model.threadsFallbackReason ? ` (${model.threadsFallbackReason})` : ''}`;
     if (state.samples) await setAudio(state.sourceBytes, state.name); // again at this model's rate
@@ -93,14 +106,17 @@ const fromUrl = (base) => async (name) => {
   return new Uint8Array(await r.arrayBuffer());
 };
 
-$('load-default').onclick = () => useCheckpoint('embedded default model (random weights: noise out)', fromUrl(new URL('/model/', location.href)));
+$('load-default').onclick = () =>
+  useCheckpoint('embedded default model (random weights: noise out)', fromUrl(new URL('/model/', location.href)));
 $('load-url').onclick = () => {
   const base = $('model-url').value.trim();
   if (base) useCheckpoint(base, fromUrl(base.endsWith('/') ? base : `${base}/`));
 };
 $('model-folder').onchange = () => {
   const byName = new Map([...$('model-folder').files].map((f) => [f.name, f]));
-  useCheckpoint('local folder', async (name) => (byName.has(name) ? new Uint8Array(await byName.get(name).arrayBuffer()) : null));
+  useCheckpoint('local folder', async (name) =>
+    byName.has(name) ? new Uint8Array(await byName.get(name).arrayBuffer()) : null,
+  );
 };
 
 // ---- audio in ---------------------------------------------------------------------------------
@@ -141,7 +157,10 @@ $('record').onclick = async () => {
     const n = chunks.reduce((a, c) => a + c.length, 0);
     const x = new Float32Array(n);
     let at = 0;
-    for (const c of chunks) { x.set(c, at); at += c.length; }
+    for (const c of chunks) {
+      x.set(c, at);
+      at += c.length;
+    }
     busy('reading the recording', () => setAudio(encodeWav(x, ctx.sampleRate), 'recording.wav'));
     return;
   }
@@ -163,28 +182,33 @@ $('record').onclick = async () => {
 
 // ---- encode, decode -------------------------------------------------------------------------
 
-$('encode').onclick = () => busy('encoding', async () => {
-  const rate = state.model.config.sampleRate;
-  const { inputValues } = state.fe.call(state.samples, { samplingRate: rate });
-  const t = performance.now();
-  const { audioCodes } = await state.model.encode(inputValues, { bandwidth: Number($('bandwidth').value), onProgress: progress });
-  state.codes = audioCodes;
-  state.reconstruction = null;
-  const [, nq, T] = audioCodes.dims;
-  $('codes-shape').textContent = `(${audioCodes.dims.join(', ')}): ${nq} quantizers x ${T} frames`;
-  drawHeatmap($('heatmap'), audioCodes, state.model.config.codebookSize);
-  status(`encoded ${(state.samples.length / rate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
-});
+$('encode').onclick = () =>
+  busy('encoding', async () => {
+    const rate = state.model.config.sampleRate;
+    const { inputValues } = state.fe.call(state.samples, { samplingRate: rate });
+    const t = performance.now();
+    const { audioCodes } = await state.model.encode(inputValues, {
+      bandwidth: Number($('bandwidth').value),
+      onProgress: progress,
+    });
+    state.codes = audioCodes;
+    state.reconstruction = null;
+    const [, nq, T] = audioCodes.dims;
+    $('codes-shape').textContent = `(${audioCodes.dims.join(', ')}): ${nq} quantizers x ${T} frames`;
+    drawHeatmap($('heatmap'), audioCodes, state.model.config.codebookSize);
+    status(`encoded ${(state.samples.length / rate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  });
 
-$('decode').onclick = () => busy('decoding', async () => {
-  const rate = state.model.config.sampleRate;
-  const t = performance.now();
-  const { audioValues } = await state.model.decode({ audioCodes: state.codes }, { onProgress: progress });
-  state.reconstruction = audioValues.data.subarray(0, Math.min(audioValues.data.length, state.samples.length));
-  drawWave($('wave-reconstruction'), state.reconstruction);
-  setPlayer($('audio-reconstruction'), state.reconstruction, rate);
-  status(`decoded ${state.codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
-});
+$('decode').onclick = () =>
+  busy('decoding', async () => {
+    const rate = state.model.config.sampleRate;
+    const t = performance.now();
+    const { audioValues } = await state.model.decode({ audioCodes: state.codes }, { onProgress: progress });
+    state.reconstruction = audioValues.data.subarray(0, Math.min(audioValues.data.length, state.samples.length));
+    drawWave($('wave-reconstruction'), state.reconstruction);
+    setPlayer($('audio-reconstruction'), state.reconstruction, rate);
+    status(`decoded ${state.codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  });
 
 // ---- views ------------------------------------------------------------------------------------
 
@@ -219,7 +243,11 @@ function drawWave(canvas, x) {
   for (let i = 0; i < w && x.length; i++) {
     let lo = 1;
     let hi = -1;
-    for (let j = Math.floor(i * per); j < Math.max(Math.floor((i + 1) * per), Math.floor(i * per) + 1) && j < x.length; j++) {
+    for (
+      let j = Math.floor(i * per);
+      j < Math.max(Math.floor((i + 1) * per), Math.floor(i * per) + 1) && j < x.length;
+      j++
+    ) {
       lo = Math.min(lo, x[j]);
       hi = Math.max(hi, x[j]);
     }
@@ -259,7 +287,8 @@ $('download-codes').onclick = () => {
   const [, nq, T] = state.codes.dims;
   download(writeNpy(state.codes.data, [1, nq, T]), `${stem()}.codes.npy`, 'application/octet-stream');
 };
-$('download-wav').onclick = () => download(encodeWav(state.reconstruction, state.model.config.sampleRate), `${stem()}.reconstruction.wav`, 'audio/wav');
+$('download-wav').onclick = () =>
+  download(encodeWav(state.reconstruction, state.model.config.sampleRate), `${stem()}.reconstruction.wav`, 'audio/wav');
 
 refreshButtons();
 $('load-default').click();

@@ -22,9 +22,15 @@ export interface ModelInfo {
   wasmMemoryBytes: number;
 }
 
-export type LoadRequest = { type: 'load'; options?: Omit<LoadOptions, 'onProgress'>; wantsProgress?: boolean; wantsHubProgress?: boolean } & (
+export type LoadRequest = {
+  type: 'load';
+  options?: Omit<LoadOptions, 'onProgress'>;
+  wantsProgress?: boolean;
+  wantsHubProgress?: boolean;
+} & (
   | { how: 'pretrained'; dir: string; nodeEntry: string }
-  | { how: 'buffers'; files: Record<string, Uint8Array>; config?: unknown });
+  | { how: 'buffers'; files: Record<string, Uint8Array>; config?: unknown }
+);
 
 interface CallRequest {
   type: 'call';
@@ -46,8 +52,10 @@ export type WorkerReply =
   | { type: 'result'; id: number; value: unknown; wasmMemoryBytes: number }
   | { type: 'error'; id: number; error: ErrorJson };
 
-const toJson = (e: unknown): ErrorJson => (e instanceof XcodecError ? { name: e.name, message: e.message }
-  : { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) });
+const toJson = (e: unknown): ErrorJson =>
+  e instanceof XcodecError
+    ? { name: e.name, message: e.message }
+    : { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
 
 interface Port {
   post(m: WorkerReply, transfer?: ArrayBuffer[]): void;
@@ -55,14 +63,23 @@ interface Port {
 }
 
 async function port(): Promise<Port> {
-  const g = globalThis as unknown as { postMessage?: (m: unknown, t?: ArrayBuffer[]) => void; addEventListener?: (t: string, f: (e: { data: unknown }) => void) => void };
+  const g = globalThis as unknown as {
+    postMessage?: (m: unknown, t?: ArrayBuffer[]) => void;
+    addEventListener?: (t: string, f: (e: { data: unknown }) => void) => void;
+  };
   const spec = 'node:worker_threads';
-  const wt = typeof g.postMessage === 'function' ? null : await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as typeof import('node:worker_threads');
+  const wt =
+    typeof g.postMessage === 'function'
+      ? null
+      : ((await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as typeof import('node:worker_threads'));
   if (wt?.parentPort) {
     const p = wt.parentPort;
     return { post: (m, t) => p.postMessage(m, t), listen: (f) => p.on('message', f) };
   }
-  return { post: (m, t) => g.postMessage!(m, t), listen: (f) => g.addEventListener!('message', (e) => f(e.data as LoadRequest | CallRequest)) };
+  return {
+    post: (m, t) => g.postMessage!(m, t),
+    listen: (f) => g.addEventListener!('message', (e) => f(e.data as LoadRequest | CallRequest)),
+  };
 }
 
 const io = await port();
@@ -70,15 +87,26 @@ let model: XcodecModelSync | null = null;
 
 function info(m: XcodecModelSync): ModelInfo {
   return {
-    config: m.config, numThreads: m.numThreads, threadsFallbackReason: m.threadsFallbackReason, tuning: { ...m.tuning }, simdFlavour: m.simdFlavour,
-    components: m.components, convAlgorithm: m.convAlgorithm, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
+    config: m.config,
+    numThreads: m.numThreads,
+    threadsFallbackReason: m.threadsFallbackReason,
+    tuning: { ...m.tuning },
+    simdFlavour: m.simdFlavour,
+    components: m.components,
+    convAlgorithm: m.convAlgorithm,
+    unusedTensors: m.unusedTensors,
+    wasmMemoryBytes: m.wasmMemoryBytes,
   };
 }
 
 async function load(r: LoadRequest): Promise<void> {
   const options: LoadOptions = { ...r.options };
   if (r.wantsProgress) options.onProgress = (loaded, total) => io.post({ type: 'load-progress', loaded, total });
-  if (r.wantsHubProgress) options.hub = { ...options.hub, onProgress: (file, loaded, total) => io.post({ type: 'hub-progress', file, loaded, total }) };
+  if (r.wantsHubProgress)
+    options.hub = {
+      ...options.hub,
+      onProgress: (file, loaded, total) => io.post({ type: 'hub-progress', file, loaded, total }),
+    };
   try {
     if (r.how === 'pretrained') {
       await import(/* @vite-ignore */ /* webpackIgnore: true */ r.nodeEntry); // installs file access, as on the caller's side
@@ -95,7 +123,11 @@ function call(r: CallRequest): void {
     if (!model) throw new XcodecError('the model is not loaded');
     const args = [...r.args];
     const at = r.method === 'encodeTrace' ? 2 : 1;
-    if (r.wantsProgress) args[at] = { ...(args[at] as object), onProgress: (done: number, total: number) => io.post({ type: 'progress', id: r.id, done, total }) };
+    if (r.wantsProgress)
+      args[at] = {
+        ...(args[at] as object),
+        onProgress: (done: number, total: number) => io.post({ type: 'progress', id: r.id, done, total }),
+      };
     const value = (model[r.method] as (...a: unknown[]) => unknown).apply(model, args);
     io.post({ type: 'result', id: r.id, value, wasmMemoryBytes: model.wasmMemoryBytes }, buffersOf(value));
   } catch (e) {

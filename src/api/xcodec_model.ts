@@ -10,7 +10,14 @@
 //   const { audioValues } = await model.decode({ audioCodes });
 
 import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
-import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
+import {
+  XcodecCheckpointError,
+  XcodecConfigError,
+  XcodecError,
+  XcodecInputError,
+  XcodecRuntimeError,
+  describe,
+} from '../errors.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
 import { workerEnv } from '../backend/threads/pool.js';
@@ -18,7 +25,13 @@ import type { Components, ConvAlgorithms, EncodeTrace } from '../model/network.j
 import type { Tuning } from '../backend/runtime.js';
 import type { CheckpointSource } from '../checkpoint/weights.js';
 import {
-  type CodesArgument, type CodesTensor, type DecodeOptions, type EncodeOptions, type FloatTensor, type LoadOptions, XcodecModelSync,
+  type CodesArgument,
+  type CodesTensor,
+  type DecodeOptions,
+  type EncodeOptions,
+  type FloatTensor,
+  type LoadOptions,
+  XcodecModelSync,
 } from './xcodec_model_sync.js';
 import type { LoadRequest, ModelInfo, WorkerReply } from './model_worker.js';
 
@@ -50,12 +63,21 @@ export interface TransferOption {
 interface Backend {
   readonly info: ModelInfo;
   /** transfer: buffers of args to move to the worker instead of copying them */
-  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined, transfer: ArrayBuffer[]): Promise<unknown>;
+  call(
+    method: Method,
+    args: unknown[],
+    onProgress: ((done: number, total: number) => void) | undefined,
+    transfer: ArrayBuffer[],
+  ): Promise<unknown>;
   dispose(): Promise<void>;
 }
 
 const ERRORS: Record<string, new (message: string) => XcodecError> = {
-  XcodecError, XcodecInputError, XcodecConfigError, XcodecCheckpointError, XcodecRuntimeError,
+  XcodecError,
+  XcodecInputError,
+  XcodecConfigError,
+  XcodecCheckpointError,
+  XcodecRuntimeError,
 };
 
 function revive(e: { name: string; message: string }): XcodecError {
@@ -70,12 +92,23 @@ class LocalBackend implements Backend {
   get info(): ModelInfo {
     const m = this.model;
     return {
-      config: m.config, numThreads: m.numThreads, threadsFallbackReason: m.threadsFallbackReason, tuning: m.tuning, simdFlavour: m.simdFlavour,
-      components: m.components, convAlgorithm: m.convAlgorithm, unusedTensors: m.unusedTensors, wasmMemoryBytes: m.wasmMemoryBytes,
+      config: m.config,
+      numThreads: m.numThreads,
+      threadsFallbackReason: m.threadsFallbackReason,
+      tuning: m.tuning,
+      simdFlavour: m.simdFlavour,
+      components: m.components,
+      convAlgorithm: m.convAlgorithm,
+      unusedTensors: m.unusedTensors,
+      wasmMemoryBytes: m.wasmMemoryBytes,
     };
   }
 
-  async call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined): Promise<unknown> {
+  async call(
+    method: Method,
+    args: unknown[],
+    onProgress: ((done: number, total: number) => void) | undefined,
+  ): Promise<unknown> {
     await null; // the call starts after the caller's synchronous code, as a worker's would
     const a = [...args];
     if (onProgress && typeof a[1] === 'object' && a[1] !== null) a[1] = { ...a[1], onProgress };
@@ -95,8 +128,15 @@ interface Endpoint {
 }
 
 /** Starts the worker script; its messages and its failure (an error event or an exit) go to the callbacks. */
-async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (why: string) => void): Promise<Endpoint> {
-  const g = globalThis as unknown as { Worker: new (url: URL, o: { type: 'module' }) => WebWorker; process?: { execArgv?: string[] } };
+async function spawn(
+  url: URL,
+  onMessage: (m: WorkerReply) => void,
+  onFailure: (why: string) => void,
+): Promise<Endpoint> {
+  const g = globalThis as unknown as {
+    Worker: new (url: URL, o: { type: 'module' }) => WebWorker;
+    process?: { execArgv?: string[] };
+  };
   interface WebWorker {
     postMessage(m: unknown, t?: ArrayBuffer[]): void;
     terminate(): void;
@@ -109,12 +149,21 @@ async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (
   if (env === 'web') {
     const w = new g.Worker(url, { type: 'module' });
     w.onmessage = (e) => onMessage(e.data as WorkerReply);
-    w.onerror = (e) => { e.preventDefault?.(); onFailure(e.message || 'its script failed to load or threw'); };
-    return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: (busy) => (busy ? w.ref?.() : w.unref?.()) };
+    w.onerror = (e) => {
+      e.preventDefault?.();
+      onFailure(e.message || 'its script failed to load or threw');
+    };
+    return {
+      post: (m, t) => w.postMessage(m, t),
+      terminate: () => w.terminate(),
+      hold: (busy) => (busy ? w.ref?.() : w.unref?.()),
+    };
   }
   if (env === 'node') {
     const spec = 'node:worker_threads';
-    const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as typeof import('node:worker_threads');
+    const { Worker } = (await import(
+      /* @vite-ignore */ /* webpackIgnore: true */ spec
+    )) as typeof import('node:worker_threads');
     // The caller's flags carry over (relaxed SIMD, heap size), except those about its own script: with
     // --input-type or -e the worker would refuse to load a file.
     const argv = (g.process as { execArgv?: string[] }).execArgv ?? [];
@@ -127,7 +176,13 @@ async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (
     w.on('message', (m) => onMessage(m as WorkerReply));
     w.on('error', (e) => onFailure(`${e.name}: ${e.message}`));
     w.on('exit', (code) => onFailure(`it exited with code ${code}`));
-    return { post: (m, t) => w.postMessage(m, t), terminate: () => { void w.terminate(); }, hold: (busy) => (busy ? w.ref() : w.unref()) };
+    return {
+      post: (m, t) => w.postMessage(m, t),
+      terminate: () => {
+        void w.terminate();
+      },
+      hold: (busy) => (busy ? w.ref() : w.unref()),
+    };
   }
   throw new Error('this runtime has no Worker');
 }
@@ -136,30 +191,48 @@ async function spawn(url: URL, onMessage: (m: WorkerReply) => void, onFailure: (
 class WorkerBackend implements Backend {
   info!: ModelInfo;
   private endpoint!: Endpoint;
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }>();
+  private pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }
+  >();
   private nextId = 1;
   private dead: string | null = null;
 
-  static async start(url: URL, load: LoadRequest, loadProgress: LoadOptions['onProgress'], hubProgress: ((f: string, l: number, t: number) => void) | undefined): Promise<WorkerBackend> {
+  static async start(
+    url: URL,
+    load: LoadRequest,
+    loadProgress: LoadOptions['onProgress'],
+    hubProgress: ((f: string, l: number, t: number) => void) | undefined,
+  ): Promise<WorkerBackend> {
     const b = new WorkerBackend();
     let settleLoad!: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void };
-    const loaded = new Promise<ModelInfo>((resolve, reject) => { settleLoad = { resolve, reject }; });
-    let started = false;
-    b.endpoint = await spawn(url, (m) => {
-      if (m.type === 'ready') {
-        started = true;
-        b.endpoint.post(load);
-      } else if (m.type === 'loaded') settleLoad.resolve(m.info);
-      else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
-      else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
-      else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
-      else b.reply(m);
-    }, (why) => {
-      const error = new XcodecRuntimeError(started ? `the model's worker stopped: ${why}; load the model again` : `the model's worker did not start: ${why}`);
-      (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
-      settleLoad.reject(error);
-      b.fail(error.message);
+    const loaded = new Promise<ModelInfo>((resolve, reject) => {
+      settleLoad = { resolve, reject };
     });
+    let started = false;
+    b.endpoint = await spawn(
+      url,
+      (m) => {
+        if (m.type === 'ready') {
+          started = true;
+          b.endpoint.post(load);
+        } else if (m.type === 'loaded') settleLoad.resolve(m.info);
+        else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
+        else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
+        else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
+        else b.reply(m);
+      },
+      (why) => {
+        const error = new XcodecRuntimeError(
+          started
+            ? `the model's worker stopped: ${why}; load the model again`
+            : `the model's worker did not start: ${why}`,
+        );
+        (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
+        settleLoad.reject(error);
+        b.fail(error.message);
+      },
+    );
     b.endpoint.hold(true);
     try {
       b.info = await loaded;
@@ -195,7 +268,12 @@ class WorkerBackend implements Backend {
     this.pending.clear();
   }
 
-  call(method: Method, args: unknown[], onProgress: ((done: number, total: number) => void) | undefined, transfer: ArrayBuffer[]): Promise<unknown> {
+  call(
+    method: Method,
+    args: unknown[],
+    onProgress: ((done: number, total: number) => void) | undefined,
+    transfer: ArrayBuffer[],
+  ): Promise<unknown> {
     if (this.dead) return Promise.reject(new XcodecRuntimeError(this.dead));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -206,8 +284,12 @@ class WorkerBackend implements Backend {
       } catch (e) {
         this.pending.delete(id);
         if (this.pending.size === 0) this.endpoint.hold(false);
-        reject(new XcodecInputError(`${method}: its arguments cannot be sent to the model's worker (${(e as Error).name}: ${(e as Error).message}); ` +
-          'accepted: typed arrays, plain objects and numbers as documented'));
+        reject(
+          new XcodecInputError(
+            `${method}: its arguments cannot be sent to the model's worker (${(e as Error).name}: ${(e as Error).message}); ` +
+              'accepted: typed arrays, plain objects and numbers as documented',
+          ),
+        );
       }
     });
   }
@@ -219,17 +301,28 @@ class WorkerBackend implements Backend {
 }
 
 /** Strips what cannot be posted (onProgress) from an options argument, keeping its other fields as given. */
-function splitOptions(options: unknown): { options: unknown; onProgress?: (done: number, total: number) => void; transfer: boolean } {
-  if (typeof options !== 'object' || options === null || !('onProgress' in options || 'transfer' in options)) return { options, transfer: false };
+function splitOptions(options: unknown): {
+  options: unknown;
+  onProgress?: (done: number, total: number) => void;
+  transfer: boolean;
+} {
+  if (typeof options !== 'object' || options === null || !('onProgress' in options || 'transfer' in options))
+    return { options, transfer: false };
   const { onProgress, transfer, ...rest } = options as { onProgress?: unknown; transfer?: unknown };
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (done, total) => void`);
   }
   if (transfer !== undefined && typeof transfer !== 'boolean') {
-    throw new XcodecInputError(`transfer is ${describe(transfer)}; accepted: true (the input's buffer moves to the model's worker and the ` +
-      'array is detached) or false (the default: it is copied)');
+    throw new XcodecInputError(
+      `transfer is ${describe(transfer)}; accepted: true (the input's buffer moves to the model's worker and the ` +
+        'array is detached) or false (the default: it is copied)',
+    );
   }
-  return { options: rest, onProgress: onProgress as ((done: number, total: number) => void) | undefined, transfer: transfer === true };
+  return {
+    options: rest,
+    onProgress: onProgress as ((done: number, total: number) => void) | undefined,
+    transfer: transfer === true,
+  };
 }
 
 export class XcodecModel {
@@ -239,54 +332,92 @@ export class XcodecModel {
   private inProgressCallback = 0;
   private disposed = false;
 
-  private constructor(private backend: Backend, readonly runsOn: 'worker' | 'caller', readonly workerFallbackReason: string | null) {}
+  private constructor(
+    private backend: Backend,
+    readonly runsOn: 'worker' | 'caller',
+    readonly workerFallbackReason: string | null,
+  ) {}
 
   /** A checkpoint directory or a Hub repository id (needs `xcodec-wasm/node`, like XcodecModelSync). */
   static async fromPretrained(dir: string, options: ModelLoadOptions = {}): Promise<XcodecModel> {
     if (typeof dir !== 'string' || dir === '') {
-      throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
+      throw new XcodecInputError(
+        `fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`,
+      );
     }
     fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`); // the same error as XcodecModelSync's where file access is missing
-    return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry: nodeEntryUrl() }, options,
-      () => XcodecModelSync.fromPretrained(dir, options));
+    return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry: nodeEntryUrl() }, options, () =>
+      XcodecModelSync.fromPretrained(dir, options),
+    );
   }
 
   /** Checkpoint files in memory (browsers, edge runtimes): as XcodecModelSync.fromBuffers; the bytes are copied to the worker. */
-  static async fromBuffers(files: Record<string, Uint8Array>, options: ModelLoadOptions & { config?: unknown } = {}): Promise<XcodecModel> {
+  static async fromBuffers(
+    files: Record<string, Uint8Array>,
+    options: ModelLoadOptions & { config?: unknown } = {},
+  ): Promise<XcodecModel> {
     if (typeof files !== 'object' || files === null) {
-      throw new XcodecInputError('fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes');
+      throw new XcodecInputError(
+        'fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes',
+      );
     }
-    return XcodecModel.start({ type: 'load', how: 'buffers', files, config: options.config }, options,
-      () => XcodecModelSync.fromBuffers(files, options));
+    return XcodecModel.start({ type: 'load', how: 'buffers', files, config: options.config }, options, () =>
+      XcodecModelSync.fromBuffers(files, options),
+    );
   }
 
   /** A parsed config and a tensor source: a source is functions, which cannot cross to a worker, so this model runs on the calling thread. */
-  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModel> {
-    return new XcodecModel(new LocalBackend(await XcodecModelSync.fromCheckpoint(config, source, options)), 'caller',
-      'fromCheckpoint: a tensor source cannot be sent to a worker');
+  static async fromCheckpoint(
+    config: XcodecConfig | unknown,
+    source: CheckpointSource,
+    options: LoadOptions = {},
+  ): Promise<XcodecModel> {
+    return new XcodecModel(
+      new LocalBackend(await XcodecModelSync.fromCheckpoint(config, source, options)),
+      'caller',
+      'fromCheckpoint: a tensor source cannot be sent to a worker',
+    );
   }
 
-  private static async start(load: LoadRequest, options: ModelLoadOptions, local: () => Promise<XcodecModelSync>): Promise<XcodecModel> {
+  private static async start(
+    load: LoadRequest,
+    options: ModelLoadOptions,
+    local: () => Promise<XcodecModelSync>,
+  ): Promise<XcodecModel> {
     if (typeof options !== 'object' || options === null) throw new XcodecInputError('load options must be an object');
     const mode = options.worker ?? 'auto';
-    if (mode !== 'auto' && mode !== true && mode !== false) throw new XcodecInputError(`worker ${describe(mode)} is not accepted; accepted: 'auto', true, false`);
+    if (mode !== 'auto' && mode !== true && mode !== false)
+      throw new XcodecInputError(`worker ${describe(mode)} is not accepted; accepted: 'auto', true, false`);
     const onThisThread = async (why: string) => new XcodecModel(new LocalBackend(await local()), 'caller', why);
     if (mode === false) return onThisThread('worker: false');
     const { onProgress, hub, worker: _w, workerUrl, ...plain } = options;
-    if (onProgress !== undefined && typeof onProgress !== 'function') throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (loaded, total) => void`);
+    if (onProgress !== undefined && typeof onProgress !== 'function')
+      throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (loaded, total) => void`);
     const { onProgress: hubProgress, ...hubPlain } = hub ?? {};
-    const request: LoadRequest = { ...load, options: { ...plain, ...(hub ? { hub: hubPlain } : {}) }, wantsProgress: onProgress !== undefined, wantsHubProgress: hubProgress !== undefined };
+    const request: LoadRequest = {
+      ...load,
+      options: { ...plain, ...(hub ? { hub: hubPlain } : {}) },
+      wantsProgress: onProgress !== undefined,
+      wantsHubProgress: hubProgress !== undefined,
+    };
     let url: URL;
     try {
-      url = workerUrl !== undefined ? new URL(String(workerUrl), (globalThis as { location?: { href: string } }).location?.href) : new URL('./model_worker.js', import.meta.url);
+      url =
+        workerUrl !== undefined
+          ? new URL(String(workerUrl), (globalThis as { location?: { href: string } }).location?.href)
+          : new URL('./model_worker.js', import.meta.url);
     } catch {
       if (workerUrl !== undefined) throw new XcodecInputError(`workerUrl ${describe(workerUrl)} is not a URL`);
       // import.meta.url is undefined where the host bundles modules its own way (workerd): no worker script to find
-      if (mode === true) throw new XcodecRuntimeError('no worker: this module has no URL (import.meta.url) to find model_worker.js beside; pass { workerUrl }');
+      if (mode === true)
+        throw new XcodecRuntimeError(
+          'no worker: this module has no URL (import.meta.url) to find model_worker.js beside; pass { workerUrl }',
+        );
       return onThisThread('no worker: this module has no URL (import.meta.url) to find model_worker.js beside');
     }
     if (workerEnv() === null) {
-      if (mode === true) throw new XcodecRuntimeError('no worker: this runtime offers none (Web Workers or node:worker_threads)');
+      if (mode === true)
+        throw new XcodecRuntimeError('no worker: this runtime offers none (Web Workers or node:worker_threads)');
       return onThisThread('no worker: this runtime offers none (Web Workers or node:worker_threads)');
     }
     try {
@@ -298,44 +429,78 @@ export class XcodecModel {
     }
   }
 
-  get config(): XcodecConfig { return this.backend.info.config; }
+  get config(): XcodecConfig {
+    return this.backend.info.config;
+  }
   /** Threads running the kernels (in the worker, when there is one). */
-  get numThreads(): number { return this.backend.info.numThreads; }
-  get threadsFallbackReason(): string | null { return this.backend.info.threadsFallbackReason; }
+  get numThreads(): number {
+    return this.backend.info.numThreads;
+  }
+  get threadsFallbackReason(): string | null {
+    return this.backend.info.threadsFallbackReason;
+  }
   /** The knobs the model was loaded with (a copy where it runs in a worker: set them with LoadOptions.tuning). */
-  get tuning(): Tuning { return this.backend.info.tuning; }
-  get simdFlavour(): 'simd' | 'relaxed' { return this.backend.info.simdFlavour; }
-  get components(): Components { return this.backend.info.components; }
+  get tuning(): Tuning {
+    return this.backend.info.tuning;
+  }
+  get simdFlavour(): 'simd' | 'relaxed' {
+    return this.backend.info.simdFlavour;
+  }
+  get components(): Components {
+    return this.backend.info.components;
+  }
   /** How each half's residual-unit convolutions run (LoadOptions.convAlgorithm). */
-  get convAlgorithm(): ConvAlgorithms { return { ...this.backend.info.convAlgorithm }; }
-  get unusedTensors(): string[] { return this.backend.info.unusedTensors; }
+  get convAlgorithm(): ConvAlgorithms {
+    return { ...this.backend.info.convAlgorithm };
+  }
+  get unusedTensors(): string[] {
+    return this.backend.info.unusedTensors;
+  }
   /** WebAssembly memory at the high-water mark, as of the last finished call. */
-  get wasmMemoryBytes(): number { return this.backend.info.wasmMemoryBytes; }
+  get wasmMemoryBytes(): number {
+    return this.backend.info.wasmMemoryBytes;
+  }
 
   numQuantizersFor(bandwidth?: number): number {
     return numQuantizersForBandwidth(this.config, bandwidth);
   }
 
   /** input_values [B, 1, N] (or a mono Float32Array) -> { audioCodes [B, nq, T] int64 }; see XcodecModelSync.encode. */
-  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions & TransferOption = {}): Promise<{ audioCodes: CodesTensor }> {
+  encode(
+    inputValues: FloatTensor | Float32Array,
+    options: EncodeOptions & TransferOption = {},
+  ): Promise<{ audioCodes: CodesTensor }> {
     return this.run('encode', [inputValues, options]) as Promise<{ audioCodes: CodesTensor }>;
   }
 
   /** audio_codes [B, nq, T] (or encode's output) -> { audioValues [B, 1, T * hop] }. */
-  decode(audioCodes: CodesArgument, options: DecodeOptions & TransferOption = {}): Promise<{ audioValues: FloatTensor }> {
+  decode(
+    audioCodes: CodesArgument,
+    options: DecodeOptions & TransferOption = {},
+  ): Promise<{ audioValues: FloatTensor }> {
     return this.run('decode', [audioCodes, options]) as Promise<{ audioValues: FloatTensor }>;
   }
 
   /** encode then decode, audio trimmed to the input (transformers' forward). */
-  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> & TransferOption = {}): Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }> {
-    return this.run('forward', [inputValues, options]) as Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }>;
+  forward(
+    inputValues: FloatTensor | Float32Array,
+    options: Omit<EncodeOptions, 'onProgress'> & TransferOption = {},
+  ): Promise<{ audioCodes: CodesTensor; audioValues: FloatTensor }> {
+    return this.run('forward', [inputValues, options]) as Promise<{
+      audioCodes: CodesTensor;
+      audioValues: FloatTensor;
+    }>;
   }
 
   dequantize(audioCodes: CodesArgument): Promise<FloatTensor> {
     return this.run('dequantize', [audioCodes]) as Promise<FloatTensor>;
   }
 
-  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } & TransferOption = {}): Promise<Record<keyof EncodeTrace, FloatTensor>> {
+  encodeTrace(
+    inputValues: FloatTensor | Float32Array,
+    item = 0,
+    options: { windowFrames?: number } & TransferOption = {},
+  ): Promise<Record<keyof EncodeTrace, FloatTensor>> {
     return this.run('encodeTrace', [inputValues, item, options]) as Promise<Record<keyof EncodeTrace, FloatTensor>>;
   }
 
@@ -350,8 +515,12 @@ export class XcodecModel {
 
   private run(method: Method, args: unknown[]): Promise<unknown> {
     if (this.inProgressCallback > 0) {
-      return Promise.reject(new XcodecRuntimeError(`${method} was called from inside onProgress of a call running on the same model; ` +
-        'accepted: one call at a time per model: await that call, then call again, or use a second model'));
+      return Promise.reject(
+        new XcodecRuntimeError(
+          `${method} was called from inside onProgress of a call running on the same model; ` +
+            'accepted: one call at a time per model: await that call, then call again, or use a second model',
+        ),
+      );
     }
     if (this.disposed) return Promise.reject(new XcodecRuntimeError(`${method}: the model was disposed`));
     const optionsAt = method === 'encodeTrace' ? 2 : 1;
@@ -364,15 +533,19 @@ export class XcodecModel {
     const posted = [...args];
     if (args.length > optionsAt) posted[optionsAt] = split.options;
     const user = split.onProgress;
-    const onProgress = user && ((done: number, total: number) => {
-      this.inProgressCallback++;
-      try {
-        user(done, total);
-      } finally {
-        this.inProgressCallback--;
-      }
-    });
-    const result = this.tail.then(() => this.backend.call(method, posted, onProgress, split.transfer ? buffersOf(args[0]) : []));
+    const onProgress =
+      user &&
+      ((done: number, total: number) => {
+        this.inProgressCallback++;
+        try {
+          user(done, total);
+        } finally {
+          this.inProgressCallback--;
+        }
+      });
+    const result = this.tail.then(() =>
+      this.backend.call(method, posted, onProgress, split.transfer ? buffersOf(args[0]) : []),
+    );
     this.tail = result.catch(() => {}); // a failed call does not hold up the next one
     return result;
   }

@@ -7,9 +7,23 @@
 //   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
 
 import { type XcodecConfig, parseXcodecConfig } from '../checkpoint/config.js';
-import { XcodecCheckpointError, XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
+import {
+  XcodecCheckpointError,
+  XcodecConfigError,
+  XcodecError,
+  XcodecInputError,
+  XcodecRuntimeError,
+  describe,
+} from '../errors.js';
 import { parseStrictJson } from '../checkpoint/json.js';
-import { COMPONENTS, type Components, type ConvAlgorithms, type EncodePlan, type EncodeTrace, XcodecNetwork } from '../model/network.js';
+import {
+  COMPONENTS,
+  type Components,
+  type ConvAlgorithms,
+  type EncodePlan,
+  type EncodeTrace,
+  XcodecNetwork,
+} from '../model/network.js';
 import type { ConvAlgorithm } from '../model/dac.js';
 import { checkWindowFrames, frameWindows } from '../model/windows.js';
 import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from '../backend/runtime.js';
@@ -81,7 +95,8 @@ export const DEFAULT_CONV_ALGORITHMS: Readonly<ConvAlgorithms> = { encoder: 'dir
 function checkConvAlgorithm(a: unknown): ConvAlgorithms {
   const accepted = `accepted: ${CONV_ALGORITHMS.map((c) => `"${c}"`).join(' or ')}, or { encoder?, decoder? } of those`;
   if (a === undefined) return { ...DEFAULT_CONV_ALGORITHMS };
-  if (typeof a === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(a)) return { encoder: a as ConvAlgorithm, decoder: a as ConvAlgorithm };
+  if (typeof a === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(a))
+    return { encoder: a as ConvAlgorithm, decoder: a as ConvAlgorithm };
   if (typeof a === 'object' && a !== null && !Array.isArray(a)) {
     const o = a as Record<string, unknown>;
     const extra = Object.keys(o).filter((k) => k !== 'encoder' && k !== 'decoder');
@@ -130,8 +145,13 @@ function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number
 }
 
 export class XcodecModelSync {
-  private constructor(readonly config: XcodecConfig, private rt: Runtime, private net: XcodecNetwork,
-    private arena: number, readonly unusedTensors: string[]) {}
+  private constructor(
+    readonly config: XcodecConfig,
+    private rt: Runtime,
+    private net: XcodecNetwork,
+    private arena: number,
+    readonly unusedTensors: string[],
+  ) {}
 
   /**
    * Loads a checkpoint directory written by save_pretrained: config.json and model.safetensors (or a
@@ -140,7 +160,9 @@ export class XcodecModelSync {
    */
   static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModelSync> {
     if (typeof dir !== 'string' || dir === '') {
-      throw new XcodecInputError(`fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`);
+      throw new XcodecInputError(
+        `fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`,
+      );
     }
     const files = fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`);
     const where = await files.resolveModelDir(dir, options.hub);
@@ -160,17 +182,27 @@ export class XcodecModelSync {
    * file names to bytes as save_pretrained writes them: `config.json` and `model.safetensors`, or
    * `model.safetensors.index.json` with its shards. `config.json` may also be passed already parsed.
    */
-  static async fromBuffers(files: Record<string, Uint8Array>, options: LoadOptions & { config?: unknown } = {}): Promise<XcodecModelSync> {
+  static async fromBuffers(
+    files: Record<string, Uint8Array>,
+    options: LoadOptions & { config?: unknown } = {},
+  ): Promise<XcodecModelSync> {
     if (typeof files !== 'object' || files === null) {
-      throw new XcodecInputError('fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes');
+      throw new XcodecInputError(
+        'fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes',
+      );
     }
     for (const [name, bytes] of Object.entries(files)) {
-      if (!(bytes instanceof Uint8Array)) throw new XcodecInputError(`fromBuffers: "${name}" must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
+      if (!(bytes instanceof Uint8Array))
+        throw new XcodecInputError(
+          `fromBuffers: "${name}" must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`,
+        );
     }
     let config = options.config;
     if (config === undefined) {
       if (!Object.hasOwn(files, 'config.json')) {
-        throw new XcodecConfigError('fromBuffers: no "config.json" among the given files and no options.config; one of them is required');
+        throw new XcodecConfigError(
+          'fromBuffers: no "config.json" among the given files and no options.config; one of them is required',
+        );
       }
       config = parseStrictJson(files['config.json'], 'config.json', XcodecConfigError);
     }
@@ -185,14 +217,25 @@ export class XcodecModelSync {
   }
 
   /** Builds the model from a parsed config and a tensor source (in-memory safetensors in browsers). */
-  static async fromCheckpoint(config: XcodecConfig | unknown, source: CheckpointSource, options: LoadOptions = {}): Promise<XcodecModelSync> {
+  static async fromCheckpoint(
+    config: XcodecConfig | unknown,
+    source: CheckpointSource,
+    options: LoadOptions = {},
+  ): Promise<XcodecModelSync> {
     const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
     const components = options.components ?? 'all';
     if (!COMPONENTS.includes(components)) {
-      throw new XcodecInputError(`components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`);
+      throw new XcodecInputError(
+        `components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`,
+      );
     }
     const convAlgorithms = checkConvAlgorithm(options.convAlgorithm);
-    const rt = await Runtime.create({ simd: options.simd ?? 'auto', numThreads: options.numThreads, tuning: options.tuning, wasmModules: options.wasmModules });
+    const rt = await Runtime.create({
+      simd: options.simd ?? 'auto',
+      numThreads: options.numThreads,
+      tuning: options.tuning,
+      wasmModules: options.wasmModules,
+    });
     try {
       warmUpKernels(rt);
       const loader = new WeightLoader(rt, source);
@@ -261,7 +304,8 @@ export class XcodecModelSync {
    */
   encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
     const x = this.checkAudio(inputValues);
-    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
+    if (typeof options !== 'object' || options === null)
+      throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const plan = this.plan(x.dims[2], checkWindowFrames(options.windowFrames));
     const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
@@ -280,18 +324,20 @@ export class XcodecModelSync {
     const [B, , N] = x.dims;
     const frames = plan.frames;
     const codes = new Int32Array(B * nq * frames);
-    progress.run(() => this.guard(() => {
-      for (let b = 0; b < B; b++) {
-        const m = this.rt.mark();
-        const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-        const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
-        const ptr = this.rt.allocBytes(4 * nq * frames);
-        this.net.quantize(this.rt, embeddings, nq, ptr);
-        codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
-        this.rt.release(m);
-        progress.tick();
-      }
-    }, 'encode'));
+    progress.run(() =>
+      this.guard(() => {
+        for (let b = 0; b < B; b++) {
+          const m = this.rt.mark();
+          const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
+          const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
+          const ptr = this.rt.allocBytes(4 * nq * frames);
+          this.net.quantize(this.rt, embeddings, nq, ptr);
+          codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
+          this.rt.release(m);
+          progress.tick();
+        }
+      }, 'encode'),
+    );
     return { B, nq, T: frames, codes };
   }
 
@@ -301,7 +347,8 @@ export class XcodecModelSync {
    */
   decode(audioCodes: CodesArgument, options: DecodeOptions = {}): { audioValues: FloatTensor } {
     const codes = this.checkCodes(audioCodes);
-    if (typeof options !== 'object' || options === null) throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
+    if (typeof options !== 'object' || options === null)
+      throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
     const window = checkWindowFrames(options.windowFrames);
     const progress = new Progress(options.onProgress, codes.B * codes.T);
     return { audioValues: this.decodeChecked(codes, window, progress, codes.T * this.config.hopLength) };
@@ -311,32 +358,42 @@ export class XcodecModelSync {
    * Decodes window by window, each through the decoder with its context; only the first `keep` samples
    * of each batch item are written out (forward's trim happens here, with no copy of the whole audio).
    */
-  private decodeChecked({ B, nq, T, codes }: CheckedCodes, window: number, progress: Progress, keep: number): FloatTensor {
+  private decodeChecked(
+    { B, nq, T, codes }: CheckedCodes,
+    window: number,
+    progress: Progress,
+    keep: number,
+  ): FloatTensor {
     const hop = this.config.hopLength;
     const out = new Float32Array(B * keep);
-    progress.run(() => this.guard(() => {
-      for (let b = 0; b < B; b++) {
-        for (const w of frameWindows(T, window, this.net.decoderContextFrames)) {
-          const n = w.to - w.from;
-          const m = this.rt.mark();
-          const ptr = this.rt.allocBytes(4 * nq * n);
-          const i32 = this.rt.i32;
-          for (let q = 0; q < nq; q++) {
-            const row = (b * nq + q) * T;
-            i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
+    progress.run(() =>
+      this.guard(() => {
+        for (let b = 0; b < B; b++) {
+          for (const w of frameWindows(T, window, this.net.decoderContextFrames)) {
+            const n = w.to - w.from;
+            const m = this.rt.mark();
+            const ptr = this.rt.allocBytes(4 * nq * n);
+            const i32 = this.rt.i32;
+            for (let q = 0; q < nq; q++) {
+              const row = (b * nq + q) * T;
+              i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
+            }
+            const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n), w.from);
+            if (audio.dims[1] !== n * hop) {
+              throw new XcodecRuntimeError(
+                `decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`,
+              );
+            }
+            const begin = w.begin * hop;
+            const end = Math.min(w.end * hop, keep);
+            if (end > begin)
+              out.set(this.rt.view(audio).subarray(begin - w.from * hop, end - w.from * hop), b * keep + begin);
+            this.rt.release(m);
+            progress.tick(w.end - w.begin);
           }
-          const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n), w.from);
-          if (audio.dims[1] !== n * hop) {
-            throw new XcodecRuntimeError(`decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`);
-          }
-          const begin = w.begin * hop;
-          const end = Math.min(w.end * hop, keep);
-          if (end > begin) out.set(this.rt.view(audio).subarray(begin - w.from * hop, end - w.from * hop), b * keep + begin);
-          this.rt.release(m);
-          progress.tick(w.end - w.begin);
         }
-      }
-    }, 'decode'));
+      }, 'decode'),
+    );
     return { data: out, dims: [B, 1, keep] };
   }
 
@@ -358,18 +415,27 @@ export class XcodecModelSync {
   }
 
   /** encode then decode, with the audio trimmed to the input length (transformers' forward). */
-  forward(inputValues: FloatTensor | Float32Array, options: Omit<EncodeOptions, 'onProgress'> = {}): { audioCodes: CodesTensor; audioValues: FloatTensor } {
+  forward(
+    inputValues: FloatTensor | Float32Array,
+    options: Omit<EncodeOptions, 'onProgress'> = {},
+  ): { audioCodes: CodesTensor; audioValues: FloatTensor } {
     const x = this.checkAudio(inputValues);
-    if (typeof options !== 'object' || options === null) throw new XcodecInputError('forward options must be an object: { bandwidth?, windowFrames? }');
+    if (typeof options !== 'object' || options === null)
+      throw new XcodecInputError('forward options must be an object: { bandwidth?, windowFrames? }');
     if ('onProgress' in options) {
-      throw new XcodecInputError('forward does not report progress; accepted options: { bandwidth?, windowFrames? } (for progress, call encode and decode, each with onProgress)');
+      throw new XcodecInputError(
+        'forward does not report progress; accepted options: { bandwidth?, windowFrames? } (for progress, call encode and decode, each with onProgress)',
+      );
     }
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const window = checkWindowFrames(options.windowFrames);
     const plan = this.plan(x.dims[2], window);
     const codes = this.encodePlanned(x, nq, plan, new Progress(undefined, 0));
     const keep = Math.min(x.dims[2], codes.T * this.config.hopLength);
-    return { audioCodes: int64Codes(codes), audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep) };
+    return {
+      audioCodes: int64Codes(codes),
+      audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep),
+    };
   }
 
   /**
@@ -378,13 +444,20 @@ export class XcodecModelSync {
    * [T, H] (as transformers lays them out), e_semantic [H', T], e_acoustic [A, T], embeddings [D, T].
    * windowFrames as in encode (the same values whatever the window).
    */
-  encodeTrace(inputValues: FloatTensor | Float32Array, item = 0, options: { windowFrames?: number } = {}): Record<keyof EncodeTrace, FloatTensor> {
+  encodeTrace(
+    inputValues: FloatTensor | Float32Array,
+    item = 0,
+    options: { windowFrames?: number } = {},
+  ): Record<keyof EncodeTrace, FloatTensor> {
     const x = this.checkAudio(inputValues);
     const N = x.dims[2];
     if (!Number.isInteger(item) || item < 0 || item >= x.dims[0]) {
-      throw new XcodecInputError(`encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`);
+      throw new XcodecInputError(
+        `encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`,
+      );
     }
-    if (typeof options !== 'object' || options === null) throw new XcodecInputError('encodeTrace options must be an object: { windowFrames? }');
+    if (typeof options !== 'object' || options === null)
+      throw new XcodecInputError('encodeTrace options must be an object: { windowFrames? }');
     const plan = this.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
@@ -398,7 +471,10 @@ export class XcodecModelSync {
       for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
       result = {
         semanticInput: get(t.semanticInput),
-        semanticFeatures: { data: sfT, dims: [T, H] }, eSemantic: get(t.eSemantic), eAcoustic: get(t.eAcoustic), embeddings: get(t.embeddings),
+        semanticFeatures: { data: sfT, dims: [T, H] },
+        eSemantic: get(t.eSemantic),
+        eAcoustic: get(t.eAcoustic),
+        embeddings: get(t.embeddings),
       };
       this.rt.release(m);
     }, 'encodeTrace');
@@ -415,8 +491,10 @@ export class XcodecModelSync {
    */
   private guard(fn: () => void, what = 'a call'): void {
     if (this.running !== null) {
-      throw new XcodecRuntimeError(`${what} was made while ${this.running} is running on the same model (from inside its onProgress?); ` +
-        'accepted: one call at a time per model: call it after that one returns, or use a second model');
+      throw new XcodecRuntimeError(
+        `${what} was made while ${this.running} is running on the same model (from inside its onProgress?); ` +
+          'accepted: one call at a time per model: call it after that one returns, or use a second model',
+      );
     }
     this.running = what;
     try {
@@ -435,45 +513,73 @@ export class XcodecModelSync {
     if (input instanceof Float32Array) x = { data: input, dims: [1, 1, input.length] };
     else if (isTensorLike(input) && input.data instanceof Float32Array) x = input as FloatTensor;
     else {
-      throw new XcodecInputError('input_values must be a Float32Array (mono samples) or { data: Float32Array, dims: [batch, 1, samples] }');
+      throw new XcodecInputError(
+        'input_values must be a Float32Array (mono samples) or { data: Float32Array, dims: [batch, 1, samples] }',
+      );
     }
     const d = x.dims;
     if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 0)) {
-      throw new XcodecInputError(`input_values dims ${describe(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`);
+      throw new XcodecInputError(
+        `input_values dims ${describe(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`,
+      );
     }
-    if (d[1] !== 1) throw new XcodecInputError(`input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`);
+    if (d[1] !== 1)
+      throw new XcodecInputError(
+        `input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`,
+      );
     if (d[0] < 1) throw new XcodecInputError('input_values has an empty batch (B = 0); accepted: B >= 1');
     if (x.data.length !== d[0] * d[2]) {
-      throw new XcodecInputError(`input_values data has ${x.data.length} samples but dims ${describe(d)} need ${d[0] * d[2]}`);
+      throw new XcodecInputError(
+        `input_values data has ${x.data.length} samples but dims ${describe(d)} need ${d[0] * d[2]}`,
+      );
     }
-    if (d[2] === 0) throw new XcodecInputError(`input_values is empty (0 samples); at least ${this.net.minimumSamples()} samples are needed`);
+    if (d[2] === 0)
+      throw new XcodecInputError(
+        `input_values is empty (0 samples); at least ${this.net.minimumSamples()} samples are needed`,
+      );
     for (let i = 0; i < x.data.length; i++) {
       if (!Number.isFinite(x.data[i])) {
-        throw new XcodecInputError(`input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`);
+        throw new XcodecInputError(
+          `input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`,
+        );
       }
     }
     return x;
   }
 
   private checkCodes(argument: CodesArgument): CheckedCodes {
-    const input = (typeof argument === 'object' && argument !== null && !isTensorLike(argument) && 'audioCodes' in argument ? argument.audioCodes : argument) as CodesInput;
+    const input = (
+      typeof argument === 'object' && argument !== null && !isTensorLike(argument) && 'audioCodes' in argument
+        ? argument.audioCodes
+        : argument
+    ) as CodesInput;
     if (!isTensorLike(input)) {
-      throw new XcodecInputError('audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] } or encode\'s output { audioCodes }');
+      throw new XcodecInputError(
+        "audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] } or encode's output { audioCodes }",
+      );
     }
     const d = input.dims;
     if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new XcodecInputError(`audio_codes dims ${describe(d)} are not [batch, quantizers, frames] with every size >= 1`);
+      throw new XcodecInputError(
+        `audio_codes dims ${describe(d)} are not [batch, quantizers, frames] with every size >= 1`,
+      );
     }
     const [B, nq, T] = d;
     if (B * T * this.config.hopLength > MAX_AUDIO_SAMPLES) {
-      throw new XcodecInputError(`audio_codes of ${B} x ${T} frames would decode to ${B * T * this.config.hopLength} samples; ` +
-        `accepted: at most ${MAX_AUDIO_SAMPLES} samples per call (${Math.floor(MAX_AUDIO_SAMPLES / this.config.hopLength)} frames: decode in pieces)`);
+      throw new XcodecInputError(
+        `audio_codes of ${B} x ${T} frames would decode to ${B * T * this.config.hopLength} samples; ` +
+          `accepted: at most ${MAX_AUDIO_SAMPLES} samples per call (${Math.floor(MAX_AUDIO_SAMPLES / this.config.hopLength)} frames: decode in pieces)`,
+      );
     }
     if (nq > this.net.numQuantizers) {
-      throw new XcodecInputError(`audio_codes has ${nq} quantizers; this model has ${this.net.numQuantizers} (accepted: 1..${this.net.numQuantizers})`);
+      throw new XcodecInputError(
+        `audio_codes has ${nq} quantizers; this model has ${this.net.numQuantizers} (accepted: 1..${this.net.numQuantizers})`,
+      );
     }
     if (input.data.length !== B * nq * T) {
-      throw new XcodecInputError(`audio_codes data has ${input.data.length} values but dims ${describe(d)} need ${B * nq * T}`);
+      throw new XcodecInputError(
+        `audio_codes data has ${input.data.length} values but dims ${describe(d)} need ${B * nq * T}`,
+      );
     }
     const K = this.config.codebookSize;
     const codes = new Int32Array(B * nq * T);
@@ -484,7 +590,9 @@ export class XcodecModelSync {
         const b = Math.floor(i / (nq * T));
         const q = Math.floor((i % (nq * T)) / T);
         const shown = typeof raw === 'number' || typeof raw === 'bigint' ? String(raw) : describe(raw); // codes read as numbers: 1024, not 1024n
-        throw new XcodecInputError(`audio_codes[${b}, ${q}, ${i % T}] = ${shown} is outside the codebook; accepted: integers 0..${K - 1}`);
+        throw new XcodecInputError(
+          `audio_codes[${b}, ${q}, ${i % T}] = ${shown} is outside the codebook; accepted: integers 0..${K - 1}`,
+        );
       }
       codes[i] = v;
     }
@@ -506,7 +614,10 @@ class Progress {
   private done = 0;
   private failure: { error: unknown } | null = null;
 
-  constructor(private callback: unknown, private total: number) {
+  constructor(
+    private callback: unknown,
+    private total: number,
+  ) {
     if (callback !== undefined && typeof callback !== 'function') {
       throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof callback}`);
     }

@@ -38,7 +38,10 @@ export interface KernelDecl<A extends readonly string[] = readonly string[], R e
   readonly returns?: R;
 }
 
-function kernel<const A extends readonly string[]>(args: A, split?: RangeSplit<A> | MatrixSplit<A>): KernelDecl<A, void> {
+function kernel<const A extends readonly string[]>(
+  args: A,
+  split?: RangeSplit<A> | MatrixSplit<A>,
+): KernelDecl<A, void> {
   return { args, split };
 }
 
@@ -54,7 +57,23 @@ export const GEMM_NS_PER_FLOP = 1 / 20;
 /** GEMM tile sizes (assembly/gemm.ts): rows split in whole 4-row tiles. */
 export const GEMM_ROW_ALIGN = 4;
 
-const GEMM_ARGS = ['out', 'ldo', 'a', 'lda', 'b', 'rows', 'bias', 'init', 'M', 'N', 'K', 'mBegin', 'mEnd', 'nBegin', 'nEnd'] as const;
+const GEMM_ARGS = [
+  'out',
+  'ldo',
+  'a',
+  'lda',
+  'b',
+  'rows',
+  'bias',
+  'init',
+  'M',
+  'N',
+  'K',
+  'mBegin',
+  'mEnd',
+  'nBegin',
+  'nEnd',
+] as const;
 const gemmElementNs = (K: number) => 2 * Math.max(K, 1) * GEMM_NS_PER_FLOP + 0.5;
 
 export const KERNELS = {
@@ -65,11 +84,17 @@ export const KERNELS = {
    */
   gemm: kernel(GEMM_ARGS, { rows: 'mBegin', cols: 'nBegin', cost: (a) => gemmElementNs(a.K) }),
   /** gemm reading B from gemm_pack_b's panels at `packed` (packed for the same nBegin, nEnd); split by rows only */
-  gemm_prepacked: kernel([...GEMM_ARGS, 'packed'],
-    { range: 'mBegin', align: GEMM_ROW_ALIGN, cost: (a) => (a.nEnd - a.nBegin) * gemmElementNs(a.K) }),
+  gemm_prepacked: kernel([...GEMM_ARGS, 'packed'], {
+    range: 'mBegin',
+    align: GEMM_ROW_ALIGN,
+    cost: (a) => (a.nEnd - a.nBegin) * gemmElementNs(a.K),
+  }),
   /** panels [panelBegin, panelEnd) of B's columns [nBegin, nEnd), every K block, at `packed` (K * ceil((nEnd - nBegin) / 8) * 32 bytes) */
-  gemm_pack_b: kernel(['packed', 'b', 'rows', 'K', 'nBegin', 'nEnd', 'panelBegin', 'panelEnd'],
-    { range: 'panelBegin', align: 1, cost: (a) => 2.5 * a.K }),
+  gemm_pack_b: kernel(['packed', 'b', 'rows', 'K', 'nBegin', 'nEnd', 'panelBegin', 'panelEnd'], {
+    range: 'panelBegin',
+    align: 1,
+    cost: (a) => 2.5 * a.K,
+  }),
   /** 1 where gemm packs B for slices of enough rows (a row table that is not a k-tap convolution's), else 0 */
   gemm_packs_b: query(['rows', 'K']),
   /**
@@ -89,35 +114,74 @@ export const KERNELS = {
   add: kernel(['out', 'a', 'b', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.7 }),
   scale: kernel(['out', 'x', 's', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.3 }),
   /** Snake of x [C, T] into out [C, padLeft + T + padRight] with zero margins */
-  snake: kernel(['out', 'x', 'alpha', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 1.1 * a.T + 0.3 * (a.padLeft + a.padRight) }),
+  snake: kernel(['out', 'x', 'alpha', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 1.1 * a.T + 0.3 * (a.padLeft + a.padRight),
+  }),
 
-  group_norm_rows: kernel(['out', 'x', 'gamma', 'beta', 'T', 'eps', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 0.7 * a.T }),
+  group_norm_rows: kernel(['out', 'x', 'gamma', 'beta', 'T', 'eps', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.7 * a.T,
+  }),
   /** each row's (mean, 1 / sqrt(var + eps)) into stats [C, 2] */
-  group_norm_stats: kernel(['stats', 'x', 'T', 'eps', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 0.4 * a.T }),
-  group_norm_apply: kernel(['out', 'x', 'gamma', 'beta', 'stats', 'T', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 0.3 * a.T }),
-  layer_norm_cols: kernel(['out', 'x', 'gamma', 'beta', 'C', 'T', 'eps', 'colBegin', 'colEnd'],
-    { range: 'colBegin', align: 16, cost: (a) => 0.9 * a.C }),
+  group_norm_stats: kernel(['stats', 'x', 'T', 'eps', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.4 * a.T,
+  }),
+  group_norm_apply: kernel(['out', 'x', 'gamma', 'beta', 'stats', 'T', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.3 * a.T,
+  }),
+  layer_norm_cols: kernel(['out', 'x', 'gamma', 'beta', 'C', 'T', 'eps', 'colBegin', 'colEnd'], {
+    range: 'colBegin',
+    align: 16,
+    cost: (a) => 0.9 * a.C,
+  }),
 
-  pad_rows: kernel(['out', 'x', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 0.3 * (a.T + a.padLeft + a.padRight) }),
-  deinterleave: kernel(['out', 'x', 'T', 's', 'Tp', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 1.3 * a.s * a.Tp }),
-  interleave: kernel(['out', 'y', 's', 'Tn', 'shift', 'Tout', 'rowBegin', 'rowEnd'],
-    { range: 'rowBegin', align: 1, cost: (a) => 2.5 * a.Tout }),
-  transpose: kernel(['out', 'x', 'R', 'Cn', 'rowBegin', 'rowEnd'], { range: 'rowBegin', align: 1, cost: (a) => 6 * a.Cn }),
+  pad_rows: kernel(['out', 'x', 'T', 'padLeft', 'padRight', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.3 * (a.T + a.padLeft + a.padRight),
+  }),
+  deinterleave: kernel(['out', 'x', 'T', 's', 'Tp', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 1.3 * a.s * a.Tp,
+  }),
+  interleave: kernel(['out', 'y', 's', 'Tn', 'shift', 'Tout', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 2.5 * a.Tout,
+  }),
+  transpose: kernel(['out', 'x', 'R', 'Cn', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 6 * a.Cn,
+  }),
 
   weight_norm: kernel(['out', 'v', 'g', 'outer', 'D', 'inner']),
   pack_conv_strided: kernel(['out', 'w', 'cout', 'cin', 'K', 's']),
   pack_conv_transpose: kernel(['out', 'w', 'cin', 'cout', 'K', 's', 'taps']),
 
-  argmin_cols: kernel(['codes', 'scores', 'K', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: (a) => 1.7 * a.K }),
-  subtract_codewords: kernel(['residual', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'],
-    { range: 'colBegin', align: 16, cost: (a) => 1.6 * a.D }),
-  add_codewords: kernel(['out', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'], { range: 'colBegin', align: 16, cost: (a) => 1.2 * a.D }),
+  argmin_cols: kernel(['codes', 'scores', 'K', 'T', 'colBegin', 'colEnd'], {
+    range: 'colBegin',
+    align: 16,
+    cost: (a) => 1.7 * a.K,
+  }),
+  subtract_codewords: kernel(['residual', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'], {
+    range: 'colBegin',
+    align: 16,
+    cost: (a) => 1.6 * a.D,
+  }),
+  add_codewords: kernel(['out', 'embed', 'codes', 'D', 'T', 'colBegin', 'colEnd'], {
+    range: 'colBegin',
+    align: 16,
+    cost: (a) => 1.2 * a.D,
+  }),
   codebook_prepare: kernel(['sq', 'neg2', 'embed', 'K', 'D']),
 
   /**
@@ -125,8 +189,10 @@ export const KERNELS = {
    * colEnd), keys in blocks with an online softmax (assembly/attention.ts): per query column both
    * products of every head (4 T H flops) and T exps per head. Needs the calling thread's scratch.
    */
-  self_attention: kernel(['ctx', 'q', 'kT', 'v', 'rows', 'gates', 'embed', 'buckets', 'H', 'heads', 'T', 'colBegin', 'colEnd'],
-    { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T }),
+  self_attention: kernel(
+    ['ctx', 'q', 'kT', 'v', 'rows', 'gates', 'embed', 'buckets', 'H', 'heads', 'T', 'colBegin', 'colEnd'],
+    { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T },
+  ),
   /** one key block of the online softmax over columns of s [R, ld]; state: 4 rows of ld floats (max, sum, rescale, block sum) */
   softmax_online_cols: kernel(['s', 'R', 'ld', 'state', 'first', 'colBegin', 'colEnd']),
   /** x[r, t] *= f[t] for r < R, t in [colBegin, colEnd) */
@@ -141,8 +207,31 @@ export const KERNELS = {
    * tileEnd) (any bounds; whole 8-column panels are computed, so chunks of 8 waste nothing): per column
    * alpha cin cout multiply-adds in the GEMMs plus both transforms. Needs the calling thread's scratch.
    */
-  conv_winograd: kernel(['out', 'x', 'ldx', 'u', 'bias', 'bt', 'at', 'alpha', 'm', 'cin', 'cout', 'tout', 'dil', 'shift', 'tileBegin', 'tileEnd'],
-    { range: 'tileBegin', align: 8, cost: (a) => 2 * a.alpha * a.cin * a.cout * GEMM_NS_PER_FLOP + 1.5 * a.alpha * (a.alpha * a.cin + a.m * a.cout) }),
+  conv_winograd: kernel(
+    [
+      'out',
+      'x',
+      'ldx',
+      'u',
+      'bias',
+      'bt',
+      'at',
+      'alpha',
+      'm',
+      'cin',
+      'cout',
+      'tout',
+      'dil',
+      'shift',
+      'tileBegin',
+      'tileEnd',
+    ],
+    {
+      range: 'tileBegin',
+      align: 8,
+      cost: (a) => 2 * a.alpha * a.cin * a.cout * GEMM_NS_PER_FLOP + 1.5 * a.alpha * (a.alpha * a.cin + a.m * a.cout),
+    },
+  ),
   /** u [alpha, cout, cin] = G w for PyTorch's w [cout, cin, r] (f64 sums rounded once) */
   winograd_weights: kernel(['u', 'w', 'g', 'alpha', 'r', 'cout', 'cin']),
   /** tile columns per chunk of conv_winograd for these channels (a multiple of 8), 0 where it cannot run */
@@ -158,10 +247,12 @@ export type KernelName = keyof typeof KERNELS;
 type Fn<D> = D extends KernelDecl<infer A, infer R> ? (...args: { -readonly [I in keyof A]: number }) => R : never;
 
 /** The kernels as the instance exports them (derived from KERNELS). */
-export type Kernels = { [K in KernelName]: Fn<typeof KERNELS[K]> };
+export type Kernels = { [K in KernelName]: Fn<(typeof KERNELS)[K]> };
 
 /** Kernels a worker can run, by id (their order in KERNELS): both sides of the pool derive this list. */
-export const SPLIT_KERNELS: readonly KernelName[] = (Object.keys(KERNELS) as KernelName[]).filter((n) => KERNELS[n].split !== undefined);
+export const SPLIT_KERNELS: readonly KernelName[] = (Object.keys(KERNELS) as KernelName[]).filter(
+  (n) => KERNELS[n].split !== undefined,
+);
 
 /** Argument positions of a kernel by name. */
 export function argIndex(name: KernelName): Record<string, number> {

@@ -28,12 +28,18 @@ export function gemm(rt: Runtime, g: GemmCall): void {
 }
 
 /** A GEMM row table at `rows` for B = rows of `ldb` floats: K taps of a kernel of `taps` with dilation `dilation`. */
-export function convRowTable(rt: Runtime, t: { rows: number; K: number; taps: number; ldb: number; dilation: number }): void {
+export function convRowTable(
+  rt: Runtime,
+  t: { rows: number; K: number; taps: number; ldb: number; dilation: number },
+): void {
   rt.k.gemm_rows(t.rows, t.K, t.taps, t.ldb, t.dilation);
 }
 
 /** The row table of a strided conv over deinterleave's phase rows. */
-export function phaseRowTable(rt: Runtime, t: { rows: number; C: number; stride: number; taps: number; ldb: number }): void {
+export function phaseRowTable(
+  rt: Runtime,
+  t: { rows: number; C: number; stride: number; taps: number; ldb: number },
+): void {
   rt.k.gemm_rows_phases(t.rows, t.C, t.stride, t.taps, t.ldb);
 }
 
@@ -59,19 +65,28 @@ export function scale(rt: Runtime, out: number, x: number, s: number, n: number)
 }
 
 /** Snake of x [C, T] into out [C, padLeft + T + padRight] with zero margins. */
-export function snake(rt: Runtime, s: { out: number; x: number; alpha: number; C: number; T: number; padLeft?: number; padRight?: number }): void {
+export function snake(
+  rt: Runtime,
+  s: { out: number; x: number; alpha: number; C: number; T: number; padLeft?: number; padRight?: number },
+): void {
   rt.k.snake(s.out, s.x, s.alpha, s.T, s.padLeft ?? 0, s.padRight ?? 0, 0, s.C);
 }
 
 // ---- norms ----
 
 /** LayerNorm over the C channels of every column of x [C, T]. */
-export function layerNormColumns(rt: Runtime, n: { out: number; x: number; gamma: number; beta: number; C: number; T: number; eps: number }): void {
+export function layerNormColumns(
+  rt: Runtime,
+  n: { out: number; x: number; gamma: number; beta: number; C: number; T: number; eps: number },
+): void {
   rt.k.layer_norm_cols(n.out, n.x, n.gamma, n.beta, n.C, n.T, n.eps, 0, n.T);
 }
 
 /** GroupNorm(C, C): each row of x [C, T] normalised over its T columns. */
-export function groupNormRows(rt: Runtime, n: { out: number; x: number; gamma: number; beta: number; C: number; T: number; eps: number }): void {
+export function groupNormRows(
+  rt: Runtime,
+  n: { out: number; x: number; gamma: number; beta: number; C: number; T: number; eps: number },
+): void {
   rt.k.group_norm_rows(n.out, n.x, n.gamma, n.beta, n.T, n.eps, 0, n.C);
 }
 
@@ -80,24 +95,36 @@ export function groupNormStats(rt: Runtime, n: { stats: number; x: number; C: nu
   rt.k.group_norm_stats(n.stats, n.x, n.T, n.eps, 0, n.C);
 }
 
-export function groupNormApply(rt: Runtime, n: { out: number; x: number; gamma: number; beta: number; stats: number; C: number; T: number }): void {
+export function groupNormApply(
+  rt: Runtime,
+  n: { out: number; x: number; gamma: number; beta: number; stats: number; C: number; T: number },
+): void {
   rt.k.group_norm_apply(n.out, n.x, n.gamma, n.beta, n.stats, n.T, 0, n.C);
 }
 
 // ---- layout ----
 
 /** x [C, T] into out [C, padLeft + T + padRight] with zero margins. */
-export function padRows(rt: Runtime, p: { out: number; x: number; C: number; T: number; padLeft: number; padRight: number }): void {
+export function padRows(
+  rt: Runtime,
+  p: { out: number; x: number; C: number; T: number; padLeft: number; padRight: number },
+): void {
   rt.k.pad_rows(p.out, p.x, p.T, p.padLeft, p.padRight, 0, p.C);
 }
 
 /** x [C, T] split into `stride` phases: out [C * stride, Tp], row c * stride + r holding x[c, r + i * stride]. */
-export function deinterleave(rt: Runtime, d: { out: number; x: number; C: number; T: number; stride: number; Tp: number }): void {
+export function deinterleave(
+  rt: Runtime,
+  d: { out: number; x: number; C: number; T: number; stride: number; Tp: number },
+): void {
   rt.k.deinterleave(d.out, d.x, d.T, d.stride, d.Tp, 0, d.C);
 }
 
 /** Phase outputs y [C * stride, Tn] merged into out [C, Tout], output t = n * stride + phase - shift. */
-export function interleave(rt: Runtime, d: { out: number; y: number; C: number; stride: number; Tn: number; shift: number; Tout: number }): void {
+export function interleave(
+  rt: Runtime,
+  d: { out: number; y: number; C: number; stride: number; Tn: number; shift: number; Tout: number },
+): void {
   rt.k.interleave(d.out, d.y, d.stride, d.Tn, d.shift, d.Tout, 0, d.C);
 }
 
@@ -114,7 +141,10 @@ export function argminColumns(rt: Runtime, a: { codes: number; scores: number; K
 }
 
 /** x [D, T] += sign * the codewords (embed [K, D]) of codes (i32 [T]); sign -1 subtracts. */
-export function addCodewords(rt: Runtime, c: { x: number; embed: number; codes: number; D: number; T: number; sign: 1 | -1 }): void {
+export function addCodewords(
+  rt: Runtime,
+  c: { x: number; embed: number; codes: number; D: number; T: number; sign: 1 | -1 },
+): void {
   if (c.sign < 0) rt.k.subtract_codewords(c.x, c.embed, c.codes, c.D, c.T, 0, c.T);
   else rt.k.add_codewords(c.x, c.embed, c.codes, c.D, c.T, 0, c.T);
 }
@@ -122,9 +152,22 @@ export function addCodewords(rt: Runtime, c: { x: number; embed: number; codes: 
 // ---- attention ----
 
 /** softmax(q^T k + bias) v for every head: q, v [H, T], kT [T, H] -> ctx [H, T]; bias tables 0 for none. */
-export function selfAttention(rt: Runtime, a: {
-  ctx: number; q: number; kT: number; v: number; rows: number; gates: number; embed: number; buckets: number; H: number; heads: number; T: number;
-}): void {
+export function selfAttention(
+  rt: Runtime,
+  a: {
+    ctx: number;
+    q: number;
+    kT: number;
+    v: number;
+    rows: number;
+    gates: number;
+    embed: number;
+    buckets: number;
+    H: number;
+    heads: number;
+    T: number;
+  },
+): void {
   rt.k.self_attention(a.ctx, a.q, a.kT, a.v, a.rows, a.gates, a.embed, a.buckets, a.H, a.heads, a.T, 0, a.T);
 }
 
@@ -136,11 +179,44 @@ export function wavlmGate(rt: Runtime, gate: number, g: number, c: number, T: nu
 // ---- Winograd ----
 
 /** Winograd F(m, r) convolution of the padded input x (row stride ldx) into out [cout, tout], over `tiles` tile columns. */
-export function convWinograd(rt: Runtime, w: {
-  out: number; x: number; ldx: number; u: number; bias: number; bt: number; at: number; alpha: number; m: number;
-  cin: number; cout: number; tout: number; dilation: number; shift: number; tiles: number;
-}): void {
-  rt.k.conv_winograd(w.out, w.x, w.ldx, w.u, w.bias, w.bt, w.at, w.alpha, w.m, w.cin, w.cout, w.tout, w.dilation, w.shift, 0, w.tiles);
+export function convWinograd(
+  rt: Runtime,
+  w: {
+    out: number;
+    x: number;
+    ldx: number;
+    u: number;
+    bias: number;
+    bt: number;
+    at: number;
+    alpha: number;
+    m: number;
+    cin: number;
+    cout: number;
+    tout: number;
+    dilation: number;
+    shift: number;
+    tiles: number;
+  },
+): void {
+  rt.k.conv_winograd(
+    w.out,
+    w.x,
+    w.ldx,
+    w.u,
+    w.bias,
+    w.bt,
+    w.at,
+    w.alpha,
+    w.m,
+    w.cin,
+    w.cout,
+    w.tout,
+    w.dilation,
+    w.shift,
+    0,
+    w.tiles,
+  );
 }
 
 /** Tile columns per chunk of convWinograd for these channels (a multiple of 8), 0 where it cannot run. */
@@ -151,26 +227,41 @@ export function winogradChunkTiles(rt: Runtime, alpha: number, cin: number, cout
 // ---- load-time packing ----
 
 /** u [alpha, cout, cin] = G w for PyTorch's w [cout, cin, r]. */
-export function winogradWeights(rt: Runtime, p: { u: number; w: number; g: number; alpha: number; r: number; cout: number; cin: number }): void {
+export function winogradWeights(
+  rt: Runtime,
+  p: { u: number; w: number; g: number; alpha: number; r: number; cout: number; cin: number },
+): void {
   rt.k.winograd_weights(p.u, p.w, p.g, p.alpha, p.r, p.cout, p.cin);
 }
 
 /** A strided conv's weight [cout, cin, K] regrouped by phase (nn/conv.ts packConv1d). */
-export function packConvStrided(rt: Runtime, p: { out: number; w: number; cout: number; cin: number; K: number; stride: number }): void {
+export function packConvStrided(
+  rt: Runtime,
+  p: { out: number; w: number; cout: number; cin: number; K: number; stride: number },
+): void {
   rt.k.pack_conv_strided(p.out, p.w, p.cout, p.cin, p.K, p.stride);
 }
 
 /** A transposed conv's weight [cin, cout, K] as one GEMM over all output phases. */
-export function packConvTranspose(rt: Runtime, p: { out: number; w: number; cin: number; cout: number; K: number; stride: number; taps: number }): void {
+export function packConvTranspose(
+  rt: Runtime,
+  p: { out: number; w: number; cin: number; cout: number; K: number; stride: number; taps: number },
+): void {
   rt.k.pack_conv_transpose(p.out, p.w, p.cin, p.cout, p.K, p.stride, p.taps);
 }
 
 /** torch.nn.utils.weight_norm folded: out = v * g / ||v||, the norm over every axis but the middle one of [outer, D, inner]. */
-export function weightNorm(rt: Runtime, w: { out: number; v: number; g: number; outer: number; D: number; inner: number }): void {
+export function weightNorm(
+  rt: Runtime,
+  w: { out: number; v: number; g: number; outer: number; D: number; inner: number },
+): void {
   rt.k.weight_norm(w.out, w.v, w.g, w.outer, w.D, w.inner);
 }
 
 /** A codebook's distance terms: sq [K] = |e|^2 and neg2 [K, D] = -2 e, of embed [K, D]. */
-export function codebookPrepare(rt: Runtime, c: { sq: number; neg2: number; embed: number; K: number; D: number }): void {
+export function codebookPrepare(
+  rt: Runtime,
+  c: { sq: number; neg2: number; embed: number; K: number; D: number },
+): void {
   rt.k.codebook_prepare(c.sq, c.neg2, c.embed, c.K, c.D);
 }

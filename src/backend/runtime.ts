@@ -44,7 +44,10 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
 const cachedModules: { simd?: WebAssembly.Module; relaxed?: WebAssembly.Module } = {};
 
 /** The relaxed-SIMD build where the runtime validates it, else plain SIMD. */
-export function kernelModule(flavour: 'auto' | 'simd' | 'relaxed' = 'auto'): { module: WebAssembly.Module; flavour: 'simd' | 'relaxed' } {
+export function kernelModule(flavour: 'auto' | 'simd' | 'relaxed' = 'auto'): {
+  module: WebAssembly.Module;
+  flavour: 'simd' | 'relaxed';
+} {
   const { bytes, flavour: f } = kernelBytes(flavour, false);
   cachedModules[f] ??= new WebAssembly.Module(bytes);
   return { module: cachedModules[f]!, flavour: f };
@@ -52,23 +55,33 @@ export function kernelModule(flavour: 'auto' | 'simd' | 'relaxed' = 'auto'): { m
 
 type Flavour = 'simd' | 'relaxed';
 const BASE64: Record<`${Flavour}${'' | '-threads'}`, string> = {
-  simd: simdBase64, relaxed: relaxedBase64, 'simd-threads': simdThreadsBase64, 'relaxed-threads': relaxedThreadsBase64,
+  simd: simdBase64,
+  relaxed: relaxedBase64,
+  'simd-threads': simdThreadsBase64,
+  'relaxed-threads': relaxedThreadsBase64,
 };
 
 /** The bytes of the build to use: relaxed SIMD where it validates (for 'auto'), shared memory or not. */
 function kernelBytes(flavour: 'auto' | Flavour, shared: boolean): { bytes: Uint8Array<ArrayBuffer>; flavour: Flavour } {
   if (flavour !== 'auto' && flavour !== 'simd' && flavour !== 'relaxed') {
-    throw new XcodecInputError(`simd option ${describe(flavour)} is not supported; accepted: "auto", "simd", "relaxed"`);
+    throw new XcodecInputError(
+      `simd option ${describe(flavour)} is not supported; accepted: "auto", "simd", "relaxed"`,
+    );
   }
   const suffix = shared ? '-threads' : '';
   if (flavour !== 'simd') {
     const bytes = decodeBase64(BASE64[`relaxed${suffix}`]);
     if (WebAssembly.validate(bytes)) return { bytes, flavour: 'relaxed' };
-    if (flavour === 'relaxed') throw new XcodecRuntimeError('this runtime does not support WebAssembly relaxed SIMD; use flavour "simd" or "auto"');
+    if (flavour === 'relaxed')
+      throw new XcodecRuntimeError(
+        'this runtime does not support WebAssembly relaxed SIMD; use flavour "simd" or "auto"',
+      );
   }
   const bytes = decodeBase64(BASE64[`simd${suffix}`]);
   if (!WebAssembly.validate(bytes)) {
-    throw new XcodecRuntimeError(`this runtime does not support WebAssembly SIMD (128-bit)${shared ? ' with threads' : ''}, which xcodec-wasm requires`);
+    throw new XcodecRuntimeError(
+      `this runtime does not support WebAssembly SIMD (128-bit)${shared ? ' with threads' : ''}, which xcodec-wasm requires`,
+    );
   }
   return { bytes, flavour: 'simd' };
 }
@@ -84,18 +97,30 @@ export type WasmModules = Partial<Record<'simd' | 'relaxed' | 'simd-threads' | '
 const WASM_MODULE_NAMES = ['simd', 'relaxed', 'simd-threads', 'relaxed-threads'];
 
 function checkWasmModules(modules: unknown): WasmModules {
-  if (typeof modules !== 'object' || modules === null) throw new XcodecInputError(`wasmModules ${describe(modules)} is not accepted; accepted: { simd?, relaxed?, 'simd-threads'?, 'relaxed-threads'? } of WebAssembly.Module`);
+  if (typeof modules !== 'object' || modules === null)
+    throw new XcodecInputError(
+      `wasmModules ${describe(modules)} is not accepted; accepted: { simd?, relaxed?, 'simd-threads'?, 'relaxed-threads'? } of WebAssembly.Module`,
+    );
   for (const [k, v] of Object.entries(modules)) {
-    if (!WASM_MODULE_NAMES.includes(k)) throw new XcodecInputError(`wasmModules has "${k}"; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`);
+    if (!WASM_MODULE_NAMES.includes(k))
+      throw new XcodecInputError(
+        `wasmModules has "${k}"; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`,
+      );
     if (!(v instanceof WebAssembly.Module)) {
-      throw new XcodecInputError(`wasmModules["${k}"] is ${describe(v)}, not a WebAssembly.Module (import xcodec-wasm/wasm/${k}.wasm as a WebAssembly module, or compile it)`);
+      throw new XcodecInputError(
+        `wasmModules["${k}"] is ${describe(v)}, not a WebAssembly.Module (import xcodec-wasm/wasm/${k}.wasm as a WebAssembly module, or compile it)`,
+      );
     }
   }
   return modules as WasmModules;
 }
 
 /** The given module for this flavour and memory kind, or null when none was given. */
-function givenModule(modules: WasmModules, flavour: 'auto' | Flavour, shared: boolean): { module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour } | null {
+function givenModule(
+  modules: WasmModules,
+  flavour: 'auto' | Flavour,
+  shared: boolean,
+): { module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour } | null {
   const suffix = shared ? '-threads' : '';
   for (const f of (flavour === 'auto' ? ['relaxed', 'simd'] : [flavour]) as Flavour[]) {
     const module = modules[`${f}${suffix}` as keyof WasmModules];
@@ -105,7 +130,10 @@ function givenModule(modules: WasmModules, flavour: 'auto' | Flavour, shared: bo
 }
 
 /** Compiles asynchronously (browsers refuse synchronous compilation of modules over 4 KB on the main thread). */
-async function compileKernels(flavour: 'auto' | Flavour, shared: boolean): Promise<{ module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour }> {
+async function compileKernels(
+  flavour: 'auto' | Flavour,
+  shared: boolean,
+): Promise<{ module: WebAssembly.Module; bytes: Uint8Array; flavour: Flavour }> {
   const { bytes, flavour: f } = kernelBytes(flavour, shared);
   const key = `${f}${shared ? '-threads' : ''}`;
   let p = compiled.get(key);
@@ -114,9 +142,11 @@ async function compileKernels(flavour: 'auto' | Flavour, shared: boolean): Promi
       compiled.delete(key);
       // Workers and workerd refuse code generation from bytes: say what to pass instead of a raw CompileError.
       if (/disallowed|not allowed|code generation/i.test(e.message)) {
-        throw new XcodecRuntimeError(`this runtime does not allow compiling WebAssembly from bytes (${e.name}: ${e.message}); ` +
-          'pass the kernels precompiled: load with { wasmModules: { simd, relaxed } }, each a WebAssembly.Module of the package\'s ' +
-          'xcodec-wasm/wasm/simd.wasm and xcodec-wasm/wasm/relaxed.wasm (import them as wasm modules in workerd, wrangler or a bundler)');
+        throw new XcodecRuntimeError(
+          `this runtime does not allow compiling WebAssembly from bytes (${e.name}: ${e.message}); ` +
+            "pass the kernels precompiled: load with { wasmModules: { simd, relaxed } }, each a WebAssembly.Module of the package's " +
+            'xcodec-wasm/wasm/simd.wasm and xcodec-wasm/wasm/relaxed.wasm (import them as wasm modules in workerd, wrangler or a bundler)',
+        );
       }
       throw e;
     });
@@ -129,8 +159,13 @@ async function compileKernels(flavour: 'auto' | Flavour, shared: boolean): Promi
 function sharedMemory(): { memory: WebAssembly.Memory; maximum: number } | null {
   for (const maximum of [65536, 32768, 16384]) {
     try {
-      return { memory: new WebAssembly.Memory({ initial: 2, maximum, shared: true } as WebAssembly.MemoryDescriptor), maximum };
-    } catch { /* try a smaller reservation */ }
+      return {
+        memory: new WebAssembly.Memory({ initial: 2, maximum, shared: true } as WebAssembly.MemoryDescriptor),
+        maximum,
+      };
+    } catch {
+      /* try a smaller reservation */
+    }
   }
   return null;
 }
@@ -248,13 +283,17 @@ export class Runtime {
       if (!modules) return compileKernels(simd, shared);
       const m = givenModule(modules, simd, shared);
       if (!m && !shared) {
-        throw new XcodecInputError(`wasmModules has no ${simd === 'auto' ? '"relaxed" or "simd"' : `"${simd}"`} module; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`);
+        throw new XcodecInputError(
+          `wasmModules has no ${simd === 'auto' ? '"relaxed" or "simd"' : `"${simd}"`} module; accepted keys: ${WASM_MODULE_NAMES.map((n) => `"${n}"`).join(', ')}`,
+        );
       }
       return m;
     };
     let threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-      throw new XcodecInputError(`numThreads ${describe(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`);
+      throw new XcodecInputError(
+        `numThreads ${describe(threads)} is not supported; accepted: an integer >= 1 (1 = no worker threads)`,
+      );
     }
     threads ??= await availableCores();
     threads = Math.min(threads, MAX_WORKERS + 1);
@@ -262,13 +301,15 @@ export class Runtime {
     if (threads > 1) {
       if (workerEnv() === null) reason = 'this runtime offers no workers (Web Workers or node:worker_threads)';
       else if (!sharedMemorySupported()) {
-        reason = 'SharedArrayBuffer is unavailable (in a browser the page must be cross-origin isolated: ' +
+        reason =
+          'SharedArrayBuffer is unavailable (in a browser the page must be cross-origin isolated: ' +
           'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
       } else {
         const shared = sharedMemory();
         const threaded = shared ? await kernels(true) : null;
         if (!shared) reason = 'no shared WebAssembly memory could be reserved';
-        else if (!threaded) reason = `wasmModules has no "${simd === 'auto' ? 'relaxed-threads" or "simd-threads' : `${simd}-threads`}" module`;
+        else if (!threaded)
+          reason = `wasmModules has no "${simd === 'auto' ? 'relaxed-threads" or "simd-threads' : `${simd}-threads`}" module`;
         else {
           const { memory, maximum } = shared;
           const { module, bytes, flavour } = threaded;
@@ -281,7 +322,11 @@ export class Runtime {
             reason = `the worker pool did not start: ${(e as Error).message}`;
           }
           if (pool || reason === null) {
-            const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool, maxPages: maximum }, options.tuning);
+            const rt = new Runtime(
+              flavour,
+              { memory, exports: inst.exports, flavour, pool, maxPages: maximum },
+              options.tuning,
+            );
             if (!pool) rt.fallbackReason = `the worker pool did not start: ${Pool.startError}`;
             return rt;
           }
@@ -291,7 +336,11 @@ export class Runtime {
     const { module, flavour } = (await kernels(false))!;
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
     const inst = await WebAssembly.instantiate(module, { env: { memory } });
-    const rt = new Runtime(flavour, { memory, exports: inst.exports, flavour, pool: null, maxPages: 65536 }, options.tuning);
+    const rt = new Runtime(
+      flavour,
+      { memory, exports: inst.exports, flavour, pool: null, maxPages: 65536 },
+      options.tuning,
+    );
     rt.fallbackReason = reason;
     return rt;
   }
@@ -322,8 +371,10 @@ export class Runtime {
     const ptr = this.top;
     const end = ptr + alignedBytes(bytes);
     if (end > this.maxBytes) {
-      throw new XcodecRuntimeError(`out of WebAssembly memory: needed ${mebibytes(end)}, ` +
-        `this runtime's memory allows ${mebibytes(this.maxBytes)}; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`);
+      throw new XcodecRuntimeError(
+        `out of WebAssembly memory: needed ${mebibytes(end)}, ` +
+          `this runtime's memory allows ${mebibytes(this.maxBytes)}; encode or decode shorter audio, or pass a smaller windowFrames (encode and decode options)`,
+      );
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
@@ -402,8 +453,6 @@ export function numel(dims: number[]): number {
   for (const d of dims) n *= d;
   return n;
 }
-
-
 
 /** Whether two tensors share any byte of memory. */
 export function overlaps(a: Tensor, b: Tensor): boolean {

@@ -95,7 +95,10 @@ export const CONFIG_LIMITS = {
 } as const;
 
 class Reader {
-  constructor(private obj: Json, private where: string) {}
+  constructor(
+    private obj: Json,
+    private where: string,
+  ) {}
 
   fail(key: string, value: unknown, accepted: string): never {
     throw new XcodecConfigError(`${this.where}: "${key}" is ${describe(value)}; accepted: ${accepted}`);
@@ -103,7 +106,8 @@ class Reader {
 
   int(key: string, def: number, min = 1, max: number = CONFIG_LIMITS.size): number {
     const v = this.obj[key] ?? def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, v, `an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(key, v, `an integer from ${min} to ${max}`);
     return v;
   }
 
@@ -117,7 +121,8 @@ class Reader {
 
   num(key: string, def: number, positive = true): number {
     const v = this.obj[key] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) this.fail(key, v, positive ? 'a finite number > 0' : 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0))
+      this.fail(key, v, positive ? 'a finite number > 0' : 'a finite number');
     return v;
   }
 
@@ -129,8 +134,12 @@ class Reader {
 
   ints(key: string, def: number[], min = 1, max: number = CONFIG_LIMITS.size, minLength = 1): number[] {
     const v = this.obj[key] ?? def;
-    if (!Array.isArray(v) || v.length < minLength || v.length > CONFIG_LIMITS.count ||
-      !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max)) {
+    if (
+      !Array.isArray(v) ||
+      v.length < minLength ||
+      v.length > CONFIG_LIMITS.count ||
+      !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max)
+    ) {
       this.fail(key, v, `a list of ${minLength} to ${CONFIG_LIMITS.count} integers from ${min} to ${max}`);
     }
     return v as number[];
@@ -138,7 +147,12 @@ class Reader {
 
   nums(key: string, def: number[], max = 1e6): number[] {
     const v = this.obj[key] ?? def;
-    if (!Array.isArray(v) || v.length < 1 || v.length > CONFIG_LIMITS.count || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= max)) {
+    if (
+      !Array.isArray(v) ||
+      v.length < 1 ||
+      v.length > CONFIG_LIMITS.count ||
+      !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= max)
+    ) {
       this.fail(key, v, `a list of 1 to ${CONFIG_LIMITS.count} numbers > 0 and <= ${max}`);
     }
     return v as number[];
@@ -146,7 +160,8 @@ class Reader {
 
   oneOf<T extends string>(key: string, def: T, allowed: readonly T[]): T {
     const v = this.obj[key] ?? def;
-    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(key, v, allowed.map((a) => describe(a)).join(', '));
+    if (typeof v !== 'string' || !allowed.includes(v as T))
+      this.fail(key, v, allowed.map((a) => describe(a)).join(', '));
     return v as T;
   }
 
@@ -170,14 +185,20 @@ function parseAcoustic(r: Reader): AcousticConfig {
   const product = (xs: number[]) => xs.reduce((p, x) => p * x, 1);
   const hop = product(a.downsamplingRatios);
   if (product(a.upsamplingRatios) !== hop) {
-    r.fail('upsampling_ratios', a.upsamplingRatios, `ratios whose product equals that of downsampling_ratios (${hop}): decode must give hop samples per frame`);
+    r.fail(
+      'upsampling_ratios',
+      a.upsamplingRatios,
+      `ratios whose product equals that of downsampling_ratios (${hop}): decode must give hop samples per frame`,
+    );
   }
   // DacConfig stores hop_length beside the ratios; one that disagrees would mean another model.
   if (r.has('hop_length') && r.int('hop_length', hop, 1, Number.MAX_SAFE_INTEGER) !== hop) {
     r.fail('hop_length', r.raw('hop_length'), `${hop}, the product of downsampling_ratios`);
   }
   if (a.decoderHiddenSize % 2 ** a.upsamplingRatios.length !== 0) {
-    throw new XcodecConfigError(`config.json acoustic_model_config: decoder_hidden_size ${a.decoderHiddenSize} must be divisible by 2^${a.upsamplingRatios.length} (one halving per upsampling ratio)`);
+    throw new XcodecConfigError(
+      `config.json acoustic_model_config: decoder_hidden_size ${a.decoderHiddenSize} must be divisible by 2^${a.upsamplingRatios.length} (one halving per upsampling ratio)`,
+    );
   }
   return a;
 }
@@ -207,19 +228,29 @@ function parseSemantic(r: Reader): SemanticModelConfig {
   r.oneOf('hidden_act', 'gelu', ['gelu'] as const);
   r.oneOf('feat_extract_activation', 'gelu', ['gelu'] as const);
   if (r.bool('conv_pos_batch_norm', false)) {
-    throw new XcodecConfigError('config.json semantic_model_config: "conv_pos_batch_norm" is true; accepted: false (the published checkpoints use weight norm)');
+    throw new XcodecConfigError(
+      'config.json semantic_model_config: "conv_pos_batch_norm" is true; accepted: false (the published checkpoints use weight norm)',
+    );
   }
   if (s.convDim.length !== s.convStride.length || s.convDim.length !== s.convKernel.length) {
-    throw new XcodecConfigError(`config.json semantic_model_config: conv_dim, conv_stride and conv_kernel must have the same length; got ${s.convDim.length}, ${s.convStride.length}, ${s.convKernel.length}`);
+    throw new XcodecConfigError(
+      `config.json semantic_model_config: conv_dim, conv_stride and conv_kernel must have the same length; got ${s.convDim.length}, ${s.convStride.length}, ${s.convKernel.length}`,
+    );
   }
   if (s.hiddenSize % s.numAttentionHeads !== 0) {
-    throw new XcodecConfigError(`config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_attention_heads ${s.numAttentionHeads}`);
+    throw new XcodecConfigError(
+      `config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_attention_heads ${s.numAttentionHeads}`,
+    );
   }
   if (s.hiddenSize % s.numConvPosEmbeddingGroups !== 0) {
-    throw new XcodecConfigError(`config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_conv_pos_embedding_groups ${s.numConvPosEmbeddingGroups}`);
+    throw new XcodecConfigError(
+      `config.json semantic_model_config: hidden_size ${s.hiddenSize} is not divisible by num_conv_pos_embedding_groups ${s.numConvPosEmbeddingGroups}`,
+    );
   }
   if (modelType === 'wavlm' && s.numBuckets < 4) {
-    throw new XcodecConfigError(`config.json semantic_model_config: num_buckets ${s.numBuckets} is too small; accepted: >= 4`);
+    throw new XcodecConfigError(
+      `config.json semantic_model_config: num_buckets ${s.numBuckets} is too small; accepted: >= 4`,
+    );
   }
   return s;
 }
@@ -227,7 +258,9 @@ function parseSemantic(r: Reader): SemanticModelConfig {
 /** Validates a parsed config.json object. `where` names the file in messages. */
 export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new XcodecConfigError(`${where}: expected a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}`);
+    throw new XcodecConfigError(
+      `${where}: expected a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}`,
+    );
   }
   const r = new Reader(json as Json, where);
   const modelType = r.oneOf('model_type', 'xcodec', SUPPORTED_MODEL_TYPES);
@@ -238,14 +271,19 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   const sampleRate = r.int('sample_rate', higgs ? 24000 : 16000, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE);
   const codebookSize = r.int('codebook_size', 1024, 2);
   const hiddenSize = acoustic.hiddenSize + semantic.hiddenSize;
-  const codebookDim = (json as Json).codebook_dim == null ? (higgs ? 64 : hiddenSize) : r.int('codebook_dim', hiddenSize);
+  const codebookDim =
+    (json as Json).codebook_dim == null ? (higgs ? 64 : hiddenSize) : r.int('codebook_dim', hiddenSize);
   if (!higgs && codebookDim !== hiddenSize) {
-    throw new XcodecConfigError(`${where}: "codebook_dim" is ${codebookDim}; accepted: ${hiddenSize} (acoustic hidden_size + semantic hidden_size; X-Codec quantises without projections)`);
+    throw new XcodecConfigError(
+      `${where}: "codebook_dim" is ${codebookDim}; accepted: ${hiddenSize} (acoustic hidden_size + semantic hidden_size; X-Codec quantises without projections)`,
+    );
   }
   const strides = r.ints('strides', [1, 1], 1, CONFIG_LIMITS.stride);
   const channelRatios = r.nums('channel_ratios', [1, 1], 64);
   if (channelRatios.length !== strides.length) {
-    throw new XcodecConfigError(`${where}: "channel_ratios" has ${channelRatios.length} entries and "strides" ${strides.length}; they must match`);
+    throw new XcodecConfigError(
+      `${where}: "channel_ratios" has ${channelRatios.length} entries and "strides" ${strides.length}; they must match`,
+    );
   }
   const hopLength = acoustic.downsamplingRatios.reduce((p, x) => p * x, 1);
   let semanticSampleRate = sampleRate;
@@ -253,9 +291,14 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   let semanticDownsampleFactor = 1;
   if (higgs) {
     semanticSampleRate = r.int('semantic_sample_rate', 16000);
-    for (const [key, rate] of [['sample_rate', sampleRate], ['semantic_sample_rate', semanticSampleRate]] as const) {
+    for (const [key, rate] of [
+      ['sample_rate', sampleRate],
+      ['semantic_sample_rate', semanticSampleRate],
+    ] as const) {
       if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
-        throw new XcodecConfigError(`${where}: "${key}" is ${rate}; accepted: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz (the semantic path resamples between the two)`);
+        throw new XcodecConfigError(
+          `${where}: "${key}" is ${rate}; accepted: ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz (the semantic path resamples between the two)`,
+        );
       }
     }
     const downsampleFactor = r.int('downsample_factor', 320);
@@ -263,12 +306,17 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
     semanticDownsampleFactor = Math.trunc(hopLength / (sampleRate / semanticSampleRate) / downsampleFactor);
     semanticPadding = 160;
     if (semanticDownsampleFactor < 1) {
-      throw new XcodecConfigError(`${where}: hop_length ${hopLength} / (sample_rate ${sampleRate} / semantic_sample_rate ${semanticSampleRate}) / downsample_factor ${downsampleFactor} ` +
-        `gives a semantic_downsample_factor of ${semanticDownsampleFactor}; accepted: values that make it at least 1`);
+      throw new XcodecConfigError(
+        `${where}: hop_length ${hopLength} / (sample_rate ${sampleRate} / semantic_sample_rate ${semanticSampleRate}) / downsample_factor ${downsampleFactor} ` +
+          `gives a semantic_downsample_factor of ${semanticDownsampleFactor}; accepted: values that make it at least 1`,
+      );
     }
   } else {
     for (const key of ['semantic_sample_rate', 'downsample_factor']) {
-      if ((json as Json)[key] !== undefined) throw new XcodecConfigError(`${where}: "${key}" belongs to model_type "higgs_audio_v2_tokenizer"; this config's model_type is "xcodec"`);
+      if ((json as Json)[key] !== undefined)
+        throw new XcodecConfigError(
+          `${where}: "${key}" belongs to model_type "higgs_audio_v2_tokenizer"; this config's model_type is "xcodec"`,
+        );
     }
   }
   const frameRate = Math.ceil(sampleRate / hopLength);
@@ -278,22 +326,50 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   const highest = Math.max(...targetBandwidths);
   const numQuantizers = Math.floor((1000 * highest) / (frameRate * codebookNbits));
   if (numQuantizers < 1) {
-    throw new XcodecConfigError(`${where}: the highest target bandwidth ${highest} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`);
+    throw new XcodecConfigError(
+      `${where}: the highest target bandwidth ${highest} kbps gives no quantizer at ${frameRate} frames/s x ${codebookNbits} bits`,
+    );
   }
   if (numQuantizers > CONFIG_LIMITS.count) {
-    throw new XcodecConfigError(`${where}: the highest target bandwidth ${highest} kbps gives ${numQuantizers} quantizers; accepted: at most ${CONFIG_LIMITS.count}`);
+    throw new XcodecConfigError(
+      `${where}: the highest target bandwidth ${highest} kbps gives ${numQuantizers} quantizers; accepted: at most ${CONFIG_LIMITS.count}`,
+    );
   }
   // The semantic and acoustic paths must give the same frames per second, or no input length encodes.
-  const semanticHop = (semantic.convStride.reduce((p, x) => p * x, 1) * strides.reduce((p, x) => p * x, 1) * semanticDownsampleFactor * sampleRate) / semanticSampleRate;
+  const semanticHop =
+    (semantic.convStride.reduce((p, x) => p * x, 1) *
+      strides.reduce((p, x) => p * x, 1) *
+      semanticDownsampleFactor *
+      sampleRate) /
+    semanticSampleRate;
   if (Math.abs(semanticHop - hopLength) > 1e-9 * hopLength) {
-    throw new XcodecConfigError(`${where}: the semantic path advances ${semanticHop} input samples per frame (semantic_model_config.conv_stride x strides` +
-      `${higgs ? ' x semantic_downsample_factor x sample_rate / semantic_sample_rate' : ''}) but the acoustic path ${hopLength} (the product of downsampling_ratios); accepted: configs where they agree`);
+    throw new XcodecConfigError(
+      `${where}: the semantic path advances ${semanticHop} input samples per frame (semantic_model_config.conv_stride x strides` +
+        `${higgs ? ' x semantic_downsample_factor x sample_rate / semantic_sample_rate' : ''}) but the acoustic path ${hopLength} (the product of downsampling_ratios); accepted: configs where they agree`,
+    );
   }
   return {
-    modelType, targetBandwidths, sampleRate, kernelSize: r.int('kernel_size', 3, 1, CONFIG_LIMITS.kernel), channelRatios, strides,
-    blockDilations: r.ints('block_dilations', [1, 1], 1, CONFIG_LIMITS.dilation), unitKernelSize: r.int('unit_kernel_size', 3, 1, CONFIG_LIMITS.kernel),
-    codebookSize, codebookDim, acoustic, semantic, semanticSampleRate, semanticPadding, semanticDownsampleFactor,
-    quantizerProjections: higgs, hopLength, frameRate, codebookNbits, hiddenSize, numQuantizers,
+    modelType,
+    targetBandwidths,
+    sampleRate,
+    kernelSize: r.int('kernel_size', 3, 1, CONFIG_LIMITS.kernel),
+    channelRatios,
+    strides,
+    blockDilations: r.ints('block_dilations', [1, 1], 1, CONFIG_LIMITS.dilation),
+    unitKernelSize: r.int('unit_kernel_size', 3, 1, CONFIG_LIMITS.kernel),
+    codebookSize,
+    codebookDim,
+    acoustic,
+    semantic,
+    semanticSampleRate,
+    semanticPadding,
+    semanticDownsampleFactor,
+    quantizerProjections: higgs,
+    hopLength,
+    frameRate,
+    codebookNbits,
+    hiddenSize,
+    numQuantizers,
   };
 }
 
@@ -307,7 +383,9 @@ export function quantizersForBandwidth(cfg: XcodecConfig, bandwidth: number): nu
 export function numQuantizersForBandwidth(cfg: XcodecConfig, bandwidth: number | undefined): number {
   if (bandwidth === undefined) return quantizersForBandwidth(cfg, Math.max(...cfg.targetBandwidths));
   if (typeof bandwidth !== 'number' || !cfg.targetBandwidths.includes(bandwidth)) {
-    throw new XcodecInputError(`bandwidth ${describe(bandwidth)} is not supported by this model; accepted (kbps): ${cfg.targetBandwidths.join(', ')}`);
+    throw new XcodecInputError(
+      `bandwidth ${describe(bandwidth)} is not supported by this model; accepted (kbps): ${cfg.targetBandwidths.join(', ')}`,
+    );
   }
   return quantizersForBandwidth(cfg, bandwidth);
 }

@@ -40,9 +40,11 @@ export function setFileAccess(access: FileAccess): void {
 /** The installed file access, or an error saying how to get it (`call` names what needed it). */
 export function fileAccess(call: string): FileAccess {
   if (!installed) {
-    throw new XcodecInputError(`${call} needs file access, which the package entry does not have: ` +
-      `in Node, Deno and Bun import from 'xcodec-wasm/node' instead of 'xcodec-wasm'; in browsers and edge runtimes ` +
-      `fetch the files yourself and use XcodecModel.fromBuffers (XcodecFeatureExtractor.fromConfig for preprocessor_config.json)`);
+    throw new XcodecInputError(
+      `${call} needs file access, which the package entry does not have: ` +
+        `in Node, Deno and Bun import from 'xcodec-wasm/node' instead of 'xcodec-wasm'; in browsers and edge runtimes ` +
+        `fetch the files yourself and use XcodecModel.fromBuffers (XcodecFeatureExtractor.fromConfig for preprocessor_config.json)`,
+    );
   }
   return installed;
 }

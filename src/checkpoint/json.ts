@@ -19,7 +19,8 @@ export function parseStrictJson(bytes: Uint8Array, what: string, ErrorClass: Err
   } catch {
     throw new ErrorClass(`${what}: not valid UTF-8; accepted: JSON in UTF-8`);
   }
-  if (text.charCodeAt(0) === 0xfeff) throw new ErrorClass(`${what}: starts with a byte-order mark; accepted: JSON in UTF-8 without a BOM`);
+  if (text.charCodeAt(0) === 0xfeff)
+    throw new ErrorClass(`${what}: starts with a byte-order mark; accepted: JSON in UTF-8 without a BOM`);
   checkStructure(text, what, ErrorClass);
   try {
     return JSON.parse(text);
@@ -37,7 +38,8 @@ function checkStructure(text: string, what: string, ErrorClass: ErrorClass): voi
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) { // a string: a key when an object expects one
+    if (c === 0x22) {
+      // a string: a key when an object expects one
       let j = i + 1;
       while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
       const top = stack[stack.length - 1];
@@ -48,19 +50,28 @@ function checkStructure(text: string, what: string, ErrorClass: ErrorClass): voi
         } catch {
           return; // malformed: JSON.parse names it
         }
-        if (top.has(key)) throw new ErrorClass(`${what}: the key ${describe(key)} appears twice in one object; accepted: each key once`);
+        if (top.has(key))
+          throw new ErrorClass(
+            `${what}: the key ${describe(key)} appears twice in one object; accepted: each key once`,
+          );
         top.add(key);
         expectKey = false;
       }
       i = j;
-    } else if (c === 0x7b || c === 0x5b) { // { [
+    } else if (c === 0x7b || c === 0x5b) {
+      // { [
       stack.push(c === 0x7b ? new Set() : null);
-      if (stack.length > MAX_JSON_DEPTH) throw new ErrorClass(`${what}: nested more than ${MAX_JSON_DEPTH} levels deep; accepted: at most ${MAX_JSON_DEPTH}`);
+      if (stack.length > MAX_JSON_DEPTH)
+        throw new ErrorClass(
+          `${what}: nested more than ${MAX_JSON_DEPTH} levels deep; accepted: at most ${MAX_JSON_DEPTH}`,
+        );
       expectKey = c === 0x7b;
-    } else if (c === 0x7d || c === 0x5d) { // } ]
+    } else if (c === 0x7d || c === 0x5d) {
+      // } ]
       stack.pop();
       expectKey = false;
-    } else if (c === 0x2c) { // ,
+    } else if (c === 0x2c) {
+      // ,
       expectKey = stack[stack.length - 1] instanceof Set;
     }
   }

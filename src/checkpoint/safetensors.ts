@@ -11,8 +11,21 @@ import type { CheckpointSource } from './weights.js';
 
 /** Byte size of every dtype the safetensors format defines. */
 export const DTYPE_SIZES = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 } as const;
 
 export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
@@ -50,7 +63,8 @@ const isSize = (d: unknown): d is number => Number.isSafeInteger(d) && (d as num
 function numelOf(shape: number[], where: string): number {
   let n = 1;
   for (const d of shape) n *= d;
-  if (!Number.isSafeInteger(n)) throw new XcodecCheckpointError(`${where}: shape ${show(shape)} has more elements than can be addressed`);
+  if (!Number.isSafeInteger(n))
+    throw new XcodecCheckpointError(`${where}: shape ${show(shape)} has more elements than can be addressed`);
   return n;
 }
 
@@ -61,11 +75,15 @@ function numelOf(shape: number[], where: string): number {
 export function parseSafetensorsHeader(headerJson: Uint8Array, dataSize: number, fileName: string): SafetensorsHeader {
   // The format allows trailing spaces after the JSON object (alignment padding), nothing before it.
   if (headerJson[0] !== 0x7b) {
-    throw new XcodecCheckpointError(`${fileName}: the safetensors header does not start with "{" (byte 0x${(headerJson[0] ?? 0).toString(16).padStart(2, '0')}); expected a JSON object of tensors`);
+    throw new XcodecCheckpointError(
+      `${fileName}: the safetensors header does not start with "{" (byte 0x${(headerJson[0] ?? 0).toString(16).padStart(2, '0')}); expected a JSON object of tensors`,
+    );
   }
   const header = parseStrictJson(headerJson, `${fileName}: the safetensors header`, XcodecCheckpointError);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new XcodecCheckpointError(`${fileName}: the safetensors header is ${show(header)}; expected a JSON object of tensors`);
+    throw new XcodecCheckpointError(
+      `${fileName}: the safetensors header is ${show(header)}; expected a JSON object of tensors`,
+    );
   }
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -80,10 +98,13 @@ export function parseSafetensorsHeader(headerJson: Uint8Array, dataSize: number,
 function parseMetadata(value: unknown, fileName: string): Record<string, string> {
   if (value === null) return {}; // the reference implementation treats null as absent
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new XcodecCheckpointError(`${fileName}: __metadata__ is ${show(value)}; expected an object mapping strings to strings`);
+    throw new XcodecCheckpointError(
+      `${fileName}: __metadata__ is ${show(value)}; expected an object mapping strings to strings`,
+    );
   }
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new XcodecCheckpointError(`${fileName}: __metadata__ key "${k}" is ${show(v)}; expected a string`);
+    if (typeof v !== 'string')
+      throw new XcodecCheckpointError(`${fileName}: __metadata__ key "${k}" is ${show(v)}; expected a string`);
   }
   return value as Record<string, string>;
 }
@@ -96,22 +117,35 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   }
   const { dtype, shape, data_offsets: off } = entry as Record<string, unknown>;
   if (!isDtype(dtype)) {
-    throw new XcodecCheckpointError(`${where}: unknown dtype ${show(dtype)}; accepted: ${Object.keys(DTYPE_SIZES).join(', ')}`);
+    throw new XcodecCheckpointError(
+      `${where}: unknown dtype ${show(dtype)}; accepted: ${Object.keys(DTYPE_SIZES).join(', ')}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isSize)) {
-    throw new XcodecCheckpointError(`${where}: shape ${show(shape)} is invalid; expected an array of non-negative integers`);
+    throw new XcodecCheckpointError(
+      `${where}: shape ${show(shape)} is invalid; expected an array of non-negative integers`,
+    );
   }
   if (!Array.isArray(off) || off.length !== 2 || !off.every(isSize)) {
-    throw new XcodecCheckpointError(`${where}: data_offsets ${show(off)} is invalid; expected [begin, end] of non-negative integers`);
+    throw new XcodecCheckpointError(
+      `${where}: data_offsets ${show(off)} is invalid; expected [begin, end] of non-negative integers`,
+    );
   }
   const [begin, end] = off as number[];
-  if (begin > end) throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] end before they begin; expected begin <= end`);
+  if (begin > end)
+    throw new XcodecCheckpointError(
+      `${where}: data_offsets [${begin}, ${end}] end before they begin; expected begin <= end`,
+    );
   if (end > dataSize) {
-    throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataSize} bytes); expected end <= ${dataSize}`);
+    throw new XcodecCheckpointError(
+      `${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataSize} bytes); expected end <= ${dataSize}`,
+    );
   }
   const bytes = numelOf(shape, where) * DTYPE_SIZES[dtype];
   if (end - begin !== bytes) {
-    throw new XcodecCheckpointError(`${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ${show(shape)} of ${dtype} needs ${bytes}`);
+    throw new XcodecCheckpointError(
+      `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ${show(shape)} of ${dtype} needs ${bytes}`,
+    );
   }
   return { name, dtype, shape, begin, end, file };
 }
@@ -128,31 +162,42 @@ function checkTiling(tensors: Map<string, TensorInfo>, dataSize: number, file: s
   for (let i = 1; i < sorted.length; i++) {
     const [a, b] = [sorted[i - 1], sorted[i]];
     if (b.begin < a.end) {
-      throw new XcodecCheckpointError(`${file}: tensors "${a.name}" [${a.begin}, ${a.end}] and "${b.name}" [${b.begin}, ${b.end}] overlap; expected disjoint byte ranges`);
+      throw new XcodecCheckpointError(
+        `${file}: tensors "${a.name}" [${a.begin}, ${a.end}] and "${b.name}" [${b.begin}, ${b.end}] overlap; expected disjoint byte ranges`,
+      );
     }
   }
   let at = 0;
   let previous: TensorInfo | null = null;
   for (const t of sorted) {
     if (t.begin > at) {
-      throw new XcodecCheckpointError(`${file}: ${t.begin - at} bytes of the data section before tensor "${t.name}" [${t.begin}, ${t.end}] belong to no tensor` +
-        `${previous ? ` (the previous one, "${previous.name}", ends at ${previous.end})` : ''}; expected the tensors to tile the data section exactly (is the header length field right?)`);
+      throw new XcodecCheckpointError(
+        `${file}: ${t.begin - at} bytes of the data section before tensor "${t.name}" [${t.begin}, ${t.end}] belong to no tensor` +
+          `${previous ? ` (the previous one, "${previous.name}", ends at ${previous.end})` : ''}; expected the tensors to tile the data section exactly (is the header length field right?)`,
+      );
     }
     at = t.end;
     previous = t;
   }
   if (at !== dataSize) {
-    throw new XcodecCheckpointError(`${file}: the tensors end at byte ${at} of a ${dataSize}-byte data section; expected them to tile it exactly ` +
-      `(${dataSize - at} trailing bytes: is the header length field right?)`);
+    throw new XcodecCheckpointError(
+      `${file}: the tensors end at byte ${at} of a ${dataSize}-byte data section; expected them to tile it exactly ` +
+        `(${dataSize - at} trailing bytes: is the header length field right?)`,
+    );
   }
 }
 
 /** Validates the u64 header length against the file size; returns it as a number. */
 function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
-  if (n < 2n) throw new XcodecCheckpointError(`${file}: header length ${n} is too small; expected at least 2 (the JSON object "{}")`);
-  if (8n + n > BigInt(fileSize)) throw new XcodecCheckpointError(`${file}: header length ${n} runs past the end of the file (size ${fileSize})`);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new XcodecCheckpointError(`${file}: header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  if (n < 2n)
+    throw new XcodecCheckpointError(
+      `${file}: header length ${n} is too small; expected at least 2 (the JSON object "{}")`,
+    );
+  if (8n + n > BigInt(fileSize))
+    throw new XcodecCheckpointError(`${file}: header length ${n} runs past the end of the file (size ${fileSize})`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw new XcodecCheckpointError(`${file}: header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   return Number(n);
 }
 
@@ -185,7 +230,10 @@ function f16ToF32Bits(h: number): number {
   if (man === 0) return sign;
   // subnormal man * 2^-24: shift the leading 1 into the implicit bit, lowering the exponent as we go
   let e = 113;
-  while ((man & 0x400) === 0) { man <<= 1; e--; }
+  while ((man & 0x400) === 0) {
+    man <<= 1;
+    e--;
+  }
   return sign | (e << 23) | ((man & 0x3ff) << 13);
 }
 
@@ -215,13 +263,21 @@ export class SafetensorsFile {
   private scratch: Uint8Array | null = null;
   private closed = false;
 
-  private constructor(private src: ByteSource, readonly name: string, readonly tensors: Map<string, TensorInfo>,
-    readonly metadata: Record<string, string>, private dataStart: number) {}
+  private constructor(
+    private src: ByteSource,
+    readonly name: string,
+    readonly tensors: Map<string, TensorInfo>,
+    readonly metadata: Record<string, string>,
+    private dataStart: number,
+  ) {}
 
   /** Reads and validates the header; `name` is how messages refer to the file. The source stays the caller's. */
   static async open(src: ByteSource, name: string): Promise<SafetensorsFile> {
     if (!LITTLE_ENDIAN) throw new XcodecRuntimeError('safetensors reading needs a little-endian host');
-    if (src.size < 8) throw new XcodecCheckpointError(`${name}: the file is ${src.size} bytes, too short for the 8-byte safetensors header length`);
+    if (src.size < 8)
+      throw new XcodecCheckpointError(
+        `${name}: the file is ${src.size} bytes, too short for the 8-byte safetensors header length`,
+      );
     const first8 = new Uint8Array(8);
     await src.read(0, 8, first8);
     const n = headerLength(first8, src.size, name);
@@ -242,12 +298,16 @@ export class SafetensorsFile {
   async readF32(name: string, dest: Float32Array): Promise<void> {
     const t = this.info(name);
     if (!FLOAT_DTYPES.includes(t.dtype)) {
-      throw new XcodecCheckpointError(`${this.name}: tensor "${name}" has dtype ${t.dtype}; accepted for weights: ${FLOAT_DTYPES.join(', ')}`);
+      throw new XcodecCheckpointError(
+        `${this.name}: tensor "${name}" has dtype ${t.dtype}; accepted for weights: ${FLOAT_DTYPES.join(', ')}`,
+      );
     }
     const size = DTYPE_SIZES[t.dtype];
     const count = (t.end - t.begin) / size;
     if (dest.length !== count) {
-      throw new XcodecCheckpointError(`${this.name}: tensor "${name}" has ${count} elements (shape ${show(t.shape)}); the destination holds ${dest.length}`);
+      throw new XcodecCheckpointError(
+        `${this.name}: tensor "${name}" has ${count} elements (shape ${show(t.shape)}); the destination holds ${dest.length}`,
+      );
     }
     if (this.closed) throw new XcodecCheckpointError(`${this.name}: read of "${name}" after close()`);
     const bytes = t.end - t.begin;
@@ -289,7 +349,9 @@ export class SafetensorsFile {
 /** An async source may yield while WebAssembly memory grows, detaching a non-shared dest's buffer. */
 function checkAttached(dest: Float32Array, count: number, name: string): void {
   if (dest.length !== count) {
-    throw new XcodecRuntimeError(`the destination for tensor "${name}" was detached during the read (did WebAssembly memory grow?)`);
+    throw new XcodecRuntimeError(
+      `the destination for tensor "${name}" was detached during the read (did WebAssembly memory grow?)`,
+    );
   }
 }
 
@@ -311,8 +373,11 @@ export interface FileLookup {
  * model.safetensors.index.json ({"metadata": ..., "weight_map": {tensor: shard file}}).
  */
 export class SafetensorsCheckpoint {
-  private constructor(readonly tensors: Map<string, TensorInfo>, private owners: Map<string, SafetensorsFile>,
-    readonly files: readonly SafetensorsFile[]) {}
+  private constructor(
+    readonly tensors: Map<string, TensorInfo>,
+    private owners: Map<string, SafetensorsFile>,
+    readonly files: readonly SafetensorsFile[],
+  ) {}
 
   /** The files of a checkpoint directory held in memory, keyed by file name (browsers). */
   static async fromBuffers(files: Record<string, Uint8Array>): Promise<SafetensorsCheckpoint> {
@@ -331,7 +396,10 @@ export class SafetensorsCheckpoint {
       return new SafetensorsCheckpoint(file.tensors, new Map([...file.tensors.keys()].map((k) => [k, file])), [file]);
     }
     const index = lookup.open(INDEX);
-    if (!index) throw new XcodecCheckpointError(`${lookup.where}: neither ${SINGLE} nor ${INDEX} found; a checkpoint needs one of them`);
+    if (!index)
+      throw new XcodecCheckpointError(
+        `${lookup.where}: neither ${SINGLE} nor ${INDEX} found; a checkpoint needs one of them`,
+      );
     const weightMap = await readWeightMap(index, lookup.label(INDEX));
     return SafetensorsCheckpoint.loadShards(lookup, weightMap);
   }
@@ -347,12 +415,18 @@ export class SafetensorsCheckpoint {
         let shard = shards.get(shardName);
         if (!shard) {
           const src = lookup.open(shardName);
-          if (!src) throw new XcodecCheckpointError(`${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which is missing from ${lookup.where}`);
+          if (!src)
+            throw new XcodecCheckpointError(
+              `${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which is missing from ${lookup.where}`,
+            );
           shard = await openOwned(src, lookup.label(shardName));
           shards.set(shardName, shard);
         }
         const info = shard.tensors.get(tensor);
-        if (!info) throw new XcodecCheckpointError(`${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which does not hold it`);
+        if (!info)
+          throw new XcodecCheckpointError(
+            `${indexLabel}: weight_map maps "${tensor}" to "${shardName}", which does not hold it`,
+          );
         tensors.set(tensor, info);
         owners.set(tensor, shard);
       }
@@ -416,7 +490,10 @@ async function openOwned(src: ByteSource, label: string): Promise<SafetensorsFil
 async function readWeightMap(src: ByteSource, label: string): Promise<Map<string, string>> {
   let json: unknown;
   try {
-    if (src.size > MAX_HEADER_BYTES) throw new XcodecCheckpointError(`${label}: ${src.size} bytes exceeds the limit of ${MAX_HEADER_BYTES} for an index`);
+    if (src.size > MAX_HEADER_BYTES)
+      throw new XcodecCheckpointError(
+        `${label}: ${src.size} bytes exceeds the limit of ${MAX_HEADER_BYTES} for an index`,
+      );
     const bytes = new Uint8Array(src.size);
     await src.read(0, src.size, bytes);
     json = parseStrictJson(bytes, label, XcodecCheckpointError);
@@ -425,13 +502,17 @@ async function readWeightMap(src: ByteSource, label: string): Promise<Map<string
   }
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new XcodecCheckpointError(`${label}: "weight_map" is ${show(weightMap)}; expected an object mapping tensor names to shard file names`);
+    throw new XcodecCheckpointError(
+      `${label}: "weight_map" is ${show(weightMap)}; expected an object mapping tensor names to shard file names`,
+    );
   }
   const map = new Map<string, string>();
   for (const [tensor, shard] of Object.entries(weightMap)) {
     // shards are plain names beside the index: never a path that could reach outside the checkpoint
     if (typeof shard !== 'string' || !/^[^/\\]+$/.test(shard) || shard === '.' || shard === '..') {
-      throw new XcodecCheckpointError(`${label}: weight_map maps "${tensor}" to ${show(shard)}; expected a file name in the same directory`);
+      throw new XcodecCheckpointError(
+        `${label}: weight_map maps "${tensor}" to ${show(shard)}; expected a file name in the same directory`,
+      );
     }
     map.set(tensor, shard);
   }

@@ -25,7 +25,11 @@ export class WeightLoader {
   /** names actually loaded, so callers can tell which checkpoint tensors the inference uses */
   readonly used = new Set<string>();
 
-  constructor(readonly rt: Runtime, readonly src: TensorSource, readonly fileName = 'model.safetensors') {}
+  constructor(
+    readonly rt: Runtime,
+    readonly src: TensorSource,
+    readonly fileName = 'model.safetensors',
+  ) {}
 
   root(): Weights {
     return new Weights(this, '');
@@ -33,7 +37,10 @@ export class WeightLoader {
 }
 
 export class Weights {
-  constructor(private loader: WeightLoader, readonly prefix: string) {}
+  constructor(
+    private loader: WeightLoader,
+    readonly prefix: string,
+  ) {}
 
   get rt(): Runtime {
     return this.loader.rt;
@@ -69,7 +76,9 @@ export class Weights {
     const info = this.require(key, `${length} elements`);
     const n = info.shape.reduce((p, x) => p * x, 1);
     if (n !== length || info.shape.filter((d) => d !== 1).length > 1) {
-      throw new XcodecCheckpointError(`${this.loader.fileName}: tensor "${key}" has shape ${fmt(info.shape)}; expected ${length} elements along one axis`);
+      throw new XcodecCheckpointError(
+        `${this.loader.fileName}: tensor "${key}" has shape ${fmt(info.shape)}; expected ${length} elements along one axis`,
+      );
     }
     return this.tensor(name, info.shape);
   }
@@ -89,8 +98,10 @@ export class Weights {
       if (!this.has(gName) && !this.has(vName)) continue;
       return this.foldWeightNorm(gName, vName, shape);
     }
-    throw new XcodecCheckpointError(`${this.loader.fileName}: missing tensor "${plain}" (also looked for "${this.key(`${name}_g`)}"/"_v" and ` +
-      `"${this.key(`parametrizations.${name}.original0`)}"/"original1"); expected shape ${fmt(shape)}`);
+    throw new XcodecCheckpointError(
+      `${this.loader.fileName}: missing tensor "${plain}" (also looked for "${this.key(`${name}_g`)}"/"_v" and ` +
+        `"${this.key(`parametrizations.${name}.original0`)}"/"original1"); expected shape ${fmt(shape)}`,
+    );
   }
 
   private async foldWeightNorm(gName: string, vName: string, shape: readonly number[]): Promise<number> {
@@ -99,8 +110,10 @@ export class Weights {
     this.checkShape(this.key(vName), shape);
     const dim = weightNormAxis(gInfo.shape, shape);
     if (dim < 0) {
-      throw new XcodecCheckpointError(`${this.loader.fileName}: tensor "${gKey}" has shape ${fmt(gInfo.shape)}, which is not a weight-norm magnitude for ` +
-        `a weight of shape ${fmt(shape)} (expected size 1 on every axis but one, where it equals the weight's)`);
+      throw new XcodecCheckpointError(
+        `${this.loader.fileName}: tensor "${gKey}" has shape ${fmt(gInfo.shape)}, which is not a weight-norm magnitude for ` +
+          `a weight of shape ${fmt(shape)} (expected size 1 on every axis but one, where it equals the weight's)`,
+      );
     }
     const rt = this.loader.rt;
     const n = shape.reduce((p, x) => p * x, 1);
@@ -124,7 +137,9 @@ export class Weights {
   private checkShape(key: string, shape: readonly number[]): void {
     const info = this.require(key, `expected shape ${fmt(shape)}`);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new XcodecCheckpointError(`${this.loader.fileName}: tensor "${key}" has shape ${fmt(info.shape)}; the config implies ${fmt(shape)}`);
+      throw new XcodecCheckpointError(
+        `${this.loader.fileName}: tensor "${key}" has shape ${fmt(info.shape)}; the config implies ${fmt(shape)}`,
+      );
     }
   }
 }

@@ -15,7 +15,8 @@ function labelled<T>(fileName: string | undefined, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (fileName !== undefined && err instanceof XcodecInputError) throw new XcodecInputError(`${fileName}: ${err.message}`);
+    if (fileName !== undefined && err instanceof XcodecInputError)
+      throw new XcodecInputError(`${fileName}: ${err.message}`);
     throw err;
   }
 }
@@ -23,7 +24,10 @@ function labelled<T>(fileName: string | undefined, fn: () => T): T {
 export type AudioFormat = 'wav' | 'flac' | CompressedFormat;
 
 function checkBytes(bytes: unknown, fileName: string): asserts bytes is Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new XcodecInputError(`${fileName}: audio file contents must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
+  if (!(bytes instanceof Uint8Array))
+    throw new XcodecInputError(
+      `${fileName}: audio file contents must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`,
+    );
 }
 
 /** The format of an audio file by its magic bytes (its name plays no part); an error lists the accepted ones. */
@@ -35,8 +39,12 @@ export function sniffAudio(bytes: Uint8Array, fileName = 'input'): AudioFormat {
   if (flacStreamStart(bytes) >= 0) return 'flac';
   const compressed = sniffCompressed(bytes);
   if (compressed) return compressed;
-  const shown = Array.from(bytes.subarray(0, 4), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
-  throw new XcodecInputError(`${fileName}: not an audio file of an accepted format (it starts with "${shown}"); ${ACCEPTED}`);
+  const shown = Array.from(bytes.subarray(0, 4), (b) =>
+    b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`,
+  ).join('');
+  throw new XcodecInputError(
+    `${fileName}: not an audio file of an accepted format (it starts with "${shown}"); ${ACCEPTED}`,
+  );
 }
 
 /**
@@ -47,7 +55,9 @@ export function readAudio(bytes: Uint8Array, fileName = 'input'): DecodedAudio {
   const format = sniffAudio(bytes, fileName);
   if (format === 'wav') return labelled(fileName, () => decodeWav(bytes));
   if (format === 'flac') return labelled(fileName, () => decodeFlac(bytes));
-  throw new XcodecInputError(`${fileName}: ${COMPRESSED_FORMAT_NAMES[format]} is decoded asynchronously; use await decodeAudio(bytes) or await loadAudio(bytes, { sampleRate }) (readAudio reads WAV and FLAC)`);
+  throw new XcodecInputError(
+    `${fileName}: ${COMPRESSED_FORMAT_NAMES[format]} is decoded asynchronously; use await decodeAudio(bytes) or await loadAudio(bytes, { sampleRate }) (readAudio reads WAV and FLAC)`,
+  );
 }
 
 async function labelledAsync<T>(fileName: string, fn: () => Promise<T>): Promise<T> {
@@ -67,7 +77,12 @@ export async function decodeAudio(bytes: Uint8Array, options: { fileName?: strin
   return labelledAsync(fileName, async () => {
     const pieces: Float32Array[][] = [];
     const info = await streamCompressed(bytes, format, (channels) => pieces.push(channels.map((c) => c.slice())));
-    const channels = Array.from({ length: info.channels }, (_, ch) => concat(pieces.map((p) => p[ch]), info.samples));
+    const channels = Array.from({ length: info.channels }, (_, ch) =>
+      concat(
+        pieces.map((p) => p[ch]),
+        info.samples,
+      ),
+    );
     return { sampleRate: info.sampleRate, channels };
   });
 }
@@ -86,7 +101,8 @@ function concat(parts: Float32Array[], length: number): Float32Array {
 export function downmixMean(channels: Float32Array[]): Float32Array {
   if (channels.length === 0) throw new XcodecInputError('audio has no channels');
   const n = channels[0].length;
-  if (channels.some((c) => c.length !== n)) throw new XcodecInputError(`channels differ in length (${channels.map((c) => c.length).join(', ')})`);
+  if (channels.some((c) => c.length !== n))
+    throw new XcodecInputError(`channels differ in length (${channels.map((c) => c.length).join(', ')})`);
   if (channels.length === 1) return channels[0].slice();
   const sum = new Float64Array(n);
   for (const c of channels) for (let i = 0; i < n; i++) sum[i] += c[i];
@@ -124,16 +140,25 @@ export interface AudioSource {
  * long file is never held decoded in full. `onSource`, when given, receives what was read. Pad the
  * result with the feature extractor.
  */
-export async function loadAudio(bytes: Uint8Array,
-  options: { sampleRate: number; fileName?: string; onSource?: (source: AudioSource) => void }): Promise<Float32Array> {
+export async function loadAudio(
+  bytes: Uint8Array,
+  options: { sampleRate: number; fileName?: string; onSource?: (source: AudioSource) => void },
+): Promise<Float32Array> {
   if (typeof options !== 'object' || options === null || typeof options.sampleRate !== 'number') {
-    throw new XcodecInputError('loadAudio(bytes, { sampleRate, fileName? }): sampleRate (the model\'s rate in Hz, e.g. model.config.sampleRate) is required');
+    throw new XcodecInputError(
+      "loadAudio(bytes, { sampleRate, fileName? }): sampleRate (the model's rate in Hz, e.g. model.config.sampleRate) is required",
+    );
   }
   const fileName = options.fileName ?? 'input';
   const format = sniffAudio(bytes, fileName);
   if (format === 'wav' || format === 'flac') {
     const audio = readAudio(bytes, fileName);
-    options.onSource?.({ format, sampleRate: audio.sampleRate, channels: audio.channels.length, samples: audio.channels[0]?.length ?? 0 });
+    options.onSource?.({
+      format,
+      sampleRate: audio.sampleRate,
+      channels: audio.channels.length,
+      samples: audio.channels[0]?.length ?? 0,
+    });
     return toMono(audio, options.sampleRate, fileName);
   }
   return labelledAsync(fileName, async () => {

@@ -9,7 +9,7 @@ import { XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../
 export type CompressedFormat = 'mp3' | 'ogg-vorbis' | 'ogg-opus';
 
 export const COMPRESSED_FORMAT_NAMES: Record<CompressedFormat, string> = {
-  'mp3': 'MP3 (MPEG-1/2 Layer III, also I/II)',
+  mp3: 'MP3 (MPEG-1/2 Layer III, also I/II)',
   'ogg-vorbis': 'Ogg Vorbis',
   'ogg-opus': 'Ogg Opus',
 };
@@ -38,7 +38,11 @@ function ascii(bytes: Uint8Array, at: number, length: number): string {
 /** Length of an ID3v2 tag at `at` (0 when there is none): 10 header bytes + a syncsafe size (+ 10 footer). */
 function id3Length(bytes: Uint8Array, at: number): number {
   if (bytes.length < at + 10 || ascii(bytes, at, 3) !== 'ID3') return 0;
-  const size = ((bytes[at + 6] & 0x7f) << 21) | ((bytes[at + 7] & 0x7f) << 14) | ((bytes[at + 8] & 0x7f) << 7) | (bytes[at + 9] & 0x7f);
+  const size =
+    ((bytes[at + 6] & 0x7f) << 21) |
+    ((bytes[at + 7] & 0x7f) << 14) |
+    ((bytes[at + 8] & 0x7f) << 7) |
+    (bytes[at + 9] & 0x7f);
   return 10 + size + (bytes[at + 5] & 0x10 ? 10 : 0);
 }
 
@@ -62,9 +66,10 @@ function mpegHeader(bytes: Uint8Array, at: number): { channels: number; length: 
   const kbps = MPEG_KBPS[`${version === 3 ? 3 : 2}-${version === 3 ? layer : layer === 3 ? 3 : 2}`][bitrateIndex];
   const rate = [44100, 48000, 32000][rateIndex] / (version === 3 ? 1 : version === 2 ? 2 : 4);
   const padding = (bytes[at + 2] >> 1) & 1;
-  const length = layer === 3
-    ? Math.floor((12 * kbps * 1000) / rate + padding) * 4
-    : Math.floor(((layer === 1 && version !== 3 ? 72 : 144) * kbps * 1000) / rate) + padding;
+  const length =
+    layer === 3
+      ? Math.floor((12 * kbps * 1000) / rate + padding) * 4
+      : Math.floor(((layer === 1 && version !== 3 ? 72 : 144) * kbps * 1000) / rate) + padding;
   return { channels: bytes[at + 3] >> 6 === 3 ? 1 : 2, length };
 }
 
@@ -95,7 +100,7 @@ function mpegChannels(bytes: Uint8Array): number {
 const decoderModules: Partial<Record<CompressedFormat, Promise<new () => StreamingDecoder>>> = {};
 
 const PACKAGES: Record<CompressedFormat, string> = {
-  'mp3': 'mpg123-decoder',
+  mp3: 'mpg123-decoder',
   'ogg-vorbis': '@wasm-audio-decoders/ogg-vorbis',
   'ogg-opus': 'ogg-opus-decoder',
 };
@@ -105,14 +110,20 @@ function decoderClass(format: CompressedFormat): Promise<new () => StreamingDeco
   decoderModules[format] ??= (async () => {
     try {
       switch (format) {
-        case 'mp3': return (await import('mpg123-decoder')).MPEGDecoder as unknown as new () => StreamingDecoder;
-        case 'ogg-vorbis': return (await import('@wasm-audio-decoders/ogg-vorbis')).OggVorbisDecoder as unknown as new () => StreamingDecoder;
-        case 'ogg-opus': return (await import('ogg-opus-decoder')).OggOpusDecoder as unknown as new () => StreamingDecoder;
+        case 'mp3':
+          return (await import('mpg123-decoder')).MPEGDecoder as unknown as new () => StreamingDecoder;
+        case 'ogg-vorbis':
+          return (await import('@wasm-audio-decoders/ogg-vorbis'))
+            .OggVorbisDecoder as unknown as new () => StreamingDecoder;
+        case 'ogg-opus':
+          return (await import('ogg-opus-decoder')).OggOpusDecoder as unknown as new () => StreamingDecoder;
       }
     } catch (err) {
       delete decoderModules[format];
-      throw new XcodecRuntimeError(`${COMPRESSED_FORMAT_NAMES[format]} input needs the package "${PACKAGES[format]}" (a dependency of xcodec-wasm), ` +
-        `which could not be imported: ${(err as Error).message}. In a browser without a bundler, map it in an import map.`);
+      throw new XcodecRuntimeError(
+        `${COMPRESSED_FORMAT_NAMES[format]} input needs the package "${PACKAGES[format]}" (a dependency of xcodec-wasm), ` +
+          `which could not be imported: ${(err as Error).message}. In a browser without a bundler, map it in an import map.`,
+      );
     }
   })();
   return decoderModules[format]!;
@@ -130,8 +141,11 @@ export interface StreamInfo {
  * Float32Array per channel, valid only during the call). Any decode error is an XcodecInputError:
  * a damaged frame would shift or drop audio, and tokens must not silently differ.
  */
-export async function streamCompressed(bytes: Uint8Array, format: CompressedFormat,
-  onPcm: (channels: Float32Array[], sampleRate: number) => void): Promise<StreamInfo> {
+export async function streamCompressed(
+  bytes: Uint8Array,
+  format: CompressedFormat,
+  onPcm: (channels: Float32Array[], sampleRate: number) => void,
+): Promise<StreamInfo> {
   const Decoder = await decoderClass(format);
   const decoder = new Decoder();
   const info: StreamInfo = { sampleRate: 0, channels: 0, samples: 0 };
@@ -139,21 +153,30 @@ export async function streamCompressed(bytes: Uint8Array, format: CompressedForm
   const take = (slice: DecodedSlice) => {
     if (slice.errors.length > 0) {
       const e = slice.errors[0];
-      throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: the stream is damaged (${e.message}` +
-        `${e.inputBytes !== undefined ? ` near byte ${e.inputBytes}` : ''}); accepted: streams that decode without errors`);
+      throw new XcodecInputError(
+        `${COMPRESSED_FORMAT_NAMES[format]}: the stream is damaged (${e.message}` +
+          `${e.inputBytes !== undefined ? ` near byte ${e.inputBytes}` : ''}); accepted: streams that decode without errors`,
+      );
     }
     if (slice.samplesDecoded === 0) return;
     if (info.sampleRate !== 0 && slice.sampleRate !== info.sampleRate) {
-      throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: the sample rate changes mid-stream (${info.sampleRate} -> ${slice.sampleRate} Hz); accepted: one rate per file`);
+      throw new XcodecInputError(
+        `${COMPRESSED_FORMAT_NAMES[format]}: the sample rate changes mid-stream (${info.sampleRate} -> ${slice.sampleRate} Hz); accepted: one rate per file`,
+      );
     }
     const channels = channelsOut > 0 ? slice.channelData.slice(0, channelsOut) : slice.channelData;
     if (info.channels !== 0 && channels.length !== info.channels) {
-      throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: the channel count changes mid-stream (${info.channels} -> ${channels.length}); accepted: one layout per file`);
+      throw new XcodecInputError(
+        `${COMPRESSED_FORMAT_NAMES[format]}: the channel count changes mid-stream (${info.channels} -> ${channels.length}); accepted: one layout per file`,
+      );
     }
     info.sampleRate = slice.sampleRate;
     info.channels = channels.length;
     info.samples += slice.samplesDecoded;
-    onPcm(channels.map((c) => c.subarray(0, slice.samplesDecoded)), slice.sampleRate);
+    onPcm(
+      channels.map((c) => c.subarray(0, slice.samplesDecoded)),
+      slice.sampleRate,
+    );
   };
   // The decoder packages (and the Ogg demuxer under them) throw plain TypeErrors and the like on some
   // damaged streams: those are faults of the input, reported as such.
@@ -162,13 +185,16 @@ export async function streamCompressed(bytes: Uint8Array, format: CompressedForm
       return await step();
     } catch (e) {
       if (e instanceof XcodecError) throw e;
-      throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: the stream is damaged (the decoder failed: ${describe((e as Error)?.message ?? e)}); ` +
-        'accepted: streams that decode without errors');
+      throw new XcodecInputError(
+        `${COMPRESSED_FORMAT_NAMES[format]}: the stream is damaged (the decoder failed: ${describe((e as Error)?.message ?? e)}); ` +
+          'accepted: streams that decode without errors',
+      );
     }
   };
   try {
     await decoding(() => decoder.ready);
-    for (let at = 0; at < bytes.length; at += FEED_BYTES) take(await decoding(() => decoder.decode(bytes.subarray(at, at + FEED_BYTES))));
+    for (let at = 0; at < bytes.length; at += FEED_BYTES)
+      take(await decoding(() => decoder.decode(bytes.subarray(at, at + FEED_BYTES))));
     if (decoder.flush) take(await decoding(() => decoder.flush!()));
   } finally {
     try {
@@ -178,7 +204,9 @@ export async function streamCompressed(bytes: Uint8Array, format: CompressedForm
     }
   }
   if (info.samples === 0) {
-    throw new XcodecInputError(`${COMPRESSED_FORMAT_NAMES[format]}: no audio could be decoded from ${bytes.length} bytes; accepted: a complete ${COMPRESSED_FORMAT_NAMES[format]} file`);
+    throw new XcodecInputError(
+      `${COMPRESSED_FORMAT_NAMES[format]}: no audio could be decoded from ${bytes.length} bytes; accepted: a complete ${COMPRESSED_FORMAT_NAMES[format]} file`,
+    );
   }
   return info;
 }

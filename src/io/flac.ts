@@ -124,7 +124,12 @@ function id3v2Length(bytes: Uint8Array): number {
 /** Offset of the "fLaC" marker (after an optional ID3v2 tag), or -1. */
 export function flacStreamStart(bytes: Uint8Array): number {
   const start = id3v2Length(bytes);
-  const isFlac = bytes.length >= start + 4 && bytes[start] === 0x66 && bytes[start + 1] === 0x4c && bytes[start + 2] === 0x61 && bytes[start + 3] === 0x43;
+  const isFlac =
+    bytes.length >= start + 4 &&
+    bytes[start] === 0x66 &&
+    bytes[start + 1] === 0x4c &&
+    bytes[start + 2] === 0x61 &&
+    bytes[start + 3] === 0x43;
   return isFlac ? start : -1;
 }
 
@@ -153,7 +158,8 @@ function readMetadata(reader: BitReader): StreamInfo {
     const type = reader.bits(7);
     const length = reader.bits(24);
     const body = reader.bytePos;
-    if (body + length > reader.bytes.length) fail(`metadata block ${index} (${length} bytes) runs past the end of the file`);
+    if (body + length > reader.bytes.length)
+      fail(`metadata block ${index} (${length} bytes) runs past the end of the file`);
     if (type === 127) fail(`metadata block ${index} has the invalid type 127`);
     if (index === 0 && type !== 0) fail(`the first metadata block is of type ${type}; it must be STREAMINFO (type 0)`);
     if (type === 0) {
@@ -258,16 +264,18 @@ function decodeFrame(reader: BitReader, info: StreamInfo): Frame {
   const { blockSize, channels, channelCode } = header;
   const samples: Float64Array[] = [];
   for (let c = 0; c < channels; c++) {
-    const isSide = (channelCode === ChannelAssignment.LeftSide && c === 1)
-      || (channelCode === ChannelAssignment.SideRight && c === 0)
-      || (channelCode === ChannelAssignment.MidSide && c === 1);
+    const isSide =
+      (channelCode === ChannelAssignment.LeftSide && c === 1) ||
+      (channelCode === ChannelAssignment.SideRight && c === 0) ||
+      (channelCode === ChannelAssignment.MidSide && c === 1);
     // The side channel (a difference of two samples) needs one more bit than the others.
     samples.push(decodeSubframe(reader, blockSize, header.bitsPerSample + (isSide ? 1 : 0)));
   }
   reader.alignToByte(); // zero padding to the byte boundary
   const crcAt = reader.bytePos;
   const expected = reader.bits(16);
-  if (crc16(reader.bytes, frameStart, crcAt) !== expected) fail(`CRC-16 mismatch in the frame at byte ${frameStart} (corrupt file)`);
+  if (crc16(reader.bytes, frameStart, crcAt) !== expected)
+    fail(`CRC-16 mismatch in the frame at byte ${frameStart} (corrupt file)`);
   undoDecorrelation(samples, channelCode, blockSize);
   return { blockSize, sampleRate: header.sampleRate || info.sampleRate, samples };
 }
@@ -298,24 +306,30 @@ function readFrameHeader(reader: BitReader, info: StreamInfo, frameStart: number
   else if (sampleRateCode === 14) sampleRate = reader.bits(16) * 10;
   else fail(`invalid sample rate code 15 in the frame at byte ${frameStart}`);
   if (sampleRate !== 0 && info.sampleRate !== 0 && sampleRate !== info.sampleRate) {
-    fail(`the frame at byte ${frameStart} is at ${sampleRate} Hz but STREAMINFO says ${info.sampleRate} Hz; accepted: one sample rate per stream`);
+    fail(
+      `the frame at byte ${frameStart} is at ${sampleRate} Hz but STREAMINFO says ${info.sampleRate} Hz; accepted: one sample rate per stream`,
+    );
   }
 
   let bitsPerSample = BIT_DEPTHS_BY_CODE[sampleSizeCode];
   if (bitsPerSample < 0) fail(`reserved sample size code 3 in the frame at byte ${frameStart}`);
   if (bitsPerSample === 0) bitsPerSample = info.bitsPerSample;
   if (bitsPerSample !== info.bitsPerSample) {
-    fail(`the frame at byte ${frameStart} has ${bitsPerSample} bits per sample but STREAMINFO says ${info.bitsPerSample}`);
+    fail(
+      `the frame at byte ${frameStart} has ${bitsPerSample} bits per sample but STREAMINFO says ${info.bitsPerSample}`,
+    );
   }
 
   let channels: number;
   if (channelCode < 8) channels = channelCode + 1;
   else if (channelCode <= ChannelAssignment.MidSide) channels = 2;
   else fail(`reserved channel assignment ${channelCode} in the frame at byte ${frameStart}`);
-  if (channels !== info.channels) fail(`the frame at byte ${frameStart} has ${channels} channels but STREAMINFO says ${info.channels}`);
+  if (channels !== info.channels)
+    fail(`the frame at byte ${frameStart} has ${channels} channels but STREAMINFO says ${info.channels}`);
 
   const crcAt = reader.bytePos;
-  if (crc8(reader.bytes, frameStart, crcAt) !== reader.bits(8)) fail(`CRC-8 mismatch in the frame header at byte ${frameStart} (corrupt file)`);
+  if (crc8(reader.bytes, frameStart, crcAt) !== reader.bits(8))
+    fail(`CRC-8 mismatch in the frame header at byte ${frameStart} (corrupt file)`);
   return { blockSize, sampleRate, bitsPerSample, channelCode, channels };
 }
 
@@ -323,7 +337,8 @@ function readFrameHeader(reader: BitReader, info: StreamInfo, frameStart: number
 function skipCodedNumber(reader: BitReader, frameStart: number): void {
   const first = reader.bits(8);
   const length = first < 0x80 ? 1 : Math.clz32(~(first << 24)); // count of leading 1 bits
-  if ((length === 1 && first >= 0x80) || length > 7) fail(`invalid coded frame number in the frame at byte ${frameStart}`);
+  if ((length === 1 && first >= 0x80) || length > 7)
+    fail(`invalid coded frame number in the frame at byte ${frameStart}`);
   for (let i = 1; i < length; i++) {
     if ((reader.bits(8) & 0xc0) !== 0x80) fail(`invalid coded frame number in the frame at byte ${frameStart}`);
   }
@@ -397,7 +412,14 @@ function readWarmUp(reader: BitReader, order: number, n: number, width: number):
 }
 
 /** Residuals plus the prediction from the previous samples: sum(c_j * s[i-1-j]) >> shift. */
-function predict(reader: BitReader, n: number, width: number, warmUp: number[], coefficients: number[], shift: number): Float64Array {
+function predict(
+  reader: BitReader,
+  n: number,
+  width: number,
+  warmUp: number[],
+  coefficients: number[],
+  shift: number,
+): Float64Array {
   const order = warmUp.length;
   const samples = new Float64Array(n);
   samples.set(warmUp);
@@ -423,7 +445,9 @@ function readResidual(reader: BitReader, n: number, order: number, samples: Floa
   const partitionOrder = reader.bits(4);
   const partitionSize = n >>> partitionOrder;
   if (partitionSize << partitionOrder !== n || partitionSize < order) {
-    fail(`residual partition order ${partitionOrder} does not fit a block of ${n} samples with predictor order ${order}`);
+    fail(
+      `residual partition order ${partitionOrder} does not fit a block of ${n} samples with predictor order ${order}`,
+    );
   }
   let i = order;
   for (let p = 0; p < 1 << partitionOrder; p++) {

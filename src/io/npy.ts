@@ -5,7 +5,16 @@ import { XcodecInputError, describe } from '../errors.js';
 
 export type NpyDtype = '<f4' | '<f8' | '<i8' | '<i4' | '<i2' | '|i1' | '|u1' | '<u2' | '<u4' | '|b1';
 
-export type NpyData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
 
 export interface NpyArray {
   dtype: NpyDtype;
@@ -49,7 +58,9 @@ export function readNpy(bytes: Uint8Array): NpyArray {
   const byteLength = count * DTYPES[dtype].bytes;
   const available = bytes.length - dataStart;
   if (byteLength > available) {
-    fail(`data is truncated: shape (${shape.join(', ')}) of ${dtype} needs ${byteLength} bytes, the file has ${available}`);
+    fail(
+      `data is truncated: shape (${shape.join(', ')}) of ${dtype} needs ${byteLength} bytes, the file has ${available}`,
+    );
   }
   // A copy, because the data may start at any offset of the caller's buffer and typed arrays need alignment.
   const copy = bytes.slice(dataStart, dataStart + byteLength);
@@ -58,7 +69,8 @@ export function readNpy(bytes: Uint8Array): NpyArray {
 
 /** Checks the magic and version and returns the header text and where the data starts. */
 function readHeader(bytes: Uint8Array): { header: string; dataStart: number } {
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) fail('not a numpy file (missing the "\\x93NUMPY" magic)');
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m))
+    fail('not a numpy file (missing the "\\x93NUMPY" magic)');
   const major = bytes[6];
   const minor = bytes[7];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -75,7 +87,8 @@ function readHeader(bytes: Uint8Array): { header: string; dataStart: number } {
     fail(`format version ${major}.${minor} is not supported; accepted: 1.0, 2.0, 3.0`);
   }
   const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.length) fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  if (dataStart > bytes.length)
+    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
   // Versions 1 and 2 store the header as latin-1, version 3 as UTF-8.
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   return { header, dataStart };
@@ -89,7 +102,10 @@ function parseHeader(header: string): { dtype: NpyDtype; fortranOrder: boolean; 
   const text = header.trim();
   if (/['"]descr['"]\s*:\s*\[/.test(text)) fail(`structured dtypes are not supported; ${ACCEPTED_DTYPES}`);
   const body = /^\{(.*)\}$/s.exec(text)?.[1];
-  if (body === undefined) fail(`unreadable header ${describe(text)}; expected a dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}`);
+  if (body === undefined)
+    fail(
+      `unreadable header ${describe(text)}; expected a dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}`,
+    );
   const entry = /\s*(['"])(\w+)\1\s*:\s*('[^']*'|"[^"]*"|True|False|\([^()]*\))\s*(,|$)/y;
   const values = new Map<string, string>();
   let at = 0;
@@ -103,18 +119,23 @@ function parseHeader(header: string): { dtype: NpyDtype; fortranOrder: boolean; 
     at = entry.lastIndex;
   }
   const keys = [...values.keys()].sort().join(', ');
-  if (keys !== 'descr, fortran_order, shape') fail(`header keys are ${keys || 'none'}; accepted: exactly descr, fortran_order, shape (as numpy writes them)`);
+  if (keys !== 'descr, fortran_order, shape')
+    fail(`header keys are ${keys || 'none'}; accepted: exactly descr, fortran_order, shape (as numpy writes them)`);
   const descr = values.get('descr')!;
   const fortran = values.get('fortran_order')!;
   const shapeText = values.get('shape')!;
   if (!/^['"]/.test(descr)) fail(`descr ${describe(descr)} is not a string`);
   if (fortran !== 'True' && fortran !== 'False') fail(`fortran_order ${describe(fortran)} is not True or False`);
   if (!shapeText.startsWith('(')) fail(`shape ${describe(shapeText)} is not a tuple`);
-  const parts = shapeText.slice(1, -1).split(',').map((p) => p.trim());
+  const parts = shapeText
+    .slice(1, -1)
+    .split(',')
+    .map((p) => p.trim());
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // (3,) and (3, 4,)
   if (parts.length === 1 && parts[0] === '') parts.pop(); // ()
   const shape = parts.map((p) => {
-    if (!/^\d+L?$/.test(p)) fail(`bad shape entry ${describe(p)} in ${describe(text)}; accepted: non-negative decimal integers`);
+    if (!/^\d+L?$/.test(p))
+      fail(`bad shape entry ${describe(p)} in ${describe(text)}; accepted: non-negative decimal integers`);
     const n = Number(p.replace(/L$/, '')); // Python 2 wrote longs as "3L"
     if (!Number.isSafeInteger(n)) fail(`shape entry ${p} is too large`);
     return n;
@@ -128,9 +149,12 @@ function normalizeDtype(descr: string): NpyDtype {
   if (!m) fail(`dtype ${descr} is not supported; ${ACCEPTED_DTYPES}`);
   const [, order, kind, size] = m;
   // Byte order does not matter for single bytes; '=' is native order, little-endian on every host we run on.
-  const key = (size === '1' ? `|${kind}1` : `${order === '=' ? '<' : order}${kind}${size}`);
+  const key = size === '1' ? `|${kind}1` : `${order === '=' ? '<' : order}${kind}${size}`;
   if (key in DTYPES) return key as NpyDtype;
-  if (order === '>') fail(`big-endian dtype ${descr} is not supported; accepted: little-endian (${Object.keys(DTYPES).join(', ')}); save a.astype(a.dtype.newbyteorder('<'))`);
+  if (order === '>')
+    fail(
+      `big-endian dtype ${descr} is not supported; accepted: little-endian (${Object.keys(DTYPES).join(', ')}); save a.astype(a.dtype.newbyteorder('<'))`,
+    );
   return fail(`dtype ${descr} is not supported; ${ACCEPTED_DTYPES}`);
 }
 
@@ -149,7 +173,8 @@ function dtypeOf(data: NpyData): NpyDtype {
 
 /** Version 1.0 .npy bytes, the header padded with spaces and ended by '\n' so the data starts at a multiple of 64 bytes, as numpy.save writes. */
 export function writeNpy(data: NpyData, shape: number[]): Uint8Array {
-  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`shape (${shape.join(', ')}) must hold non-negative integers`);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`shape (${shape.join(', ')}) must hold non-negative integers`);
   const count = shape.reduce((p, d) => p * d, 1);
   if (count !== data.length) fail(`shape (${shape.join(', ')}) holds ${count} values but the data has ${data.length}`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`; // Python's tuple syntax

@@ -27,7 +27,9 @@ function gcd(a: number, b: number): number {
 
 function checkRate(name: string, rate: unknown): number {
   if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
-    throw new XcodecInputError(`resample: ${name} ${String(rate)} is not accepted; accepted: an integer number of Hz from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}`);
+    throw new XcodecInputError(
+      `resample: ${name} ${String(rate)} is not accepted; accepted: an integer number of Hz from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}`,
+    );
   }
   return rate;
 }
@@ -65,7 +67,8 @@ interface Filter {
 }
 
 function checkSignal(x: unknown): asserts x is Float32Array {
-  if (!(x instanceof Float32Array)) throw new XcodecInputError(`resample: the signal must be a Float32Array, got ${Object.prototype.toString.call(x)}`);
+  if (!(x instanceof Float32Array))
+    throw new XcodecInputError(`resample: the signal must be a Float32Array, got ${Object.prototype.toString.call(x)}`);
 }
 
 /** The reduced rates and filter bank for fromRate -> toRate, with the size checked before it is built. */
@@ -77,8 +80,10 @@ function makeFilter(fromRate: number, toRate: number): Filter {
   const phases = toRate / g;
   const { width, taps } = filterShape(orig, phases);
   if (phases * taps > MAX_FILTER_COEFFICIENTS) {
-    throw new XcodecInputError(`resample: ${fromRate} -> ${toRate} Hz reduces to ${orig} -> ${phases} (gcd ${g}) and would need a filter bank of ` +
-      `${phases} x ${taps} coefficients; accepted: rate pairs whose reduced rates need at most ${MAX_FILTER_COEFFICIENTS} (resample to a nearby common rate first)`);
+    throw new XcodecInputError(
+      `resample: ${fromRate} -> ${toRate} Hz reduces to ${orig} -> ${phases} (gcd ${g}) and would need a filter bank of ` +
+        `${phases} x ${taps} coefficients; accepted: rate pairs whose reduced rates need at most ${MAX_FILTER_COEFFICIENTS} (resample to a nearby common rate first)`,
+    );
   }
   return { orig, phases, width, taps, kernel: sincKernel(orig, phases, width, taps) };
 }
@@ -89,7 +94,16 @@ function makeFilter(fromRate: number, toRate: number): Filter {
  * past it read the zero padding and are skipped) and the output stops at `outLength`. Writes
  * out[(f - fFrom) * phases + i]. The one-shot and streaming paths both come here, so they agree bit for bit.
  */
-function runGroups(filter: Filter, src: Float32Array, srcStart: number, n: number, fFrom: number, fTo: number, outLength: number, out: Float32Array): void {
+function runGroups(
+  filter: Filter,
+  src: Float32Array,
+  srcStart: number,
+  n: number,
+  fFrom: number,
+  fTo: number,
+  outLength: number,
+  out: Float32Array,
+): void {
   const { orig, phases, width, taps, kernel } = filter;
   for (let f = fFrom; f < fTo; f++) {
     const start = f * orig - width;
@@ -134,7 +148,8 @@ export function resampledLength(n: number, fromRate: number, toRate: number): nu
  */
 export function resampleInto(x: Float32Array, fromRate: number, toRate: number, out: Float32Array): void {
   const outLength = resampledLength(x.length, fromRate, toRate);
-  if (out.length < outLength) throw new XcodecInputError(`resample: the output holds ${out.length} samples; ${outLength} are needed`);
+  if (out.length < outLength)
+    throw new XcodecInputError(`resample: the output holds ${out.length} samples; ${outLength} are needed`);
   if (fromRate === toRate) {
     out.set(x);
     return;
@@ -159,7 +174,10 @@ export class StreamingResampler {
   private nextGroup = 0;
   private ended = false;
 
-  constructor(readonly fromRate: number, readonly toRate: number) {
+  constructor(
+    readonly fromRate: number,
+    readonly toRate: number,
+  ) {
     checkRate('fromRate', fromRate);
     checkRate('toRate', toRate);
     this.filter = fromRate === toRate ? null : makeFilter(fromRate, toRate);

@@ -69,13 +69,17 @@ function parseFmt(bytes: Uint8Array, body: number, size: number): WavFormat {
     const tail = bytes.subarray(body + 26, body + 40);
     const isStandardGuid = SUBFORMAT_GUID_TAIL.every((b, i) => tail[i] === b);
     if (!isStandardGuid || (tag !== FORMAT_PCM && tag !== FORMAT_FLOAT)) {
-      fail(`unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID ${guidText(bytes.subarray(body + 24, body + 40))}; ${ACCEPTED}`);
+      fail(
+        `unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID ${guidText(bytes.subarray(body + 24, body + 40))}; ${ACCEPTED}`,
+      );
     }
   }
   if (channels < 1) fail('fmt chunk declares 0 channels');
   if (sampleRate < 1) fail('fmt chunk declares a sample rate of 0');
-  if (tag === FORMAT_PCM && [8, 16, 24, 32].includes(bitsPerSample)) return { encoding: 'pcm', bitsPerSample, channels, sampleRate };
-  if (tag === FORMAT_FLOAT && (bitsPerSample === 32 || bitsPerSample === 64)) return { encoding: 'float', bitsPerSample, channels, sampleRate };
+  if (tag === FORMAT_PCM && [8, 16, 24, 32].includes(bitsPerSample))
+    return { encoding: 'pcm', bitsPerSample, channels, sampleRate };
+  if (tag === FORMAT_FLOAT && (bitsPerSample === 32 || bitsPerSample === 64))
+    return { encoding: 'float', bitsPerSample, channels, sampleRate };
   if (tag === FORMAT_PCM || tag === FORMAT_FLOAT) {
     fail(`unsupported ${tag === FORMAT_PCM ? 'PCM' : 'IEEE float'} bit depth ${bitsPerSample}; ${ACCEPTED}`);
   }
@@ -84,7 +88,8 @@ function parseFmt(bytes: Uint8Array, body: number, size: number): WavFormat {
 }
 
 function guidText(g: Uint8Array): string {
-  const h = (from: number, to: number) => Array.from(g.subarray(from, to), (b) => b.toString(16).padStart(2, '0')).join('');
+  const h = (from: number, to: number) =>
+    Array.from(g.subarray(from, to), (b) => b.toString(16).padStart(2, '0')).join('');
   const le = (from: number, to: number) => h(from, to).match(/../g)!.reverse().join('');
   return `{${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${h(8, 10)}-${h(10, 16)}}`;
 }
@@ -158,10 +163,14 @@ function sampleReader({ encoding, bitsPerSample }: WavFormat, view: DataView): (
     return bitsPerSample === 32 ? (p) => view.getFloat32(p, true) : (p) => view.getFloat64(p, true);
   }
   switch (bitsPerSample) {
-    case 8: return (p) => (view.getUint8(p) - 128) / 128;
-    case 16: return (p) => view.getInt16(p, true) / 32768;
-    case 24: return (p) => ((view.getInt8(p + 2) << 16) | view.getUint16(p, true)) / 8388608;
-    default: return (p) => view.getInt32(p, true) / 2147483648;
+    case 8:
+      return (p) => (view.getUint8(p) - 128) / 128;
+    case 16:
+      return (p) => view.getInt16(p, true) / 32768;
+    case 24:
+      return (p) => ((view.getInt8(p + 2) << 16) | view.getUint16(p, true)) / 8388608;
+    default:
+      return (p) => view.getInt32(p, true) / 2147483648;
   }
 }
 
@@ -171,13 +180,19 @@ export interface EncodeWavOptions {
 }
 
 /** 16-bit PCM WAV; samples are clamped to +-0.99 (or, with `rescale`, scaled so the peak is 0.99), then round(x * 32767). */
-export function encodeWav(channels: Float32Array[] | Float32Array, sampleRate: number, opts: EncodeWavOptions = {}): Uint8Array {
+export function encodeWav(
+  channels: Float32Array[] | Float32Array,
+  sampleRate: number,
+  opts: EncodeWavOptions = {},
+): Uint8Array {
   const chans = channels instanceof Float32Array ? [channels] : channels;
   if (chans.length < 1) fail('nothing to write (no channels)');
   if (chans.length > 0xffff) fail(`${chans.length} channels; accepted: at most 65535`);
   const frames = chans[0].length;
-  if (chans.some((c) => c.length !== frames)) fail(`channels differ in length (${chans.map((c) => c.length).join(', ')})`);
-  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff) fail(`sample rate ${sampleRate} is not a positive 32-bit integer`);
+  if (chans.some((c) => c.length !== frames))
+    fail(`channels differ in length (${chans.map((c) => c.length).join(', ')})`);
+  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff)
+    fail(`sample rate ${sampleRate} is not a positive 32-bit integer`);
   const dataBytes = frames * chans.length * 2;
   if (dataBytes > 0xffffffff - 36) fail(`${dataBytes} bytes of samples do not fit a RIFF file (4 GiB limit)`);
   const gain = opts.rescale ? peakGain(chans) : 1;
@@ -206,7 +221,9 @@ function peakGain(chans: Float32Array[]): number {
 /** The canonical 44-byte header of a 16-bit PCM file. */
 function writeHeader(out: Uint8Array, channels: number, sampleRate: number, dataBytes: number): void {
   const view = new DataView(out.buffer, out.byteOffset, 44);
-  const put = (offset: number, id: string) => { for (let i = 0; i < 4; i++) out[offset + i] = id.charCodeAt(i); };
+  const put = (offset: number, id: string) => {
+    for (let i = 0; i < 4; i++) out[offset + i] = id.charCodeAt(i);
+  };
   put(0, 'RIFF');
   view.setUint32(4, 36 + dataBytes, true);
   put(8, 'WAVE');

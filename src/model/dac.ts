@@ -3,7 +3,14 @@
 
 import type { AcousticConfig } from '../checkpoint/config.js';
 import { snake } from '../nn/activation.js';
-import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d, finalConv1d } from '../nn/conv.js';
+import {
+  type Conv1d,
+  type ConvTranspose1d,
+  conv1d,
+  convOutputLength,
+  convTranspose1d,
+  finalConv1d,
+} from '../nn/conv.js';
 import { copyColumns } from '../nn/layout.js';
 import type { Runtime, Tensor } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
@@ -11,8 +18,14 @@ import { KERNEL7_TILE, type WinogradTile } from '../nn/winograd_matrices.js';
 import { loadConv as loadConv1d, loadConvTranspose } from './layers.js';
 import { frameWindows } from './windows.js';
 
-function loadConv(vb: Weights, cin: number, cout: number, kernel: number,
-  opts: { stride?: number; padding?: number; dilation?: number } = {}, winograd?: WinogradTile): Promise<Conv1d> {
+function loadConv(
+  vb: Weights,
+  cin: number,
+  cout: number,
+  kernel: number,
+  opts: { stride?: number; padding?: number; dilation?: number } = {},
+  winograd?: WinogradTile,
+): Promise<Conv1d> {
   return loadConv1d(vb, { cin, cout, kernel, ...opts }, { winograd });
 }
 
@@ -45,7 +58,12 @@ function blockConv(stride: number): { kernel: number; stride: number; padding: n
 const RESIDUAL_DILATIONS = [1, 3, 9];
 
 class ResidualUnit {
-  private constructor(private snake1: number, private conv1: Conv1d, private snake2: number, private conv2: Conv1d) {}
+  private constructor(
+    private snake1: number,
+    private conv1: Conv1d,
+    private snake2: number,
+    private conv2: Conv1d,
+  ) {}
 
   static async load(vb: Weights, dim: number, dilation: number, algorithm: ConvAlgorithm): Promise<ResidualUnit> {
     return new ResidualUnit(
@@ -69,7 +87,11 @@ class ResidualUnit {
 }
 
 class EncoderBlock {
-  private constructor(private units: ResidualUnit[], private snake1: number, private conv1: Conv1d) {}
+  private constructor(
+    private units: ResidualUnit[],
+    private snake1: number,
+    private conv1: Conv1d,
+  ) {}
 
   get stride(): number {
     return this.conv1.stride;
@@ -81,7 +103,8 @@ class EncoderBlock {
 
   static async load(vb: Weights, dim: number, stride: number, algorithm: ConvAlgorithm): Promise<EncoderBlock> {
     const units = [];
-    for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d, algorithm));
+    for (const [i, d] of RESIDUAL_DILATIONS.entries())
+      units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), dim / 2, d, algorithm));
     const snake1 = await vb.pp('snake1').vector('alpha', dim / 2);
     const { kernel, padding } = blockConv(stride);
     const conv1 = await loadConv(vb.pp('conv1'), dim / 2, dim, kernel, { stride, padding });
@@ -96,8 +119,13 @@ class EncoderBlock {
 }
 
 export class DacEncoder {
-  private constructor(private conv1: Conv1d, private blocks: EncoderBlock[], private snake1: number, private conv2: Conv1d,
-    readonly algorithm: ConvAlgorithm) {}
+  private constructor(
+    private conv1: Conv1d,
+    private blocks: EncoderBlock[],
+    private snake1: number,
+    private conv2: Conv1d,
+    readonly algorithm: ConvAlgorithm,
+  ) {}
 
   static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm): Promise<DacEncoder> {
     const conv1 = await loadConv(vb.pp('conv1'), 1, c.encoderHiddenSize, 7, { padding: 3 });
@@ -132,8 +160,14 @@ export class DacEncoder {
     for (const w of windows) {
       // Frames [from, to) come from samples [from * S, to * S) (to the end for the last); [begin, end) are kept.
       const wm = rt.mark();
-      const h = this.layers(rt, { ptr: x.ptr + 4 * w.from * S, dims: [1, w.to === T ? N - w.from * S : (w.to - w.from) * S] }, undefined, w.from * S);
-      if (h.dims[1] !== w.to - w.from) throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${w.from}, ${w.to})`);
+      const h = this.layers(
+        rt,
+        { ptr: x.ptr + 4 * w.from * S, dims: [1, w.to === T ? N - w.from * S : (w.to - w.from) * S] },
+        undefined,
+        w.from * S,
+      );
+      if (h.dims[1] !== w.to - w.from)
+        throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${w.from}, ${w.to})`);
       copyColumns(rt, out, w.begin, h, w.begin - w.from, w.end - w.begin);
       rt.release(wm);
       tick();
@@ -183,13 +217,29 @@ export class DacEncoder {
 }
 
 class DecoderBlock {
-  private constructor(private snake1: number, private convT: ConvTranspose1d, private units: ResidualUnit[]) {}
+  private constructor(
+    private snake1: number,
+    private convT: ConvTranspose1d,
+    private units: ResidualUnit[],
+  ) {}
 
-  static async load(vb: Weights, cin: number, cout: number, stride: number, algorithm: ConvAlgorithm): Promise<DecoderBlock> {
+  static async load(
+    vb: Weights,
+    cin: number,
+    cout: number,
+    stride: number,
+    algorithm: ConvAlgorithm,
+  ): Promise<DecoderBlock> {
     const snake1 = await vb.pp('snake1').vector('alpha', cin);
-    const convT = await loadConvTranspose(vb.pp('conv_t1'), { cin, cout, ...blockConv(stride), outputPadding: stride % 2 });
+    const convT = await loadConvTranspose(vb.pp('conv_t1'), {
+      cin,
+      cout,
+      ...blockConv(stride),
+      outputPadding: stride % 2,
+    });
     const units = [];
-    for (const [i, d] of RESIDUAL_DILATIONS.entries()) units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d, algorithm));
+    for (const [i, d] of RESIDUAL_DILATIONS.entries())
+      units.push(await ResidualUnit.load(vb.pp(`res_unit${i + 1}`), cout, d, algorithm));
     return new DecoderBlock(snake1, convT, units);
   }
 
@@ -210,8 +260,13 @@ class DecoderBlock {
 }
 
 export class DacDecoder {
-  private constructor(private conv1: Conv1d, private blocks: DecoderBlock[], private snake1: number, private conv2: Conv1d,
-    readonly algorithm: ConvAlgorithm) {}
+  private constructor(
+    private conv1: Conv1d,
+    private blocks: DecoderBlock[],
+    private snake1: number,
+    private conv2: Conv1d,
+    readonly algorithm: ConvAlgorithm,
+  ) {}
 
   static async load(vb: Weights, c: AcousticConfig, algorithm: ConvAlgorithm): Promise<DacDecoder> {
     const ch = c.decoderHiddenSize;

@@ -13,7 +13,11 @@ import { loadConv, loadNorm } from './layers.js';
 import { frameWindows } from './windows.js';
 
 export class FeatureEncoder {
-  private constructor(private convs: Conv1d[], private norms: (Norm | null)[], private kind: 'group' | 'layer') {}
+  private constructor(
+    private convs: Conv1d[],
+    private norms: (Norm | null)[],
+    private kind: 'group' | 'layer',
+  ) {}
 
   static async load(vb: Weights, c: SemanticModelConfig): Promise<FeatureEncoder> {
     const convs: Conv1d[] = [];
@@ -22,8 +26,13 @@ export class FeatureEncoder {
       const l = vb.pp('conv_layers').pp(i);
       const cin = i === 0 ? 1 : c.convDim[i - 1];
       const cout = c.convDim[i];
-      convs.push(await loadConv(l.pp('conv'), { cin, cout, kernel: c.convKernel[i], stride: c.convStride[i] },
-        { bias: c.convBias, weightNorm: false }));
+      convs.push(
+        await loadConv(
+          l.pp('conv'),
+          { cin, cout, kernel: c.convKernel[i], stride: c.convStride[i] },
+          { bias: c.convBias, weightNorm: false },
+        ),
+      );
       // "group": GroupNorm(C, C) on the first layer only (eps 1e-5, torch's default); "layer": LayerNorm on every layer.
       const hasNorm = c.featExtractNorm === 'layer' || i === 0;
       norms.push(hasNorm ? await loadNorm(l.pp('layer_norm'), cout, 1e-5) : null);

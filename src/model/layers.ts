@@ -2,7 +2,14 @@
 // convolutions (plain or weight-normed, packed for the GEMM at load), transposed convolutions,
 // linear layers and norms. Their forwards are the named ops of ../ops.ts.
 
-import { type Conv1d, type ConvSpec, type ConvTranspose1d, expandBias, packConv1d, packConvTranspose1d } from '../nn/conv.js';
+import {
+  type Conv1d,
+  type ConvSpec,
+  type ConvTranspose1d,
+  expandBias,
+  packConv1d,
+  packConvTranspose1d,
+} from '../nn/conv.js';
 import type { Linear } from '../nn/linear.js';
 import type { Norm } from '../nn/norm.js';
 import { packConvWinograd, winogradApplies } from '../nn/winograd.js';
@@ -45,8 +52,10 @@ export async function loadConv(vb: Weights, spec: ConvSpec, opts: ConvLoad = {})
 }
 
 /** `${vb}.weight` [cin, cout, kernel] (plain or weight-normed) and `.bias`, packed for convTranspose1d. */
-export async function loadConvTranspose(vb: Weights,
-  spec: { cin: number; cout: number; kernel: number; stride: number; padding: number; outputPadding: number }): Promise<ConvTranspose1d> {
+export async function loadConvTranspose(
+  vb: Weights,
+  spec: { cin: number; cout: number; kernel: number; stride: number; padding: number; outputPadding: number },
+): Promise<ConvTranspose1d> {
   const rt = vb.rt;
   const m = rt.mark();
   const src = await vb.convWeight([spec.cin, spec.cout, spec.kernel]);
@@ -59,7 +68,12 @@ export async function loadConvTranspose(vb: Weights,
 }
 
 export async function loadLinear(vb: Weights, inFeatures: number, outFeatures: number): Promise<Linear> {
-  return { w: await vb.tensor('weight', [outFeatures, inFeatures]), bias: await vb.tensor('bias', [outFeatures]), inFeatures, outFeatures };
+  return {
+    w: await vb.tensor('weight', [outFeatures, inFeatures]),
+    bias: await vb.tensor('bias', [outFeatures]),
+    inFeatures,
+    outFeatures,
+  };
 }
 
 export async function loadNorm(vb: Weights, size: number, eps: number): Promise<Norm> {

@@ -6,8 +6,8 @@
 // padded by 160 zeros, keeps every semantic_downsample_factor-th frame of its mean hidden states, and
 // the RVQ projects in and out of each codebook (quantizer.ts).
 
-import { type XcodecConfig, numQuantizersForBandwidth, } from '../checkpoint/config.js';
-import { XcodecConfigError, XcodecInputError, XcodecRuntimeError, } from '../errors.js';
+import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
+import { XcodecConfigError, XcodecInputError, XcodecRuntimeError } from '../errors.js';
 import { everyNthColumn, padTime, resampleTime } from '../nn/layout.js';
 import { type Linear, linear } from '../nn/linear.js';
 import { resampledLength } from '../io/resample.js';
@@ -78,37 +78,58 @@ export class XcodecNetwork {
   ) {}
 
   /** The checkpoint's tensors for `components` (the quantizer always: encode and decode both need it). */
-  static async load(vb: Weights, c: XcodecConfig, components: Components, algorithms: ConvAlgorithms): Promise<XcodecNetwork> {
+  static async load(
+    vb: Weights,
+    c: XcodecConfig,
+    components: Components,
+    algorithms: ConvAlgorithms,
+  ): Promise<XcodecNetwork> {
     let encoderParts: EncoderParts | null = null;
     if (components !== 'decoder') {
       const semanticModel = await SemanticModel.load(vb.pp('semantic_model'), c.semantic);
       const semanticEncoder = await SemanticEncoder.load(vb.pp('encoder_semantic'), c);
       const acousticEncoder = await DacEncoder.load(vb.pp('acoustic_encoder'), c.acoustic, algorithms.encoder);
       if (semanticEncoder.channels + c.acoustic.hiddenSize !== c.hiddenSize) {
-        throw new XcodecConfigError(`config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${c.semantic.hiddenSize} (channel_ratios must end at 1)`);
+        throw new XcodecConfigError(
+          `config.json: the semantic encoder ends with ${semanticEncoder.channels} channels, but fc expects ${c.semantic.hiddenSize} (channel_ratios must end at 1)`,
+        );
       }
       const fc = await loadLinear(vb.pp('fc'), c.hiddenSize, c.hiddenSize);
       encoderParts = { semanticModel, semanticEncoder, acousticEncoder, fc };
     }
-    const quantizer = await ResidualVectorQuantizer.load(vb.pp('quantizer'), c.numQuantizers, c.codebookSize, c.hiddenSize, c.codebookDim, c.quantizerProjections);
+    const quantizer = await ResidualVectorQuantizer.load(
+      vb.pp('quantizer'),
+      c.numQuantizers,
+      c.codebookSize,
+      c.hiddenSize,
+      c.codebookDim,
+      c.quantizerProjections,
+    );
     let decoderParts: DecoderParts | null = null;
     if (components !== 'encoder') {
       const fc2 = await loadLinear(vb.pp('fc2'), c.hiddenSize, c.acoustic.hiddenSize);
-      decoderParts = { fc2, acousticDecoder: await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic, algorithms.decoder) };
+      decoderParts = {
+        fc2,
+        acousticDecoder: await DacDecoder.load(vb.pp('acoustic_decoder'), c.acoustic, algorithms.decoder),
+      };
     }
     return new XcodecNetwork(c, components, encoderParts, quantizer, decoderParts, algorithms);
   }
 
   private get encoder(): EncoderParts {
     if (!this.encoderParts) {
-      throw new XcodecInputError("this model was loaded with components: 'decoder', so it cannot encode; accepted: decode and dequantize (load with components 'all' or 'encoder' to encode)");
+      throw new XcodecInputError(
+        "this model was loaded with components: 'decoder', so it cannot encode; accepted: decode and dequantize (load with components 'all' or 'encoder' to encode)",
+      );
     }
     return this.encoderParts;
   }
 
   private get decoder(): DecoderParts {
     if (!this.decoderParts) {
-      throw new XcodecInputError("this model was loaded with components: 'encoder', so it cannot decode; accepted: encode and dequantize (load with components 'all' or 'decoder' to decode)");
+      throw new XcodecInputError(
+        "this model was loaded with components: 'encoder', so it cannot decode; accepted: encode and dequantize (load with components 'all' or 'decoder' to decode)",
+      );
     }
     return this.decoderParts;
   }
@@ -151,12 +172,17 @@ export class XcodecNetwork {
     const repad = this.acousticRepad(n, frames);
     if (repad === null) {
       const minimum = this.minimumSamples();
-      throw new XcodecInputError(`audio of ${n} samples is too short to encode: at least ${minimum} samples are needed ` +
-        `(${(minimum / this.config.sampleRate * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`);
+      throw new XcodecInputError(
+        `audio of ${n} samples is too short to encode: at least ${minimum} samples are needed ` +
+          `(${((minimum / this.config.sampleRate) * 1000).toFixed(1)} ms at ${this.config.sampleRate} Hz)`,
+      );
     }
     const { semanticModel, acousticEncoder } = this.encoder;
-    const steps = windowCount(this.semanticModelFrames(n), window) + semanticModel.numLayers +
-      windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) + 1;
+    const steps =
+      windowCount(this.semanticModelFrames(n), window) +
+      semanticModel.numLayers +
+      windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) +
+      1;
     return { samples: n, frames, repad, window, steps, semanticBytes: this.semanticBytes(n) };
   }
 
@@ -165,9 +191,12 @@ export class XcodecNetwork {
    * layers run: the uploaded input, the semantic model's padded input and the layers' buffers.
    */
   private semanticBytes(n: number): number {
-    return alignedBytes(4 * n) + alignedBytes(4 * this.semanticInputLength(n)) + this.encoder.semanticModel.layerBytes(this.semanticModelFrames(n));
+    return (
+      alignedBytes(4 * n) +
+      alignedBytes(4 * this.semanticInputLength(n)) +
+      this.encoder.semanticModel.layerBytes(this.semanticModelFrames(n))
+    );
   }
-
 
   /**
    * Refuses, before any work, audio whose semantic model cannot fit in the runtime's memory: its layers
@@ -178,20 +207,27 @@ export class XcodecNetwork {
     const room = rt.memoryLimitBytes - rt.mark();
     if (plan.semanticBytes <= room) return;
     let fits = 0;
-    for (let lo = 0, hi = plan.samples; lo <= hi;) {
+    for (let lo = 0, hi = plan.samples; lo <= hi; ) {
       const mid = Math.floor((lo + hi) / 2);
-      if (this.semanticBytes(mid) <= room) { fits = mid; lo = mid + 1; } else hi = mid - 1;
+      if (this.semanticBytes(mid) <= room) {
+        fits = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
     }
     const rate = this.config.sampleRate;
-    const duration = (samples: number) => samples >= 60 * rate ? `${(samples / rate / 60).toFixed(1)} min` : `${(samples / rate).toFixed(1)} s`;
-    throw new XcodecRuntimeError(`audio of ${duration(plan.samples)} (${plan.samples} samples) needs at least ${mebibytes(plan.semanticBytes)} ` +
-      `of WebAssembly memory for the semantic model, whose layers attend over all ${this.semanticModelFrames(plan.samples)} frames at once (as in transformers; ` +
-      `windowFrames does not split them), and this runtime has ${mebibytes(room)} free of ${mebibytes(rt.memoryLimitBytes)}: ` +
-      `encode at most ${duration(fits)} (${fits} samples) per call, splitting longer audio`);
+    const duration = (samples: number) =>
+      samples >= 60 * rate ? `${(samples / rate / 60).toFixed(1)} min` : `${(samples / rate).toFixed(1)} s`;
+    throw new XcodecRuntimeError(
+      `audio of ${duration(plan.samples)} (${plan.samples} samples) needs at least ${mebibytes(plan.semanticBytes)} ` +
+        `of WebAssembly memory for the semantic model, whose layers attend over all ${this.semanticModelFrames(plan.samples)} frames at once (as in transformers; ` +
+        `windowFrames does not split them), and this runtime has ${mebibytes(room)} free of ${mebibytes(rt.memoryLimitBytes)}: ` +
+        `encode at most ${duration(fits)} (${fits} samples) per call, splitting longer audio`,
+    );
   }
 
   minimumSamples(): number {
-    for (let n = 1; n <= 4 * this.config.hopLength; n++) if (this.acousticRepad(n, this.semanticFrames(n)) !== null) return n;
+    for (let n = 1; n <= 4 * this.config.hopLength; n++)
+      if (this.acousticRepad(n, this.semanticFrames(n)) !== null) return n;
     return this.config.hopLength;
   }
 
@@ -205,13 +241,17 @@ export class XcodecNetwork {
     const c = this.config;
     const pad = c.hopLength >> 1;
     const sp = c.semanticPadding;
-    const semanticPadded = c.semanticSampleRate === c.sampleRate ? padTime(rt, x, sp, sp) : resampleTime(rt, x, c.sampleRate, c.semanticSampleRate, sp, sp);
+    const semanticPadded =
+      c.semanticSampleRate === c.sampleRate
+        ? padTime(rt, x, sp, sp)
+        : resampleTime(rt, x, c.sampleRate, c.semanticSampleRate, sp, sp);
     const semanticInput: Tensor = { ptr: semanticPadded.ptr + 4 * sp, dims: [1, semanticPadded.dims[1] - 2 * sp] };
     const T = plan.frames;
     const A = c.acoustic.hiddenSize;
     const { semanticModel, semanticEncoder, acousticEncoder, fc } = this.encoder;
     let semanticFeatures = semanticModel.meanHiddenStates(rt, semanticPadded, plan.window, tick);
-    if (c.semanticDownsampleFactor > 1) semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
+    if (c.semanticDownsampleFactor > 1)
+      semanticFeatures = everyNthColumn(rt, semanticFeatures, c.semanticDownsampleFactor);
     // The concatenation comes after the semantic model: its peak (the attention) is then not on top of it.
     const concat = rt.tensor([A + semanticEncoder.channels, T]);
     const eAcoustic: Tensor = { ptr: concat.ptr, dims: [A, T] };
@@ -219,8 +259,19 @@ export class XcodecNetwork {
     semanticEncoder.forward(rt, semanticFeatures, eSemantic);
     // When the acoustic and semantic frame counts differ, X-Codec re-runs the acoustic encoder on the
     // input padded by hop/2 on each side.
-    const acousticInput = !plan.repad ? x : c.semanticSampleRate === c.sampleRate && sp === pad ? semanticPadded : padTime(rt, x, pad, pad);
-    acousticEncoder.forward(rt, acousticInput, plan.window, DacEncoder.contextFrames(c.acoustic, acousticEncoder.algorithm), tick, eAcoustic);
+    const acousticInput = !plan.repad
+      ? x
+      : c.semanticSampleRate === c.sampleRate && sp === pad
+        ? semanticPadded
+        : padTime(rt, x, pad, pad);
+    acousticEncoder.forward(
+      rt,
+      acousticInput,
+      plan.window,
+      DacEncoder.contextFrames(c.acoustic, acousticEncoder.algorithm),
+      tick,
+      eAcoustic,
+    );
     const embeddings = linear(rt, concat, fc);
     return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
   }

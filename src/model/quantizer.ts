@@ -8,7 +8,14 @@
 
 import { add, subtractInPlace } from '../nn/activation.js';
 import { type Linear, linear } from '../nn/linear.js';
-import { type Codebook, addCodewords, nearestCodewords, prepareCodebook, quantizeStep, rvqScratch } from '../nn/quantizer.js';
+import {
+  type Codebook,
+  addCodewords,
+  nearestCodewords,
+  prepareCodebook,
+  quantizeStep,
+  rvqScratch,
+} from '../nn/quantizer.js';
 import type { Runtime, Tensor } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
 import { loadLinear } from './layers.js';
@@ -19,11 +26,23 @@ interface Projections {
 }
 
 export class ResidualVectorQuantizer {
-  private constructor(private books: Codebook[], private projections: Projections[] | null,
-    readonly codebookSize: number, readonly hiddenSize: number, readonly codebookDim: number) {}
+  private constructor(
+    private books: Codebook[],
+    private projections: Projections[] | null,
+    readonly codebookSize: number,
+    readonly hiddenSize: number,
+    readonly codebookDim: number,
+  ) {}
 
   /** `count` quantisers of `size` codewords of `codebookDim`; with `projected`, each maps from and to `hiddenSize`. */
-  static async load(vb: Weights, count: number, size: number, hiddenSize: number, codebookDim: number, projected: boolean): Promise<ResidualVectorQuantizer> {
+  static async load(
+    vb: Weights,
+    count: number,
+    size: number,
+    hiddenSize: number,
+    codebookDim: number,
+    projected: boolean,
+  ): Promise<ResidualVectorQuantizer> {
     const books: Codebook[] = [];
     const projections: Projections[] = [];
     for (let i = 0; i < count; i++) {

@@ -9,8 +9,14 @@ import type { Weights } from '../checkpoint/weights.js';
 import { loadConv as loadConv1d } from './layers.js';
 
 /** A conv of encoder_semantic: plain weights (no weight norm). */
-function loadConv(vb: Weights, cin: number, cout: number, kernel: number, bias: boolean,
-  opts: { stride?: number; padding?: number; dilation?: number }): Promise<Conv1d> {
+function loadConv(
+  vb: Weights,
+  cin: number,
+  cout: number,
+  kernel: number,
+  bias: boolean,
+  opts: { stride?: number; padding?: number; dilation?: number },
+): Promise<Conv1d> {
   return loadConv1d(vb, { cin, cout, kernel, ...opts }, { bias, weightNorm: false });
 }
 
@@ -21,13 +27,17 @@ function blockConv(stride: number): { kernel: number; stride: number; padding: n
 }
 
 class ResidualUnit {
-  private constructor(private conv1: Conv1d, private conv2: Conv1d) {}
+  private constructor(
+    private conv1: Conv1d,
+    private conv2: Conv1d,
+  ) {}
 
   static async load(vb: Weights, c: XcodecConfig, dim: number, dilation: number): Promise<ResidualUnit> {
     const k = c.unitKernelSize;
     return new ResidualUnit(
       await loadConv(vb.pp('conv1'), dim, dim, k, false, { dilation, padding: ((k - 1) >> 1) * dilation }),
-      await loadConv(vb.pp('conv2'), dim, dim, 1, false, {}));
+      await loadConv(vb.pp('conv2'), dim, dim, 1, false, {}),
+    );
   }
 
   // x += conv2(elu(conv1(elu(x)))), in place, with the first elu applied to conv1's padded input copy:
@@ -42,7 +52,10 @@ class ResidualUnit {
 }
 
 class Block {
-  private constructor(private units: ResidualUnit[], private conv: Conv1d) {}
+  private constructor(
+    private units: ResidualUnit[],
+    private conv: Conv1d,
+  ) {}
 
   get channels(): number {
     return this.conv.cout;
@@ -54,7 +67,8 @@ class Block {
 
   static async load(vb: Weights, c: XcodecConfig, cin: number, cout: number, stride: number): Promise<Block> {
     const units = [];
-    for (const [i, d] of c.blockDilations.entries()) units.push(await ResidualUnit.load(vb.pp('res_units').pp(i), c, cin, d));
+    for (const [i, d] of c.blockDilations.entries())
+      units.push(await ResidualUnit.load(vb.pp('res_units').pp(i), c, cin, d));
     const { kernel, padding } = blockConv(stride);
     return new Block(units, await loadConv(vb.pp('conv'), cin, cout, kernel, true, { stride, padding }));
   }
@@ -68,7 +82,10 @@ class Block {
 }
 
 export class SemanticEncoder {
-  private constructor(private conv: Conv1d, private blocks: Block[]) {}
+  private constructor(
+    private conv: Conv1d,
+    private blocks: Block[],
+  ) {}
 
   static async load(vb: Weights, c: XcodecConfig): Promise<SemanticEncoder> {
     const h = c.semantic.hiddenSize;
@@ -103,7 +120,8 @@ export class SemanticEncoder {
     const m = rt.mark();
     if (this.blocks.length === 0) return finalConv1d(rt, m, x, this.conv, { into });
     x = conv1d(rt, x, this.conv);
-    for (let i = 0; i < this.blocks.length; i++) x = this.blocks[i].forward(rt, x, i === this.blocks.length - 1 ? into : undefined);
+    for (let i = 0; i < this.blocks.length; i++)
+      x = this.blocks[i].forward(rt, x, i === this.blocks.length - 1 ? into : undefined);
     if (!into) return rt.keep(m, x);
     rt.release(m);
     return into;

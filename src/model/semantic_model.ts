@@ -15,14 +15,23 @@ import { type AttentionBias, EncoderLayer, PositionalConvEmbedding, SelfAttentio
 import { loadWavLMBiases } from './wavlm.js';
 
 export class SemanticModel {
-  private constructor(readonly features: FeatureEncoder, private projNorm: Norm | null, private projection: Linear,
-    private posConv: PositionalConvEmbedding, private encoderNorm: Norm, private layers: EncoderLayer[],
-    private stable: boolean, private layerBias: (i: number) => AttentionBias | undefined) {}
+  private constructor(
+    readonly features: FeatureEncoder,
+    private projNorm: Norm | null,
+    private projection: Linear,
+    private posConv: PositionalConvEmbedding,
+    private encoderNorm: Norm,
+    private layers: EncoderLayer[],
+    private stable: boolean,
+    private layerBias: (i: number) => AttentionBias | undefined,
+  ) {}
 
   /** HuBERT or WavLM, as `semantic_model_config.model_type` says. */
   static async load(vb: Weights, c: SemanticModelConfig): Promise<SemanticModel> {
     if (c.modelType !== 'hubert' && c.modelType !== 'wavlm') {
-      throw new XcodecConfigError(`semantic_model_config.model_type "${c.modelType as string}" is not supported; accepted: "hubert", "wavlm"`);
+      throw new XcodecConfigError(
+        `semantic_model_config.model_type "${c.modelType as string}" is not supported; accepted: "hubert", "wavlm"`,
+      );
     }
     const features = await FeatureEncoder.load(vb.pp('feature_extractor'), c);
     const fp = vb.pp('feature_projection');
@@ -40,7 +49,16 @@ export class SemanticModel {
       if (c.modelType === 'wavlm') biases.push(await loadWavLMBiases(lv.pp('attention'), c, i, biases));
       layers.push(await EncoderLayer.load(lv, c, attention));
     }
-    return new SemanticModel(features, projNorm, projection, posConv, encoderNorm, layers, c.doStableLayerNorm, (i) => biases[i]);
+    return new SemanticModel(
+      features,
+      projNorm,
+      projection,
+      posConv,
+      encoderNorm,
+      layers,
+      c.doStableLayerNorm,
+      (i) => biases[i],
+    );
   }
 
   get numLayers(): number {
@@ -69,7 +87,8 @@ export class SemanticModel {
     if (this.projNorm) layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps, true);
     // Only h and the running sum stay through the layers: the features and their projection go.
     let h = rt.keep(m, this.posConv.forward(rt, linear(rt, f, this.projection)));
-    const ln = (t: Tensor) => layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
+    const ln = (t: Tensor) =>
+      layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
     if (!this.stable) h = ln(h);
     const size = h.dims[0] * h.dims[1];
     const sum = rt.tensor(h.dims);

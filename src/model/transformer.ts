@@ -30,7 +30,15 @@ export class PositionalConvEmbedding {
   static async load(vb: Weights, c: SemanticModelConfig): Promise<PositionalConvEmbedding> {
     const k = c.numConvPosEmbeddings;
     const H = c.hiddenSize;
-    return new PositionalConvEmbedding(await loadConv(vb, { cin: H, cout: H, kernel: k, padding: Math.floor(k / 2), groups: c.numConvPosEmbeddingGroups }));
+    return new PositionalConvEmbedding(
+      await loadConv(vb, {
+        cin: H,
+        cout: H,
+        kernel: k,
+        padding: Math.floor(k / 2),
+        groups: c.numConvPosEmbeddingGroups,
+      }),
+    );
   }
 
   /**
@@ -45,13 +53,24 @@ export class PositionalConvEmbedding {
 
 /** `attention`: q, k, v and out projections around every head's softmax(q k^T / sqrt(d) + bias) v. */
 export class SelfAttention {
-  private constructor(private q: Linear, private k: Linear, private v: Linear, private out: Linear,
-    private heads: number, private headDim: number) {}
+  private constructor(
+    private q: Linear,
+    private k: Linear,
+    private v: Linear,
+    private out: Linear,
+    private heads: number,
+    private headDim: number,
+  ) {}
 
   static async load(vb: Weights, H: number, heads: number): Promise<SelfAttention> {
     return new SelfAttention(
-      await loadLinear(vb.pp('q_proj'), H, H), await loadLinear(vb.pp('k_proj'), H, H),
-      await loadLinear(vb.pp('v_proj'), H, H), await loadLinear(vb.pp('out_proj'), H, H), heads, H / heads);
+      await loadLinear(vb.pp('q_proj'), H, H),
+      await loadLinear(vb.pp('k_proj'), H, H),
+      await loadLinear(vb.pp('v_proj'), H, H),
+      await loadLinear(vb.pp('out_proj'), H, H),
+      heads,
+      H / heads,
+    );
   }
 
   /**
@@ -83,11 +102,16 @@ const FEED_FORWARD_BLOCK = 512;
 
 /** `feed_forward`: output_dense(gelu(intermediate_dense(x))) + residual. */
 class FeedForward {
-  private constructor(private inner: Linear, private outer: Linear) {}
+  private constructor(
+    private inner: Linear,
+    private outer: Linear,
+  ) {}
 
   static async load(vb: Weights, c: SemanticModelConfig): Promise<FeedForward> {
-    return new FeedForward(await loadLinear(vb.pp('intermediate_dense'), c.hiddenSize, c.intermediateSize),
-      await loadLinear(vb.pp('output_dense'), c.intermediateSize, c.hiddenSize));
+    return new FeedForward(
+      await loadLinear(vb.pp('intermediate_dense'), c.hiddenSize, c.intermediateSize),
+      await loadLinear(vb.pp('output_dense'), c.intermediateSize, c.hiddenSize),
+    );
   }
 
   /**
@@ -113,13 +137,22 @@ class FeedForward {
 
 /** `layers.N`. */
 export class EncoderLayer {
-  constructor(private attention: SelfAttention, private norm: Norm, private ff: FeedForward, private finalNorm: Norm,
-    private stable: boolean) {}
+  constructor(
+    private attention: SelfAttention,
+    private norm: Norm,
+    private ff: FeedForward,
+    private finalNorm: Norm,
+    private stable: boolean,
+  ) {}
 
   static async load(vb: Weights, c: SemanticModelConfig, attention: SelfAttention): Promise<EncoderLayer> {
-    return new EncoderLayer(attention, await loadNorm(vb.pp('layer_norm'), c.hiddenSize, c.layerNormEps),
-      await FeedForward.load(vb.pp('feed_forward'), c), await loadNorm(vb.pp('final_layer_norm'), c.hiddenSize, c.layerNormEps),
-      c.doStableLayerNorm);
+    return new EncoderLayer(
+      attention,
+      await loadNorm(vb.pp('layer_norm'), c.hiddenSize, c.layerNormEps),
+      await FeedForward.load(vb.pp('feed_forward'), c),
+      await loadNorm(vb.pp('final_layer_norm'), c.hiddenSize, c.layerNormEps),
+      c.doStableLayerNorm,
+    );
   }
 
   forward(rt: Runtime, x: Tensor, bias: AttentionBias | undefined): Tensor {

@@ -35,17 +35,28 @@ export function relativePositionBucket(rel: number, numBuckets: number, maxDista
 class RelativePositions {
   buckets = 0;
 
-  constructor(readonly embed: number, readonly heads: number, readonly numBuckets: number, readonly maxDistance: number) {}
+  constructor(
+    readonly embed: number,
+    readonly heads: number,
+    readonly numBuckets: number,
+    readonly maxDistance: number,
+  ) {}
 
   prepare(rt: Runtime, T: number): void {
     this.buckets = rt.allocBytes(4 * (2 * T - 1));
     const view = rt.i32;
-    for (let d = -(T - 1); d <= T - 1; d++) view[(this.buckets >>> 2) + d + T - 1] = relativePositionBucket(d, this.numBuckets, this.maxDistance);
+    for (let d = -(T - 1); d <= T - 1; d++)
+      view[(this.buckets >>> 2) + d + T - 1] = relativePositionBucket(d, this.numBuckets, this.maxDistance);
   }
 }
 
 class GatedRelativeBias implements AttentionBias {
-  constructor(readonly positions: RelativePositions, private gateLinear: Linear, private gateConst: number, private heads: number) {}
+  constructor(
+    readonly positions: RelativePositions,
+    private gateLinear: Linear,
+    private gateConst: number,
+    private heads: number,
+  ) {}
 
   /** The buckets and every head's gate [heads, T], in the caller's arena scope. x: [H, T]. */
   prepare(rt: Runtime, x: Tensor): AttentionBiasTables {
@@ -60,12 +71,23 @@ class GatedRelativeBias implements AttentionBias {
  * Layer i's bias, from its `attention` weights; layer 0 also holds the bucketed table that every
  * layer shares (`layers` are the biases of the layers before i).
  */
-export async function loadWavLMBiases(av: Weights, c: SemanticModelConfig, i: number, layers: readonly AttentionBias[]): Promise<AttentionBias> {
+export async function loadWavLMBiases(
+  av: Weights,
+  c: SemanticModelConfig,
+  i: number,
+  layers: readonly AttentionBias[],
+): Promise<AttentionBias> {
   const heads = c.numAttentionHeads;
   const headDim = c.hiddenSize / heads;
-  const positions = i === 0
-    ? new RelativePositions(await av.pp('rel_attn_embed').tensor('weight', [c.numBuckets, heads]), heads, c.numBuckets, c.maxBucketDistance)
-    : (layers[0] as GatedRelativeBias).positions;
+  const positions =
+    i === 0
+      ? new RelativePositions(
+          await av.pp('rel_attn_embed').tensor('weight', [c.numBuckets, heads]),
+          heads,
+          c.numBuckets,
+          c.maxBucketDistance,
+        )
+      : (layers[0] as GatedRelativeBias).positions;
   const gateLinear = await loadLinear(av.pp('gru_rel_pos_linear'), headDim, 8);
   const gateConst = await av.vector('gru_rel_pos_const', heads);
   return new GatedRelativeBias(positions, gateLinear, gateConst, heads);
@@ -82,7 +104,18 @@ function wavlmGates(rt: Runtime, gates: number, x: Tensor, gateLinear: Linear, g
   const g = rt.tensor([8, T]);
   const rows = rowTable(rt, headDim, T);
   for (let h = 0; h < heads; h++) {
-    gemm(rt, { out: g.ptr, ldo: T, a: gateLinear.w, lda: headDim, b: x.ptr + 4 * h * headDim * T, rows, bias: gateLinear.bias, M: 8, N: T, K: headDim });
+    gemm(rt, {
+      out: g.ptr,
+      ldo: T,
+      a: gateLinear.w,
+      lda: headDim,
+      b: x.ptr + 4 * h * headDim * T,
+      rows,
+      bias: gateLinear.bias,
+      M: 8,
+      N: T,
+      K: headDim,
+    });
     wavlmGate(rt, gates + 4 * h * T, g.ptr, rt.f32[(gateConst >>> 2) + h], T);
   }
   rt.release(m);

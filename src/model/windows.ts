@@ -37,7 +37,9 @@ export function windowCount(total: number, size: number): number {
 export function checkWindowFrames(w: unknown): number {
   if (w === undefined) return DEFAULT_WINDOW_FRAMES;
   if (typeof w !== 'number' || !(Number.isInteger(w) || w === Infinity) || w < 1) {
-    throw new XcodecInputError(`windowFrames ${describe(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`);
+    throw new XcodecInputError(
+      `windowFrames ${describe(w)} is not accepted; accepted: an integer >= 1 (frames per window), or Infinity for one window`,
+    );
   }
   return w;
 }

@@ -18,7 +18,14 @@ export interface AttentionBiasTables {
  * softmax(q^T k + bias) v for every head, with q already scaled: q, v [H, T], kT [T, H] -> context
  * [H, T]. The same bits for every split of the query columns.
  */
-export function selfAttention(rt: Runtime, q: Tensor, kT: Tensor, v: Tensor, heads: number, bias: AttentionBiasTables | null): Tensor {
+export function selfAttention(
+  rt: Runtime,
+  q: Tensor,
+  kT: Tensor,
+  v: Tensor,
+  heads: number,
+  bias: AttentionBiasTables | null,
+): Tensor {
   const [H, T] = q.dims;
   const d = H / heads;
   const b = bias ?? { gates: 0, embed: 0, buckets: 0 };

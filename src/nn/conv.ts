@@ -8,7 +8,15 @@
 //    (weights repacked at load, no multiplications by inserted zeros), then interleaved.
 // A stride-1 conv loaded with a Winograd tile runs winograd.ts' convWinograd instead.
 
-import { convRowTable, deinterleave, gemm, interleave, packConvStrided, packConvTranspose, phaseRowTable } from '../backend/launch.js';
+import {
+  convRowTable,
+  deinterleave,
+  gemm,
+  interleave,
+  packConvStrided,
+  packConvTranspose,
+  phaseRowTable,
+} from '../backend/launch.js';
 import { type Runtime, type Tensor, overlaps } from '../backend/runtime.js';
 import { XcodecCheckpointError } from '../errors.js';
 import { paddedInput } from './layout.js';
@@ -77,10 +85,19 @@ export function packConv1d(rt: Runtime, src: number, bias: number, spec: ConvSpe
   const dilation = spec.dilation ?? 1;
   const groups = spec.groups ?? 1;
   const base = {
-    bias, cin: spec.cin, cout: spec.cout, kernel: spec.kernel, stride, padding: spec.padding ?? 0, dilation, groups,
+    bias,
+    cin: spec.cin,
+    cout: spec.cout,
+    kernel: spec.kernel,
+    stride,
+    padding: spec.padding ?? 0,
+    dilation,
+    groups,
   };
   if (spec.cin % groups !== 0 || spec.cout % groups !== 0) {
-    throw new XcodecCheckpointError(`${name}: channels ${spec.cin} -> ${spec.cout} are not divisible by groups ${groups}`);
+    throw new XcodecCheckpointError(
+      `${name}: channels ${spec.cin} -> ${spec.cout} are not divisible by groups ${groups}`,
+    );
   }
   if (stride === 1) return { ...base, w: src, taps: spec.kernel };
   if (dilation !== 1 || groups !== 1) {
@@ -113,7 +130,10 @@ export function expandBias(rt: Runtime, bias: number, cout: number, s: number): 
 }
 
 /** Output length of a convolution over T steps: the one frame-count rule every stack folds over its layers. */
-export function convOutputLength(T: number, c: { kernel: number; stride?: number; padding?: number; dilation?: number }): number {
+export function convOutputLength(
+  T: number,
+  c: { kernel: number; stride?: number; padding?: number; dilation?: number },
+): number {
   return Math.floor((T + 2 * (c.padding ?? 0) - (c.dilation ?? 1) * (c.kernel - 1) - 1) / (c.stride ?? 1)) + 1;
 }
 
@@ -136,7 +156,8 @@ export interface ConvOptions {
 
 /** Output channels [c0, c1) of a stride-1 or strided convolution with one group: rows of its packed weight. */
 export function convRows(c: Conv1d, c0: number, c1: number): Conv1d {
-  if (c.groups !== 1 || c0 < 0 || c1 > c.cout || c0 >= c1) throw new Error(`convRows: rows [${c0}, ${c1}) of a ${c.cout}-channel, ${c.groups}-group conv`);
+  if (c.groups !== 1 || c0 < 0 || c1 > c.cout || c0 >= c1)
+    throw new Error(`convRows: rows [${c0}, ${c1}) of a ${c.cout}-channel, ${c.groups}-group conv`);
   const K = c.cin * c.kernel;
   return { ...c, w: c.w + 4 * c0 * K, bias: c.bias === 0 ? 0 : c.bias + 4 * c0, cout: c1 - c0 };
 }
@@ -150,9 +171,16 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
     throw new Error(`conv1d: residual is [${residual.dims}], the output is [${c.cout}, ${Tout}]`);
   }
   const into = opts.into;
-  if (into && (into.dims[0] !== c.cout || into.dims[1] !== Tout || overlaps(into, x) ||
-    (residual && residual.ptr !== into.ptr && overlaps(into, residual)))) {
-    throw new Error(`conv1d: output buffer [${into.dims}] must be [${c.cout}, ${Tout}], apart from the input, and either the residual itself or apart from it`);
+  if (
+    into &&
+    (into.dims[0] !== c.cout ||
+      into.dims[1] !== Tout ||
+      overlaps(into, x) ||
+      (residual && residual.ptr !== into.ptr && overlaps(into, residual)))
+  ) {
+    throw new Error(
+      `conv1d: output buffer [${into.dims}] must be [${c.cout}, ${Tout}], apart from the input, and either the residual itself or apart from it`,
+    );
   }
   const out = into ?? rt.tensor([c.cout, Tout]);
   if (Tout <= 0) return out;
@@ -162,7 +190,10 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
     return out;
   }
   const mark = rt.mark();
-  let src = c.padding > 0 || opts.snake !== undefined || opts.elu ? paddedInput(rt, x, c.padding, c.padding, opts.snake, opts.elu) : x;
+  let src =
+    c.padding > 0 || opts.snake !== undefined || opts.elu
+      ? paddedInput(rt, x, c.padding, c.padding, opts.snake, opts.elu)
+      : x;
   const cinG = C / c.groups;
   const K = cinG * c.kernel;
   const rows = rt.allocBytes(4 * K);
@@ -180,8 +211,17 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
   for (let g = 0; g < c.groups; g++) {
     // groups > 1 only at stride 1 (packConv1d rejects the rest): group g reads input rows from g*cinG
     gemm(rt, {
-      out: out.ptr + 4 * g * coutG * Tout, ldo: Tout, a: c.w + 4 * g * coutG * K, lda: K, b: src.ptr + 4 * g * cinG * ldb, rows,
-      bias: c.bias === 0 ? 0 : c.bias + 4 * g * coutG, init: residual ? residual.ptr + 4 * g * coutG * Tout : 0, M: coutG, N: Tout, K,
+      out: out.ptr + 4 * g * coutG * Tout,
+      ldo: Tout,
+      a: c.w + 4 * g * coutG * K,
+      lda: K,
+      b: src.ptr + 4 * g * cinG * ldb,
+      rows,
+      bias: c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
+      init: residual ? residual.ptr + 4 * g * coutG * Tout : 0,
+      M: coutG,
+      N: Tout,
+      K,
     });
   }
   rt.release(mark);

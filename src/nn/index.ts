@@ -8,4 +8,11 @@ export * from './linear.js';
 export * from './norm.js';
 export * from './quantizer.js';
 export * from './winograd.js';
-export { KERNEL7_TILE, type WinogradTile, exactMatrices, kernelRuns, tile, winogradMatrices } from './winograd_matrices.js';
+export {
+  KERNEL7_TILE,
+  type WinogradTile,
+  exactMatrices,
+  kernelRuns,
+  tile,
+  winogradMatrices,
+} from './winograd_matrices.js';

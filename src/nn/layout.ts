@@ -12,7 +12,14 @@ export function padTime(rt: Runtime, x: Tensor, left: number, right: number): Te
 }
 
 /** A convolution's zero-padded input copy of x [C, T] (snake(x) or elu(x) when asked): [C, left + T + right]. */
-export function paddedInput(rt: Runtime, x: Tensor, left: number, right: number, snakeAlpha?: number, elu = false): Tensor {
+export function paddedInput(
+  rt: Runtime,
+  x: Tensor,
+  left: number,
+  right: number,
+  snakeAlpha?: number,
+  elu = false,
+): Tensor {
   if (elu) {
     // elu(0) = 0: the zero margins stay zero, so the whole padded copy goes through it in place
     const out = padTime(rt, x, left, right);
@@ -62,12 +69,24 @@ export function everyNthColumn(rt: Runtime, x: Tensor, step: number): Tensor {
  * x [1, N] at `fromRate` resampled to `toRate` (torchaudio.functional.resample, see io/resample.ts)
  * into a new [1, left + M + right] tensor with `left` and `right` zeros around it.
  */
-export function resampleTime(rt: Runtime, x: Tensor, fromRate: number, toRate: number, left: number, right: number): Tensor {
+export function resampleTime(
+  rt: Runtime,
+  x: Tensor,
+  fromRate: number,
+  toRate: number,
+  left: number,
+  right: number,
+): Tensor {
   const M = resampledLength(x.dims[1], fromRate, toRate);
   const out = rt.tensor([1, left + M + right]);
   const base = out.ptr >>> 2;
   rt.f32.fill(0, base, base + left);
   rt.f32.fill(0, base + left + M, base + left + M + right);
-  resampleInto(rt.f32.subarray(x.ptr >>> 2, (x.ptr >>> 2) + x.dims[1]), fromRate, toRate, rt.f32.subarray(base + left, base + left + M));
+  resampleInto(
+    rt.f32.subarray(x.ptr >>> 2, (x.ptr >>> 2) + x.dims[1]),
+    fromRate,
+    toRate,
+    rt.f32.subarray(base + left, base + left + M),
+  );
   return out;
 }

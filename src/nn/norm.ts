@@ -12,14 +12,28 @@ export interface Norm {
 }
 
 /** LayerNorm over channels for every time step. x: [C, T]. */
-export function layerNormChannels(rt: Runtime, x: Tensor, gamma: number, beta: number, eps: number, inPlace = false): Tensor {
+export function layerNormChannels(
+  rt: Runtime,
+  x: Tensor,
+  gamma: number,
+  beta: number,
+  eps: number,
+  inPlace = false,
+): Tensor {
   const out = inPlace ? x : rt.tensor(x.dims);
   launch.layerNormColumns(rt, { out: out.ptr, x: x.ptr, gamma, beta, C: x.dims[0], T: x.dims[1], eps });
   return out;
 }
 
 /** GroupNorm(C, C): each channel normalised over time. x: [C, T]. */
-export function groupNormRows(rt: Runtime, x: Tensor, gamma: number, beta: number, eps: number, inPlace = false): Tensor {
+export function groupNormRows(
+  rt: Runtime,
+  x: Tensor,
+  gamma: number,
+  beta: number,
+  eps: number,
+  inPlace = false,
+): Tensor {
   const out = inPlace ? x : rt.tensor(x.dims);
   launch.groupNormRows(rt, { out: out.ptr, x: x.ptr, gamma, beta, C: x.dims[0], T: x.dims[1], eps });
   return out;
@@ -31,7 +45,14 @@ export function groupNormStats(rt: Runtime, stats: number, row0: number, x: Tens
 }
 
 /** GroupNorm(C, C) of any stretch x [C, T] of longer rows, with their whole-row statistics [C, 2]. */
-export function groupNormApply(rt: Runtime, x: Tensor, gamma: number, beta: number, stats: number, inPlace = false): Tensor {
+export function groupNormApply(
+  rt: Runtime,
+  x: Tensor,
+  gamma: number,
+  beta: number,
+  stats: number,
+  inPlace = false,
+): Tensor {
   const out = inPlace ? x : rt.tensor(x.dims);
   launch.groupNormApply(rt, { out: out.ptr, x: x.ptr, gamma, beta, stats, C: x.dims[0], T: x.dims[1] });
   return out;

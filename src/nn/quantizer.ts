@@ -33,15 +33,38 @@ export function rvqScratch(rt: Runtime, K: number, D: number, T: number): { scor
  * The nearest codeword of each frame of x [D, T]: codes (i32 [T] at `codes`) = argmin over the
  * codebook of |e|^2 - 2 e.x. `scratch` holds the scores [K, T] and a row table (rvqScratch).
  */
-export function nearestCodewords(rt: Runtime, x: Tensor, book: Codebook, codes: number, scratch: { scores: number; rows: number }): void {
+export function nearestCodewords(
+  rt: Runtime,
+  x: Tensor,
+  book: Codebook,
+  codes: number,
+  scratch: { scores: number; rows: number },
+): void {
   const [D, T] = x.dims;
   const K = book.size;
-  launch.gemm(rt, { out: scratch.scores, ldo: T, a: book.neg2, lda: D, b: x.ptr, rows: scratch.rows, bias: book.sq, M: K, N: T, K: D });
+  launch.gemm(rt, {
+    out: scratch.scores,
+    ldo: T,
+    a: book.neg2,
+    lda: D,
+    b: x.ptr,
+    rows: scratch.rows,
+    bias: book.sq,
+    M: K,
+    N: T,
+    K: D,
+  });
   launch.argminColumns(rt, { codes, scores: scratch.scores, K, T });
 }
 
 /** One residual-VQ step over residual [D, T], in place: codes = nearestCodewords, then residual -= e[code]. */
-export function quantizeStep(rt: Runtime, residual: Tensor, book: Codebook, codes: number, scratch: { scores: number; rows: number }): void {
+export function quantizeStep(
+  rt: Runtime,
+  residual: Tensor,
+  book: Codebook,
+  codes: number,
+  scratch: { scores: number; rows: number },
+): void {
   const [D, T] = residual.dims;
   nearestCodewords(rt, residual, book, codes, scratch);
   launch.addCodewords(rt, { x: residual.ptr, embed: book.embed, codes, D, T, sign: -1 });

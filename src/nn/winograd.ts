@@ -35,15 +35,25 @@ export interface WinogradTarget {
  * columns fitting the kernel's scratch.
  */
 export function winogradApplies(rt: Runtime, c: WinogradTarget, t: WinogradTile): boolean {
-  return kernelRuns(t) && c.stride === 1 && c.groups === 1 && c.kernel === t.r && c.cout % 4 === 0 &&
-    winogradChunkTiles(rt, t.alpha, c.cin, c.cout) > 0;
+  return (
+    kernelRuns(t) &&
+    c.stride === 1 &&
+    c.groups === 1 &&
+    c.kernel === t.r &&
+    c.cout % 4 === 0 &&
+    winogradChunkTiles(rt, t.alpha, c.cin, c.cout) > 0
+  );
 }
 
 /**
  * The Winograd form of a stride-1 conv whose weight `c.w` is PyTorch's [cout, cin, kernel]: U, BT and
  * AT in one region at `at` (the caller's allocator top, released and re-kept by the caller).
  */
-export function packConvWinograd(rt: Runtime, c: WinogradTarget, t: WinogradTile): { winograd: WinogradConv; bytes: number; base: number } {
+export function packConvWinograd(
+  rt: Runtime,
+  c: WinogradTarget,
+  t: WinogradTile,
+): { winograd: WinogradConv; bytes: number; base: number } {
   const { AT, G, BT } = winogradMatrices(t);
   const uFloats = t.alpha * c.cout * c.cin;
   const bytes = 4 * (uFloats + BT.length + AT.length);
@@ -66,8 +76,14 @@ export function packConvWinograd(rt: Runtime, c: WinogradTarget, t: WinogradTile
  * left, and on the right enough for the last lane group of a multiple of 8 tile columns (whole quads
  * of blocks) to read its taps. snake/elu apply to the padded copy as in conv1d.
  */
-export function convWinograd(rt: Runtime, x: Tensor, c: WinogradTarget, wg: WinogradConv, out: Tensor,
-  opts: { snake?: number; elu?: boolean; origin?: number }): void {
+export function convWinograd(
+  rt: Runtime,
+  x: Tensor,
+  c: WinogradTarget,
+  wg: WinogradConv,
+  out: Tensor,
+  opts: { snake?: number; elu?: boolean; origin?: number },
+): void {
   const [, T] = x.dims;
   const Tout = out.dims[1];
   const d = c.dilation;
@@ -81,8 +97,21 @@ export function convWinograd(rt: Runtime, x: Tensor, c: WinogradTarget, wg: Wino
   const mark = rt.mark();
   const xq = paddedInput(rt, x, left, length - left - T, opts.snake, opts.elu);
   convWinogradKernel(rt, {
-    out: out.ptr, x: xq.ptr, ldx: length, u: wg.u, bias: c.bias, bt: wg.bt, at: wg.at, alpha: wg.alpha, m: wg.m,
-    cin: c.cin, cout: c.cout, tout: Tout, dilation: d, shift, tiles,
+    out: out.ptr,
+    x: xq.ptr,
+    ldx: length,
+    u: wg.u,
+    bias: c.bias,
+    bt: wg.bt,
+    at: wg.at,
+    alpha: wg.alpha,
+    m: wg.m,
+    cin: c.cin,
+    cout: c.cout,
+    tout: Tout,
+    dilation: d,
+    shift,
+    tiles,
   });
   rt.release(mark);
 }

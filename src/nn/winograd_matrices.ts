@@ -30,16 +30,31 @@ export interface WinogradMatrices {
  * max error 15.7x the direct conv's, against 37.8x for +-3 in place of +-3/2, 60x for +-1/4; F(2, 7)
  * (8 for 2, 1.75x fewer products) was 9.6x, F(6, 7) (12 for 6) 23x.
  */
-export const KERNEL7_TILE: WinogradTile = tile(4, 7, [[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [1, 2], [-1, 2], [3, 2], [-3, 2]]);
+export const KERNEL7_TILE: WinogradTile = tile(4, 7, [
+  [0, 1],
+  [1, 1],
+  [-1, 1],
+  [2, 1],
+  [-2, 1],
+  [1, 2],
+  [-1, 2],
+  [3, 2],
+  [-3, 2],
+]);
 
 /**
  * A tile of m outputs for r taps. The points must be 0 then pairs +a, -a (conv_winograd computes each
  * pair's rows from one set of even and one of odd products, which is exact only for that structure).
  */
 export function tile(m: number, r: number, points: readonly Point[]): WinogradTile {
-  if (points.length !== m + r - 2) throw new Error(`F(${m}, ${r}) needs ${m + r - 2} finite points, got ${points.length}`);
-  const paired = points[0][0] === 0 && points.length % 2 === 1 &&
-    points.slice(1).every((p, i) => i % 2 === 1 || (points[i + 2][0] === -p[0] && points[i + 2][1] === p[1] && p[0] !== 0));
+  if (points.length !== m + r - 2)
+    throw new Error(`F(${m}, ${r}) needs ${m + r - 2} finite points, got ${points.length}`);
+  const paired =
+    points[0][0] === 0 &&
+    points.length % 2 === 1 &&
+    points
+      .slice(1)
+      .every((p, i) => i % 2 === 1 || (points[i + 2][0] === -p[0] && points[i + 2][1] === p[1] && p[0] !== 0));
   if (!paired) throw new Error(`F(${m}, ${r}): the points must be 0 followed by pairs +a, -a`);
   return { m, r, alpha: m + r - 1, points };
 }
@@ -143,8 +158,10 @@ export function kernelRuns(t: WinogradTile): boolean {
   const { AT, BT } = exactMatrices(t);
   const zeroBT = (p: number, k: number) => (p === 0 ? k % 2 === 1 : p === 9 ? k % 2 === 0 : k === 0 || k === 9);
   const zeroAT = (i: number, p: number) => (p === 0 ? i > 0 : p === 9 ? i < 3 : false);
-  return BT.every((row, p) => row.every((v, k) => isZero(v) === zeroBT(p, k))) &&
-    AT.every((row, i) => row.every((v, p) => isZero(v) === zeroAT(i, p)));
+  return (
+    BT.every((row, p) => row.every((v, k) => isZero(v) === zeroBT(p, k))) &&
+    AT.every((row, i) => row.every((v, p) => isZero(v) === zeroAT(i, p)))
+  );
 }
 
 const cache = new Map<WinogradTile, WinogradMatrices>();

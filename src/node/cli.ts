@@ -15,7 +15,15 @@ import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
 import { CONV_ALGORITHMS } from '../api/xcodec_model_sync.js';
-import { type CodesInput, type ConvAlgorithm, type FloatTensor, XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModelSync } from './index.js';
+import {
+  type CodesInput,
+  type ConvAlgorithm,
+  type FloatTensor,
+  XcodecError,
+  XcodecFeatureExtractor,
+  XcodecInputError,
+  XcodecModelSync,
+} from './index.js';
 import { writeAtomic } from './files.js';
 import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
 import { type TokenizeOptions, tokenize } from './tokenize.js';
@@ -78,7 +86,9 @@ function flagValue(argv: string[], i: number): string {
 function flagNumber(flag: string, v: string, integer: boolean): number {
   const n = Number(v);
   if (integer ? !Number.isInteger(n) || n < 1 : !Number.isFinite(n)) {
-    throw new XcodecInputError(integer ? `${flag} ${v} is not accepted; accepted: an integer >= 1` : `${flag} ${v} is not a number (kbps)`);
+    throw new XcodecInputError(
+      integer ? `${flag} ${v} is not accepted; accepted: an integer >= 1` : `${flag} ${v} is not a number (kbps)`,
+    );
   }
   return n;
 }
@@ -106,7 +116,8 @@ export function parseArgs(argv: string[]): Args {
     else if (a.startsWith('-')) throw new XcodecInputError(`unknown option ${a}\n\n${USAGE}`);
     else positional.push(a);
   }
-  if (positional.length > 1) throw new XcodecInputError(`expected one input file, got ${positional.length}: ${positional.join(' ')}`);
+  if (positional.length > 1)
+    throw new XcodecInputError(`expected one input file, got ${positional.length}: ${positional.join(' ')}`);
   args.input = positional[0];
   return args;
 }
@@ -114,7 +125,6 @@ export function parseArgs(argv: string[]): Args {
 function log(args: Args, msg: string): void {
   if (!args.quiet) process.stderr.write(`${msg}\n`);
 }
-
 
 function readInputFile(path: string): Uint8Array {
   try {
@@ -125,28 +135,62 @@ function readInputFile(path: string): Uint8Array {
 }
 
 /** Audio file or .npy -> input_values [B, 1, N] plus the unpadded lengths. */
-async function loadInput(path: string, model: XcodecModelSync, modelDir: string, args: Args): Promise<{ x: FloatTensor; lengths: number[] }> {
+async function loadInput(
+  path: string,
+  model: XcodecModelSync,
+  modelDir: string,
+  args: Args,
+): Promise<{ x: FloatTensor; lengths: number[] }> {
   const ext = extname(path).toLowerCase();
-  const fe = await XcodecFeatureExtractor.fromPretrained(modelDir).catch(() =>
-    new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
+  const fe = await XcodecFeatureExtractor.fromPretrained(modelDir).catch(
+    () =>
+      new XcodecFeatureExtractor({
+        featureSize: 1,
+        samplingRate: model.config.sampleRate,
+        paddingValue: 0,
+        hopLength: model.config.hopLength,
+        paddingSide: 'right',
+      }),
+  );
   const bytes = readInputFile(path);
   if (ext === '.npy') {
     const a = readNpy(bytes);
-    const data = a.data instanceof Float32Array ? a.data : a.data instanceof Float64Array ? Float32Array.from(a.data) : null;
+    const data =
+      a.data instanceof Float32Array ? a.data : a.data instanceof Float64Array ? Float32Array.from(a.data) : null;
     if (!data) throw new XcodecInputError(`${path}: dtype ${a.dtype} is not audio; accepted: float32 or float64`);
-    if (a.shape.length === 3 && a.shape[1] === 1) return { x: { data, dims: a.shape }, lengths: Array(a.shape[0]).fill(a.shape[2]) };
-    if (a.shape.length === 1) return { x: fe.call(data, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [data.length] };
-    throw new XcodecInputError(`${path}: shape (${a.shape.join(', ')}) is not accepted; accepted: (B, 1, N) input_values or (N,) mono samples`);
+    if (a.shape.length === 3 && a.shape[1] === 1)
+      return { x: { data, dims: a.shape }, lengths: Array(a.shape[0]).fill(a.shape[2]) };
+    if (a.shape.length === 1)
+      return { x: fe.call(data, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [data.length] };
+    throw new XcodecInputError(
+      `${path}: shape (${a.shape.join(', ')}) is not accepted; accepted: (B, 1, N) input_values or (N,) mono samples`,
+    );
   }
   let source: AudioSource | null = null;
-  const mono = await loadAudio(bytes, { sampleRate: model.config.sampleRate, fileName: path, onSource: (s) => { source = s; } });
+  const mono = await loadAudio(bytes, {
+    sampleRate: model.config.sampleRate,
+    fileName: path,
+    onSource: (s) => {
+      source = s;
+    },
+  });
   const { format, sampleRate, channels, samples } = source!;
-  log(args, `read ${path}: ${format}, ${channels} channel(s), ${sampleRate} Hz, ${(samples / sampleRate).toFixed(2)} s` +
-    (sampleRate !== model.config.sampleRate ? ` (resampled to ${model.config.sampleRate} Hz)` : '') + (channels > 1 ? ' (downmixed by the mean)' : ''));
+  log(
+    args,
+    `read ${path}: ${format}, ${channels} channel(s), ${sampleRate} Hz, ${(samples / sampleRate).toFixed(2)} s` +
+      (sampleRate !== model.config.sampleRate ? ` (resampled to ${model.config.sampleRate} Hz)` : '') +
+      (channels > 1 ? ' (downmixed by the mean)' : ''),
+  );
   return { x: fe.call(mono, { samplingRate: fe.config.samplingRate }).inputValues, lengths: [mono.length] };
 }
 
-function writeAudio(path: string, audio: FloatTensor, lengths: number[] | null, sampleRate: number, rescale: boolean): void {
+function writeAudio(
+  path: string,
+  audio: FloatTensor,
+  lengths: number[] | null,
+  sampleRate: number,
+  rescale: boolean,
+): void {
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') {
     writeAtomic(path, writeNpy(audio.data, audio.dims));
@@ -154,36 +198,49 @@ function writeAudio(path: string, audio: FloatTensor, lengths: number[] | null, 
   }
   if (ext !== '.wav') throw new XcodecInputError(`output ${path}: accepted extensions are .wav and .npy`);
   const [B, , N] = audio.dims;
-  if (B !== 1) throw new XcodecInputError(`output ${path}: a WAV file holds one signal but the batch has ${B}; write .npy instead`);
+  if (B !== 1)
+    throw new XcodecInputError(
+      `output ${path}: a WAV file holds one signal but the batch has ${B}; write .npy instead`,
+    );
   const n = lengths ? Math.min(lengths[0], N) : N;
   writeAtomic(path, encodeWav(audio.data.subarray(0, n), sampleRate, { rescale }));
 }
 
 function readCodes(path: string): CodesInput {
-  if (extname(path).toLowerCase() !== '.npy') throw new XcodecInputError(`${path}: codes must be a .npy file (int64, shape (B, nq, T))`);
+  if (extname(path).toLowerCase() !== '.npy')
+    throw new XcodecInputError(`${path}: codes must be a .npy file (int64, shape (B, nq, T))`);
   const a = readNpy(readInputFile(path));
   if (!(a.data instanceof BigInt64Array || a.data instanceof Int32Array)) {
     throw new XcodecInputError(`${path}: dtype ${a.dtype} is not accepted for codes; accepted: int64 or int32`);
   }
-  if (a.shape.length !== 3) throw new XcodecInputError(`${path}: shape (${a.shape.join(', ')}) is not accepted; codes are (B, nq, T)`);
+  if (a.shape.length !== 3)
+    throw new XcodecInputError(`${path}: shape (${a.shape.join(', ')}) is not accepted; codes are (B, nq, T)`);
   return { data: a.data, dims: a.shape };
 }
 
 /** Hub downloads: a bar per file on a terminal (cli-progress), else a line per 10% of each file. */
-async function downloadProgress(args: Args): Promise<{ onProgress: (file: string, loaded: number, total: number) => void; stop(): void }> {
+async function downloadProgress(
+  args: Args,
+): Promise<{ onProgress: (file: string, loaded: number, total: number) => void; stop(): void }> {
   if (args.quiet) return { onProgress() {}, stop() {} };
   if (process.stderr.isTTY) {
     const imported = await import('cli-progress');
     const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
-    const bars = new cliProgress.MultiBar({
-      format: 'download {file} [{bar}] {percentage}% | {loadedMiB}/{totalMiB} MiB | ETA {eta_formatted}', stream: process.stderr, hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const bars = new cliProgress.MultiBar(
+      {
+        format: 'download {file} [{bar}] {percentage}% | {loadedMiB}/{totalMiB} MiB | ETA {eta_formatted}',
+        stream: process.stderr,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     const byFile = new Map<string, ReturnType<typeof bars.create>>();
     const mib = (n: number) => (n / 2 ** 20).toFixed(1);
     return {
       onProgress(file, loaded, total) {
         let bar = byFile.get(file);
-        if (!bar) byFile.set(file, (bar = bars.create(total || 1, 0, { file, loadedMiB: '0.0', totalMiB: mib(total) })));
+        if (!bar)
+          byFile.set(file, (bar = bars.create(total || 1, 0, { file, loadedMiB: '0.0', totalMiB: mib(total) })));
         bar.update(loaded, { file, loadedMiB: mib(loaded), totalMiB: mib(total) });
       },
       stop: () => bars.stop(),
@@ -218,8 +275,11 @@ async function loadModel(args: Args): Promise<XcodecModelSync> {
       }
     },
   }).finally(() => download.stop());
-  log(args, `model loaded in ${((performance.now() - started) / 1000).toFixed(2)} s (${model.config.semantic.modelType}, ` +
-    `${model.config.numQuantizers} quantizers, bandwidths ${model.config.targetBandwidths.join('/')} kbps, ${model.simdFlavour} SIMD)`);
+  log(
+    args,
+    `model loaded in ${((performance.now() - started) / 1000).toFixed(2)} s (${model.config.semantic.modelType}, ` +
+      `${model.config.numQuantizers} quantizers, bandwidths ${model.config.targetBandwidths.join('/')} kbps, ${model.simdFlavour} SIMD)`,
+  );
   return model;
 }
 
@@ -246,13 +306,22 @@ function requireIO(args: Args): { input: string; output: string } {
 
 /** `xcodec tokenize` options: several inputs and its own flags. */
 function parseTokenizeArgs(argv: string[]): { o: TokenizeOptions; queue?: { url: string; name: string } } {
-  const o: TokenizeOptions = { inputs: [], outDir: '', model: DEFAULT_MODEL, format: 'codes', dtype: 'int16', jobs: Math.min(2, availableParallelism()), quiet: false };
+  const o: TokenizeOptions = {
+    inputs: [],
+    outDir: '',
+    model: DEFAULT_MODEL,
+    format: 'codes',
+    dtype: 'int16',
+    jobs: Math.min(2, availableParallelism()),
+    quiet: false,
+  };
   let queue: string | undefined;
   let queueName = DEFAULT_QUEUE_NAME;
   let jobsGiven = false;
   const fraction = (flag: string, v: string) => {
     const m = /^(\d+)\/(\d+)$/.exec(v);
-    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: I/N with 0 <= I < N, e.g. 0/4`);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
+      throw new XcodecInputError(`${flag} ${v} is not accepted; accepted: I/N with 0 <= I < N, e.g. 0/4`);
     return { index: Number(m[1]), count: Number(m[2]) };
   };
   for (let i = 1; i < argv.length; i++) {
@@ -263,16 +332,20 @@ function parseTokenizeArgs(argv: string[]): { o: TokenizeOptions; queue?: { url:
     else if (a === '--bandwidth') o.bandwidth = flagNumber(a, value(), false);
     else if (a === '--format') {
       const v = value();
-      if (v !== 'codes' && v !== 'yue') throw new XcodecInputError(`--format ${v} is not accepted; accepted: codes, yue`);
+      if (v !== 'codes' && v !== 'yue')
+        throw new XcodecInputError(`--format ${v} is not accepted; accepted: codes, yue`);
       o.format = v;
     } else if (a === '--dtype') {
       const v = value();
-      if (v !== 'int16' && v !== 'int32' && v !== 'int64') throw new XcodecInputError(`--dtype ${v} is not accepted; accepted: int16, int32, int64`);
+      if (v !== 'int16' && v !== 'int32' && v !== 'int64')
+        throw new XcodecInputError(`--dtype ${v} is not accepted; accepted: int16, int32, int64`);
       o.dtype = v;
     } else if (a === '--shard') o.shard = fraction(a, value());
     else if (a === '--worker') o.worker = fraction(a, value());
-    else if (a === '--jobs') { o.jobs = flagNumber(a, value(), true); jobsGiven = true; }
-    else if (a === '--threads') o.threads = flagNumber(a, value(), true);
+    else if (a === '--jobs') {
+      o.jobs = flagNumber(a, value(), true);
+      jobsGiven = true;
+    } else if (a === '--threads') o.threads = flagNumber(a, value(), true);
     else if (a === '--queue') queue = value();
     else if (a === '--queue-name') queueName = value();
     else if (a === '-q' || a === '--quiet') o.quiet = true;
@@ -280,16 +353,23 @@ function parseTokenizeArgs(argv: string[]): { o: TokenizeOptions; queue?: { url:
     else o.inputs.push(a);
   }
   if (!o.outDir) throw new XcodecInputError(`tokenize: missing -o OUT_DIR\n\n${USAGE}`);
-  if (o.inputs.length === 0) throw new XcodecInputError(`tokenize: no inputs (files, directories or .jsonl manifests)\n\n${USAGE}`);
+  if (o.inputs.length === 0)
+    throw new XcodecInputError(`tokenize: no inputs (files, directories or .jsonl manifests)\n\n${USAGE}`);
   if (queue !== undefined && (jobsGiven || o.threads !== undefined)) {
-    throw new XcodecInputError('tokenize --queue: --jobs and --threads belong to `xcodec worker` (the workers encode; this command only enqueues and waits)');
+    throw new XcodecInputError(
+      'tokenize --queue: --jobs and --threads belong to `xcodec worker` (the workers encode; this command only enqueues and waits)',
+    );
   }
   return { o, queue: queue === undefined ? undefined : { url: queue, name: queueName } };
 }
 
 /** `xcodec worker` options. */
 function parseWorkerArgs(argv: string[]): WorkerOptions {
-  const w: Partial<WorkerOptions> & { name: string; jobs: number; quiet: boolean } = { name: DEFAULT_QUEUE_NAME, jobs: Math.min(2, availableParallelism()), quiet: false };
+  const w: Partial<WorkerOptions> & { name: string; jobs: number; quiet: boolean } = {
+    name: DEFAULT_QUEUE_NAME,
+    jobs: Math.min(2, availableParallelism()),
+    quiet: false,
+  };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     const value = () => flagValue(argv, i++);
@@ -299,7 +379,10 @@ function parseWorkerArgs(argv: string[]): WorkerOptions {
     else if (a === '--threads') w.threads = flagNumber(a, value(), true);
     else if (a === '--stalled-interval') w.stalledIntervalMs = flagNumber(a, value(), true);
     else if (a === '-q' || a === '--quiet') w.quiet = true;
-    else throw new XcodecInputError(`worker: ${a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`}\n\n${USAGE}`);
+    else
+      throw new XcodecInputError(
+        `worker: ${a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`}\n\n${USAGE}`,
+      );
   }
   if (w.url === undefined) throw new XcodecInputError(`worker: missing --queue redis://HOST:PORT\n\n${USAGE}`);
   return w as WorkerOptions;
@@ -320,7 +403,10 @@ export async function main(argv: string[]): Promise<number> {
     args.input ??= DEFAULT_SAMPLE;
     args.output ??= 'xcodec-demo-reconstruction.wav';
     if (args.model === DEFAULT_MODEL) {
-      log(args, 'demo: the embedded default model has RANDOM weights (a tiny test checkpoint): the reconstruction sounds like noise.');
+      log(
+        args,
+        'demo: the embedded default model has RANDOM weights (a tiny test checkpoint): the reconstruction sounds like noise.',
+      );
       log(args, '      For real audio run with --model <dir of hf-audio/xcodec-hubert-librispeech> (see README).');
     }
     args.command = 'roundtrip';
@@ -329,14 +415,23 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (args.command === 'encode') {
       const { input, output } = requireIO(args);
-      if (extname(output).toLowerCase() !== '.npy') throw new XcodecInputError(`encode writes codes as .npy; got -o ${output}`);
+      if (extname(output).toLowerCase() !== '.npy')
+        throw new XcodecInputError(`encode writes codes as .npy; got -o ${output}`);
       const { x } = await loadInput(input, model, args.model, args);
       const t = performance.now();
       const long = x.dims[0] * x.dims[2] > PROGRESS_SECONDS * model.config.sampleRate;
-      const { audioCodes } = model.encode(x, { bandwidth: args.bandwidth, onProgress: progressLog(args, 'encoding', 'steps', long) });
-      log(args, `encoded ${(x.dims[2] / model.config.sampleRate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+      const { audioCodes } = model.encode(x, {
+        bandwidth: args.bandwidth,
+        onProgress: progressLog(args, 'encoding', 'steps', long),
+      });
+      log(
+        args,
+        `encoded ${(x.dims[2] / model.config.sampleRate).toFixed(2)} s in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+      );
       writeAtomic(output, writeNpy(audioCodes.data, audioCodes.dims));
-      process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? Math.max(...model.config.targetBandwidths)} kbps -> ${output}\n`);
+      process.stdout.write(
+        `audio_codes (${audioCodes.dims.join(', ')}) at ${args.bandwidth ?? Math.max(...model.config.targetBandwidths)} kbps -> ${output}\n`,
+      );
       return 0;
     }
     if (args.command === 'decode') {
@@ -358,9 +453,13 @@ export async function main(argv: string[]): Promise<number> {
       const secs = x.dims[2] / model.config.sampleRate;
       const took = (performance.now() - t) / 1000;
       const bw = args.bandwidth ?? Math.max(...model.config.targetBandwidths);
-      process.stdout.write(`audio_codes (${audioCodes.dims.join(', ')}) at ${bw} kbps (${audioCodes.dims[1]} quantizers)\n`);
+      process.stdout.write(
+        `audio_codes (${audioCodes.dims.join(', ')}) at ${bw} kbps (${audioCodes.dims[1]} quantizers)\n`,
+      );
       writeAudio(output, audioValues, lengths, model.config.sampleRate, args.rescale);
-      process.stdout.write(`reconstruction of ${secs.toFixed(2)} s written to ${output} (encode + decode took ${took.toFixed(2)} s, ${(secs / took).toFixed(1)}x real time)\n`);
+      process.stdout.write(
+        `reconstruction of ${secs.toFixed(2)} s written to ${output} (encode + decode took ${took.toFixed(2)} s, ${(secs / took).toFixed(1)}x real time)\n`,
+      );
       return 0;
     }
     throw new XcodecInputError(`unknown command "${args.command}"\n\n${USAGE}`);
@@ -380,13 +479,18 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
-    if (e instanceof XcodecError) {
-      process.stderr.write(`xcodec: ${e.name}: ${e.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`xcodec: unexpected error: ${(e as Error).stack ?? e}\n`);
-      process.exitCode = 70;
-    }
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      if (e instanceof XcodecError) {
+        process.stderr.write(`xcodec: ${e.name}: ${e.message}\n`);
+        process.exitCode = 1;
+      } else {
+        process.stderr.write(`xcodec: unexpected error: ${(e as Error).stack ?? e}\n`);
+        process.exitCode = 70;
+      }
+    },
+  );
 }

@@ -16,7 +16,9 @@ export function fileSource(path: string): ByteSource {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new XcodecCheckpointError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new XcodecCheckpointError(
+      `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   try {
     const st = fstatSync(fd);
@@ -30,9 +32,12 @@ export function fileSource(path: string): ByteSource {
     size,
     read(offset, length, into) {
       // readSync may return fewer bytes than asked (large reads, pipes): loop until done
-      for (let done = 0; done < length;) {
+      for (let done = 0; done < length; ) {
         const n = readSync(fd, into, done, length - done, offset + done);
-        if (n <= 0) throw new XcodecCheckpointError(`${path}: unexpected end of file at byte ${offset + done} (was it truncated while open?)`);
+        if (n <= 0)
+          throw new XcodecCheckpointError(
+            `${path}: unexpected end of file at byte ${offset + done} (was it truncated while open?)`,
+          );
         done += n;
       }
     },
@@ -59,13 +64,18 @@ export async function readConfigFile(dir: string, name: string): Promise<unknown
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new XcodecConfigError(`${path}: cannot read (${code ?? (e as Error).message}); a model directory needs ${name} as written by save_pretrained`);
+    throw new XcodecConfigError(
+      `${path}: cannot read (${code ?? (e as Error).message}); a model directory needs ${name} as written by save_pretrained`,
+    );
   }
   return parseStrictJson(bytes, path, XcodecConfigError);
 }
 
 /** A checkpoint directory's tensors (model.safetensors or an index and its shards). */
-export async function openCheckpointDir(dir: string, onProgress?: (loaded: number, total: number) => void): Promise<CheckpointSource> {
+export async function openCheckpointDir(
+  dir: string,
+  onProgress?: (loaded: number, total: number) => void,
+): Promise<CheckpointSource> {
   return (await SafetensorsCheckpoint.open(dirLookup(dir))).source(onProgress);
 }
 
@@ -76,7 +86,11 @@ export function writeAtomic(path: string, bytes: Uint8Array | string): void {
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* nothing to clean */
+    }
     throw new XcodecInputError(`cannot write ${path}: ${(e as Error).message}`);
   }
 }

@@ -14,7 +14,20 @@
 // @huggingface/hub (npm) writes the same layout but no refs/ for a file download and has no offline
 // mode; the part of it needed here is small, so it is written out below.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { XcodecCheckpointError, XcodecInputError, describe } from '../errors.js';
@@ -70,7 +83,9 @@ async function request(url: string, init: RequestInit, what: string): Promise<Re
     return await fetch(url, init);
   } catch (e) {
     const cause = (e as Error & { cause?: { message?: string; code?: string } }).cause;
-    const err = new XcodecCheckpointError(`${what}: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? (e as Error).message}`);
+    const err = new XcodecCheckpointError(
+      `${what}: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? (e as Error).message}`,
+    );
     (err as XcodecCheckpointError & { network?: boolean }).network = true;
     throw err;
   }
@@ -79,20 +94,37 @@ async function request(url: string, init: RequestInit, what: string): Promise<Re
 /** HEAD of a file's resolve URL: null when the repository has no such file (404). */
 async function fileMeta(repo: Repo, file: string): Promise<Meta | null> {
   const url = `${repo.endpoint}/${repo.id}/resolve/${encodeURIComponent(repo.pinned ?? repo.revision)}/${file}`;
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}) };
+  const headers: Record<string, string> = {
+    'accept-encoding': 'identity',
+    ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}),
+  };
   let res = await request(url, { method: 'HEAD', headers, redirect: 'manual' }, url);
   // a relative redirect is the Hub's own (a renamed repository): follow it; an absolute one is the file's storage
-  for (let hops = 0; res.status >= 300 && res.status < 400 && (res.headers.get('location') ?? '').startsWith('/') && hops < 5; hops++) {
-    res = await request(new URL(res.headers.get('location')!, url).href, { method: 'HEAD', headers, redirect: 'manual' }, url);
+  for (
+    let hops = 0;
+    res.status >= 300 && res.status < 400 && (res.headers.get('location') ?? '').startsWith('/') && hops < 5;
+    hops++
+  ) {
+    res = await request(
+      new URL(res.headers.get('location')!, url).href,
+      { method: 'HEAD', headers, redirect: 'manual' },
+      url,
+    );
   }
   if (res.status === 404) return null;
-  if (res.status === 401 || res.status === 403) throw new XcodecCheckpointError(`${url}: HTTP ${res.status} (a gated or private repository needs a token: set HF_TOKEN)`);
-  if (!(res.ok || (res.status >= 300 && res.status < 400))) throw new XcodecCheckpointError(`${url}: HTTP ${res.status} ${res.statusText}`);
+  if (res.status === 401 || res.status === 403)
+    throw new XcodecCheckpointError(
+      `${url}: HTTP ${res.status} (a gated or private repository needs a token: set HF_TOKEN)`,
+    );
+  if (!(res.ok || (res.status >= 300 && res.status < 400)))
+    throw new XcodecCheckpointError(`${url}: HTTP ${res.status} ${res.statusText}`);
   const h = res.headers;
   const commit = h.get('x-repo-commit');
   const etag = h.get('x-linked-etag') ?? h.get('etag');
   if (!commit || !COMMIT.test(commit) || !etag) {
-    throw new XcodecCheckpointError(`${url}: the server sent no X-Repo-Commit or ETag, which the Hub always sends; is ${repo.endpoint} a Hugging Face Hub endpoint?`);
+    throw new XcodecCheckpointError(
+      `${url}: the server sent no X-Repo-Commit or ETag, which the Hub always sends; is ${repo.endpoint} a Hugging Face Hub endpoint?`,
+    );
   }
   const size = Number(h.get('x-linked-size') ?? h.get('content-length') ?? NaN);
   const location = h.get('location') ? new URL(h.get('location')!, url).href : url;
@@ -103,7 +135,10 @@ async function fileMeta(repo: Repo, file: string): Promise<Meta | null> {
 async function downloadBlob(repo: Repo, file: string, meta: Meta, blob: string): Promise<void> {
   const part = `${blob}.incomplete`;
   let have = existsSync(part) ? statSync(part).size : 0;
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}) };
+  const headers: Record<string, string> = {
+    'accept-encoding': 'identity',
+    ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}),
+  };
   if (have > 0) headers.range = `bytes=${have}-`;
   const res = await request(meta.location, { headers, redirect: 'follow' }, `${repo.id}/${file}: download`);
   if (res.status === 416 && meta.size !== null && have === meta.size) {
@@ -112,23 +147,27 @@ async function downloadBlob(repo: Repo, file: string, meta: Meta, blob: string):
   }
   if (!res.ok || !res.body) throw new XcodecCheckpointError(`${meta.location}: HTTP ${res.status} ${res.statusText}`);
   if (res.status !== 206) have = 0; // the server sent the whole file: start over
-  const total = meta.size ?? (have + Number(res.headers.get('content-length') ?? 0));
+  const total = meta.size ?? have + Number(res.headers.get('content-length') ?? 0);
   const fd = openSync(part, have > 0 ? 'a' : 'w');
   let loaded = have;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
+      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
       loaded += chunk.length;
       repo.onProgress?.(file, loaded, total);
     }
   } catch (e) {
-    throw new XcodecCheckpointError(`${repo.id}/${file}: download failed after ${loaded} of ${total} bytes (${(e as Error).message}); ` +
-      `run again to resume from ${part}`);
+    throw new XcodecCheckpointError(
+      `${repo.id}/${file}: download failed after ${loaded} of ${total} bytes (${(e as Error).message}); ` +
+        `run again to resume from ${part}`,
+    );
   } finally {
     closeSync(fd);
   }
   if (meta.size !== null && loaded !== meta.size) {
-    throw new XcodecCheckpointError(`${repo.id}/${file}: download ended after ${loaded} of ${meta.size} bytes; run again to resume from ${part}`);
+    throw new XcodecCheckpointError(
+      `${repo.id}/${file}: download ended after ${loaded} of ${meta.size} bytes; run again to resume from ${part}`,
+    );
   }
   renameSync(part, blob);
 }
@@ -155,15 +194,22 @@ function cachedCommit(repo: Repo): string | null {
  * The path of one file of the revision in the cache, downloading it when needed; null when the
  * repository has no such file and `required` is false.
  */
-async function hubFile(repo: Repo, file: string, required: boolean, commitSeen: { commit?: string }): Promise<string | null> {
+async function hubFile(
+  repo: Repo,
+  file: string,
+  required: boolean,
+  commitSeen: { commit?: string },
+): Promise<string | null> {
   const fromCache = (why: string): string | null => {
     const commit = commitSeen.commit ?? cachedCommit(repo);
     const pointer = commit ? join(repo.dir, 'snapshots', commit, file) : null;
     if (pointer && existsSync(pointer)) return pointer;
     if (!required) return null;
     const missing = commit ? `snapshots/${commit}/${file}` : `refs/${repo.revision}`;
-    throw new XcodecCheckpointError(`${repo.id}@${repo.revision}: ${why}, and the cache ${repo.dir} has no ${missing}` +
-      `${repo.offline ? ' (download it once online, with this package or huggingface_hub, then it loads offline)' : ''}`);
+    throw new XcodecCheckpointError(
+      `${repo.id}@${repo.revision}: ${why}, and the cache ${repo.dir} has no ${missing}` +
+        `${repo.offline ? ' (download it once online, with this package or huggingface_hub, then it loads offline)' : ''}`,
+    );
   };
   if (repo.offline) return fromCache('offline (HF_HUB_OFFLINE)');
   let meta: Meta | null;
@@ -175,7 +221,9 @@ async function hubFile(repo: Repo, file: string, required: boolean, commitSeen: 
   }
   if (!meta) {
     if (required) {
-      throw new XcodecCheckpointError(`${repo.endpoint}/${repo.id}/resolve/${repo.revision}/${file}: not found (HTTP 404): is "${repo.id}" an X-Codec repository at revision "${repo.revision}"?`);
+      throw new XcodecCheckpointError(
+        `${repo.endpoint}/${repo.id}/resolve/${repo.revision}/${file}: not found (HTTP 404): is "${repo.id}" an X-Codec repository at revision "${repo.revision}"?`,
+      );
     }
     return null;
   }
@@ -188,7 +236,8 @@ async function hubFile(repo: Repo, file: string, required: boolean, commitSeen: 
   }
   const pointer = join(repo.dir, 'snapshots', meta.commit, file);
   if (existsSync(pointer)) return pointer;
-  if (!/^[\w.-]+$/.test(meta.etag)) throw new XcodecCheckpointError(`${repo.id}/${file}: the ETag ${describe(meta.etag)} cannot name a blob`);
+  if (!/^[\w.-]+$/.test(meta.etag))
+    throw new XcodecCheckpointError(`${repo.id}/${file}: the ETag ${describe(meta.etag)} cannot name a blob`);
   const blob = join(repo.dir, 'blobs', meta.etag);
   mkdirSync(dirname(blob), { recursive: true });
   if (!existsSync(blob)) await downloadBlob(repo, file, meta, blob);
@@ -201,7 +250,10 @@ async function hubFile(repo: Repo, file: string, required: boolean, commitSeen: 
  * the index and its shards) are in the cache; returns the snapshot directory.
  */
 export async function snapshotDownload(repoId: string, options: HubOptions = {}): Promise<string> {
-  if (!REPO_ID.test(repoId) || repoId.includes('..')) throw new XcodecInputError(`"${repoId}" is neither a local directory nor a Hub repository id like "hf-audio/xcodec-hubert-librispeech"`);
+  if (!REPO_ID.test(repoId) || repoId.includes('..'))
+    throw new XcodecInputError(
+      `"${repoId}" is neither a local directory nor a Hub repository id like "hf-audio/xcodec-hubert-librispeech"`,
+    );
   const env = process.env;
   const repo: Repo = {
     id: repoId,
@@ -212,16 +264,27 @@ export async function snapshotDownload(repoId: string, options: HubOptions = {})
     dir: join(hubCacheDir(options), `models--${repoId.replace('/', '--')}`),
     onProgress: options.onProgress,
   };
-  if (/[\\]|\.\./.test(repo.revision)) throw new XcodecInputError(`revision ${describe(repo.revision)} is not accepted; accepted: a branch, tag or commit name`);
+  if (/[\\]|\.\./.test(repo.revision))
+    throw new XcodecInputError(
+      `revision ${describe(repo.revision)} is not accepted; accepted: a branch, tag or commit name`,
+    );
   const seen: { commit?: string } = {};
   const config = (await hubFile(repo, 'config.json', true, seen))!;
   await hubFile(repo, 'preprocessor_config.json', false, seen);
   if (!(await hubFile(repo, 'model.safetensors', false, seen))) {
     const indexPath = await hubFile(repo, 'model.safetensors.index.json', false, seen);
-    if (!indexPath) throw new XcodecCheckpointError(`${repo.endpoint}/${repo.id}@${repo.revision}: has neither model.safetensors nor model.safetensors.index.json${repo.offline ? ' in the cache' : ''}`);
-    const index = parseStrictJson(readFileSync(indexPath), `${repo.id}/model.safetensors.index.json`, XcodecCheckpointError) as { weight_map?: Record<string, unknown> } | null;
+    if (!indexPath)
+      throw new XcodecCheckpointError(
+        `${repo.endpoint}/${repo.id}@${repo.revision}: has neither model.safetensors nor model.safetensors.index.json${repo.offline ? ' in the cache' : ''}`,
+      );
+    const index = parseStrictJson(
+      readFileSync(indexPath),
+      `${repo.id}/model.safetensors.index.json`,
+      XcodecCheckpointError,
+    ) as { weight_map?: Record<string, unknown> } | null;
     for (const shard of new Set(Object.values(index?.weight_map ?? {}))) {
-      if (typeof shard !== 'string' || !/^[\w.-]+$/.test(shard)) throw new XcodecCheckpointError(`model.safetensors.index.json names an unsafe shard path ${describe(shard)}`);
+      if (typeof shard !== 'string' || !/^[\w.-]+$/.test(shard))
+        throw new XcodecCheckpointError(`model.safetensors.index.json names an unsafe shard path ${describe(shard)}`);
       await hubFile(repo, shard, true, seen);
     }
   }

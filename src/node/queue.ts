@@ -22,7 +22,16 @@ import { XcodecInputError, XcodecRuntimeError } from '../errors.js';
 import { readConfigFile } from './files.js';
 import { isRepoId, snapshotDownload } from './hub.js';
 import {
-  type Item, type Settings, type TokenizeOptions, collectInputs, finished, inShard, progressReporter, settingsFor, stem, writeSummary,
+  type Item,
+  type Settings,
+  type TokenizeOptions,
+  collectInputs,
+  finished,
+  inShard,
+  progressReporter,
+  settingsFor,
+  stem,
+  writeSummary,
 } from './tokenize.js';
 
 export const DEFAULT_QUEUE_NAME = 'xcodec-tokenize';
@@ -61,26 +70,40 @@ export function parseQueueUrl(url: string): string {
   } catch {
     throw new XcodecInputError(`--queue ${url} is not a URL; ${accepted}`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new XcodecInputError(`--queue ${url}: the scheme ${u.protocol} is not accepted; ${accepted}`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new XcodecInputError(`--queue ${url}: the scheme ${u.protocol} is not accepted; ${accepted}`);
   if (!u.hostname) throw new XcodecInputError(`--queue ${url} names no host; ${accepted}`);
-  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d{1,5}$/.test(u.pathname)) throw new XcodecInputError(`--queue ${url}: "${u.pathname}" is not a database number; ${accepted}`);
+  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d{1,5}$/.test(u.pathname))
+    throw new XcodecInputError(`--queue ${url}: "${u.pathname}" is not a database number; ${accepted}`);
   return url;
 }
 
 /** Fails within a few seconds, naming the URL, when Redis does not answer; BullMQ itself would retry forever. */
 async function checkReachable(url: string): Promise<void> {
   const { Redis } = await import('ioredis');
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   let cause: Error | undefined; // ioredis rejects with "Connection is closed"; the first error event says why
-  probe.on('error', (e: Error) => { cause ??= e; });
+  probe.on('error', (e: Error) => {
+    cause ??= e;
+  });
   try {
     await Promise.race([
       probe.connect().then(() => probe.ping()),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS).unref()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS).unref(),
+      ),
     ]);
   } catch (e) {
     const why = cause ?? (e as Error);
-    throw new XcodecRuntimeError(`cannot reach Redis at ${url}: ${why.message || why.name} (is redis-server running and listening there?)`);
+    throw new XcodecRuntimeError(
+      `cannot reach Redis at ${url}: ${why.message || why.name} (is redis-server running and listening there?)`,
+    );
   } finally {
     probe.disconnect();
   }
@@ -90,10 +113,14 @@ const connection = (url: string) => ({ url, maxRetriesPerRequest: null });
 
 /** The job id of an output: the same output path is the same job, whoever enqueues it. */
 export function jobIdFor(outDir: string, rel: string): string {
-  return `out-${createHash('sha256').update(`${resolve(outDir)}\0${stem(rel)}`).digest('hex').slice(0, 40)}`;
+  return `out-${createHash('sha256')
+    .update(`${resolve(outDir)}\0${stem(rel)}`)
+    .digest('hex')
+    .slice(0, 40)}`;
 }
 
-const sameSettings = (a: Settings, b: Settings) => a.bandwidth === b.bandwidth && a.format === b.format && a.dtype === b.dtype && a.configSha256 === b.configSha256;
+const sameSettings = (a: Settings, b: Settings) =>
+  a.bandwidth === b.bandwidth && a.format === b.format && a.dtype === b.dtype && a.configSha256 === b.configSha256;
 
 /** `xcodec tokenize --queue`: enqueue what is not finished, wait for the queue, write manifest.jsonl and errors.jsonl. */
 export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Promise<number> {
@@ -104,7 +131,10 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
   // workers elsewhere read the model from the same place: a local folder travels as an absolute path
   const model = isRepoId(o.model) ? o.model : resolve(o.model);
   const dir = isRepoId(model) ? await snapshotDownload(model) : model;
-  const s = settingsFor({ ...o, model }, parseXcodecConfig(await readConfigFile(dir, 'config.json'), `${dir}/config.json`));
+  const s = settingsFor(
+    { ...o, model },
+    parseXcodecConfig(await readConfigFile(dir, 'config.json'), `${dir}/config.json`),
+  );
   const outDir = resolve(o.outDir);
   mkdirSync(outDir, { recursive: true });
 
@@ -130,8 +160,10 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
         const state = await existing.getState();
         if (state !== 'completed' && state !== 'failed' && state !== 'unknown') {
           if (!sameSettings((existing.data as QueueJobData).settings, s)) {
-            throw new XcodecInputError(`tokenize: ${it.rel} is already queued for ${outDir} with other options (${JSON.stringify((existing.data as QueueJobData).settings)}); ` +
-              'wait for that run, or choose another OUT_DIR');
+            throw new XcodecInputError(
+              `tokenize: ${it.rel} is already queued for ${outDir} with other options (${JSON.stringify((existing.data as QueueJobData).settings)}); ` +
+                'wait for that run, or choose another OUT_DIR',
+            );
           }
           kept++;
           continue; // queued or running already: enqueueing twice adds nothing
@@ -139,11 +171,20 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
         await existing.remove(); // finished before but its outputs are gone or stale: do it again
       }
       fresh.push({
-        name: 'tokenize', data,
-        opts: { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { count: 1000 }, removeOnFail: false },
+        name: 'tokenize',
+        data,
+        opts: {
+          jobId: id,
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 2000 },
+          removeOnComplete: { count: 1000 },
+          removeOnFail: false,
+        },
       });
     }
-    events.on('stalled', ({ jobId }) => { if (pending.has(jobId)) stalled++; });
+    events.on('stalled', ({ jobId }) => {
+      if (pending.has(jobId)) stalled++;
+    });
     const settle = (id: string, outcome: { seconds: number } | { error: string }) => {
       const it = pending.get(id);
       if (!it) return;
@@ -159,11 +200,17 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
       const value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
       settle(jobId, { seconds: Number(value?.seconds ?? 0) });
     });
-    events.on('failed', ({ jobId, failedReason }) => { lastEvent = Date.now(); settle(jobId, { error: failedReason }); });
+    events.on('failed', ({ jobId, failedReason }) => {
+      lastEvent = Date.now();
+      settle(jobId, { error: failedReason });
+    });
     progress.start(todo.length);
-    for (let i = 0; i < fresh.length; i += 500) await queue.addBulk(fresh.slice(i, i + 500) as Parameters<BullQueue['addBulk']>[0]);
+    for (let i = 0; i < fresh.length; i += 500)
+      await queue.addBulk(fresh.slice(i, i + 500) as Parameters<BullQueue['addBulk']>[0]);
     if (!o.quiet) {
-      process.stderr.write(`tokenize: ${fresh.length} jobs enqueued on ${q.url} (queue ${q.name}), ${kept} were queued already, ${skipped} files already done\n`);
+      process.stderr.write(
+        `tokenize: ${fresh.length} jobs enqueued on ${q.url} (queue ${q.name}), ${kept} were queued already, ${skipped} files already done\n`,
+      );
     }
     // Events are the fast path; when none has come for a while, ask the queue directly, which also
     // covers a job that finished while this process was not listening.
@@ -179,15 +226,25 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
         else if (state === 'unknown') {
           // removed after completing (removeOnComplete), or by someone else: the disk says which
           const done = finished(outDir, it, s);
-          settle(id, done ? { seconds: Number(done.seconds) } : { error: 'the job left the queue without its outputs (removed by another client?); run the same command again' });
+          settle(
+            id,
+            done
+              ? { seconds: Number(done.seconds) }
+              : {
+                  error:
+                    'the job left the queue without its outputs (removed by another client?); run the same command again',
+                },
+          );
         }
       }
     }
     progress.stop();
     writeSummary(outDir, items, failures);
     if (!o.quiet) {
-      process.stderr.write(`tokenize: ${todo.length - failures.size} encoded by the queue's workers, ${skipped} already done, ${failures.size} failed` +
-        `${stalled ? `, ${stalled} stalled job${stalled > 1 ? 's' : ''} recovered` : ''}; ${join(outDir, 'manifest.jsonl')}${failures.size ? `, ${join(outDir, 'errors.jsonl')}` : ''}\n`);
+      process.stderr.write(
+        `tokenize: ${todo.length - failures.size} encoded by the queue's workers, ${skipped} already done, ${failures.size} failed` +
+          `${stalled ? `, ${stalled} stalled job${stalled > 1 ? 's' : ''} recovered` : ''}; ${join(outDir, 'manifest.jsonl')}${failures.size ? `, ${join(outDir, 'errors.jsonl')}` : ''}\n`,
+      );
     }
     return failures.size ? 1 : 0;
   } finally {
@@ -206,18 +263,33 @@ export async function runQueueWorker(w: WorkerOptions): Promise<number> {
   process.env.XCODEC_WORKER_THREADS = String(w.threads ?? Math.max(1, Math.floor(availableParallelism() / w.jobs)));
   const processor = join(dirname(fileURLToPath(import.meta.url)), 'queue_processor.js');
   const worker = new Worker(w.name, processor, {
-    connection: connection(w.url), concurrency: w.jobs, useWorkerThreads: true,
-    stalledInterval, lockDuration: 2 * stalledInterval, maxStalledCount: 2,
+    connection: connection(w.url),
+    concurrency: w.jobs,
+    useWorkerThreads: true,
+    stalledInterval,
+    lockDuration: 2 * stalledInterval,
+    maxStalledCount: 2,
   });
-  const log = (line: string) => { if (!w.quiet) process.stderr.write(`worker ${process.pid}: ${line}\n`); };
+  const log = (line: string) => {
+    if (!w.quiet) process.stderr.write(`worker ${process.pid}: ${line}\n`);
+  };
   worker.on('active', (job) => log(`active ${(job.data as QueueJobData).rel}`));
   worker.on('completed', (job) => log(`done ${(job.data as QueueJobData).rel}`));
-  worker.on('failed', (job, err) => log(`failed ${(job?.data as QueueJobData | undefined)?.rel ?? '?'} (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`));
+  worker.on('failed', (job, err) =>
+    log(
+      `failed ${(job?.data as QueueJobData | undefined)?.rel ?? '?'} (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`,
+    ),
+  );
   worker.on('error', (err) => log(`error: ${err.message}`));
   await worker.waitUntilReady();
-  log(`ready on ${w.url} (queue ${w.name}), ${w.jobs} job${w.jobs > 1 ? 's' : ''} at a time, ${process.env.XCODEC_WORKER_THREADS} thread(s) each`);
+  log(
+    `ready on ${w.url} (queue ${w.name}), ${w.jobs} job${w.jobs > 1 ? 's' : ''} at a time, ${process.env.XCODEC_WORKER_THREADS} thread(s) each`,
+  );
   await new Promise<void>((resolvePromise) => {
-    const stop = () => { log('stopping: finishing the jobs it holds'); resolvePromise(); };
+    const stop = () => {
+      log('stopping: finishing the jobs it holds');
+      resolvePromise();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

@@ -27,15 +27,22 @@ function load(name: string): Promise<Loaded> {
     return loading;
   }
   const threads = Number(process.env.XCODEC_WORKER_THREADS) || undefined;
-  loading = XcodecModelSync.fromPretrained(name, { numThreads: threads, components: 'encoder' }).then(async (model) => ({
-    model, fe: await featureExtractor(name, model), configSha256: configSha256(name),
-  }));
+  loading = XcodecModelSync.fromPretrained(name, { numThreads: threads, components: 'encoder' }).then(
+    async (model) => ({
+      model,
+      fe: await featureExtractor(name, model),
+      configSha256: configSha256(name),
+    }),
+  );
   loading.catch(() => models.delete(name));
   models.set(name, loading);
   while (models.size > MAX_MODELS) {
     const [oldest, evicted] = models.entries().next().value!;
     models.delete(oldest);
-    void evicted.then((l) => l.model.dispose(), () => {});
+    void evicted.then(
+      (l) => l.model.dispose(),
+      () => {},
+    );
   }
   return loading;
 }
@@ -54,7 +61,9 @@ export default async function processTokenizeJob(job: SandboxedJob<QueueJobData>
     throw e instanceof XcodecError ? await unrecoverable(`cannot load the model ${d.model}: ${e.message}`) : e;
   }
   if (loaded.configSha256 !== d.settings.configSha256) {
-    throw await unrecoverable(`the model at ${d.model} on this worker is not the one the job was enqueued with (config.json differs)`);
+    throw await unrecoverable(
+      `the model at ${d.model} on this worker is not the one the job was enqueued with (config.json differs)`,
+    );
   }
   const item = { source: d.source, rel: d.rel };
   let encoded: Awaited<ReturnType<typeof encodeItem>>;

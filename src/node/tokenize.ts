@@ -49,19 +49,23 @@ export interface Item {
   rel: string;
 }
 
-const fail = (msg: string): never => { throw new XcodecInputError(`tokenize: ${msg}`); };
+const fail = (msg: string): never => {
+  throw new XcodecInputError(`tokenize: ${msg}`);
+};
 
 function walk(dir: string, root: string, out: Item[]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) walk(full, root, out);
-    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push({ source: full, rel: relative(root, full).split(sep).join('/') });
+    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(entry.name).toLowerCase()))
+      out.push({ source: full, rel: relative(root, full).split(sep).join('/') });
   }
 }
 
 /** Files, directories (recursive) and JSONL manifests ({"path": ...} per line, relative to the manifest) -> items sorted by rel. */
 export function collectInputs(inputs: string[]): Item[] {
-  if (inputs.length === 0) fail('no inputs; accepted: audio files, directories, or .jsonl manifests of {"path": ...} lines');
+  if (inputs.length === 0)
+    fail('no inputs; accepted: audio files, directories, or .jsonl manifests of {"path": ...} lines');
   const items: Item[] = [];
   for (const input of inputs) {
     let st: ReturnType<typeof statSync>;
@@ -73,25 +77,30 @@ export function collectInputs(inputs: string[]): Item[] {
     if (st!.isDirectory()) walk(input, input, items);
     else if (extname(input).toLowerCase() === '.jsonl') {
       const base = dirname(input);
-      readFileSync(input, 'utf8').split('\n').forEach((line, i) => {
-        if (line.trim() === '') return;
-        let entry: unknown;
-        try {
-          entry = JSON.parse(line);
-        } catch {
-          fail(`${input}:${i + 1}: not a JSON line`);
-        }
-        const p = (entry as { path?: unknown })?.path;
-        if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
-          fail(`${input}:${i + 1}: "path" is ${describe(p)}; accepted: a relative path inside the manifest's folder`);
-        }
-        items.push({ source: resolve(base, p as string), rel: (p as string).split(/[\\/]/).join('/') });
-      });
+      readFileSync(input, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (line.trim() === '') return;
+          let entry: unknown;
+          try {
+            entry = JSON.parse(line);
+          } catch {
+            fail(`${input}:${i + 1}: not a JSON line`);
+          }
+          const p = (entry as { path?: unknown })?.path;
+          if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+            fail(`${input}:${i + 1}: "path" is ${describe(p)}; accepted: a relative path inside the manifest's folder`);
+          }
+          items.push({ source: resolve(base, p as string), rel: (p as string).split(/[\\/]/).join('/') });
+        });
     } else items.push({ source: input, rel: basename(input) });
   }
   items.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   for (let i = 1; i < items.length; i++) {
-    if (stem(items[i].rel) === stem(items[i - 1].rel)) fail(`${items[i - 1].source} and ${items[i].source} would write the same outputs (${stem(items[i].rel)}.npy); rename one`);
+    if (stem(items[i].rel) === stem(items[i - 1].rel))
+      fail(
+        `${items[i - 1].source} and ${items[i].source} would write the same outputs (${stem(items[i].rel)}.npy); rename one`,
+      );
   }
   return items;
 }
@@ -121,14 +130,24 @@ export function finished(outDir: string, item: Item, s: Settings): Record<string
   if (!existsSync(path)) return null;
   try {
     const j = JSON.parse(readFileSync(path, 'utf8'));
-    if (j.path === item.rel && j.bandwidth === s.bandwidth && j.format === s.format && j.dtype === s.dtype && j.config_sha256 === s.configSha256) return j;
+    if (
+      j.path === item.rel &&
+      j.bandwidth === s.bandwidth &&
+      j.format === s.format &&
+      j.dtype === s.dtype &&
+      j.config_sha256 === s.configSha256
+    )
+      return j;
   } catch {
     // unreadable: redo it
   }
   return null;
 }
 
-function codesArray(codes: { data: BigInt64Array; dims: number[] }, s: Settings): { data: BigInt64Array | Int32Array | Int16Array; dims: number[] } {
+function codesArray(
+  codes: { data: BigInt64Array; dims: number[] },
+  s: Settings,
+): { data: BigInt64Array | Int32Array | Int16Array; dims: number[] } {
   const [, nq, T] = codes.dims;
   if (s.format === 'yue') return { data: toYueTokens(codes), dims: [nq * T] };
   if (s.dtype === 'int64') return { data: codes.data, dims: [nq, T] };
@@ -145,16 +164,29 @@ export interface Encoded {
 }
 
 /** Reads, decodes and encodes one file. Every XcodecError here is about the file itself (retrying cannot help). */
-export async function encodeItem(model: XcodecModelSync, fe: XcodecFeatureExtractor, item: Item, s: Settings): Promise<Encoded> {
+export async function encodeItem(
+  model: XcodecModelSync,
+  fe: XcodecFeatureExtractor,
+  item: Item,
+  s: Settings,
+): Promise<Encoded> {
   const rate = model.config.sampleRate;
   let source: AudioSource | null = null;
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(item.source));
   } catch (e) {
-    throw new XcodecInputError(`${item.rel}: cannot read ${item.source} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new XcodecInputError(
+      `${item.rel}: cannot read ${item.source} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  const samples = await loadAudio(bytes, { sampleRate: rate, fileName: item.rel, onSource: (x) => { source = x; } });
+  const samples = await loadAudio(bytes, {
+    sampleRate: rate,
+    fileName: item.rel,
+    onSource: (x) => {
+      source = x;
+    },
+  });
   const { inputValues } = fe.call(samples, { samplingRate: rate });
   const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth });
   const arr = codesArray(audioCodes, s);
@@ -162,9 +194,17 @@ export async function encodeItem(model: XcodecModelSync, fe: XcodecFeatureExtrac
   const src = source! as AudioSource;
   const seconds = src.samples / src.sampleRate;
   const json = {
-    path: item.rel, seconds: Math.round(seconds * 1e6) / 1e6, sample_rate: src.sampleRate, channels: src.channels,
-    frames: audioCodes.dims[2], num_quantizers: audioCodes.dims[1], bandwidth: s.bandwidth, format: s.format, dtype: s.format === 'yue' ? 'int32' : s.dtype,
-    npy_sha256: createHash('sha256').update(npy).digest('hex'), config_sha256: s.configSha256,
+    path: item.rel,
+    seconds: Math.round(seconds * 1e6) / 1e6,
+    sample_rate: src.sampleRate,
+    channels: src.channels,
+    frames: audioCodes.dims[2],
+    num_quantizers: audioCodes.dims[1],
+    bandwidth: s.bandwidth,
+    format: s.format,
+    dtype: s.format === 'yue' ? 'int32' : s.dtype,
+    npy_sha256: createHash('sha256').update(npy).digest('hex'),
+    config_sha256: s.configSha256,
   };
   return { npy, json, seconds };
 }
@@ -176,7 +216,13 @@ export function writeItem(outDir: string, item: Item, e: Encoded): void {
 }
 
 /** Encodes one file and writes its outputs; returns the audio seconds. */
-async function tokenizeOne(model: XcodecModelSync, fe: XcodecFeatureExtractor, outDir: string, item: Item, s: Settings): Promise<number> {
+async function tokenizeOne(
+  model: XcodecModelSync,
+  fe: XcodecFeatureExtractor,
+  outDir: string,
+  item: Item,
+  s: Settings,
+): Promise<number> {
   const e = await encodeItem(model, fe, item, s);
   writeItem(outDir, item, e);
   return e.seconds;
@@ -184,7 +230,9 @@ async function tokenizeOne(model: XcodecModelSync, fe: XcodecFeatureExtractor, o
 
 export function configSha256(model: string): string {
   const path = join(model, 'config.json');
-  return createHash('sha256').update(existsSync(path) ? readFileSync(path) : model).digest('hex');
+  return createHash('sha256')
+    .update(existsSync(path) ? readFileSync(path) : model)
+    .digest('hex');
 }
 
 export interface Progress {
@@ -208,19 +256,37 @@ export async function progressReporter(quiet: boolean): Promise<Progress> {
   if (process.stderr.isTTY) {
     const imported = await import('cli-progress');
     const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
-    const bar = new cliProgress.SingleBar({
-      format: 'tokenize [{bar}] {value}/{total} files | {hours} h audio | {rate} audio h/h | ETA {eta_formatted} | {failures} failed',
-      stream: process.stderr, hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format:
+          'tokenize [{bar}] {value}/{total} files | {hours} h audio | {rate} audio h/h | ETA {eta_formatted} | {failures} failed',
+        stream: process.stderr,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     return {
-      start(n) { total = n; bar.start(n, 0, stats()); },
-      file(seconds, failed) { audio += seconds; failures += failed ? 1 : 0; done++; bar.update(done, stats()); },
-      stop() { bar.stop(); },
+      start(n) {
+        total = n;
+        bar.start(n, 0, stats());
+      },
+      file(seconds, failed) {
+        audio += seconds;
+        failures += failed ? 1 : 0;
+        done++;
+        bar.update(done, stats());
+      },
+      stop() {
+        bar.stop();
+      },
     };
   }
   let nextPct = 10;
   return {
-    start(n) { total = n; process.stderr.write(`tokenize: ${n} files to do\n`); },
+    start(n) {
+      total = n;
+      process.stderr.write(`tokenize: ${n} files to do\n`);
+    },
     file(seconds, failed) {
       audio += seconds;
       failures += failed ? 1 : 0;
@@ -231,7 +297,9 @@ export async function progressReporter(quiet: boolean): Promise<Progress> {
         const elapsed = (performance.now() - t0) / 1000;
         const eta = done ? (elapsed / done) * (total - done) : 0;
         const st = stats();
-        process.stderr.write(`tokenize: ${pct}% (${done}/${total} files, ${st.hours} h audio, ${st.rate} audio h/h, ETA ${eta.toFixed(0)} s, ${failures} failed)\n`);
+        process.stderr.write(
+          `tokenize: ${pct}% (${done}/${total} files, ${st.hours} h audio, ${st.rate} audio h/h, ETA ${eta.toFixed(0)} s, ${failures} failed)\n`,
+        );
       }
     },
     stop() {},
@@ -243,7 +311,11 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
   const all = collectInputs(o.inputs);
   const items = o.shard ? all.filter((it) => inShard(it.rel, o.shard!)) : all;
   mkdirSync(o.outDir, { recursive: true });
-  if (o.worker) return runWorker(o, items.filter((_, i) => i % o.worker!.count === o.worker!.index));
+  if (o.worker)
+    return runWorker(
+      o,
+      items.filter((_, i) => i % o.worker!.count === o.worker!.index),
+    );
 
   const jobs = Math.max(1, Math.min(o.jobs, items.length || 1));
   const progress = await progressReporter(o.quiet);
@@ -270,13 +342,17 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
       model.dispose();
     }
   } else {
-    await runChildren(o, jobs, progress, failures, (n) => { skipped += n; });
+    await runChildren(o, jobs, progress, failures, (n) => {
+      skipped += n;
+    });
   }
   progress.stop();
   writeSummary(o.outDir, items, failures);
   if (!o.quiet) {
-    process.stderr.write(`tokenize: ${items.length - failures.size - skipped} encoded, ${skipped} already done, ${failures.size} failed; ` +
-      `${join(o.outDir, 'manifest.jsonl')}${failures.size ? `, ${join(o.outDir, 'errors.jsonl')}` : ''}\n`);
+    process.stderr.write(
+      `tokenize: ${items.length - failures.size - skipped} encoded, ${skipped} already done, ${failures.size} failed; ` +
+        `${join(o.outDir, 'manifest.jsonl')}${failures.size ? `, ${join(o.outDir, 'errors.jsonl')}` : ''}\n`,
+    );
   }
   return failures.size ? 1 : 0;
 }
@@ -286,15 +362,31 @@ function settings(o: TokenizeOptions, model: XcodecModelSync): Settings {
 }
 
 /** The options a finished file must match; an unsupported bandwidth is a typed error now, not once per file. */
-export function settingsFor(o: Pick<TokenizeOptions, 'bandwidth' | 'format' | 'dtype' | 'model'>, config: XcodecConfig): Settings {
+export function settingsFor(
+  o: Pick<TokenizeOptions, 'bandwidth' | 'format' | 'dtype' | 'model'>,
+  config: XcodecConfig,
+): Settings {
   const bandwidth = o.bandwidth ?? Math.max(...config.targetBandwidths);
   numQuantizersForBandwidth(config, bandwidth);
-  return { bandwidth, format: o.format, dtype: o.format === 'yue' ? 'int32' : o.dtype, configSha256: configSha256(o.model) };
+  return {
+    bandwidth,
+    format: o.format,
+    dtype: o.format === 'yue' ? 'int32' : o.dtype,
+    configSha256: configSha256(o.model),
+  };
 }
 
 export async function featureExtractor(dir: string, model: XcodecModelSync): Promise<XcodecFeatureExtractor> {
-  return XcodecFeatureExtractor.fromPretrained(dir).catch(() =>
-    new XcodecFeatureExtractor({ featureSize: 1, samplingRate: model.config.sampleRate, paddingValue: 0, hopLength: model.config.hopLength, paddingSide: 'right' }));
+  return XcodecFeatureExtractor.fromPretrained(dir).catch(
+    () =>
+      new XcodecFeatureExtractor({
+        featureSize: 1,
+        samplingRate: model.config.sampleRate,
+        paddingValue: 0,
+        hopLength: model.config.hopLength,
+        paddingSide: 'right',
+      }),
+  );
 }
 
 /** A worker process: its slice of the items, one JSON line per file on stdout. */
@@ -321,48 +413,83 @@ async function runWorker(o: TokenizeOptions, items: Item[]): Promise<number> {
 }
 
 /** --jobs N: N worker processes of this CLI over interleaved slices; their lines drive the progress. */
-async function runChildren(o: TokenizeOptions, jobs: number, progress: Progress, failures: Map<string, string>, skippedBy: (n: number) => void): Promise<void> {
+async function runChildren(
+  o: TokenizeOptions,
+  jobs: number,
+  progress: Progress,
+  failures: Map<string, string>,
+  skippedBy: (n: number) => void,
+): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
   const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / jobs));
-  const args = ['tokenize', ...o.inputs, '-o', o.outDir, '--model', o.model, '--format', o.format, '--dtype', o.dtype, '--threads', String(threads), '-q'];
+  const args = [
+    'tokenize',
+    ...o.inputs,
+    '-o',
+    o.outDir,
+    '--model',
+    o.model,
+    '--format',
+    o.format,
+    '--dtype',
+    o.dtype,
+    '--threads',
+    String(threads),
+    '-q',
+  ];
   if (o.bandwidth !== undefined) args.push('--bandwidth', String(o.bandwidth));
   if (o.shard) args.push('--shard', `${o.shard.index}/${o.shard.count}`);
   let todo = 0;
   let reported = 0;
   const early: { seconds: number; failed: boolean }[] = [];
-  await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<void>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cli, ...args, '--worker', `${k}/${jobs}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffer = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.stdout.on('data', (d) => {
-      buffer += d;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        if (line.todo !== undefined) {
-          todo += line.todo;
-          skippedBy(line.skipped);
-          if (++reported === jobs) {
-            progress.start(todo);
-            for (const f of early.splice(0)) progress.file(f.seconds, f.failed);
-          }
-        } else {
-          if (line.error !== undefined) failures.set(line.rel, line.error);
-          const f = { seconds: line.error !== undefined ? 0 : line.seconds, failed: line.error !== undefined };
-          // a fast worker can finish files before a slow one has counted its share: hold them until the total is known
-          if (reported === jobs) progress.file(f.seconds, f.failed);
-          else early.push(f);
-        }
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (code === 0) resolvePromise();
-      else reject(new XcodecInputError(`tokenize: worker ${k + 1} of ${jobs} exited with ${signal ?? code}: ${stderr.trim().split('\n').pop() ?? ''} ` +
-        '(files it had not finished have no .json: run the same command again to resume)'));
-    });
-  })));
+  await Promise.all(
+    Array.from(
+      { length: jobs },
+      (_, k) =>
+        new Promise<void>((resolvePromise, reject) => {
+          const child = spawn(process.execPath, [cli, ...args, '--worker', `${k}/${jobs}`], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let buffer = '';
+          let stderr = '';
+          child.stderr.on('data', (d) => {
+            stderr += d;
+          });
+          child.stdout.on('data', (d) => {
+            buffer += d;
+            let nl: number;
+            while ((nl = buffer.indexOf('\n')) >= 0) {
+              const line = JSON.parse(buffer.slice(0, nl));
+              buffer = buffer.slice(nl + 1);
+              if (line.todo !== undefined) {
+                todo += line.todo;
+                skippedBy(line.skipped);
+                if (++reported === jobs) {
+                  progress.start(todo);
+                  for (const f of early.splice(0)) progress.file(f.seconds, f.failed);
+                }
+              } else {
+                if (line.error !== undefined) failures.set(line.rel, line.error);
+                const f = { seconds: line.error !== undefined ? 0 : line.seconds, failed: line.error !== undefined };
+                // a fast worker can finish files before a slow one has counted its share: hold them until the total is known
+                if (reported === jobs) progress.file(f.seconds, f.failed);
+                else early.push(f);
+              }
+            }
+          });
+          child.on('exit', (code, signal) => {
+            if (code === 0) resolvePromise();
+            else
+              reject(
+                new XcodecInputError(
+                  `tokenize: worker ${k + 1} of ${jobs} exited with ${signal ?? code}: ${stderr.trim().split('\n').pop() ?? ''} ` +
+                    '(files it had not finished have no .json: run the same command again to resume)',
+                ),
+              );
+          });
+        }),
+    ),
+  );
 }
 
 /** manifest.jsonl (every finished file's .json, sorted by path) and errors.jsonl, both written atomically. */
@@ -373,6 +500,8 @@ export function writeSummary(outDir: string, items: Item[], failures: Map<string
     if (existsSync(path) && !failures.has(it.rel)) lines.push(readFileSync(path, 'utf8').trim());
   }
   writeAtomic(join(outDir, 'manifest.jsonl'), lines.length ? `${lines.join('\n')}\n` : '');
-  const errors = [...failures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, error]) => JSON.stringify({ path, error }));
+  const errors = [...failures]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([path, error]) => JSON.stringify({ path, error }));
   writeAtomic(join(outDir, 'errors.jsonl'), errors.length ? `${errors.join('\n')}\n` : '');
 }

@@ -22,15 +22,20 @@ export interface YueOptions {
 type CodesLike = { data: ArrayLike<number | bigint>; dims: number[] };
 
 function range(options: YueOptions, rows: number | null, what: string): { begin: number; count: number } {
-  if (typeof options !== 'object' || options === null) throw new XcodecInputError(`${what}: options must be an object { quantizerBegin?, numQuantizers? }`);
+  if (typeof options !== 'object' || options === null)
+    throw new XcodecInputError(`${what}: options must be an object { quantizerBegin?, numQuantizers? }`);
   const begin = options.quantizerBegin ?? 0;
   if (!Number.isInteger(begin) || begin < 0 || begin >= YUE_NUM_CODEBOOKS) {
-    throw new XcodecInputError(`${what}: quantizerBegin ${describe(options.quantizerBegin)} is not accepted; accepted: an integer from 0 to ${YUE_NUM_CODEBOOKS - 1}`);
+    throw new XcodecInputError(
+      `${what}: quantizerBegin ${describe(options.quantizerBegin)} is not accepted; accepted: an integer from 0 to ${YUE_NUM_CODEBOOKS - 1}`,
+    );
   }
   const count = options.numQuantizers ?? (rows === null ? NaN : rows - begin);
   if (!Number.isInteger(count) || count < 1 || begin + count > YUE_NUM_CODEBOOKS) {
-    throw new XcodecInputError(`${what}: numQuantizers ${describe(options.numQuantizers ?? count)} is not accepted; accepted: an integer from 1 to ` +
-      `${YUE_NUM_CODEBOOKS - begin} (YuE's X-Codec vocabulary has ${YUE_NUM_CODEBOOKS} codebooks, from quantizerBegin ${begin})`);
+    throw new XcodecInputError(
+      `${what}: numQuantizers ${describe(options.numQuantizers ?? count)} is not accepted; accepted: an integer from 1 to ` +
+        `${YUE_NUM_CODEBOOKS - begin} (YuE's X-Codec vocabulary has ${YUE_NUM_CODEBOOKS} codebooks, from quantizerBegin ${begin})`,
+    );
   }
   return { begin, count };
 }
@@ -41,16 +46,24 @@ function range(options: YueOptions, rows: number | null, what: string): { begin:
  */
 export function toYueTokens(codes: CodesLike, options: YueOptions = {}): Int32Array {
   if (typeof codes !== 'object' || codes === null || !Array.isArray(codes.dims) || codes.data === undefined) {
-    throw new XcodecInputError('toYueTokens: codes must be { data, dims: [K, T] or [1, K, T] } (encode\'s audioCodes)');
+    throw new XcodecInputError("toYueTokens: codes must be { data, dims: [K, T] or [1, K, T] } (encode's audioCodes)");
   }
   const dims = codes.dims.length === 3 && codes.dims[0] === 1 ? codes.dims.slice(1) : codes.dims;
-  if (dims.length !== 2 || !dims.every((d) => Number.isInteger(d) && d >= 1) || codes.data.length !== dims[0] * dims[1]) {
-    throw new XcodecInputError(`toYueTokens: codes dims ${describe(codes.dims)} with ${codes.data.length} values are not accepted; accepted: [K, T] or [1, K, T] holding K * T codes`);
+  if (
+    dims.length !== 2 ||
+    !dims.every((d) => Number.isInteger(d) && d >= 1) ||
+    codes.data.length !== dims[0] * dims[1]
+  ) {
+    throw new XcodecInputError(
+      `toYueTokens: codes dims ${describe(codes.dims)} with ${codes.data.length} values are not accepted; accepted: [K, T] or [1, K, T] holding K * T codes`,
+    );
   }
   const [K, T] = dims;
   const { begin, count } = range(options, K, 'toYueTokens');
   if (begin + count > K) {
-    throw new XcodecInputError(`toYueTokens: codebooks ${begin}..${begin + count - 1} were asked for, but the codes have ${K} (encode at a higher bandwidth)`);
+    throw new XcodecInputError(
+      `toYueTokens: codebooks ${begin}..${begin + count - 1} were asked for, but the codes have ${K} (encode at a higher bandwidth)`,
+    );
   }
   const ids = new Int32Array(T * count);
   for (let t = 0; t < T; t++) {
@@ -59,7 +72,9 @@ export function toYueTokens(codes: CodesLike, options: YueOptions = {}): Int32Ar
       const raw: unknown = codes.data[k * T + t];
       const c = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
       if (!Number.isInteger(c) || c < 0 || c >= YUE_CODEBOOK_SIZE) {
-        throw new XcodecInputError(`toYueTokens: code ${describe(codes.data[k * T + t])} at codebook ${k}, frame ${t} is outside 0..${YUE_CODEBOOK_SIZE - 1}`);
+        throw new XcodecInputError(
+          `toYueTokens: code ${describe(codes.data[k * T + t])} at codebook ${k}, frame ${t} is outside 0..${YUE_CODEBOOK_SIZE - 1}`,
+        );
       }
       ids[t * count + j] = YUE_XCODEC_OFFSET + k * YUE_CODEBOOK_SIZE + c;
     }
@@ -72,14 +87,20 @@ export function toYueTokens(codes: CodesLike, options: YueOptions = {}): Int32Ar
  * -> codes { data: Int32Array, dims: [1, numQuantizers, T] }, ready for decode when quantizerBegin is 0.
  * Any id outside its codebook's range is an XcodecInputError naming it (strip <SOA>/<EOA> first).
  */
-export function fromYueTokens(ids: ArrayLike<number | bigint>, options: YueOptions): { data: Int32Array; dims: number[] } {
+export function fromYueTokens(
+  ids: ArrayLike<number | bigint>,
+  options: YueOptions,
+): { data: Int32Array; dims: number[] } {
   if (ids === null || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number') {
     throw new XcodecInputError('fromYueTokens: ids must be an array or typed array of vocabulary ids');
   }
-  if (options?.numQuantizers === undefined) throw new XcodecInputError('fromYueTokens: numQuantizers is required (1 for YuE stage 1, 8 for stage 2)');
+  if (options?.numQuantizers === undefined)
+    throw new XcodecInputError('fromYueTokens: numQuantizers is required (1 for YuE stage 1, 8 for stage 2)');
   const { begin, count } = range(options, null, 'fromYueTokens');
   if (ids.length === 0 || ids.length % count !== 0) {
-    throw new XcodecInputError(`fromYueTokens: ${ids.length} ids are not a whole number of frames of ${count} codebooks`);
+    throw new XcodecInputError(
+      `fromYueTokens: ${ids.length} ids are not a whole number of frames of ${count} codebooks`,
+    );
   }
   const T = ids.length / count;
   const data = new Int32Array(count * T);
@@ -90,8 +111,10 @@ export function fromYueTokens(ids: ArrayLike<number | bigint>, options: YueOptio
     const raw: unknown = ids[i];
     const id = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
     if (!Number.isInteger(id) || id < base || id >= base + YUE_CODEBOOK_SIZE) {
-      throw new XcodecInputError(`fromYueTokens: id ${describe(ids[i])} at position ${i} (frame ${Math.floor(i / count)}, codebook ${k}) is outside that codebook's ids ` +
-        `${base}..${base + YUE_CODEBOOK_SIZE - 1}${id === 32001 || id === 32002 || id === 32016 ? ' (a special token: strip <SOA>, <EOA> and <xcodec> first)' : ''}`);
+      throw new XcodecInputError(
+        `fromYueTokens: id ${describe(ids[i])} at position ${i} (frame ${Math.floor(i / count)}, codebook ${k}) is outside that codebook's ids ` +
+          `${base}..${base + YUE_CODEBOOK_SIZE - 1}${id === 32001 || id === 32002 || id === 32016 ? ' (a special token: strip <SOA>, <EOA> and <xcodec> first)' : ''}`,
+      );
     }
     data[j * T + Math.floor(i / count)] = id - base;
   }

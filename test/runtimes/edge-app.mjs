@@ -19,10 +19,18 @@ export function createEdgeApp(getModel) {
       const c = model.config;
       const fe = preprocessor
         ? XcodecFeatureExtractor.fromConfig(JSON.parse(new TextDecoder().decode(preprocessor)))
-        : new XcodecFeatureExtractor({ featureSize: 1, samplingRate: c.sampleRate, paddingValue: 0, hopLength: c.hopLength, paddingSide: 'right' });
+        : new XcodecFeatureExtractor({
+            featureSize: 1,
+            samplingRate: c.sampleRate,
+            paddingValue: 0,
+            hopLength: c.hopLength,
+            paddingSide: 'right',
+          });
       return { model, fe };
     })();
-    loading.catch(() => { loading = null; }); // a failed load is retried by the next request
+    loading.catch(() => {
+      loading = null;
+    }); // a failed load is retried by the next request
     return loading;
   };
   return {
@@ -37,8 +45,11 @@ export function createEdgeApp(getModel) {
         const { audioCodes } = await model.encode(inputValues, bw === null ? {} : { bandwidth: Number(bw) });
         return new Response(writeNpy(audioCodes.data, audioCodes.dims), {
           headers: {
-            'content-type': 'application/octet-stream', 'x-xcodec-threads': String(model.numThreads), 'x-xcodec-runs-on': model.runsOn,
-            'x-xcodec-simd': model.simdFlavour, 'x-xcodec-wasm-bytes': String(model.wasmMemoryBytes),
+            'content-type': 'application/octet-stream',
+            'x-xcodec-threads': String(model.numThreads),
+            'x-xcodec-runs-on': model.runsOn,
+            'x-xcodec-simd': model.simdFlavour,
+            'x-xcodec-wasm-bytes': String(model.wasmMemoryBytes),
           },
         });
       } catch (e) {

@@ -2,4 +2,6 @@
 // after removing Worker from the global scope as edge platforms do: the package must run on one thread.
 delete globalThis.Worker;
 const { default: handler } = await import('./edge-handler.mjs');
-Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ port }) => console.log(`listening ${port}`) }, (req) => handler.fetch(req));
+Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ port }) => console.log(`listening ${port}`) }, (req) =>
+  handler.fetch(req),
+);

@@ -49,7 +49,18 @@ export async function runAsync(read, options = {}) {
     const expected = sync.encode(long.input, { bandwidth: 0.5 }).audioCodes.data;
     codesEqual &&= long.audioCodes.data.every((v, i) => v === expected[i]);
     const { seconds, calls, encodeMs, worstGapMs, ticks } = long;
-    return { runsOn: model.runsOn, workerFallbackReason: model.workerFallbackReason, numThreads: model.numThreads, codesEqual, transferMoved, seconds, calls, encodeMs, worstGapMs, ticks };
+    return {
+      runsOn: model.runsOn,
+      workerFallbackReason: model.workerFallbackReason,
+      numThreads: model.numThreads,
+      codesEqual,
+      transferMoved,
+      seconds,
+      calls,
+      encodeMs,
+      worstGapMs,
+      ticks,
+    };
   } finally {
     sync.dispose();
     await model.dispose();
@@ -81,7 +92,12 @@ export async function encodeWatchingTheLoop(model, minMs) {
   let last = performance.now();
   let worstGapMs = 0;
   let ticks = 0;
-  const timer = setInterval(() => { const now = performance.now(); worstGapMs = Math.max(worstGapMs, now - last); last = now; ticks++; }, 10);
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstGapMs = Math.max(worstGapMs, now - last);
+    last = now;
+    ticks++;
+  }, 10);
   const t0 = performance.now();
   let audioCodes;
   let calls = 0;
@@ -97,7 +113,13 @@ export async function encodeWatchingTheLoop(model, minMs) {
 }
 
 /** The compressed test files (test/fixtures/compressed) each read at 16 kHz: the Node test compares them bit for bit. */
-export const COMPRESSED_FILES = ['music_44100_stereo.mp3', 'speech_22050_mono.mp3', 'music_48000_stereo.ogg', 'speech_mono.opus', 'music_48000_stereo_s24.flac'];
+export const COMPRESSED_FILES = [
+  'music_44100_stereo.mp3',
+  'speech_22050_mono.mp3',
+  'music_48000_stereo.ogg',
+  'speech_mono.opus',
+  'music_48000_stereo_s24.flac',
+];
 
 export async function readCompressed(read) {
   const out = {};

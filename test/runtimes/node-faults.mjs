@@ -17,7 +17,9 @@ const c = manifest.cases.find((k) => k.name === 'mono_1.0s');
 const npy = (f) => readNpy(new Uint8Array(readFileSync(join(dir, 'cases', f))));
 const input = npy(c.input_values);
 const x = { data: input.data, dims: input.shape };
-const topBw = Object.keys(c.bandwidths).sort((a, b) => Number(a) - Number(b)).pop();
+const topBw = Object.keys(c.bandwidths)
+  .sort((a, b) => Number(a) - Number(b))
+  .pop();
 const expected = npy(c.tensors[c.bandwidths[topBw].codes].file).data;
 
 // Every call with two or more aligned units goes through the pool (split.minChunkNs 0 on every
@@ -95,7 +97,10 @@ await scenario('kernel trap in a worker: error on the call, next call works, sam
   if (!r.ok) return r;
   const next = codesOk(model);
   const { correct, ran } = workerRunsAgain(model);
-  return { ok: next && correct && pool.liveWorkers === 1 && ran, detail: `${r.detail}; next call correct: ${next && correct}; worker kept running chunks: ${ran}` };
+  return {
+    ok: next && correct && pool.liveWorkers === 1 && ran,
+    detail: `${r.detail}; next call correct: ${next && correct}; worker kept running chunks: ${ran}`,
+  };
 });
 
 await scenario('kernel trap on the calling thread (out-of-bounds pointer): error, next call works', async () => {
@@ -112,20 +117,26 @@ await scenario('kernel trap on the calling thread (out-of-bounds pointer): error
 });
 
 for (const kind of ['exit', 'kill']) {
-  await scenario(`worker ${kind === 'exit' ? 'ends its thread (process.exit)' : 'is terminated'} mid-chunk: error, replaced, next calls work`, async () => {
-    pool.injectFault(kind, 0);
-    const r = expectFaultError(() => model.encode(x), kind === 'exit' ? /worker 1 exited with code 70/ : /worker 1 was killed/);
-    if (!r.ok) return r;
-    // Right away, while the replacement starts: the call runs on the threads that are there.
-    const immediate = codesOk(model);
-    const replaced = await pool.whenReady(1, 30000);
-    const after = codesOk(model);
-    const { correct, ran } = workerRunsAgain(model);
-    return {
-      ok: immediate && replaced && after && correct && ran,
-      detail: `${r.detail}; immediate next call correct: ${immediate}; replacement ready: ${replaced}; then correct: ${after && correct}; replacement ran chunks: ${ran}`,
-    };
-  });
+  await scenario(
+    `worker ${kind === 'exit' ? 'ends its thread (process.exit)' : 'is terminated'} mid-chunk: error, replaced, next calls work`,
+    async () => {
+      pool.injectFault(kind, 0);
+      const r = expectFaultError(
+        () => model.encode(x),
+        kind === 'exit' ? /worker 1 exited with code 70/ : /worker 1 was killed/,
+      );
+      if (!r.ok) return r;
+      // Right away, while the replacement starts: the call runs on the threads that are there.
+      const immediate = codesOk(model);
+      const replaced = await pool.whenReady(1, 30000);
+      const after = codesOk(model);
+      const { correct, ran } = workerRunsAgain(model);
+      return {
+        ok: immediate && replaced && after && correct && ran,
+        detail: `${r.detail}; immediate next call correct: ${immediate}; replacement ready: ${replaced}; then correct: ${after && correct}; replacement ran chunks: ${ran}`,
+      };
+    },
+  );
 }
 
 /**
@@ -139,7 +150,8 @@ function callUntilError(call, pattern) {
       call();
     } catch (e) {
       return e instanceof XcodecRuntimeError && pattern.test(e.message)
-        ? { ok: true, detail: e.message } : { ok: false, detail: `${e?.name}: ${e?.message}` };
+        ? { ok: true, detail: e.message }
+        : { ok: false, detail: `${e?.name}: ${e?.message}` };
     }
   }
   return { ok: false, detail: 'the worker never claimed a chunk' };
@@ -163,28 +175,31 @@ await scenario('a worker that hangs silently: the stall watchdog terminates it, 
   }
 });
 
-await scenario('a hung worker the supervisor cannot end: the pool is shut down, error, later calls run on one thread', async () => {
-  const rt3 = await Runtime.create({ numThreads: 2, pool: { stallMs: 200 }, tuning });
-  try {
-    const n = 1 << 16;
-    const a = rt3.allocBytes(4 * n);
-    const o = rt3.allocBytes(4 * n);
-    const o1 = rt3.allocBytes(4 * n);
-    for (let i = 0; i < n; i++) rt3.f32[(a >>> 2) + i] = Math.sin(i);
-    const real = rt3.pool.sup;
-    // The supervisor stops answering (its kill requests go nowhere); dispose still reaches it.
-    rt3.pool.sup = { ...real, post() {}, terminate: () => real.terminate() };
-    rt3.pool.injectFault('hang', 0);
-    const r = callUntilError(() => rt3.k.gelu(o, a, 0, n), /stopped responding/);
-    if (!r.ok) return r;
-    rt3.k.gelu(o, a, 0, n);
-    rt3.raw.gelu(o1, a, 0, n);
-    const same = rt3.f32.subarray(o >>> 2, (o >>> 2) + n).every((v, i) => Object.is(v, rt3.f32[(o1 >>> 2) + i]));
-    return { ok: rt3.pool.broken && same, detail: `${r.detail}; next call on one thread correct: ${same}` };
-  } finally {
-    rt3.dispose();
-  }
-});
+await scenario(
+  'a hung worker the supervisor cannot end: the pool is shut down, error, later calls run on one thread',
+  async () => {
+    const rt3 = await Runtime.create({ numThreads: 2, pool: { stallMs: 200 }, tuning });
+    try {
+      const n = 1 << 16;
+      const a = rt3.allocBytes(4 * n);
+      const o = rt3.allocBytes(4 * n);
+      const o1 = rt3.allocBytes(4 * n);
+      for (let i = 0; i < n; i++) rt3.f32[(a >>> 2) + i] = Math.sin(i);
+      const real = rt3.pool.sup;
+      // The supervisor stops answering (its kill requests go nowhere); dispose still reaches it.
+      rt3.pool.sup = { ...real, post() {}, terminate: () => real.terminate() };
+      rt3.pool.injectFault('hang', 0);
+      const r = callUntilError(() => rt3.k.gelu(o, a, 0, n), /stopped responding/);
+      if (!r.ok) return r;
+      rt3.k.gelu(o, a, 0, n);
+      rt3.raw.gelu(o1, a, 0, n);
+      const same = rt3.f32.subarray(o >>> 2, (o >>> 2) + n).every((v, i) => Object.is(v, rt3.f32[(o1 >>> 2) + i]));
+      return { ok: rt3.pool.broken && same, detail: `${r.detail}; next call on one thread correct: ${same}` };
+    } finally {
+      rt3.dispose();
+    }
+  },
+);
 
 await scenario('dispose: later calls fail with XcodecRuntimeError', async () => {
   model.dispose();

@@ -4,4 +4,6 @@ import config from './config.json.bin';
 import weights from './model.safetensors.bin';
 import { createEdgeApp } from './edge-app.mjs';
 
-export default createEdgeApp(async () => ({ files: { 'config.json': new Uint8Array(config), 'model.safetensors': new Uint8Array(weights) } }));
+export default createEdgeApp(async () => ({
+  files: { 'config.json': new Uint8Array(config), 'model.safetensors': new Uint8Array(weights) },
+}));

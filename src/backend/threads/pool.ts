@@ -19,9 +19,15 @@ type AnyGlobal = typeof globalThis & {
   Bun?: unknown;
   process?: { versions?: { node?: string } };
   window?: unknown;
-  Worker?: new (url: string | URL, opts?: { type?: string }) => {
+  Worker?: new (
+    url: string | URL,
+    opts?: { type?: string },
+  ) => {
     postMessage(m: unknown): void;
-    addEventListener(t: string, f: (e: { data?: unknown; message?: string; preventDefault?: () => void }) => void): void;
+    addEventListener(
+      t: string,
+      f: (e: { data?: unknown; message?: string; preventDefault?: () => void }) => void,
+    ): void;
     terminate(): void;
   };
   crossOriginIsolated?: boolean;
@@ -69,7 +75,10 @@ export async function availableCores(): Promise<number> {
   if (workerEnv() === 'node') {
     try {
       const spec = 'node:os';
-      const os = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as { availableParallelism?: () => number; cpus(): unknown[] };
+      const os = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as {
+        availableParallelism?: () => number;
+        cpus(): unknown[];
+      };
       return os.availableParallelism?.() ?? os.cpus().length;
     } catch {
       return 1;
@@ -81,16 +90,22 @@ export async function availableCores(): Promise<number> {
 async function spawn(env: WorkerEnv, source: string): Promise<WorkerHandle> {
   if (env === 'node') {
     const spec = 'node:worker_threads';
-    const { Worker } = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec) as typeof import('node:worker_threads');
+    const { Worker } = (await import(
+      /* @vite-ignore */ /* webpackIgnore: true */ spec
+    )) as typeof import('node:worker_threads');
     const w = new Worker(source, { eval: true });
     return {
       post: (m) => w.postMessage(m),
-      onMessage: (f) => { w.on('message', f); },
+      onMessage: (f) => {
+        w.on('message', f);
+      },
       onFailure: (f) => {
         w.on('error', (e: Error) => f(`failed: ${e.message}`));
         w.on('exit', (code: number) => f(`exited with code ${code}`));
       },
-      terminate: () => { void w.terminate(); },
+      terminate: () => {
+        void w.terminate();
+      },
       unref: () => w.unref(),
     };
   }
@@ -100,9 +115,18 @@ async function spawn(env: WorkerEnv, source: string): Promise<WorkerHandle> {
   return {
     post: (m) => w.postMessage(m),
     onMessage: (f) => w.addEventListener('message', (e) => f(e.data as never)),
-    onFailure: (f) => w.addEventListener('error', (e) => { e.preventDefault?.(); f(`failed: ${e.message ?? 'uncaught error'}`); }),
-    terminate: () => { w.terminate(); URL.revokeObjectURL(url); },
-    unref: () => { (w as unknown as { unref?: () => void }).unref?.(); },
+    onFailure: (f) =>
+      w.addEventListener('error', (e) => {
+        e.preventDefault?.();
+        f(`failed: ${e.message ?? 'uncaught error'}`);
+      }),
+    terminate: () => {
+      w.terminate();
+      URL.revokeObjectURL(url);
+    },
+    unref: () => {
+      (w as unknown as { unref?: () => void }).unref?.();
+    },
   };
 }
 
@@ -128,7 +152,12 @@ export class Pool {
   /** messages about dead workers since the last call (for error text when the control block has none) */
   private lastDeath = '';
 
-  private constructor(private sup: WorkerHandle, sab: SharedArrayBuffer, readonly workers: number, opts: PoolOptions) {
+  private constructor(
+    private sup: WorkerHandle,
+    sab: SharedArrayBuffer,
+    readonly workers: number,
+    opts: PoolOptions,
+  ) {
     this.ctrl = new Int32Array(sab);
     this.f64 = new Float64Array(sab);
     this.stallMs = opts.stallMs ?? 60000;
@@ -138,8 +167,13 @@ export class Pool {
    * Starts `workers` kernel workers on `memory` (shared) with `module` (the threads build). Resolves to
    * null where workers cannot be started, so the caller falls back to one thread.
    */
-  static async create(module: WebAssembly.Module, bytes: Uint8Array, memory: WebAssembly.Memory, workers: number,
-    opts: PoolOptions = {}): Promise<Pool | null> {
+  static async create(
+    module: WebAssembly.Module,
+    bytes: Uint8Array,
+    memory: WebAssembly.Memory,
+    workers: number,
+    opts: PoolOptions = {},
+  ): Promise<Pool | null> {
     const env = workerEnv();
     Pool.startError = '';
     if (env === null || workers < 1) {
@@ -162,7 +196,10 @@ export class Pool {
       let ready = 0;
       let settled = 0;
       const timer = setTimeout(() => resolve(ready > 0), opts.startTimeoutMs ?? 30000);
-      const done = (ok: boolean) => { clearTimeout(timer); resolve(ok); };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
       sup.onMessage((m) => {
         if (m.type === 'ready') {
           ready++;
@@ -173,9 +210,20 @@ export class Pool {
         }
         if (settled >= workers) done(ready > 0);
       });
-      sup.onFailure((reason) => { pool.lastDeath = `the pool supervisor ${reason}`; done(false); });
+      sup.onFailure((reason) => {
+        pool.lastDeath = `the pool supervisor ${reason}`;
+        done(false);
+      });
     });
-    const init = { type: 'init', module, bytes, memory, ctrl: sab, count: workers, workerSource: kernelWorkerSource(env) };
+    const init = {
+      type: 'init',
+      module,
+      bytes,
+      memory,
+      ctrl: sab,
+      count: workers,
+      workerSource: kernelWorkerSource(env),
+    };
     try {
       try {
         sup.post(init);
@@ -266,11 +314,14 @@ export class Pool {
     const lost = this.waitDone(n, deaths, performance.now() - started);
     if (lost) {
       const why = (this.broken ? this.lastDeath : this.errorText() || this.lastDeath) || 'a worker thread died';
-      throw new XcodecRuntimeError(`${why} while running kernel ${name}; the pool starts a replacement, so the next call can run`);
+      throw new XcodecRuntimeError(
+        `${why} while running kernel ${name}; the pool starts a replacement, so the next call can run`,
+      );
     }
     const err = Atomics.load(c, P.ERROR);
     if (own !== null) throw new XcodecRuntimeError(`kernel ${name} failed: ${describe(own)}`);
-    if (err !== 0) throw new XcodecRuntimeError(`kernel ${name} failed in worker ${Math.abs(err)}: ${this.errorText()}`);
+    if (err !== 0)
+      throw new XcodecRuntimeError(`kernel ${name} failed in worker ${Math.abs(err)}: ${this.errorText()}`);
   }
 
   /** Waits until DONE reaches n; returns true if chunks were lost with a dead worker. */
@@ -289,7 +340,9 @@ export class Pool {
         Atomics.wait(c, P.DONE, d, 20);
       } else {
         const until = performance.now() + 2;
-        while (Atomics.load(c, P.DONE) === d && Atomics.load(c, P.DEATHS) === deaths && performance.now() < until) { /* spin */ }
+        while (Atomics.load(c, P.DONE) === d && Atomics.load(c, P.DEATHS) === deaths && performance.now() < until) {
+          /* spin */
+        }
       }
       d = Atomics.load(c, P.DONE);
       if (d === n) break;
@@ -309,7 +362,8 @@ export class Pool {
         // The supervisor did not end the hung worker either (it is gone itself?): stop trusting the
         // pool. Its threads are terminated; calls from now on run on this thread alone.
         this.broken = true;
-        this.lastDeath = `the worker pool stopped responding (no progress for ${Math.round(now - lastProgress)} ms); ` +
+        this.lastDeath =
+          `the worker pool stopped responding (no progress for ${Math.round(now - lastProgress)} ms); ` +
           'its threads were terminated and calls now run on one thread';
         this.dispose();
         return true;
@@ -321,7 +375,11 @@ export class Pool {
         for (let i = 0; i < this.workers; i++) {
           if (Atomics.load(c, P.slot(i, P.STATE)) === P.READY && Atomics.load(c, P.slot(i, P.HOLD)) !== 0) {
             this.lastDeath = `worker ${i + 1} made no progress for ${Math.round(now - lastProgress)} ms and was terminated`;
-            this.sup.post({ type: 'kill', index: i, reason: `made no progress for ${Math.round(now - lastProgress)} ms and was terminated` });
+            this.sup.post({
+              type: 'kill',
+              index: i,
+              reason: `made no progress for ${Math.round(now - lastProgress)} ms and was terminated`,
+            });
           }
         }
       }
@@ -351,7 +409,9 @@ export class Pool {
    * terminates it mid-chunk), 'hang' (it blocks forever without a word: the stall watchdog's case).
    */
   injectFault(kind: 'trap' | 'exit' | 'kill' | 'hang' | 'none', slot = -1): void {
-    const code = { none: P.FAULT_NONE, trap: P.FAULT_TRAP, exit: P.FAULT_EXIT, kill: P.FAULT_KILL, hang: P.FAULT_HANG }[kind];
+    const code = { none: P.FAULT_NONE, trap: P.FAULT_TRAP, exit: P.FAULT_EXIT, kill: P.FAULT_KILL, hang: P.FAULT_HANG }[
+      kind
+    ];
     Atomics.store(this.ctrl, P.FAULT_SLOT, slot);
     Atomics.store(this.ctrl, P.FAULT_KIND, code);
   }
@@ -375,7 +435,9 @@ export class Pool {
     Atomics.notify(c, P.GEN);
     try {
       this.sup.post({ type: 'stop' });
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     this.sup.terminate();
   }
 }

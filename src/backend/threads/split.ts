@@ -7,7 +7,16 @@
 // Results do not depend on the split: every kernel computes each output element with the same
 // instruction sequence whatever range a call covers.
 
-import { GEMM_ROW_ALIGN, KERNELS, type KernelName, type Kernels, type MatrixSplit, type RangeSplit, SPLIT_KERNELS, argIndex } from '../kernels.js';
+import {
+  GEMM_ROW_ALIGN,
+  KERNELS,
+  type KernelName,
+  type Kernels,
+  type MatrixSplit,
+  type RangeSplit,
+  SPLIT_KERNELS,
+  argIndex,
+} from '../kernels.js';
 import type { Kernel, Pool } from './pool.js';
 import { MAX_CHUNKS } from './protocol.js';
 
@@ -166,7 +175,11 @@ export function threadedKernels(raw: Kernels, pool: Pool, arena: Arena, tuning: 
     const K = args[g.K];
     const nBegin = args[g.nBegin];
     const nEnd = args[g.nEnd];
-    if (split.rpos !== g.mBegin || args[g.mEnd] - args[g.mBegin] < GEMM_PACK_MIN_ROWS || raw.gemm_packs_b(rows, K) === 0) {
+    if (
+      split.rpos !== g.mBegin ||
+      args[g.mEnd] - args[g.mBegin] < GEMM_PACK_MIN_ROWS ||
+      raw.gemm_packs_b(rows, K) === 0
+    ) {
       pool.run(ids.gemm, 'gemm', rawFn('gemm'), args, split.rpos, split.bounds);
       return;
     }
@@ -178,7 +191,14 @@ export function threadedKernels(raw: Kernels, pool: Pool, arena: Arena, tuning: 
       const packBounds = planner.bounds(0, panels, 1, threads);
       if (packBounds) pool.run(ids.gemm_pack_b, 'gemm_pack_b', rawFn('gemm_pack_b'), packArgs, packRange, packBounds);
       else raw.gemm_pack_b(packed, b, rows, K, nBegin, nEnd, 0, panels);
-      pool.run(ids.gemm_prepacked, 'gemm_prepacked', rawFn('gemm_prepacked'), [...args, packed], prepackedRange, split.bounds);
+      pool.run(
+        ids.gemm_prepacked,
+        'gemm_prepacked',
+        rawFn('gemm_prepacked'),
+        [...args, packed],
+        prepackedRange,
+        split.bounds,
+      );
     } finally {
       arena.release(mark);
     }
