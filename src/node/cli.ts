@@ -25,6 +25,7 @@ import {
   XcodecModelSync,
 } from './index.js';
 import { writeAtomic } from './files.js';
+import { importIfInstalled } from './optional.js';
 import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
 import { type TokenizeOptions, tokenize } from './tokenize.js';
 
@@ -223,8 +224,8 @@ async function downloadProgress(
   args: Args,
 ): Promise<{ onProgress: (file: string, loaded: number, total: number) => void; stop(): void }> {
   if (args.quiet) return { onProgress() {}, stop() {} };
-  if (process.stderr.isTTY) {
-    const imported = await import('cli-progress');
+  const imported = process.stderr.isTTY ? await importIfInstalled('cli-progress', () => import('cli-progress')) : null;
+  if (imported) {
     const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
     const bars = new cliProgress.MultiBar(
       {

@@ -20,6 +20,7 @@ import type { Job, Queue as BullQueue, QueueEvents as BullQueueEvents } from 'bu
 import { parseXcodecConfig } from '../checkpoint/config.js';
 import { XcodecInputError, XcodecRuntimeError } from '../errors.js';
 import { readConfigFile } from './files.js';
+import { importOptional } from './optional.js';
 import { isRepoId, snapshotDownload } from './hub.js';
 import {
   type Item,
@@ -80,7 +81,7 @@ export function parseQueueUrl(url: string): string {
 
 /** Fails within a few seconds, naming the URL, when Redis does not answer; BullMQ itself would retry forever. */
 async function checkReachable(url: string): Promise<void> {
-  const { Redis } = await import('ioredis');
+  const { Redis } = await importOptional('ioredis', () => import('ioredis'));
   const probe = new Redis(url, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -138,7 +139,7 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
   const outDir = resolve(o.outDir);
   mkdirSync(outDir, { recursive: true });
 
-  const { Queue, QueueEvents } = await import('bullmq');
+  const { Queue, QueueEvents } = await importOptional('bullmq', () => import('bullmq'));
   const queue: BullQueue = new Queue(q.name, { connection: connection(q.url) });
   const events: BullQueueEvents = new QueueEvents(q.name, { connection: connection(q.url) });
   const progress = await progressReporter(o.quiet);
@@ -257,7 +258,7 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
 export async function runQueueWorker(w: WorkerOptions): Promise<number> {
   parseQueueUrl(w.url);
   await checkReachable(w.url);
-  const { Worker } = await import('bullmq');
+  const { Worker } = await importOptional('bullmq', () => import('bullmq'));
   const stalledInterval = w.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS;
   // the sandbox's worker threads copy this environment when they start
   process.env.XCODEC_WORKER_THREADS = String(w.threads ?? Math.max(1, Math.floor(availableParallelism() / w.jobs)));

@@ -6,6 +6,7 @@
 import type { SandboxedJob } from 'bullmq';
 import { XcodecError } from '../errors.js';
 import { type XcodecFeatureExtractor, XcodecModelSync } from './index.js';
+import { importOptional } from './optional.js';
 import type { QueueJobData } from './queue.js';
 import { configSha256, encodeItem, featureExtractor, writeItem } from './tokenize.js';
 
@@ -48,7 +49,7 @@ function load(name: string): Promise<Loaded> {
 }
 
 async function unrecoverable(message: string): Promise<Error> {
-  const { UnrecoverableError } = await import('bullmq');
+  const { UnrecoverableError } = await importOptional('bullmq', () => import('bullmq'));
   return new UnrecoverableError(message);
 }
 

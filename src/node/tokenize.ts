@@ -23,6 +23,7 @@ import { writeNpy } from '../io/npy.js';
 import { toYueTokens } from '../tokens/yue.js';
 import { writeAtomic as writeFileAtomic } from './files.js';
 import { XcodecFeatureExtractor, XcodecModelSync } from './index.js';
+import { importIfInstalled } from './optional.js';
 
 /** Extensions a directory walk picks up (content decides the format when a file is read). */
 export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.opus', '.oga'];
@@ -253,8 +254,8 @@ export async function progressReporter(quiet: boolean): Promise<Progress> {
     return { hours: (audio / 3600).toFixed(2), rate: hours > 0 ? (audio / 3600 / hours).toFixed(1) : '-', failures };
   };
   if (quiet) return { start() {}, file() {}, stop() {} };
-  if (process.stderr.isTTY) {
-    const imported = await import('cli-progress');
+  const imported = process.stderr.isTTY ? await importIfInstalled('cli-progress', () => import('cli-progress')) : null;
+  if (imported) {
     const cliProgress = ((imported as { default?: typeof imported }).default ?? imported) as typeof imported;
     const bar = new cliProgress.SingleBar(
       {
