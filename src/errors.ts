@@ -98,3 +98,9 @@ export function describe(value: unknown): string {
   }
   return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)` : text;
 }
+
+/** A caught error as a message shows it: "Name: message" (anything else thrown as a string). */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}

@@ -2,7 +2,6 @@
 // browser to prove it). Loading from a directory or the Hub is in `xcodec-wasm/node`; WAV, FLAC, .npy
 // and resampling helpers are in `xcodec-wasm/audio`.
 export { XcodecModel } from './api/xcodec_model.js';
-export type { ModelLoadOptions, TransferOption } from './api/xcodec_model.js';
 export { XcodecModelSync } from './api/xcodec_model_sync.js';
 export type {
   FloatTensor,
@@ -12,11 +11,12 @@ export type {
   EncodeOptions,
   DecodeOptions,
   LoadOptions,
-  HubOptions,
-  CheckpointSource,
-  Tuning,
-  TuningOptions,
-} from './api/xcodec_model_sync.js';
+  ModelLoadOptions,
+  TransferOption,
+} from './api/options.js';
+export type { HubOptions } from './checkpoint/file_access.js';
+export type { CheckpointSource } from './checkpoint/weights.js';
+export type { Tuning, TuningOptions } from './backend/runtime.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './checkpoint/config.js';
 export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './checkpoint/config.js';
 export {

@@ -20,45 +20,31 @@ import {
 } from '../errors.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
-import { workerEnv } from '../backend/threads/pool.js';
+import { type WorkerHandle, spawnWorker, workerEnv } from '../backend/worker.js';
 import type { Components, ConvAlgorithms, EncodeTrace } from '../model/network.js';
 import type { Tuning } from '../backend/runtime.js';
 import type { CheckpointSource } from '../checkpoint/weights.js';
 import {
-  type CodesArgument,
-  type CodesTensor,
-  type DecodeOptions,
-  type EncodeOptions,
-  type FloatTensor,
-  type LoadOptions,
-  XcodecModelSync,
-} from './xcodec_model_sync.js';
-import type { LoadRequest, ModelInfo, WorkerReply } from './model_worker.js';
-
-export interface ModelLoadOptions extends LoadOptions {
-  /**
-   * Where the model runs: 'auto' (default) in a dedicated worker when one can start, else on this
-   * thread; true: a worker or an XcodecRuntimeError; false: this thread (every call then blocks it
-   * while it computes, as XcodecModelSync does).
-   */
-  worker?: 'auto' | boolean;
-  /** the worker's script, for bundles that move files (default: model_worker.js beside this module) */
-  workerUrl?: string | URL;
-}
-
-type Method = 'encode' | 'decode' | 'forward' | 'dequantize' | 'encodeTrace';
-
-/** Options of XcodecModel's calls on top of XcodecModelSync's. */
-export interface TransferOption {
-  /**
-   * true: the input's ArrayBuffer moves to the model's worker instead of being copied (structured
-   * clone copies on the caller's thread: 16 minutes of 16 kHz audio blocked it 30 ms in Node 20 and
-   * 100-117 ms in Chromium, Deno and Bun; moved, under 1 ms). The caller's array is then detached
-   * (length 0). A SharedArrayBuffer is shared, never moved; a model that runs on the caller's thread
-   * moves nothing. Default false.
-   */
-  transfer?: boolean;
-}
+  type LoadRequest,
+  METHODS,
+  type Method,
+  type ModelInfo,
+  type WorkerReply,
+  modelInfo,
+  revive,
+} from './contract.js';
+import { checkFiles, checkModelSource } from './checks.js';
+import type {
+  CodesArgument,
+  CodesTensor,
+  DecodeOptions,
+  EncodeOptions,
+  FloatTensor,
+  LoadOptions,
+  ModelLoadOptions,
+  TransferOption,
+} from './options.js';
+import { XcodecModelSync } from './xcodec_model_sync.js';
 
 interface Backend {
   readonly info: ModelInfo;
@@ -72,36 +58,12 @@ interface Backend {
   dispose(): Promise<void>;
 }
 
-const ERRORS: Record<string, new (message: string) => XcodecError> = {
-  XcodecError,
-  XcodecInputError,
-  XcodecConfigError,
-  XcodecCheckpointError,
-  XcodecRuntimeError,
-};
-
-function revive(e: { name: string; message: string }): XcodecError {
-  const Cls = ERRORS[e.name];
-  return Cls ? new Cls(e.message) : new XcodecRuntimeError(`the model's worker failed: ${e.name}: ${e.message}`);
-}
-
 /** The model on this thread behind the same Promise interface. */
 class LocalBackend implements Backend {
   constructor(private model: XcodecModelSync) {}
 
   get info(): ModelInfo {
-    const m = this.model;
-    return {
-      config: m.config,
-      numThreads: m.numThreads,
-      threadsFallbackReason: m.threadsFallbackReason,
-      tuning: m.tuning,
-      simdFlavour: m.simdFlavour,
-      components: m.components,
-      convAlgorithm: m.convAlgorithm,
-      unusedTensors: m.unusedTensors,
-      wasmMemoryBytes: m.wasmMemoryBytes,
-    };
+    return { ...modelInfo(this.model), tuning: this.model.tuning }; // the live knobs, as XcodecModelSync's
   }
 
   async call(
@@ -111,7 +73,9 @@ class LocalBackend implements Backend {
   ): Promise<unknown> {
     await null; // the call starts after the caller's synchronous code, as a worker's would
     const a = [...args];
-    if (onProgress && typeof a[1] === 'object' && a[1] !== null) a[1] = { ...a[1], onProgress };
+    const at = METHODS[method];
+    if (onProgress && at !== null && typeof a[at] === 'object' && a[at] !== null)
+      a[at] = { ...(a[at] as object), onProgress };
     return (this.model[method] as (...x: unknown[]) => unknown)(...a);
   }
 
@@ -120,77 +84,10 @@ class LocalBackend implements Backend {
   }
 }
 
-interface Endpoint {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
-  terminate(): void;
-  /** whether an idle worker may let the process exit (Node, Bun): ref while calls are pending */
-  hold(busy: boolean): void;
-}
-
-/** Starts the worker script; its messages and its failure (an error event or an exit) go to the callbacks. */
-async function spawn(
-  url: URL,
-  onMessage: (m: WorkerReply) => void,
-  onFailure: (why: string) => void,
-): Promise<Endpoint> {
-  const g = globalThis as unknown as {
-    Worker: new (url: URL, o: { type: 'module' }) => WebWorker;
-    process?: { execArgv?: string[] };
-  };
-  interface WebWorker {
-    postMessage(m: unknown, t?: ArrayBuffer[]): void;
-    terminate(): void;
-    onmessage: ((e: { data: unknown }) => void) | null;
-    onerror: ((e: { message?: string; preventDefault?: () => void }) => void) | null;
-    ref?: () => void;
-    unref?: () => void;
-  }
-  const env = workerEnv(); // the kernel pool's own rule: Deno and Bun also set process.versions.node
-  if (env === 'web') {
-    const w = new g.Worker(url, { type: 'module' });
-    w.onmessage = (e) => onMessage(e.data as WorkerReply);
-    w.onerror = (e) => {
-      e.preventDefault?.();
-      onFailure(e.message || 'its script failed to load or threw');
-    };
-    return {
-      post: (m, t) => w.postMessage(m, t),
-      terminate: () => w.terminate(),
-      hold: (busy) => (busy ? w.ref?.() : w.unref?.()),
-    };
-  }
-  if (env === 'node') {
-    const spec = 'node:worker_threads';
-    const { Worker } = (await import(
-      /* @vite-ignore */ /* webpackIgnore: true */ spec
-    )) as typeof import('node:worker_threads');
-    // The caller's flags carry over (relaxed SIMD, heap size), except those about its own script: with
-    // --input-type or -e the worker would refuse to load a file.
-    const argv = (g.process as { execArgv?: string[] }).execArgv ?? [];
-    const execArgv: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      if (/^(-e|--eval|-p|--print)$/.test(argv[i])) i++;
-      else if (!argv[i].startsWith('--input-type') && !/^(-e|--eval|-p|--print)=/.test(argv[i])) execArgv.push(argv[i]);
-    }
-    const w = new Worker(url, { execArgv });
-    w.on('message', (m) => onMessage(m as WorkerReply));
-    w.on('error', (e) => onFailure(`${e.name}: ${e.message}`));
-    w.on('exit', (code) => onFailure(`it exited with code ${code}`));
-    return {
-      post: (m, t) => w.postMessage(m, t),
-      terminate: () => {
-        void w.terminate();
-      },
-      hold: (busy) => (busy ? w.ref() : w.unref()),
-    };
-  }
-  throw new Error('this runtime has no Worker');
-}
-
 /** The model in a dedicated worker (model_worker.ts); one call in flight at a time, by the caller's chain. */
 class WorkerBackend implements Backend {
   info!: ModelInfo;
-  private endpoint!: Endpoint;
+  private endpoint!: WorkerHandle;
   private pending = new Map<
     number,
     { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }
@@ -210,27 +107,30 @@ class WorkerBackend implements Backend {
       settleLoad = { resolve, reject };
     });
     let started = false;
-    b.endpoint = await spawn(
-      url,
-      (m) => {
-        if (m.type === 'ready') {
-          started = true;
-          b.endpoint.post(load);
-        } else if (m.type === 'loaded') settleLoad.resolve(m.info);
-        else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
-        else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
-        else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
-        else b.reply(m);
-      },
-      (why) => {
-        const error = new XcodecRuntimeError(
-          started
-            ? `the model's worker stopped: ${why}; load the model again`
-            : `the model's worker did not start: ${why}`,
-        );
-        (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
-        settleLoad.reject(error);
-        b.fail(error.message);
+    b.endpoint = await spawnWorker(
+      { url },
+      {
+        onMessage: (reply) => {
+          const m = reply as WorkerReply;
+          if (m.type === 'ready') {
+            started = true;
+            b.endpoint.post(load);
+          } else if (m.type === 'loaded') settleLoad.resolve(m.info);
+          else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
+          else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
+          else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
+          else b.reply(m);
+        },
+        onFailure: (why) => {
+          const error = new XcodecRuntimeError(
+            started
+              ? `the model's worker stopped: ${why}; load the model again`
+              : `the model's worker did not start: ${why}`,
+          );
+          (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
+          settleLoad.reject(error);
+          b.fail(error.message);
+        },
       },
     );
     b.endpoint.hold(true);
@@ -340,11 +240,7 @@ export class XcodecModel {
 
   /** A checkpoint directory or a Hub repository id (needs `xcodec-wasm/node`, like XcodecModelSync). */
   static async fromPretrained(dir: string, options: ModelLoadOptions = {}): Promise<XcodecModel> {
-    if (typeof dir !== 'string' || dir === '') {
-      throw new XcodecInputError(
-        `fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`,
-      );
-    }
+    checkModelSource(dir);
     fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`); // the same error as XcodecModelSync's where file access is missing
     return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry: nodeEntryUrl() }, options, () =>
       XcodecModelSync.fromPretrained(dir, options),
@@ -356,11 +252,7 @@ export class XcodecModel {
     files: Record<string, Uint8Array>,
     options: ModelLoadOptions & { config?: unknown } = {},
   ): Promise<XcodecModel> {
-    if (typeof files !== 'object' || files === null) {
-      throw new XcodecInputError(
-        'fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes',
-      );
-    }
+    checkFiles(files);
     return XcodecModel.start({ type: 'load', how: 'buffers', files, config: options.config }, options, () =>
       XcodecModelSync.fromBuffers(files, options),
     );
@@ -523,7 +415,7 @@ export class XcodecModel {
       );
     }
     if (this.disposed) return Promise.reject(new XcodecRuntimeError(`${method}: the model was disposed`));
-    const optionsAt = method === 'encodeTrace' ? 2 : 1;
+    const optionsAt = METHODS[method] ?? args.length;
     let split: ReturnType<typeof splitOptions>;
     try {
       split = splitOptions(args[optionsAt]);

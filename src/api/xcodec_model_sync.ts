@@ -26,123 +26,23 @@ import {
 } from '../model/network.js';
 import type { ConvAlgorithm } from '../model/dac.js';
 import { checkWindowFrames, frameWindows } from '../model/windows.js';
+import {
+  type CheckedCodes,
+  checkAudio,
+  checkCodes,
+  checkConvAlgorithm,
+  checkFiles,
+  checkModelSource,
+  checkOptions,
+  int64Codes,
+  isParsedConfig,
+} from './checks.js';
+import type { CodesArgument, CodesTensor, DecodeOptions, EncodeOptions, FloatTensor, LoadOptions } from './options.js';
+import { Progress } from './progress.js';
 import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from '../backend/runtime.js';
 import { type HubOptions, fileAccess } from '../checkpoint/file_access.js';
 import { warmUpKernels } from '../backend/warmup.js';
 import { type CheckpointSource, WeightLoader } from '../checkpoint/weights.js';
-
-export type { CheckpointSource } from '../checkpoint/weights.js';
-export type { HubOptions } from '../checkpoint/file_access.js';
-export type { Tuning, TuningOptions, WasmModules } from '../backend/runtime.js';
-
-export interface FloatTensor {
-  data: Float32Array;
-  dims: number[];
-}
-
-export interface CodesTensor {
-  data: BigInt64Array;
-  dims: number[];
-}
-
-/** Codes as accepted by decode(): int64 like transformers, or any integer array. */
-export interface CodesInput {
-  data: BigInt64Array | Int32Array | Uint16Array | Int16Array | Uint32Array | Float64Array | number[];
-  dims: number[];
-}
-
-/** What decode() and dequantize() take: the codes, or encode()'s output that holds them. */
-export type CodesArgument = CodesInput | { audioCodes: CodesInput };
-
-export interface LoadOptions {
-  /** 'auto' picks relaxed SIMD where the runtime validates it */
-  simd?: 'auto' | 'simd' | 'relaxed';
-  /** where a Hub repository id (e.g. "hf-audio/xcodec-hubert-librispeech") is downloaded from and cached */
-  hub?: HubOptions;
-  /** worker threads for the kernels (default: available cores; 1 = no workers) */
-  numThreads?: number;
-  /** called as tensors stream into memory: (loaded bytes, total bytes) */
-  onProgress?: (loaded: number, total: number) => void;
-  /** advanced: memory blocking and thread-split knobs (results are bit-identical whatever they are) */
-  tuning?: TuningOptions;
-  /**
-   * The kernels precompiled by the host, for runtimes that forbid compiling WebAssembly from bytes
-   * (Cloudflare Workers, workerd): `{ simd, relaxed }` (and `'simd-threads'`, `'relaxed-threads'`
-   * for threads), each a WebAssembly.Module of `xcodec-wasm/wasm/<name>.wasm`.
-   */
-  wasmModules?: WasmModules;
-  /**
-   * Which halves to load (default 'all'): 'decoder' (codes to audio: a TTS front end) skips the
-   * semantic model and both encoders, about half the weights; 'encoder' (audio to codes: dataset
-   * tokenization) skips the acoustic decoder. The quantizer is always loaded. Calling the half that
-   * was not loaded is an XcodecInputError.
-   */
-  components?: Components;
-  /**
-   * How the DAC residual units' kernel-7 convolutions run (three quarters of decode's multiplies):
-   * 'winograd' (F(4, 7): 10 multiplies for every 4 outputs instead of 28, with a different fp32
-   * rounding) or 'direct' (the 7-tap GEMM), for both halves or per half as { encoder, decoder }.
-   * Default { encoder: 'direct', decoder: 'winograd' }: the encoder's codes stay those of the direct
-   * conv's rounding (see docs/design.md for what Winograd does to the embeddings).
-   */
-  convAlgorithm?: ConvAlgorithm | Partial<ConvAlgorithms>;
-}
-
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['winograd', 'direct'];
-export const DEFAULT_CONV_ALGORITHMS: Readonly<ConvAlgorithms> = { encoder: 'direct', decoder: 'winograd' };
-
-/** LoadOptions.convAlgorithm, checked, as one algorithm per half. */
-function checkConvAlgorithm(a: unknown): ConvAlgorithms {
-  const accepted = `accepted: ${CONV_ALGORITHMS.map((c) => `"${c}"`).join(' or ')}, or { encoder?, decoder? } of those`;
-  if (a === undefined) return { ...DEFAULT_CONV_ALGORITHMS };
-  if (typeof a === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(a))
-    return { encoder: a as ConvAlgorithm, decoder: a as ConvAlgorithm };
-  if (typeof a === 'object' && a !== null && !Array.isArray(a)) {
-    const o = a as Record<string, unknown>;
-    const extra = Object.keys(o).filter((k) => k !== 'encoder' && k !== 'decoder');
-    if (extra.length > 0) throw new XcodecInputError(`convAlgorithm has unknown keys ${describe(extra)}; ${accepted}`);
-    const half = (k: 'encoder' | 'decoder'): ConvAlgorithm => {
-      const v = o[k];
-      if (v === undefined) return DEFAULT_CONV_ALGORITHMS[k];
-      if (typeof v === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(v)) return v as ConvAlgorithm;
-      throw new XcodecInputError(`convAlgorithm.${k} ${describe(v)} is not accepted; ${accepted}`);
-    };
-    return { encoder: half('encoder'), decoder: half('decoder') };
-  }
-  throw new XcodecInputError(`convAlgorithm ${describe(a)} is not accepted; ${accepted}`);
-}
-
-export interface EncodeOptions {
-  /** kbps, one of the config's target_bandwidths (default: the highest) */
-  bandwidth?: number;
-  /**
-   * Audio of more than this many frames (default 1500: 30 s at 50 frames/s) runs the convolutional
-   * stages (the semantic model's feature encoder, the acoustic encoder) in windows of this many
-   * frames: the codes are identical to a one-window encode, and their memory follows the window
-   * instead of the audio. The transformer still attends over the whole input.
-   */
-  windowFrames?: number;
-  /**
-   * called after each step, over all batch items: each window of the feature encoder, each
-   * transformer layer, each window of the acoustic encoder, the quantizer (steps, not time)
-   */
-  onProgress?: (done: number, total: number) => void;
-}
-
-export interface DecodeOptions {
-  /**
-   * Codes longer than this many frames are decoded in windows of this many (default 1500: 30 s at
-   * 50 frames/s), each with the decoder's receptive field of context on both sides, so the audio is
-   * bit-identical to a one-call decode and memory is that of one window whatever the length.
-   */
-  windowFrames?: number;
-  /** called after each window: (frames decoded, total frames), over all batch items */
-  onProgress?: (done: number, total: number) => void;
-}
-
-function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number[] } {
-  return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x;
-}
 
 export class XcodecModelSync {
   private constructor(
@@ -159,11 +59,7 @@ export class XcodecModelSync {
    * Needs file access: import from `xcodec-wasm/node` (Node, Deno, Bun); elsewhere use fromBuffers().
    */
   static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<XcodecModelSync> {
-    if (typeof dir !== 'string' || dir === '') {
-      throw new XcodecInputError(
-        `fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`,
-      );
-    }
+    checkModelSource(dir);
     const files = fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`);
     const where = await files.resolveModelDir(dir, options.hub);
     const config = parseXcodecConfig(await files.readJson(where, 'config.json'), `${where}/config.json`);
@@ -186,17 +82,7 @@ export class XcodecModelSync {
     files: Record<string, Uint8Array>,
     options: LoadOptions & { config?: unknown } = {},
   ): Promise<XcodecModelSync> {
-    if (typeof files !== 'object' || files === null) {
-      throw new XcodecInputError(
-        'fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes',
-      );
-    }
-    for (const [name, bytes] of Object.entries(files)) {
-      if (!(bytes instanceof Uint8Array))
-        throw new XcodecInputError(
-          `fromBuffers: "${name}" must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`,
-        );
-    }
+    checkFiles(files);
     let config = options.config;
     if (config === undefined) {
       if (!Object.hasOwn(files, 'config.json')) {
@@ -247,6 +133,15 @@ export class XcodecModelSync {
       rt.dispose();
       throw e;
     }
+  }
+
+  /** What checkCodes needs to know of this model. */
+  private get codesShape(): { hopLength: number; codebookSize: number; numQuantizers: number } {
+    return {
+      hopLength: this.config.hopLength,
+      codebookSize: this.config.codebookSize,
+      numQuantizers: this.net.numQuantizers,
+    };
   }
 
   /** Releases the workers and the WebAssembly memory; the model is unusable afterwards. */
@@ -303,9 +198,8 @@ export class XcodecModelSync {
    * same codes (see EncodeOptions).
    */
   encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
-    const x = this.checkAudio(inputValues);
-    if (typeof options !== 'object' || options === null)
-      throw new XcodecInputError('encode options must be an object: { bandwidth?, windowFrames?, onProgress? }');
+    const x = checkAudio(inputValues, () => this.net.minimumSamples());
+    checkOptions('encode', options, '{ bandwidth?, windowFrames?, onProgress? }');
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const plan = this.plan(x.dims[2], checkWindowFrames(options.windowFrames));
     const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
@@ -346,9 +240,8 @@ export class XcodecModelSync {
    * Long code sequences are decoded window by window (see DecodeOptions), with the same result.
    */
   decode(audioCodes: CodesArgument, options: DecodeOptions = {}): { audioValues: FloatTensor } {
-    const codes = this.checkCodes(audioCodes);
-    if (typeof options !== 'object' || options === null)
-      throw new XcodecInputError('decode options must be an object: { windowFrames?, onProgress? }');
+    const codes = checkCodes(audioCodes, this.codesShape);
+    checkOptions('decode', options, '{ windowFrames?, onProgress? }');
     const window = checkWindowFrames(options.windowFrames);
     const progress = new Progress(options.onProgress, codes.B * codes.T);
     return { audioValues: this.decodeChecked(codes, window, progress, codes.T * this.config.hopLength) };
@@ -399,7 +292,7 @@ export class XcodecModelSync {
 
   /** audio_codes [B, nq, T] -> the sum of their codewords [B, D, T] (the quantized embeddings). */
   dequantize(audioCodes: CodesArgument): FloatTensor {
-    const { B, nq, T, codes } = this.checkCodes(audioCodes);
+    const { B, nq, T, codes } = checkCodes(audioCodes, this.codesShape);
     const D = this.config.hiddenSize;
     const out = new Float32Array(B * D * T);
     this.guard(() => {
@@ -419,9 +312,8 @@ export class XcodecModelSync {
     inputValues: FloatTensor | Float32Array,
     options: Omit<EncodeOptions, 'onProgress'> = {},
   ): { audioCodes: CodesTensor; audioValues: FloatTensor } {
-    const x = this.checkAudio(inputValues);
-    if (typeof options !== 'object' || options === null)
-      throw new XcodecInputError('forward options must be an object: { bandwidth?, windowFrames? }');
+    const x = checkAudio(inputValues, () => this.net.minimumSamples());
+    checkOptions('forward', options, '{ bandwidth?, windowFrames? }');
     if ('onProgress' in options) {
       throw new XcodecInputError(
         'forward does not report progress; accepted options: { bandwidth?, windowFrames? } (for progress, call encode and decode, each with onProgress)',
@@ -449,15 +341,14 @@ export class XcodecModelSync {
     item = 0,
     options: { windowFrames?: number } = {},
   ): Record<keyof EncodeTrace, FloatTensor> {
-    const x = this.checkAudio(inputValues);
+    const x = checkAudio(inputValues, () => this.net.minimumSamples());
     const N = x.dims[2];
     if (!Number.isInteger(item) || item < 0 || item >= x.dims[0]) {
       throw new XcodecInputError(
         `encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`,
       );
     }
-    if (typeof options !== 'object' || options === null)
-      throw new XcodecInputError('encodeTrace options must be an object: { windowFrames? }');
+    checkOptions('encodeTrace', options, '{ windowFrames? }');
     const plan = this.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
@@ -507,160 +398,4 @@ export class XcodecModelSync {
       this.rt.release(this.arena);
     }
   }
-
-  private checkAudio(input: FloatTensor | Float32Array): FloatTensor {
-    let x: FloatTensor;
-    if (input instanceof Float32Array) x = { data: input, dims: [1, 1, input.length] };
-    else if (isTensorLike(input) && input.data instanceof Float32Array) x = input as FloatTensor;
-    else {
-      throw new XcodecInputError(
-        'input_values must be a Float32Array (mono samples) or { data: Float32Array, dims: [batch, 1, samples] }',
-      );
-    }
-    const d = x.dims;
-    if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 0)) {
-      throw new XcodecInputError(
-        `input_values dims ${describe(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`,
-      );
-    }
-    if (d[1] !== 1)
-      throw new XcodecInputError(
-        `input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`,
-      );
-    if (d[0] < 1) throw new XcodecInputError('input_values has an empty batch (B = 0); accepted: B >= 1');
-    if (x.data.length !== d[0] * d[2]) {
-      throw new XcodecInputError(
-        `input_values data has ${x.data.length} samples but dims ${describe(d)} need ${d[0] * d[2]}`,
-      );
-    }
-    if (d[2] === 0)
-      throw new XcodecInputError(
-        `input_values is empty (0 samples); at least ${this.net.minimumSamples()} samples are needed`,
-      );
-    for (let i = 0; i < x.data.length; i++) {
-      if (!Number.isFinite(x.data[i])) {
-        throw new XcodecInputError(
-          `input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`,
-        );
-      }
-    }
-    return x;
-  }
-
-  private checkCodes(argument: CodesArgument): CheckedCodes {
-    const input = (
-      typeof argument === 'object' && argument !== null && !isTensorLike(argument) && 'audioCodes' in argument
-        ? argument.audioCodes
-        : argument
-    ) as CodesInput;
-    if (!isTensorLike(input)) {
-      throw new XcodecInputError(
-        "audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] } or encode's output { audioCodes }",
-      );
-    }
-    const d = input.dims;
-    if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new XcodecInputError(
-        `audio_codes dims ${describe(d)} are not [batch, quantizers, frames] with every size >= 1`,
-      );
-    }
-    const [B, nq, T] = d;
-    if (B * T * this.config.hopLength > MAX_AUDIO_SAMPLES) {
-      throw new XcodecInputError(
-        `audio_codes of ${B} x ${T} frames would decode to ${B * T * this.config.hopLength} samples; ` +
-          `accepted: at most ${MAX_AUDIO_SAMPLES} samples per call (${Math.floor(MAX_AUDIO_SAMPLES / this.config.hopLength)} frames: decode in pieces)`,
-      );
-    }
-    if (nq > this.net.numQuantizers) {
-      throw new XcodecInputError(
-        `audio_codes has ${nq} quantizers; this model has ${this.net.numQuantizers} (accepted: 1..${this.net.numQuantizers})`,
-      );
-    }
-    if (input.data.length !== B * nq * T) {
-      throw new XcodecInputError(
-        `audio_codes data has ${input.data.length} values but dims ${describe(d)} need ${B * nq * T}`,
-      );
-    }
-    const K = this.config.codebookSize;
-    const codes = new Int32Array(B * nq * T);
-    for (let i = 0; i < codes.length; i++) {
-      const raw: unknown = input.data[i];
-      const v = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
-      if (!Number.isInteger(v) || v < 0 || v >= K) {
-        const b = Math.floor(i / (nq * T));
-        const q = Math.floor((i % (nq * T)) / T);
-        const shown = typeof raw === 'number' || typeof raw === 'bigint' ? String(raw) : describe(raw); // codes read as numbers: 1024, not 1024n
-        throw new XcodecInputError(
-          `audio_codes[${b}, ${q}, ${i % T}] = ${shown} is outside the codebook; accepted: integers 0..${K - 1}`,
-        );
-      }
-      codes[i] = v;
-    }
-    return { B, nq, T, codes };
-  }
 }
-
-/**
- * The most audio samples one call takes or returns (2^31, 8 GiB of float32; about 37 hours at
- * 16 kHz): beyond it typed arrays and linear memory cannot hold the signal.
- */
-export const MAX_AUDIO_SAMPLES = 2 ** 31;
-
-/**
- * The caller's onProgress(done, total), checked up front. run() lets an exception thrown from it (to
- * cancel) reach the caller unchanged, where guard() would report any other as a runtime failure.
- */
-class Progress {
-  private done = 0;
-  private failure: { error: unknown } | null = null;
-
-  constructor(
-    private callback: unknown,
-    private total: number,
-  ) {
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw new XcodecInputError(`onProgress must be a function (done, total) => void; got ${typeof callback}`);
-    }
-  }
-
-  readonly tick = (steps = 1): void => {
-    this.done += steps;
-    if (!this.callback) return;
-    try {
-      (this.callback as (done: number, total: number) => void)(this.done, this.total);
-    } catch (error) {
-      this.failure = { error };
-      throw error;
-    }
-  };
-
-  run(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (this.failure) throw this.failure.error;
-      throw e;
-    }
-  }
-}
-
-/** Codes validated against the model: [B, nq, T] as i32. */
-interface CheckedCodes {
-  B: number;
-  nq: number;
-  T: number;
-  codes: Int32Array;
-}
-
-/** The int64 tensor transformers returns as audio_codes. */
-function int64Codes({ B, nq, T, codes }: CheckedCodes): CodesTensor {
-  const data = new BigInt64Array(codes.length);
-  for (let i = 0; i < codes.length; i++) data[i] = BigInt(codes[i]);
-  return { data, dims: [B, nq, T] };
-}
-
-function isParsedConfig(c: unknown): c is XcodecConfig {
-  return typeof c === 'object' && c !== null && 'hopLength' in c && 'semantic' in c && 'acoustic' in c;
-}
-
-export { XcodecCheckpointError, XcodecConfigError };

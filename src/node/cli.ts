@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
-import { CONV_ALGORITHMS } from '../api/xcodec_model_sync.js';
+import { CONV_ALGORITHMS } from '../api/options.js';
 import {
   type CodesInput,
   type ConvAlgorithm,

@@ -2,47 +2,17 @@
 // workers), then runs split ops synchronously: post, work on its own chunks, wait for the rest.
 // See protocol.ts for the control block and sources.ts for the worker code.
 
-import { XcodecRuntimeError } from '../../errors.js';
+import { XcodecRuntimeError, describeError as describe } from '../../errors.js';
 import * as P from './protocol.js';
-import { type WorkerEnv, kernelWorkerSource, supervisorSource } from './sources.js';
+import { type WorkerHandle, spawnWorker, workerEnv } from '../worker.js';
+import { kernelWorkerSource, supervisorSource } from './sources.js';
 
-interface WorkerHandle {
-  post(m: unknown): void;
-  onMessage(f: (m: { type: string; index?: number; reason?: string; respawn?: boolean }) => void): void;
-  onFailure(f: (reason: string) => void): void;
-  terminate(): void;
-  unref(): void;
-}
+export { workerEnv } from '../worker.js';
 
 type AnyGlobal = typeof globalThis & {
-  Deno?: unknown;
-  Bun?: unknown;
-  process?: { versions?: { node?: string } };
-  window?: unknown;
-  Worker?: new (
-    url: string | URL,
-    opts?: { type?: string },
-  ) => {
-    postMessage(m: unknown): void;
-    addEventListener(
-      t: string,
-      f: (e: { data?: unknown; message?: string; preventDefault?: () => void }) => void,
-    ): void;
-    terminate(): void;
-  };
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
 };
-
-/** Where workers come from: node:worker_threads, Web Workers, or nowhere (one thread only). */
-export function workerEnv(): WorkerEnv | null {
-  const g = globalThis as AnyGlobal;
-  if (g.Deno !== undefined || g.Bun !== undefined) return typeof g.Worker === 'function' ? 'web' : null;
-  // workerd (Cloudflare Workers) with nodejs_compat sets process.versions.node but has no workers at all
-  if ((g as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers') return null;
-  if (typeof g.process?.versions?.node === 'string' && g.window === undefined) return 'node';
-  return typeof g.Worker === 'function' ? 'web' : null;
-}
 
 /** Whether this runtime can share a WebAssembly memory between threads at all. */
 export function sharedMemorySupported(): boolean {
@@ -85,49 +55,6 @@ export async function availableCores(): Promise<number> {
     }
   }
   return 1;
-}
-
-async function spawn(env: WorkerEnv, source: string): Promise<WorkerHandle> {
-  if (env === 'node') {
-    const spec = 'node:worker_threads';
-    const { Worker } = (await import(
-      /* @vite-ignore */ /* webpackIgnore: true */ spec
-    )) as typeof import('node:worker_threads');
-    const w = new Worker(source, { eval: true });
-    return {
-      post: (m) => w.postMessage(m),
-      onMessage: (f) => {
-        w.on('message', f);
-      },
-      onFailure: (f) => {
-        w.on('error', (e: Error) => f(`failed: ${e.message}`));
-        w.on('exit', (code: number) => f(`exited with code ${code}`));
-      },
-      terminate: () => {
-        void w.terminate();
-      },
-      unref: () => w.unref(),
-    };
-  }
-  const g = globalThis as AnyGlobal;
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-  const w = new g.Worker!(url, { type: 'module' });
-  return {
-    post: (m) => w.postMessage(m),
-    onMessage: (f) => w.addEventListener('message', (e) => f(e.data as never)),
-    onFailure: (f) =>
-      w.addEventListener('error', (e) => {
-        e.preventDefault?.();
-        f(`failed: ${e.message ?? 'uncaught error'}`);
-      }),
-    terminate: () => {
-      w.terminate();
-      URL.revokeObjectURL(url);
-    },
-    unref: () => {
-      (w as unknown as { unref?: () => void }).unref?.();
-    },
-  };
 }
 
 export interface PoolOptions {
@@ -184,9 +111,16 @@ export class Pool {
     const sab = new SharedArrayBuffer(P.CONTROL_BYTES);
     const ctrl = new Int32Array(sab);
     ctrl[P.SPIN] = opts.workerSpin ?? 20000;
+    // The supervisor's messages and failure reach the pool once it exists (they cannot come before).
+    type SupervisorMessage = { type: string; index?: number; reason?: string; respawn?: boolean };
+    let onMessage = (_m: SupervisorMessage): void => {};
+    let onFailure = (_why: string): void => {};
     let sup: WorkerHandle;
     try {
-      sup = await spawn(env, supervisorSource(env));
+      sup = await spawnWorker(
+        { source: supervisorSource(env) },
+        { onMessage: (m) => onMessage(m as SupervisorMessage), onFailure: (why) => onFailure(why) },
+      );
     } catch (e) {
       Pool.startError = `could not start a worker: ${describe(e)}`;
       return null;
@@ -200,7 +134,7 @@ export class Pool {
         clearTimeout(timer);
         resolve(ok);
       };
-      sup.onMessage((m) => {
+      onMessage = (m) => {
         if (m.type === 'ready') {
           ready++;
           settled++;
@@ -209,11 +143,11 @@ export class Pool {
           if (!m.respawn) settled++;
         }
         if (settled >= workers) done(ready > 0);
-      });
-      sup.onFailure((reason) => {
+      };
+      onFailure = (reason) => {
         pool.lastDeath = `the pool supervisor ${reason}`;
         done(false);
-      });
+      };
     });
     const init = {
       type: 'init',
@@ -242,7 +176,7 @@ export class Pool {
       return null;
     }
     // Idle workers must not keep a Node process alive when the user forgets dispose().
-    sup.unref();
+    sup.hold(false);
     return pool;
   }
 
@@ -440,9 +374,4 @@ export class Pool {
     }
     this.sup.terminate();
   }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return String(e);
 }

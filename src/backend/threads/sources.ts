@@ -11,7 +11,7 @@
 import { SPLIT_KERNELS } from '../kernels.js';
 import * as P from './protocol.js';
 
-export type WorkerEnv = 'node' | 'web';
+import type { WorkerEnv } from '../worker.js';
 
 const PROLOGUE: Record<WorkerEnv, string> = {
   // A dynamic import works whether Node evaluates the source as CommonJS or, when the parent runs with

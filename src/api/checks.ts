@@ -1,0 +1,191 @@
+// The checks every face of the model applies to what a caller passes: audio, codes, options and
+// where a checkpoint comes from, each failing with a typed error that says what is accepted.
+
+import type { XcodecConfig } from '../checkpoint/config.js';
+import { XcodecInputError, describe } from '../errors.js';
+import type { ConvAlgorithm } from '../model/dac.js';
+import type { ConvAlgorithms } from '../model/network.js';
+import {
+  CONV_ALGORITHMS,
+  type CodesArgument,
+  type CodesInput,
+  type CodesTensor,
+  DEFAULT_CONV_ALGORITHMS,
+  type FloatTensor,
+} from './options.js';
+
+export function isTensorLike(x: unknown): x is { data: ArrayLike<unknown>; dims: number[] } {
+  return typeof x === 'object' && x !== null && 'data' in x && 'dims' in x;
+}
+
+/** LoadOptions.convAlgorithm, checked, as one algorithm per half. */
+export function checkConvAlgorithm(a: unknown): ConvAlgorithms {
+  const accepted = `accepted: ${CONV_ALGORITHMS.map((c) => `"${c}"`).join(' or ')}, or { encoder?, decoder? } of those`;
+  if (a === undefined) return { ...DEFAULT_CONV_ALGORITHMS };
+  if (typeof a === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(a))
+    return { encoder: a as ConvAlgorithm, decoder: a as ConvAlgorithm };
+  if (typeof a === 'object' && a !== null && !Array.isArray(a)) {
+    const o = a as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'encoder' && k !== 'decoder');
+    if (extra.length > 0) throw new XcodecInputError(`convAlgorithm has unknown keys ${describe(extra)}; ${accepted}`);
+    const half = (k: 'encoder' | 'decoder'): ConvAlgorithm => {
+      const v = o[k];
+      if (v === undefined) return DEFAULT_CONV_ALGORITHMS[k];
+      if (typeof v === 'string' && (CONV_ALGORITHMS as readonly string[]).includes(v)) return v as ConvAlgorithm;
+      throw new XcodecInputError(`convAlgorithm.${k} ${describe(v)} is not accepted; ${accepted}`);
+    };
+    return { encoder: half('encoder'), decoder: half('decoder') };
+  }
+  throw new XcodecInputError(`convAlgorithm ${describe(a)} is not accepted; ${accepted}`);
+}
+
+/** input_values as a [B, 1, N] tensor of finite samples; `minimumSamples` for the message about empty audio. */
+export function checkAudio(input: FloatTensor | Float32Array, minimumSamples: () => number): FloatTensor {
+  let x: FloatTensor;
+  if (input instanceof Float32Array) x = { data: input, dims: [1, 1, input.length] };
+  else if (isTensorLike(input) && input.data instanceof Float32Array) x = input as FloatTensor;
+  else {
+    throw new XcodecInputError(
+      'input_values must be a Float32Array (mono samples) or { data: Float32Array, dims: [batch, 1, samples] }',
+    );
+  }
+  const d = x.dims;
+  if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new XcodecInputError(
+      `input_values dims ${describe(d)} are not [batch, channels, samples]; accepted: [B, 1, N]`,
+    );
+  }
+  if (d[1] !== 1)
+    throw new XcodecInputError(
+      `input_values has ${d[1]} channels; X-Codec accepts mono audio only (dims [B, 1, N]); downmix first`,
+    );
+  if (d[0] < 1) throw new XcodecInputError('input_values has an empty batch (B = 0); accepted: B >= 1');
+  if (x.data.length !== d[0] * d[2]) {
+    throw new XcodecInputError(
+      `input_values data has ${x.data.length} samples but dims ${describe(d)} need ${d[0] * d[2]}`,
+    );
+  }
+  if (d[2] === 0)
+    throw new XcodecInputError(`input_values is empty (0 samples); at least ${minimumSamples()} samples are needed`);
+  for (let i = 0; i < x.data.length; i++) {
+    if (!Number.isFinite(x.data[i])) {
+      throw new XcodecInputError(
+        `input_values contains ${x.data[i]} at batch ${Math.floor(i / d[2])}, sample ${i % d[2]}; all samples must be finite`,
+      );
+    }
+  }
+  return x;
+}
+
+/** audio_codes (or encode's output) checked against the model's codebooks, as i32. */
+export function checkCodes(
+  argument: CodesArgument,
+  model: { hopLength: number; codebookSize: number; numQuantizers: number },
+): CheckedCodes {
+  const input = (
+    typeof argument === 'object' && argument !== null && !isTensorLike(argument) && 'audioCodes' in argument
+      ? argument.audioCodes
+      : argument
+  ) as CodesInput;
+  if (!isTensorLike(input)) {
+    throw new XcodecInputError(
+      "audio_codes must be { data: BigInt64Array | Int32Array | number[], dims: [batch, quantizers, frames] } or encode's output { audioCodes }",
+    );
+  }
+  const d = input.dims;
+  if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new XcodecInputError(
+      `audio_codes dims ${describe(d)} are not [batch, quantizers, frames] with every size >= 1`,
+    );
+  }
+  const [B, nq, T] = d;
+  if (B * T * model.hopLength > MAX_AUDIO_SAMPLES) {
+    throw new XcodecInputError(
+      `audio_codes of ${B} x ${T} frames would decode to ${B * T * model.hopLength} samples; ` +
+        `accepted: at most ${MAX_AUDIO_SAMPLES} samples per call (${Math.floor(MAX_AUDIO_SAMPLES / model.hopLength)} frames: decode in pieces)`,
+    );
+  }
+  if (nq > model.numQuantizers) {
+    throw new XcodecInputError(
+      `audio_codes has ${nq} quantizers; this model has ${model.numQuantizers} (accepted: 1..${model.numQuantizers})`,
+    );
+  }
+  if (input.data.length !== B * nq * T) {
+    throw new XcodecInputError(
+      `audio_codes data has ${input.data.length} values but dims ${describe(d)} need ${B * nq * T}`,
+    );
+  }
+  const K = model.codebookSize;
+  const codes = new Int32Array(B * nq * T);
+  for (let i = 0; i < codes.length; i++) {
+    const raw: unknown = input.data[i];
+    const v = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
+    if (!Number.isInteger(v) || v < 0 || v >= K) {
+      const b = Math.floor(i / (nq * T));
+      const q = Math.floor((i % (nq * T)) / T);
+      const shown = typeof raw === 'number' || typeof raw === 'bigint' ? String(raw) : describe(raw); // codes read as numbers: 1024, not 1024n
+      throw new XcodecInputError(
+        `audio_codes[${b}, ${q}, ${i % T}] = ${shown} is outside the codebook; accepted: integers 0..${K - 1}`,
+      );
+    }
+    codes[i] = v;
+  }
+  return { B, nq, T, codes };
+}
+
+/**
+ * The most audio samples one call takes or returns (2^31, 8 GiB of float32; about 37 hours at
+ * 16 kHz): beyond it typed arrays and linear memory cannot hold the signal.
+ */
+export const MAX_AUDIO_SAMPLES = 2 ** 31;
+
+/** Codes validated against the model: [B, nq, T] as i32. */
+export interface CheckedCodes {
+  B: number;
+  nq: number;
+  T: number;
+  codes: Int32Array;
+}
+
+/** The int64 tensor transformers returns as audio_codes. */
+export function int64Codes({ B, nq, T, codes }: CheckedCodes): CodesTensor {
+  const data = new BigInt64Array(codes.length);
+  for (let i = 0; i < codes.length; i++) data[i] = BigInt(codes[i]);
+  return { data, dims: [B, nq, T] };
+}
+
+export function isParsedConfig(c: unknown): c is XcodecConfig {
+  return typeof c === 'object' && c !== null && 'hopLength' in c && 'semantic' in c && 'acoustic' in c;
+}
+
+/** fromPretrained's first argument: a checkpoint directory or a Hub repository id. */
+export function checkModelSource(dir: unknown): asserts dir is string {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new XcodecInputError(
+      `fromPretrained expects a checkpoint directory or a Hub repository id (a non-empty string); got ${typeof dir === 'string' ? '""' : typeof dir}`,
+    );
+  }
+}
+
+/** fromBuffers' first argument: file names mapped to their bytes. */
+export function checkFiles(files: unknown): asserts files is Record<string, Uint8Array> {
+  if (typeof files !== 'object' || files === null) {
+    throw new XcodecInputError(
+      'fromBuffers expects an object mapping file names (config.json, model.safetensors, ...) to Uint8Array bytes',
+    );
+  }
+  for (const [name, bytes] of Object.entries(files)) {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new XcodecInputError(
+        `fromBuffers: "${name}" must be a Uint8Array, got ${Object.prototype.toString.call(bytes)}`,
+      );
+    }
+  }
+}
+
+/** A call's options argument: an object (`accepted` lists its fields for the message). */
+export function checkOptions(method: string, options: unknown, accepted: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new XcodecInputError(`${method} options must be an object: ${accepted}`);
+  }
+}
