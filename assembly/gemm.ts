@@ -14,13 +14,12 @@
 // [mBegin, mEnd) x [nBegin, nEnd) slice a thread computes (first bias/residual, then products in kk
 // order, mul then add), so results are bit-identical for any split of the work.
 
+import { biasLane, initAt, initCols, loadCols, storeCols, tile1x16, tile1xW, tile4x8, tileRxW } from './gemm_tiles';
 import { madd } from './simd';
 
 // K is blocked so a 4-row strip of A stays in L1 and a KB x NB panel of B in L2. A call of at most
 // KB_WIDE_MAX_COLS columns takes K blocks of KB_WIDE instead (its B block is as small): each tile then
-// reloads and stores its accumulators a quarter as often. Measured side by side on one thread, same
-// bits: 1024x50x1024 +4-11%, 3072x50x768 +18-22%, 768x50x3072 level to +8%; wider calls with KB 512
-// and NB 256 read level or slower, so they keep 256 x 512.
+// reloads and stores its accumulators a quarter as often (docs/performance.md, "GEMM blocking").
 const KB: i32 = 256;
 const NB: i32 = 512;
 const KB_WIDE: i32 = 1024;
@@ -32,310 +31,12 @@ const KB_WIDE_MAX_COLS: i32 = 128;
   return cols <= KB_WIDE_MAX_COLS ? KB_WIDE : KB;
 }
 
-@inline function biasLane(bias: usize, m: i32): f32 {
-  let v: f32 = 0;
-  if (bias != 0) v = load<f32>(bias + ((<usize>m) << 2));
-  return v;
-}
-
-// Where init holds the element that out holds at o (0 when there is no init).
-@inline function initAt(init: usize, out: usize, o: usize): usize {
-  return init == 0 ? 0 : init + (o - out);
-}
-
-// Where a tile reads B: `packed` (a compile-time constant at every call) picks a panel of packPanels,
-// b = the panel, one 32-byte row per step; else b = B itself, row kk at b + rows[kk], from column n.
-
-// 4 rows x w columns, w in 5..8 (8 everywhere but a packed panel's column tail): 8 accumulators, 2 B
-// vectors, 1 broadcast and the product temporary = 12 of x64's 16 XMM registers (V8 uses no more). A
-// 4x12 tile needs 17 with the temporary: V8 spilled in its inner loop and it ran at half this tile's
-// speed (21 against 42 GFLOP/s on one thread).
-@inline function tile4x8(
-  out: usize,
-  ldo: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  rows: usize,
-  packed: bool,
-  bias: usize,
-  init: usize,
-  first: bool,
-  m: i32,
-  n: i32,
-  w: i32,
-  k0: i32,
-  k1: i32,
-): void {
-  const o0 = out + ((<usize>m * ldo + n) << 2);
-  const o1 = o0 + ((<usize>ldo) << 2);
-  const o2 = o1 + ((<usize>ldo) << 2);
-  const o3 = o2 + ((<usize>ldo) << 2);
-  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
-  if (w == 8) {
-    if (first) {
-      const b0 = f32x4.splat(biasLane(bias, m));
-      const b1 = f32x4.splat(biasLane(bias, m + 1));
-      const b2 = f32x4.splat(biasLane(bias, m + 2));
-      const b3 = f32x4.splat(biasLane(bias, m + 3));
-      if (init != 0) {
-        const i0 = initAt(init, out, o0);
-        const i1 = i0 + ((<usize>ldo) << 2);
-        const i2 = i1 + ((<usize>ldo) << 2);
-        const i3 = i2 + ((<usize>ldo) << 2);
-        c00 = f32x4.add(v128.load(i0), b0);
-        c01 = f32x4.add(v128.load(i0, 16), b0);
-        c10 = f32x4.add(v128.load(i1), b1);
-        c11 = f32x4.add(v128.load(i1, 16), b1);
-        c20 = f32x4.add(v128.load(i2), b2);
-        c21 = f32x4.add(v128.load(i2, 16), b2);
-        c30 = f32x4.add(v128.load(i3), b3);
-        c31 = f32x4.add(v128.load(i3, 16), b3);
-      } else {
-        c00 = b0;
-        c01 = b0;
-        c10 = b1;
-        c11 = b1;
-        c20 = b2;
-        c21 = b2;
-        c30 = b3;
-        c31 = b3;
-      }
-    } else {
-      c00 = v128.load(o0);
-      c01 = v128.load(o0, 16);
-      c10 = v128.load(o1);
-      c11 = v128.load(o1, 16);
-      c20 = v128.load(o2);
-      c21 = v128.load(o2, 16);
-      c30 = v128.load(o3);
-      c31 = v128.load(o3, 16);
-    }
-  } else {
-    c00 = initCols(o0, initAt(init, out, o0), 4, bias, first, m);
-    c01 = initCols(o0 + 16, initAt(init, out, o0 + 16), w - 4, bias, first, m);
-    c10 = initCols(o1, initAt(init, out, o1), 4, bias, first, m + 1);
-    c11 = initCols(o1 + 16, initAt(init, out, o1 + 16), w - 4, bias, first, m + 1);
-    c20 = initCols(o2, initAt(init, out, o2), 4, bias, first, m + 2);
-    c21 = initCols(o2 + 16, initAt(init, out, o2 + 16), w - 4, bias, first, m + 2);
-    c30 = initCols(o3, initAt(init, out, o3), 4, bias, first, m + 3);
-    c31 = initCols(o3 + 16, initAt(init, out, o3 + 16), w - 4, bias, first, m + 3);
-  }
-  const bn = b + ((<usize>n) << 2);
-  let pp = b;
-  let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = (<usize>lda) << 2;
-  for (let kk = k0; kk < k1; kk++) {
-    let bp = pp;
-    if (packed) pp += 32;
-    else bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
-    const x0 = v128.load(bp);
-    const x1 = v128.load(bp, 16);
-    let s = v128.load32_splat(a0);
-    c00 = madd(s, x0, c00);
-    c01 = madd(s, x1, c01);
-    s = v128.load32_splat(a0 + la);
-    c10 = madd(s, x0, c10);
-    c11 = madd(s, x1, c11);
-    s = v128.load32_splat(a0 + 2 * la);
-    c20 = madd(s, x0, c20);
-    c21 = madd(s, x1, c21);
-    s = v128.load32_splat(a0 + 3 * la);
-    c30 = madd(s, x0, c30);
-    c31 = madd(s, x1, c31);
-    a0 += 4;
-  }
-  if (w == 8) {
-    v128.store(o0, c00);
-    v128.store(o0, c01, 16);
-    v128.store(o1, c10);
-    v128.store(o1, c11, 16);
-    v128.store(o2, c20);
-    v128.store(o2, c21, 16);
-    v128.store(o3, c30);
-    v128.store(o3, c31, 16);
-  } else {
-    v128.store(o0, c00);
-    storeCols(o0 + 16, c01, w - 4);
-    v128.store(o1, c10);
-    storeCols(o1 + 16, c11, w - 4);
-    v128.store(o2, c20);
-    storeCols(o2 + 16, c21, w - 4);
-    v128.store(o3, c30);
-    storeCols(o3 + 16, c31, w - 4);
-  }
-}
-
-// R rows (4 or 6) x w columns, w in 1..4: column remainders, in R independent chains (a 1x4 tile per
-// row would be a single chain, bound by the add latency). Unpacked, fewer than 4 columns are read and
-// written lane by lane, never past column n + w; a packed panel is zero past its last column. Each
-// lane runs the same operations as in the wider tiles. R = 6 covers a packed 12-row strip in two tiles
-// of 6 chains where 4-row tiles (4 chains) left half the FMA throughput unused. Not 8 rows: V8 issues a
-// loop's loads before its arithmetic, so 8 accumulators, 8 broadcasts and the B vector need 17 XMM
-// registers, and it spilled one chain to the stack.
-@inline function tileRxW(
-  out: usize,
-  ldo: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  rows: usize,
-  packed: bool,
-  bias: usize,
-  init: usize,
-  first: bool,
-  m: i32,
-  n: i32,
-  w: i32,
-  R: i32,
-  k0: i32,
-  k1: i32,
-): void {
-  const ro = (<usize>ldo) << 2;
-  const o0 = out + ((<usize>m * ldo + n) << 2);
-  let c0 = initCols(o0, initAt(init, out, o0), w, bias, first, m);
-  let c1 = initCols(o0 + ro, initAt(init, out, o0 + ro), w, bias, first, m + 1);
-  let c2 = initCols(o0 + 2 * ro, initAt(init, out, o0 + 2 * ro), w, bias, first, m + 2);
-  let c3 = initCols(o0 + 3 * ro, initAt(init, out, o0 + 3 * ro), w, bias, first, m + 3);
-  let c4 = c0,
-    c5 = c0;
-  if (R == 6) {
-    c4 = initCols(o0 + 4 * ro, initAt(init, out, o0 + 4 * ro), w, bias, first, m + 4);
-    c5 = initCols(o0 + 5 * ro, initAt(init, out, o0 + 5 * ro), w, bias, first, m + 5);
-  }
-  const bn = b + ((<usize>n) << 2);
-  let pp = b;
-  let a0 = a + ((<usize>m * lda + k0) << 2);
-  const la = (<usize>lda) << 2;
-  for (let kk = k0; kk < k1; kk++) {
-    let x: v128;
-    if (packed) {
-      x = v128.load(pp);
-      pp += 32;
-    } else {
-      x = loadCols(bn + <usize>load<i32>(rows + ((<usize>kk) << 2)), w);
-    }
-    c0 = madd(v128.load32_splat(a0), x, c0);
-    c1 = madd(v128.load32_splat(a0 + la), x, c1);
-    c2 = madd(v128.load32_splat(a0 + 2 * la), x, c2);
-    c3 = madd(v128.load32_splat(a0 + 3 * la), x, c3);
-    if (R == 6) {
-      c4 = madd(v128.load32_splat(a0 + 4 * la), x, c4);
-      c5 = madd(v128.load32_splat(a0 + 5 * la), x, c5);
-    }
-    a0 += 4;
-  }
-  storeCols(o0, c0, w);
-  storeCols(o0 + ro, c1, w);
-  storeCols(o0 + 2 * ro, c2, w);
-  storeCols(o0 + 3 * ro, c3, w);
-  if (R == 6) {
-    storeCols(o0 + 4 * ro, c4, w);
-    storeCols(o0 + 5 * ro, c5, w);
-  }
-}
-
-// One row x 16 columns: the row tail (M % 4), in four independent chains.
-@inline function tile1x16(
-  out: usize,
-  ldo: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  rows: usize,
-  bias: usize,
-  init: usize,
-  first: bool,
-  m: i32,
-  n: i32,
-  k0: i32,
-  k1: i32,
-): void {
-  const o = out + ((<usize>m * ldo + n) << 2);
-  let c0 = initCols(o, initAt(init, out, o), 4, bias, first, m);
-  let c1 = initCols(o + 16, initAt(init, out, o + 16), 4, bias, first, m);
-  let c2 = initCols(o + 32, initAt(init, out, o + 32), 4, bias, first, m);
-  let c3 = initCols(o + 48, initAt(init, out, o + 48), 4, bias, first, m);
-  const bn = b + ((<usize>n) << 2);
-  let ap = a + ((<usize>m * lda + k0) << 2);
-  for (let kk = k0; kk < k1; kk++) {
-    const bp = bn + <usize>load<i32>(rows + ((<usize>kk) << 2));
-    const x = v128.load32_splat(ap);
-    c0 = madd(x, v128.load(bp), c0);
-    c1 = madd(x, v128.load(bp, 16), c1);
-    c2 = madd(x, v128.load(bp, 32), c2);
-    c3 = madd(x, v128.load(bp, 48), c3);
-    ap += 4;
-  }
-  v128.store(o, c0);
-  v128.store(o, c1, 16);
-  v128.store(o, c2, 32);
-  v128.store(o, c3, 48);
-}
-
-// One row x w columns, w in 1..4: what a row tail has left after its 16-column tiles.
-@inline function tile1xW(
-  out: usize,
-  ldo: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  rows: usize,
-  bias: usize,
-  init: usize,
-  first: bool,
-  m: i32,
-  n: i32,
-  w: i32,
-  k0: i32,
-  k1: i32,
-): void {
-  const o = out + ((<usize>m * ldo + n) << 2);
-  let c = initCols(o, initAt(init, out, o), w, bias, first, m);
-  const bn = b + ((<usize>n) << 2);
-  let ap = a + ((<usize>m * lda + k0) << 2);
-  for (let kk = k0; kk < k1; kk++) {
-    c = madd(v128.load32_splat(ap), loadCols(bn + <usize>load<i32>(rows + ((<usize>kk) << 2)), w), c);
-    ap += 4;
-  }
-  storeCols(o, c, w);
-}
-
-// Columns p[0..w), w in 1..4, in the low lanes; the other lanes zero.
-@inline function loadCols(p: usize, w: i32): v128 {
-  if (w >= 4) return v128.load(p);
-  if (w == 1) return v128.load32_zero(p);
-  if (w == 2) return v128.load64_zero(p);
-  return v128.load32_lane(p, v128.load64_zero(p), 2, 8);
-}
-
-// Stores the low w lanes of v to p[0..w), w in 1..4.
-@inline function storeCols(p: usize, v: v128, w: i32): void {
-  if (w >= 4) {
-    v128.store(p, v);
-  } else if (w == 1) {
-    v128.store32_lane(p, v, 0);
-  } else {
-    v128.store64_lane(p, v, 0);
-    if (w == 3) v128.store32_lane(p, v, 2, 8);
-  }
-}
-
-// A tile's starting accumulator for columns o[0..w) of row m: on the first K block the bias (plus the
-// init values at i unless i is 0, added in tile4x8's order), later the partial sums already in out.
-@inline function initCols(o: usize, i: usize, w: i32, bias: usize, first: bool, m: i32): v128 {
-  if (!first) return loadCols(o, w);
-  const b = f32x4.splat(biasLane(bias, m));
-  return i != 0 ? f32x4.add(loadCols(i, w), b) : b;
-}
-
 // ---- Packed B ----
 // With enough rows, B's K block x N block is first copied into 8-column panels (panel t: [kb, 8] for
 // columns n0 + 8t .. n0 + 8t + 7, zero past the last column), which every row strip then reads
 // sequentially: no row-offset load per step, no loads split across cache lines (rows of N = 50 are
-// 200 bytes), and long-strided linear-layer rows become one stream. Measured on one thread, pointwise
-// shapes ran 10-30% faster from 32 rows up (1024x1024x50, 3072x768x500, 64x500x500, 32x64x160000);
-// at 8 rows the copy cost more than it saved (47 against 42 GFLOP/s), at 16 it was level. When threads
+// 200 bytes), and long-strided linear-layer rows become one stream; it pays from 32 rows up
+// (docs/performance.md, "GEMM blocking"). When threads
 // split a call's rows, the runtime has gemm_pack_b pack all of B once into a shared buffer and the
 // slices run gemm_prepacked on it, instead of each slice repacking every block of B.
 
@@ -382,9 +83,9 @@ export function gemm_panel_bytes(): i32 {
 
 // Whether at most half of B's steps kk read the row of the step before shifted by under a cache line:
 // true for linear layers, 1x1 convolutions and attention (every step a row of its own) and for the
-// 2-tap phases of strided and transposed convolutions, which run 10-15% faster packed. A k7 convolution
-// reads 7 shifted views of each signal row, which the direct path finds in L1; as panels they would
-// take 7 times the cache (measured: a 128-channel k7 conv at 44 instead of 51 GFLOP/s packed).
+// 2-tap phases of strided and transposed convolutions, which gain from packing. A k7 convolution reads
+// 7 shifted views of each signal row, which the direct path finds in L1; as panels they would take 7
+// times the cache (docs/performance.md, "GEMM blocking").
 function fewTapsPerRow(rows: usize, K: i32): bool {
   let near = 0;
   for (let kk = 1; kk < K; kk++) {

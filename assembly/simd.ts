@@ -124,7 +124,7 @@ const I127 = memory.data<i32>([127], 4);
 
 // e^x for x <= 0 (softmax after subtracting the maximum), the same bits as expv() down to x = -86.6
 // (results >= 2^-125) and 0 below, where expv() returns subnormals under 2.3e-38. With no overflow to
-// handle, 2^n goes straight into the exponent bits and the selects go: about 35% faster than expv().
+// handle, 2^n goes straight into the exponent bits and the selects go, so it is cheaper than expv().
 // NaN stays NaN (the clamps return their first operand for NaN, and the polynomial propagates it).
 @inline export function expNonPositivev(x: v128): v128 {
   const lo = k(42);

@@ -104,10 +104,9 @@ export interface ModelLoadOptions extends LoadOptions {
 /** Options of XcodecModel's calls on top of XcodecModelSync's. */
 export interface TransferOption {
   /**
-   * true: the input's ArrayBuffer moves to the model's worker instead of being copied (structured
-   * clone copies on the caller's thread: 16 minutes of 16 kHz audio blocked it 30 ms in Node 20 and
-   * 100-117 ms in Chromium, Deno and Bun; moved, under 1 ms). The caller's array is then detached
-   * (length 0). A SharedArrayBuffer is shared, never moved; a model that runs on the caller's thread
+   * true: the input's ArrayBuffer moves to the model's worker instead of being copied (a structured
+   * clone copies on the caller's thread, which long audio blocks for a while). The caller's array is
+   * then detached (length 0). A SharedArrayBuffer is shared, never moved; a model that runs on the caller's thread
    * moves nothing. Default false.
    */
   transfer?: boolean;

@@ -50,8 +50,8 @@ function query<const A extends readonly string[]>(args: A): KernelDecl<A, number
 }
 
 /**
- * Estimated ns per flop of the GEMM on one thread: 20 GFLOP/s, on the slow side of the 40-48 it runs at
- * now (measured before the tile fixes and kept: it only sets how many chunks a call is split into).
+ * Estimated ns per flop of the GEMM on one thread (20 GFLOP/s, deliberately on the slow side): it only
+ * sets how many chunks a call is split into, never a result.
  */
 export const GEMM_NS_PER_FLOP = 1 / 20;
 /** GEMM tile sizes (assembly/gemm.ts): rows split in whole 4-row tiles. */

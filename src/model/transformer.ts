@@ -95,8 +95,8 @@ export class SelfAttention {
 /**
  * Frames per block of the feed-forward: its [intermediate, T] activation exists one block at a time
  * (6 MiB at full size), not for the whole input (352 MiB at 10 minutes). Any width gives one call's
- * bits (linearColumns). 512 runs level with 1024 now that the thread split cuts the 3072 x 768 weight's
- * product by rows at either width (threads/split.ts), in half the activation; 384 and 256 measured level.
+ * bits (linearColumns). 512 keeps the activation small while the thread split still cuts the weight's
+ * product by rows (threads/split.ts); docs/performance.md has the widths measured.
  */
 const FEED_FORWARD_BLOCK = 512;
 
