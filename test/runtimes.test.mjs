@@ -363,9 +363,13 @@ test("edge: the same template as a Worker under workerd (kernels as wasm modules
   const work = mkdtempSync(join(tmpdir(), 'xcodec-workerd-'));
   try {
     const { build } = await import('esbuild');
-    for (const name of ['workerd-worker', 'workerd-worker-bytes']) {
+    const entries = {
+      'workerd-worker': join(root, 'examples', 'edge-worker', 'worker.mjs'),
+      'workerd-worker-bytes': join(root, 'test', 'runtimes', 'workerd-worker-bytes.mjs'),
+    };
+    for (const [name, entry] of Object.entries(entries)) {
       await build({
-        entryPoints: [join(root, 'test', 'runtimes', `${name}.mjs`)],
+        entryPoints: [entry],
         outfile: join(work, `${name}.mjs`),
         bundle: true,
         format: 'esm',

@@ -1,6 +1,6 @@
 // The edge template (edge-app.mjs) as Deno.serve runs it in the tests: the model files fetched
 // relative to this module (a file: URL here; an HTTP URL or a bundled asset on a real edge platform).
-import { createEdgeApp } from './edge-app.mjs';
+import { createEdgeApp } from '../../examples/edge-worker/app.mjs';
 
 const MODEL_URL = new URL('../fixtures/tiny-hubert/', import.meta.url);
 

@@ -4,8 +4,8 @@
 // precompiled modules). POST WAV bytes (any rate) to get the codes as an int64 .npy [1, quantizers,
 // frames]; `?bandwidth=KBPS` picks the bandwidth. The audio goes through the feature extractor like the
 // CLI's, so the codes equal `xcodec encode`'s for the same file.
-import { XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from '../../dist/index.js';
-import { readAudio, toMono, writeNpy } from '../../dist/audio.js';
+import { XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from 'xcodec-wasm';
+import { readAudio, toMono, writeNpy } from 'xcodec-wasm/audio';
 
 /** `getModel()` resolves to { files: { 'config.json', 'model.safetensors' }, preprocessor?, wasmModules? }. */
 export function createEdgeApp(getModel) {
