@@ -130,7 +130,7 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
 
 // out [cout, tout] = conv(x) through the transforms above, for the outputs of tile columns [tileBegin,
 // tileEnd) (any bounds within [0, tiles), tiles a multiple of 8), with x [cin, ldx] (xq) long enough
-// for every lane group of the tiles to read z[0 .. 24) (src/ops.ts sizes it). F(4, 7) only (alpha 10: 0, four pairs, infinity), with the zero
+// for every lane group of the tiles to read z[0 .. 24) (src/nn/winograd.ts sizes it). F(4, 7) only (alpha 10: 0, four pairs, infinity), with the zero
 // pattern src/winograd.ts checks: BT's row 0 has only even taps, its last row only odd ones, the pair
 // rows taps 1 to 8; AT[i, 0] is nonzero only for i = 0 and AT[i, infinity] only for i = 3. Each sum
 // starts from 0 and adds its nonzero terms in tap (point) order.

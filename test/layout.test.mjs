@@ -134,4 +134,20 @@ test('only backend/ calls a kernel directly (everything else goes through its na
   assert.equal(direct, []);
 });
 
+test('README.md: at most 300 lines, and every relative link in it names a file or folder that exists', () => {
+  const text = readFileSync(join(root, 'README.md'), 'utf8');
+  assert.ok(text.split('\n').length - 1 <= 300, `README.md has ${text.split('\n').length - 1} lines`);
+  const links = [...text.matchAll(/\]\(((?!https?:)[^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]);
+  assert.ok(links.length >= 8, `read ${links.length} links`);
+  const missing = links.filter((l) => {
+    try {
+      statSync(join(root, l));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.equal(missing, []);
+});
+
 test.run();

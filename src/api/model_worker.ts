@@ -1,4 +1,4 @@
-// The dedicated worker behind XcodecModel (model_async.ts): it loads an XcodecModelSync and runs the
+// The dedicated worker behind XcodecModel (xcodec_model.ts): it loads an XcodecModelSync and runs the
 // calls posted to it one by one, posting progress as it goes and the results with their buffers
 // transferred. The same file runs as a Web Worker (browsers, Deno, Bun) and under node:worker_threads.
 

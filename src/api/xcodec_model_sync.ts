@@ -1,5 +1,5 @@
 // The model on the calling thread, shaped like transformers' XcodecModel; every call returns when it
-// is done, so it blocks its thread meanwhile (scripts, CLIs, workers). XcodecModel (model_async.ts)
+// is done, so it blocks its thread meanwhile (scripts, CLIs, workers). XcodecModel (xcodec_model.ts)
 // is the same API with Promises, running this class in a worker.
 //   const model = await XcodecModelSync.fromPretrained(dir);
 //   const { audioCodes } = model.encode(inputValues, { bandwidth: 2 });   // [B, nq, T] int64

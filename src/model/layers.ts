@@ -1,6 +1,6 @@
 // The layers every block is built from, loaded from a weight view keyed by the checkpoint's names:
 // convolutions (plain or weight-normed, packed for the GEMM at load), transposed convolutions,
-// linear layers and norms. Their forwards are the named ops of ../ops.ts.
+// linear layers and norms. Their forwards are the named ops of ../nn/.
 
 import {
   type Conv1d,
