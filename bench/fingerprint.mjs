@@ -3,7 +3,7 @@
 // (HuBERT) and 5 s (WavLM), on 2 threads, for one SIMD flavour.
 //   node bench/fingerprint.mjs [--flavour simd|relaxed] [--entry path/to/dist/node/index.js]
 // The relaxed flavour needs --experimental-wasm-relaxed-simd on Node 20. Checkpoints as in
-// test/fullsize.test.mjs (generated once into $XCODEC_FULLSIZE_CACHE, default the temp folder).
+// test/parity/fullsize.test.mjs (generated once into $XCODEC_FULLSIZE_CACHE, default the temp folder).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,7 +6,7 @@
 //
 // The checkpoint is a random, well-scaled one from scripts/generate-weights.mjs with the published checkpoints'
 // exact tensor names and shapes, cached in $XCODEC_FULLSIZE_CACHE (default os.tmpdir()) like the test
-// (test/fullsize.test.mjs). Input: test/fixtures/audio/music.wav (20 s; resampled to 24 kHz for Higgs), looped for longer lengths.
+// (test/parity/fullsize.test.mjs). Input: test/fixtures/audio/music.wav (20 s; resampled to 24 kHz for Higgs), looped for longer lengths.
 // Each config runs in its own child process, so its peak RSS (process.resourceUsage().maxRSS) is its
 // own and the load is measured from a clean start. One second is encoded and decoded before the timed
 // runs (--no-warmup skips it). --json prints one JSON object on the last line.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes test/fixtures/compressed: small MP3 / Ogg Vorbis / Ogg Opus / FLAC files cut from the X-Codec
 # authors' audio (../shared/audio), and ffmpeg's own decode of each (float32 .npy, shape
-# (samples, channels), as ffmpeg interleaves them) for test/compressed.test.mjs to compare against.
+# (samples, channels), as ffmpeg interleaves them) for test/parity/compressed.test.mjs to compare against.
 # Needs Debian's ffmpeg (apt-get install -y ffmpeg); the .npy headers are written here by hand.
 # Run from the repository root (made with ffmpeg 5.1.9, Debian 12); the outputs are committed.
 set -euo pipefail

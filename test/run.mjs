@@ -1,4 +1,5 @@
-// Runs every test/*.test.mjs with uvu and ends with the plain line "N passed, N failed" that CI reads.
+// Runs every test/<group>/*.test.mjs with uvu (groups: unit, parity, api, e2e) and ends with the plain
+// line "N passed, N failed" that CI reads. Arguments filter by path: `node test/run.mjs unit/ kernels`.
 // uvu prints per-file results and a "Total/Passed/Skipped" block; each file is run in its own process
 // so a crash in one file is counted as a failure instead of hiding the rest.
 import { spawnSync } from 'node:child_process';
@@ -8,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const files = readdirSync(here)
+const GROUPS = ['unit', 'parity', 'api', 'e2e'];
+const files = GROUPS.flatMap((g) => readdirSync(join(here, g)).map((f) => `${g}/${f}`))
   .filter((f) => f.endsWith('.test.mjs'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
-  .sort();
+  .sort((a, b) => GROUPS.indexOf(a.split('/')[0]) - GROUPS.indexOf(b.split('/')[0]) || a.localeCompare(b));
 
 let passed = 0;
 let failed = 0;

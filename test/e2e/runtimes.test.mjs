@@ -1,0 +1,456 @@
+// The package in every runtime it supports, each held to the tiny-hubert fixture (codes identical to
+// the expected files at every bandwidth, audio within the manifest's atol):
+//  - Deno and Bun (npm devDependencies `deno` and `bun`), with worker threads;
+//  - headless Chromium (Debian's `chromium`, driven by playwright-core) on a page served from
+//    127.0.0.1 with COOP/COEP headers (cross-origin isolated: threads) and without (no
+//    SharedArrayBuffer: the one-thread fallback, same API);
+//  - an edge-style `fetch(request)` handler under Deno.serve with Worker removed (one thread).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fixtures, freePort, manifest, npy, assertClose, assertCodesEqual, assertDims } from '../support/helpers.mjs';
+import { CHROMIUM_ARGS, chromiumPath } from '../support/chromium.mjs';
+import { bundleDecoders } from '../../scripts/demo-web.mjs';
+
+const root = resolve(fixtures, '..', '..');
+const dir = join(fixtures, 'tiny-hubert');
+const { cases } = manifest('tiny-hubert');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const file = (c, key) => npy(join(dir, 'cases', c.tensors[key].file));
+
+const nodeCompressed = (async () => {
+  const { readCompressed } = await import('../support/runtimes/fixture-core.mjs');
+  return readCompressed(async (p) => new Uint8Array(readFileSync(join(dir, p))));
+})();
+
+/** Checks one runtime's outputs against the expected files, and its compressed-file reads against Node's. */
+async function checkOutputs(out, what) {
+  const expected = await nodeCompressed;
+  assert.equal(Object.keys(out.compressed ?? {}), Object.keys(expected), `${what}: every compressed file was read`);
+  for (const [file, samples] of Object.entries(expected))
+    assert.ok(out.compressed[file] === samples, `${what}: ${file} read at 16 kHz equals Node's, bit for bit`);
+  assert.is(out.cases.length, cases.length, `${what}: one result per case`);
+  for (const c of cases) {
+    const got = out.cases.find((g) => g.name === c.name);
+    assert.ok(got, `${what}: case ${c.name} ran`);
+    for (const [bw, spec] of Object.entries(c.bandwidths)) {
+      const exp = file(c, spec.codes);
+      assert.ok(got.codes[bw], `${what}: ${c.name} has codes at ${bw} kbps`);
+      assertDims(got.codes[bw].dims, exp.shape, `${what} ${c.name} codes_bw${bw}`);
+      assertCodesEqual(got.codes[bw].data, exp.data, `${what} ${c.name} codes_bw${bw}`);
+    }
+    const exp = file(c, 'audio_values');
+    const bytes = Buffer.from(got.audio.base64, 'base64');
+    const audio = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    assertDims(got.audio.dims, exp.shape, `${what} ${c.name} audio_values`);
+    assertClose(audio, exp.data, c.tensors.audio_values.atol, `${what} ${c.name} audio_values`);
+  }
+}
+
+function runScript(cmd, args, what) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 180000, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${what}: ${r.error.message}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${what} exited with ${r.status}${r.signal ? ` (${r.signal})` : ''}:\n${r.stderr}\n${r.stdout.slice(-2000)}`,
+    );
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+test("Deno: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads equal Node's", async () => {
+  assert.ok(existsSync(bin('deno')), 'deno is installed (npm devDependency "deno")');
+  const out = runScript(
+    bin('deno'),
+    ['run', '--allow-read', '--allow-env', 'test/support/runtimes/fixture-run.mjs', '--threads', '2'],
+    'deno',
+  );
+  assert.is(out.numThreads, 2, 'deno ran the kernels on 2 threads');
+  assert.ok(out.workerChunks > 0, 'deno workers ran chunks');
+  await checkOutputs(out, out.runtime);
+});
+
+test("Bun: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads equal Node's", async () => {
+  assert.ok(existsSync(bin('bun')), 'bun is installed (npm devDependency "bun")');
+  const out = runScript(bin('bun'), ['test/support/runtimes/fixture-run.mjs', '--threads', '2'], 'bun');
+  assert.is(out.numThreads, 2, 'bun ran the kernels on 2 threads');
+  assert.ok(out.workerChunks > 0, 'bun workers ran chunks');
+  await checkOutputs(out, out.runtime);
+});
+
+/** The Promise API's report from a runtime: the model ran in a worker, codes equal, this thread free. */
+function checkAsync(out, what, threads) {
+  assert.is(out.runsOn, 'worker', `${what}: the model ran in a worker (${out.workerFallbackReason})`);
+  assert.is(out.numThreads, threads, `${what}: ${threads} kernel thread(s) inside it`);
+  assert.ok(
+    out.codesEqual,
+    `${what}: codes equal XcodecModelSync's on every case and bandwidth (and with transfer: true)`,
+  );
+  assert.ok(
+    out.transferMoved,
+    `${what}: transfer: true moved the input's buffer to the worker (detached on this thread)`,
+  );
+  assert.ok(out.encodeMs > 2000, `${what}: the long encodes (multi-second) took ${out.encodeMs.toFixed(0)} ms`);
+  assert.ok(
+    out.worstGapMs < 50,
+    `${what}: a 10 ms timer kept firing within 50 ms (longest gap ${out.worstGapMs.toFixed(1)} ms over ${out.encodeMs.toFixed(0)} ms)`,
+  );
+  process.stdout.write(
+    `  ${what}: ${out.seconds} s encoded ${out.calls} time(s) in a worker in ${out.encodeMs.toFixed(0)} ms; longest 10 ms timer gap ${out.worstGapMs.toFixed(1)} ms\n`,
+  );
+}
+
+test('Deno and Bun: the Promise API runs the model in a Web Worker; codes equal, the event loop stays free', async () => {
+  checkAsync(
+    runScript(
+      bin('deno'),
+      ['run', '--allow-read', '--allow-env', 'test/support/runtimes/fixture-run.mjs', '--threads', '2', '--async'],
+      'deno',
+    ),
+    'deno',
+    2,
+  );
+  checkAsync(
+    runScript(
+      bin('deno'),
+      [
+        'run',
+        '--allow-read',
+        '--allow-env',
+        'test/support/runtimes/fixture-run.mjs',
+        '--threads',
+        '2',
+        '--async',
+        '--from-buffers',
+      ],
+      'deno',
+    ),
+    'deno (fromBuffers)',
+    2,
+  );
+  checkAsync(
+    runScript(bin('bun'), ['test/support/runtimes/fixture-run.mjs', '--threads', '2', '--async'], 'bun'),
+    'bun',
+    2,
+  );
+});
+
+/**
+ * The decoder packages bundled for the browser by esbuild, as a page without a bundler would take
+ * them: browser.html's import map points their bare names here.
+ */
+const decodersBundle = bundleDecoders();
+
+/** Static files of the repository for the browser, with COOP/COEP headers under /coi/. */
+async function startServer() {
+  const decoders = await decodersBundle;
+  const types = {
+    '.js': 'text/javascript',
+    '.mjs': 'text/javascript',
+    '.html': 'text/html',
+    '.json': 'application/json',
+  };
+  const server = createServer((req, res) => {
+    let path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+    const coi = path.startsWith('/coi/');
+    if (coi) path = path.slice(4);
+    if (path === '/decoders.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' }).end(decoders);
+      return;
+    }
+    const full = normalize(join(root, path));
+    const allowed = ['dist', join('test', 'support', 'runtimes'), join('test', 'fixtures')].some((p) =>
+      full.startsWith(join(root, p)),
+    );
+    if (!allowed || !existsSync(full)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers = { 'content-type': types[extname(full)] ?? 'application/octet-stream', 'cache-control': 'no-store' };
+    if (coi) {
+      headers['cross-origin-opener-policy'] = 'same-origin';
+      headers['cross-origin-embedder-policy'] = 'require-corp';
+    }
+    res.writeHead(200, headers).end(readFileSync(full));
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
+}
+
+async function inChromium(url, options, run = 'runFixtures') {
+  const executablePath = await chromiumPath();
+  assert.ok(existsSync(executablePath), `${executablePath} exists`);
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60000 });
+  const logs = [];
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    await page.goto(url);
+    await page.waitForFunction(() => window.pageReady === true, null, { timeout: 30000 });
+    return await page.evaluate(([o, fn]) => window[fn](o), [options, run]);
+  } catch (e) {
+    throw new Error(`${e.message}\npage log:\n${logs.join('\n')}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+test('Chromium: cross-origin isolated page (COOP/COEP): 2 threads', async () => {
+  const server = await startServer();
+  try {
+    const out = await inChromium(`http://127.0.0.1:${server.address().port}/coi/test/support/runtimes/browser.html`, {
+      numThreads: 2,
+    });
+    assert.is(out.crossOriginIsolated, true, 'the page is cross-origin isolated');
+    assert.is(out.numThreads, 2, 'the kernels ran on 2 threads');
+    assert.ok(out.workerChunks > 0, 'workers ran chunks');
+    await checkOutputs(out, 'chromium (threads)');
+    checkAsync(
+      await inChromium(
+        `http://127.0.0.1:${server.address().port}/coi/test/support/runtimes/browser.html`,
+        { numThreads: 2 },
+        'runAsync',
+      ),
+      'chromium (threads)',
+      2,
+    );
+  } finally {
+    server.close();
+  }
+});
+
+test('Chromium: page without COOP/COEP (no SharedArrayBuffer): same API on one thread', async () => {
+  const server = await startServer();
+  try {
+    const out = await inChromium(`http://127.0.0.1:${server.address().port}/test/support/runtimes/browser.html`, {
+      numThreads: 2,
+    });
+    assert.is(out.crossOriginIsolated, false, 'the page is not cross-origin isolated');
+    assert.is(out.numThreads, 1, 'fell back to one thread');
+    await checkOutputs(out, 'chromium (fallback)');
+    checkAsync(
+      await inChromium(
+        `http://127.0.0.1:${server.address().port}/test/support/runtimes/browser.html`,
+        { numThreads: 2 },
+        'runAsync',
+      ),
+      'chromium (fallback)',
+      1,
+    );
+  } finally {
+    server.close();
+  }
+});
+
+/** A float32 mono WAV of `samples` at `rate`: the handler then sees exactly the fixture's input values. */
+function wavFloat32(samples, rate) {
+  const out = Buffer.alloc(44 + 4 * samples.length);
+  out.write('RIFF', 0);
+  out.writeUInt32LE(36 + 4 * samples.length, 4);
+  out.write('WAVE', 8);
+  out.write('fmt ', 12);
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(3, 20);
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(rate, 24);
+  out.writeUInt32LE(4 * rate, 28);
+  out.writeUInt16LE(4, 32);
+  out.writeUInt16LE(32, 34);
+  out.write('data', 36);
+  out.writeUInt32LE(4 * samples.length, 40);
+  for (let i = 0; i < samples.length; i++) out.writeFloatLE(samples[i], 44 + 4 * i);
+  return out;
+}
+
+/** Every request the edge tests send: the fixture cases (each batch item, each bandwidth) and the pipeline's WAVs. */
+function edgeRequests() {
+  const out = [];
+  for (const c of cases) {
+    const input = npy(join(dir, 'cases', c.input_values));
+    const [B, , N] = input.shape;
+    for (const bw of Object.keys(c.bandwidths)) {
+      for (let b = 0; b < B; b++)
+        out.push({
+          name: `${c.name}[${b}] @ ${bw} kbps`,
+          bw,
+          body: wavFloat32(input.data.subarray(b * N, (b + 1) * N), 16000),
+        });
+    }
+  }
+  const wavs = join(fixtures, 'pipeline-tiny-hubert');
+  for (const f of readdirSync(wavs)
+    .filter((n) => n.endsWith('.wav'))
+    .sort())
+    out.push({ name: f, bw: '4', body: readFileSync(join(wavs, f)) });
+  return out;
+}
+
+/** What the CLI does with the same bytes (readAudio, the mean, the resampler, the feature extractor, encode), as an .npy. */
+const nodeCodes = (async () => {
+  const { XcodecModelSync, XcodecFeatureExtractor } = await import('../../dist/node/index.js');
+  const { readAudio, toMono, writeNpy } = await import('../../dist/audio.js');
+  const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
+  const fe = await XcodecFeatureExtractor.fromPretrained(dir);
+  const out = edgeRequests().map((r) => {
+    const { inputValues } = fe.call(toMono(readAudio(new Uint8Array(r.body), r.name), 16000), { samplingRate: 16000 });
+    const { audioCodes } = model.encode(inputValues, { bandwidth: Number(r.bw) });
+    return { ...r, npy: writeNpy(audioCodes.data, audioCodes.dims) };
+  });
+  model.dispose();
+  return out;
+})();
+
+/** POSTs every request to an edge handler; its .npy must equal Node's byte for byte. Returns the last response's headers. */
+async function checkEdge(port, what) {
+  let headers = null;
+  for (const r of await nodeCodes) {
+    const res = await fetch(`http://127.0.0.1:${port}/encode?bandwidth=${r.bw}`, { method: 'POST', body: r.body });
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.is(res.status, 200, `${what} ${r.name}: ${new TextDecoder().decode(body)}`);
+    assert.ok(
+      Buffer.from(body).equals(Buffer.from(r.npy)),
+      `${what} ${r.name}: codes byte-identical to Node's pipeline`,
+    );
+    assert.is(res.headers.get('x-xcodec-threads'), '1', `${what}: one thread`);
+    assert.is(
+      res.headers.get('x-xcodec-runs-on'),
+      'caller',
+      `${what}: no Worker, so the Promise API ran the model on the handler's thread`,
+    );
+    headers = res.headers;
+  }
+  return headers;
+}
+
+/** A child process that prints `pattern` (with the port in its first group) once it serves. */
+function serving(proc, pattern, what) {
+  let out = '';
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${what} did not start in 60 s: ${out}`)), 60000);
+    const hear = (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(Number(m[1]));
+      }
+    };
+    proc.stdout.on('data', hear);
+    proc.stderr.on('data', hear);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${what} exited with ${code}: ${out}`));
+    });
+  });
+}
+
+test("edge: the fetch(request) template under Deno.serve, no workers: codes equal Node's pipeline", async () => {
+  assert.ok(existsSync(bin('deno')), 'deno is installed (npm devDependency "deno")');
+  const proc = spawn(
+    bin('deno'),
+    ['run', '--allow-read', '--allow-env', '--allow-net=127.0.0.1', 'test/support/runtimes/edge-serve.mjs'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await checkEdge(await serving(proc, /listening (\d+)/, 'Deno.serve'), 'deno edge');
+  } finally {
+    proc.kill('SIGTERM');
+  }
+});
+
+test("edge: the same template as a Worker under workerd (kernels as wasm modules, the model as data modules): codes equal Node's", async () => {
+  assert.ok(existsSync(bin('workerd')), 'workerd is installed (npm devDependency "workerd")');
+  const work = mkdtempSync(join(tmpdir(), 'xcodec-workerd-'));
+  try {
+    const { build } = await import('esbuild');
+    const entries = {
+      'workerd-worker': join(root, 'examples', 'edge-worker', 'worker.mjs'),
+      'workerd-worker-bytes': join(root, 'test', 'support', 'runtimes', 'workerd-worker-bytes.mjs'),
+    };
+    for (const [name, entry] of Object.entries(entries)) {
+      await build({
+        entryPoints: [entry],
+        outfile: join(work, `${name}.mjs`),
+        bundle: true,
+        format: 'esm',
+        platform: 'neutral',
+        logLevel: 'silent',
+        external: ['*.wasm', '*.bin', 'mpg123-decoder', 'ogg-opus-decoder', '@wasm-audio-decoders/ogg-vorbis'],
+      });
+    }
+    const port = await freePort();
+    const bytesPort = await freePort();
+    const data = {
+      'config.json.bin': 'config.json',
+      'model.safetensors.bin': 'model.safetensors',
+      'preprocessor_config.json.bin': 'preprocessor_config.json',
+    };
+    // embed takes paths under the config's folder
+    for (const [name, f] of Object.entries(data)) copyFileSync(join(dir, f), join(work, name));
+    for (const f of ['simd', 'relaxed']) copyFileSync(join(root, 'build', `xcodec.${f}.wasm`), join(work, `${f}.wasm`));
+    const dataModules = Object.keys(data).map((name) => `(name = "${name}", data = embed "${name}")`);
+    const worker = (entry, wasm) => `(
+  modules = [ (name = "worker.mjs", esModule = embed "${entry}.mjs"), ${[...wasm, ...dataModules].join(', ')} ],
+  compatibilityDate = "2025-01-01",
+  compatibilityFlags = ["nodejs_compat"],
+)`;
+    writeFileSync(
+      join(work, 'config.capnp'),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .modules), (name = "bytes", worker = .bytes) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
+              (name = "http-bytes", address = "127.0.0.1:${bytesPort}", http = (), service = "bytes") ],
+);
+const modules :Workerd.Worker = ${worker('workerd-worker', [
+        '(name = "simd.wasm", wasm = embed "simd.wasm")',
+        '(name = "relaxed.wasm", wasm = embed "relaxed.wasm")',
+      ])};
+const bytes :Workerd.Worker = ${worker('workerd-worker-bytes', [])};
+`,
+    );
+    const proc = spawn(bin('workerd'), ['serve', join(work, 'config.capnp'), '--verbose'], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    proc.stdout.on('data', (d) => {
+      log += d;
+    });
+    proc.stderr.on('data', (d) => {
+      log += d;
+    });
+    try {
+      for (let i = 0; ; i++) {
+        if (proc.exitCode !== null) throw new Error(`workerd exited with ${proc.exitCode}: ${log}`);
+        const up = await fetch(`http://127.0.0.1:${port}/`).then(
+          (r) => r.status === 405,
+          () => false,
+        );
+        if (up) break;
+        if (i > 300) throw new Error(`workerd did not serve on ${port} in 30 s: ${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const headers = await checkEdge(port, 'workerd');
+      const refused = await fetch(`http://127.0.0.1:${bytesPort}/`, { method: 'POST', body: edgeRequests()[0].body });
+      const text = await refused.text();
+      assert.is(refused.status, 500, text);
+      assert.match(
+        text,
+        /^XcodecRuntimeError: this runtime does not allow compiling WebAssembly from bytes \(CompileError: .*\); pass the kernels precompiled: load with \{ wasmModules: \{ simd, relaxed \} \}/,
+      );
+      process.stdout.write(
+        `  workerd: ${headers.get('x-xcodec-simd')} SIMD, one thread, peak WebAssembly memory ${(Number(headers.get('x-xcodec-wasm-bytes')) / 2 ** 20).toFixed(1)} MiB (tiny-hubert)\n`,
+      );
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+test.run();

@@ -1,0 +1,167 @@
+// Runs the tiny-hubert fixture cases through the package in any runtime (Node, Deno, Bun, a browser
+// page) and returns the raw outputs; the Node test compares them with the expected files, so every
+// runtime is held to the same check (codes identical, audio within the manifest's atol).
+// Only web-standard APIs here: the caller passes `read(relativePath) -> Uint8Array` for the fixture files.
+import { XcodecModel, XcodecModelSync } from '../../../dist/index.js';
+import { loadAudio, readNpy } from '../../../dist/audio.js';
+
+export function toBase64(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** Loads the model from in-memory files (as a browser or an edge function would) unless `dir` is given. */
+export async function loadModel(read, { numThreads, dir } = {}, Model = XcodecModelSync) {
+  if (dir) return Model.fromPretrained(dir, { numThreads });
+  const files = { 'config.json': await read('config.json'), 'model.safetensors': await read('model.safetensors') };
+  return Model.fromBuffers(files, { numThreads });
+}
+
+/**
+ * The Promise API here: where the model runs, whether its codes equal XcodecModelSync's on every case at
+ * every bandwidth, and the longest gap between 10 ms timer ticks on this thread during a long encode.
+ */
+export async function runAsync(read, options = {}) {
+  const manifest = JSON.parse(new TextDecoder().decode(await read('cases/manifest.json')));
+  const sync = await loadModel(read, { ...options, numThreads: 1 });
+  const model = await loadModel(read, options, XcodecModel);
+  try {
+    let codesEqual = true;
+    for (const c of manifest.cases) {
+      const input = readNpy(await read(`cases/${c.input_values}`));
+      const x = { data: input.data, dims: input.shape };
+      for (const key of Object.keys(c.bandwidths)) {
+        const a = (await model.encode(x, { bandwidth: Number(key) })).audioCodes.data;
+        const b = sync.encode(x, { bandwidth: Number(key) }).audioCodes.data;
+        codesEqual &&= a.length === b.length && a.every((v, i) => v === b[i]);
+      }
+    }
+    // transfer: true moves the input's buffer to the worker (detached here), with the same codes
+    const first = readNpy(await read(`cases/${manifest.cases[0].input_values}`));
+    const moved = { data: first.data.slice(), dims: first.shape };
+    const movedBuffer = moved.data.buffer;
+    const movedCodes = (await model.encode(moved, { transfer: true })).audioCodes.data;
+    const wantCodes = sync.encode({ data: first.data, dims: first.shape }).audioCodes.data;
+    const transferMoved = movedBuffer.byteLength === 0;
+    codesEqual &&= movedCodes.length === wantCodes.length && movedCodes.every((v, i) => v === wantCodes[i]);
+    const long = await encodeWatchingTheLoop(model, 3000);
+    const expected = sync.encode(long.input, { bandwidth: 0.5 }).audioCodes.data;
+    codesEqual &&= long.audioCodes.data.every((v, i) => v === expected[i]);
+    const { seconds, calls, encodeMs, worstGapMs, ticks } = long;
+    return {
+      runsOn: model.runsOn,
+      workerFallbackReason: model.workerFallbackReason,
+      numThreads: model.numThreads,
+      codesEqual,
+      transferMoved,
+      seconds,
+      calls,
+      encodeMs,
+      worstGapMs,
+      ticks,
+    };
+  } finally {
+    sync.dispose();
+    await model.dispose();
+  }
+}
+
+/** Seeded noise at 16 kHz in [-0.1, 0.1). */
+export function noise(seconds, seed = 1) {
+  const x = new Float32Array(16000 * seconds);
+  let s = seed;
+  for (let i = 0; i < x.length; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    x[i] = (s / 2147483648 - 0.5) * 0.2;
+  }
+  return x;
+}
+
+/**
+ * Encodes 240 s of noise through the Promise API while a 10 ms timer runs on this thread, so a blocked
+ * event loop shows as one long gap. The encoding must outlast the 50 ms bound many times over to show
+ * it, and hosts differ by 2x: the same input is encoded again (up to 4 calls in all) until the calls
+ * have taken minMs. Not a longer input: the call copies its input on this thread (15 MiB here), and
+ * that copy grows with the length. Returns the input, the last call's codes, the calls, the time, the
+ * longest timer gap and the tick count.
+ */
+export async function encodeWatchingTheLoop(model, minMs) {
+  const seconds = 240;
+  const input = noise(seconds, 7);
+  let last = performance.now();
+  let worstGapMs = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstGapMs = Math.max(worstGapMs, now - last);
+    last = now;
+    ticks++;
+  }, 10);
+  const t0 = performance.now();
+  let audioCodes;
+  let calls = 0;
+  try {
+    do {
+      ({ audioCodes } = await model.encode(input, { bandwidth: 0.5 }));
+      calls++;
+    } while (performance.now() - t0 < minMs && calls < 4);
+  } finally {
+    clearInterval(timer);
+  }
+  return { input, audioCodes, seconds, calls, encodeMs: performance.now() - t0, worstGapMs, ticks };
+}
+
+/** The compressed test files (test/fixtures/compressed) each read at 16 kHz: the Node test compares them bit for bit. */
+export const COMPRESSED_FILES = [
+  'music_44100_stereo.mp3',
+  'speech_22050_mono.mp3',
+  'music_48000_stereo.ogg',
+  'speech_mono.opus',
+  'music_48000_stereo_s24.flac',
+];
+
+export async function readCompressed(read) {
+  const out = {};
+  for (const file of COMPRESSED_FILES) {
+    const y = await loadAudio(await read(`../compressed/${file}`), { sampleRate: 16000, fileName: file });
+    out[file] = toBase64(new Uint8Array(y.buffer, y.byteOffset, y.byteLength));
+  }
+  return out;
+}
+
+/**
+ * Every case of the manifest: codes at every bandwidth, and the audio decoded from the highest
+ * bandwidth's codes, and the compressed files read. Returns { numThreads, workerChunks, crossOriginIsolated, cases, compressed }.
+ */
+export async function runFixtures(read, options = {}) {
+  const manifest = JSON.parse(new TextDecoder().decode(await read('cases/manifest.json')));
+  const model = await loadModel(read, options);
+  const rt = model.rt; // private in TypeScript; read here to report how many threads really ran
+  try {
+    const cases = [];
+    for (const c of manifest.cases) {
+      const input = readNpy(await read(`cases/${c.input_values}`));
+      const x = { data: input.data, dims: input.shape };
+      const codes = {};
+      let top = null;
+      for (const key of Object.keys(c.bandwidths).sort((a, b) => Number(a) - Number(b))) {
+        const { audioCodes } = model.encode(x, { bandwidth: Number(key) });
+        codes[key] = { dims: audioCodes.dims, data: Array.from(audioCodes.data, Number) };
+        top = audioCodes;
+      }
+      const { audioValues } = model.decode(top);
+      const audio = new Uint8Array(audioValues.data.buffer, audioValues.data.byteOffset, audioValues.data.byteLength);
+      cases.push({ name: c.name, codes, audio: { dims: audioValues.dims, base64: toBase64(audio) } });
+    }
+    return {
+      numThreads: rt?.numThreads ?? null,
+      workerChunks: rt?.pool ? rt.pool.workerChunks.reduce((a, b) => a + b, 0) : 0,
+      crossOriginIsolated: globalThis.crossOriginIsolated ?? null,
+      cases,
+      compressed: await readCompressed(read),
+    };
+  } finally {
+    model.dispose();
+  }
+}
