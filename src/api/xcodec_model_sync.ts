@@ -221,13 +221,13 @@ export class XcodecModelSync {
     progress.run(() =>
       this.guard(() => {
         for (let b = 0; b < B; b++) {
-          const m = this.rt.mark();
-          const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-          const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
-          const ptr = this.rt.allocBytes(4 * nq * frames);
-          this.net.quantize(this.rt, embeddings, nq, ptr);
-          codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
-          this.rt.release(m);
+          this.rt.scope(() => {
+            const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
+            const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
+            const ptr = this.rt.allocBytes(4 * nq * frames);
+            this.net.quantize(this.rt, embeddings, nq, ptr);
+            codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
+          });
           progress.tick();
         }
       }, 'encode'),
@@ -264,24 +264,24 @@ export class XcodecModelSync {
         for (let b = 0; b < B; b++) {
           for (const w of frameWindows(T, window, this.net.decoderContextFrames)) {
             const n = w.to - w.from;
-            const m = this.rt.mark();
-            const ptr = this.rt.allocBytes(4 * nq * n);
-            const i32 = this.rt.i32;
-            for (let q = 0; q < nq; q++) {
-              const row = (b * nq + q) * T;
-              i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
-            }
-            const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n), w.from);
-            if (audio.dims[1] !== n * hop) {
-              throw new XcodecRuntimeError(
-                `decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`,
-              );
-            }
-            const begin = w.begin * hop;
-            const end = Math.min(w.end * hop, keep);
-            if (end > begin)
-              out.set(this.rt.view(audio).subarray(begin - w.from * hop, end - w.from * hop), b * keep + begin);
-            this.rt.release(m);
+            this.rt.scope(() => {
+              const ptr = this.rt.allocBytes(4 * nq * n);
+              const i32 = this.rt.i32;
+              for (let q = 0; q < nq; q++) {
+                const row = (b * nq + q) * T;
+                i32.set(codes.subarray(row + w.from, row + w.to), (ptr >>> 2) + q * n);
+              }
+              const audio = this.net.synthesize(this.rt, this.net.dequantize(this.rt, ptr, nq, n), w.from);
+              if (audio.dims[1] !== n * hop) {
+                throw new XcodecRuntimeError(
+                  `decoder produced ${audio.dims[1]} samples for ${n} frames; expected ${n * hop}`,
+                );
+              }
+              const begin = w.begin * hop;
+              const end = Math.min(w.end * hop, keep);
+              if (end > begin)
+                out.set(this.rt.view(audio).subarray(begin - w.from * hop, end - w.from * hop), b * keep + begin);
+            });
             progress.tick(w.end - w.begin);
           }
         }
@@ -297,11 +297,11 @@ export class XcodecModelSync {
     const out = new Float32Array(B * D * T);
     this.guard(() => {
       for (let b = 0; b < B; b++) {
-        const m = this.rt.mark();
-        const ptr = this.rt.allocBytes(4 * nq * T);
-        this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
-        out.set(this.rt.view(this.net.dequantize(this.rt, ptr, nq, T)), b * D * T);
-        this.rt.release(m);
+        this.rt.scope(() => {
+          const ptr = this.rt.allocBytes(4 * nq * T);
+          this.rt.i32.set(codes.subarray(b * nq * T, (b + 1) * nq * T), ptr >>> 2);
+          out.set(this.rt.view(this.net.dequantize(this.rt, ptr, nq, T)), b * D * T);
+        });
       }
     }, 'dequantize');
     return { data: out, dims: [B, D, T] };
@@ -352,22 +352,22 @@ export class XcodecModelSync {
     const plan = this.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
     this.guard(() => {
-      const m = this.rt.mark();
-      const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
-      const t = this.net.embed(this.rt, input, plan);
-      const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
-      const sf = get(t.semanticFeatures);
-      const [H, T] = sf.dims;
-      const sfT = new Float32Array(H * T);
-      for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
-      result = {
-        semanticInput: get(t.semanticInput),
-        semanticFeatures: { data: sfT, dims: [T, H] },
-        eSemantic: get(t.eSemantic),
-        eAcoustic: get(t.eAcoustic),
-        embeddings: get(t.embeddings),
-      };
-      this.rt.release(m);
+      this.rt.scope(() => {
+        const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
+        const t = this.net.embed(this.rt, input, plan);
+        const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
+        const sf = get(t.semanticFeatures);
+        const [H, T] = sf.dims;
+        const sfT = new Float32Array(H * T);
+        for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
+        result = {
+          semanticInput: get(t.semanticInput),
+          semanticFeatures: { data: sfT, dims: [T, H] },
+          eSemantic: get(t.eSemantic),
+          eAcoustic: get(t.eAcoustic),
+          embeddings: get(t.embeddings),
+        };
+      });
     }, 'encodeTrace');
     return result!;
   }

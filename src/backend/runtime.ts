@@ -276,6 +276,26 @@ export class Runtime {
   }
 
   /**
+   * Runs `fn` in a memory scope: everything it allocates is released when it returns, except the
+   * tensor it returns, which moves down to where the scope began (a result allocated before the scope,
+   * such as an `into` buffer or the input itself, is returned as it is). On a throw everything is released.
+   *   const y = rt.scope(() => conv2(conv1(x)));   // conv1's output is freed, y kept
+   */
+  scope<T extends Tensor | void>(fn: () => T): T {
+    const m = this.top;
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.top = m;
+      throw e;
+    }
+    if (result && (result as Tensor).ptr >= m) return this.keep(m, result as Tensor) as T;
+    this.top = m;
+    return result;
+  }
+
+  /**
    * Releases everything above `mark` except `t`, which moves down to `mark` (an in-memory move).
    * Lets a block free its temporaries while keeping its output: `const m = rt.mark(); ...; return rt.keep(m, y)`.
    */

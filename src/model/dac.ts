@@ -3,14 +3,7 @@
 
 import type { AcousticConfig } from '../checkpoint/config.js';
 import { snake } from '../nn/activation.js';
-import {
-  type Conv1d,
-  type ConvTranspose1d,
-  conv1d,
-  convOutputLength,
-  convTranspose1d,
-  finalConv1d,
-} from '../nn/conv.js';
+import { type Conv1d, type ConvTranspose1d, conv1d, convOutputLength, convTranspose1d } from '../nn/conv.js';
 import { copyColumns } from '../nn/layout.js';
 import type { Runtime, Tensor } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
@@ -78,11 +71,10 @@ class ResidualUnit {
   // itself means a chain of units holds one activation and one temporary, with no copies between them.
   // origin: x's first step in the whole signal (a window's offset), where Winograd tiles align.
   forward(rt: Runtime, x: Tensor, origin: number): Tensor {
-    const m = rt.mark();
-    const h = conv1d(rt, x, this.conv1, undefined, { snake: this.snake1, origin });
-    conv1d(rt, snake(rt, h, this.snake2, true), this.conv2, x, { into: x });
-    rt.release(m);
-    return x;
+    return rt.scope(() => {
+      const h = conv1d(rt, x, this.conv1, undefined, { snake: this.snake1, origin });
+      return conv1d(rt, snake(rt, h, this.snake2, true), this.conv2, x, { into: x });
+    });
   }
 }
 
@@ -112,9 +104,10 @@ class EncoderBlock {
   }
 
   forward(rt: Runtime, x: Tensor, origin: number): Tensor {
-    const m = rt.mark();
-    for (const u of this.units) x = u.forward(rt, x, origin);
-    return rt.keep(m, conv1d(rt, x, this.conv1, undefined, { snake: this.snake1 }));
+    return rt.scope(() => {
+      for (const u of this.units) x = u.forward(rt, x, origin);
+      return conv1d(rt, x, this.conv1, undefined, { snake: this.snake1 });
+    });
   }
 }
 
@@ -154,37 +147,39 @@ export class DacEncoder {
       tick();
       return y;
     }
-    const m = rt.mark();
-    const out = into ?? rt.tensor([this.conv2.cout, T]);
-    const S = this.blocks.reduce((p, b) => p * b.stride, 1);
-    for (const w of windows) {
-      // Frames [from, to) come from samples [from * S, to * S) (to the end for the last); [begin, end) are kept.
-      const wm = rt.mark();
-      const h = this.layers(
-        rt,
-        { ptr: x.ptr + 4 * w.from * S, dims: [1, w.to === T ? N - w.from * S : (w.to - w.from) * S] },
-        undefined,
-        w.from * S,
-      );
-      if (h.dims[1] !== w.to - w.from)
-        throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${w.from}, ${w.to})`);
-      copyColumns(rt, out, w.begin, h, w.begin - w.from, w.end - w.begin);
-      rt.release(wm);
-      tick();
-    }
-    return into ? out : rt.keep(m, out);
+    return rt.scope(() => {
+      const out = into ?? rt.tensor([this.conv2.cout, T]);
+      const S = this.blocks.reduce((p, b) => p * b.stride, 1);
+      for (const w of windows) {
+        // Frames [from, to) come from samples [from * S, to * S) (to the end for the last); [begin, end) are kept.
+        rt.scope(() => {
+          const h = this.layers(
+            rt,
+            { ptr: x.ptr + 4 * w.from * S, dims: [1, w.to === T ? N - w.from * S : (w.to - w.from) * S] },
+            undefined,
+            w.from * S,
+          );
+          if (h.dims[1] !== w.to - w.from)
+            throw new Error(`acoustic encoder window: ${h.dims[1]} frames for [${w.from}, ${w.to})`);
+          copyColumns(rt, out, w.begin, h, w.begin - w.from, w.end - w.begin);
+        });
+        tick();
+      }
+      return out;
+    });
   }
 
   // origin: the first sample's position in the whole input (each block's in its own steps: the
   // windows start on whole frames, so it divides exactly).
   private layers(rt: Runtime, x: Tensor, into?: Tensor, origin = 0): Tensor {
-    const m = rt.mark();
-    x = conv1d(rt, x, this.conv1);
-    for (const b of this.blocks) {
-      x = b.forward(rt, x, origin);
-      origin /= b.stride;
-    }
-    return finalConv1d(rt, m, x, this.conv2, { snake: this.snake1, into });
+    return rt.scope(() => {
+      x = conv1d(rt, x, this.conv1);
+      for (const b of this.blocks) {
+        x = b.forward(rt, x, origin);
+        origin /= b.stride;
+      }
+      return conv1d(rt, x, this.conv2, undefined, { snake: this.snake1, into });
+    });
   }
 
   /**
@@ -318,13 +313,15 @@ export class DacDecoder {
 
   /** x: [hidden_size, frames] -> [1, samples]; originFrame: x's first frame in the whole sequence. */
   forward(rt: Runtime, x: Tensor, originFrame = 0): Tensor {
-    const m = rt.mark();
-    x = conv1d(rt, x, this.conv1);
-    let origin = originFrame;
-    for (const b of this.blocks) {
-      origin *= b.stride;
-      x = b.forward(rt, x, m, origin);
-    }
-    return rt.keep(m, conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 }));
+    const base = rt.mark(); // where each block's output replaces its input (DecoderBlock.forward)
+    return rt.scope(() => {
+      x = conv1d(rt, x, this.conv1);
+      let origin = originFrame;
+      for (const b of this.blocks) {
+        origin *= b.stride;
+        x = b.forward(rt, x, base, origin);
+      }
+      return conv1d(rt, x, this.conv2, undefined, { snake: this.snake1 });
+    });
   }
 }

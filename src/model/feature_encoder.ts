@@ -62,34 +62,40 @@ export class FeatureEncoder {
       tick();
       return y;
     }
-    const m = rt.mark();
-    const stats = this.kind === 'group' ? this.firstLayerStats(rt, x) : 0;
-    const out = rt.tensor([this.convs[this.convs.length - 1].cout, T]);
-    const S = this.convs.reduce((p, c) => p * c.stride, 1);
-    for (const w of windows) {
-      const wm = rt.mark();
-      const h = this.layers(rt, { ptr: x.ptr + 4 * w.begin * S, dims: [1, this.samplesFor(w.end - w.begin)] }, stats);
-      copyColumns(rt, out, w.begin, h, 0, w.end - w.begin);
-      rt.release(wm);
-      tick();
-    }
-    return rt.keep(m, out);
+    return rt.scope(() => {
+      const stats = this.kind === 'group' ? this.firstLayerStats(rt, x) : 0;
+      const out = rt.tensor([this.convs[this.convs.length - 1].cout, T]);
+      const S = this.convs.reduce((p, c) => p * c.stride, 1);
+      for (const w of windows) {
+        rt.scope(() => {
+          const h = this.layers(
+            rt,
+            { ptr: x.ptr + 4 * w.begin * S, dims: [1, this.samplesFor(w.end - w.begin)] },
+            stats,
+          );
+          copyColumns(rt, out, w.begin, h, 0, w.end - w.begin);
+        });
+        tick();
+      }
+      return out;
+    });
   }
 
   /** The layers on x; with `stats` (group norm only), the first layer's norm uses those whole-row statistics. */
   private layers(rt: Runtime, x: Tensor, stats: number): Tensor {
-    const m = rt.mark();
-    for (let i = 0; i < this.convs.length; i++) {
-      x = conv1d(rt, x, this.convs[i]);
-      const n = this.norms[i];
-      if (n) {
-        if (this.kind === 'layer') layerNormChannels(rt, x, n.gamma, n.beta, n.eps, true);
-        else if (stats) groupNormApply(rt, x, n.gamma, n.beta, stats, true);
-        else groupNormRows(rt, x, n.gamma, n.beta, n.eps, true);
+    return rt.scope(() => {
+      for (let i = 0; i < this.convs.length; i++) {
+        x = conv1d(rt, x, this.convs[i]);
+        const n = this.norms[i];
+        if (n) {
+          if (this.kind === 'layer') layerNormChannels(rt, x, n.gamma, n.beta, n.eps, true);
+          else if (stats) groupNormApply(rt, x, n.gamma, n.beta, stats, true);
+          else groupNormRows(rt, x, n.gamma, n.beta, n.eps, true);
+        }
+        gelu(rt, x, true);
       }
-      gelu(rt, x, true);
-    }
-    return rt.keep(m, x);
+      return x;
+    });
   }
 
   /**
@@ -104,9 +110,7 @@ export class FeatureEncoder {
     const block = Math.max(1, Math.min(conv.cout, Math.floor(rt.tuning.groupNormStatsFloats / T0)));
     for (let c0 = 0; c0 < conv.cout; c0 += block) {
       const c1 = Math.min(conv.cout, c0 + block);
-      const m = rt.mark();
-      groupNormStats(rt, stats, c0, conv1d(rt, x, convRows(conv, c0, c1)), norm.eps);
-      rt.release(m);
+      rt.scope(() => groupNormStats(rt, stats, c0, conv1d(rt, x, convRows(conv, c0, c1)), norm.eps));
     }
     return stats;
   }

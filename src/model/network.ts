@@ -301,8 +301,7 @@ export class XcodecNetwork {
 
   /** codebook sum [D, T] -> audio [1, T * hop]; originFrame: the first frame's index in the whole sequence. */
   synthesize(rt: Runtime, quantized: Tensor, originFrame = 0): Tensor {
-    const m = rt.mark();
     const { acousticDecoder, fc2 } = this.decoder;
-    return rt.keep(m, acousticDecoder.forward(rt, linear(rt, quantized, fc2), originFrame));
+    return rt.scope(() => acousticDecoder.forward(rt, linear(rt, quantized, fc2), originFrame));
   }
 }

@@ -69,22 +69,20 @@ export class ResidualVectorQuantizer {
    * needed again, so no copy of them is made.
    */
   encode(rt: Runtime, x: Tensor, nq: number, codes: number): void {
-    const m = rt.mark();
     const T = x.dims[1];
-    const scratch = rvqScratch(rt, this.codebookSize, this.codebookDim, T);
-    for (let q = 0; q < nq; q++) {
-      const at = codes + 4 * q * T;
-      const p = this.projections?.[q];
-      if (!p) {
-        quantizeStep(rt, x, this.books[q], at, scratch);
-        continue;
+    rt.scope(() => {
+      const scratch = rvqScratch(rt, this.codebookSize, this.codebookDim, T);
+      for (let q = 0; q < nq; q++) {
+        const at = codes + 4 * q * T;
+        const p = this.projections?.[q];
+        if (!p) quantizeStep(rt, x, this.books[q], at, scratch);
+        else
+          rt.scope(() => {
+            nearestCodewords(rt, linear(rt, x, p.projectIn), this.books[q], at, scratch);
+            subtractInPlace(rt, x, this.projectedCodewords(rt, q, at, T));
+          });
       }
-      const qm = rt.mark();
-      nearestCodewords(rt, linear(rt, x, p.projectIn), this.books[q], at, scratch);
-      subtractInPlace(rt, x, this.projectedCodewords(rt, q, at, T));
-      rt.release(qm);
-    }
-    rt.release(m);
+    });
   }
 
   /** codes: i32 [nq, T] at byte offset `codes` -> [D, T], the sum over quantisers of their (projected) codewords. */
@@ -97,9 +95,7 @@ export class ResidualVectorQuantizer {
         addCodewords(rt, out, this.books[q], at);
         continue;
       }
-      const qm = rt.mark();
-      add(rt, out, this.projectedCodewords(rt, q, at, T), out);
-      rt.release(qm);
+      rt.scope(() => add(rt, out, this.projectedCodewords(rt, q, at, T), out));
     }
     return out;
   }

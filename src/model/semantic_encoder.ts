@@ -3,7 +3,7 @@
 
 import type { XcodecConfig } from '../checkpoint/config.js';
 import { elu } from '../nn/activation.js';
-import { type Conv1d, conv1d, convOutputLength, finalConv1d } from '../nn/conv.js';
+import { type Conv1d, conv1d, convOutputLength } from '../nn/conv.js';
 import type { Runtime, Tensor } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
 import { loadConv as loadConv1d } from './layers.js';
@@ -43,11 +43,10 @@ class ResidualUnit {
   // x += conv2(elu(conv1(elu(x)))), in place, with the first elu applied to conv1's padded input copy:
   // a chain of units holds one activation and two temporaries, as the DAC's residual units do.
   forward(rt: Runtime, x: Tensor): Tensor {
-    const m = rt.mark();
-    const h = elu(rt, conv1d(rt, x, this.conv1, undefined, { elu: true }), true);
-    conv1d(rt, h, this.conv2, x, { into: x });
-    rt.release(m);
-    return x;
+    return rt.scope(() => {
+      const h = elu(rt, conv1d(rt, x, this.conv1, undefined, { elu: true }), true);
+      return conv1d(rt, h, this.conv2, x, { into: x });
+    });
   }
 }
 
@@ -75,9 +74,10 @@ class Block {
 
   /** With `into`, the block's output is written there ([cout, T'], apart from x) instead of a new tensor. */
   forward(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
-    const m = rt.mark();
-    for (const u of this.units) x = u.forward(rt, x);
-    return finalConv1d(rt, m, x, this.conv, { into });
+    return rt.scope(() => {
+      for (const u of this.units) x = u.forward(rt, x);
+      return conv1d(rt, x, this.conv, undefined, { into });
+    });
   }
 }
 
@@ -117,13 +117,12 @@ export class SemanticEncoder {
    * there, so the encoder's output lands in its rows of the concatenation with no copy.
    */
   forward(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
-    const m = rt.mark();
-    if (this.blocks.length === 0) return finalConv1d(rt, m, x, this.conv, { into });
-    x = conv1d(rt, x, this.conv);
-    for (let i = 0; i < this.blocks.length; i++)
-      x = this.blocks[i].forward(rt, x, i === this.blocks.length - 1 ? into : undefined);
-    if (!into) return rt.keep(m, x);
-    rt.release(m);
-    return into;
+    if (this.blocks.length === 0) return conv1d(rt, x, this.conv, undefined, { into });
+    return rt.scope(() => {
+      x = conv1d(rt, x, this.conv);
+      for (let i = 0; i < this.blocks.length; i++)
+        x = this.blocks[i].forward(rt, x, i === this.blocks.length - 1 ? into : undefined);
+      return x;
+    });
   }
 }

@@ -82,28 +82,30 @@ export class SemanticModel {
    * `tick` is called after each window of the feature encoder and after each layer.
    */
   meanHiddenStates(rt: Runtime, x: Tensor, window = Infinity, tick: () => void = () => {}): Tensor {
-    const m = rt.mark();
-    const f = this.features.forward(rt, x, window, tick);
-    if (this.projNorm) layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps, true);
-    // Only h and the running sum stay through the layers: the features and their projection go.
-    let h = rt.keep(m, this.posConv.forward(rt, linear(rt, f, this.projection)));
-    const ln = (t: Tensor) =>
-      layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
-    if (!this.stable) h = ln(h);
-    const size = h.dims[0] * h.dims[1];
-    const sum = rt.tensor(h.dims);
-    for (let i = 0; i < this.layers.length; i++) {
-      const lm = rt.mark();
-      let next = this.layers[i].forward(rt, h, this.layerBias(i));
-      if (this.stable && i === this.layers.length - 1) next = ln(next);
-      add(rt, i === 0 ? h : sum, next, sum); // sum = h0 + h1 + ... in layer order, as torch sums the stack
-      // The next layer's input overwrites this one's, so memory stays flat across layers.
-      rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
-      rt.release(lm);
-      tick();
-    }
-    if (this.layers.length === 0) rt.f32.copyWithin(sum.ptr >>> 2, h.ptr >>> 2, (h.ptr >>> 2) + size);
-    scale(rt, sum, 1 / (this.layers.length + 1), true);
-    return rt.keep(m, sum);
+    return rt.scope(() => {
+      // Only h and the running sum stay through the layers: the features and their projection go.
+      let h = rt.scope(() => {
+        const f = this.features.forward(rt, x, window, tick);
+        if (this.projNorm) layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps, true);
+        return this.posConv.forward(rt, linear(rt, f, this.projection));
+      });
+      const ln = (t: Tensor) =>
+        layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
+      if (!this.stable) h = ln(h);
+      const size = h.dims[0] * h.dims[1];
+      const sum = rt.tensor(h.dims);
+      for (let i = 0; i < this.layers.length; i++) {
+        rt.scope(() => {
+          let next = this.layers[i].forward(rt, h, this.layerBias(i));
+          if (this.stable && i === this.layers.length - 1) next = ln(next);
+          add(rt, i === 0 ? h : sum, next, sum); // sum = h0 + h1 + ... in layer order, as torch sums the stack
+          // The next layer's input overwrites this one's, so memory stays flat across layers.
+          rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
+        });
+        tick();
+      }
+      if (this.layers.length === 0) rt.f32.copyWithin(sum.ptr >>> 2, h.ptr >>> 2, (h.ptr >>> 2) + size);
+      return scale(rt, sum, 1 / (this.layers.length + 1), true);
+    });
   }
 }

@@ -46,8 +46,7 @@ export class PositionalConvEmbedding {
    * drops (HubertSamePadLayer): only the first T columns of the conv are read.
    */
   forward(rt: Runtime, x: Tensor): Tensor {
-    const m = rt.mark();
-    return rt.keep(m, addGeluPrefix(rt, x, conv1d(rt, x, this.conv)));
+    return rt.scope(() => addGeluPrefix(rt, x, conv1d(rt, x, this.conv)));
   }
 }
 
@@ -79,16 +78,15 @@ export class SelfAttention {
    * output overwrites the keys, which are dead once the context is.
    */
   forward(rt: Runtime, x: Tensor, bias?: AttentionBias, residual?: Tensor): Tensor {
-    const m = rt.mark();
-    const [H, T] = x.dims;
-    const kT = rt.tensor([T, H]); // head h's keys as rows j, columns h*d..; their projection goes once transposed
-    const projected = rt.mark();
-    transpose(rt, linear(rt, x, this.k), kT);
-    rt.release(projected);
-    const q = scale(rt, linear(rt, x, this.q), this.headDim ** -0.5, true);
-    const v = linear(rt, x, this.v);
-    const ctx = selfAttention(rt, q, kT, v, this.heads, bias?.prepare(rt, x) ?? null);
-    return rt.keep(m, linear(rt, ctx, this.out, residual, { ptr: kT.ptr, dims: x.dims }));
+    return rt.scope(() => {
+      const [H, T] = x.dims;
+      const kT = rt.tensor([T, H]); // head h's keys as rows j, columns h*d..; their projection goes once transposed
+      rt.scope(() => transpose(rt, linear(rt, x, this.k), kT));
+      const q = scale(rt, linear(rt, x, this.q), this.headDim ** -0.5, true);
+      const v = linear(rt, x, this.v);
+      const ctx = selfAttention(rt, q, kT, v, this.heads, bias?.prepare(rt, x) ?? null);
+      return linear(rt, ctx, this.out, residual, { ptr: kT.ptr, dims: x.dims });
+    });
   }
 }
 
@@ -120,18 +118,18 @@ class FeedForward {
    */
   forward(rt: Runtime, x: Tensor, residual: Tensor, into: Tensor): Tensor {
     const [, T] = x.dims;
-    const m = rt.mark();
-    const block = Math.min(T, FEED_FORWARD_BLOCK);
-    const inner = rt.tensor([this.inner.outFeatures, block]);
-    for (let t0 = 0; t0 < T; t0 += block) {
-      const width = Math.min(block, T - t0);
-      const h: Tensor = { ptr: inner.ptr, dims: [this.inner.outFeatures, width] };
-      linearColumns(rt, x, t0, this.inner, h, 0, width);
-      gelu(rt, h, true);
-      linearColumns(rt, h, 0, this.outer, into, t0, width, residual);
-    }
-    rt.release(m);
-    return into;
+    return rt.scope(() => {
+      const block = Math.min(T, FEED_FORWARD_BLOCK);
+      const inner = rt.tensor([this.inner.outFeatures, block]);
+      for (let t0 = 0; t0 < T; t0 += block) {
+        const width = Math.min(block, T - t0);
+        const h: Tensor = { ptr: inner.ptr, dims: [this.inner.outFeatures, width] };
+        linearColumns(rt, x, t0, this.inner, h, 0, width);
+        gelu(rt, h, true);
+        linearColumns(rt, h, 0, this.outer, into, t0, width, residual);
+      }
+      return into;
+    });
   }
 }
 
@@ -156,16 +154,17 @@ export class EncoderLayer {
   }
 
   forward(rt: Runtime, x: Tensor, bias: AttentionBias | undefined): Tensor {
-    const m = rt.mark();
     const ln = (t: Tensor, n: Norm, inPlace = false) => layerNormChannels(rt, t, n.gamma, n.beta, n.eps, inPlace);
-    if (this.stable) {
-      const xn = ln(x, this.norm);
-      const h = this.attention.forward(rt, xn, bias, x); // pre-LN: x + attn(LN(x)), then h + ff(LN(h))
-      return rt.keep(m, this.ff.forward(rt, ln(h, this.finalNorm), h, h));
-    }
-    // post-LN: LN(x + attn(x)), then LN(h + ff(h))
-    const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
-    return rt.keep(m, ln(this.ff.forward(rt, h, h, h), this.finalNorm, true));
+    return rt.scope(() => {
+      if (this.stable) {
+        const xn = ln(x, this.norm);
+        const h = this.attention.forward(rt, xn, bias, x); // pre-LN: x + attn(LN(x)), then h + ff(LN(h))
+        return this.ff.forward(rt, ln(h, this.finalNorm), h, h);
+      }
+      // post-LN: LN(x + attn(x)), then LN(h + ff(h))
+      const h = ln(this.attention.forward(rt, x, bias, x), this.norm, true);
+      return ln(this.ff.forward(rt, h, h, h), this.finalNorm, true);
+    });
   }
 }
 

@@ -100,23 +100,23 @@ export async function loadWavLMBiases(
 function wavlmGates(rt: Runtime, gates: number, x: Tensor, gateLinear: Linear, gateConst: number, heads: number): void {
   const [H, T] = x.dims;
   const headDim = H / heads;
-  const m = rt.mark();
-  const g = rt.tensor([8, T]);
-  const rows = rowTable(rt, headDim, T);
-  for (let h = 0; h < heads; h++) {
-    gemm(rt, {
-      out: g.ptr,
-      ldo: T,
-      a: gateLinear.w,
-      lda: headDim,
-      b: x.ptr + 4 * h * headDim * T,
-      rows,
-      bias: gateLinear.bias,
-      M: 8,
-      N: T,
-      K: headDim,
-    });
-    wavlmGate(rt, gates + 4 * h * T, g.ptr, rt.f32[(gateConst >>> 2) + h], T);
-  }
-  rt.release(m);
+  rt.scope(() => {
+    const g = rt.tensor([8, T]);
+    const rows = rowTable(rt, headDim, T);
+    for (let h = 0; h < heads; h++) {
+      gemm(rt, {
+        out: g.ptr,
+        ldo: T,
+        a: gateLinear.w,
+        lda: headDim,
+        b: x.ptr + 4 * h * headDim * T,
+        rows,
+        bias: gateLinear.bias,
+        M: 8,
+        N: T,
+        K: headDim,
+      });
+      wavlmGate(rt, gates + 4 * h * T, g.ptr, rt.f32[(gateConst >>> 2) + h], T);
+    }
+  });
 }

@@ -30,9 +30,9 @@ export function selfAttention(
   const d = H / heads;
   const b = bias ?? { gates: 0, embed: 0, buckets: 0 };
   const ctx = rt.tensor([H, T]);
-  const m = rt.mark();
-  const rows = rowTable(rt, d, T);
-  attentionKernel(rt, { ctx: ctx.ptr, q: q.ptr, kT: kT.ptr, v: v.ptr, rows, ...b, H, heads, T });
-  rt.release(m);
+  rt.scope(() => {
+    const rows = rowTable(rt, d, T);
+    attentionKernel(rt, { ctx: ctx.ptr, q: q.ptr, kT: kT.ptr, v: v.ptr, rows, ...b, H, heads, T });
+  });
   return ctx;
 }

@@ -189,54 +189,43 @@ export function conv1d(rt: Runtime, x: Tensor, c: Conv1d, residual?: Tensor, opt
     convWinograd(rt, x, c, c.winograd, out, opts);
     return out;
   }
-  const mark = rt.mark();
-  let src =
-    c.padding > 0 || opts.snake !== undefined || opts.elu
-      ? paddedInput(rt, x, c.padding, c.padding, opts.snake, opts.elu)
-      : x;
-  const cinG = C / c.groups;
-  const K = cinG * c.kernel;
-  const rows = rt.allocBytes(4 * K);
-  if (c.stride > 1) {
-    const Tp = Tout + c.taps - 1;
-    const split = rt.tensor([C * c.stride, Tp]);
-    deinterleave(rt, { out: split.ptr, x: src.ptr, C, T: src.dims[1], stride: c.stride, Tp });
-    src = split;
-    phaseRowTable(rt, { rows, C, stride: c.stride, taps: c.kernel, ldb: Tp });
-  } else {
-    convRowTable(rt, { rows, K, taps: c.kernel, ldb: src.dims[1], dilation: c.dilation });
-  }
-  const ldb = src.dims[1];
-  const coutG = c.cout / c.groups;
-  for (let g = 0; g < c.groups; g++) {
-    // groups > 1 only at stride 1 (packConv1d rejects the rest): group g reads input rows from g*cinG
-    gemm(rt, {
-      out: out.ptr + 4 * g * coutG * Tout,
-      ldo: Tout,
-      a: c.w + 4 * g * coutG * K,
-      lda: K,
-      b: src.ptr + 4 * g * cinG * ldb,
-      rows,
-      bias: c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
-      init: residual ? residual.ptr + 4 * g * coutG * Tout : 0,
-      M: coutG,
-      N: Tout,
-      K,
-    });
-  }
-  rt.release(mark);
+  rt.scope(() => {
+    let src =
+      c.padding > 0 || opts.snake !== undefined || opts.elu
+        ? paddedInput(rt, x, c.padding, c.padding, opts.snake, opts.elu)
+        : x;
+    const cinG = C / c.groups;
+    const K = cinG * c.kernel;
+    const rows = rt.allocBytes(4 * K);
+    if (c.stride > 1) {
+      const Tp = Tout + c.taps - 1;
+      const split = rt.tensor([C * c.stride, Tp]);
+      deinterleave(rt, { out: split.ptr, x: src.ptr, C, T: src.dims[1], stride: c.stride, Tp });
+      src = split;
+      phaseRowTable(rt, { rows, C, stride: c.stride, taps: c.kernel, ldb: Tp });
+    } else {
+      convRowTable(rt, { rows, K, taps: c.kernel, ldb: src.dims[1], dilation: c.dilation });
+    }
+    const ldb = src.dims[1];
+    const coutG = c.cout / c.groups;
+    for (let g = 0; g < c.groups; g++) {
+      // groups > 1 only at stride 1 (packConv1d rejects the rest): group g reads input rows from g*cinG
+      gemm(rt, {
+        out: out.ptr + 4 * g * coutG * Tout,
+        ldo: Tout,
+        a: c.w + 4 * g * coutG * K,
+        lda: K,
+        b: src.ptr + 4 * g * cinG * ldb,
+        rows,
+        bias: c.bias === 0 ? 0 : c.bias + 4 * g * coutG,
+        init: residual ? residual.ptr + 4 * g * coutG * Tout : 0,
+        M: coutG,
+        N: Tout,
+        K,
+      });
+    }
+  });
   return out;
-}
-
-/**
- * A block's last conv: written into `opts.into` when given (everything above `mark` is then
- * released), else kept at `mark` as the block's result.
- */
-export function finalConv1d(rt: Runtime, mark: number, x: Tensor, c: Conv1d, opts: ConvOptions = {}): Tensor {
-  if (!opts.into) return rt.keep(mark, conv1d(rt, x, c, undefined, opts));
-  conv1d(rt, x, c, undefined, opts);
-  rt.release(mark);
-  return opts.into;
 }
 
 /**
@@ -249,16 +238,16 @@ export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d, snak
   const s = c.stride;
   const Tout = (T - 1) * s - 2 * c.padding + c.kernel + c.outputPadding;
   const out = rt.tensor([c.cout, Tout]);
-  const mark = rt.mark();
-  // Phase outputs y[co*s + ph, n] land at t = n*s + ph - padding.
-  const Tn = Math.floor((Tout - 1 + c.padding) / s) + 1;
-  const xp = paddedInput(rt, x, c.taps - 1, Math.max(0, Tn - T), snake);
-  const K = C * c.taps;
-  const rows = rt.allocBytes(4 * K);
-  convRowTable(rt, { rows, K, taps: c.taps, ldb: xp.dims[1], dilation: 1 });
-  const y = rt.tensor([c.cout * s, Tn]);
-  gemm(rt, { out: y.ptr, ldo: Tn, a: c.w, lda: K, b: xp.ptr, rows, bias: c.bias, M: c.cout * s, N: Tn, K });
-  interleave(rt, { out: out.ptr, y: y.ptr, C: c.cout, stride: s, Tn, shift: c.padding, Tout });
-  rt.release(mark);
+  rt.scope(() => {
+    // Phase outputs y[co*s + ph, n] land at t = n*s + ph - padding.
+    const Tn = Math.floor((Tout - 1 + c.padding) / s) + 1;
+    const xp = paddedInput(rt, x, c.taps - 1, Math.max(0, Tn - T), snake);
+    const K = C * c.taps;
+    const rows = rt.allocBytes(4 * K);
+    convRowTable(rt, { rows, K, taps: c.taps, ldb: xp.dims[1], dilation: 1 });
+    const y = rt.tensor([c.cout * s, Tn]);
+    gemm(rt, { out: y.ptr, ldo: Tn, a: c.w, lda: K, b: xp.ptr, rows, bias: c.bias, M: c.cout * s, N: Tn, K });
+    interleave(rt, { out: out.ptr, y: y.ptr, C: c.cout, stride: s, Tn, shift: c.padding, Tout });
+  });
   return out;
 }

@@ -64,21 +64,21 @@ export function linearColumns(
     );
   }
   if (width === 0) return;
-  const mark = rt.mark();
-  const K = l.inFeatures;
-  const rows = rowTable(rt, K, x.dims[1]);
-  gemm(rt, {
-    out: out.ptr + 4 * outCol,
-    ldo: out.dims[1],
-    a: l.w,
-    lda: K,
-    b: x.ptr + 4 * xCol,
-    rows,
-    bias: l.bias,
-    init: residual ? residual.ptr + 4 * outCol : 0,
-    M: l.outFeatures,
-    N: width,
-    K,
+  rt.scope(() => {
+    const K = l.inFeatures;
+    const rows = rowTable(rt, K, x.dims[1]);
+    gemm(rt, {
+      out: out.ptr + 4 * outCol,
+      ldo: out.dims[1],
+      a: l.w,
+      lda: K,
+      b: x.ptr + 4 * xCol,
+      rows,
+      bias: l.bias,
+      init: residual ? residual.ptr + 4 * outCol : 0,
+      M: l.outFeatures,
+      N: width,
+      K,
+    });
   });
-  rt.release(mark);
 }

@@ -62,11 +62,11 @@ export function packConvWinograd(
   const at = bt + 4 * BT.length;
   rt.f32.set(BT, bt >>> 2);
   rt.f32.set(AT, at >>> 2);
-  const m = rt.mark();
-  const g = rt.allocBytes(4 * G.length);
-  rt.f32.set(G, g >>> 2);
-  winogradWeights(rt, { u: base, w: c.w, g, alpha: t.alpha, r: t.r, cout: c.cout, cin: c.cin });
-  rt.release(m);
+  rt.scope(() => {
+    const g = rt.allocBytes(4 * G.length);
+    rt.f32.set(G, g >>> 2);
+    winogradWeights(rt, { u: base, w: c.w, g, alpha: t.alpha, r: t.r, cout: c.cout, cin: c.cin });
+  });
   return { winograd: { u: base, bt, at, m: t.m, alpha: t.alpha }, bytes, base };
 }
 
@@ -94,26 +94,26 @@ export function convWinograd(
   const reach = 4 * Math.ceil((12 + wg.alpha) / 4);
   const length = winogradTileStart(tiles - 4, d) + (reach - 1) * d + 1;
   const left = c.padding + shift;
-  const mark = rt.mark();
-  const xq = paddedInput(rt, x, left, length - left - T, opts.snake, opts.elu);
-  convWinogradKernel(rt, {
-    out: out.ptr,
-    x: xq.ptr,
-    ldx: length,
-    u: wg.u,
-    bias: c.bias,
-    bt: wg.bt,
-    at: wg.at,
-    alpha: wg.alpha,
-    m: wg.m,
-    cin: c.cin,
-    cout: c.cout,
-    tout: Tout,
-    dilation: d,
-    shift,
-    tiles,
+  rt.scope(() => {
+    const xq = paddedInput(rt, x, left, length - left - T, opts.snake, opts.elu);
+    convWinogradKernel(rt, {
+      out: out.ptr,
+      x: xq.ptr,
+      ldx: length,
+      u: wg.u,
+      bias: c.bias,
+      bt: wg.bt,
+      at: wg.at,
+      alpha: wg.alpha,
+      m: wg.m,
+      cin: c.cin,
+      cout: c.cout,
+      tout: Tout,
+      dilation: d,
+      shift,
+      tiles,
+    });
   });
-  rt.release(mark);
 }
 
 /** Where tile column n starts in the padded input (assembly/winograd.ts' tileStart). */
