@@ -15,7 +15,14 @@ import type { Components, ConvAlgorithms } from '../model/network.js';
 import type { LoadOptions } from './options.js';
 
 /** The calls a model answers, and the argument that holds each one's options (null: none). */
-export const METHODS = { encode: 1, decode: 1, forward: 1, dequantize: null, encodeTrace: 2 } as const;
+export const METHODS = {
+  encode: 1,
+  decode: 1,
+  forward: 1,
+  dequantize: null,
+  encodeTrace: 2,
+  encodeMemoryBytes: 1,
+} as const;
 export type Method = keyof typeof METHODS;
 
 /** What the caller sees of the model without asking the worker. */

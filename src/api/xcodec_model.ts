@@ -388,6 +388,11 @@ export class XcodecModel {
     return this.run('dequantize', [audioCodes]) as Promise<FloatTensor>;
   }
 
+  /** Advanced: the memory one encode of `samples` samples holds above the model; see XcodecModelSync.encodeMemoryBytes. */
+  encodeMemoryBytes(samples: number, options: { windowFrames?: number } = {}): Promise<number> {
+    return this.run('encodeMemoryBytes', [samples, options]) as Promise<number>;
+  }
+
   encodeTrace(
     inputValues: FloatTensor | Float32Array,
     item = 0,

@@ -208,7 +208,7 @@ export class XcodecModelSync {
 
   /** The encode plan for n samples, refused before any work where the semantic model cannot fit in memory. */
   private plan(n: number, window: number): EncodePlan {
-    const plan = this.net.plan(n, window);
+    const plan = this.net.plan(this.rt, n, window);
     this.net.checkSemanticRoom(this.rt, plan);
     return plan;
   }
@@ -328,6 +328,31 @@ export class XcodecModelSync {
       audioCodes: int64Codes(codes),
       audioValues: this.decodeChecked(codes, window, new Progress(undefined, 0), keep),
     };
+  }
+
+  /**
+   * Advanced: the WebAssembly memory one encode of `samples` samples (one batch item) holds at its peak
+   * above the loaded model, measured in a pass that allocates by shape and computes nothing
+   * (Runtime.measure): seconds for hours of audio. The model's wasmMemoryBytes after load plus this is
+   * the peak such an encode reaches.
+   */
+  encodeMemoryBytes(samples: number, options: { windowFrames?: number } = {}): number {
+    if (!Number.isInteger(samples) || samples < this.net.minimumSamples()) {
+      throw new XcodecInputError(
+        `encodeMemoryBytes: samples ${describe(samples)} is not accepted; accepted: an integer >= ${this.net.minimumSamples()}`,
+      );
+    }
+    checkOptions('encodeMemoryBytes', options, '{ windowFrames? }');
+    const plan = this.net.plan(this.rt, samples, checkWindowFrames(options.windowFrames));
+    const nq = this.net.numQuantizers;
+    let bytes = 0;
+    this.guard(() => {
+      bytes = this.rt.measure(() => {
+        const { embeddings } = this.net.embed(this.rt, this.rt.tensor([1, samples]), plan);
+        this.net.quantize(this.rt, embeddings, nq, this.rt.allocBytes(4 * nq * plan.frames));
+      });
+    }, 'encodeMemoryBytes');
+    return bytes;
   }
 
   /**

@@ -34,6 +34,8 @@ export interface MatrixSplit<A extends readonly string[]> {
 export interface KernelDecl<A extends readonly string[] = readonly string[], R extends number | void = number | void> {
   readonly args: A;
   readonly split?: RangeSplit<A> | MatrixSplit<A>;
+  /** a pure query (block sizes, scratch sizes): it still runs in a measuring pass, where kernels are skipped */
+  readonly query?: true;
   /** type-level only: what the kernel returns */
   readonly returns?: R;
 }
@@ -46,7 +48,7 @@ function kernel<const A extends readonly string[]>(
 }
 
 function query<const A extends readonly string[]>(args: A): KernelDecl<A, number> {
-  return { args };
+  return { args, query: true };
 }
 
 /**

@@ -11,7 +11,7 @@
 // memory or workers are missing it is the one-thread runtime, with the same API.
 
 import { XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
-import type { Kernels } from './kernels.js';
+import { KERNELS, type KernelName, type Kernels } from './kernels.js';
 import {
   type Flavour,
   WASM_MODULE_NAMES,
@@ -95,7 +95,11 @@ export function alignedBytes(bytes: number): number {
 
 export class Runtime {
   readonly memory: WebAssembly.Memory;
-  readonly k: Kernels;
+  /** the kernels, split across the pool's threads where there is one (no-ops during a measuring pass) */
+  get k(): Kernels {
+    return this.kernels;
+  }
+  private kernels: Kernels;
   readonly flavour: 'simd' | 'relaxed';
   /** the worker pool, or null on one thread */
   readonly pool: Pool | null;
@@ -128,7 +132,7 @@ export class Runtime {
     this.maxPages = parts.maxPages;
     this.maxBytes = Math.min(MAX_BYTES, parts.maxPages * PAGE);
     this.raw = parts.exports as unknown as Kernels;
-    this.k = parts.pool ? threadedKernels(this.raw, parts.pool, this, this.tuning.split) : this.raw;
+    this.kernels = parts.pool ? threadedKernels(this.raw, parts.pool, this, this.tuning.split) : this.raw;
     this.viewF32 = new Float32Array(this.memory.buffer);
     this.viewI32 = new Int32Array(this.memory.buffer);
     // The per-thread scratch (GEMM panels, attention block; see SCRATCH_BASE): this thread's, then one
@@ -240,6 +244,12 @@ export class Runtime {
   allocBytes(bytes: number): number {
     const ptr = this.top;
     const end = ptr + alignedBytes(bytes);
+    if (this.measuring) {
+      // counted only: nothing is grown or written, and no limit applies
+      this.top = end;
+      if (end > this.measuring.high) this.measuring.high = end;
+      return ptr;
+    }
     if (end > this.maxBytes) {
       throw new XcodecRuntimeError(
         `out of WebAssembly memory: needed ${mebibytes(end)}, ` +
@@ -274,6 +284,36 @@ export class Runtime {
   release(mark: number): void {
     this.top = mark;
   }
+
+  /**
+   * A measuring pass: runs `fn` with every kernel skipped (pure queries still answer) and allocations
+   * only counted, nothing grown or written, and returns the most bytes `fn` held above the arena's top
+   * at once. Memory bounds come from this instead of formulas that must mirror a forward: what a
+   * forward allocates depends on shapes, never on values. JavaScript-side compute (resampling, column
+   * picks and copies, uploads) checks `measuring` and skips its work too.
+   */
+  measure(fn: () => void): number {
+    if (this.measuring) throw new Error('measure: already measuring');
+    const start = this.top;
+    const kernels = this.kernels;
+    this.measuring = { high: start };
+    this.kernels = measuringKernels(this.raw);
+    try {
+      fn();
+      return this.measuring.high - start;
+    } finally {
+      this.kernels = kernels;
+      this.measuring = null;
+      this.top = start;
+    }
+  }
+
+  /** Whether a measuring pass is running (see measure). */
+  get isMeasuring(): boolean {
+    return this.measuring !== null;
+  }
+
+  private measuring: { high: number } | null = null;
 
   /**
    * Runs `fn` in a memory scope: everything it allocates is released when it returns, except the
@@ -323,7 +363,7 @@ export class Runtime {
   /** Copies a JS array into a new tensor (inputs only). */
   upload(data: Float32Array, dims: number[]): Tensor {
     const t = this.tensor(dims);
-    this.f32.set(data, t.ptr >>> 2);
+    if (!this.measuring) this.f32.set(data, t.ptr >>> 2);
     return t;
   }
 
@@ -347,4 +387,13 @@ export function numel(dims: number[]): number {
 /** Whether two tensors share any byte of memory. */
 export function overlaps(a: Tensor, b: Tensor): boolean {
   return a.ptr < b.ptr + 4 * numel(b.dims) && b.ptr < a.ptr + 4 * numel(a.dims);
+}
+
+/** The kernel table of a measuring pass: queries answer from the module, everything else does nothing. */
+function measuringKernels(raw: Kernels): Kernels {
+  const table: Record<string, unknown> = {};
+  for (const name of Object.keys(KERNELS) as KernelName[]) {
+    table[name] = KERNELS[name].query ? raw[name] : () => {};
+  }
+  return table as Kernels;
 }

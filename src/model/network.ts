@@ -11,7 +11,7 @@ import { XcodecConfigError, XcodecInputError, XcodecRuntimeError } from '../erro
 import { everyNthColumn, padTime, resampleTime } from '../nn/layout.js';
 import { type Linear, linear } from '../nn/linear.js';
 import { resampledLength } from '../io/resample.js';
-import { type Runtime, type Tensor, alignedBytes, mebibytes } from '../backend/runtime.js';
+import { type Runtime, type Tensor, mebibytes } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
 import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
 import { loadLinear } from './layers.js';
@@ -166,7 +166,7 @@ export class XcodecNetwork {
   }
 
   /** The encode plan for N samples, or an XcodecInputError naming why this length cannot be encoded. */
-  plan(n: number, window: number): EncodePlan {
+  plan(rt: Runtime, n: number, window: number): EncodePlan {
     const pad = this.config.hopLength >> 1;
     const frames = this.semanticFrames(n);
     const repad = this.acousticRepad(n, frames);
@@ -183,19 +183,20 @@ export class XcodecNetwork {
       semanticModel.numLayers +
       windowCount(acousticEncoder.frames(repad ? n + 2 * pad : n), window) +
       1;
-    return { samples: n, frames, repad, window, steps, semanticBytes: this.semanticBytes(n) };
+    return { samples: n, frames, repad, window, steps, semanticBytes: this.semanticBytes(rt, n) };
   }
 
   /**
    * Bytes above a call's start that one item of n samples holds at least while the semantic model's
-   * layers run: the uploaded input, the semantic model's padded input and the layers' buffers.
+   * layers run, measured (rt.measure): the uploaded input, the semantic model's padded input, then
+   * the layers on their hidden state and running sum.
    */
-  private semanticBytes(n: number): number {
-    return (
-      alignedBytes(4 * n) +
-      alignedBytes(4 * this.semanticInputLength(n)) +
-      this.encoder.semanticModel.layerBytes(this.semanticModelFrames(n))
-    );
+  semanticBytes(rt: Runtime, n: number): number {
+    return rt.measure(() => {
+      const input = rt.tensor([1, n]); // the uploaded item (XcodecModelSync)
+      this.semanticPadded(rt, input);
+      this.encoder.semanticModel.measureLayers(rt, this.semanticModelFrames(n));
+    });
   }
 
   /**
@@ -209,7 +210,7 @@ export class XcodecNetwork {
     let fits = 0;
     for (let lo = 0, hi = plan.samples; lo <= hi; ) {
       const mid = Math.floor((lo + hi) / 2);
-      if (this.semanticBytes(mid) <= room) {
+      if (this.semanticBytes(rt, mid) <= room) {
         fits = mid;
         lo = mid + 1;
       } else hi = mid - 1;
@@ -241,10 +242,7 @@ export class XcodecNetwork {
     const c = this.config;
     const pad = c.hopLength >> 1;
     const sp = c.semanticPadding;
-    const semanticPadded =
-      c.semanticSampleRate === c.sampleRate
-        ? padTime(rt, x, sp, sp)
-        : resampleTime(rt, x, c.sampleRate, c.semanticSampleRate, sp, sp);
+    const semanticPadded = this.semanticPadded(rt, x);
     const semanticInput: Tensor = { ptr: semanticPadded.ptr + 4 * sp, dims: [1, semanticPadded.dims[1] - 2 * sp] };
     const T = plan.frames;
     const A = c.acoustic.hiddenSize;
@@ -274,6 +272,15 @@ export class XcodecNetwork {
     );
     const embeddings = linear(rt, concat, fc);
     return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
+  }
+
+  /** The semantic model's input: x padded (Higgs: resampled to the semantic rate first). */
+  private semanticPadded(rt: Runtime, x: Tensor): Tensor {
+    const c = this.config;
+    const sp = c.semanticPadding;
+    return c.semanticSampleRate === c.sampleRate
+      ? padTime(rt, x, sp, sp)
+      : resampleTime(rt, x, c.sampleRate, c.semanticSampleRate, sp, sp);
   }
 
   numQuantizersFor(bandwidth: number | undefined): number {

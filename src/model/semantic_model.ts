@@ -5,9 +5,10 @@
 import type { SemanticModelConfig } from '../checkpoint/config.js';
 import { XcodecConfigError } from '../errors.js';
 import { add, scale } from '../nn/activation.js';
+import { copyInto } from '../nn/layout.js';
 import { type Linear, linear } from '../nn/linear.js';
 import { type Norm, layerNormChannels } from '../nn/norm.js';
-import { type Runtime, type Tensor, alignedBytes } from '../backend/runtime.js';
+import type { Runtime, Tensor } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
 import { FeatureEncoder } from './feature_encoder.js';
 import { loadLinear, loadNorm } from './layers.js';
@@ -66,15 +67,14 @@ export class SemanticModel {
   }
 
   /**
-   * Bytes the layers hold at once for `frames` frames, at least: h and the running sum, and in each
-   * layer the attention's keys, queries, values and context (and the pre-LN input), each [H, frames],
-   * with the output projection's H-long row scratch. The layers attend over every frame at once (as
-   * transformers does), so no window bounds this.
+   * Inside a measuring pass (rt.measure): allocates what the layers hold at once for `frames` frames,
+   * the hidden state and the running sum, and runs the layers on them. They attend over every frame
+   * at once (as transformers does), so no window bounds this.
    */
-  layerBytes(frames: number): number {
+  measureLayers(rt: Runtime, frames: number): void {
     const H = this.projection.outFeatures;
-    if (this.layers.length === 0) return 2 * alignedBytes(4 * H * frames);
-    return (this.stable ? 7 : 6) * alignedBytes(4 * H * frames) + alignedBytes(4 * H);
+    const h = rt.tensor([H, frames]);
+    this.runLayers(rt, h, rt.tensor([H, frames]), () => {});
   }
 
   /**
@@ -89,23 +89,30 @@ export class SemanticModel {
         if (this.projNorm) layerNormChannels(rt, f, this.projNorm.gamma, this.projNorm.beta, this.projNorm.eps, true);
         return this.posConv.forward(rt, linear(rt, f, this.projection));
       });
-      const ln = (t: Tensor) =>
-        layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
-      if (!this.stable) h = ln(h);
-      const size = h.dims[0] * h.dims[1];
+      if (!this.stable) h = this.encoderLayerNorm(rt, h);
       const sum = rt.tensor(h.dims);
-      for (let i = 0; i < this.layers.length; i++) {
-        rt.scope(() => {
-          let next = this.layers[i].forward(rt, h, this.layerBias(i));
-          if (this.stable && i === this.layers.length - 1) next = ln(next);
-          add(rt, i === 0 ? h : sum, next, sum); // sum = h0 + h1 + ... in layer order, as torch sums the stack
-          // The next layer's input overwrites this one's, so memory stays flat across layers.
-          rt.f32.copyWithin(h.ptr >>> 2, next.ptr >>> 2, (next.ptr >>> 2) + size);
-        });
-        tick();
-      }
-      if (this.layers.length === 0) rt.f32.copyWithin(sum.ptr >>> 2, h.ptr >>> 2, (h.ptr >>> 2) + size);
+      this.runLayers(rt, h, sum, tick);
       return scale(rt, sum, 1 / (this.layers.length + 1), true);
     });
+  }
+
+  /** sum = h0 + h1 + ... over the layers (h0 = h, which each layer's output overwrites in turn). */
+  private runLayers(rt: Runtime, h: Tensor, sum: Tensor, tick: () => void): void {
+    for (let i = 0; i < this.layers.length; i++) {
+      rt.scope(() => {
+        let next = this.layers[i].forward(rt, h, this.layerBias(i));
+        if (this.stable && i === this.layers.length - 1) next = this.encoderLayerNorm(rt, next);
+        add(rt, i === 0 ? h : sum, next, sum); // in layer order, as torch sums the stack
+        // The next layer's input overwrites this one's, so memory stays flat across layers.
+        copyInto(rt, h, next);
+      });
+      tick();
+    }
+    if (this.layers.length === 0) copyInto(rt, sum, h);
+  }
+
+  /** `encoder.layer_norm`, in place. */
+  private encoderLayerNorm(rt: Runtime, t: Tensor): Tensor {
+    return layerNormChannels(rt, t, this.encoderNorm.gamma, this.encoderNorm.beta, this.encoderNorm.eps, true);
   }
 }

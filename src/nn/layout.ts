@@ -40,8 +40,15 @@ export function transpose(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
   return out;
 }
 
+/** dst = src, both of the same size. */
+export function copyInto(rt: Runtime, dst: Tensor, src: Tensor): void {
+  if (rt.isMeasuring) return; // shapes only (Runtime.measure)
+  rt.f32.copyWithin(dst.ptr >>> 2, src.ptr >>> 2, (src.ptr >>> 2) + numel(src.dims));
+}
+
 /** dst[:, dstCol .. dstCol + n) = src[:, srcCol .. srcCol + n), both [C, *]: a window's columns into the whole. */
 export function copyColumns(rt: Runtime, dst: Tensor, dstCol: number, src: Tensor, srcCol: number, n: number): void {
+  if (rt.isMeasuring) return;
   const f32 = rt.f32;
   const [C, Td] = dst.dims;
   const Ts = src.dims[1];
@@ -56,6 +63,7 @@ export function everyNthColumn(rt: Runtime, x: Tensor, step: number): Tensor {
   const [C, T] = x.dims;
   const Tn = Math.ceil(T / step);
   const out = rt.tensor([C, Tn]);
+  if (rt.isMeasuring) return out;
   const f = rt.f32;
   for (let c = 0; c < C; c++) {
     const src = (x.ptr >>> 2) + c * T;
@@ -79,6 +87,7 @@ export function resampleTime(
 ): Tensor {
   const M = resampledLength(x.dims[1], fromRate, toRate);
   const out = rt.tensor([1, left + M + right]);
+  if (rt.isMeasuring) return out;
   const base = out.ptr >>> 2;
   rt.f32.fill(0, base, base + left);
   rt.f32.fill(0, base + left + M, base + left + M + right);

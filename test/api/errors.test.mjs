@@ -239,7 +239,7 @@ test('audio too long for the semantic model is refused before any work, with the
   const rt = model.rt;
   const n = 20 * 16000;
   const long = new Float32Array(n).map((_, i) => 0.1 * Math.sin(i * 0.01));
-  const need = model.net.plan(n, 1500).semanticBytes;
+  const need = model.net.plan(model.rt, n, 1500).semanticBytes;
   const limit = rt.maxBytes;
   const ticks = [];
   rt.maxBytes = rt.mark() + need - 64;
@@ -260,8 +260,8 @@ test('audio too long for the semantic model is refused before any work, with the
     }
     const room = rt.maxBytes - rt.mark();
     assert.ok(fits > 0 && fits < n, `the longest call that fits (${fits} samples) is shorter than the audio`);
-    assert.ok(model.net.plan(fits, 1500).semanticBytes <= room, 'the longest call named fits');
-    assert.ok(model.net.plan(fits + 1, 1500).semanticBytes > room, 'and one sample more does not');
+    assert.ok(model.net.plan(model.rt, fits, 1500).semanticBytes <= room, 'the longest call named fits');
+    assert.ok(model.net.plan(model.rt, fits + 1, 1500).semanticBytes > room, 'and one sample more does not');
     // that call passes the check; here the feature encoder's windows need more still, and say so
     throwsTyped(
       () => model.encode(long.subarray(0, fits)),
@@ -280,7 +280,7 @@ test("the semantic model's memory bound is what its layers really hold (every ti
     const m = await XcodecModelSync.fromPretrained(join(fixtures, name));
     const rt = m.rt;
     const n = 12 * m.config.sampleRate + 37;
-    const plan = m.net.plan(n, 1e6);
+    const plan = m.net.plan(m.rt, n, 1e6);
     const start = rt.mark();
     let high = 0;
     const steps = [];
