@@ -189,3 +189,28 @@ export function checkOptions(method: string, options: unknown, accepted: string)
     throw new XcodecInputError(`${method} options must be an object: ${accepted}`);
   }
 }
+
+/** Strips what cannot be posted (onProgress) from an options argument, keeping its other fields as given. */
+export function splitOptions(options: unknown): {
+  options: unknown;
+  onProgress?: (done: number, total: number) => void;
+  transfer: boolean;
+} {
+  if (typeof options !== 'object' || options === null || !('onProgress' in options || 'transfer' in options))
+    return { options, transfer: false };
+  const { onProgress, transfer, ...rest } = options as { onProgress?: unknown; transfer?: unknown };
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new XcodecInputError(`onProgress is ${describe(onProgress)}; accepted: a function (done, total) => void`);
+  }
+  if (transfer !== undefined && typeof transfer !== 'boolean') {
+    throw new XcodecInputError(
+      `transfer is ${describe(transfer)}; accepted: true (the input's buffer moves to the model's worker and the ` +
+        'array is detached) or false (the default: it is copied)',
+    );
+  }
+  return {
+    options: rest,
+    onProgress: onProgress as ((done: number, total: number) => void) | undefined,
+    transfer: transfer === true,
+  };
+}
