@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { XcodecModel, XcodecModelSync } from '../../dist/node/index.js';
 import { fixtures, here, manifest, npy } from '../support/helpers.mjs';
-import { encodeWatchingTheLoop, noise } from '../support/runtimes/fixture-core.mjs';
+import { FREE_LOOP_GAP_MS, encodeWatchingTheLoop, noise } from '../support/runtimes/fixture-core.mjs';
 
 const dir = join(fixtures, 'tiny-hubert');
 const cases = manifest('tiny-hubert').cases.map((c) => {
@@ -137,7 +137,7 @@ test("transfer: true moves the input's buffer to the worker (detached here) with
   }
 });
 
-test("the caller's event loop stays free: a 10 ms timer keeps firing within 50 ms during multi-second encoding", async () => {
+test("the caller's event loop stays free: a 10 ms timer keeps firing (no long gap) during multi-second encoding", async () => {
   const model = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
   try {
     const long = await encodeWatchingTheLoop(model, 2500);
@@ -145,7 +145,7 @@ test("the caller's event loop stays free: a 10 ms timer keeps firing within 50 m
     const seconds = long.encodeMs / 1000;
     assert.ok(seconds > 1.5, `the encodes took ${seconds.toFixed(2)} s (long enough to see a blocked loop)`);
     assert.ok(
-      worst < 50,
+      worst < FREE_LOOP_GAP_MS,
       `the longest gap between 10 ms ticks was ${worst.toFixed(1)} ms over ${seconds.toFixed(2)} s (${ticks} ticks)`,
     );
     assert.ok(ticks > seconds * 50, `${ticks} ticks in ${seconds.toFixed(2)} s`);

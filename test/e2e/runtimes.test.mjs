@@ -15,6 +15,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fixtures, freePort, manifest, npy, assertClose, assertCodesEqual, assertDims } from '../support/helpers.mjs';
 import { CHROMIUM_ARGS, chromiumPath } from '../support/chromium.mjs';
 import { bundleDecoders } from '../../scripts/demo-web.mjs';
+import { FREE_LOOP_GAP_MS } from '../support/runtimes/fixture-core.mjs';
 
 const root = resolve(fixtures, '..', '..');
 const dir = join(fixtures, 'tiny-hubert');
@@ -95,8 +96,8 @@ function checkAsync(out, what, threads) {
   );
   assert.ok(out.encodeMs > 2000, `${what}: the long encodes (multi-second) took ${out.encodeMs.toFixed(0)} ms`);
   assert.ok(
-    out.worstGapMs < 50,
-    `${what}: a 10 ms timer kept firing within 50 ms (longest gap ${out.worstGapMs.toFixed(1)} ms over ${out.encodeMs.toFixed(0)} ms)`,
+    out.worstGapMs < FREE_LOOP_GAP_MS,
+    `${what}: a 10 ms timer kept firing within ${FREE_LOOP_GAP_MS} ms (longest gap ${out.worstGapMs.toFixed(1)} ms over ${out.encodeMs.toFixed(0)} ms)`,
   );
   process.stdout.write(
     `  ${what}: ${out.seconds} s encoded ${out.calls} time(s) in a worker in ${out.encodeMs.toFixed(0)} ms; longest 10 ms timer gap ${out.worstGapMs.toFixed(1)} ms\n`,

@@ -5,7 +5,7 @@
 import { XcodecRuntimeError, describeError as describe } from '../../errors.js';
 import * as P from './protocol.js';
 import { type WorkerHandle, spawnWorker, workerEnv } from '../worker.js';
-import { kernelWorkerSource, supervisorSource } from './sources.js';
+import { kernelWorkerSource, supervisorSource } from '../generated/worker-sources.js';
 
 export { workerEnv } from '../worker.js';
 
@@ -118,7 +118,7 @@ export class Pool {
     let sup: WorkerHandle;
     try {
       sup = await spawnWorker(
-        { source: supervisorSource(env) },
+        { source: supervisorSource },
         { onMessage: (m) => onMessage(m as SupervisorMessage), onFailure: (why) => onFailure(why) },
       );
     } catch (e) {
@@ -156,7 +156,7 @@ export class Pool {
       memory,
       ctrl: sab,
       count: workers,
-      workerSource: kernelWorkerSource(env),
+      workerSource: kernelWorkerSource,
     };
     try {
       try {

@@ -79,8 +79,17 @@ export function noise(seconds, seed = 1) {
 }
 
 /**
+ * The longest gap between 10 ms timer ticks that still counts as a free event loop. A loop the encode
+ * blocked shows one gap as long as the encode (seconds: the callers assert the encodes took that long);
+ * a free one on a 2-core host with the encode's threads busy shows scheduler gaps, measured at 41-85 ms
+ * in Node, Deno, Bun and Chromium (so a 50 ms bound failed there at random, on the code before the
+ * house move too). 200 ms fails any blocking of a tenth of the call.
+ */
+export const FREE_LOOP_GAP_MS = 200;
+
+/**
  * Encodes 240 s of noise through the Promise API while a 10 ms timer runs on this thread, so a blocked
- * event loop shows as one long gap. The encoding must outlast the 50 ms bound many times over to show
+ * event loop shows as one long gap. The encoding must outlast the gap bound many times over to show
  * it, and hosts differ by 2x: the same input is encoded again (up to 4 calls in all) until the calls
  * have taken minMs. Not a longer input: the call copies its input on this thread (15 MiB here), and
  * that copy grows with the length. Returns the input, the last call's codes, the calls, the time, the
