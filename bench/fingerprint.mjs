@@ -31,7 +31,7 @@ for (const [kind, seconds] of [
   ['wavlm', 5],
 ]) {
   const dir = join(cache, `xcodec-wasm-fullsize-${kind}-0`);
-  ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed: 0 });
+  await ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed: 0 });
   const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, simd: flavour });
   const x = { data: music.slice(0, seconds * 16000), dims: [1, 1, seconds * 16000] };
   const { audioCodes } = await model.encode(x);

@@ -57,7 +57,7 @@ async function main() {
   for (const kind of kinds) {
     const dir = join(cache, `xcodec-wasm-fullsize-${kind}-${seed}`);
     const t0 = performance.now();
-    const ck = ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed, log });
+    const ck = await ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', kind), dir, { seed, log });
     log(
       `${kind}: checkpoint ${ck.generated ? `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${dir}`,
     );

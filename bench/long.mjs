@@ -48,7 +48,7 @@ async function main() {
   const { ensureCheckpoint } = await import('../scripts/generate-weights.mjs');
   const configDir = join(root, '..', 'shared', 'fixtures', 'full-size', config);
   const dir = join(cache, `xcodec-wasm-fullsize-${config}-0`);
-  ensureCheckpoint(configDir, dir, { seed: 0, log });
+  await ensureCheckpoint(configDir, dir, { seed: 0, log });
   const r = spawnSync(
     process.execPath,
     [

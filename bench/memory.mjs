@@ -28,7 +28,7 @@ if (
 }
 const { ensureCheckpoint } = await import('../scripts/generate-weights.mjs');
 const dir = join(process.env.XCODEC_FULLSIZE_CACHE || tmpdir(), `xcodec-wasm-fullsize-${config}-0`);
-ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', config), dir, {
+await ensureCheckpoint(join(root, '..', 'shared', 'fixtures', 'full-size', config), dir, {
   seed: 0,
   log: (m) => console.error(m),
 });

@@ -33,6 +33,7 @@ import {
 import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { safetensorsPrefix } from './safetensors-writer.mjs';
 
 // ------------------------------------------------------------------ PRNG and number formats
 
@@ -153,233 +154,21 @@ const DTYPES = {
 const prod = (s) => s.reduce((p, x) => p * x, 1);
 
 /**
- * Every tensor of transformers' XcodecModel for `cfg`: [{name, shape, init}], init one of
- *   {kind: 'normal', std, key?} / {kind: 'uniform', lo, hi} / {kind: 'const', value} /
+ * Every tensor of transformers' XcodecModel for `cfg`: [{name, shape, init}], sorted by name. The names
+ * and shapes of the tensors inference reads come from the loaders themselves (dist/model/tensors.js
+ * runs them in a recording weight view); this file adds only how to fill each (the init rules below,
+ * the ones ../shared/tools/reference/make_fixtures.py uses) and the tensors a checkpoint holds that
+ * inference never reads (unreadTensors). init is one of
+ *   {kind: 'normal', std, mean?, key?} / {kind: 'uniform', lo, hi} / {kind: 'const', value} /
  *   {kind: 'rows', norm, key}   (normal rows rescaled to the given norm: codebooks) /
  *   {kind: 'wn_g', of, shape}   (per-row norm of the `of` tensor's values: weight-norm magnitude).
  * `key` names the PRNG stream (defaults to the tensor's name), so two tensors can share values.
  */
-export function tensorSpecs(cfg, { weightNorm = false } = {}) {
-  const a = cfg.acoustic_model_config ?? {};
-  const s = cfg.semantic_model_config ?? {};
+export async function tensorSpecs(cfg, { weightNorm = false } = {}) {
+  const { tensorsRead } = await import('../dist/model/tensors.js');
   const out = [];
-  const need = (obj, key, def, where) => {
-    const v = obj[key] ?? def;
-    if (v === undefined) throw new Error(`${where}: missing "${key}"`);
-    return v;
-  };
-
-  // init rules (the ones ../shared/tools/reference/make_fixtures.py uses)
-  const bias = (name, n) => out.push({ name, shape: [n], init: { kind: 'normal', std: 0.05 } });
-  const lnorm = (prefix, n) => {
-    out.push({ name: `${prefix}.weight`, shape: [n], init: { kind: 'normal', mean: 1, std: 0.1 } });
-    bias(`${prefix}.bias`, n);
-  };
-  const linear = (prefix, nout, nin, withBias = true) => {
-    out.push({ name: `${prefix}.weight`, shape: [nout, nin], init: { kind: 'normal', std: 1 / Math.sqrt(nin) } });
-    if (withBias) bias(`${prefix}.bias`, nout);
-  };
-  const alpha = (name, c) => out.push({ name, shape: [1, c, 1], init: { kind: 'uniform', lo: 0.5, hi: 1.5 } });
-  // conv weight [a, b, k]; `transposed`: ConvTranspose1d (weight [C_in, C_out, k], 2 taps per output)
-  const conv = (prefix, shape, { withBias = true, transposed = false, residualOut = false, wn = false } = {}) => {
-    const fanIn = transposed ? shape[0] * 2 : shape[1] * shape[2];
-    const std = (residualOut ? 0.3 : 1) / Math.sqrt(fanIn);
-    const plain = `${prefix}.weight`;
-    if (wn) {
-      const g = `${prefix}.parametrizations.weight.original0`;
-      const v = `${prefix}.parametrizations.weight.original1`;
-      out.push({
-        name: g,
-        shape: [shape[0], 1, 1],
-        init: { kind: 'wn_g', of: { kind: 'normal', std, key: plain }, shape },
-      });
-      out.push({ name: v, shape, init: { kind: 'normal', std, key: plain } });
-    } else {
-      out.push({ name: plain, shape, init: { kind: 'normal', std } });
-    }
-    if (withBias) bias(`${prefix}.bias`, transposed ? shape[1] : shape[0]);
-  };
-
-  // ---- DAC acoustic encoder / decoder
-  const aw = 'acoustic_model_config';
-  const E = need(a, 'encoder_hidden_size', 64, aw);
-  const down = need(a, 'downsampling_ratios', [8, 5, 4, 2], aw);
-  const D = need(a, 'decoder_hidden_size', 1024, aw);
-  const up = need(a, 'upsampling_ratios', [8, 5, 4, 2], aw);
-  const A = need(a, 'hidden_size', 256, aw);
-  const dacRes = (prefix, c) => {
-    alpha(`${prefix}.snake1.alpha`, c);
-    conv(`${prefix}.conv1`, [c, c, 7], { wn: weightNorm });
-    alpha(`${prefix}.snake2.alpha`, c);
-    conv(`${prefix}.conv2`, [c, c, 1], { wn: weightNorm, residualOut: true });
-  };
-  conv('acoustic_encoder.conv1', [E, 1, 7], { wn: weightNorm });
-  down.forEach((stride, i) => {
-    const dim = E * 2 ** (i + 1);
-    const p = `acoustic_encoder.block.${i}`;
-    for (let u = 1; u <= 3; u++) dacRes(`${p}.res_unit${u}`, dim / 2);
-    alpha(`${p}.snake1.alpha`, dim / 2);
-    conv(`${p}.conv1`, [dim, dim / 2, 2 * stride], { wn: weightNorm });
-  });
-  const dModel = E * 2 ** down.length;
-  alpha('acoustic_encoder.snake1.alpha', dModel);
-  conv('acoustic_encoder.conv2', [A, dModel, 3], { wn: weightNorm });
-
-  conv('acoustic_decoder.conv1', [D, A, 7], { wn: weightNorm });
-  up.forEach((stride, i) => {
-    const cin = D / 2 ** i;
-    const cout = D / 2 ** (i + 1);
-    const p = `acoustic_decoder.block.${i}`;
-    alpha(`${p}.snake1.alpha`, cin);
-    conv(`${p}.conv_t1`, [cin, cout, 2 * stride], { wn: weightNorm, transposed: true });
-    for (let u = 1; u <= 3; u++) dacRes(`${p}.res_unit${u}`, cout);
-  });
-  const dOut = D / 2 ** up.length;
-  if (!Number.isInteger(dOut)) throw new Error(`${aw}: decoder_hidden_size ${D} is not divisible by 2^${up.length}`);
-  alpha('acoustic_decoder.snake1.alpha', dOut);
-  conv('acoustic_decoder.conv2', [1, dOut, 7], { wn: weightNorm });
-
-  // ---- HuBERT / WavLM semantic model
-  const sw = 'semantic_model_config';
-  const kind = need(s, 'model_type', 'hubert', sw);
-  if (kind !== 'hubert' && kind !== 'wavlm')
-    throw new Error(`${sw}: model_type ${JSON.stringify(kind)}; accepted: "hubert", "wavlm"`);
-  const wavlm = kind === 'wavlm';
-  const H = need(s, 'hidden_size', 768, sw);
-  const L = need(s, 'num_hidden_layers', 12, sw);
-  const heads = need(s, 'num_attention_heads', 12, sw);
-  const I = need(s, 'intermediate_size', 3072, sw);
-  const convDim = need(s, 'conv_dim', [512, 512, 512, 512, 512, 512, 512], sw);
-  const convKernel = need(s, 'conv_kernel', [10, 3, 3, 3, 3, 2, 2], sw);
-  const convBias = s.conv_bias ?? false;
-  const featNorm = s.feat_extract_norm ?? 'group';
-  if (featNorm !== 'group' && featNorm !== 'layer')
-    throw new Error(`${sw}: feat_extract_norm ${JSON.stringify(featNorm)}`);
-  if (s.conv_pos_batch_norm)
-    throw new Error(`${sw}: conv_pos_batch_norm is true; only the weight-normed positional conv is supported`);
-  const K = need(s, 'num_conv_pos_embeddings', 128, sw);
-  const groups = need(s, 'num_conv_pos_embedding_groups', 16, sw);
-  if (H % heads || H % groups)
-    throw new Error(
-      `${sw}: hidden_size ${H} must be divisible by num_attention_heads and num_conv_pos_embedding_groups`,
-    );
-  const sm = 'semantic_model';
-  convDim.forEach((cout, i) => {
-    const cin = i > 0 ? convDim[i - 1] : 1;
-    const p = `${sm}.feature_extractor.conv_layers.${i}`;
-    conv(`${p}.conv`, [cout, cin, convKernel[i]], { withBias: convBias });
-    if (featNorm === 'layer' || i === 0) lnorm(`${p}.layer_norm`, cout);
-  });
-  const C = convDim[convDim.length - 1];
-  if (wavlm || (s.feat_proj_layer_norm ?? true)) lnorm(`${sm}.feature_projection.layer_norm`, C);
-  linear(`${sm}.feature_projection.projection`, H, C);
-  if ((s.mask_time_prob ?? 0.05) > 0 || (s.mask_feature_prob ?? 0) > 0) {
-    out.push({ name: `${sm}.masked_spec_embed`, shape: [H], init: { kind: 'uniform', lo: 0, hi: 1 } });
-  }
-  const pc = `${sm}.encoder.pos_conv_embed.conv`;
-  out.push({
-    name: `${pc}.parametrizations.weight.original0`,
-    shape: [1, 1, K],
-    init: { kind: 'uniform', lo: 0.5 * Math.sqrt(H / K), hi: 1.5 * Math.sqrt(H / K) },
-  });
-  out.push({
-    name: `${pc}.parametrizations.weight.original1`,
-    shape: [H, H / groups, K],
-    init: { kind: 'normal', std: 1 },
-  });
-  bias(`${pc}.bias`, H);
-  lnorm(`${sm}.encoder.layer_norm`, H);
-  const hd = H / heads;
-  for (let l = 0; l < L; l++) {
-    const p = `${sm}.encoder.layers.${l}`;
-    for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) linear(`${p}.attention.${proj}`, H, H);
-    if (wavlm) {
-      out.push({
-        name: `${p}.attention.gru_rel_pos_const`,
-        shape: [1, heads, 1, 1],
-        init: { kind: 'uniform', lo: 0.5, hi: 1.5 },
-      });
-      linear(`${p}.attention.gru_rel_pos_linear`, 8, hd);
-      if (l === 0) {
-        const nb = need(s, 'num_buckets', 320, sw);
-        out.push({
-          name: `${p}.attention.rel_attn_embed.weight`,
-          shape: [nb, heads],
-          init: { kind: 'normal', std: 0.5 },
-        });
-      }
-    }
-    lnorm(`${p}.layer_norm`, H);
-    linear(`${p}.feed_forward.intermediate_dense`, I, H);
-    linear(`${p}.feed_forward.output_dense`, H, I);
-    lnorm(`${p}.final_layer_norm`, H);
-  }
-
-  // ---- X-Codec semantic encoder / decoder (decoder unused at inference)
-  const k = cfg.kernel_size ?? 3;
-  const uk = cfg.unit_kernel_size ?? 3;
-  const ratios = cfg.channel_ratios ?? [1, 1];
-  const strides = cfg.strides ?? [1, 1];
-  const dil = cfg.block_dilations ?? [1, 1];
-  if (ratios.length !== strides.length) throw new Error('config.json: channel_ratios and strides differ in length');
-  const resUnits = (prefix, c) =>
-    dil.forEach((_, j) => {
-      conv(`${prefix}.res_units.${j}.conv1`, [c, c, uk], { withBias: false });
-      conv(`${prefix}.res_units.${j}.conv2`, [c, c, 1], { withBias: false, residualOut: true });
-    });
-  conv('encoder_semantic.conv', [H, H, k], { withBias: false });
-  let cin = H;
-  strides.forEach((stride, i) => {
-    const cout = Math.trunc(H * ratios[i]);
-    const p = `encoder_semantic.conv_blocks.${i}`;
-    resUnits(p, cin);
-    conv(`${p}.conv`, [cout, cin, stride === 1 ? 3 : 2 * stride]);
-    cin = cout;
-  });
-  conv('decoder_semantic.conv1', [Math.trunc(H * ratios[0]), H, k], { withBias: false });
-  strides.forEach((stride, i) => {
-    const ci = Math.trunc(H * ratios[i]);
-    const co = i < ratios.length - 1 ? Math.trunc(H * ratios[i + 1]) : H;
-    const p = `decoder_semantic.conv_blocks.${i}`;
-    if (stride === 1) conv(`${p}.conv`, [co, ci, 3]);
-    else conv(`${p}.conv`, [ci, co, 2 * stride], { withBias: false, transposed: true });
-    resUnits(p, co);
-  });
-  conv('decoder_semantic.conv2', [H, H, k], { withBias: false });
-
-  // ---- fc layers and the residual vector quantizer
-  const hidden = A + H;
-  linear('fc', hidden, hidden);
-  linear('fc1', H, hidden);
-  linear('fc2', A, hidden);
-  // Higgs Audio v2 (transformers' HiggsAudioV2TokenizerModel): 24 kHz, codebook_dim 64, and each
-  // quantizer projects in and out of its codebook.
-  const higgs = cfg.model_type === 'higgs_audio_v2_tokenizer';
-  const sr = cfg.sample_rate ?? (higgs ? 24000 : 16000);
-  const size = cfg.codebook_size ?? 1024;
-  const bws = cfg.target_bandwidths ?? [0.5, 1, 1.5, 2, 4];
-  const frameRate = Math.ceil(sr / prod(down));
-  const nbits = Math.ceil(Math.log2(size));
-  const nq = Math.floor((1000 * bws[bws.length - 1]) / (frameRate * nbits));
-  if (nq < 1) throw new Error('config.json: the highest target bandwidth gives no quantizer');
-  const dim = cfg.codebook_dim || (higgs ? 64 : hidden);
-  for (let q = 0; q < nq; q++) {
-    if (higgs) {
-      linear(`quantizer.quantizers.${q}.project_in`, dim, hidden);
-      linear(`quantizer.quantizers.${q}.project_out`, hidden, dim);
-    }
-    const p = `quantizer.quantizers.${q}.codebook`;
-    // every row a random direction of the same norm, so nearest-code search is decided by direction and
-    // the codes spread over the whole codebook. The norm, sqrt(2 ln size), is about the largest
-    // projection of a unit-RMS residual on `size` random directions: each stage takes a step of the
-    // residual's own scale (the residual shrinks a little, as in a trained RVQ, instead of growing)
-    const rows = { kind: 'rows', norm: Math.sqrt(2 * Math.log(size)), key: `${p}.embed` };
-    out.push({ name: `${p}.inited`, shape: [1], init: { kind: 'const', value: 1 } });
-    out.push({ name: `${p}.cluster_size`, shape: [size], init: { kind: 'const', value: 1 } });
-    out.push({ name: `${p}.embed`, shape: [size, dim], init: rows });
-    out.push({ name: `${p}.embed_avg`, shape: [size, dim], init: rows });
-  }
-
+  for (const r of await tensorsRead(cfg)) out.push(...specsFor(r, weightNorm));
+  out.push(...unreadTensors(cfg));
   const seen = new Set();
   for (const t of out) {
     if (seen.has(t.name)) throw new Error(`duplicate tensor ${t.name}`);
@@ -388,6 +177,116 @@ export function tensorSpecs(cfg, { weightNorm = false } = {}) {
       throw new Error(`tensor ${t.name}: bad shape [${t.shape}] (check the config's sizes)`);
   }
   return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+const BIAS = { kind: 'normal', std: 0.05 };
+/** A conv weight's init: normal with std 1 / sqrt(fan-in), smaller for a residual unit's last conv. */
+const convInit = (name, shape, transposed) => {
+  const fanIn = transposed ? shape[0] * 2 : shape[1] * shape[2];
+  const residualOut = /res_units?\.?\d+\.conv2\.weight$/.test(name);
+  return { kind: 'normal', std: (residualOut ? 0.3 : 1) / Math.sqrt(fanIn) };
+};
+
+/** The checkpoint tensor(s) for one tensor the loaders read, with their init. */
+function specsFor({ name, shape, kind }, weightNorm) {
+  if (kind === 'vector') {
+    const n = shape[0];
+    if (name.endsWith('.alpha')) return [{ name, shape: [1, n, 1], init: { kind: 'uniform', lo: 0.5, hi: 1.5 } }];
+    if (name.endsWith('.gru_rel_pos_const'))
+      return [{ name, shape: [1, n, 1, 1], init: { kind: 'uniform', lo: 0.5, hi: 1.5 } }];
+    throw new Error(`no checkpoint layout for the vector ${name}`);
+  }
+  if (kind === 'conv') {
+    const prefix = name.slice(0, -'.weight'.length);
+    if (name.includes('pos_conv_embed')) {
+      // always stored weight-normed over the kernel axis, as transformers' HuBERT and WavLM do
+      const [H, , K] = shape;
+      const g = { kind: 'uniform', lo: 0.5 * Math.sqrt(H / K), hi: 1.5 * Math.sqrt(H / K) };
+      return [
+        { name: `${prefix}.parametrizations.weight.original0`, shape: [1, 1, K], init: g },
+        { name: `${prefix}.parametrizations.weight.original1`, shape, init: { kind: 'normal', std: 1 } },
+      ];
+    }
+    const init = convInit(name, shape, name.includes('.conv_t1.'));
+    if (!weightNorm) return [{ name, shape, init }];
+    // torch's weight_norm(dim=0): v the plain weight's values, g their per-row norm
+    const v = { ...init, key: name };
+    return [
+      {
+        name: `${prefix}.parametrizations.weight.original0`,
+        shape: [shape[0], 1, 1],
+        init: { kind: 'wn_g', of: v, shape },
+      },
+      { name: `${prefix}.parametrizations.weight.original1`, shape, init: v },
+    ];
+  }
+  if (name.endsWith('.bias')) return [{ name, shape, init: BIAS }];
+  if (name.endsWith('layer_norm.weight')) return [{ name, shape, init: { kind: 'normal', mean: 1, std: 0.1 } }];
+  if (name.endsWith('rel_attn_embed.weight')) return [{ name, shape, init: { kind: 'normal', std: 0.5 } }];
+  if (name.endsWith('.codebook.embed')) return [{ name, shape, init: codebookRows(name, shape[0]) }];
+  if (shape.length === 2) return [{ name, shape, init: { kind: 'normal', std: 1 / Math.sqrt(shape[1]) } }];
+  if (shape.length === 3) return [{ name, shape, init: convInit(name, shape, false) }];
+  throw new Error(`no init rule for ${name} [${shape}]`);
+}
+
+/**
+ * Every codeword a random direction of the same norm, so nearest-code search is decided by direction
+ * and the codes spread over the whole codebook. The norm, sqrt(2 ln size), is about the largest
+ * projection of a unit-RMS residual on `size` random directions: each stage takes a step of the
+ * residual's own scale (the residual shrinks a little, as in a trained RVQ, instead of growing).
+ */
+const codebookRows = (embedName, size) => ({ kind: 'rows', norm: Math.sqrt(2 * Math.log(size)), key: embedName });
+
+/**
+ * The tensors a transformers checkpoint holds that inference never reads: HuBERT's masked_spec_embed,
+ * the semantic decoder and fc1 (training only), and each codebook's EMA state.
+ */
+function unreadTensors(cfg) {
+  const out = [];
+  const conv = (name, shape, { withBias = true, transposed = false } = {}) => {
+    out.push({ name: `${name}.weight`, shape, init: convInit(`${name}.weight`, shape, transposed) });
+    if (withBias) out.push({ name: `${name}.bias`, shape: [transposed ? shape[1] : shape[0]], init: BIAS });
+  };
+  const s = cfg.semantic_model_config ?? {};
+  const H = s.hidden_size ?? 768;
+  if ((s.mask_time_prob ?? 0.05) > 0 || (s.mask_feature_prob ?? 0) > 0) {
+    out.push({ name: 'semantic_model.masked_spec_embed', shape: [H], init: { kind: 'uniform', lo: 0, hi: 1 } });
+  }
+  const k = cfg.kernel_size ?? 3;
+  const uk = cfg.unit_kernel_size ?? 3;
+  const ratios = cfg.channel_ratios ?? [1, 1];
+  const strides = cfg.strides ?? [1, 1];
+  const dil = cfg.block_dilations ?? [1, 1];
+  conv('decoder_semantic.conv1', [Math.trunc(H * ratios[0]), H, k], { withBias: false });
+  strides.forEach((stride, i) => {
+    const ci = Math.trunc(H * ratios[i]);
+    const co = i < ratios.length - 1 ? Math.trunc(H * ratios[i + 1]) : H;
+    const p = `decoder_semantic.conv_blocks.${i}`;
+    if (stride === 1) conv(`${p}.conv`, [co, ci, 3]);
+    else conv(`${p}.conv`, [ci, co, 2 * stride], { withBias: false, transposed: true });
+    dil.forEach((_, j) => {
+      conv(`${p}.res_units.${j}.conv1`, [co, co, uk], { withBias: false });
+      conv(`${p}.res_units.${j}.conv2`, [co, co, 1], { withBias: false });
+    });
+  });
+  conv('decoder_semantic.conv2', [H, H, k], { withBias: false });
+  const hidden = (cfg.acoustic_model_config?.hidden_size ?? 256) + H;
+  out.push({ name: 'fc1.weight', shape: [H, hidden], init: { kind: 'normal', std: 1 / Math.sqrt(hidden) } });
+  out.push({ name: 'fc1.bias', shape: [H], init: BIAS });
+  const higgs = cfg.model_type === 'higgs_audio_v2_tokenizer';
+  const size = cfg.codebook_size ?? 1024;
+  const dim = cfg.codebook_dim || (higgs ? 64 : hidden);
+  const sr = cfg.sample_rate ?? (higgs ? 24000 : 16000);
+  const bws = cfg.target_bandwidths ?? [0.5, 1, 1.5, 2, 4];
+  const frameRate = Math.ceil(sr / prod(cfg.acoustic_model_config?.downsampling_ratios ?? [8, 5, 4, 2]));
+  const nq = Math.floor((1000 * bws[bws.length - 1]) / (frameRate * Math.ceil(Math.log2(size))));
+  for (let q = 0; q < nq; q++) {
+    const p = `quantizer.quantizers.${q}.codebook`;
+    out.push({ name: `${p}.inited`, shape: [1], init: { kind: 'const', value: 1 } });
+    out.push({ name: `${p}.cluster_size`, shape: [size], init: { kind: 'const', value: 1 } });
+    out.push({ name: `${p}.embed_avg`, shape: [size, dim], init: codebookRows(`${p}.embed`, size) });
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ value streams
@@ -476,7 +375,7 @@ const CHUNK_ELEMENTS = 1 << 20;
  * Generates OUT_DIR/{config.json, preprocessor_config.json, model.safetensors}. Returns
  * {path, bytes, tensors, parameters, seconds}.
  */
-export function generateCheckpoint(
+export async function generateCheckpoint(
   configDir,
   outDir,
   { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {},
@@ -488,7 +387,7 @@ export function generateCheckpoint(
   const started = Date.now();
   const cfgText = readFileSync(join(configDir, 'config.json'), 'utf8');
   const cfg = JSON.parse(cfgText);
-  const specs = tensorSpecs(cfg, { weightNorm });
+  const specs = await tensorSpecs(cfg, { weightNorm });
 
   mkdirSync(outDir, { recursive: true });
   if (dtype === 'f32') {
@@ -522,31 +421,19 @@ export function generateCheckpoint(
     );
   }
 
-  // header: offsets for every tensor in name order, JSON padded with spaces to a multiple of 8
-  const header = {};
-  let offset = 0;
-  let parameters = 0;
-  for (const t of specs) {
-    const n = prod(t.shape);
-    parameters += n;
-    header[t.name] = { dtype: dt.name, shape: t.shape, data_offsets: [offset, offset + n * dt.bytes] };
-    offset += n * dt.bytes;
-  }
-  header.__metadata__ = { format: 'pt' };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const total = 8 + headerBytes.length + offset;
+  // the header first, every offset computed up front (tensors in name order), then the data streamed
+  const parameters = specs.reduce((p, t) => p + prod(t.shape), 0);
+  const { prefix, dataBytes: offset } = safetensorsPrefix(
+    specs.map((t) => ({ name: t.name, dtype: dt.name, shape: t.shape, bytes: prod(t.shape) * dt.bytes })),
+  );
+  const total = prefix.length + offset;
 
   const finalPath = join(outDir, 'model.safetensors');
   const tmp = `${finalPath}.tmp`;
   const fd = openSync(tmp, 'w');
   let ok = false;
   try {
-    const lenBuf = Buffer.alloc(8);
-    lenBuf.writeBigUInt64LE(BigInt(headerBytes.length));
-    writeSync(fd, lenBuf);
-    writeSync(fd, headerBytes);
+    writeSync(fd, prefix);
 
     const le = endianness() === 'LE';
     const values = new Float32Array(CHUNK_ELEMENTS + 65536);
@@ -597,7 +484,7 @@ export function generateCheckpoint(
  * (generated.json) records a hash of this generator, the config and the options, so a cache made by an
  * older generator or another config is regenerated. Returns {dir, generated, bytes, seconds}.
  */
-export function ensureCheckpoint(
+export async function ensureCheckpoint(
   configDir,
   outDir,
   { seed = 0, dtype = 'f32', weightNorm = false, log = () => {} } = {},
@@ -608,6 +495,10 @@ export function ensureCheckpoint(
   const pre = join(configDir, 'preprocessor_config.json');
   if (existsSync(pre)) h.update(readFileSync(pre));
   h.update(JSON.stringify({ seed, dtype, weightNorm }));
+  // the loaders decide names and shapes: a change there is a new checkpoint too
+  h.update(
+    JSON.stringify(await tensorSpecs(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')), { weightNorm })),
+  );
   const key = h.digest('hex');
   const stampPath = join(outDir, 'generated.json');
   const model = join(outDir, 'model.safetensors');
@@ -619,7 +510,7 @@ export function ensureCheckpoint(
     // no stamp or no model: generate
   }
   rmSync(stampPath, { force: true });
-  const r = generateCheckpoint(configDir, outDir, { seed, dtype, weightNorm, log });
+  const r = await generateCheckpoint(configDir, outDir, { seed, dtype, weightNorm, log });
   writeFileSync(
     stampPath,
     `${JSON.stringify({ key, bytes: r.bytes, seed, dtype, weightNorm, parameters: r.parameters })}\n`,
@@ -629,9 +520,9 @@ export function ensureCheckpoint(
 
 // ------------------------------------------------------------------ command line
 
-function main(argv) {
+async function main(argv) {
   const usage =
-    'usage: node weights/generate.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]';
+    'usage: node scripts/generate-weights.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]';
   const pos = [];
   const opts = { seed: 0, dtype: 'f32', weightNorm: false };
   let quiet = false;
@@ -660,7 +551,7 @@ function main(argv) {
   log(
     `generating ${outDir}/model.safetensors from ${configDir}/config.json (seed ${opts.seed}, ${opts.dtype}${opts.weightNorm ? ', weight-normed DAC convs' : ''})`,
   );
-  const r = generateCheckpoint(configDir, outDir, { ...opts, log });
+  const r = await generateCheckpoint(configDir, outDir, { ...opts, log });
   log(
     `wrote ${r.path}: ${r.tensors} tensors, ${(r.parameters / 1e6).toFixed(2)} M parameters, ${r.bytes} bytes in ${r.seconds.toFixed(1)} s`,
   );
@@ -669,9 +560,9 @@ function main(argv) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   try {
-    process.exitCode = main(process.argv.slice(2));
+    process.exitCode = await main(process.argv.slice(2));
   } catch (e) {
-    console.error(`generate.mjs: ${e.message}`);
+    console.error(`generate-weights.mjs: ${e.message}`);
     process.exitCode = 1;
   }
 }

@@ -293,19 +293,38 @@ export class Runtime {
    * picks and copies, uploads) checks `measuring` and skips its work too.
    */
   measure(fn: () => void): number {
+    const end = this.startMeasuring();
+    try {
+      fn();
+      return this.measuring!.high - this.measuring!.start;
+    } finally {
+      end();
+    }
+  }
+
+  /** measure() for an async `fn` (a model's load); nothing else may use this runtime meanwhile. */
+  async measureAsync(fn: () => Promise<unknown>): Promise<number> {
+    const end = this.startMeasuring();
+    try {
+      await fn();
+      return this.measuring!.high - this.measuring!.start;
+    } finally {
+      end();
+    }
+  }
+
+  /** Enters a measuring pass; the function it returns leaves it, the arena as it was. */
+  private startMeasuring(): () => void {
     if (this.measuring) throw new Error('measure: already measuring');
     const start = this.top;
     const kernels = this.kernels;
-    this.measuring = { high: start };
+    this.measuring = { start, high: start };
     this.kernels = measuringKernels(this.raw);
-    try {
-      fn();
-      return this.measuring.high - start;
-    } finally {
+    return () => {
       this.kernels = kernels;
       this.measuring = null;
       this.top = start;
-    }
+    };
   }
 
   /** Whether a measuring pass is running (see measure). */
@@ -313,7 +332,7 @@ export class Runtime {
     return this.measuring !== null;
   }
 
-  private measuring: { high: number } | null = null;
+  private measuring: { start: number; high: number } | null = null;
 
   /**
    * Runs `fn` in a memory scope: everything it allocates is released when it returns, except the

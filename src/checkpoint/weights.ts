@@ -21,14 +21,30 @@ export interface CheckpointSource extends TensorSource {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
+/**
+ * A tensor as the loaders ask for it: `tensor` exactly this shape; `vector` any shape of `shape[0]`
+ * elements along one axis; `conv` a convolution weight of this shape, plain or weight-normed.
+ */
+export interface TensorRequest {
+  name: string;
+  shape: number[];
+  kind: 'tensor' | 'vector' | 'conv';
+}
+
 export class WeightLoader {
   /** names actually loaded, so callers can tell which checkpoint tensors the inference uses */
   readonly used = new Set<string>();
 
+  /**
+   * @param record when given, a recording view: every request is appended there and answered with
+   * uninitialised memory, the source is never read (inside Runtime.measure: the weight generator's
+   * tensor list comes from the loaders this way)
+   */
   constructor(
     readonly rt: Runtime,
     readonly src: TensorSource,
     readonly fileName = 'model.safetensors',
+    readonly record?: TensorRequest[],
   ) {}
 
   root(): Weights {
@@ -61,6 +77,7 @@ export class Weights {
   /** Loads `name` (checked against `shape`) into new memory; returns its byte offset. */
   async tensor(name: string, shape: readonly number[]): Promise<number> {
     const key = this.key(name);
+    if (this.loader.record) return this.recorded(key, shape, 'tensor');
     this.checkShape(key, shape);
     const rt = this.loader.rt;
     const n = shape.reduce((p, x) => p * x, 1);
@@ -73,6 +90,7 @@ export class Weights {
   /** Like tensor() but accepts any shape with the same elements, e.g. snake alpha [1, C, 1] vs [C]. */
   async vector(name: string, length: number): Promise<number> {
     const key = this.key(name);
+    if (this.loader.record) return this.recorded(key, [length], 'vector');
     const info = this.require(key, `${length} elements`);
     const n = info.shape.reduce((p, x) => p * x, 1);
     if (n !== length || info.shape.filter((d) => d !== 1).length > 1) {
@@ -89,6 +107,7 @@ export class Weights {
    */
   async convWeight(shape: readonly number[], name = 'weight'): Promise<number> {
     const plain = this.key(name);
+    if (this.loader.record) return this.recorded(plain, shape, 'conv');
     if (this.loader.src.info(plain)) return this.tensor(name, shape);
     const pairs: [string, string][] = [
       [`${name}_g`, `${name}_v`],
@@ -126,6 +145,11 @@ export class Weights {
     weightNorm(rt, { out, v, g, outer, D: shape[dim], inner });
     rt.release(mark);
     return out;
+  }
+
+  private recorded(name: string, shape: readonly number[], kind: TensorRequest['kind']): number {
+    this.loader.record!.push({ name, shape: [...shape], kind });
+    return this.loader.rt.allocBytes(4 * shape.reduce((p, x) => p * x, 1));
   }
 
   private require(key: string, what: string): { dtype: string; shape: number[] } {

@@ -60,11 +60,13 @@ export function packConvWinograd(
   const base = rt.allocBytes(bytes);
   const bt = base + 4 * uFloats;
   const at = bt + 4 * BT.length;
-  rt.f32.set(BT, bt >>> 2);
-  rt.f32.set(AT, at >>> 2);
+  if (!rt.isMeasuring) {
+    rt.f32.set(BT, bt >>> 2);
+    rt.f32.set(AT, at >>> 2);
+  }
   rt.scope(() => {
     const g = rt.allocBytes(4 * G.length);
-    rt.f32.set(G, g >>> 2);
+    if (!rt.isMeasuring) rt.f32.set(G, g >>> 2);
     winogradWeights(rt, { u: base, w: c.w, g, alpha: t.alpha, r: t.r, cout: c.cout, cin: c.cin });
   });
   return { winograd: { u: base, bt, at, m: t.m, alpha: t.alpha }, bytes, base };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecModelSync, XcodecFeatureExtractor, parseXcodecConfig } from '../../dist/node/index.js';
 import { fixtures, npy, assertCodesEqual } from '../support/helpers.mjs';
+import { withSafetensorsHeader } from '../../scripts/safetensors-writer.mjs';
 
 const dir = join(fixtures, 'tiny-hubert');
 const model = await XcodecModelSync.fromPretrained(dir);
@@ -138,19 +139,7 @@ function checkpointDir(mutate) {
   return d;
 }
 
-function withHeader(bytes, edit) {
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  edit(header);
-  let text = JSON.stringify(header);
-  text += ' '.repeat((8 - (text.length % 8)) % 8);
-  const h = new TextEncoder().encode(text);
-  const out = new Uint8Array(8 + h.length + (bytes.length - 8 - n));
-  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-  out.set(h, 8);
-  out.set(bytes.subarray(8 + n), 8 + h.length);
-  return out;
-}
+const withHeader = withSafetensorsHeader;
 
 test('safetensors: header length beyond the file', async () => {
   const d = checkpointDir((b) => {

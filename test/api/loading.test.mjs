@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XcodecModelSync, XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../../dist/node/index.js';
 import { fixtures, npy, assertClose, assertCodesEqual } from '../support/helpers.mjs';
+import { encodeSafetensors } from '../../scripts/safetensors-writer.mjs';
 
 const src = join(fixtures, 'tiny-hubert');
 const input = npy(join(src, 'cases', 'batch2', 'input_values.npy'));
@@ -64,28 +65,9 @@ function f32ToBf16(v) {
   return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16; // round to nearest even
 }
 
-/** Writes a safetensors file from { name: { shape, dtype, bytes } }. */
+/** Writes a safetensors file from { name: { shape, dtype, bytes } } (the repository's one writer). */
 function writeSafetensors(path, tensors) {
-  const header = { __metadata__: { format: 'pt' } };
-  let off = 0;
-  const names = Object.keys(tensors).sort();
-  for (const name of names) {
-    const t = tensors[name];
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.bytes.length] };
-    off += t.bytes.length;
-  }
-  let text = JSON.stringify(header);
-  text += ' '.repeat((8 - (text.length % 8)) % 8);
-  const h = new TextEncoder().encode(text);
-  const out = new Uint8Array(8 + h.length + off);
-  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-  out.set(h, 8);
-  let p = 8 + h.length;
-  for (const name of names) {
-    out.set(tensors[name].bytes, p);
-    p += tensors[name].bytes.length;
-  }
-  writeFileSync(path, out);
+  writeFileSync(path, encodeSafetensors(tensors));
 }
 
 function checkpoint(tensors, files = { 'model.safetensors': null }) {

@@ -55,7 +55,7 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
   test(`full-size ${kind}: generated checkpoint loads (every tensor inference needs is used)`, async () => {
     let t0 = performance.now();
     const dir = join(CACHE, `xcodec-wasm-fullsize-${kind}-${SEED}`);
-    const r = ensureCheckpoint(join(configs, kind), dir, { seed: SEED });
+    const r = await ensureCheckpoint(join(configs, kind), dir, { seed: SEED });
     say(
       `${kind}: checkpoint ${r.generated ? `generated in ${secs(t0).toFixed(1)} s` : 'cached'} (${(r.bytes / 2 ** 20).toFixed(0)} MiB) at ${dir}`,
     );

@@ -14,6 +14,7 @@ import {
   parseSafetensorsHeader,
 } from '../../dist/checkpoint/safetensors.js';
 import { dirLookup, fileSource } from '../../dist/node/files.js';
+import { encodeSafetensors } from '../../scripts/safetensors-writer.mjs';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tiny-hubert');
 
@@ -31,23 +32,9 @@ function serialise(header, data = new Uint8Array(0), { lengthField, padTo = 0 } 
   return out;
 }
 
-/** Packs tensors {name: {dtype, shape, bytes}} back to back, the way writers do. */
+/** Packs tensors {name: {dtype, shape, bytes}} back to back in the given order (the repository's one writer). */
 function pack(tensors, metadata) {
-  const header = metadata ? { __metadata__: metadata } : {};
-  const parts = [];
-  let at = 0;
-  for (const [name, { dtype, shape, bytes }] of Object.entries(tensors)) {
-    header[name] = { dtype, shape, data_offsets: [at, at + bytes.length] };
-    parts.push(bytes);
-    at += bytes.length;
-  }
-  const data = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    data.set(p, o);
-    o += p.length;
-  }
-  return serialise(header, data);
+  return encodeSafetensors(tensors, { metadata: metadata ?? null, sort: false });
 }
 
 const bytesOf = (typed) => new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
