@@ -20,23 +20,15 @@ import {
 import { type Runtime, type Tensor, overlaps } from '../backend/runtime.js';
 import { XcodecCheckpointError } from '../errors.js';
 import { paddedInput } from './layout.js';
-import { type WinogradConv, convWinograd } from './winograd.js';
+import { type WinogradConv, type WinogradTarget, convWinograd } from './winograd.js';
 
-export interface Conv1d {
+/** A convolution as conv1d runs it (the fields the Winograd path reads are WinogradTarget's). */
+export interface Conv1d extends WinogradTarget {
   /**
    * packed weight: [cout, (cin / groups) * kernel] row-major; for stride 1 PyTorch's layout, for
    * stride s columns ordered by input channel, phase r < s, then tap q with q*s + r < kernel
    */
   w: number;
-  /** bias [cout], or 0 */
-  bias: number;
-  cin: number;
-  cout: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-  dilation: number;
-  groups: number;
   /** taps of the longest phase: ceil(kernel / stride) (the kernel for stride 1) */
   taps: number;
   /** set when the conv runs as Winograd F(m, kernel) (then `w` is 0: only the transformed weight is kept) */

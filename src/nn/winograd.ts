@@ -16,9 +16,11 @@ export interface WinogradConv {
   alpha: number;
 }
 
-/** The fields of a convolution the Winograd path reads (nn/conv.ts' Conv1d has them all). */
+/** A convolution's shape and bias, as the Winograd path reads them (nn/conv.ts' Conv1d extends it). */
 export interface WinogradTarget {
+  /** PyTorch's weight [cout, cin, kernel] (before packConvWinograd) */
   w: number;
+  /** bias [cout], or 0 */
   bias: number;
   cin: number;
   cout: number;
