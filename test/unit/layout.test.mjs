@@ -4,6 +4,7 @@
 // and errors.ts only, no source file passes 450 lines, and only backend/ calls a kernel directly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,5 +150,30 @@ test('README.md: at most 300 lines, and every relative link in it names a file o
   });
   assert.equal(missing, []);
 });
+
+test('every src/ folder opens with a one-line description (its README.md)', () => {
+  const folders = readdirSync(join(root, 'src')).filter((f) => statSync(join(root, 'src', f)).isDirectory());
+  assert.ok(folders.length >= 8, folders.join(', '));
+  for (const f of folders) {
+    const text = readFileSync(join(root, 'src', f, 'README.md'), 'utf8');
+    assert.match(text, new RegExp(`^# ${f}\\n\\n\\S`), `src/${f}/README.md`);
+  }
+});
+
+// Commit subjects from the layout's first commit on are at most 72 characters (the why goes in the body).
+const HOUSE = '6dcdc26';
+const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+if (git('rev-parse', '--verify', '--quiet', `${HOUSE}^{commit}`).status === 0) {
+  test('commit subjects since the layer folders are at most 72 characters', () => {
+    const subjects = git('log', '--format=%s', `${HOUSE}^..HEAD`).stdout.split('\n').filter(Boolean);
+    assert.ok(subjects.length >= 1);
+    assert.equal(
+      subjects.filter((s) => s.length > 72),
+      [],
+    );
+  });
+} else {
+  process.stdout.write(`  (not a git checkout with ${HOUSE}: commit subjects not checked)\n`);
+}
 
 test.run();
