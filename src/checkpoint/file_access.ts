@@ -17,9 +17,21 @@ export interface HubOptions {
   cacheDir?: string;
   /** never touch the network, only the cache (default: $HF_HUB_OFFLINE) */
   offline?: boolean;
-  /** default: $HF_TOKEN */
+  /** default: $HF_TOKEN; sent to the endpoint's own origin only, never across a redirect to another */
   token?: string;
   onProgress?: (file: string, loaded: number, total: number) => void;
+  /**
+   * ms to wait for a server's response headers (default: $HF_HUB_ETAG_TIMEOUT seconds, else 10 s, as
+   * huggingface_hub); past it the download fails with an XcodecCheckpointError naming the URL
+   */
+  timeoutMs?: number;
+  /** ms a download may go without receiving a byte (default: $HF_HUB_DOWNLOAD_TIMEOUT seconds, else 10 s) */
+  readTimeoutMs?: number;
+  /**
+   * the most bytes one file may have (default 64 GiB; JSON files 64 MiB): a body past it, or past the
+   * size the server announced, is cut off
+   */
+  maxFileBytes?: number;
 }
 
 export interface FileAccess {

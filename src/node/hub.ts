@@ -57,6 +57,9 @@ const truthy = (v: string | undefined) => v !== undefined && ['1', 'on', 'yes', 
 interface Repo {
   id: string;
   endpoint: string;
+  timeoutMs: number;
+  readTimeoutMs: number;
+  maxFileBytes: number;
   revision: string;
   token?: string;
   offline: boolean;
@@ -78,38 +81,68 @@ interface Meta {
   location: string;
 }
 
-async function request(url: string, init: RequestInit, what: string): Promise<Response> {
+/** JSON files are small: anything past this is not a config. */
+const MAX_JSON_BYTES = 64 * 2 ** 20;
+const DEFAULT_MAX_FILE_BYTES = 64 * 2 ** 30;
+
+/** Seconds from an environment variable as ms, or the default. */
+function envMs(name: string, fallbackMs: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : fallbackMs;
+}
+
+/** A request whose response headers must arrive within repo.timeoutMs; `signal` aborts the body too. */
+async function request(
+  repo: Repo,
+  url: string,
+  init: RequestInit,
+  what: string,
+  controller = new AbortController(),
+): Promise<Response> {
+  const timer = setTimeout(() => controller.abort(), repo.timeoutMs);
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...init, signal: controller.signal });
   } catch (e) {
     const cause = (e as Error & { cause?: { message?: string; code?: string } }).cause;
-    const err = new XcodecCheckpointError(
-      `${what}: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? (e as Error).message}`,
-    );
+    const err = controller.signal.aborted
+      ? new XcodecCheckpointError(
+          `${what}: no response within ${repo.timeoutMs / 1000} s (hub.timeoutMs, $HF_HUB_ETAG_TIMEOUT)`,
+        )
+      : new XcodecCheckpointError(
+          `${what}: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? (e as Error).message}`,
+        );
     (err as XcodecCheckpointError & { network?: boolean }).network = true;
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/**
+ * The headers of a request to `url`: the token only where `url` is on the endpoint's own origin
+ * (scheme, host and port), as requests drops Authorization on a redirect to another origin.
+ */
+function headersFor(repo: Repo, url: string, extra: Record<string, string> = {}): Record<string, string> {
+  const sameOrigin = new URL(url).origin === new URL(repo.endpoint).origin;
+  return {
+    'accept-encoding': 'identity',
+    ...extra,
+    ...(repo.token && sameOrigin ? { authorization: `Bearer ${repo.token}` } : {}),
+  };
 }
 
 /** HEAD of a file's resolve URL: null when the repository has no such file (404). */
 async function fileMeta(repo: Repo, file: string): Promise<Meta | null> {
   const url = `${repo.endpoint}/${repo.id}/resolve/${encodeURIComponent(repo.pinned ?? repo.revision)}/${file}`;
-  const headers: Record<string, string> = {
-    'accept-encoding': 'identity',
-    ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}),
-  };
-  let res = await request(url, { method: 'HEAD', headers, redirect: 'manual' }, url);
+  let res = await request(repo, url, { method: 'HEAD', headers: headersFor(repo, url), redirect: 'manual' }, url);
   // a relative redirect is the Hub's own (a renamed repository): follow it; an absolute one is the file's storage
   for (
     let hops = 0;
     res.status >= 300 && res.status < 400 && (res.headers.get('location') ?? '').startsWith('/') && hops < 5;
     hops++
   ) {
-    res = await request(
-      new URL(res.headers.get('location')!, url).href,
-      { method: 'HEAD', headers, redirect: 'manual' },
-      url,
-    );
+    const next = new URL(res.headers.get('location')!, url).href;
+    res = await request(repo, next, { method: 'HEAD', headers: headersFor(repo, next), redirect: 'manual' }, url);
   }
   if (res.status === 404) return null;
   if (res.status === 401 || res.status === 403)
@@ -131,16 +164,30 @@ async function fileMeta(repo: Repo, file: string): Promise<Meta | null> {
   return { commit, etag: normalizeEtag(etag), size: Number.isFinite(size) ? size : null, location };
 }
 
+/** GET `url`, following redirects itself (at most 5) so each hop gets its own headers (headersFor). */
+async function get(
+  repo: Repo,
+  url: string,
+  extra: Record<string, string>,
+  what: string,
+  controller: AbortController,
+): Promise<Response> {
+  let res = await request(repo, url, { headers: headersFor(repo, url, extra), redirect: 'manual' }, what, controller);
+  for (let hops = 0; res.status >= 300 && res.status < 400 && res.headers.get('location'); hops++) {
+    if (hops === 5) throw new XcodecCheckpointError(`${what}: more than 5 redirects from ${url}`);
+    url = new URL(res.headers.get('location')!, url).href;
+    res = await request(repo, url, { headers: headersFor(repo, url, extra), redirect: 'manual' }, what, controller);
+  }
+  return res;
+}
+
 /** The blob's bytes into blobs/<etag>, resuming blobs/<etag>.incomplete with a Range request. */
 async function downloadBlob(repo: Repo, file: string, meta: Meta, blob: string): Promise<void> {
   const part = `${blob}.incomplete`;
   let have = existsSync(part) ? statSync(part).size : 0;
-  const headers: Record<string, string> = {
-    'accept-encoding': 'identity',
-    ...(repo.token ? { authorization: `Bearer ${repo.token}` } : {}),
-  };
-  if (have > 0) headers.range = `bytes=${have}-`;
-  const res = await request(meta.location, { headers, redirect: 'follow' }, `${repo.id}/${file}: download`);
+  const controller = new AbortController();
+  const what = `${repo.id}/${file}: download from ${meta.location}`;
+  const res = await get(repo, meta.location, have > 0 ? { range: `bytes=${have}-` } : {}, what, controller);
   if (res.status === 416 && meta.size !== null && have === meta.size) {
     renameSync(part, blob); // the previous run had every byte but not the rename
     return;
@@ -148,20 +195,49 @@ async function downloadBlob(repo: Repo, file: string, meta: Meta, blob: string):
   if (!res.ok || !res.body) throw new XcodecCheckpointError(`${meta.location}: HTTP ${res.status} ${res.statusText}`);
   if (res.status !== 206) have = 0; // the server sent the whole file: start over
   const total = meta.size ?? have + Number(res.headers.get('content-length') ?? 0);
+  // never more than announced, nor than the cap (an endless or lying body is cut off as it arrives)
+  const limit = Math.min(
+    meta.size ?? Number.POSITIVE_INFINITY,
+    file.endsWith('.json') ? MAX_JSON_BYTES : repo.maxFileBytes,
+  );
   const fd = openSync(part, have > 0 ? 'a' : 'w');
   let loaded = have;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let stalled = false;
+  const watch = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      stalled = true;
+      controller.abort();
+    }, repo.readTimeoutMs);
+  };
   try {
+    watch();
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
-      loaded += chunk.length;
+      watch();
+      const room = limit - loaded;
+      const take = Math.min(chunk.length, Math.max(0, room));
+      for (let off = 0; off < take; ) off += writeSync(fd, chunk, off, take - off);
+      loaded += take;
       repo.onProgress?.(file, loaded, total);
+      if (take < chunk.length) {
+        controller.abort();
+        throw new XcodecCheckpointError(
+          meta.size !== null && limit === meta.size
+            ? `${what}: the server sent more than the ${meta.size} bytes it announced; cut off`
+            : `${what}: the file passed ${limit} bytes (hub.maxFileBytes); cut off`,
+        );
+      }
     }
   } catch (e) {
+    if (e instanceof XcodecCheckpointError) throw e;
     throw new XcodecCheckpointError(
-      `${repo.id}/${file}: download failed after ${loaded} of ${total} bytes (${(e as Error).message}); ` +
+      `${repo.id}/${file}: download failed after ${loaded} of ${total} bytes (` +
+        `${stalled ? `no data for ${repo.readTimeoutMs / 1000} s: hub.readTimeoutMs, $HF_HUB_DOWNLOAD_TIMEOUT` : (e as Error).message}); ` +
         `run again to resume from ${part}`,
     );
   } finally {
+    clearTimeout(idle);
     closeSync(fd);
   }
   if (meta.size !== null && loaded !== meta.size) {
@@ -245,6 +321,14 @@ async function hubFile(
   return pointer;
 }
 
+/** An option that must be a positive number, or undefined. */
+function positiveMs(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+    throw new XcodecInputError(`${name} ${describe(v)} is not accepted; accepted: a positive number`);
+  return v;
+}
+
 /**
  * Makes sure the revision's config.json, preprocessor_config.json and weights (model.safetensors, or
  * the index and its shards) are in the cache; returns the snapshot directory.
@@ -258,6 +342,9 @@ export async function snapshotDownload(repoId: string, options: HubOptions = {})
   const repo: Repo = {
     id: repoId,
     endpoint: (options.endpoint ?? env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, ''),
+    timeoutMs: positiveMs('hub.timeoutMs', options.timeoutMs) ?? envMs('HF_HUB_ETAG_TIMEOUT', 10_000),
+    readTimeoutMs: positiveMs('hub.readTimeoutMs', options.readTimeoutMs) ?? envMs('HF_HUB_DOWNLOAD_TIMEOUT', 10_000),
+    maxFileBytes: positiveMs('hub.maxFileBytes', options.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
     revision: options.revision ?? 'main',
     token: options.token ?? env.HF_TOKEN,
     offline: options.offline ?? truthy(env.HF_HUB_OFFLINE),
