@@ -17,6 +17,7 @@ import {
   XcodecInputError,
   XcodecRuntimeError,
   describe,
+  describeError,
 } from '../errors.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
@@ -291,8 +292,10 @@ export class XcodecModel {
       return new XcodecModel(await WorkerBackend.start(url, request, onProgress, hubProgress), 'worker', null);
     } catch (e) {
       const beforeStart = !(e instanceof XcodecError) || (e as { beforeStart?: boolean }).beforeStart === true;
-      if (mode === true || !beforeStart) throw e; // a load that failed in the worker fails the same here
-      return onThisThread(`no worker: ${(e as Error).message}`);
+      if (!beforeStart) throw e; // a load that failed in the worker fails the same here
+      const why = e instanceof XcodecError ? e.message : `the model's worker did not start: ${describeError(e)}`;
+      if (mode === true) throw e instanceof XcodecError ? e : new XcodecRuntimeError(why);
+      return onThisThread(`no worker: ${why}`);
     }
   }
 

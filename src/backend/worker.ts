@@ -49,8 +49,9 @@ export interface WorkerCallbacks {
 export type WorkerScript = { url: URL } | { source: string };
 
 /**
- * The caller's Node flags that a worker may take: all but those about the caller's own script (with
- * --input-type or -e the worker would refuse to load a file).
+ * The caller's Node flags for a worker, less those about the caller's own script (with --input-type or
+ * -e the worker would refuse to load a file). Node refuses others in a worker (V8's, such as
+ * --max-old-space-size or --expose-gc: process-wide anyway); startNodeWorker drops the ones it names.
  */
 function workerExecArgv(): string[] {
   const argv = (globalThis as unknown as AnyGlobal).process?.execArgv ?? [];
@@ -62,6 +63,26 @@ function workerExecArgv(): string[] {
   return out;
 }
 
+/**
+ * A Node worker on a module file with the caller's flags, less any Node refuses in a worker: it names
+ * them in ERR_WORKER_INVALID_EXEC_ARGV ("... invalid execArgv flags: --a, --b"); they are dropped and
+ * the worker started again (with no flags at all if the message cannot be read).
+ */
+function startNodeWorker(Worker: typeof import('node:worker_threads').Worker, url: URL) {
+  let execArgv = workerExecArgv();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return new Worker(url, { execArgv });
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (err.code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || attempt === 2) throw e;
+      const refused = new Set((/flags: (.*)$/.exec(err.message ?? '')?.[1] ?? '').split(', '));
+      const kept = execArgv.filter((a) => !refused.has(a));
+      execArgv = attempt === 0 && kept.length < execArgv.length ? kept : [];
+    }
+  }
+}
+
 /** Starts a worker; its messages and its failure go to the callbacks. */
 export async function spawnWorker(script: WorkerScript, on: WorkerCallbacks): Promise<WorkerHandle> {
   const env = workerEnv();
@@ -70,10 +91,7 @@ export async function spawnWorker(script: WorkerScript, on: WorkerCallbacks): Pr
     const { Worker } = (await import(
       /* @vite-ignore */ /* webpackIgnore: true */ spec
     )) as typeof import('node:worker_threads');
-    const w =
-      'url' in script
-        ? new Worker(script.url, { execArgv: workerExecArgv() })
-        : new Worker(script.source, { eval: true });
+    const w = 'url' in script ? startNodeWorker(Worker, script.url) : new Worker(script.source, { eval: true });
     w.on('message', (m) => on.onMessage(m));
     w.on('error', (e: Error) => on.onFailure(`failed: ${e.name}: ${e.message}`));
     w.on('exit', (code: number) => on.onFailure(`exited with code ${code}`));
