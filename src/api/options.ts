@@ -50,6 +50,11 @@ export interface LoadOptions {
    */
   components?: Components;
   /**
+   * false: checkpoint tensors that the config does not account for (a config that disagrees with its
+   * checkpoint) are a console warning instead of an XcodecCheckpointError (default true)
+   */
+  strict?: boolean;
+  /**
    * How the DAC residual units' kernel-7 convolutions run (three quarters of decode's multiplies):
    * 'winograd' (F(4, 7): 10 multiplies for every 4 outputs instead of 28, with a different fp32
    * rounding) or 'direct' (the 7-tap GEMM), for both halves or per half as { encoder, decoder }.

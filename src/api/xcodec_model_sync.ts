@@ -25,6 +25,7 @@ import {
   XcodecNetwork,
 } from '../model/network.js';
 import type { ConvAlgorithm } from '../model/dac.js';
+import { unexpectedTensors } from '../model/tensors.js';
 import { checkWindowFrames, frameWindows } from '../model/windows.js';
 import {
   type CheckedCodes,
@@ -116,6 +117,11 @@ export class XcodecModelSync {
       );
     }
     const convAlgorithms = checkConvAlgorithm(options.convAlgorithm);
+    if (options.strict !== undefined && typeof options.strict !== 'boolean') {
+      throw new XcodecInputError(
+        `strict ${describe(options.strict)} is not accepted; accepted: true (the default) or false`,
+      );
+    }
     const rt = await Runtime.create({
       simd: options.simd ?? 'auto',
       numThreads: options.numThreads,
@@ -127,6 +133,7 @@ export class XcodecModelSync {
       const loader = new WeightLoader(rt, source);
       const net = await XcodecNetwork.load(loader.root(), cfg, components, convAlgorithms);
       const unused = source.names().filter((n) => !loader.used.has(n));
+      checkUnexpected(unexpectedTensors(unused, components), options.strict);
       return new XcodecModelSync(cfg, rt, net, rt.mark(), unused);
     } catch (e) {
       // A failed load must not leave its worker threads and memory behind.
@@ -423,4 +430,22 @@ export class XcodecModelSync {
       this.rt.release(this.arena);
     }
   }
+}
+
+/**
+ * Tensors the config does not account for mean the config and the checkpoint disagree, which would
+ * otherwise load and quietly change the codes: an XcodecCheckpointError naming the first few, or
+ * with `strict: false` a warning (as transformers logs its unused weights).
+ */
+function checkUnexpected(names: string[], strict: boolean | undefined): void {
+  if (names.length === 0) return;
+  const shown = names
+    .slice(0, 5)
+    .map((n) => `"${n}"`)
+    .join(', ');
+  const message =
+    `model.safetensors has ${names.length} tensor(s) that config.json does not use (${shown}${names.length > 5 ? ', ...' : ''}): ` +
+    'the config and the checkpoint disagree (layers, dilations, heads, quantizers?)';
+  if (strict === false) console.warn(`xcodec-wasm: ${message}; loaded anyway (strict: false)`);
+  else throw new XcodecCheckpointError(`${message}; load with { strict: false } to use the model anyway`);
 }

@@ -15,6 +15,29 @@ const NO_TENSORS: CheckpointSource = {
   readF32: async () => {},
 };
 
+/**
+ * Tensors transformers' checkpoints hold that inference never reads: HuBERT's masked_spec_embed, the
+ * semantic decoder and fc1 (reconstruction losses in training), and each codebook's EMA state.
+ */
+const TRAINING_ONLY =
+  /^(semantic_model\.masked_spec_embed$|decoder_semantic\.|fc1\.)|\.codebook\.(inited|cluster_size|embed_avg)$/;
+
+/** The tensors of the half `components` leaves out ('decoder' loads no encoder, 'encoder' no decoder). */
+const SKIPPED_HALF: Record<string, RegExp | null> = {
+  all: null,
+  decoder: /^(semantic_model|encoder_semantic|acoustic_encoder|fc)\./,
+  encoder: /^(acoustic_decoder|fc2)\./,
+};
+
+/**
+ * Checkpoint tensors a model loaded with `components` did not read and has no reason to skip: a
+ * config that disagrees with its checkpoint (fewer layers, other dilations, fewer quantizers...).
+ */
+export function unexpectedTensors(unread: string[], components: string): string[] {
+  const skipped = SKIPPED_HALF[components] ?? null;
+  return unread.filter((n) => !TRAINING_ONLY.test(n) && !(skipped?.test(n) ?? false));
+}
+
 /** Every tensor the model of `config` (config.json, parsed) reads at load, in load order. */
 export async function tensorsRead(config: unknown): Promise<TensorRequest[]> {
   const cfg = parseXcodecConfig(config);
