@@ -155,6 +155,11 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
     for (const it of todo) {
       const id = jobIdFor(outDir, it.rel);
       pending.set(id, it);
+      if (typeof it.source !== 'string') {
+        throw new XcodecInputError(
+          `tokenize --queue: ${it.rel}: a file name that is not valid UTF-8 cannot travel in a queue job (JSON); tokenize it without --queue`,
+        );
+      }
       const data: QueueJobData = { source: resolve(it.source), rel: it.rel, outDir, model, settings: s };
       const existing = await queue.getJob(id);
       if (existing) {

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, posix, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
 import { XcodecError, XcodecInputError, describe } from '../errors.js';
@@ -46,8 +46,8 @@ export interface TokenizeOptions {
 }
 
 export interface Item {
-  /** the file to read */
-  source: string;
+  /** the file to read (its bytes where its name is not valid UTF-8) */
+  source: string | Buffer;
   /** its path relative to the input it came from, with / separators: names the outputs */
   rel: string;
 }
@@ -56,12 +56,47 @@ const fail = (msg: string): never => {
   throw new XcodecInputError(`tokenize: ${msg}`);
 };
 
-function walk(dir: string, root: string, out: Item[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) walk(full, root, out);
-    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(entry.name).toLowerCase()))
-      out.push({ source: full, rel: relative(root, full).split(sep).join('/') });
+/**
+ * A file name as text for the outputs: itself where it is valid UTF-8, else each byte that is not
+ * part of valid UTF-8 as %XX, so names that are not UTF-8 still get outputs of their own.
+ */
+export function nameText(name: Buffer): string {
+  const text = name.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(name)) return text;
+  let out = '';
+  for (let i = 0; i < name.length; ) {
+    const n = utf8Length(name, i);
+    if (n > 0) {
+      out += name.subarray(i, i + n).toString('utf8');
+      i += n;
+    } else out += `%${name[i++].toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence at name[i], or 0. */
+function utf8Length(name: Buffer, i: number): number {
+  const b = name[i];
+  const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+  if (n === 0 || i + n > name.length) return 0;
+  const seq = name.subarray(i, i + n);
+  return Buffer.from(seq.toString('utf8'), 'utf8').equals(seq) ? n : 0;
+}
+
+/** A path as messages show it. */
+export const shownPath = (p: string | Buffer): string => (typeof p === 'string' ? p : nameText(p));
+
+function walk(dir: Buffer, rel: string, out: Item[]): void {
+  const entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' }).sort((a, b) =>
+    Buffer.compare(a.name, b.name),
+  );
+  for (const entry of entries) {
+    const full = Buffer.concat([dir, Buffer.from(sep), entry.name]);
+    const name = nameText(entry.name);
+    const r = rel ? `${rel}/${name}` : name;
+    if (entry.isDirectory()) walk(full, r, out);
+    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(name).toLowerCase()))
+      out.push({ source: nameText(full) === full.toString('utf8') ? full.toString('utf8') : full, rel: r });
   }
 }
 
@@ -77,7 +112,7 @@ export function collectInputs(inputs: string[]): Item[] {
     } catch {
       fail(`${input}: no such file or directory`);
     }
-    if (st!.isDirectory()) walk(input, input, items);
+    if (st!.isDirectory()) walk(Buffer.from(input), '', items);
     else if (extname(input).toLowerCase() === '.jsonl') {
       const base = dirname(input);
       readFileSync(input, 'utf8')
@@ -94,16 +129,25 @@ export function collectInputs(inputs: string[]): Item[] {
           if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
             fail(`${input}:${i + 1}: "path" is ${describe(p)}; accepted: a relative path inside the manifest's folder`);
           }
-          items.push({ source: resolve(base, p as string), rel: (p as string).split(/[\\/]/).join('/') });
+          items.push({
+            source: resolve(base, p as string),
+            rel: posix.normalize((p as string).split(/[\\/]/).join('/')),
+          });
         });
     } else items.push({ source: input, rel: basename(input) });
   }
   items.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  for (let i = 1; i < items.length; i++) {
-    if (stem(items[i].rel) === stem(items[i - 1].rel))
+  // Outputs are named by the path without its extension: a.wav and a.flac (or ./a.wav in a manifest)
+  // would write one a.npy. Checked before any encode, over all pairs, not only sorted neighbours.
+  const byStem = new Map<string, Item>();
+  for (const it of items) {
+    const key = stem(it.rel);
+    const other = byStem.get(key);
+    if (other)
       fail(
-        `${items[i - 1].source} and ${items[i].source} would write the same outputs (${stem(items[i].rel)}.npy); rename one`,
+        `${shownPath(other.source)} and ${shownPath(it.source)} would write the same outputs (${key}.npy, ${key}.json); rename one or tokenize them apart`,
       );
+    byStem.set(key, it);
   }
   return items;
 }
@@ -127,7 +171,10 @@ export interface Settings {
   configSha256: string;
 }
 
-/** The .json of a finished file, if it exists and was made with these settings. */
+/**
+ * The .json of a finished file, if it exists, was made with these settings and its .npy is still the
+ * one it describes (size and sha256): a deleted, emptied or changed .npy is redone.
+ */
 export function finished(outDir: string, item: Item, s: Settings): Record<string, unknown> | null {
   const path = join(outDir, `${stem(item.rel)}.json`);
   if (!existsSync(path)) return null;
@@ -138,13 +185,22 @@ export function finished(outDir: string, item: Item, s: Settings): Record<string
       j.bandwidth === s.bandwidth &&
       j.format === s.format &&
       j.dtype === s.dtype &&
-      j.config_sha256 === s.configSha256
+      j.config_sha256 === s.configSha256 &&
+      npyMatches(join(outDir, `${stem(item.rel)}.npy`), j)
     )
       return j;
   } catch {
     // unreadable: redo it
   }
   return null;
+}
+
+/** Whether the .npy at `path` has the size and sha256 its .json records. */
+function npyMatches(path: string, j: { npy_bytes?: unknown; npy_sha256?: unknown }): boolean {
+  if (!existsSync(path)) return false;
+  const bytes = readFileSync(path);
+  if (typeof j.npy_bytes === 'number' && bytes.length !== j.npy_bytes) return false;
+  return createHash('sha256').update(bytes).digest('hex') === j.npy_sha256;
 }
 
 function codesArray(
@@ -180,7 +236,7 @@ export async function encodeItem(
     bytes = new Uint8Array(readFileSync(item.source));
   } catch (e) {
     throw new XcodecInputError(
-      `${item.rel}: cannot read ${item.source} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      `${item.rel}: cannot read ${shownPath(item.source)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
   const samples = await loadAudio(bytes, {
@@ -206,6 +262,7 @@ export async function encodeItem(
     bandwidth: s.bandwidth,
     format: s.format,
     dtype: s.format === 'yue' ? 'int32' : s.dtype,
+    npy_bytes: npy.length,
     npy_sha256: createHash('sha256').update(npy).digest('hex'),
     config_sha256: s.configSha256,
   };
