@@ -13,7 +13,7 @@ const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
 const run = (args, input) => spawnSync(process.execPath, [biome, ...args], { cwd: root, input, encoding: 'utf8' });
 
 let failed = false;
-const whole = run(check ? ['ci', '--reporter=summary', '.'] : ['check', '--write', '.']);
+const whole = run(check ? ['ci', '--error-on-warnings', '--reporter=summary', '.'] : ['check', '--write', '.']);
 if (whole.status !== 0) {
   process.stdout.write(whole.stdout + whole.stderr);
   failed = true;

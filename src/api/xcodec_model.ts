@@ -10,15 +10,7 @@
 //   const { audioValues } = await model.decode({ audioCodes });
 
 import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
-import {
-  XcodecCheckpointError,
-  XcodecConfigError,
-  XcodecError,
-  XcodecInputError,
-  XcodecRuntimeError,
-  describe,
-  describeError,
-} from '../errors.js';
+import { XcodecError, XcodecInputError, XcodecRuntimeError, describe, describeError } from '../errors.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
 import { type WorkerHandle, spawnWorker, workerEnv } from '../backend/worker.js';

@@ -24,7 +24,6 @@ import {
   type EncodeTrace,
   XcodecNetwork,
 } from '../model/network.js';
-import type { ConvAlgorithm } from '../model/dac.js';
 import { unexpectedTensors } from '../model/tensors.js';
 import { checkWindowFrames, frameWindows } from '../model/windows.js';
 import {
@@ -40,8 +39,8 @@ import {
 } from './checks.js';
 import type { CodesArgument, CodesTensor, DecodeOptions, EncodeOptions, FloatTensor, LoadOptions } from './options.js';
 import { Progress } from './progress.js';
-import { Runtime, type Tensor, type Tuning, type TuningOptions, type WasmModules } from '../backend/runtime.js';
-import { type HubOptions, fileAccess } from '../checkpoint/file_access.js';
+import { Runtime, type Tensor, type Tuning } from '../backend/runtime.js';
+import { fileAccess } from '../checkpoint/file_access.js';
 import { warmUpKernels } from '../backend/warmup.js';
 import { type CheckpointSource, WeightLoader } from '../checkpoint/weights.js';
 

@@ -340,6 +340,7 @@ export class Runtime {
    * such as an `into` buffer or the input itself, is returned as it is). On a throw everything is released.
    *   const y = rt.scope(() => conv2(conv1(x)));   // conv1's output is freed, y kept
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a scope returns a tensor or nothing at all
   scope<T extends Tensor | void>(fn: () => T): T {
     const m = this.top;
     let result: T;

@@ -13,7 +13,6 @@ import {
   FLOAT_DTYPES,
   LITTLE_ENDIAN,
   MAX_HEADER_BYTES,
-  type SafetensorsHeader,
   type TensorInfo,
   headerLength,
   parseSafetensorsHeader,

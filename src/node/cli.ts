@@ -8,16 +8,13 @@
 //   xcodec worker --queue redis://HOST:PORT        (tokenize jobs from a BullMQ queue; see queue.ts)
 
 import { readFileSync, realpathSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
-import { CONV_ALGORITHMS } from '../api/options.js';
 import {
   type CodesInput,
-  type ConvAlgorithm,
   type FloatTensor,
   XcodecError,
   XcodecFeatureExtractor,
@@ -38,8 +35,8 @@ import { writeAtomic } from './files.js';
 
 export { DEFAULT_MODEL, DEFAULT_SAMPLE, parseArgs } from './cli_args.js';
 import { importIfInstalled } from './optional.js';
-import { DEFAULT_QUEUE_NAME, type WorkerOptions, runQueueWorker, tokenizeOnQueue } from './queue.js';
-import { type TokenizeOptions, tokenize } from './tokenize.js';
+import { runQueueWorker, tokenizeOnQueue } from './queue.js';
+import { tokenize } from './tokenize.js';
 
 function log(args: Args, msg: string): void {
   if (!args.quiet) process.stderr.write(`${msg}\n`);
@@ -222,7 +219,11 @@ export async function main(argv: string[]): Promise<number> {
     const { o, queue } = parseTokenizeArgs(argv);
     return queue ? tokenizeOnQueue(o, queue) : tokenize(o);
   }
-  if (argv[0] === 'worker') return runQueueWorker(parseWorkerArgs(argv));
+  if (argv[0] === 'worker') {
+    const code = await runQueueWorker(parseWorkerArgs(argv));
+    // a worker that gave up on a gone Redis still has its reconnect timers: end the process here
+    process.exit(code);
+  }
   const args = parseArgs(argv);
   if (args.command === '' || args.command === 'help' || args.command === '--help' || args.command === '-h') {
     process.stdout.write(USAGE);

@@ -23,7 +23,7 @@ export const USAGE = `usage:
                   [--dtype int16|int32|int64] [--shard I/N] [--jobs N]
                   [--queue redis://HOST:PORT[/DB] [--queue-name NAME]]
   xcodec worker --queue redis://HOST:PORT[/DB] [--queue-name NAME] [--jobs N] [--threads N]
-                [--stalled-interval MS]
+                [--stalled-interval MS] [--out-root DIR]... [--job-timeout S] [--stop-timeout S]
 
 audio: WAV, FLAC, MP3, Ogg Vorbis or Ogg Opus (by content, not extension); it is read like the
   authors' pipeline: the mean over channels, then torchaudio's resampler to the model's rate.
@@ -42,6 +42,10 @@ options:
   --jobs N           files in flight at once (tokenize, worker; default: available cores, 2 at most)
   --stalled-interval MS  worker: how often to look for jobs a dead worker held (their lock lasts
                      twice this; default 15000)
+  --out-root DIR     worker: job outputs must lie in DIR (repeatable); use it whenever Redis is
+                     shared, since anyone who can write to it can queue a job
+  --job-timeout S    worker: a job that takes longer fails for good (default 3600)
+  --stop-timeout S   worker: on SIGINT/SIGTERM, wait this long for held jobs, then end (default 10)
   --rescale          WAV output: scale to a 0.99 peak instead of clamping to +-0.99
   -q, --quiet        no progress on stderr
 `;
@@ -184,6 +188,9 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
     else if (a === '--jobs') w.jobs = flagNumber(a, value(), true);
     else if (a === '--threads') w.threads = flagNumber(a, value(), true);
     else if (a === '--stalled-interval') w.stalledIntervalMs = flagNumber(a, value(), true);
+    else if (a === '--out-root') (w.outRoots ??= []).push(value());
+    else if (a === '--job-timeout') w.jobTimeoutS = flagNumber(a, value(), true);
+    else if (a === '--stop-timeout') w.stopTimeoutS = flagNumber(a, value(), true);
     else if (a === '-q' || a === '--quiet') w.quiet = true;
     else
       throw new XcodecInputError(

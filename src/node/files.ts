@@ -1,7 +1,17 @@
 // File access for Node, Deno and Bun (all provide node:fs): config files, safetensors files as byte
 // sources, and checkpoint directories. Only `xcodec-wasm/node` reaches this module.
 
-import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { XcodecCheckpointError, XcodecConfigError, XcodecInputError } from '../errors.js';
@@ -83,7 +93,9 @@ export async function openCheckpointDir(
 export function writeAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, bytes);
+    // 'wx': a fresh file, never through a link or a leftover planted at the temporary name
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, bytes, { flag: 'wx' });
     renameSync(tmp, path);
   } catch (e) {
     try {

@@ -12,7 +12,7 @@
 // event loop stays free to renew locks however long a song takes.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { parseXcodecConfig } from '../checkpoint/config.js';
 import { XcodecInputError, XcodecRuntimeError } from '../errors.js';
 import { readConfigFile } from './files.js';
 import { importOptional } from './optional.js';
+import { type QueueJobData, checkJobData, jobReason, shownRel } from './queue_job.js';
 import { isRepoId, snapshotDownload } from './hub.js';
 import {
   type Item,
@@ -40,14 +41,7 @@ export const DEFAULT_QUEUE_NAME = 'xcodec-tokenize';
 const DEFAULT_STALLED_INTERVAL_MS = 15000;
 const CONNECT_TIMEOUT_MS = 3000;
 
-/** What one job carries: enough for any worker to make the outputs of one file. */
-export interface QueueJobData {
-  source: string;
-  rel: string;
-  outDir: string;
-  model: string;
-  settings: Settings;
-}
+export type { QueueJobData } from './queue_job.js';
 
 export interface QueueOptions {
   url: string;
@@ -58,6 +52,12 @@ export interface WorkerOptions extends QueueOptions {
   jobs: number;
   threads?: number;
   quiet: boolean;
+  /** folders job outputs must lie in (--out-root, repeatable); every outDir is accepted when empty */
+  outRoots?: string[];
+  /** seconds one job may take before it fails for good (--job-timeout; default 3600) */
+  jobTimeoutS?: number;
+  /** seconds SIGINT or SIGTERM waits for the held jobs and Redis before the worker ends anyway (default 10) */
+  stopTimeoutS?: number;
   /** how often workers look for stalled jobs; a job's lock lasts twice this */
   stalledIntervalMs?: number;
 }
@@ -164,17 +164,33 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
       const existing = await queue.getJob(id);
       if (existing) {
         const state = await existing.getState();
-        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') {
-          if (!sameSettings((existing.data as QueueJobData).settings, s)) {
+        let theirs: QueueJobData | null = null;
+        try {
+          theirs = checkJobData(existing.data, null);
+        } catch {
+          // not a job this program would write: replace it. A worker holding it fails it at once (its
+          // data is checked before anything else), after which it can be removed.
+          for (let waited = 0; waited < 10000 && (await queue.getJob(id)); waited += 200) {
+            await existing.remove().catch(() => {});
+            if (await queue.getJob(id)) await new Promise((r) => setTimeout(r, 200));
+          }
+          if (await queue.getJob(id)) {
             throw new XcodecInputError(
-              `tokenize: ${it.rel} is already queued for ${outDir} with other options (${JSON.stringify((existing.data as QueueJobData).settings)}); ` +
+              `tokenize: the queue holds a job ${id} with invalid data where ${it.rel}'s job belongs (in progress, so it cannot be removed); wait for it to fail, or use another --queue-name`,
+            );
+          }
+        }
+        if (theirs && state !== 'completed' && state !== 'failed' && state !== 'unknown') {
+          if (!sameSettings(theirs.settings, s)) {
+            throw new XcodecInputError(
+              `tokenize: ${it.rel} is already queued for ${outDir} with other options (${JSON.stringify(theirs.settings)}); ` +
                 'wait for that run, or choose another OUT_DIR',
             );
           }
           kept++;
           continue; // queued or running already: enqueueing twice adds nothing
         }
-        await existing.remove(); // finished before but its outputs are gone or stale: do it again
+        if (theirs) await existing.remove(); // finished before but its outputs are gone or stale: do it again
       }
       fresh.push({
         name: 'tokenize',
@@ -203,8 +219,13 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
     let lastEvent = Date.now();
     events.on('completed', ({ jobId, returnvalue }) => {
       lastEvent = Date.now();
-      const value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      settle(jobId, { seconds: Number(value?.seconds ?? 0) });
+      let value: { seconds?: unknown } | null = null;
+      try {
+        value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : (returnvalue as typeof value);
+      } catch {
+        // a foreign worker's answer: the outputs on disk decide (settled by the polling below if missing)
+      }
+      settle(jobId, { seconds: Number(value?.seconds ?? 0) || 0 });
     });
     events.on('failed', ({ jobId, failedReason }) => {
       lastEvent = Date.now();
@@ -259,6 +280,15 @@ export async function tokenizeOnQueue(o: TokenizeOptions, q: QueueOptions): Prom
   }
 }
 
+/** An --out-root folder as job outDirs are compared with it: absolute, links resolved. */
+function outRoot(dir: string): string {
+  try {
+    return realpathSync(resolve(dir));
+  } catch {
+    throw new XcodecInputError(`--out-root ${dir}: no such folder`);
+  }
+}
+
 /** `xcodec worker`: takes jobs until SIGINT or SIGTERM, then finishes the ones it holds. */
 export async function runQueueWorker(w: WorkerOptions): Promise<number> {
   parseQueueUrl(w.url);
@@ -267,6 +297,9 @@ export async function runQueueWorker(w: WorkerOptions): Promise<number> {
   const stalledInterval = w.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS;
   // the sandbox's worker threads copy this environment when they start
   process.env.XCODEC_WORKER_THREADS = String(w.threads ?? Math.max(1, Math.floor(availableParallelism() / w.jobs)));
+  process.env.XCODEC_JOB_TIMEOUT_S = String(w.jobTimeoutS ?? 3600);
+  if (w.outRoots?.length) process.env.XCODEC_OUT_ROOTS = JSON.stringify(w.outRoots.map(outRoot));
+  else delete process.env.XCODEC_OUT_ROOTS;
   const processor = join(dirname(fileURLToPath(import.meta.url)), 'queue_processor.js');
   const worker = new Worker(w.name, processor, {
     connection: connection(w.url),
@@ -279,12 +312,10 @@ export async function runQueueWorker(w: WorkerOptions): Promise<number> {
   const log = (line: string) => {
     if (!w.quiet) process.stderr.write(`worker ${process.pid}: ${line}\n`);
   };
-  worker.on('active', (job) => log(`active ${(job.data as QueueJobData).rel}`));
-  worker.on('completed', (job) => log(`done ${(job.data as QueueJobData).rel}`));
+  worker.on('active', (job) => log(`active ${shownRel(job.data)}`));
+  worker.on('completed', (job) => log(`done ${shownRel(job.data)}`));
   worker.on('failed', (job, err) =>
-    log(
-      `failed ${(job?.data as QueueJobData | undefined)?.rel ?? '?'} (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`,
-    ),
+    log(`failed ${shownRel(job?.data)} (attempt ${job?.attemptsMade ?? '?'}): ${jobReason(err.message)}`),
   );
   worker.on('error', (err) => log(`error: ${err.message}`));
   await worker.waitUntilReady();
@@ -299,7 +330,22 @@ export async function runQueueWorker(w: WorkerOptions): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await worker.close();
+  // Redis may be gone: the held jobs get stopTimeoutS to finish, then the worker ends regardless (a
+  // stalled job is handed on by another worker's stalled check).
+  const grace = (w.stopTimeoutS ?? 10) * 1000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    worker.close().then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), grace);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) {
+    log(`stopping: not done after ${grace / 1000} s (is Redis gone?); ending anyway`);
+    void worker.close(true).catch(() => {});
+    return 1;
+  }
   log('stopped');
   return 0;
 }

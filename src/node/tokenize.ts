@@ -12,12 +12,12 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname, isAbsolute, join, posix, resolve, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
-import { XcodecError, XcodecInputError, describe } from '../errors.js';
+import { XcodecError, XcodecInputError } from '../errors.js';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { writeNpy } from '../io/npy.js';
 import { toYueTokens } from '../tokens/yue.js';
@@ -26,9 +26,8 @@ import { XcodecFeatureExtractor, XcodecModelSync } from './index.js';
 import { type Progress, progressReporter } from './progress_reporter.js';
 
 export { type Progress, progressReporter } from './progress_reporter.js';
-
-/** Extensions a directory walk picks up (content decides the format when a file is read). */
-export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.opus', '.oga'];
+export { AUDIO_EXTENSIONS, type Item, collectInputs, failureReason, shownPath, stem } from './tokenize_inputs.js';
+import { type Item, collectInputs, failureReason, shownPath, stem } from './tokenize_inputs.js';
 
 export interface TokenizeOptions {
   inputs: string[];
@@ -44,115 +43,6 @@ export interface TokenizeOptions {
   /** internal: this process is worker k of n (set by the parent for --jobs) */
   worker?: { index: number; count: number };
 }
-
-export interface Item {
-  /** the file to read (its bytes where its name is not valid UTF-8) */
-  source: string | Buffer;
-  /** its path relative to the input it came from, with / separators: names the outputs */
-  rel: string;
-}
-
-const fail = (msg: string): never => {
-  throw new XcodecInputError(`tokenize: ${msg}`);
-};
-
-/**
- * A file name as text for the outputs: itself where it is valid UTF-8, else each byte that is not
- * part of valid UTF-8 as %XX, so names that are not UTF-8 still get outputs of their own.
- */
-export function nameText(name: Buffer): string {
-  const text = name.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(name)) return text;
-  let out = '';
-  for (let i = 0; i < name.length; ) {
-    const n = utf8Length(name, i);
-    if (n > 0) {
-      out += name.subarray(i, i + n).toString('utf8');
-      i += n;
-    } else out += `%${name[i++].toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-/** The length of the valid UTF-8 sequence at name[i], or 0. */
-function utf8Length(name: Buffer, i: number): number {
-  const b = name[i];
-  const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
-  if (n === 0 || i + n > name.length) return 0;
-  const seq = name.subarray(i, i + n);
-  return Buffer.from(seq.toString('utf8'), 'utf8').equals(seq) ? n : 0;
-}
-
-/** A path as messages show it. */
-export const shownPath = (p: string | Buffer): string => (typeof p === 'string' ? p : nameText(p));
-
-function walk(dir: Buffer, rel: string, out: Item[]): void {
-  const entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' }).sort((a, b) =>
-    Buffer.compare(a.name, b.name),
-  );
-  for (const entry of entries) {
-    const full = Buffer.concat([dir, Buffer.from(sep), entry.name]);
-    const name = nameText(entry.name);
-    const r = rel ? `${rel}/${name}` : name;
-    if (entry.isDirectory()) walk(full, r, out);
-    else if (entry.isFile() && AUDIO_EXTENSIONS.includes(extname(name).toLowerCase()))
-      out.push({ source: nameText(full) === full.toString('utf8') ? full.toString('utf8') : full, rel: r });
-  }
-}
-
-/** Files, directories (recursive) and JSONL manifests ({"path": ...} per line, relative to the manifest) -> items sorted by rel. */
-export function collectInputs(inputs: string[]): Item[] {
-  if (inputs.length === 0)
-    fail('no inputs; accepted: audio files, directories, or .jsonl manifests of {"path": ...} lines');
-  const items: Item[] = [];
-  for (const input of inputs) {
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(input);
-    } catch {
-      fail(`${input}: no such file or directory`);
-    }
-    if (st!.isDirectory()) walk(Buffer.from(input), '', items);
-    else if (extname(input).toLowerCase() === '.jsonl') {
-      const base = dirname(input);
-      readFileSync(input, 'utf8')
-        .split('\n')
-        .forEach((line, i) => {
-          if (line.trim() === '') return;
-          let entry: unknown;
-          try {
-            entry = JSON.parse(line);
-          } catch {
-            fail(`${input}:${i + 1}: not a JSON line`);
-          }
-          const p = (entry as { path?: unknown })?.path;
-          if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
-            fail(`${input}:${i + 1}: "path" is ${describe(p)}; accepted: a relative path inside the manifest's folder`);
-          }
-          items.push({
-            source: resolve(base, p as string),
-            rel: posix.normalize((p as string).split(/[\\/]/).join('/')),
-          });
-        });
-    } else items.push({ source: input, rel: basename(input) });
-  }
-  items.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  // Outputs are named by the path without its extension: a.wav and a.flac (or ./a.wav in a manifest)
-  // would write one a.npy. Checked before any encode, over all pairs, not only sorted neighbours.
-  const byStem = new Map<string, Item>();
-  for (const it of items) {
-    const key = stem(it.rel);
-    const other = byStem.get(key);
-    if (other)
-      fail(
-        `${shownPath(other.source)} and ${shownPath(it.source)} would write the same outputs (${key}.npy, ${key}.json); rename one or tokenize them apart`,
-      );
-    byStem.set(key, it);
-  }
-  return items;
-}
-
-export const stem = (rel: string) => rel.slice(0, rel.length - extname(rel).length);
 
 /** Shard membership by a hash of the relative path: N machines split a dataset with no coordinator. */
 export function inShard(rel: string, shard: { index: number; count: number }): boolean {
@@ -228,6 +118,7 @@ export async function encodeItem(
   fe: XcodecFeatureExtractor,
   item: Item,
   s: Settings,
+  onStep?: () => void,
 ): Promise<Encoded> {
   const rate = model.config.sampleRate;
   let source: AudioSource | null = null;
@@ -247,7 +138,8 @@ export async function encodeItem(
     },
   });
   const { inputValues } = fe.call(samples, { samplingRate: rate });
-  const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth });
+  onStep?.();
+  const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth, onProgress: onStep && (() => onStep()) });
   const arr = codesArray(audioCodes, s);
   const npy = writeNpy(arr.data, arr.dims);
   const src = source! as AudioSource;
@@ -322,7 +214,7 @@ export async function tokenize(o: TokenizeOptions): Promise<number> {
           progress.file(await tokenizeOne(model, fe, o.outDir, it, s), false);
         } catch (e) {
           if (!(e instanceof XcodecError)) throw e;
-          failures.set(it.rel, e.message);
+          failures.set(it.rel, failureReason(e.message));
           progress.file(0, true);
         }
       }
@@ -391,7 +283,7 @@ async function runWorker(o: TokenizeOptions, items: Item[]): Promise<number> {
         process.stdout.write(`${JSON.stringify({ rel: it.rel, seconds })}\n`);
       } catch (e) {
         if (!(e instanceof XcodecError)) throw e;
-        process.stdout.write(`${JSON.stringify({ rel: it.rel, error: e.message })}\n`);
+        process.stdout.write(`${JSON.stringify({ rel: it.rel, error: failureReason(e.message) })}\n`);
       }
     }
   } finally {

@@ -37,7 +37,7 @@ async function serve(handle) {
 }
 
 // storage on another port: another origin, as the Hub's CDN is
-const storage = await serve((req, res) => {
+const storage = await serve((_req, res) => {
   if (mode === 'endless' || mode === 'endless-unannounced') {
     res.writeHead(200);
     const chunk = Buffer.alloc(64 * 1024, 7);

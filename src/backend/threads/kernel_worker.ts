@@ -124,7 +124,7 @@ function loop(): void {
 
 onMessage((message) => {
   const m = message as Init | null;
-  if (!m || m.type !== 'init') return;
+  if (m?.type !== 'init') return;
   try {
     const mod = m.module instanceof WebAssembly.Module ? m.module : new WebAssembly.Module(m.bytes!);
     ex = new WebAssembly.Instance(mod, { env: { memory: m.memory } }).exports as unknown as KernelExports;
