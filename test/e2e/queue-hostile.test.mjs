@@ -113,7 +113,8 @@ test('bad job data: each fails once, for good, with an escaped reason; nothing i
       assert.is(state, 'failed', `${name}: failed`);
       assert.is(job.attemptsMade, 1, `${name}: not retried`);
       assert.match(job.failedReason, reason, `${name}: ${job.failedReason}`);
-      assert.not.match(job.failedReason, /\u0000|root:/, `${name}: escaped, no file content`);
+      assert.not.ok(job.failedReason.includes('\u0000'), `${name}: no raw NUL`);
+      assert.not.ok(job.failedReason.includes('root:'), `${name}: no file content`);
     }
     assert.not.ok(existsSync(join(root, '..', 'pwned')) || existsSync(join(root, 'pwned')), 'nothing escaped');
     assert.not.ok(existsSync(join(outside, 'x.npy')), 'nothing written through the link');
@@ -121,7 +122,7 @@ test('bad job data: each fails once, for good, with an escaped reason; nothing i
     assert.is(ok.state, 'completed', `the worker still works: ${ok.job.failedReason}`);
     assert.ok(existsSync(join(allowed, 'ok.npy')));
     assert.is(w.child.exitCode, null, 'the worker is alive');
-    assert.not.match(w.log, /TypeError|\u0000/, 'its log has no untyped error or raw NUL');
+    assert.not.ok(w.log.includes('TypeError') || w.log.includes('\u0000'), 'its log has no untyped error or raw NUL');
   } finally {
     w.child.kill('SIGTERM');
     await queue.close();
