@@ -6,11 +6,13 @@
 // mutated checkpoint that loaded and gave other results than the original file).
 //
 //   npm run fuzz -- [--seed 1] [--start 0] [--count 3000] [--timeout 10000] [--workers N] [--state FILE] [--verbose] [--selftest]
+//   npm run fuzz -- --surface queue|hub [--seed 1] [--start 0] [--count N]   (queue jobs, Hub responses: fuzz/edges.mjs)
 // (--selftest replaces the mutants by one of each outcome, to check the harness itself.)
 //
 // Mutant i of a seed is a pure function of (seed, i), so a finding replays alone with --start I
 // --count 1, and a long pass resumes: --state FILE records the next index and the counts so far.
 // Exit code 1 when any mutant was untyped, hung, crashed or loaded different.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// --surface queue|hub: the network-facing surfaces (fuzz/edges.mjs), run in their own process
+if (process.argv.includes('--surface')) {
+  const r = spawnSync(process.execPath, [join(here, 'edges.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 const root = resolve(here, '..');
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : def);

@@ -312,7 +312,7 @@ async function hubFile(
   }
   const pointer = join(repo.dir, 'snapshots', meta.commit, file);
   if (existsSync(pointer)) return pointer;
-  if (!/^[\w.-]+$/.test(meta.etag))
+  if (!/^[\w.-]{1,128}$/.test(meta.etag))
     throw new XcodecCheckpointError(`${repo.id}/${file}: the ETag ${describe(meta.etag)} cannot name a blob`);
   const blob = join(repo.dir, 'blobs', meta.etag);
   mkdirSync(dirname(blob), { recursive: true });

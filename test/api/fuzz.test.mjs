@@ -56,4 +56,28 @@ test('quick pass: 3,000 mutants, none untyped, hung, crashed or loaded different
   assert.is(r.status, 0);
 });
 
+for (const [surface, count] of [
+  ['hub', 150],
+  ['queue', 60],
+]) {
+  test(`${surface} surface: ${count} mutants (fuzz/edges.mjs), none untyped, hung, crashed or escaping`, () => {
+    const r = run('--surface', surface, '--seed', '1', '--count', String(count));
+    if (/^SKIPPED: /m.test(r.out)) {
+      process.stdout.write(`  # ${r.out.trim()}\n`);
+      return;
+    }
+    assert.ok(r.summary, r.out.slice(-3000));
+    const { counts } = r.summary;
+    process.stdout.write(`  # ${surface}: ${JSON.stringify(counts)}\n`);
+    assert.is(
+      Object.values(counts).reduce((a, b) => a + b, 0),
+      count,
+      'every mutant ran',
+    );
+    assert.equal([counts.untyped, counts.hang, counts.crash, counts.escape], [0, 0, 0, 0], r.out.slice(-3000));
+    assert.ok(counts.typed > 0 && counts.ok > 0, 'both outcomes occur: the mutants reach the checks and past them');
+    assert.is(r.status, 0);
+  });
+}
+
 test.run();
