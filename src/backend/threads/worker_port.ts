@@ -53,11 +53,4 @@ export async function nodeWorker(): Promise<NodeWorkerClass> {
   return (await nodeThreads!).Worker;
 }
 
-/** A caught error as one line. */
-export function describe(e: unknown): string {
-  if (e && typeof e === 'object' && 'message' in e) {
-    const err = e as { name?: string; message: string };
-    return (err.name ? `${err.name}: ` : '') + err.message;
-  }
-  return String(e);
-}
+export { describeError as describe } from '../../errors.js';
