@@ -23,6 +23,10 @@ const bad = (what: string, value: unknown, accepted: string): never => {
   throw new XcodecInputError(`queue job: ${what} ${describe(value)} is not accepted; accepted: ${accepted}`);
 };
 
+/** A path a file system can hold: segments of at most 255 bytes, 4096 in all (Linux's NAME_MAX, PATH_MAX). */
+const fitsFileSystem = (p: string): boolean =>
+  Buffer.byteLength(p) <= 4096 && p.split('/').every((s) => Buffer.byteLength(s) <= 255);
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -36,7 +40,8 @@ const cleanString = (v: unknown): v is string => typeof v === 'string' && v !== 
  */
 export function checkRel(rel: unknown): string {
   const accepted = 'a relative path like "sub/name.wav": "/" separators, no "..", ".", empty segment, backslash or NUL';
-  if (!cleanString(rel) || rel.includes('\\') || isAbsolute(rel) || posix.isAbsolute(rel)) bad('rel', rel, accepted);
+  if (!cleanString(rel) || rel.includes('\\') || isAbsolute(rel) || posix.isAbsolute(rel) || !fitsFileSystem(rel))
+    bad('rel', rel, accepted);
   const r = rel as string;
   if (posix.normalize(r) !== r || r.split('/').some((s) => s === '' || s === '.' || s === '..'))
     bad('rel', rel, accepted);
@@ -53,15 +58,24 @@ const inside = (path: string, root: string): boolean =>
 export function checkJobData(data: unknown, outRoots: string[] | null): QueueJobData {
   if (!isPlainObject(data)) bad('data', data, 'an object { source, rel, outDir, model, settings }');
   const d = data as Record<string, unknown>;
-  if (!cleanString(d.source) || !isAbsolute(d.source as string))
+  if (!cleanString(d.source) || !isAbsolute(d.source as string) || !fitsFileSystem(d.source as string))
     bad('source', d.source, 'an absolute path of an audio file');
   const rel = checkRel(d.rel);
-  if (!cleanString(d.outDir) || !isAbsolute(d.outDir as string) || resolve(d.outDir as string) !== d.outDir)
-    bad('outDir', d.outDir, 'an absolute, normalised folder path');
+  if (
+    !cleanString(d.outDir) ||
+    !isAbsolute(d.outDir as string) ||
+    resolve(d.outDir as string) !== d.outDir ||
+    !fitsFileSystem(d.outDir as string)
+  )
+    bad('outDir', d.outDir, 'an absolute, normalised folder path (segments of at most 255 bytes)');
   const outDir = d.outDir as string;
   if (outRoots && !outRoots.some((root) => inside(outDir, root)))
     bad('outDir', outDir, `a folder inside this worker's --out-root (${outRoots.join(', ')})`);
-  if (!cleanString(d.model) || !(isAbsolute(d.model as string) || isRepoId(d.model as string)))
+  if (
+    !cleanString(d.model) ||
+    !fitsFileSystem(d.model as string) ||
+    !(isAbsolute(d.model as string) || isRepoId(d.model as string))
+  )
     bad('model', d.model, 'an absolute checkpoint folder or a Hub repository id');
   const s = d.settings;
   if (!isPlainObject(s)) bad('settings', s, 'an object { bandwidth, format, dtype, configSha256 }');
@@ -107,7 +121,17 @@ export function checkSource(source: string): void {
  */
 export function confinedOutputDir(outDir: string, rel: string, outRoots: string[] | null): void {
   const target = dirname(join(outDir, rel));
-  mkdirSync(target, { recursive: true });
+  try {
+    mkdirSync(target, { recursive: true });
+  } catch (e) {
+    // a path that can never be made fails the job for good; anything else (EACCES, ENOSPC) is retried
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (['ENOTDIR', 'EEXIST', 'ENAMETOOLONG', 'EINVAL', 'ELOOP'].includes(code))
+      throw new XcodecInputError(
+        `queue job: cannot make the folder of ${describe(rel)} in ${describe(outDir)} (${code})`,
+      );
+    throw e;
+  }
   const root = realpathSync(outDir);
   if (outRoots && !outRoots.some((r) => inside(root, r)))
     throw new XcodecInputError(

@@ -82,7 +82,7 @@ async function settle(queue, id, data) {
 
 const valid = (over) => ({ source: wav, rel: 'ok.wav', outDir: allowed, model: modelDir, settings, ...over });
 
-test('bad job data: each fails once, for good, with an escaped reason; nothing is written outside', async () => {
+test('bad job data (16 kinds): each fails once, for good, with an escaped reason; nothing is written outside', async () => {
   const queue = new Queue('hostile', { connection: { url: redis.url } });
   const w = startWorker(redis.url, ['--queue-name', 'hostile', '--out-root', allowed]);
   const fifo = join(root, 'fifo.wav');
@@ -100,6 +100,8 @@ test('bad job data: each fails once, for good, with an escaped reason; nothing i
     ['backslash', valid({ rel: '..\\..\\x.wav' }), /rel .*is not accepted/],
     ['outDir elsewhere', valid({ outDir: join(root, 'other') }), /outDir .* inside this worker's --out-root/],
     ['relative outDir', valid({ outDir: 'out' }), /outDir "out" is not accepted/],
+    ['a name too long', valid({ outDir: join(allowed, 'x'.repeat(300)) }), /outDir .* is not accepted/],
+    ['rel too long', valid({ rel: `${'y'.repeat(300)}.wav` }), /rel .* is not accepted/],
     ['a link out', valid({ outDir: join(allowed, 'linked'), rel: 'sub/x.wav' }), /would leave/],
     ['settings null', valid({ settings: null }), /settings null is not accepted/],
     ['numbers', { source: 1, rel: 2, outDir: 3, model: 4, settings: 5 }, /source 1 is not accepted/],
