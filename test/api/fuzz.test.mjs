@@ -56,16 +56,10 @@ test('quick pass: 3,000 mutants, none untyped, hung, crashed or loaded different
   assert.is(r.status, 0);
 });
 
-for (const [surface, count] of [
-  ['hub', 150],
-  ['queue', 60],
-]) {
+// the queue surface's quick pass needs redis-server: it runs in e2e/queue-hostile.test.mjs
+for (const [surface, count] of [['hub', 150]]) {
   test(`${surface} surface: ${count} mutants (fuzz/edges.mjs), none untyped, hung, crashed or escaping`, () => {
     const r = run('--surface', surface, '--seed', '1', '--count', String(count));
-    if (/^SKIPPED: /m.test(r.out)) {
-      process.stdout.write(`  # ${r.out.trim()}\n`);
-      return;
-    }
     assert.ok(r.summary, r.out.slice(-3000));
     const { counts } = r.summary;
     process.stdout.write(`  # ${surface}: ${JSON.stringify(counts)}\n`);

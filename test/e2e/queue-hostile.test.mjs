@@ -332,6 +332,29 @@ test('Redis over TLS (rediss://), the server certificate trusted through NODE_EX
   }
 });
 
+test('fuzz: 60 mutated jobs (fuzz/edges.mjs --surface queue), none untyped, hung, crashed or escaping', () => {
+  const r = spawnSync(
+    process.execPath,
+    [join(here, '..', 'fuzz', 'edges.mjs'), '--surface', 'queue', '--seed', '1', '--count', '60'],
+    {
+      encoding: 'utf8',
+      timeout: 600000,
+    },
+  );
+  const last = r.stdout.trim().split('\n').pop();
+  assert.ok(last?.startsWith('{'), r.stdout + r.stderr);
+  const { counts } = JSON.parse(last);
+  process.stdout.write(`  # queue: ${JSON.stringify(counts)}\n`);
+  assert.is(
+    Object.values(counts).reduce((a, b) => a + b, 0),
+    60,
+    'every mutant ran',
+  );
+  assert.equal([counts.untyped, counts.hang, counts.crash, counts.escape], [0, 0, 0, 0], r.stdout.slice(-3000));
+  assert.ok(counts.typed > 0 && counts.ok > 0, 'both outcomes occur: the mutants reach the checks and past them');
+  assert.is(r.status, 0);
+});
+
 test.after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await redis.stop();
