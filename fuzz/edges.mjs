@@ -156,9 +156,9 @@ async function fuzzQueue() {
   const settled = async (id) => {
     const t0 = Date.now();
     for (;;) {
-      const job = await queue.getJob(id);
-      const state = job && (await job.getState());
-      if (state === 'completed' || state === 'failed') return { job, state };
+      // the state first, then the job: a job read before it settled holds stale attempts and reason
+      const state = await queue.getJobState(id);
+      if (state === 'completed' || state === 'failed') return { job: await queue.getJob(id), state };
       if (worker.exitCode !== null) return { crashed: true };
       if (Date.now() - t0 > timeoutMs) return { hung: true };
       await new Promise((r) => setTimeout(r, 50));

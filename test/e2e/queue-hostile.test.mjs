@@ -74,9 +74,9 @@ const until = async (what, f, ms = 60000) => {
 async function settle(queue, id, data) {
   await queue.add('tokenize', data, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 100 } });
   return until(`job ${id}`, async () => {
-    const job = await queue.getJob(id);
-    const state = job && (await job.getState());
-    return state === 'completed' || state === 'failed' ? { job, state } : null;
+    // the state first, then the job: a job read before it settled holds stale attempts and reason
+    const state = await queue.getJobState(id);
+    return state === 'completed' || state === 'failed' ? { job: await queue.getJob(id), state } : null;
   });
 }
 
