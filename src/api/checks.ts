@@ -2,7 +2,7 @@
 // where a checkpoint comes from, each failing with a typed error that says what is accepted.
 
 import type { XcodecConfig } from '../checkpoint/config.js';
-import { XcodecInputError, describe } from '../errors.js';
+import { XcodecCheckpointError, XcodecInputError, describe } from '../errors.js';
 import type { ConvAlgorithm } from '../model/dac.js';
 import type { ConvAlgorithms } from '../model/network.js';
 import {
@@ -213,4 +213,22 @@ export function splitOptions(options: unknown): {
     onProgress: onProgress as ((done: number, total: number) => void) | undefined,
     transfer: transfer === true,
   };
+}
+
+/**
+ * Tensors the config does not account for mean the config and the checkpoint disagree, which would
+ * otherwise load and quietly change the codes: an XcodecCheckpointError naming the first few, or
+ * with `strict: false` a warning (as transformers logs its unused weights).
+ */
+export function checkUnexpected(names: string[], strict: boolean | undefined): void {
+  if (names.length === 0) return;
+  const shown = names
+    .slice(0, 5)
+    .map((n) => `"${n}"`)
+    .join(', ');
+  const message =
+    `model.safetensors has ${names.length} tensor(s) that config.json does not use (${shown}${names.length > 5 ? ', ...' : ''}): ` +
+    'the config and the checkpoint disagree (layers, dilations, heads, quantizers?)';
+  if (strict === false) console.warn(`xcodec-wasm: ${message}; loaded anyway (strict: false)`);
+  else throw new XcodecCheckpointError(`${message}; load with { strict: false } to use the model anyway`);
 }

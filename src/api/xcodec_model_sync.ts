@@ -7,14 +7,7 @@
 //   const { audioCodes, audioValues } = model.forward(inputValues);       // audio trimmed to the input
 
 import { type XcodecConfig, parseXcodecConfig } from '../checkpoint/config.js';
-import {
-  XcodecCheckpointError,
-  XcodecConfigError,
-  XcodecError,
-  XcodecInputError,
-  XcodecRuntimeError,
-  describe,
-} from '../errors.js';
+import { XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 import { parseStrictJson } from '../checkpoint/json.js';
 import {
   COMPONENTS,
@@ -34,6 +27,7 @@ import {
   checkFiles,
   checkModelSource,
   checkOptions,
+  checkUnexpected,
   int64Codes,
   isParsedConfig,
 } from './checks.js';
@@ -229,9 +223,7 @@ export class XcodecModelSync {
         for (let b = 0; b < B; b++) {
           this.rt.scope(() => {
             const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-            const { embeddings } = this.net.embed(this.rt, input, plan, progress.tick);
-            const ptr = this.rt.allocBytes(4 * nq * frames);
-            this.net.quantize(this.rt, embeddings, nq, ptr);
+            const ptr = this.codesOf(input, nq, plan, progress.tick);
             codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
           });
           progress.tick();
@@ -239,6 +231,14 @@ export class XcodecModelSync {
       }, 'encode'),
     );
     return { B, nq, T: frames, codes };
+  }
+
+  /** One item's codes (i32 [nq, frames] in linear memory, returned) from its input [1, N]: what encode and encodeMemoryBytes run. */
+  private codesOf(input: Tensor, nq: number, plan: EncodePlan, tick?: () => void): number {
+    const { embeddings } = this.net.embed(this.rt, input, plan, tick);
+    const ptr = this.rt.allocBytes(4 * nq * plan.frames);
+    this.net.quantize(this.rt, embeddings, nq, ptr);
+    return ptr;
   }
 
   /**
@@ -354,8 +354,7 @@ export class XcodecModelSync {
     let bytes = 0;
     this.guard(() => {
       bytes = this.rt.measure(() => {
-        const { embeddings } = this.net.embed(this.rt, this.rt.tensor([1, samples]), plan);
-        this.net.quantize(this.rt, embeddings, nq, this.rt.allocBytes(4 * nq * plan.frames));
+        this.codesOf(this.rt.tensor([1, samples]), nq, plan); // the uploaded item, then as encode
       });
     }, 'encodeMemoryBytes');
     return bytes;
@@ -429,22 +428,4 @@ export class XcodecModelSync {
       this.rt.release(this.arena);
     }
   }
-}
-
-/**
- * Tensors the config does not account for mean the config and the checkpoint disagree, which would
- * otherwise load and quietly change the codes: an XcodecCheckpointError naming the first few, or
- * with `strict: false` a warning (as transformers logs its unused weights).
- */
-function checkUnexpected(names: string[], strict: boolean | undefined): void {
-  if (names.length === 0) return;
-  const shown = names
-    .slice(0, 5)
-    .map((n) => `"${n}"`)
-    .join(', ');
-  const message =
-    `model.safetensors has ${names.length} tensor(s) that config.json does not use (${shown}${names.length > 5 ? ', ...' : ''}): ` +
-    'the config and the checkpoint disagree (layers, dilations, heads, quantizers?)';
-  if (strict === false) console.warn(`xcodec-wasm: ${message}; loaded anyway (strict: false)`);
-  else throw new XcodecCheckpointError(`${message}; load with { strict: false } to use the model anyway`);
 }

@@ -319,7 +319,8 @@ export class Runtime {
     const start = this.top;
     const kernels = this.kernels;
     this.measuring = { start, high: start };
-    this.kernels = measuringKernels(this.raw);
+    this.measuringTable ??= measuringKernels(this.raw);
+    this.kernels = this.measuringTable;
     return () => {
       this.kernels = kernels;
       this.measuring = null;
@@ -333,6 +334,8 @@ export class Runtime {
   }
 
   private measuring: { start: number; high: number } | null = null;
+  /** measuringKernels(raw), made on the first measuring pass (every encode plans with one) */
+  private measuringTable: Kernels | null = null;
 
   /**
    * Runs `fn` in a memory scope: everything it allocates is released when it returns, except the
