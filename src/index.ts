@@ -10,6 +10,8 @@ export type {
   CodesArgument,
   EncodeOptions,
   DecodeOptions,
+  StreamDecodeOptions,
+  CodeSource,
   LoadOptions,
   ModelLoadOptions,
   TransferOption,
@@ -36,6 +38,8 @@ export {
   YUE_SPECIAL_TOKENS,
 } from './tokens/yue.js';
 export type { YueOptions } from './tokens/yue.js';
+export { revertDelayPattern, revertDelayPatternStream } from './tokens/delay.js';
+export type { DelayedCodes } from './tokens/delay.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './api/feature_extractor.js';
 export type { Components, ConvAlgorithms } from './model/network.js';
 export type { ConvAlgorithm } from './model/dac.js';

@@ -22,6 +22,7 @@ export const METHODS = {
   dequantize: null,
   encodeTrace: 2,
   encodeMemoryBytes: 1,
+  streamStep: null,
 } as const;
 export type Method = keyof typeof METHODS;
 
@@ -36,6 +37,8 @@ export interface ModelInfo {
   convAlgorithm: ConvAlgorithms;
   unusedTensors: string[];
   wasmMemoryBytes: number;
+  /** null where the model cannot decode (components: 'encoder') */
+  streamLookaheadFrames: number | null;
 }
 
 /** The info of a loaded model (what XcodecModel reads without asking its worker). */
@@ -50,6 +53,7 @@ export function modelInfo(m: ModelInfo): ModelInfo {
     convAlgorithm: m.convAlgorithm,
     unusedTensors: m.unusedTensors,
     wasmMemoryBytes: m.wasmMemoryBytes,
+    streamLookaheadFrames: m.components === 'encoder' ? null : m.streamLookaheadFrames,
   };
 }
 

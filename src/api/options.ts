@@ -95,6 +95,19 @@ export interface DecodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What streamDecode reads: code chunks { data, dims: [1, nq, t] } (or { audioCodes }), as they come. */
+export type CodeSource = Iterable<CodesArgument> | AsyncIterable<CodesArgument>;
+
+export interface StreamDecodeOptions {
+  /**
+   * Frames after a frame that must arrive before its audio is emitted. The default, the model's
+   * streamLookaheadFrames, is exact: the chunks concatenate to decode() of all the codes, bit for bit
+   * (and larger values are the same). Below it audio comes sooner, computed as if the stream ended
+   * there: an approximation (docs/streaming.md gives its error for each value).
+   */
+  lookaheadFrames?: number;
+}
+
 export interface ModelLoadOptions extends LoadOptions {
   /**
    * Where the model runs: 'auto' (default) in a dedicated worker when one can start, else on this

@@ -27,7 +27,10 @@ import {
   revive,
 } from './contract.js';
 import { checkFiles, checkModelSource, splitOptions } from './checks.js';
+import { type StreamOp, decodeTransform, stepsOf, streamDecode } from './decode_stream.js';
 import type {
+  CodeSource,
+  StreamDecodeOptions,
   CodesArgument,
   CodesTensor,
   DecodeOptions,
@@ -326,6 +329,26 @@ export class XcodecModel {
   numQuantizersFor(bandwidth?: number): number {
     return numQuantizersForBandwidth(this.config, bandwidth);
   }
+
+  /** Frames after a frame that streamDecode waits for before emitting its audio exactly (see XcodecModelSync). */
+  get streamLookaheadFrames(): number {
+    const n = this.backend.info.streamLookaheadFrames;
+    if (n === null) throw new XcodecInputError("this model was loaded with components: 'encoder', so it cannot decode");
+    return n;
+  }
+
+  /** Code chunks -> audio chunks as each sample is final, the state kept in the worker; see XcodecModelSync.streamDecode. */
+  streamDecode(source: CodeSource, options: StreamDecodeOptions = {}): AsyncGenerator<Float32Array, void, undefined> {
+    return streamDecode(stepsOf(this.streamStep), source, options);
+  }
+
+  /** streamDecode as a TransformStream of code chunks to audio chunks (for pipeThrough). */
+  decodeTransform(options: StreamDecodeOptions = {}): TransformStream<CodesArgument, Float32Array> {
+    return decodeTransform(stepsOf(this.streamStep), options);
+  }
+
+  private streamStep = (op: StreamOp, id: number, arg?: unknown): Promise<unknown> =>
+    this.run('streamStep', arg === undefined ? [op, id] : [op, id, arg]);
 
   /** input_values [B, 1, N] (or a mono Float32Array) -> { audioCodes [B, nq, T] int64 }; see XcodecModelSync.encode. */
   encode(

@@ -31,8 +31,19 @@ import {
   int64Codes,
   isParsedConfig,
 } from './checks.js';
-import type { CodesArgument, CodesTensor, DecodeOptions, EncodeOptions, FloatTensor, LoadOptions } from './options.js';
+import type {
+  CodeSource,
+  CodesArgument,
+  CodesTensor,
+  DecodeOptions,
+  EncodeOptions,
+  FloatTensor,
+  LoadOptions,
+  StreamDecodeOptions,
+} from './options.js';
+import { DecodeStreams, type StreamOp, decodeTransform, stepsOf, streamDecode } from './decode_stream.js';
 import { Progress } from './progress.js';
+import { downloadTrace } from './trace.js';
 import { Runtime, type Tensor, type Tuning } from '../backend/runtime.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import { warmUpKernels } from '../backend/warmup.js';
@@ -241,10 +252,29 @@ export class XcodecModelSync {
     return ptr;
   }
 
-  /**
-   * audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers).
-   * Long code sequences are decoded window by window (see DecodeOptions), with the same result.
-   */
+  /** Frames after a frame that streamDecode waits for before emitting that frame's audio, exactly. */
+  get streamLookaheadFrames(): number {
+    return this.net.streamLookaheadFrames;
+  }
+
+  /** Code chunks [1, nq, t] (any t) -> audio as each sample is final: together decode() of them all, bit for bit. */
+  streamDecode(source: CodeSource, options: StreamDecodeOptions = {}): AsyncGenerator<Float32Array, void, undefined> {
+    return streamDecode(stepsOf(this.streamStep.bind(this)), source, options);
+  }
+
+  /** streamDecode as a TransformStream of code chunks to audio chunks (for pipeThrough). */
+  decodeTransform(options: StreamDecodeOptions = {}): TransformStream<CodesArgument, Float32Array> {
+    return decodeTransform(stepsOf(this.streamStep.bind(this)), options);
+  }
+
+  /** @internal streamDecode's steps on this model's streams (what XcodecModel's worker answers). */
+  streamStep(op: StreamOp, id: number, arg?: unknown): unknown {
+    this.streams ??= new DecodeStreams(this.rt, this.net, this.codesShape, (fn, what) => this.guard(fn, what));
+    return this.streams.step(op, id, arg);
+  }
+  private streams: DecodeStreams | undefined;
+
+  /** audio_codes [B, nq, T] -> audio_values [B, 1, T * hop_length] (untrimmed, like transformers); long ones in windows. */
   decode(audioCodes: CodesArgument, options: DecodeOptions = {}): { audioValues: FloatTensor } {
     const codes = checkCodes(audioCodes, this.codesShape);
     checkOptions('decode', options, '{ windowFrames?, onProgress? }');
@@ -384,19 +414,7 @@ export class XcodecModelSync {
     this.guard(() => {
       this.rt.scope(() => {
         const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
-        const t = this.net.embed(this.rt, input, plan);
-        const get = (v: Tensor): FloatTensor => ({ data: this.rt.download(v), dims: [...v.dims] });
-        const sf = get(t.semanticFeatures);
-        const [H, T] = sf.dims;
-        const sfT = new Float32Array(H * T);
-        for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) sfT[i * H + h] = sf.data[h * T + i];
-        result = {
-          semanticInput: get(t.semanticInput),
-          semanticFeatures: { data: sfT, dims: [T, H] },
-          eSemantic: get(t.eSemantic),
-          eAcoustic: get(t.eAcoustic),
-          embeddings: get(t.embeddings),
-        };
+        result = downloadTrace(this.rt, this.net.embed(this.rt, input, plan));
       });
     }, 'encodeTrace');
     return result!;

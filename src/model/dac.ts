@@ -47,6 +47,20 @@ function blockConv(stride: number): { kernel: number; stride: number; padding: n
   return { kernel: 2 * stride, stride, padding: Math.ceil(stride / 2) };
 }
 
+/** A residual unit's weights: x + conv2(snake2(conv1(snake1(x)))). */
+export interface UnitParts {
+  snake1: number;
+  conv1: Conv1d;
+  snake2: number;
+  conv2: Conv1d;
+}
+
+/** The decoder as a chain of layers, in forward()'s order: what a decoder stream steps through (dac_stream.ts). */
+export type DecoderLayer =
+  | { kind: 'conv'; conv: Conv1d; snake?: number }
+  | { kind: 'convTranspose'; conv: ConvTranspose1d; snake: number }
+  | ({ kind: 'unit' } & UnitParts);
+
 // The dilations of each block's three residual units (DAC's res_unit1..3).
 const RESIDUAL_DILATIONS = [1, 3, 9];
 
@@ -65,6 +79,11 @@ class ResidualUnit {
       await vb.pp('snake2').vector('alpha', dim),
       await loadConv(vb.pp('conv2'), dim, dim, 1),
     );
+  }
+
+  /** What a decoder stream runs of this unit (dac_stream.ts). */
+  get parts(): UnitParts {
+    return { snake1: this.snake1, conv1: this.conv1, snake2: this.snake2, conv2: this.conv2 };
   }
 
   // x += conv2(snake2(conv1(snake1(x)))), in place: the padding keeps the length, and updating x
@@ -242,6 +261,13 @@ class DecoderBlock {
     return this.convT.stride;
   }
 
+  get layers(): DecoderLayer[] {
+    return [
+      { kind: 'convTranspose', conv: this.convT, snake: this.snake1 },
+      ...this.units.map((u): DecoderLayer => ({ kind: 'unit', ...u.parts })),
+    ];
+  }
+
   /**
    * The upsampled output replaces the input x, which starts at `base` (the top of the arena): one
    * copy, and the widest blocks never hold their input next to their output. origin: the output's
@@ -309,6 +335,15 @@ export class DacDecoder {
     }
     conv(7, 1, 3);
     return Math.ceil(Math.max(left, right) / hop);
+  }
+
+  /** The layers forward() runs, in order (a decoder stream steps through them one chunk at a time). */
+  get layers(): DecoderLayer[] {
+    return [
+      { kind: 'conv', conv: this.conv1 },
+      ...this.blocks.flatMap((b) => b.layers),
+      { kind: 'conv', conv: this.conv2, snake: this.snake1 },
+    ];
   }
 
   /** x: [hidden_size, frames] -> [1, samples]; originFrame: x's first frame in the whole sequence. */

@@ -14,6 +14,7 @@ import { resampledLength } from '../io/resample.js';
 import { type Runtime, type Tensor, mebibytes } from '../backend/runtime.js';
 import type { Weights } from '../checkpoint/weights.js';
 import { type ConvAlgorithm, DacDecoder, DacEncoder } from './dac.js';
+import { DecoderStream } from './dac_stream.js';
 import { loadLinear } from './layers.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { SemanticEncoder } from './semantic_encoder.js';
@@ -305,6 +306,23 @@ export class XcodecNetwork {
   get decoderContextFrames(): number {
     return DacDecoder.contextFrames(this.config.acoustic, this.decoder.acousticDecoder.algorithm);
   }
+
+  /** A stream through the decoder, a chunk of frames at a time (streamInput() makes each chunk's input). */
+  decodeStream(): DecoderStream {
+    return DecoderStream.open(this.decoder.acousticDecoder.layers);
+  }
+
+  /** codebook sum [D, n] -> a decoder stream's input for those frames. */
+  streamInput(rt: Runtime, quantized: Tensor): Tensor {
+    return linear(rt, quantized, this.decoder.fc2);
+  }
+
+  /** Frames after a frame that a stream needs before that frame's samples are final. */
+  get streamLookaheadFrames(): number {
+    this.lookahead ??= DecoderStream.lookaheadFrames(this.decoder.acousticDecoder.layers, this.config.hopLength);
+    return this.lookahead;
+  }
+  private lookahead: number | undefined;
 
   /** codebook sum [D, T] -> audio [1, T * hop]; originFrame: the first frame's index in the whole sequence. */
   synthesize(rt: Runtime, quantized: Tensor, originFrame = 0): Tensor {
