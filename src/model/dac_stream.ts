@@ -113,8 +113,13 @@ export class DecoderStream {
    * ([1, n], possibly none); with `end`, the stream ends and every remaining sample comes out.
    */
   step(rt: Runtime, input: Piece | null, end: boolean): Piece | null {
+    const base = rt.mark(); // each layer's output replaces its input and temporaries here
     let x = input;
-    for (let i = 0; i < this.layers.length; i++) x = this.stepLayer(rt, i, x, end);
+    for (let i = 0; i < this.layers.length; i++) {
+      x = this.stepLayer(rt, i, x, end);
+      if (x) x = { ...x, t: rt.keep(base, x.t) };
+      else rt.release(base);
+    }
     return x;
   }
 
