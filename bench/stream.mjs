@@ -147,7 +147,12 @@ for (const kind of models) {
           err += d * d;
           power += exact[i] * exact[i];
         }
-        row.error.push({ audio: name, lookaheadFrames: n, maxAbs, snrDb: err === 0 ? Infinity : 10 * Math.log10(power / err) });
+        row.error.push({
+          audio: name,
+          lookaheadFrames: n,
+          maxAbs,
+          snrDb: err === 0 ? Infinity : 10 * Math.log10(power / err),
+        });
       }
     }
   }

@@ -205,10 +205,53 @@ export function encodeWav(
     for (let f = 0, p = 44 + c * 2; f < frames; f++, p += n * 2) {
       const v = samples[f] * gain;
       if (Number.isNaN(v)) fail(`sample ${f} of channel ${c} is NaN`);
-      view.setInt16(p, Math.round(Math.max(-0.99, Math.min(0.99, v)) * 32767), true);
+      view.setInt16(p, pcm16(v), true);
     }
   }
   return out;
+}
+
+/** A sample as 16-bit PCM: clamped to +-0.99, then round(x * 32767). */
+function pcm16(v: number): number {
+  return Math.round(Math.max(-0.99, Math.min(0.99, v)) * 32767);
+}
+
+/**
+ * A mono 16-bit PCM WAV as a stream, written while `audio` still comes: the header holds the length
+ * unknown (0xFFFFFFFF, as streaming WAV writers do, which players read to the end of the stream), then
+ * each chunk's samples as encodeWav writes them (clamped to +-0.99). Stopping the stream stops `audio`.
+ */
+export function encodeWavStream(audio: AsyncIterable<Float32Array>, sampleRate: number): ReadableStream<Uint8Array> {
+  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff)
+    fail(`sample rate ${sampleRate} is not a positive 32-bit integer`);
+  const iterator = audio[Symbol.asyncIterator]();
+  let sample = 0;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const header = new Uint8Array(44);
+      writeHeader(header, 1, sampleRate, 0xffffffff - 36);
+      new DataView(header.buffer).setUint32(40, 0xffffffff, true); // the data chunk's length: unknown too
+      controller.enqueue(header);
+    },
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      const out = new Uint8Array(2 * next.value.length);
+      const view = new DataView(out.buffer);
+      for (let i = 0; i < next.value.length; i++, sample++) {
+        const v = next.value[i];
+        if (Number.isNaN(v)) fail(`sample ${sample} is NaN`);
+        view.setInt16(2 * i, pcm16(v), true);
+      }
+      controller.enqueue(out);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
 }
 
 /** The gain that brings the largest magnitude over all channels to 0.99 (1 for silence). */
@@ -225,7 +268,7 @@ function writeHeader(out: Uint8Array, channels: number, sampleRate: number, data
     for (let i = 0; i < 4; i++) out[offset + i] = id.charCodeAt(i);
   };
   put(0, 'RIFF');
-  view.setUint32(4, 36 + dataBytes, true);
+  view.setUint32(4, 36 + dataBytes, true); // 0xFFFFFFFF for a stream of unknown length
   put(8, 'WAVE');
   put(12, 'fmt ');
   view.setUint32(16, 16, true);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // xcodec: encode audio to X-Codec codes and back, from the command line.
 //   xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS]
-//   xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale]
+//   xcodec decode <codes.npy> -o <out.wav|out.npy|-> [--model DIR] [--rescale]   (-: a WAV stream on stdout)
 //   xcodec roundtrip <in> -o <out.wav> [--model DIR] [--bandwidth KBPS] [--rescale]
 //   xcodec demo [-o out.wav]      (embedded default model and sample; works offline)
 //   xcodec tokenize <input>... -o OUT_DIR [...]   (a dataset, resumable; see tokenize.ts)
@@ -32,6 +32,7 @@ import {
   requireIO,
 } from './cli_args.js';
 import { writeAtomic } from './files.js';
+import { decodeToStream } from './cli_stream.js';
 
 export { DEFAULT_MODEL, DEFAULT_SAMPLE, parseArgs } from './cli_args.js';
 import { importIfInstalled } from './optional.js';
@@ -267,6 +268,7 @@ export async function main(argv: string[]): Promise<number> {
     if (args.command === 'decode') {
       const { input, output } = requireIO(args);
       const codes = readCodes(input);
+      if (output === '-') return await decodeToStream(model, codes, process.stdout, { rescale: args.rescale });
       const t = performance.now();
       const long = codes.dims[0] * codes.dims[2] * model.config.hopLength > PROGRESS_SECONDS * model.config.sampleRate;
       const { audioValues } = model.decode(codes, { onProgress: progressLog(args, 'decoding', 'frames', long) });

@@ -16,7 +16,8 @@ export const DEFAULT_SAMPLE = join(packageRoot, 'weights', 'sample_speech_en.fla
 
 export const USAGE = `usage:
   xcodec encode <audio|in.npy> -o <codes.npy> [--model DIR] [--bandwidth KBPS] [--conv-algorithm A]
-  xcodec decode <codes.npy> -o <out.wav|out.npy> [--model DIR] [--rescale] [--conv-algorithm A]
+  xcodec decode <codes.npy> -o <out.wav|out.npy|-> [--model DIR] [--rescale] [--conv-algorithm A]
+                     (-o -: a WAV streamed to stdout as it decodes: | ffplay -, | aplay)
   xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale] [--conv-algorithm A]
   xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS] [--conv-algorithm A]
   xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue]

@@ -196,6 +196,48 @@ test("--conv-algorithm: decode with the direct convolutions gives the library's 
   assert.not.ok(existsSync(join(out, 'conv_bad.npy')), 'no output for a bad flag');
 });
 
+test('decode -o -: a WAV streamed to stdout, its samples those of -o FILE.wav; a reader that leaves ends it quietly', () => {
+  const { codesPath } = writeCodes('stream.npy', 57, 13);
+  const file = join(out, 'stream-file.wav');
+  assert.is(run('decode', codesPath, '-o', file, '--model', model).code, 0);
+  const r = spawnSync(process.execPath, [cli, 'decode', codesPath, '-o', '-', '--model', model]);
+  assert.is(r.status, 0, r.stderr.toString());
+  const streamed = new Uint8Array(r.stdout);
+  const whole = new Uint8Array(readFileSync(file));
+  const view = new DataView(streamed.buffer, streamed.byteOffset);
+  assert.is(String.fromCharCode(...streamed.subarray(0, 4)), 'RIFF');
+  assert.is(view.getUint32(4, true), 0xffffffff, 'RIFF length unknown');
+  assert.is(String.fromCharCode(...streamed.subarray(36, 40)), 'data');
+  assert.is(view.getUint32(40, true), 0xffffffff, 'data length unknown');
+  assert.equal(streamed.subarray(12, 36), whole.subarray(12, 36), 'the same format chunk');
+  assert.is(streamed.length, whole.length, 'every sample');
+  assert.ok(Buffer.from(streamed.subarray(44)).equals(Buffer.from(whole.subarray(44))), 'the same samples');
+  assert.not.match(r.stderr.toString(), /audio_values/, 'no report mixed into the audio');
+  // a reader that takes 1000 bytes and closes the pipe: exit 0, nothing on stderr but the log
+  const early = spawnSync(
+    'bash',
+    [
+      '-c',
+      `"${process.execPath}" "${cli}" decode "${codesPath}" -o - --model "${model}" --quiet | head -c 1000 | wc -c; echo "rc \${PIPESTATUS[0]}"`,
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.match(early.stdout, /^1000\nrc 0\n$/, early.stdout + early.stderr);
+  assert.is(early.stderr, '');
+  // errors
+  const rescale = run('decode', codesPath, '-o', '-', '--model', model, '--rescale');
+  assert.is(rescale.code, 1);
+  assert.match(rescale.stderr, /--rescale .* accepted: -o - without --rescale/);
+  const batch = join(out, 'batch.npy');
+  writeFileSync(batch, writeNpy(new BigInt64Array(2 * 2 * 5), [2, 2, 5]));
+  const b = run('decode', batch, '-o', '-', '--model', model);
+  assert.is(b.code, 1);
+  assert.match(b.stderr, /a batch of 2; accepted: codes \(1, nq, T\)/);
+  assert.is(b.stdout, '', 'nothing written before the error');
+});
+
 test('errors: clear messages, exit code 1, and no partial output', () => {
   const before = readdirSync(out).length;
   let r = run('encode', join(audio, 'nope.wav'), '-o', join(out, 'x.npy'), '--model', model);
