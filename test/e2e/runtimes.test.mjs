@@ -90,6 +90,7 @@ function checkAsync(out, what, threads) {
     out.codesEqual,
     `${what}: codes equal XcodecModelSync's on every case and bandwidth (and with transfer: true)`,
   );
+  assert.ok(out.streamsEqual, `${what}: streamDecode's chunks equal decode() bit for bit (direct and Winograd)`);
   assert.ok(
     out.transferMoved,
     `${what}: transfer: true moved the input's buffer to the worker (detached on this thread)`,
@@ -327,6 +328,80 @@ async function checkEdge(port, what) {
   return headers;
 }
 
+/** Codes of 60 frames for the streaming route and Node's 16-bit samples of their decode (tiny-hubert). */
+const streamCase = (async () => {
+  const { XcodecModelSync } = await import('../../dist/node/index.js');
+  const { encodeWav } = await import('../../dist/audio.js');
+  const model = await XcodecModelSync.fromPretrained(join(root, 'test', 'fixtures', 'tiny-hubert'), { numThreads: 1 });
+  const nq = 2;
+  const T = 60;
+  const codes = new Int32Array(nq * T).map((_, i) => (i * 37 + 5) % model.config.codebookSize);
+  const audio = model.decode({ data: codes, dims: [1, nq, T] }).audioValues.data;
+  const wav = encodeWav(audio, model.config.sampleRate);
+  const frames = new Uint8Array(4 * nq * T); // frame-major little-endian int32, as an LM emits them
+  const view = new DataView(frames.buffer);
+  for (let t = 0; t < T; t++) for (let q = 0; q < nq; q++) view.setInt32(4 * (t * nq + q), codes[q * T + t], true);
+  const lookahead = model.streamLookaheadFrames;
+  model.dispose();
+  return { nq, T, frames, pcm: wav.subarray(44), lookahead };
+})();
+
+/**
+ * The streaming route: codes go up in a streaming request body, and audio must come back before the
+ * rest of the codes is even sent; the whole WAV's samples equal Node's decode of them all.
+ */
+async function checkEdgeStream(port, what) {
+  const { nq, T, frames, pcm, lookahead } = await streamCase;
+  const first = lookahead + 6; // frames sent before waiting for audio
+  let more;
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(frames.slice(0, 4 * nq * first - 3)); // frames need not arrive whole
+      controller.enqueue(frames.slice(4 * nq * first - 3, 4 * nq * first));
+      more = () => {
+        controller.enqueue(frames.slice(4 * nq * first));
+        controller.close();
+      };
+    },
+  });
+  const res = await fetch(`http://127.0.0.1:${port}/decode?nq=${nq}`, { method: 'POST', body, duplex: 'half' });
+  assert.is(res.status, 200, `${what}: ${res.status}`);
+  assert.is(res.headers.get('content-type'), 'audio/wav');
+  const reader = res.body.getReader();
+  const parts = [];
+  let got = 0;
+  while (got <= 44) {
+    const { value, done } = await reader.read();
+    assert.not.ok(done, `${what}: the stream ended before the rest of the codes was sent`);
+    parts.push(value);
+    got += value.length;
+  }
+  more(); // audio came while the request still had frames to send: now send them
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    parts.push(value);
+  }
+  const wav = Buffer.concat(parts);
+  assert.is(wav.readUInt32LE(40), 0xffffffff, `${what}: a streaming WAV header`);
+  // the same runtime's one decode of all the codes: bit for bit (its SIMD flavour may differ from Node's)
+  const whole = await fetch(`http://127.0.0.1:${port}/decode?nq=${nq}&whole=1`, { method: 'POST', body: frames });
+  const wholeWav = Buffer.from(await whole.arrayBuffer());
+  assert.is(whole.status, 200, `${what}: ${wholeWav}`);
+  assert.ok(wav.subarray(44).equals(wholeWav.subarray(44)), `${what}: the stream's samples are one decode's`);
+  // and Node's decode, within the fixtures' audio tolerance (a runtime with relaxed SIMD rounds differently)
+  assert.is(wav.length - 44, pcm.length, `${what}: every sample`);
+  const a = new Int16Array(Uint8Array.from(wav.subarray(44)).buffer);
+  const b = new Int16Array(Uint8Array.from(pcm).buffer);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  const atol = manifest('tiny-hubert').cases[0].tensors.audio_values.atol;
+  assert.ok(worst <= Math.ceil(atol * 32767) + 1, `${what}: ${worst} 16-bit steps from Node's decode (atol ${atol})`);
+  const bad = await fetch(`http://127.0.0.1:${port}/decode?nq=99`, { method: 'POST', body: frames });
+  assert.is(bad.status, 400, `${what}: a bad nq is refused`);
+  assert.match(await bad.text(), /XcodecInputError: \/decode needs \?nq=1\.\./);
+}
+
 /** A child process that prints `pattern` (with the port in its first group) once it serves. */
 function serving(proc, pattern, what) {
   let out = '';
@@ -357,7 +432,9 @@ test("edge: the fetch(request) template under Deno.serve, no workers: codes equa
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   try {
-    await checkEdge(await serving(proc, /listening (\d+)/, 'Deno.serve'), 'deno edge');
+    const port = await serving(proc, /listening (\d+)/, 'Deno.serve');
+    await checkEdge(port, 'deno edge');
+    await checkEdgeStream(port, 'deno edge stream');
   } finally {
     proc.kill('SIGTERM');
   }
@@ -437,6 +514,7 @@ const bytes :Workerd.Worker = ${worker('workerd-worker-bytes', [])};
         await new Promise((r) => setTimeout(r, 100));
       }
       const headers = await checkEdge(port, 'workerd');
+      await checkEdgeStream(port, 'workerd stream');
       const refused = await fetch(`http://127.0.0.1:${bytesPort}/`, { method: 'POST', body: edgeRequests()[0].body });
       const text = await refused.text();
       assert.is(refused.status, 500, text);

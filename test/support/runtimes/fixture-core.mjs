@@ -45,6 +45,7 @@ export async function runAsync(read, options = {}) {
     const wantCodes = sync.encode({ data: first.data, dims: first.shape }).audioCodes.data;
     const transferMoved = movedBuffer.byteLength === 0;
     codesEqual &&= movedCodes.length === wantCodes.length && movedCodes.every((v, i) => v === wantCodes[i]);
+    const streamsEqual = await streamsEqualDecode(read, sync, model);
     const long = await encodeWatchingTheLoop(model, 3000);
     const expected = sync.encode(long.input, { bandwidth: 0.5 }).audioCodes.data;
     codesEqual &&= long.audioCodes.data.every((v, i) => v === expected[i]);
@@ -54,6 +55,7 @@ export async function runAsync(read, options = {}) {
       workerFallbackReason: model.workerFallbackReason,
       numThreads: model.numThreads,
       codesEqual,
+      streamsEqual,
       transferMoved,
       seconds,
       calls,
@@ -64,6 +66,60 @@ export async function runAsync(read, options = {}) {
   } finally {
     sync.dispose();
     await model.dispose();
+  }
+}
+
+/**
+ * Whether streamDecode's chunks concatenate to decode() bit for bit here: chunkings of 1, 7 and 1..9
+ * frames (seeded) on the worker model and on this thread, with the direct and the Winograd decoder.
+ */
+async function streamsEqualDecode(read, sync, model) {
+  const nq = 2;
+  const T = 45;
+  const codes = { data: new Int32Array(nq * T).map((_, i) => (i * 131 + 7) % 1024), dims: [1, nq, T] };
+  let seed = 3;
+  const cut = (size) => {
+    const out = [];
+    for (let t = 0; t < T; ) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const n = Math.min(T - t, size ?? 1 + (seed % 9));
+      const data = new Int32Array(nq * n);
+      for (let q = 0; q < nq; q++) data.set(codes.data.subarray(q * T + t, q * T + t + n), q * n);
+      out.push({ data, dims: [1, nq, n] });
+      t += n;
+    }
+    return out;
+  };
+  const bitsEqual = (a, b) => {
+    const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  };
+  const direct = await loadModel(read, { numThreads: 1 }, XcodecModelSync);
+  const directModel = await XcodecModelSync.fromBuffers(
+    { 'config.json': await read('config.json'), 'model.safetensors': await read('model.safetensors') },
+    { numThreads: 1, convAlgorithm: { decoder: 'direct' } },
+  );
+  direct.dispose();
+  try {
+    let equal = true;
+    for (const m of [model, sync, directModel]) {
+      const want = (await m.decode(codes)).audioValues.data;
+      for (const size of [1, 7, undefined]) {
+        const parts = [];
+        for await (const a of m.streamDecode(cut(size))) parts.push(a);
+        const got = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          got.set(p, at);
+          at += p.length;
+        }
+        equal &&= bitsEqual(got, want);
+      }
+    }
+    return equal;
+  } finally {
+    directModel.dispose();
   }
 }
 
