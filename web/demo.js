@@ -5,7 +5,17 @@ import { XcodecFeatureExtractor, XcodecModel } from 'xcodec-wasm';
 import { encodeWav, loadAudio, writeNpy } from 'xcodec-wasm/audio';
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, fe: null, samples: null, name: '', codes: null, reconstruction: null, busy: false };
+const state = {
+  model: null,
+  fe: null,
+  samples: null,
+  name: '',
+  codes: null,
+  reconstruction: null,
+  streamed: null,
+  firstAudioMs: null,
+  busy: false,
+};
 window.demo = state; // read by the page's test
 
 function status(text, error = false) {
@@ -26,6 +36,7 @@ const progress = (done, total) => {
 function refreshButtons() {
   $('encode').disabled = state.busy || !state.model || !state.samples;
   $('decode').disabled = state.busy || !state.model || !state.codes;
+  $('stream').disabled = state.busy || !state.model || !state.codes;
   $('download-codes').disabled = !state.codes;
   $('download-wav').disabled = !state.reconstruction;
   $('ab').disabled = !state.reconstruction;
@@ -208,6 +219,57 @@ $('decode').onclick = () =>
     drawWave($('wave-reconstruction'), state.reconstruction);
     setPlayer($('audio-reconstruction'), state.reconstruction, rate);
     status(`decoded ${state.codes.dims[2]} frames in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  });
+
+// Stream: the codes go in one frame at a time, as a TTS model would emit them, and each piece of audio
+// plays through Web Audio as soon as it is final (the whole equals decode(), bit for bit).
+$('stream').onclick = () =>
+  busy('streaming', async () => {
+    const rate = state.model.config.sampleRate;
+    const ctx = new AudioContext({ sampleRate: rate });
+    const [, nq, T] = state.codes.dims;
+    function* frames() {
+      for (let t = 0; t < T; t++) {
+        const data = new BigInt64Array(nq);
+        for (let q = 0; q < nq; q++) data[q] = state.codes.data[q * T + t];
+        yield { data, dims: [1, nq, 1] };
+      }
+    }
+    const parts = [];
+    let playAt = 0;
+    let got = 0;
+    const t = performance.now();
+    state.firstAudioMs = null;
+    for await (const chunk of state.model.streamDecode(frames())) {
+      state.firstAudioMs ??= performance.now() - t;
+      parts.push(chunk);
+      got += chunk.length;
+      const buffer = ctx.createBuffer(1, chunk.length, rate);
+      buffer.copyToChannel(chunk, 0);
+      const source = ctx.createBufferSource();
+      source.buffer = buffer;
+      source.connect(ctx.destination);
+      playAt = Math.max(playAt, ctx.currentTime + 0.02);
+      source.start(playAt);
+      playAt += chunk.length / rate;
+      progress(got, T * state.model.config.hopLength);
+    }
+    const all = new Float32Array(got);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    state.streamed = all;
+    state.reconstruction = all.subarray(0, Math.min(all.length, state.samples.length));
+    drawWave($('wave-reconstruction'), state.reconstruction);
+    setPlayer($('audio-reconstruction'), state.reconstruction, rate);
+    const took = (performance.now() - t) / 1000;
+    status(
+      `streamed ${T} frames one at a time: first audio after ${state.firstAudioMs.toFixed(0)} ms ` +
+        `(lookahead ${state.model.streamLookaheadFrames} frames), all in ${took.toFixed(2)} s ` +
+        `(${(all.length / rate / took).toFixed(1)}x real time)`,
+    );
   });
 
 // ---- views ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // The web demo page (npm run demo:web) in headless Chromium: it loads the embedded model in a worker on
 // a cross-origin isolated page, takes an uploaded file, encodes (the heatmap is quantizers x frames
-// and not one colour), decodes (the reconstruction's audio element has the input's duration), and
-// leaves a screenshot in test/output/.
+// and not one colour), decodes (the reconstruction's audio element has the input's duration), streams
+// the codes frame by frame through Web Audio (the same samples), and leaves a screenshot in test/output/.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync } from 'node:fs';
@@ -75,6 +75,22 @@ test("demo page: upload an MP3, encode, heatmap of the codes' shape, decode, pla
     assert.is(await page.isDisabled('#download-codes'), false);
     const status = await page.textContent('#status');
     assert.match(status, /^decoded \d+ frames in/, status);
+    // stream: frame by frame through Web Audio, the same samples as decode's, the time to first audio shown
+    const decoded = await page.evaluate(() => Array.from(window.demo.reconstruction));
+    await page.click('#stream');
+    await page.waitForFunction(() => window.demo.streamed !== null && !window.demo.busy, null, { timeout: 60000 });
+    const streamed = await page.evaluate(() => Array.from(window.demo.reconstruction));
+    assert.is(streamed.length, decoded.length);
+    assert.ok(
+      streamed.every((v, i) => Object.is(v, decoded[i])),
+      'the stream plays the samples decode() gives, bit for bit',
+    );
+    const streamStatus = await page.textContent('#status');
+    assert.match(
+      streamStatus,
+      /^streamed \d+ frames one at a time: first audio after \d+ ms \(lookahead \d+ frames\)/,
+      streamStatus,
+    );
     mkdirSync(outputDir, { recursive: true });
     await page.screenshot({ path: join(outputDir, 'demo-web.png'), fullPage: true });
     process.stdout.write(`  screenshot: ${join(outputDir, 'demo-web.png')}\n`);
