@@ -63,7 +63,7 @@ export type LoadRequest = {
   wantsProgress?: boolean;
   wantsHubProgress?: boolean;
 } & (
-  | { how: 'pretrained'; dir: string; nodeEntry: string }
+  | { how: 'pretrained'; dir: string; nodeEntry?: string }
   | { how: 'buffers'; files: Record<string, Uint8Array>; config?: unknown }
 );
 

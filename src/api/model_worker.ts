@@ -46,7 +46,8 @@ async function load(r: LoadRequest): Promise<void> {
     };
   try {
     if (r.how === 'pretrained') {
-      await import(/* @vite-ignore */ /* webpackIgnore: true */ r.nodeEntry); // installs file access, as on the caller's side
+      // installs Node's file access, as on the caller's side (without it, fetch's: web_files.ts)
+      if (r.nodeEntry) await import(/* @vite-ignore */ /* webpackIgnore: true */ r.nodeEntry);
       model = await XcodecModelSync.fromPretrained(r.dir, options);
     } else model = await XcodecModelSync.fromBuffers(r.files, { ...options, config: r.config });
     io.post({ type: 'loaded', info: modelInfo(model) });

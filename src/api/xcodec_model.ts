@@ -11,7 +11,7 @@
 
 import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/config.js';
 import { XcodecError, XcodecInputError, XcodecRuntimeError, describe, describeError } from '../errors.js';
-import { fileAccess } from '../checkpoint/file_access.js';
+import { fileAccess, nodeFileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
 import { type WorkerHandle, spawnWorker, workerEnv } from '../backend/worker.js';
 import type { Components, ConvAlgorithms, EncodeTrace } from '../model/network.js';
@@ -213,7 +213,8 @@ export class XcodecModel {
   static async fromPretrained(dir: string, options: ModelLoadOptions = {}): Promise<XcodecModel> {
     checkModelSource(dir);
     fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`); // the same error as XcodecModelSync's where file access is missing
-    return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry: nodeEntryUrl() }, options, () =>
+    const nodeEntry = nodeFileAccess() ? nodeEntryUrl() : undefined; // else the worker fetches, as here
+    return XcodecModel.start({ type: 'load', how: 'pretrained', dir, nodeEntry }, options, () =>
       XcodecModelSync.fromPretrained(dir, options),
     );
   }

@@ -46,6 +46,7 @@ import { Progress } from './progress.js';
 import { downloadTrace } from './trace.js';
 import { Runtime, type Tensor, type Tuning } from '../backend/runtime.js';
 import { fileAccess } from '../checkpoint/file_access.js';
+import '../checkpoint/web_files.js'; // fetch's file access where none is installed (browsers, edge runtimes)
 import { warmUpKernels } from '../backend/warmup.js';
 import { type CheckpointSource, WeightLoader } from '../checkpoint/weights.js';
 
@@ -68,7 +69,7 @@ export class XcodecModelSync {
     const files = fileAccess(`XcodecModel.fromPretrained(${describe(dir)})`);
     const where = await files.resolveModelDir(dir, options.hub);
     const config = parseXcodecConfig(await files.readJson(where, 'config.json'), `${where}/config.json`);
-    const source = await files.openCheckpoint(where, options.onProgress);
+    const source = await files.openCheckpoint(where, options.onProgress, { ranged: options.components === 'decoder' });
     try {
       const model = await XcodecModelSync.fromCheckpoint(config, source, options);
       options.onProgress?.(1, 1); // tensors inference does not use are never read: report completion

@@ -39,24 +39,44 @@ export interface FileAccess {
   resolveModelDir(dirOrRepo: string, hub?: HubOptions): Promise<string>;
   /** a JSON file of the directory, parsed */
   readJson(dir: string, name: string): Promise<unknown>;
-  /** the directory's tensors: model.safetensors, or an index and its shards */
-  openCheckpoint(dir: string, onProgress?: (loaded: number, total: number) => void): Promise<CheckpointSource>;
+  /**
+   * the directory's tensors: model.safetensors, or an index and its shards; `ranged`: only the tensors
+   * the model reads are wanted (components: 'decoder'), so a remote file is read by range, not whole
+   */
+  openCheckpoint(
+    dir: string,
+    onProgress?: (loaded: number, total: number) => void,
+    options?: { ranged?: boolean },
+  ): Promise<CheckpointSource>;
 }
 
 let installed: FileAccess | null = null;
+/** fetch's file access (web_files.ts registers it), used where none is installed */
+let fallback: FileAccess | null = null;
+
+export function setFallbackFileAccess(access: FileAccess): void {
+  fallback = access;
+}
 
 export function setFileAccess(access: FileAccess): void {
   installed = access;
 }
 
-/** The installed file access, or an error saying how to get it (`call` names what needed it). */
+/** Whether `xcodec-wasm/node` installed its file access (a worker then installs it too). */
+export function nodeFileAccess(): boolean {
+  return installed !== null;
+}
+
+/**
+ * The installed file access (xcodec-wasm/node's), else fetch's (Hub ids and URLs: web_files.ts), else
+ * an error saying how to get one (`call` names what needed it).
+ */
 export function fileAccess(call: string): FileAccess {
-  if (!installed) {
-    throw new XcodecInputError(
-      `${call} needs file access, which the package entry does not have: ` +
-        `in Node, Deno and Bun import from 'xcodec-wasm/node' instead of 'xcodec-wasm'; in browsers and edge runtimes ` +
-        `fetch the files yourself and use XcodecModel.fromBuffers (XcodecFeatureExtractor.fromConfig for preprocessor_config.json)`,
-    );
-  }
-  return installed;
+  if (installed) return installed;
+  if (fallback && typeof fetch === 'function') return fallback;
+  throw new XcodecInputError(
+    `${call} needs file access or fetch, which this runtime lacks: ` +
+      `in Node, Deno and Bun import from 'xcodec-wasm/node' instead of 'xcodec-wasm'; elsewhere ` +
+      `read the files yourself and use XcodecModel.fromBuffers (XcodecFeatureExtractor.fromConfig for preprocessor_config.json)`,
+  );
 }

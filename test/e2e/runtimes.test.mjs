@@ -351,7 +351,7 @@ const streamCase = (async () => {
  * rest of the codes is even sent; the whole WAV's samples equal Node's decode of them all.
  */
 async function checkEdgeStream(port, what) {
-  const { nq, T, frames, pcm, lookahead } = await streamCase;
+  const { nq, frames, pcm, lookahead } = await streamCase;
   const first = lookahead + 6; // frames sent before waiting for audio
   let more;
   const body = new ReadableStream({
