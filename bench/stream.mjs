@@ -3,13 +3,16 @@
 //
 //   npm run build && node bench/stream.mjs [--models hubert,higgs] [--seconds 10] [--runs 3] [--threads 2]
 //                                          [--chunks 1,5,25] [--audio music|speech_cn] [--decoder direct|winograd]
-//                                          [--error] [--json]
+//                                          [--error [--lookaheads 0,1,2,4,8,12,16]] [--paced] [--json]
 //
-// For each chunk size: the time to first audio (from the first chunk's arrival, chunks arriving as
-// fast as the decoder takes them), the whole stream's time and its ratio to one decode() of the same
-// codes, and the real-time factor (audio seconds per second). Runs alternate one-shot and stream, and
-// each figure is the median of --runs. --error adds, for lookaheadFrames 0..exact, the error of the
-// approximate stream against one-shot decoding at one-frame chunks (max abs, SNR) on speech and music.
+// For each chunk size: the time to first audio (from the first chunk's arrival), the whole stream's
+// time and its ratio to one decode() of the same codes, and the real-time factor (audio seconds per
+// second). The chunks are all there from the start (a source ahead of the decoder: waiting chunks go
+// through together, up to 25 frames a step) or, with --paced, each comes after a turn of the event
+// loop (each its own step: what one chunk costs). Runs alternate one-shot and stream; each figure is
+// the median of --runs. --error adds, for each lookaheadFrames below the exact one, the error of the
+// approximate stream against one-shot decoding at paced one-frame chunks (max abs, SNR) on speech and
+// music.
 // Checkpoints as in test/parity/fullsize.test.mjs (random weights from the full-size configs, generated
 // once into $XCODEC_FULLSIZE_CACHE, default the temp folder).
 import { readFileSync } from 'node:fs';
@@ -28,6 +31,7 @@ const threads = Number(opt('threads', 2));
 const chunkSizes = opt('chunks', '1,5,25').split(',').map(Number);
 const audioName = opt('audio', 'music');
 const json = argv.includes('--json');
+const lookaheads = opt('lookaheads', '0,1,2,4,8,12,16').split(',').map(Number);
 const decoder = opt('decoder', undefined); // 'direct' or 'winograd' (default: the model's default)
 const { XcodecModelSync } = await import('../dist/node/index.js');
 const { decodeWav, resample } = await import('../dist/audio.js');
@@ -52,12 +56,17 @@ function chunks(codes, size) {
   return out;
 }
 
-/** One stream: its samples, the time from the first chunk's arrival to the first audio, and the whole time. */
-async function stream(model, codes, size, options = {}) {
+/**
+ * One stream: its samples, the time from the first chunk's arrival to the first audio, and the whole
+ * time. Chunks are all there from the start (waiting chunks go through together, up to 25 frames a
+ * step) or, `paced`, each arrives after a turn of the event loop (a step each).
+ */
+async function stream(model, codes, size, options = {}, paced = false) {
   const list = chunks(codes, size);
   let arrived = 0;
   async function* source() {
     for (const c of list) {
+      if (paced) await new Promise((r) => setTimeout(r, 0));
       if (!arrived) arrived = performance.now();
       yield c;
     }
@@ -113,7 +122,7 @@ for (const kind of models) {
   for (let r = 0; r < runs; r++) {
     oneMs.push(oneShot().ms);
     for (const size of chunkSizes) {
-      const s = await stream(model, codes, size);
+      const s = await stream(model, codes, size, {}, argv.includes('--paced'));
       if (s.audio.length !== want.length || !s.audio.every((v, i) => Object.is(v, want[i])))
         throw new Error(`${kind}: the ${size}-frame stream differs from decode()`);
       bySize.get(size).first.push(s.firstMs);
@@ -136,8 +145,8 @@ for (const kind of models) {
     for (const name of ['speech_cn', 'music']) {
       const c = name === audioName ? codes : encode(name);
       const exact = model.decode(c).audioValues.data;
-      for (let n = 0; n <= model.streamLookaheadFrames; n++) {
-        const { audio: got } = await stream(model, c, 1, { lookaheadFrames: n });
+      for (const n of lookaheads.filter((n) => n < model.streamLookaheadFrames)) {
+        const { audio: got } = await stream(model, c, 1, { lookaheadFrames: n }, true);
         let maxAbs = 0;
         let err = 0;
         let power = 0;

@@ -8,7 +8,7 @@ import type { Runtime } from '../backend/runtime.js';
 import type { XcodecNetwork } from '../model/network.js';
 import { DEFAULT_WINDOW_FRAMES } from '../model/windows.js';
 import type { DecoderStream } from '../model/dac_stream.js';
-import { checkCodes, checkOptions } from './checks.js';
+import { type CheckedCodes, checkCodes, checkOptions } from './checks.js';
 import type { CodeSource, CodesArgument, StreamDecodeOptions } from './options.js';
 
 /** The steps of one stream, on a model on this thread or in its worker. */
@@ -33,7 +33,7 @@ export function stepsOf(call: (op: StreamOp, id: number, arg?: unknown) => unkno
 }
 
 /** runs fn on the model's arena, one call at a time (XcodecModelSync.guard) */
-type CodesShape = { hopLength: number; codebookSize: number; numQuantizers: number };
+export type CodesShape = { hopLength: number; codebookSize: number; numQuantizers: number };
 type Guard = (fn: () => void, what: string) => void;
 
 interface OpenStream {
@@ -131,23 +131,8 @@ export class DecodeStreams {
     return s;
   }
 
-  private check(s: OpenStream, index: number, chunk: CodesArgument) {
-    let codes: ReturnType<typeof checkCodes>;
-    try {
-      codes = checkCodes(chunk, this.host.shape);
-    } catch (e) {
-      if (e instanceof XcodecError)
-        throw new (e.constructor as typeof XcodecError)(`code chunk ${index}: ${e.message}`);
-      throw e;
-    }
-    if (codes.B !== 1) {
-      throw new XcodecInputError(`code chunk ${index} has batch ${codes.B}; accepted: [1, quantizers, frames]`);
-    }
-    if (s.nq !== null && codes.nq !== s.nq) {
-      throw new XcodecInputError(
-        `code chunk ${index} has ${codes.nq} quantizers, the stream's first chunk ${s.nq}; accepted: the same number in every chunk`,
-      );
-    }
+  private check(s: OpenStream, index: number, chunk: CodesArgument): CheckedCodes {
+    const codes = checkChunk(chunk, index, s.nq, this.host.shape);
     s.nq = codes.nq;
     return codes;
   }
@@ -208,26 +193,71 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/**
+ * Frames one step takes at most when chunks are already waiting (a source ahead of the decoder, or a
+ * burst): they go through together, which costs less per frame than one chunk at a time (every step
+ * reads the low-rate layers' weights once) and gives their audio sooner. A chunk not yet there is
+ * never waited for: one that arrives alone goes through alone.
+ */
+export const MAX_STEP_FRAMES = 25;
+
+type Read = { value?: CodesArgument; done?: boolean; error?: unknown };
+const LATER = Symbol('later');
+
 /** streamDecode on either model: audio chunks as the code chunks of `source` arrive; the stream's state goes when the loop ends, however it ends. */
 export async function* streamDecode(
   steps: StreamSteps,
   source: CodeSource,
-  options: StreamDecodeOptions = {},
+  options: StreamDecodeOptions,
+  shape: CodesShape,
 ): AsyncGenerator<Float32Array, void, undefined> {
   const iterator = iterate(source);
+  const read = (): Promise<Read> =>
+    Promise.resolve()
+      .then(() => iterator.next())
+      .then(
+        (r) => (r.done ? { done: true } : { value: r.value }),
+        (error) => ({ error }),
+      );
   const id = await steps.open(options);
   let closed = false;
+  let index = 0; // chunks taken
+  let nq: number | null = null;
+  let waiting: Promise<Read> | null = null;
   try {
-    for (let index = 0; ; index++) {
-      let next: IteratorResult<CodesArgument>;
-      try {
-        next = await iterator.next();
-      } catch (e) {
-        throw sourceFailed(index, e);
+    for (let ended = false; !ended; ) {
+      const batch: CheckedCodes[] = [];
+      let failure: unknown = null;
+      // the step's first chunk is waited for; the ones after it only if they are already there
+      for (let frames = 0; frames < MAX_STEP_FRAMES; ) {
+        const pending: Promise<Read> = waiting ?? read();
+        waiting = null;
+        const r: Read | typeof LATER = batch.length === 0 ? await pending : await unlessLater(pending);
+        if (r === LATER) {
+          waiting = pending;
+          break;
+        }
+        if (r.error !== undefined) failure = sourceFailed(index, r.error);
+        else if (r.done) ended = true;
+        else {
+          try {
+            const codes = checkChunk(r.value!, index, nq, shape);
+            nq = codes.nq;
+            batch.push(codes);
+            frames += codes.T;
+            index++;
+            continue;
+          } catch (e) {
+            failure = e;
+          }
+        }
+        break;
       }
-      if (next.done) break;
-      const audio = await steps.push(id, next.value);
-      if (audio.length) yield audio;
+      if (batch.length) {
+        const audio = await steps.push(id, joined(batch));
+        if (audio.length) yield audio;
+      }
+      if (failure !== null) throw failure; // after the audio of the chunks before it
     }
     closed = true;
     const last = await steps.end(id);
@@ -235,6 +265,52 @@ export async function* streamDecode(
   } finally {
     if (!closed) await Promise.resolve(steps.close(id)).catch(() => {}); // the stream's error, not the close's, is what the caller sees
   }
+}
+
+/** `pending`'s result if it is there by the next turn of the event loop (the source had its turn), else LATER. */
+async function unlessLater(pending: Promise<Read>): Promise<Read | typeof LATER> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const later = new Promise<typeof LATER>((resolve) => {
+    timer = setTimeout(() => resolve(LATER), 0);
+  });
+  try {
+    return await Promise.race([pending, later]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A chunk checked as decode checks codes, named by its index, with the stream's first nq. */
+function checkChunk(chunk: CodesArgument, index: number, nq: number | null, shape: CodesShape): CheckedCodes {
+  let codes: CheckedCodes;
+  try {
+    codes = checkCodes(chunk, shape);
+  } catch (e) {
+    if (e instanceof XcodecError) throw new (e.constructor as typeof XcodecError)(`code chunk ${index}: ${e.message}`);
+    throw e;
+  }
+  if (codes.B !== 1)
+    throw new XcodecInputError(`code chunk ${index} has batch ${codes.B}; accepted: [1, quantizers, frames]`);
+  if (nq !== null && codes.nq !== nq) {
+    throw new XcodecInputError(
+      `code chunk ${index} has ${codes.nq} quantizers, the stream's first chunk ${nq}; accepted: the same number in every chunk`,
+    );
+  }
+  return codes;
+}
+
+/** Checked chunks end to end: one [1, nq, T] chunk. */
+function joined(batch: CheckedCodes[]): CodesArgument {
+  if (batch.length === 1) return { data: batch[0].codes, dims: [1, batch[0].nq, batch[0].T] };
+  const nq = batch[0].nq;
+  const T = batch.reduce((n, c) => n + c.T, 0);
+  const data = new Int32Array(nq * T);
+  let t0 = 0;
+  for (const c of batch) {
+    for (let q = 0; q < nq; q++) data.set(c.codes.subarray(q * c.T, (q + 1) * c.T), q * T + t0);
+    t0 += c.T;
+  }
+  return { data, dims: [1, nq, T] };
 }
 
 /** decodeTransform on either model: a TransformStream of code chunks to audio chunks (WHATWG streams). */

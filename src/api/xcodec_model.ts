@@ -340,7 +340,9 @@ export class XcodecModel {
 
   /** Code chunks -> audio chunks as each sample is final, the state kept in the worker; see XcodecModelSync.streamDecode. */
   streamDecode(source: CodeSource, options: StreamDecodeOptions = {}): AsyncGenerator<Float32Array, void, undefined> {
-    return streamDecode(stepsOf(this.streamStep), source, options);
+    const c = this.config;
+    const shape = { hopLength: c.hopLength, codebookSize: c.codebookSize, numQuantizers: c.numQuantizers };
+    return streamDecode(stepsOf(this.streamStep), source, options, shape);
   }
 
   /** streamDecode as a TransformStream of code chunks to audio chunks (for pipeThrough). */

@@ -260,7 +260,7 @@ export class XcodecModelSync {
 
   /** Code chunks [1, nq, t] (any t) -> audio as each sample is final: together decode() of them all, bit for bit. */
   streamDecode(source: CodeSource, options: StreamDecodeOptions = {}): AsyncGenerator<Float32Array, void, undefined> {
-    return streamDecode(stepsOf(this.streamStep.bind(this)), source, options);
+    return streamDecode(stepsOf(this.streamStep.bind(this)), source, options, this.codesShape);
   }
 
   /** streamDecode as a TransformStream of code chunks to audio chunks (for pipeThrough). */

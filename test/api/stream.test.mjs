@@ -72,8 +72,9 @@ function assertBitIdentical(got, want, what) {
   }
 }
 
+/** The chunks one at a time, each after a turn of the event loop: no two wait together. */
 async function* slowly(chunks) {
-  for (const c of chunks) {
+  for await (const c of chunks) {
     await new Promise((r) => setTimeout(r, 0));
     yield c;
   }
@@ -99,8 +100,11 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
             const codes = randomCodes(model, T, seed);
             const want = model.decode(codes).audioValues.data;
             for (const cut of [{ size: 1 }, { seed }, { seed: seed + 100, maxSize: 30 }, { size: T }]) {
-              const { audio } = await collect(model.streamDecode(chunked(codes, cut)));
-              assertBitIdentical(audio, want, `${name} ${decoder} ${numThreads}t T=${T} ${JSON.stringify(cut)}`);
+              // all there at once (waiting chunks go through together), and one by one (each its own step)
+              const what = `${name} ${decoder} ${numThreads}t T=${T} ${JSON.stringify(cut)}`;
+              assertBitIdentical((await collect(model.streamDecode(chunked(codes, cut)))).audio, want, what);
+              const one = await collect(model.streamDecode(slowly(chunked(codes, cut))));
+              assertBitIdentical(one.audio, want, `${what}, paced`);
             }
           }
           // an async source, fewer quantizers, int64 codes; and the TransformStream form
@@ -121,6 +125,29 @@ for (const name of ['tiny-hubert', 'tiny-higgs']) {
     });
   }
 }
+
+test('waiting chunks go through together (at most MAX_STEP_FRAMES a step); a chunk that comes alone goes alone', async () => {
+  const model = await XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'), { numThreads: 1 });
+  try {
+    const codes = randomCodes(model, 100, 71);
+    const want = model.decode(codes).audioValues.data;
+    const steps = [];
+    model.streamStep('open', 0, {}); // creates the model's streams, so their push can be watched
+    const streams = model.streams;
+    const original = streams.push.bind(streams);
+    streams.push = (id, chunk) => {
+      steps.push(chunk.dims[2]);
+      return original(id, chunk);
+    };
+    assertBitIdentical((await collect(model.streamDecode(chunked(codes, { size: 1 })))).audio, want, 'coalesced');
+    assert.equal(steps, [25, 25, 25, 25], 'an array of one-frame chunks: four steps of 25 frames');
+    steps.length = 0;
+    assertBitIdentical((await collect(model.streamDecode(slowly(chunked(codes, { size: 10 }))))).audio, want, 'paced');
+    assert.equal(steps, Array(10).fill(10), 'paced chunks: a step each');
+  } finally {
+    model.dispose();
+  }
+});
 
 test('XcodecModel: the stream runs in the worker, bit-identical, and interleaves with other calls', async () => {
   const model = await XcodecModel.fromPretrained(join(fixtures, 'tiny-higgs'), { numThreads: 2 });
@@ -286,13 +313,13 @@ test('memory stays flat over a long stream of one-frame chunks', async () => {
     }
     let samples = 0;
     const memory = [];
-    for await (const a of model.streamDecode(endless(3000))) {
+    for await (const a of model.streamDecode(slowly(endless(2000)))) {
       samples += a.length;
       memory.push(model.wasmMemoryBytes);
     }
-    assert.is(samples, 3000 * model.config.hopLength);
+    assert.is(samples, 2000 * model.config.hopLength);
     memory.pop(); // the end of the stream flushes the decoder's tail at once
-    assert.ok(memory.length > 400, `${memory.length} audio chunks`);
+    assert.ok(memory.length > 400, `${memory.length} audio chunks: one a step`);
     assert.is(
       memory[memory.length - 1],
       memory[200],
