@@ -40,6 +40,8 @@ export interface SemanticModelConfig {
   numConvPosEmbeddings: number;
   numConvPosEmbeddingGroups: number;
   doStableLayerNorm: boolean;
+  /** with doStableLayerNorm: the last hidden state is the normed one (transformers 4.x) rather than the last layer's output */
+  tieLastHiddenStates: boolean;
   featProjLayerNorm: boolean;
   numBuckets: number;
   maxBucketDistance: number;
@@ -220,6 +222,7 @@ function parseSemantic(r: Reader): SemanticModelConfig {
     numConvPosEmbeddings: r.int('num_conv_pos_embeddings', 128, 1, CONFIG_LIMITS.kernel),
     numConvPosEmbeddingGroups: r.int('num_conv_pos_embedding_groups', 16, 1, CONFIG_LIMITS.count),
     doStableLayerNorm: r.bool('do_stable_layer_norm', false),
+    tieLastHiddenStates: r.bool('tie_last_hidden_states', false),
     // WavLM always normalises before its feature projection; HuBERT has the switch.
     featProjLayerNorm: modelType === 'wavlm' ? true : r.bool('feat_proj_layer_norm', true),
     numBuckets: r.int('num_buckets', 320, 1, 1 << 12),

@@ -24,6 +24,8 @@ export class SemanticModel {
     private encoderNorm: Norm,
     private layers: EncoderLayer[],
     private stable: boolean,
+    /** stable layer norm: the mean takes the last layer's output normed (tie_last_hidden_states) or as it is */
+    private normLastState: boolean,
     private layerBias: (i: number) => AttentionBias | undefined,
   ) {}
 
@@ -58,6 +60,7 @@ export class SemanticModel {
       encoderNorm,
       layers,
       c.doStableLayerNorm,
+      c.doStableLayerNorm && c.tieLastHiddenStates,
       (i) => biases[i],
     );
   }
@@ -101,7 +104,9 @@ export class SemanticModel {
     for (let i = 0; i < this.layers.length; i++) {
       rt.scope(() => {
         let next = this.layers[i].forward(rt, h, this.layerBias(i));
-        if (this.stable && i === this.layers.length - 1) next = this.encoderLayerNorm(rt, next);
+        // transformers 5: with the stable layer norm the last hidden state is the last layer's output
+        // before encoder.layer_norm, unless tie_last_hidden_states (4.x's normed state)
+        if (this.normLastState && i === this.layers.length - 1) next = this.encoderLayerNorm(rt, next);
         add(rt, i === 0 ? h : sum, next, sum); // in layer order, as torch sums the stack
         // The next layer's input overwrites this one's, so memory stays flat across layers.
         copyInto(rt, h, next);
