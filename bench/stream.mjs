@@ -8,7 +8,7 @@
 // For each chunk size: the time to first audio (from the first chunk's arrival), the whole stream's
 // time and its ratio to one decode() of the same codes, and the real-time factor (audio seconds per
 // second). The chunks are all there from the start (a source ahead of the decoder: waiting chunks go
-// through together, up to 25 frames a step) or, with --paced, each comes after a turn of the event
+// through together, 25 frames in the first step and up to 100 after) or, with --paced, each comes after a turn of the event
 // loop (each its own step: what one chunk costs). Runs alternate one-shot and stream; each figure is
 // the median of --runs. --error adds, for each lookaheadFrames below the exact one, the error of the
 // approximate stream against one-shot decoding at paced one-frame chunks (max abs, SNR) on speech and
@@ -58,7 +58,7 @@ function chunks(codes, size) {
 
 /**
  * One stream: its samples, the time from the first chunk's arrival to the first audio, and the whole
- * time. Chunks are all there from the start (waiting chunks go through together, up to 25 frames a
+ * time. Chunks are all there from the start (waiting chunks go through together, up to 100 frames a
  * step) or, `paced`, each arrives after a turn of the event loop (a step each).
  */
 async function stream(model, codes, size, options = {}, paced = false) {

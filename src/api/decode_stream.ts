@@ -196,10 +196,12 @@ function concat(parts: Float32Array[]): Float32Array {
 /**
  * Frames one step takes at most when chunks are already waiting (a source ahead of the decoder, or a
  * burst): they go through together, which costs less per frame than one chunk at a time (every step
- * reads the low-rate layers' weights once) and gives their audio sooner. A chunk not yet there is
- * never waited for: one that arrives alone goes through alone.
+ * reads the low-rate layers' weights once) and gives their audio sooner. The first step takes fewer,
+ * so the first audio comes soon. A chunk not yet there is never waited for: one that arrives alone
+ * goes through alone.
  */
-export const MAX_STEP_FRAMES = 25;
+export const MAX_STEP_FRAMES = 100;
+export const FIRST_STEP_FRAMES = 25;
 
 type Read = { value?: CodesArgument; done?: boolean; error?: unknown };
 const LATER = Symbol('later');
@@ -229,7 +231,8 @@ export async function* streamDecode(
       const batch: CheckedCodes[] = [];
       let failure: unknown = null;
       // the step's first chunk is waited for; the ones after it only if they are already there
-      for (let frames = 0; frames < MAX_STEP_FRAMES; ) {
+      const cap = index === 0 ? FIRST_STEP_FRAMES : MAX_STEP_FRAMES;
+      for (let frames = 0; frames < cap; ) {
         const pending: Promise<Read> = waiting ?? read();
         waiting = null;
         const r: Read | typeof LATER = batch.length === 0 ? await pending : await unlessLater(pending);
