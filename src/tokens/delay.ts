@@ -44,9 +44,13 @@ export async function* revertDelayPatternStream(
   let columns = 0; // delayed columns received
   let emitted = 0; // aligned frames emitted
   let index = 0;
-  const it = (source as AsyncIterable<CodesLike>)[Symbol.asyncIterator]
-    ? (source as AsyncIterable<CodesLike>)[Symbol.asyncIterator]()
-    : (source as Iterable<CodesLike>)[Symbol.iterator]();
+  const s = source as Partial<AsyncIterable<CodesLike> & Iterable<CodesLike>> | null;
+  if (typeof s?.[Symbol.asyncIterator] !== 'function' && typeof s?.[Symbol.iterator] !== 'function') {
+    throw new XcodecInputError(
+      `revertDelayPatternStream: source ${describe(source)} is not accepted; accepted: an Iterable or AsyncIterable of delayed code chunks`,
+    );
+  }
+  const it = s[Symbol.asyncIterator] ? s[Symbol.asyncIterator]!() : s[Symbol.iterator]!();
   for (; ; index++) {
     let next: IteratorResult<CodesLike>;
     try {

@@ -284,6 +284,13 @@ test('bad chunks: typed errors naming the chunk; the audio before them stays val
     // a consumer that stops early releases the stream
     for await (const _ of model.streamDecode(chunked(codes, { size: 1 }))) break;
     assert.is(model.streams.size, 0, 'break released the stream');
+    const reader = ReadableStream.from(chunked(codes, { size: 1 }))
+      .pipeThrough(model.decodeTransform())
+      .getReader();
+    await reader.read();
+    await reader.cancel('enough');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.is(model.streams.size, 0, 'a cancelled decodeTransform released the stream');
     // and the model still decodes the same
     assertBitIdentical((await collect(model.streamDecode(good))).audio, want, 'after the failures');
   } finally {
@@ -413,6 +420,7 @@ test("Higgs' delay pattern: reverted whole as boson-ai's revert_delay_pattern, a
     ]),
     'delayed code chunk 1 has 1 codebooks',
   );
+  await rejectsWith('XcodecInputError', run(7), 'source 7 is not accepted');
 });
 
 test.run();
