@@ -39,6 +39,7 @@ export {
 } from './tokens/yue.js';
 export type { YueOptions } from './tokens/yue.js';
 export { revertDelayPattern, revertDelayPatternStream } from './tokens/delay.js';
+export { toLlasaTokens, fromLlasaTokens, LLASA_CODEBOOK_SIZE } from './tokens/llasa.js';
 export type { DelayedCodes } from './tokens/delay.js';
 export type { FeatureExtractorConfig, FeatureExtractorCall, Padding } from './api/feature_extractor.js';
 export type { Components, ConvAlgorithms } from './model/network.js';
