@@ -36,7 +36,7 @@ export class XcodecFeatureExtractor {
     dir = await files.resolveModelDir(dir, hub);
     return XcodecFeatureExtractor.fromConfig(
       await files.readJson(dir, 'preprocessor_config.json'),
-      `${dir}/preprocessor_config.json`,
+      `${dir.endsWith('/') ? dir : `${dir}/`}preprocessor_config.json`,
     );
   }
 

@@ -216,6 +216,7 @@ async function ranged(r: Remote, name: string): Promise<ByteSource> {
   const blockKey = (i: number) => `${url}?xcodec-block=${i}`;
   let size = -1;
   let all: Uint8Array | null = null; // a server that ignores Range sent everything
+  let fetched = 0;
   const fetchBlock = async (i: number): Promise<Uint8Array> => {
     const hit = await cache?.match(blockKey(i));
     if (hit) {
@@ -235,7 +236,8 @@ async function ranged(r: Remote, name: string): Promise<ByteSource> {
     const bytes = await body(r, url, res, BLOCK_BYTES);
     if (bytes.length !== Math.min(size, (i + 1) * BLOCK_BYTES) - i * BLOCK_BYTES)
       throw failure(url, `block ${i}: ${bytes.length} bytes for the range asked`, 0);
-    r.hub.onProgress?.(name, bytes.length, size);
+    fetched += bytes.length;
+    r.hub.onProgress?.(name, fetched, size); // bytes fetched so far of the file's size (the decoder's share is less)
     const headers = { 'content-length': String(bytes.length), 'x-xcodec-size': String(size) };
     await cache?.put(blockKey(i), new Response(bytes, { headers })).catch(() => {});
     return bytes;

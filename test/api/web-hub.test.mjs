@@ -100,14 +100,23 @@ test("components: 'decoder' reads the checkpoint by Range; a server without Rang
   for (const range of [true, false]) {
     const hub = await hubServer({ repos: { 'org/tiny': tiny }, range });
     try {
+      const progress = [];
       const model = await XcodecModelSync.fromPretrained('org/tiny', {
-        hub: { endpoint: hub.url },
+        hub: { endpoint: hub.url, onProgress: (file, loaded, total) => progress.push([file, loaded, total]) },
         components: 'decoder',
       });
       assert.ok(same(model.decode(codes).audioValues.data, audio), `range ${range}: audio equal`);
       const files = safetensors(hub.log);
-      if (range) assert.ok(files.every((e) => e.range !== null) && files.length >= 1, 'every request a Range');
-      else assert.is(files.filter((e) => e.bytes > 0).length, 1, 'the whole file once');
+      if (range) {
+        assert.ok(files.every((e) => e.range !== null) && files.length >= 1, 'every request a Range');
+        const last = progress.filter(([f]) => f === 'model.safetensors').at(-1);
+        const fetched = files.reduce((n, e) => n + e.bytes, 0);
+        assert.equal(
+          last.slice(1),
+          [fetched, statSync(join(tiny, 'model.safetensors')).size],
+          'progress: bytes fetched of the size',
+        );
+      } else assert.is(files.filter((e) => e.bytes > 0).length, 1, 'the whole file once');
       model.dispose();
     } finally {
       await hub.close();
