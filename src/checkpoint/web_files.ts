@@ -102,13 +102,15 @@ async function optional<T>(p: Promise<T>): Promise<T | null> {
   }
 }
 
-async function cacheStore(): Promise<Cache | null> {
+let cache: Promise<Cache | null> | undefined;
+
+/** The Cache API's cache, opened once (null where there is none). */
+function cacheStore(): Promise<Cache | null> {
   const g = globalThis as { caches?: CacheStorage };
-  try {
-    return g.caches ? await g.caches.open(CACHE_NAME) : null;
-  } catch {
-    return null; // an opaque origin, a private window: no cache, every visit downloads
-  }
+  cache ??= g.caches
+    ? g.caches.open(CACHE_NAME).catch(() => null) // an opaque origin, a private window: no cache, every visit downloads
+    : Promise.resolve(null);
+  return cache;
 }
 
 /** A GET of `url` (with `range`), its headers within timeoutMs, the token to the endpoint only. */

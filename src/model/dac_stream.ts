@@ -148,7 +148,8 @@ export class DecoderStream {
     // keep what the next outputs read (at the end nothing more is read)
     const from = Math.min(g.firstInput(final) - s.start, s.columns + n);
     const kept = s.columns + n - from;
-    const history = new Float32Array(C * kept);
+    // x holds the old history now, so its array takes the new one when the size is the same (the steady state)
+    const history = s.history.length === C * kept ? s.history : new Float32Array(C * kept);
     if (!rt.isMeasuring && kept > 0) {
       const f32 = rt.f32;
       for (let c = 0; c < C; c++) {

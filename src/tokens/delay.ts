@@ -24,8 +24,10 @@ export function revertDelayPattern(codes: CodesLike | { audioCodes: CodesLike })
   const out = c.data instanceof BigInt64Array ? new BigInt64Array(B * nq * T) : new Int32Array(B * nq * T);
   for (let b = 0; b < B; b++) {
     for (let k = 0; k < nq; k++) {
-      const from = (b * nq + k) * S + k;
-      for (let t = 0; t < T; t++) (out as Int32Array)[(b * nq + k) * T + t] = valueAt(c.data, from + t, out) as number;
+      const from = (b * nq + k) * S + k; // row k's columns k .. k + T
+      const to = (b * nq + k) * T;
+      if (out instanceof BigInt64Array) out.set((c.data as BigInt64Array).subarray(from, from + T), to);
+      else for (let t = 0; t < T; t++) out[to + t] = Number(c.data[from + t]);
     }
   }
   return { data: out, dims: [B, nq, T] };
@@ -120,11 +122,6 @@ function codesOf(codes: unknown, what: string): CodesLike {
     }
   }
   return c;
-}
-
-function valueAt(data: ArrayLike<number | bigint>, i: number, out: Int32Array | BigInt64Array): number | bigint {
-  const v = data[i];
-  return out instanceof BigInt64Array ? BigInt(v) : Number(v);
 }
 
 function dimsError(what: string, dims: unknown): XcodecInputError {
