@@ -39,10 +39,14 @@ import { sin2v, geluv, eluv, sigmoidv } from './simd';
 const GELU: i32 = 0;
 const ELU: i32 = 1;
 const SIGMOID: i32 = 2;
+const SILU: i32 = 3;
+const RELU: i32 = 4;
 
 @inline function apply(v: v128, kind: i32): v128 {
   if (kind == GELU) return geluv(v);
   if (kind == ELU) return eluv(v);
+  if (kind == SILU) return f32x4.mul(v, sigmoidv(v));
+  if (kind == RELU) return f32x4.pmax(v, f32x4.splat(0));
   return sigmoidv(v);
 }
 
@@ -59,6 +63,35 @@ export function elu(out: usize, x: usize, begin: i32, end: i32): void {
 // out[i] = 1 / (1 + e^-x[i]), i in [begin, end).
 export function sigmoid(out: usize, x: usize, begin: i32, end: i32): void {
   mapVec(out, x, end, begin, SIGMOID);
+}
+
+// out[i] = x[i] / (1 + e^-x[i]) (SiLU, swish), i in [begin, end). out may equal x.
+export function silu(out: usize, x: usize, begin: i32, end: i32): void {
+  mapVec(out, x, end, begin, SILU);
+}
+
+// out[i] = max(x[i], 0), i in [begin, end). out may equal x.
+export function relu(out: usize, x: usize, begin: i32, end: i32): void {
+  mapVec(out, x, end, begin, RELU);
+}
+
+// GLU over rows: out[c, t] = a[c, t] * sigmoid(a[C + c, t]) for a [2C, T] (torch's glu(dim=1) on one
+// item), rows c in [rowBegin, rowEnd). out [C, T] may be the first half of a itself.
+export function glu_rows(out: usize, a: usize, C: i32, T: i32, rowBegin: i32, rowEnd: i32): void {
+  const half = (<usize>C * T) << 2;
+  for (let c = rowBegin; c < rowEnd; c++) {
+    const o = (<usize>c * T) << 2;
+    let t = 0;
+    for (; t + 4 <= T; t += 4) {
+      const p = (<usize>t) << 2;
+      v128.store(out + o + p, f32x4.mul(v128.load(a + o + p), sigmoidv(v128.load(a + half + o + p))));
+    }
+    for (; t < T; t++) {
+      const p = (<usize>t) << 2;
+      const g = sigmoidv(f32x4.splat(load<f32>(a + half + o + p)));
+      store<f32>(out + o + p, load<f32>(a + o + p) * f32x4.extract_lane(g, 0));
+    }
+  }
 }
 
 // out[i] = a[i] + b[i], i in [begin, end).

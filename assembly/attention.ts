@@ -70,6 +70,51 @@ export function self_attention(
   colBegin: i32,
   colEnd: i32,
 ): void {
+  attention(ctx, q, kT, v, rows, gates, embed, buckets, 0, 0, 0, T, H, heads, T, colBegin, colEnd);
+}
+
+// Wav2Vec2-BERT's attention: Shaw's relative keys and a key mask. rel: [heads, left + right + 1, T], the
+// scaled query's product with each clamped distance's embedding (rel[h, r, i] = q[h, :, i] . E[r]),
+// added as s[j, i] += rel[h, clamp(j - i, -left, right) + left, i]; only the first `keys` keys are
+// attended (masked keys get an additive finfo.min upstream, whose exp is exactly 0).
+export function self_attention_rel(
+  ctx: usize,
+  q: usize,
+  kT: usize,
+  v: usize,
+  rows: usize,
+  rel: usize,
+  left: i32,
+  right: i32,
+  keys: i32,
+  H: i32,
+  heads: i32,
+  T: i32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
+  attention(ctx, q, kT, v, rows, 0, 0, 0, rel, left, right, keys, H, heads, T, colBegin, colEnd);
+}
+
+@inline function attention(
+  ctx: usize,
+  q: usize,
+  kT: usize,
+  v: usize,
+  rows: usize,
+  gates: usize,
+  embed: usize,
+  buckets: usize,
+  rel: usize,
+  left: i32,
+  right: i32,
+  keys: i32,
+  H: i32,
+  heads: i32,
+  T: i32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
   const d = H / heads;
   const rowsP = block + ((<usize>(BK * BQ)) << 2);
   const states = rowsP + ((<usize>BK) << 2);
@@ -84,8 +129,8 @@ export function self_attention(
     for (let g0 = colBegin; g0 < colEnd; g0 += BQ * QG) {
       const g1 = min(colEnd, g0 + BQ * QG);
       if (packed) gemm_pack_b(qPanels, q + head, rows, d, g0, g1, 0, (g1 - g0 + 7) >> 3);
-      for (let k0 = 0; k0 < T; k0 += BK) {
-        const kn = min(BK, T - k0);
+      for (let k0 = 0; k0 < keys; k0 += BK) {
+        const kn = min(BK, keys - k0);
         for (let q0 = g0; q0 < g1; q0 += BQ) {
           const q1 = min(g1, q0 + BQ);
           // Addressed by absolute query column, as the GEMM's n: column i of the block at (i - q0).
@@ -99,6 +144,8 @@ export function self_attention(
             gemm(s, BQ, keys, H, q + head, rows, 0, 0, kn, T, d, 0, kn, q0, q1);
           }
           if (gates != 0) gatedRelBias(s, gates + ((<usize>h * T) << 2), embed, buckets, heads, h, T, k0, kn, q0, q1);
+          if (rel != 0)
+            relativeKeys(s, rel + ((<usize>(h * (left + right + 1)) * T) << 2), left, right, T, k0, kn, q0, q1);
           if (packed) softmaxOnlineToPanels(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1, pPanels);
           else softmax_online_cols(s, kn, BQ, st, k0 == 0 ? 1 : 0, q0, q1);
           if (k0 != 0) scale_cols(out, T, d, st + ((<usize>(2 * BQ)) << 2), q0, q1);
@@ -162,6 +209,29 @@ export function scale_cols(x: usize, ld: i32, R: i32, f: usize, colBegin: i32, c
       const bias = load<f32>(embed + ((<usize>b * heads + head) << 2));
       const p = row + ((<usize>i) << 2);
       store<f32>(p, load<f32>(p) + load<f32>(gate + ((<usize>i) << 2)) * bias);
+    }
+  }
+}
+
+// s[j - k0, i] += rel[clamp(j - i, -left, right) + left, i] for keys j in [k0, k0 + kn), queries i in
+// [colBegin, colEnd); rel: one head's [left + right + 1, T].
+@inline function relativeKeys(
+  s: usize,
+  rel: usize,
+  left: i32,
+  right: i32,
+  T: i32,
+  k0: i32,
+  kn: i32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
+  for (let j = k0; j < k0 + kn; j++) {
+    const row = s + ((<usize>(j - k0) * BQ) << 2);
+    for (let i = colBegin; i < colEnd; i++) {
+      const r = min(max(j - i, -left), right) + left;
+      const p = row + ((<usize>i) << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(rel + ((<usize>(r * T + i)) << 2)));
     }
   }
 }

@@ -1,6 +1,8 @@
-// Normalisations: GroupNorm with one channel per group (rows of [C, T]) and LayerNorm over channels
-// (columns of [C, T]). Kernels that take [rowBegin, rowEnd) or [colBegin, colEnd) are split across
-// threads by that range.
+// Normalisations: GroupNorm with one channel per group (rows of [C, T]) or several (blocks of rows),
+// LayerNorm and RMSNorm over channels (columns of [C, T]). Kernels that take a [begin, end) range of
+// rows, groups or columns are split across threads by that range.
+
+import { sigmoidv } from './simd';
 
 // Per-row normalisation over T (GroupNorm with one channel per group): x, out: [C, T].
 // Two passes (mean, then centred variance) in f32 like PyTorch's CPU group norm.
@@ -218,5 +220,104 @@ function layerNorm1(out: usize, x: usize, gamma: usize, beta: usize, C: i32, T: 
     );
     p += stride;
     q += stride;
+  }
+}
+
+// GroupNorm(groups, C) of x [C, T]: group g is rows [g C/G, (g + 1) C/G), one contiguous block of
+// (C/G) T floats whose mean and centred variance are taken in two passes; then each row's affine,
+// and SiLU after it when silu != 0 (the Vocos ResNet block's norm-then-activation), for groups
+// [groupBegin, groupEnd).
+export function group_norm_groups(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  C: i32,
+  T: i32,
+  groups: i32,
+  eps: f32,
+  silu: i32,
+  groupBegin: i32,
+  groupEnd: i32,
+): void {
+  const rows = C / groups;
+  const n = rows * T;
+  for (let g = groupBegin; g < groupEnd; g++) {
+    const xg = x + ((<usize>g * n) << 2);
+    const mean = rowMean(xg, n);
+    const rstd = rowRstd(xg, n, mean, eps);
+    for (let r = 0; r < rows; r++) {
+      const c = g * rows + r;
+      const o = (<usize>c * T) << 2;
+      normRowWith(out + o, x + o, T, gamma, beta, c, mean, rstd);
+      if (silu != 0) siluRow(out + o, T);
+    }
+  }
+}
+
+@inline function siluRow(p: usize, T: i32): void {
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const v = v128.load(p + ((<usize>t) << 2));
+    v128.store(p + ((<usize>t) << 2), f32x4.mul(v, sigmoidv(v)));
+  }
+  for (; t < T; t++) {
+    const v = f32x4.splat(load<f32>(p + ((<usize>t) << 2)));
+    store<f32>(p + ((<usize>t) << 2), f32x4.extract_lane(f32x4.mul(v, sigmoidv(v)), 0));
+  }
+}
+
+// RMSNorm over the channel axis of x [C, T] (Llama's: x / sqrt(mean(x^2) + eps), then times gamma),
+// columns [colBegin, colEnd): four columns per vector with the channel loop inside, the tail one lane
+// at a time in the same operation order.
+export function rms_norm_cols(
+  out: usize,
+  x: usize,
+  gamma: usize,
+  C: i32,
+  T: i32,
+  eps: f32,
+  colBegin: i32,
+  colEnd: i32,
+): void {
+  const stride = (<usize>T) << 2;
+  const invC = f32x4.splat(<f32>1.0 / <f32>C);
+  const epsv = f32x4.splat(eps);
+  let t = colBegin;
+  for (; t + 4 <= colEnd; t += 4) {
+    const x0 = x + ((<usize>t) << 2);
+    let s = f32x4.splat(0);
+    let p = x0;
+    for (let c = 0; c < C; c++) {
+      const v = v128.load(p);
+      s = f32x4.add(s, f32x4.mul(v, v));
+      p += stride;
+    }
+    const r = f32x4.div(f32x4.splat(1.0), f32x4.sqrt(f32x4.add(f32x4.mul(s, invC), epsv)));
+    p = x0;
+    let q = out + ((<usize>t) << 2);
+    for (let c = 0; c < C; c++) {
+      v128.store(q, f32x4.mul(v128.load32_splat(gamma + ((<usize>c) << 2)), f32x4.mul(v128.load(p), r)));
+      p += stride;
+      q += stride;
+    }
+  }
+  for (; t < colEnd; t++) {
+    const x0 = x + ((<usize>t) << 2);
+    let s: f32 = 0;
+    let p = x0;
+    for (let c = 0; c < C; c++) {
+      const v = load<f32>(p);
+      s += v * v;
+      p += stride;
+    }
+    const r = <f32>1.0 / Mathf.sqrt(s * (<f32>1.0 / <f32>C) + eps);
+    p = x0;
+    let q = out + ((<usize>t) << 2);
+    for (let c = 0; c < C; c++) {
+      store<f32>(q, load<f32>(gamma + ((<usize>c) << 2)) * (load<f32>(p) * r));
+      p += stride;
+      q += stride;
+    }
   }
 }

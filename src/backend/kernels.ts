@@ -113,6 +113,14 @@ export const KERNELS = {
   gelu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 7.5 }),
   elu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 4.5 }),
   sigmoid: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 4.5 }),
+  silu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 4.8 }),
+  relu: kernel(['out', 'x', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.4 }),
+  /** out [C, T] = a[:C] * sigmoid(a[C:]) for a [2C, T] (torch.nn.functional.glu over channels) */
+  glu_rows: kernel(['out', 'a', 'C', 'T', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 5 * a.T,
+  }),
   add: kernel(['out', 'a', 'b', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.7 }),
   scale: kernel(['out', 'x', 's', 'begin', 'end'], { range: 'begin', align: 16, cost: () => 0.3 }),
   /** Snake of x [C, T] into out [C, padLeft + T + padRight] with zero margins */
@@ -137,6 +145,17 @@ export const KERNELS = {
     range: 'rowBegin',
     align: 1,
     cost: (a) => 0.3 * a.T,
+  }),
+  /** GroupNorm(groups, C) of x [C, T], SiLU after it when silu != 0 */
+  group_norm_groups: kernel(
+    ['out', 'x', 'gamma', 'beta', 'C', 'T', 'groups', 'eps', 'silu', 'groupBegin', 'groupEnd'],
+    { range: 'groupBegin', align: 1, cost: (a) => ((a.silu ? 5.5 : 1.4) * a.C * a.T) / a.groups },
+  ),
+  /** RMSNorm over the C channels of every column of x [C, T] (times gamma) */
+  rms_norm_cols: kernel(['out', 'x', 'gamma', 'C', 'T', 'eps', 'colBegin', 'colEnd'], {
+    range: 'colBegin',
+    align: 16,
+    cost: (a) => 0.6 * a.C,
   }),
   layer_norm_cols: kernel(['out', 'x', 'gamma', 'beta', 'C', 'T', 'eps', 'colBegin', 'colEnd'], {
     range: 'colBegin',
@@ -195,6 +214,18 @@ export const KERNELS = {
     ['ctx', 'q', 'kT', 'v', 'rows', 'gates', 'embed', 'buckets', 'H', 'heads', 'T', 'colBegin', 'colEnd'],
     { range: 'colBegin', align: 16, cost: (a) => 4 * a.T * a.H * GEMM_NS_PER_FLOP + 1.5 * a.heads * a.T },
   ),
+  /**
+   * self_attention with Wav2Vec2-BERT's relative keys (rel [heads, left + right + 1, T], the scaled
+   * queries' products with each distance's embedding) and only the first `keys` keys attended.
+   */
+  self_attention_rel: kernel(
+    ['ctx', 'q', 'kT', 'v', 'rows', 'rel', 'left', 'right', 'keys', 'H', 'heads', 'T', 'colBegin', 'colEnd'],
+    {
+      range: 'colBegin',
+      align: 16,
+      cost: (a) => 4 * a.keys * a.H * GEMM_NS_PER_FLOP + 2.5 * a.heads * a.keys,
+    },
+  ),
   /** one key block of the online softmax over columns of s [R, ld]; state: 4 rows of ld floats (max, sum, rescale, block sum) */
   softmax_online_cols: kernel(['s', 'R', 'ld', 'state', 'first', 'colBegin', 'colEnd']),
   /** x[r, t] *= f[t] for r < R, t in [colBegin, colEnd) */
@@ -238,6 +269,43 @@ export const KERNELS = {
   winograd_weights: kernel(['u', 'w', 'g', 'alpha', 'r', 'cout', 'cin']),
   /** tile columns per chunk of conv_winograd for these channels (a multiple of 8), 0 where it cannot run */
   winograd_chunk_tiles: query(['alpha', 'cin', 'cout']),
+
+  /**
+   * frames [T, n] = window * irfft(mag e^(i phase)) of spec [n + 2, T] (log-magnitudes, phases), per
+   * frame (assembly/fft.ts). Needs the calling thread's scratch.
+   */
+  istft_frames: kernel(['frames', 'spec', 'window', 'twiddles', 'n', 'T', 'frameBegin', 'frameEnd'], {
+    range: 'frameBegin',
+    align: 1,
+    cost: (a) => 60 * a.n,
+  }),
+  /** the overlap-add of frames [T, n] at hop, divided by the squared-window envelope, samples [sBegin, sEnd) past pad */
+  overlap_add: kernel(['out', 'frames', 'window', 'n', 'hop', 'T', 'pad', 'sBegin', 'sEnd'], {
+    range: 'sBegin',
+    align: 16,
+    cost: (a) => (2 * a.n) / a.hop,
+  }),
+  /** depthwise conv: out [C, T] = each row of x (padded rows of ldx) convolved with its K taps of w [C, K] */
+  depthwise_conv_rows: kernel(['out', 'x', 'w', 'ldx', 'K', 'T', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.5 * a.K * a.T,
+  }),
+  /** anti-aliased SnakeBeta of x [C, L] (2x up, SnakeBeta, 2x down; assembly/snake_beta.ts). Needs the thread's scratch. */
+  snake_beta_aa: kernel(['out', 'x', 'a', 'inv', 'filter', 'L', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 40 * a.L,
+  }),
+  /** 1 where istft_frames takes n points */
+  fft_supports: query(['n']),
+  fft_max_points: query([]),
+  /** Llama's rotary embedding over rows of x [heads * d, T] with a cos and sin per row */
+  rotate_half_rows: kernel(['out', 'x', 'cos', 'sin', 'd', 'T', 'rowBegin', 'rowEnd'], {
+    range: 'rowBegin',
+    align: 1,
+    cost: (a) => 0.8 * a.T,
+  }),
 
   /** the SIMD peak probe (assembly/peak.ts): `iterations` of independent multiply-adds */
   peak_madd: query(['iterations', 'seed']),

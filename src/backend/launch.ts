@@ -52,7 +52,13 @@ export function rowTable(rt: Runtime, count: number, ldb: number): number {
 
 // ---- elementwise, over n floats ----
 
-export function unary(rt: Runtime, op: 'gelu' | 'elu' | 'sigmoid', out: number, x: number, n: number): void {
+export function unary(
+  rt: Runtime,
+  op: 'gelu' | 'elu' | 'sigmoid' | 'silu' | 'relu',
+  out: number,
+  x: number,
+  n: number,
+): void {
   rt.k[op](out, x, 0, n);
 }
 
@@ -100,6 +106,85 @@ export function groupNormApply(
   n: { out: number; x: number; gamma: number; beta: number; stats: number; C: number; T: number },
 ): void {
   rt.k.group_norm_apply(n.out, n.x, n.gamma, n.beta, n.stats, n.T, 0, n.C);
+}
+
+/** GroupNorm(groups, C) of x [C, T], SiLU after it when `silu`. */
+export function groupNormGroups(
+  rt: Runtime,
+  n: {
+    out: number;
+    x: number;
+    gamma: number;
+    beta: number;
+    C: number;
+    T: number;
+    groups: number;
+    eps: number;
+    silu: boolean;
+  },
+): void {
+  rt.k.group_norm_groups(n.out, n.x, n.gamma, n.beta, n.C, n.T, n.groups, n.eps, n.silu ? 1 : 0, 0, n.groups);
+}
+
+/** RMSNorm over the C channels of every column of x [C, T], times gamma. */
+export function rmsNormColumns(
+  rt: Runtime,
+  n: { out: number; x: number; gamma: number; C: number; T: number; eps: number },
+): void {
+  rt.k.rms_norm_cols(n.out, n.x, n.gamma, n.C, n.T, n.eps, 0, n.T);
+}
+
+/** out [C, T] = a[:C] * sigmoid(a[C:]) of a [2C, T]. */
+export function gluRows(rt: Runtime, g: { out: number; a: number; C: number; T: number }): void {
+  rt.k.glu_rows(g.out, g.a, g.C, g.T, 0, g.C);
+}
+
+/** Depthwise conv of x (rows of ldx floats, padded) with w [C, K] into out [C, T]. */
+export function depthwiseConv(
+  rt: Runtime,
+  d: { out: number; x: number; w: number; ldx: number; K: number; C: number; T: number },
+): void {
+  rt.k.depthwise_conv_rows(d.out, d.x, d.w, d.ldx, d.K, d.T, 0, d.C);
+}
+
+/** Anti-aliased SnakeBeta of x [C, L] into out [C, L]; a = e^alpha, inv = 1 / (e^beta + 1e-9) per channel. */
+export function snakeBetaAntiAliased(
+  rt: Runtime,
+  s: { out: number; x: number; a: number; inv: number; filter: number; C: number; L: number },
+): void {
+  rt.k.snake_beta_aa(s.out, s.x, s.a, s.inv, s.filter, s.L, 0, s.C);
+}
+
+// ---- inverse STFT, rotary ----
+
+/** frames [T, n] = window * irfft(e^mag e^(i phase)) of spec [n + 2, T]; twiddles: n f64 pairs e^(2 pi i k / n). */
+export function istftFrames(
+  rt: Runtime,
+  f: { frames: number; spec: number; window: number; twiddles: number; n: number; T: number },
+): void {
+  rt.k.istft_frames(f.frames, f.spec, f.window, f.twiddles, f.n, f.T, 0, f.T);
+}
+
+/** out [samples] = the overlap-add of frames [T, n] at hop past pad, over the squared-window envelope. */
+export function overlapAdd(
+  rt: Runtime,
+  o: { out: number; frames: number; window: number; n: number; hop: number; T: number; pad: number; samples: number },
+): void {
+  rt.k.overlap_add(o.out, o.frames, o.window, o.n, o.hop, o.T, o.pad, 0, o.samples);
+}
+
+/** Whether istftFrames takes n points (factors 2, 3, 5 and at most fft_max_points). */
+export function fftSupports(rt: Runtime, n: number): boolean {
+  return rt.k.fft_supports(n) === 1;
+}
+
+/** Llama's rotate_half rotary embedding of x [heads * d, T] into out, with cos, sin [heads * d]. */
+export function rotateHalfRows(
+  rt: Runtime,
+  r: { out: number; x: number; cos: number; sin: number; d: number; T: number },
+  rows: number,
+): void {
+  rt.k.rotate_half_rows(r.out, r.x, r.cos, r.sin, r.d, r.T, 0, rows);
 }
 
 // ---- layout ----
@@ -169,6 +254,27 @@ export function selfAttention(
   },
 ): void {
   rt.k.self_attention(a.ctx, a.q, a.kT, a.v, a.rows, a.gates, a.embed, a.buckets, a.H, a.heads, a.T, 0, a.T);
+}
+
+/** self-attention with relative keys rel [heads, left + right + 1, T] over the first `keys` keys. */
+export function selfAttentionRelative(
+  rt: Runtime,
+  a: {
+    ctx: number;
+    q: number;
+    kT: number;
+    v: number;
+    rows: number;
+    rel: number;
+    left: number;
+    right: number;
+    keys: number;
+    H: number;
+    heads: number;
+    T: number;
+  },
+): void {
+  rt.k.self_attention_rel(a.ctx, a.q, a.kT, a.v, a.rows, a.rel, a.left, a.right, a.keys, a.H, a.heads, a.T, 0, a.T);
 }
 
 /** WavLM's gate [T] of one head from its 8 gru_rel_pos outputs g [8, T] and its constant c. */

@@ -1,4 +1,4 @@
-// Elementwise ops: the activations (Snake, GELU, ELU), addition and scaling.
+// Elementwise ops: the activations (Snake, GELU, ELU, SiLU, GLU), addition and scaling.
 
 import * as launch from '../backend/launch.js';
 import { type Runtime, type Tensor, numel } from '../backend/runtime.js';
@@ -13,6 +13,41 @@ export function snake(rt: Runtime, x: Tensor, alpha: number, inPlace = false): T
 export function gelu(rt: Runtime, x: Tensor, inPlace = false): Tensor {
   const out = inPlace ? x : rt.tensor(x.dims);
   launch.unary(rt, 'gelu', out.ptr, x.ptr, numel(x.dims));
+  return out;
+}
+
+export function silu(rt: Runtime, x: Tensor, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  launch.unary(rt, 'silu', out.ptr, x.ptr, numel(x.dims));
+  return out;
+}
+
+export function relu(rt: Runtime, x: Tensor, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  launch.unary(rt, 'relu', out.ptr, x.ptr, numel(x.dims));
+  return out;
+}
+
+/** Anti-aliased SnakeBeta's per-channel constants and filter (byte offsets): a = e^alpha, inv = 1 / (e^beta + 1e-9). */
+export interface SnakeBetaParams {
+  a: number;
+  inv: number;
+  filter: number;
+}
+
+/** 2x up, SnakeBeta, 2x down of x [C, L] (BigVGAN's anti-aliased activation): [C, L]. */
+export function snakeBetaAntiAliased(rt: Runtime, x: Tensor, p: SnakeBetaParams): Tensor {
+  const [C, L] = x.dims;
+  const out = rt.tensor([C, L]);
+  launch.snakeBetaAntiAliased(rt, { out: out.ptr, x: x.ptr, a: p.a, inv: p.inv, filter: p.filter, C, L });
+  return out;
+}
+
+/** GLU over channels: a [2C, T] -> a[:C] * sigmoid(a[C:]) [C, T] (torch's glu(dim=1)). */
+export function glu(rt: Runtime, a: Tensor): Tensor {
+  const C = a.dims[0] / 2;
+  const out = rt.tensor([C, a.dims[1]]);
+  launch.gluRows(rt, { out: out.ptr, a: a.ptr, C, T: a.dims[1] });
   return out;
 }
 

@@ -11,6 +11,7 @@
 import {
   convRowTable,
   deinterleave,
+  depthwiseConv,
   gemm,
   interleave,
   packConvStrided,
@@ -19,7 +20,7 @@ import {
 } from '../backend/launch.js';
 import { type Runtime, type Tensor, overlaps } from '../backend/runtime.js';
 import { XcodecCheckpointError } from '../errors.js';
-import { paddedInput } from './layout.js';
+import { padTime, paddedInput } from './layout.js';
 import { type WinogradConv, type WinogradTarget, convWinograd } from './winograd.js';
 
 /** A convolution as conv1d runs it (the fields the Winograd path reads are WinogradTarget's). */
@@ -241,6 +242,25 @@ export function convTranspose1d(rt: Runtime, x: Tensor, c: ConvTranspose1d, snak
     const y = rt.tensor([c.cout * s, Tn]);
     gemm(rt, { out: y.ptr, ldo: Tn, a: c.w, lda: K, b: xp.ptr, rows, bias: c.bias, M: c.cout * s, N: Tn, K });
     interleave(rt, { out: out.ptr, y: y.ptr, C: c.cout, stride: s, Tn, shift: c.padding, Tout });
+  });
+  return out;
+}
+
+/** Depthwise conv (groups = channels, no bias) of x [C, T] padded by padLeft / padRight zeros, w [C, K]: [C, T + pads - K + 1]. */
+export function depthwiseConv1d(
+  rt: Runtime,
+  x: Tensor,
+  w: number,
+  K: number,
+  padLeft: number,
+  padRight: number,
+): Tensor {
+  const [C, T] = x.dims;
+  const Tout = T + padLeft + padRight - K + 1;
+  const out = rt.tensor([C, Tout]);
+  rt.scope(() => {
+    const xp = padTime(rt, x, padLeft, padRight);
+    depthwiseConv(rt, { out: out.ptr, x: xp.ptr, w, ldx: xp.dims[1], K, C, T: Tout });
   });
   return out;
 }

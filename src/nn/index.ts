@@ -3,6 +3,7 @@
 export * from './activation.js';
 export * from './attention.js';
 export * from './conv.js';
+export * from './istft.js';
 export * from './layout.js';
 export * from './linear.js';
 export * from './norm.js';

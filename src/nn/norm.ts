@@ -57,3 +57,19 @@ export function groupNormApply(
   launch.groupNormApply(rt, { out: out.ptr, x: x.ptr, gamma, beta, stats, C: x.dims[0], T: x.dims[1] });
   return out;
 }
+
+/** GroupNorm(groups, C) of x [C, T] (each group's rows together), then SiLU when `silu`. */
+export function groupNorm(rt: Runtime, x: Tensor, n: Norm, groups: number, silu = false, inPlace = false): Tensor {
+  const [C, T] = x.dims;
+  if (C % groups !== 0) throw new Error(`groupNorm: ${C} channels do not split into ${groups} groups`);
+  const out = inPlace ? x : rt.tensor(x.dims);
+  launch.groupNormGroups(rt, { out: out.ptr, x: x.ptr, gamma: n.gamma, beta: n.beta, C, T, groups, eps: n.eps, silu });
+  return out;
+}
+
+/** RMSNorm (Llama's) over the channels of every column of x [C, T], times gamma [C]. */
+export function rmsNormChannels(rt: Runtime, x: Tensor, gamma: number, eps: number, inPlace = false): Tensor {
+  const out = inPlace ? x : rt.tensor(x.dims);
+  launch.rmsNormColumns(rt, { out: out.ptr, x: x.ptr, gamma, C: x.dims[0], T: x.dims[1], eps });
+  return out;
+}
