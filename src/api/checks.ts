@@ -232,3 +232,58 @@ export function checkUnexpected(names: string[], strict: boolean | undefined): v
   if (strict === false) console.warn(`xcodec-wasm: ${message}; loaded anyway (strict: false)`);
   else throw new XcodecCheckpointError(`${message}; load with { strict: false } to use the model anyway`);
 }
+
+/**
+ * encode's paddingMask for input of B items of N samples, as each item's count of real samples (a
+ * 0/1 mask whose ones come first), or null when none was given. X-Codec 2 only.
+ */
+export function checkPaddingMask(mask: unknown, B: number, N: number, modelType: string): number[] | null {
+  if (mask === undefined) return null;
+  if (modelType !== 'xcodec2') {
+    throw new XcodecInputError(
+      `paddingMask is not accepted by model_type "${modelType}" (X-Codec encodes each item as given); accepted: no paddingMask`,
+    );
+  }
+  const m = mask as { data?: ArrayLike<number | bigint>; dims?: unknown };
+  const ok =
+    typeof m === 'object' &&
+    m !== null &&
+    Array.isArray(m.dims) &&
+    m.dims.length === 2 &&
+    m.dims[0] === B &&
+    m.dims[1] === N &&
+    m.data !== undefined &&
+    typeof m.data.length === 'number' &&
+    m.data.length === B * N;
+  if (!ok) {
+    throw new XcodecInputError(
+      `paddingMask must be { data, dims: [${B}, ${N}] } (batch, samples of input_values) with ${B * N} values of 0 or 1, as Xcodec2FeatureExtractor returns it`,
+    );
+  }
+  const counts: number[] = [];
+  for (let b = 0; b < B; b++) {
+    let n = 0;
+    for (let i = 0; i < N; i++) {
+      const v = Number(m.data![b * N + i]);
+      if (v !== 0 && v !== 1) throw new XcodecInputError(`paddingMask[${b}, ${i}] is ${describe(v)}; accepted: 0 or 1`);
+      if (v === 1 && n !== i)
+        throw new XcodecInputError(
+          `paddingMask[${b}] has a 1 at ${i} after a 0: accepted: each item's ones first, then zeros (right padding)`,
+        );
+      n += v;
+    }
+    if (n === 0) throw new XcodecInputError(`paddingMask[${b}] has no real sample; accepted: at least one 1 per item`);
+    counts.push(n);
+  }
+  return counts;
+}
+
+/** A batch item index for the trace calls: an integer in [0, B). */
+export function checkItem(what: string, item: unknown, B: number): number {
+  if (!Number.isInteger(item) || (item as number) < 0 || (item as number) >= B) {
+    throw new XcodecInputError(
+      `${what} item ${describe(item)} is not accepted; accepted: an integer from 0 to ${B - 1} (the batch item)`,
+    );
+  }
+  return item as number;
+}

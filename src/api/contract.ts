@@ -21,6 +21,7 @@ export const METHODS = {
   forward: 1,
   dequantize: null,
   encodeTrace: 2,
+  decodeTrace: null,
   encodeMemoryBytes: 1,
   streamStep: null,
 } as const;

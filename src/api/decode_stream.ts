@@ -5,7 +5,7 @@
 
 import { XcodecError, XcodecInputError, XcodecRuntimeError, describe, describeError } from '../errors.js';
 import type { Runtime } from '../backend/runtime.js';
-import type { XcodecNetwork } from '../model/network.js';
+import type { CodecNetwork } from '../model/codec.js';
 import { DEFAULT_WINDOW_FRAMES } from '../model/windows.js';
 import type { DecoderStream } from '../model/dac_stream.js';
 import { type CheckedCodes, checkCodes, checkOptions } from './checks.js';
@@ -51,9 +51,9 @@ export class DecodeStreams {
   private open = new Map<number, OpenStream>();
   private nextId = 1;
 
-  private host: { rt: Runtime; net: XcodecNetwork; shape: CodesShape; guard: Guard };
+  private host: { rt: Runtime; net: CodecNetwork; shape: CodesShape; guard: Guard };
 
-  constructor(rt: Runtime, net: XcodecNetwork, shape: CodesShape, guard: Guard) {
+  constructor(rt: Runtime, net: CodecNetwork, shape: CodesShape, guard: Guard) {
     this.host = { rt, net, shape, guard };
   }
 

@@ -78,6 +78,12 @@ export interface EncodeOptions {
    */
   windowFrames?: number;
   /**
+   * X-Codec 2 only: padding_mask [B, N] as Xcodec2FeatureExtractor returns it (1 for each item's
+   * samples, 0 for padding). Each item's semantic features are then those of its own length, and
+   * encode also returns audioCodesMask [B, T]. Without it every item is taken as unpadded.
+   */
+  paddingMask?: { data: BigInt64Array | Int32Array | Uint8Array | number[]; dims: number[] };
+  /**
    * called after each step, over all batch items: each window of the feature encoder, each
    * transformer layer, each window of the acoustic encoder, the quantizer (steps, not time)
    */

@@ -13,19 +13,11 @@ import { type XcodecConfig, numQuantizersForBandwidth } from '../checkpoint/conf
 import { XcodecError, XcodecInputError, XcodecRuntimeError, describe, describeError } from '../errors.js';
 import { fileAccess, nodeFileAccess } from '../checkpoint/file_access.js';
 import { buffersOf } from './transferables.js';
-import { type WorkerHandle, spawnWorker, workerEnv } from '../backend/worker.js';
-import type { Components, ConvAlgorithms, EncodeTrace } from '../model/network.js';
+import { workerEnv } from '../backend/worker.js';
+import type { Components, ConvAlgorithms } from '../model/network.js';
 import type { Tuning } from '../backend/runtime.js';
 import type { CheckpointSource } from '../checkpoint/weights.js';
-import {
-  type LoadRequest,
-  METHODS,
-  type Method,
-  type ModelInfo,
-  type WorkerReply,
-  modelInfo,
-  revive,
-} from './contract.js';
+import { type LoadRequest, METHODS, type Method } from './contract.js';
 import { checkFiles, checkModelSource, splitOptions } from './checks.js';
 import { type StreamOp, decodeTransform, stepsOf, streamDecode } from './decode_stream.js';
 import type {
@@ -41,160 +33,7 @@ import type {
   TransferOption,
 } from './options.js';
 import { XcodecModelSync } from './xcodec_model_sync.js';
-
-interface Backend {
-  readonly info: ModelInfo;
-  /** transfer: buffers of args to move to the worker instead of copying them */
-  call(
-    method: Method,
-    args: unknown[],
-    onProgress: ((done: number, total: number) => void) | undefined,
-    transfer: ArrayBuffer[],
-  ): Promise<unknown>;
-  dispose(): Promise<void>;
-}
-
-/** The model on this thread behind the same Promise interface. */
-class LocalBackend implements Backend {
-  constructor(private model: XcodecModelSync) {}
-
-  get info(): ModelInfo {
-    return { ...modelInfo(this.model), tuning: this.model.tuning }; // the live knobs, as XcodecModelSync's
-  }
-
-  async call(
-    method: Method,
-    args: unknown[],
-    onProgress: ((done: number, total: number) => void) | undefined,
-  ): Promise<unknown> {
-    await null; // the call starts after the caller's synchronous code, as a worker's would
-    const a = [...args];
-    const at = METHODS[method];
-    if (onProgress && at !== null && typeof a[at] === 'object' && a[at] !== null)
-      a[at] = { ...(a[at] as object), onProgress };
-    return (this.model[method] as (...x: unknown[]) => unknown)(...a);
-  }
-
-  async dispose(): Promise<void> {
-    this.model.dispose();
-  }
-}
-
-/** The model in a dedicated worker (model_worker.ts); one call in flight at a time, by the caller's chain. */
-class WorkerBackend implements Backend {
-  info!: ModelInfo;
-  private endpoint!: WorkerHandle;
-  private pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number) => void }
-  >();
-  private nextId = 1;
-  private dead: string | null = null;
-
-  static async start(
-    url: URL,
-    load: LoadRequest,
-    loadProgress: LoadOptions['onProgress'],
-    hubProgress: ((f: string, l: number, t: number) => void) | undefined,
-  ): Promise<WorkerBackend> {
-    const b = new WorkerBackend();
-    let settleLoad!: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void };
-    const loaded = new Promise<ModelInfo>((resolve, reject) => {
-      settleLoad = { resolve, reject };
-    });
-    let started = false;
-    b.endpoint = await spawnWorker(
-      { url },
-      {
-        onMessage: (reply) => {
-          const m = reply as WorkerReply;
-          if (m.type === 'ready') {
-            started = true;
-            b.endpoint.post(load);
-          } else if (m.type === 'loaded') settleLoad.resolve(m.info);
-          else if (m.type === 'load-failed') settleLoad.reject(revive(m.error));
-          else if (m.type === 'load-progress') loadProgress?.(m.loaded, m.total);
-          else if (m.type === 'hub-progress') hubProgress?.(m.file, m.loaded, m.total);
-          else b.reply(m);
-        },
-        onFailure: (why) => {
-          const error = new XcodecRuntimeError(
-            started
-              ? `the model's worker stopped: ${why}; load the model again`
-              : `the model's worker did not start: ${why}`,
-          );
-          (error as XcodecRuntimeError & { beforeStart?: boolean }).beforeStart = !started;
-          settleLoad.reject(error);
-          b.fail(error.message);
-        },
-      },
-    );
-    b.endpoint.hold(true);
-    try {
-      b.info = await loaded;
-    } catch (e) {
-      b.endpoint.terminate();
-      throw e;
-    }
-    b.endpoint.hold(false);
-    return b;
-  }
-
-  private reply(m: WorkerReply): void {
-    if (m.type !== 'result' && m.type !== 'error' && m.type !== 'progress') return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    if (m.type === 'progress') {
-      p.onProgress?.(m.done, m.total);
-      return;
-    }
-    this.pending.delete(m.id);
-    if (this.pending.size === 0) this.endpoint.hold(false);
-    if (m.type === 'error') p.reject(revive(m.error));
-    else {
-      this.info.wasmMemoryBytes = m.wasmMemoryBytes;
-      p.resolve(m.value);
-    }
-  }
-
-  private fail(why: string): void {
-    if (this.dead) return;
-    this.dead = why;
-    for (const p of this.pending.values()) p.reject(new XcodecRuntimeError(why));
-    this.pending.clear();
-  }
-
-  call(
-    method: Method,
-    args: unknown[],
-    onProgress: ((done: number, total: number) => void) | undefined,
-    transfer: ArrayBuffer[],
-  ): Promise<unknown> {
-    if (this.dead) return Promise.reject(new XcodecRuntimeError(this.dead));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
-      this.endpoint.hold(true);
-      try {
-        this.endpoint.post({ type: 'call', id, method, args, wantsProgress: onProgress !== undefined }, transfer);
-      } catch (e) {
-        this.pending.delete(id);
-        if (this.pending.size === 0) this.endpoint.hold(false);
-        reject(
-          new XcodecInputError(
-            `${method}: its arguments cannot be sent to the model's worker (${(e as Error).name}: ${(e as Error).message}); ` +
-              'accepted: typed arrays, plain objects and numbers as documented',
-          ),
-        );
-      }
-    });
-  }
-
-  async dispose(): Promise<void> {
-    this.fail('the model was disposed');
-    this.endpoint.terminate();
-  }
-}
+import { type Backend, LocalBackend, WorkerBackend } from './model_backend.js';
 
 export class XcodecModel {
   /** The last call queued: each call starts when the one before it has settled (call order). */
@@ -357,8 +196,11 @@ export class XcodecModel {
   encode(
     inputValues: FloatTensor | Float32Array,
     options: EncodeOptions & TransferOption = {},
-  ): Promise<{ audioCodes: CodesTensor }> {
-    return this.run('encode', [inputValues, options]) as Promise<{ audioCodes: CodesTensor }>;
+  ): Promise<{ audioCodes: CodesTensor; audioCodesMask?: CodesTensor }> {
+    return this.run('encode', [inputValues, options]) as Promise<{
+      audioCodes: CodesTensor;
+      audioCodesMask?: CodesTensor;
+    }>;
   }
 
   /** audio_codes [B, nq, T] (or encode's output) -> { audioValues [B, 1, T * hop] }. */
@@ -392,9 +234,14 @@ export class XcodecModel {
   encodeTrace(
     inputValues: FloatTensor | Float32Array,
     item = 0,
-    options: { windowFrames?: number } & TransferOption = {},
-  ): Promise<Record<keyof EncodeTrace, FloatTensor>> {
-    return this.run('encodeTrace', [inputValues, item, options]) as Promise<Record<keyof EncodeTrace, FloatTensor>>;
+    options: { windowFrames?: number; paddingMask?: EncodeOptions['paddingMask'] } & TransferOption = {},
+  ): Promise<Record<string, FloatTensor>> {
+    return this.run('encodeTrace', [inputValues, item, options]) as Promise<Record<string, FloatTensor>>;
+  }
+
+  /** Every intermediate of decode for one batch item; see XcodecModelSync.decodeTrace. */
+  decodeTrace(audioCodes: CodesArgument, item = 0): Promise<Record<string, FloatTensor>> {
+    return this.run('decodeTrace', [audioCodes, item]) as Promise<Record<string, FloatTensor>>;
   }
 
   /** Frees the worker (or this thread's model) after the calls already made have finished. */

@@ -9,28 +9,21 @@
 import { type XcodecConfig, parseXcodecConfig } from '../checkpoint/config.js';
 import { XcodecConfigError, XcodecError, XcodecInputError, XcodecRuntimeError, describe } from '../errors.js';
 import { parseStrictJson } from '../checkpoint/json.js';
-import {
-  COMPONENTS,
-  type Components,
-  type ConvAlgorithms,
-  type EncodePlan,
-  type EncodeTrace,
-  XcodecNetwork,
-} from '../model/network.js';
-import { unexpectedTensors } from '../model/tensors.js';
-import { checkWindowFrames, frameWindows } from '../model/windows.js';
+import type { Components, ConvAlgorithms, EncodePlan } from '../model/network.js';
+import type { CodecNetwork } from '../model/codec.js';
+import { checkWindowFrames } from '../model/windows.js';
 import {
   type CheckedCodes,
   checkAudio,
   checkCodes,
-  checkConvAlgorithm,
+  checkItem,
   checkFiles,
   checkModelSource,
   checkOptions,
-  checkUnexpected,
+  checkPaddingMask,
   int64Codes,
-  isParsedConfig,
 } from './checks.js';
+import { loadModel } from './load.js';
 import type {
   CodeSource,
   CodesArgument,
@@ -44,17 +37,16 @@ import type {
 import { DecodeStreams, type StreamOp, decodeTransform, stepsOf, streamDecode } from './decode_stream.js';
 import { Progress } from './progress.js';
 import { downloadTrace } from './trace.js';
-import { Runtime, type Tensor, type Tuning } from '../backend/runtime.js';
+import type { Runtime, Tensor, Tuning } from '../backend/runtime.js';
 import { fileAccess } from '../checkpoint/file_access.js';
 import '../checkpoint/web_files.js'; // fetch's file access where none is installed (browsers, edge runtimes)
-import { warmUpKernels } from '../backend/warmup.js';
-import { type CheckpointSource, WeightLoader } from '../checkpoint/weights.js';
+import type { CheckpointSource } from '../checkpoint/weights.js';
 
 export class XcodecModelSync {
   private constructor(
     readonly config: XcodecConfig,
     private rt: Runtime,
-    private net: XcodecNetwork,
+    private net: CodecNetwork,
     private arena: number,
     readonly unusedTensors: string[],
   ) {}
@@ -114,37 +106,8 @@ export class XcodecModelSync {
     source: CheckpointSource,
     options: LoadOptions = {},
   ): Promise<XcodecModelSync> {
-    const cfg = isParsedConfig(config) ? config : parseXcodecConfig(config);
-    const components = options.components ?? 'all';
-    if (!COMPONENTS.includes(components)) {
-      throw new XcodecInputError(
-        `components ${describe(options.components)} is not accepted; accepted: ${COMPONENTS.map((c) => `"${c}"`).join(', ')}`,
-      );
-    }
-    const convAlgorithms = checkConvAlgorithm(options.convAlgorithm);
-    if (options.strict !== undefined && typeof options.strict !== 'boolean') {
-      throw new XcodecInputError(
-        `strict ${describe(options.strict)} is not accepted; accepted: true (the default) or false`,
-      );
-    }
-    const rt = await Runtime.create({
-      simd: options.simd ?? 'auto',
-      numThreads: options.numThreads,
-      tuning: options.tuning,
-      wasmModules: options.wasmModules,
-    });
-    try {
-      warmUpKernels(rt);
-      const loader = new WeightLoader(rt, source);
-      const net = await XcodecNetwork.load(loader.root(), cfg, components, convAlgorithms);
-      const unused = source.names().filter((n) => !loader.used.has(n));
-      checkUnexpected(unexpectedTensors(unused, components), options.strict);
-      return new XcodecModelSync(cfg, rt, net, rt.mark(), unused);
-    } catch (e) {
-      // A failed load must not leave its worker threads and memory behind.
-      rt.dispose();
-      throw e;
-    }
+    const m = await loadModel(config, source, options);
+    return new XcodecModelSync(m.config, m.rt, m.net, m.rt.mark(), m.unused);
   }
 
   /** What checkCodes needs to know of this model. */
@@ -209,13 +172,23 @@ export class XcodecModelSync {
    * than `windowFrames` frames (default 1500: 30 s) runs its convolutional stages in windows, with the
    * same codes (see EncodeOptions).
    */
-  encode(inputValues: FloatTensor | Float32Array, options: EncodeOptions = {}): { audioCodes: CodesTensor } {
+  encode(
+    inputValues: FloatTensor | Float32Array,
+    options: EncodeOptions = {},
+  ): { audioCodes: CodesTensor; audioCodesMask?: CodesTensor } {
     const x = checkAudio(inputValues, () => this.net.minimumSamples());
-    checkOptions('encode', options, '{ bandwidth?, windowFrames?, onProgress? }');
+    checkOptions('encode', options, '{ bandwidth?, windowFrames?, paddingMask?, onProgress? }');
+    const valid = checkPaddingMask(options.paddingMask, x.dims[0], x.dims[2], this.config.modelType);
     const nq = this.net.numQuantizersFor(options.bandwidth);
     const plan = this.plan(x.dims[2], checkWindowFrames(options.windowFrames));
     const progress = new Progress(options.onProgress, x.dims[0] * plan.steps);
-    return { audioCodes: int64Codes(this.encodePlanned(x, nq, plan, progress)) };
+    const audioCodes = int64Codes(this.encodePlanned(x, nq, plan, progress, valid));
+    if (!valid) return { audioCodes };
+    // transformers: arange(T) < padding_mask.sum(-1) // hop_length
+    const T = plan.frames;
+    const mask = new BigInt64Array(valid.length * T);
+    valid.forEach((n, b) => mask.fill(1n, b * T, b * T + Math.min(T, Math.floor(n / this.config.hopLength))));
+    return { audioCodes, audioCodesMask: { data: mask, dims: [valid.length, T] } };
   }
 
   /** The encode plan for n samples, refused before any work where the semantic model cannot fit in memory. */
@@ -226,7 +199,13 @@ export class XcodecModelSync {
   }
 
   /** The codes of every batch item as i32 (what decode reads); int64Codes() makes the API's tensor. */
-  private encodePlanned(x: FloatTensor, nq: number, plan: EncodePlan, progress: Progress): CheckedCodes {
+  private encodePlanned(
+    x: FloatTensor,
+    nq: number,
+    plan: EncodePlan,
+    progress: Progress,
+    valid: number[] | null = null,
+  ): CheckedCodes {
     const [B, , N] = x.dims;
     const frames = plan.frames;
     const codes = new Int32Array(B * nq * frames);
@@ -235,7 +214,7 @@ export class XcodecModelSync {
         for (let b = 0; b < B; b++) {
           this.rt.scope(() => {
             const input = this.rt.upload(x.data.subarray(b * N, (b + 1) * N), [1, N]);
-            const ptr = this.codesOf(input, nq, plan, progress.tick);
+            const ptr = this.codesOf(input, nq, plan, progress.tick, valid?.[b]);
             codes.set(this.rt.i32.subarray(ptr >>> 2, (ptr >>> 2) + nq * frames), b * nq * frames);
           });
           progress.tick();
@@ -246,8 +225,8 @@ export class XcodecModelSync {
   }
 
   /** One item's codes (i32 [nq, frames] in linear memory, returned) from its input [1, N]: what encode and encodeMemoryBytes run. */
-  private codesOf(input: Tensor, nq: number, plan: EncodePlan, tick?: () => void): number {
-    const { embeddings } = this.net.embed(this.rt, input, plan, tick);
+  private codesOf(input: Tensor, nq: number, plan: EncodePlan, tick?: () => void, valid?: number): number {
+    const { embeddings } = this.net.embed(this.rt, input, plan, tick, valid);
     const ptr = this.rt.allocBytes(4 * nq * plan.frames);
     this.net.quantize(this.rt, embeddings, nq, ptr);
     return ptr;
@@ -299,7 +278,7 @@ export class XcodecModelSync {
     progress.run(() =>
       this.guard(() => {
         for (let b = 0; b < B; b++) {
-          for (const w of frameWindows(T, window, this.net.decoderContextFrames)) {
+          for (const w of this.net.decodeWindows(this.rt, T, window)) {
             const n = w.to - w.from;
             this.rt.scope(() => {
               const ptr = this.rt.allocBytes(4 * nq * n);
@@ -400,24 +379,40 @@ export class XcodecModelSync {
   encodeTrace(
     inputValues: FloatTensor | Float32Array,
     item = 0,
-    options: { windowFrames?: number } = {},
-  ): Record<keyof EncodeTrace, FloatTensor> {
+    options: { windowFrames?: number; paddingMask?: EncodeOptions['paddingMask'] } = {},
+  ): Record<string, FloatTensor> {
     const x = checkAudio(inputValues, () => this.net.minimumSamples());
+    const valid = checkPaddingMask(options.paddingMask, x.dims[0], x.dims[2], this.config.modelType);
     const N = x.dims[2];
-    if (!Number.isInteger(item) || item < 0 || item >= x.dims[0]) {
-      throw new XcodecInputError(
-        `encodeTrace item ${describe(item)} is not accepted; accepted: an integer from 0 to ${x.dims[0] - 1} (the batch item)`,
-      );
-    }
-    checkOptions('encodeTrace', options, '{ windowFrames? }');
+    checkItem('encodeTrace', item, x.dims[0]);
+    checkOptions('encodeTrace', options, '{ windowFrames?, paddingMask? }');
     const plan = this.plan(N, checkWindowFrames(options.windowFrames));
-    let result: Record<keyof EncodeTrace, FloatTensor> | null = null;
+    let result: Record<string, FloatTensor> | null = null;
     this.guard(() => {
       this.rt.scope(() => {
         const input = this.rt.upload(x.data.subarray(item * N, (item + 1) * N), [1, N]);
-        result = downloadTrace(this.rt, this.net.embed(this.rt, input, plan));
+        result = downloadTrace(this.rt, this.net.trace(this.rt, input, plan, valid?.[item]));
       });
     }, 'encodeTrace');
+    return result!;
+  }
+
+  /**
+   * Every intermediate of decode for one batch item (tests and debugging): X-Codec 2 gives latents,
+   * the decoder after prior_net, the transformer and the norm [T, hidden], the head's magnitude and
+   * phase [n_fft / 2 + 1, T] and the audio; X-Codec the codebook sum and the audio.
+   */
+  decodeTrace(audioCodes: CodesArgument, item = 0): Record<string, FloatTensor> {
+    const { B, nq, T, codes } = checkCodes(audioCodes, this.codesShape);
+    checkItem('decodeTrace', item, B);
+    let result: Record<string, FloatTensor> | null = null;
+    this.guard(() => {
+      this.rt.scope(() => {
+        const ptr = this.rt.allocBytes(4 * nq * T);
+        this.rt.i32.set(codes.subarray(item * nq * T, (item + 1) * nq * T), ptr >>> 2);
+        result = downloadTrace(this.rt, this.net.decodeTrace(this.rt, ptr, nq, T));
+      });
+    }, 'decodeTrace');
     return result!;
   }
 

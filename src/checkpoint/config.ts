@@ -4,6 +4,11 @@
 
 import { XcodecConfigError, XcodecInputError, describe } from '../errors.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../io/resample.js';
+import { CONFIG_LIMITS, type Json, Reader } from './config_reader.js';
+import { type Xcodec2Config, parseXcodec2Config } from './config_xcodec2.js';
+
+export { CONFIG_LIMITS } from './config_reader.js';
+export type { Xcodec2Config, Wav2Vec2BertConfig } from './config_xcodec2.js';
 
 export type SemanticModelType = 'hubert' | 'wavlm';
 export const SUPPORTED_SEMANTIC_MODELS: SemanticModelType[] = ['hubert', 'wavlm'];
@@ -13,8 +18,8 @@ export const SUPPORTED_SEMANTIC_MODELS: SemanticModelType[] = ['hubert', 'wavlm'
  * HiggsAudioV2TokenizerModel (bosonai's Higgs Audio v2 tokenizer: 24 kHz, the semantic model fed a
  * 16 kHz resampling, RVQ with project_in/project_out).
  */
-export type ModelType = 'xcodec' | 'higgs_audio_v2_tokenizer';
-export const SUPPORTED_MODEL_TYPES: ModelType[] = ['xcodec', 'higgs_audio_v2_tokenizer'];
+export type ModelType = 'xcodec' | 'higgs_audio_v2_tokenizer' | 'xcodec2';
+export const SUPPORTED_MODEL_TYPES: ModelType[] = ['xcodec', 'higgs_audio_v2_tokenizer', 'xcodec2'];
 
 export interface AcousticConfig {
   encoderHiddenSize: number;
@@ -74,105 +79,13 @@ export interface XcodecConfig {
   codebookNbits: number;
   hiddenSize: number;
   numQuantizers: number;
-}
-
-type Json = Record<string, unknown>;
-
-/**
- * Upper bounds of integer fields: far above every published checkpoint, low enough that no
- * accepted value can make a shape overflow or a buffer absurd (a dilation of 1e7 would pad 1 s of
- * audio to gigabytes).
- */
-export const CONFIG_LIMITS = {
-  /** channel counts, hidden and intermediate sizes */
-  size: 1 << 16,
-  /** convolution kernels (HuBERT's positional conv is 128) */
-  kernel: 1024,
-  /** strides and up/downsampling ratios */
-  stride: 64,
-  /** dilations */
-  dilation: 1024,
-  /** layers, heads, groups */
-  count: 1024,
-} as const;
-
-class Reader {
-  constructor(
-    private obj: Json,
-    private where: string,
-  ) {}
-
-  fail(key: string, value: unknown, accepted: string): never {
-    throw new XcodecConfigError(`${this.where}: "${key}" is ${describe(value)}; accepted: ${accepted}`);
-  }
-
-  int(key: string, def: number, min = 1, max: number = CONFIG_LIMITS.size): number {
-    const v = this.obj[key] ?? def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-      this.fail(key, v, `an integer from ${min} to ${max}`);
-    return v;
-  }
-
-  has(key: string): boolean {
-    return this.obj[key] !== undefined && this.obj[key] !== null;
-  }
-
-  raw(key: string): unknown {
-    return this.obj[key];
-  }
-
-  num(key: string, def: number, positive = true): number {
-    const v = this.obj[key] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0))
-      this.fail(key, v, positive ? 'a finite number > 0' : 'a finite number');
-    return v;
-  }
-
-  bool(key: string, def: boolean): boolean {
-    const v = this.obj[key] ?? def;
-    if (typeof v !== 'boolean') this.fail(key, v, 'true or false');
-    return v;
-  }
-
-  ints(key: string, def: number[], min = 1, max: number = CONFIG_LIMITS.size, minLength = 1): number[] {
-    const v = this.obj[key] ?? def;
-    if (
-      !Array.isArray(v) ||
-      v.length < minLength ||
-      v.length > CONFIG_LIMITS.count ||
-      !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max)
-    ) {
-      this.fail(key, v, `a list of ${minLength} to ${CONFIG_LIMITS.count} integers from ${min} to ${max}`);
-    }
-    return v as number[];
-  }
-
-  nums(key: string, def: number[], max = 1e6): number[] {
-    const v = this.obj[key] ?? def;
-    if (
-      !Array.isArray(v) ||
-      v.length < 1 ||
-      v.length > CONFIG_LIMITS.count ||
-      !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= max)
-    ) {
-      this.fail(key, v, `a list of 1 to ${CONFIG_LIMITS.count} numbers > 0 and <= ${max}`);
-    }
-    return v as number[];
-  }
-
-  oneOf<T extends string>(key: string, def: T, allowed: readonly T[]): T {
-    const v = this.obj[key] ?? def;
-    if (typeof v !== 'string' || !allowed.includes(v as T))
-      this.fail(key, v, allowed.map((a) => describe(a)).join(', '));
-    return v as T;
-  }
-
-  sub(key: string): Reader {
-    const v = this.obj[key];
-    if (v === undefined) return new Reader({}, `${this.where} ${key}`);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, v, 'an object');
-    return new Reader(v as Json, `${this.where} ${key}`);
-  }
+  /**
+   * model_type "xcodec2" (X-Codec 2): its own configuration, which the model reads. The fields above
+   * then describe what every codec shares: one quantizer of prod(quantization_levels) codes, hop 320,
+   * hiddenSize = quantization_dim (what dequantize returns), target bandwidth 0.8 kbps; `acoustic`
+   * holds the DAC encoder's sizes and `semantic` only the Wav2Vec2-BERT width.
+   */
+  xcodec2?: Xcodec2Config;
 }
 
 function parseAcoustic(r: Reader): AcousticConfig {
@@ -267,6 +180,7 @@ export function parseXcodecConfig(json: unknown, where = 'config.json'): XcodecC
   }
   const r = new Reader(json as Json, where);
   const modelType = r.oneOf('model_type', 'xcodec', SUPPORTED_MODEL_TYPES);
+  if (modelType === 'xcodec2') return xcodec2Shared(parseXcodec2Config(json as Json, where));
   const higgs = modelType === 'higgs_audio_v2_tokenizer';
   const acoustic = parseAcoustic(r.sub('acoustic_model_config'));
   const semantic = parseSemantic(r.sub('semantic_model_config'));
@@ -395,3 +309,45 @@ export function numQuantizersForBandwidth(cfg: XcodecConfig, bandwidth: number |
 
 /** @deprecated the former name of SemanticModelConfig */
 export type SemanticConfig = SemanticModelConfig;
+
+/** The shared fields of an X-Codec 2 config (see XcodecConfig.xcodec2). */
+function xcodec2Shared(x: Xcodec2Config): XcodecConfig {
+  const frameRate = x.sampleRate / x.hopLength;
+  const codebookNbits = Math.ceil(Math.log2(x.codebookSize));
+  const semantic = parseSemantic(
+    new Reader(
+      { hidden_size: x.semantic.hiddenSize, num_attention_heads: x.semantic.numAttentionHeads },
+      'semantic_model_config',
+    ),
+  );
+  return {
+    modelType: 'xcodec2',
+    targetBandwidths: [(frameRate * codebookNbits) / 1000],
+    sampleRate: x.sampleRate,
+    kernelSize: 3,
+    channelRatios: [1],
+    strides: [1],
+    blockDilations: [1],
+    unitKernelSize: 7,
+    codebookSize: x.codebookSize,
+    codebookDim: x.quantizationLevels.length,
+    acoustic: {
+      encoderHiddenSize: x.encoderHiddenSize,
+      downsamplingRatios: x.downsamplingRatios,
+      decoderHiddenSize: x.hiddenSize,
+      upsamplingRatios: [...x.downsamplingRatios].reverse(),
+      hiddenSize: x.hiddenSize,
+    },
+    semantic,
+    semanticSampleRate: x.sampleRate,
+    semanticPadding: x.hopLength >> 1,
+    semanticDownsampleFactor: 2,
+    quantizerProjections: true,
+    hopLength: x.hopLength,
+    frameRate,
+    codebookNbits,
+    hiddenSize: x.quantizationDim,
+    numQuantizers: 1,
+    xcodec2: x,
+  };
+}

@@ -67,10 +67,11 @@ export async function loadConvTranspose(
   return c;
 }
 
-export async function loadLinear(vb: Weights, inFeatures: number, outFeatures: number): Promise<Linear> {
+/** `${vb}.weight` [out, in] and `.bias` (a layer built with bias=False has none: pass bias false). */
+export async function loadLinear(vb: Weights, inFeatures: number, outFeatures: number, bias = true): Promise<Linear> {
   return {
     w: await vb.tensor('weight', [outFeatures, inFeatures]),
-    bias: await vb.tensor('bias', [outFeatures]),
+    bias: bias ? await vb.tensor('bias', [outFeatures]) : 0,
     inFeatures,
     outFeatures,
   };

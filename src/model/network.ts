@@ -19,7 +19,7 @@ import { loadLinear } from './layers.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { SemanticEncoder } from './semantic_encoder.js';
 import { SemanticModel } from './semantic_model.js';
-import { windowCount } from './windows.js';
+import { type FrameWindow, frameWindows, windowCount } from './windows.js';
 
 /** What encode() produces for one batch item, before it leaves linear memory. */
 export interface EncodeTrace {
@@ -239,7 +239,7 @@ export class XcodecNetwork {
    * acoustic encoder) in windows, with the same result and memory that follows the window. Both
    * encoders write straight into their rows of the concatenation that fc reads.
    */
-  embed(rt: Runtime, x: Tensor, plan: EncodePlan, tick: () => void = () => {}): EncodeTrace {
+  embed(rt: Runtime, x: Tensor, plan: EncodePlan, tick: () => void = () => {}, _valid?: number): EncodeTrace {
     const c = this.config;
     const pad = c.hopLength >> 1;
     const sp = c.semanticPadding;
@@ -275,6 +275,11 @@ export class XcodecNetwork {
     return { semanticInput, semanticFeatures, eSemantic, eAcoustic, embeddings };
   }
 
+  /** embed()'s intermediates (encodeTrace). */
+  trace(rt: Runtime, x: Tensor, plan: EncodePlan, _valid?: number): EncodeTrace {
+    return this.embed(rt, x, plan);
+  }
+
   /** The semantic model's input: x padded (Higgs: resampled to the semantic rate first). */
   private semanticPadded(rt: Runtime, x: Tensor): Tensor {
     const c = this.config;
@@ -307,6 +312,11 @@ export class XcodecNetwork {
     return DacDecoder.contextFrames(this.config.acoustic, this.decoder.acousticDecoder.algorithm);
   }
 
+  /** The windows decode() walks for T frames of codes (each with the decoder's context). */
+  decodeWindows(_rt: Runtime, T: number, window: number): FrameWindow[] {
+    return frameWindows(T, window, this.decoderContextFrames);
+  }
+
   /** A stream through the decoder, a chunk of frames at a time (streamInput() makes each chunk's input). */
   decodeStream(): DecoderStream {
     return DecoderStream.open(this.decoder.acousticDecoder.layers);
@@ -323,6 +333,12 @@ export class XcodecNetwork {
     return this.lookahead;
   }
   private lookahead: number | undefined;
+
+  /** decode()'s intermediates for codes (i32 [nq, T] at `codes`): the codebook sum and the audio. */
+  decodeTrace(rt: Runtime, codes: number, nq: number, T: number): Record<string, Tensor> {
+    const quantized = this.dequantize(rt, codes, nq, T);
+    return { quantized, audio: this.synthesize(rt, quantized) };
+  }
 
   /** codebook sum [D, T] -> audio [1, T * hop]; originFrame: the first frame's index in the whole sequence. */
   synthesize(rt: Runtime, quantized: Tensor, originFrame = 0): Tensor {

@@ -5,7 +5,7 @@
 import { Runtime } from '../backend/runtime.js';
 import { parseXcodecConfig } from '../checkpoint/config.js';
 import { type CheckpointSource, type TensorRequest, WeightLoader } from '../checkpoint/weights.js';
-import { XcodecNetwork } from './network.js';
+import { loadNetwork } from './codec.js';
 
 export type { TensorRequest } from '../checkpoint/weights.js';
 
@@ -29,13 +29,23 @@ const SKIPPED_HALF: Record<string, RegExp | null> = {
   encoder: /^(acoustic_decoder|fc2)\./,
 };
 
+/** X-Codec 2: Wav2Vec2-BERT's masked_spec_embed is for training; the halves as above. */
+const XCODEC2_TRAINING_ONLY = /^semantic_encoder\.masked_spec_embed$/;
+const XCODEC2_SKIPPED_HALF: Record<string, RegExp | null> = {
+  all: null,
+  decoder: /^(semantic_encoder|semantic_adapter|acoustic_encoder|fc_encoder|quantizer\.project_in)\./,
+  encoder: /^(acoustic_decoder|decoder)\./,
+};
+
 /**
  * Checkpoint tensors a model loaded with `components` did not read and has no reason to skip: a
  * config that disagrees with its checkpoint (fewer layers, other dilations, fewer quantizers...).
  */
-export function unexpectedTensors(unread: string[], components: string): string[] {
-  const skipped = SKIPPED_HALF[components] ?? null;
-  return unread.filter((n) => !TRAINING_ONLY.test(n) && !(skipped?.test(n) ?? false));
+export function unexpectedTensors(unread: string[], components: string, modelType = 'xcodec'): string[] {
+  const x2 = modelType === 'xcodec2';
+  const training = x2 ? XCODEC2_TRAINING_ONLY : TRAINING_ONLY;
+  const skipped = (x2 ? XCODEC2_SKIPPED_HALF : SKIPPED_HALF)[components] ?? null;
+  return unread.filter((n) => !training.test(n) && !(skipped?.test(n) ?? false));
 }
 
 /** Every tensor the model of `config` (config.json, parsed) reads at load, in load order. */
@@ -45,9 +55,7 @@ export async function tensorsRead(config: unknown): Promise<TensorRequest[]> {
   try {
     const record: TensorRequest[] = [];
     const loader = new WeightLoader(rt, NO_TENSORS, 'model.safetensors', record);
-    await rt.measureAsync(() =>
-      XcodecNetwork.load(loader.root(), cfg, 'all', { encoder: 'direct', decoder: 'direct' }),
-    );
+    await rt.measureAsync(() => loadNetwork(loader.root(), cfg, 'all', { encoder: 'direct', decoder: 'direct' }));
     return record;
   } finally {
     rt.dispose();
