@@ -20,7 +20,14 @@ export type { HubOptions } from './checkpoint/file_access.js';
 export type { CheckpointSource } from './checkpoint/weights.js';
 export type { Tuning, TuningOptions } from './backend/runtime.js';
 export { parseXcodecConfig, quantizersForBandwidth } from './checkpoint/config.js';
-export type { XcodecConfig, AcousticConfig, SemanticModelConfig, SemanticConfig } from './checkpoint/config.js';
+export type {
+  XcodecConfig,
+  AcousticConfig,
+  SemanticModelConfig,
+  SemanticConfig,
+  Xcodec2Config,
+  Wav2Vec2BertConfig,
+} from './checkpoint/config.js';
 export {
   XcodecError,
   XcodecInputError,
@@ -29,6 +36,7 @@ export {
   XcodecRuntimeError,
 } from './errors.js';
 export { XcodecFeatureExtractor } from './api/feature_extractor.js';
+export { Xcodec2FeatureExtractor, type Xcodec2FeatureExtractorConfig } from './api/xcodec2_feature_extractor.js';
 export {
   toYueTokens,
   fromYueTokens,

@@ -25,7 +25,7 @@ export interface FeatureExtractorCall {
   maxLength?: number;
 }
 
-type Signal = Float32Array | Float64Array | number[];
+export type Signal = Float32Array | Float64Array | number[];
 
 export class XcodecFeatureExtractor {
   constructor(readonly config: FeatureExtractorConfig) {}
@@ -140,7 +140,7 @@ export class XcodecFeatureExtractor {
   }
 }
 
-function toSignals(raw: Signal | Signal[]): Float32Array[] {
+export function toSignals(raw: Signal | Signal[]): Float32Array[] {
   const isNumberArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => typeof v === 'number');
   const one = (x: unknown, i: number): Float32Array => {
     if (x instanceof Float32Array) return x;
