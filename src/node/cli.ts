@@ -13,14 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { encodeWav } from '../io/wav.js';
-import {
-  type CodesInput,
-  type FloatTensor,
-  XcodecError,
-  XcodecFeatureExtractor,
-  XcodecInputError,
-  XcodecModelSync,
-} from './index.js';
+import { type CodesInput, type FloatTensor, XcodecError, XcodecInputError, XcodecModelSync } from './index.js';
 import {
   type Args,
   DEFAULT_MODEL,
@@ -37,7 +30,7 @@ import { decodeToStream } from './cli_stream.js';
 export { DEFAULT_MODEL, DEFAULT_SAMPLE, parseArgs } from './cli_args.js';
 import { importIfInstalled } from './optional.js';
 import { runQueueWorker, tokenizeOnQueue } from './queue.js';
-import { tokenize } from './tokenize.js';
+import { featureExtractor, tokenize } from './tokenize.js';
 
 function log(args: Args, msg: string): void {
   if (!args.quiet) process.stderr.write(`${msg}\n`);
@@ -59,16 +52,7 @@ async function loadInput(
   args: Args,
 ): Promise<{ x: FloatTensor; lengths: number[] }> {
   const ext = extname(path).toLowerCase();
-  const fe = await XcodecFeatureExtractor.fromPretrained(modelDir).catch(
-    () =>
-      new XcodecFeatureExtractor({
-        featureSize: 1,
-        samplingRate: model.config.sampleRate,
-        paddingValue: 0,
-        hopLength: model.config.hopLength,
-        paddingSide: 'right',
-      }),
-  );
+  const fe = await featureExtractor(modelDir, model);
   const bytes = readInputFile(path);
   if (ext === '.npy') {
     const a = readNpy(bytes);
@@ -194,7 +178,7 @@ async function loadModel(args: Args): Promise<XcodecModelSync> {
   }).finally(() => download.stop());
   log(
     args,
-    `model loaded in ${((performance.now() - started) / 1000).toFixed(2)} s (${model.config.semantic.modelType}, ` +
+    `model loaded in ${((performance.now() - started) / 1000).toFixed(2)} s (${model.config.xcodec2 ? 'X-Codec 2, wav2vec2-bert' : model.config.semantic.modelType}, ` +
       `${model.config.numQuantizers} quantizers, bandwidths ${model.config.targetBandwidths.join('/')} kbps, ${model.simdFlavour} SIMD)`,
   );
   return model;

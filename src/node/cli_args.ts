@@ -20,7 +20,7 @@ export const USAGE = `usage:
                      (-o -: a WAV streamed to stdout as it decodes: | ffplay -, | aplay)
   xcodec roundtrip <audio|in.npy> -o <out.wav|out.npy> [--model DIR] [--bandwidth KBPS] [--rescale] [--conv-algorithm A]
   xcodec demo [-o out.wav] [--model DIR] [--bandwidth KBPS] [--conv-algorithm A]
-  xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue]
+  xcodec tokenize <input>... -o OUT_DIR [--model DIR|REPO] [--bandwidth KBPS] [--format codes|yue|llasa]
                   [--dtype int16|int32|int64] [--shard I/N] [--jobs N]
                   [--queue redis://HOST:PORT[/DB] [--queue-name NAME]]
   xcodec worker --queue redis://HOST:PORT[/DB] [--queue-name NAME] [--jobs N] [--threads N]
@@ -143,8 +143,10 @@ export function parseTokenizeArgs(argv: string[]): { o: TokenizeOptions; queue?:
     else if (a === '--bandwidth') o.bandwidth = flagNumber(a, value(), false);
     else if (a === '--format') {
       const v = value();
-      if (v !== 'codes' && v !== 'yue')
-        throw new XcodecInputError(`--format ${v} is not accepted; accepted: codes, yue`);
+      if (v !== 'codes' && v !== 'yue' && v !== 'llasa')
+        throw new XcodecInputError(
+          `--format ${v} is not accepted; accepted: codes, yue, llasa (X-Codec 2's speech tokens)`,
+        );
       o.format = v;
     } else if (a === '--dtype') {
       const v = value();

@@ -1,6 +1,7 @@
 // `xcodec decode codes.npy -o -`: a WAV streamed to stdout while the codes decode (streamDecode), so
 // `| ffplay -` or `| aplay` plays from the first chunk on. The header says the length is unknown, as
-// streaming WAV writers do; a reader that goes away (EPIPE) ends the decode quietly.
+// streaming WAV writers do; a reader that goes away (EPIPE) ends the decode quietly. X-Codec 2 cannot
+// stream (its decoder attends over the whole sequence): its codes decode whole, then go out the same way.
 
 import type { Writable } from 'node:stream';
 import { encodeWavStream } from '../io/wav.js';
@@ -35,7 +36,11 @@ export async function decodeToStream(
       yield { data, dims: [1, nq, n] };
     }
   }
-  const reader = encodeWavStream(model.streamDecode(chunks()), model.config.sampleRate).getReader();
+  async function* whole(): AsyncGenerator<Float32Array> {
+    yield model.decode(codes).audioValues.data;
+  }
+  const audio = model.config.modelType === 'xcodec2' ? whole() : model.streamDecode(chunks());
+  const reader = encodeWavStream(audio, model.config.sampleRate).getReader();
   let gone = false;
   let failure: Error | null = null;
   const onError = (e: NodeJS.ErrnoException) => {

@@ -16,7 +16,12 @@ export interface QueueJobData {
   rel: string;
   outDir: string;
   model: string;
-  settings: { bandwidth: number; format: 'codes' | 'yue'; dtype: 'int16' | 'int32' | 'int64'; configSha256: string };
+  settings: {
+    bandwidth: number;
+    format: 'codes' | 'yue' | 'llasa';
+    dtype: 'int16' | 'int32' | 'int64';
+    configSha256: string;
+  };
 }
 
 const bad = (what: string, value: unknown, accepted: string): never => {
@@ -82,8 +87,8 @@ export function checkJobData(data: unknown, outRoots: string[] | null): QueueJob
   const settings = s as Record<string, unknown>;
   if (typeof settings.bandwidth !== 'number' || !(settings.bandwidth > 0) || !Number.isFinite(settings.bandwidth))
     bad('settings.bandwidth', settings.bandwidth, 'a positive number (kbps)');
-  if (settings.format !== 'codes' && settings.format !== 'yue')
-    bad('settings.format', settings.format, '"codes", "yue"');
+  if (settings.format !== 'codes' && settings.format !== 'yue' && settings.format !== 'llasa')
+    bad('settings.format', settings.format, '"codes", "yue", "llasa"');
   if (settings.dtype !== 'int16' && settings.dtype !== 'int32' && settings.dtype !== 'int64')
     bad('settings.dtype', settings.dtype, '"int16", "int32", "int64"');
   if (typeof settings.configSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(settings.configSha256))
@@ -95,7 +100,7 @@ export function checkJobData(data: unknown, outRoots: string[] | null): QueueJob
     model: d.model as string,
     settings: {
       bandwidth: settings.bandwidth as number,
-      format: settings.format as 'codes' | 'yue',
+      format: settings.format as 'codes' | 'yue' | 'llasa',
       dtype: settings.dtype as 'int16' | 'int32' | 'int64',
       configSha256: settings.configSha256 as string,
     },

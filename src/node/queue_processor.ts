@@ -7,14 +7,14 @@
 
 import type { SandboxedJob } from 'bullmq';
 import { XcodecError } from '../errors.js';
-import { type XcodecFeatureExtractor, XcodecModelSync } from './index.js';
+import { XcodecModelSync } from './index.js';
 import { importOptional } from './optional.js';
 import { type QueueJobData, checkJobData, checkSource, confinedOutputDir, jobReason } from './queue_job.js';
-import { configSha256, encodeItem, featureExtractor, writeItem } from './tokenize.js';
+import { type AudioFeatures, configSha256, encodeItem, featureExtractor, writeItem } from './tokenize.js';
 
 interface Loaded {
   model: XcodecModelSync;
-  fe: XcodecFeatureExtractor;
+  fe: AudioFeatures;
   configSha256: string;
 }
 

@@ -1,7 +1,7 @@
 // `xcodec tokenize`: a whole dataset to codes on one machine, resumable and shardable.
 //
 // Per input, under OUT_DIR at the input's relative path with its extension replaced: NAME.npy (codes
-// (nq, T), or YuE ids) and NAME.json (what was read and made; no timestamps or host names, so two runs
+// (nq, T), or YuE ids) or NAME.txt (Llasa's <|s_N|> speech tokens, X-Codec 2) and NAME.json (what was read and made; no timestamps or host names, so two runs
 // compare byte for byte). Both are written to a temporary name and renamed, the .json last: a file is
 // done exactly when its .json exists (and matches the options), so a run killed at any moment resumes
 // by running the same command again. At the end OUT_DIR/manifest.jsonl holds every .json line sorted
@@ -21,8 +21,9 @@ import { XcodecError, XcodecInputError } from '../errors.js';
 import { type AudioSource, loadAudio } from '../io/audio.js';
 import { writeNpy } from '../io/npy.js';
 import { toYueTokens } from '../tokens/yue.js';
+import { toLlasaTokens } from '../tokens/llasa.js';
 import { writeAtomic as writeFileAtomic } from './files.js';
-import { XcodecFeatureExtractor, XcodecModelSync } from './index.js';
+import { Xcodec2FeatureExtractor, XcodecFeatureExtractor, XcodecModelSync } from './index.js';
 import { type Progress, progressReporter } from './progress_reporter.js';
 
 export { type Progress, progressReporter } from './progress_reporter.js';
@@ -34,7 +35,7 @@ export interface TokenizeOptions {
   outDir: string;
   model: string;
   bandwidth?: number;
-  format: 'codes' | 'yue';
+  format: 'codes' | 'yue' | 'llasa';
   dtype: 'int16' | 'int32' | 'int64';
   shard?: { index: number; count: number };
   jobs: number;
@@ -61,9 +62,14 @@ export interface Settings {
   configSha256: string;
 }
 
+/** The extension of the codes file a format writes. */
+export function codesExtension(format: Settings['format']): '.npy' | '.txt' {
+  return format === 'llasa' ? '.txt' : '.npy';
+}
+
 /**
- * The .json of a finished file, if it exists, was made with these settings and its .npy is still the
- * one it describes (size and sha256): a deleted, emptied or changed .npy is redone.
+ * The .json of a finished file, if it exists, was made with these settings and its codes file is
+ * still the one it describes (size and sha256): a deleted, emptied or changed one is redone.
  */
 export function finished(outDir: string, item: Item, s: Settings): Record<string, unknown> | null {
   const path = join(outDir, `${stem(item.rel)}.json`);
@@ -76,7 +82,7 @@ export function finished(outDir: string, item: Item, s: Settings): Record<string
       j.format === s.format &&
       j.dtype === s.dtype &&
       j.config_sha256 === s.configSha256 &&
-      npyMatches(join(outDir, `${stem(item.rel)}.npy`), j)
+      npyMatches(join(outDir, `${stem(item.rel)}${codesExtension(s.format)}`), j)
     )
       return j;
   } catch {
@@ -115,7 +121,7 @@ export interface Encoded {
 /** Reads, decodes and encodes one file. Every XcodecError here is about the file itself (retrying cannot help). */
 export async function encodeItem(
   model: XcodecModelSync,
-  fe: XcodecFeatureExtractor,
+  fe: AudioFeatures,
   item: Item,
   s: Settings,
   onStep?: () => void,
@@ -140,8 +146,12 @@ export async function encodeItem(
   const { inputValues } = fe.call(samples, { samplingRate: rate });
   onStep?.();
   const { audioCodes } = model.encode(inputValues, { bandwidth: s.bandwidth, onProgress: onStep && (() => onStep()) });
-  const arr = codesArray(audioCodes, s);
-  const npy = writeNpy(arr.data, arr.dims);
+  let npy: Uint8Array;
+  if (s.format === 'llasa') npy = new TextEncoder().encode(`${toLlasaTokens(audioCodes).join('')}\n`);
+  else {
+    const arr = codesArray(audioCodes, s);
+    npy = writeNpy(arr.data, arr.dims);
+  }
   const src = source! as AudioSource;
   const seconds = src.samples / src.sampleRate;
   const json = {
@@ -161,16 +171,16 @@ export async function encodeItem(
   return { npy, json, seconds };
 }
 
-/** The .npy, then the .json that marks the file done. */
+/** The codes file, then the .json that marks the file done. */
 export function writeItem(outDir: string, item: Item, e: Encoded): void {
-  writeAtomic(join(outDir, `${stem(item.rel)}.npy`), e.npy);
+  writeAtomic(join(outDir, `${stem(item.rel)}${codesExtension(e.json.format as Settings['format'])}`), e.npy);
   writeAtomic(join(outDir, `${stem(item.rel)}.json`), `${JSON.stringify(e.json)}\n`);
 }
 
 /** Encodes one file and writes its outputs; returns the audio seconds. */
 async function tokenizeOne(
   model: XcodecModelSync,
-  fe: XcodecFeatureExtractor,
+  fe: AudioFeatures,
   outDir: string,
   item: Item,
   s: Settings,
@@ -248,6 +258,11 @@ export function settingsFor(
 ): Settings {
   const bandwidth = o.bandwidth ?? Math.max(...config.targetBandwidths);
   numQuantizersForBandwidth(config, bandwidth);
+  if (o.format === 'llasa' && config.modelType !== 'xcodec2') {
+    throw new XcodecInputError(
+      `--format llasa writes Llasa's speech tokens, the codes of X-Codec 2; this model's model_type is "${config.modelType}": accepted: --format codes or yue, or an X-Codec 2 checkpoint`,
+    );
+  }
   return {
     bandwidth,
     format: o.format,
@@ -256,7 +271,13 @@ export function settingsFor(
   };
 }
 
-export async function featureExtractor(dir: string, model: XcodecModelSync): Promise<XcodecFeatureExtractor> {
+/** What turns one mono signal at the model's rate into encode's input_values. */
+export type AudioFeatures = XcodecFeatureExtractor | Xcodec2FeatureExtractor;
+
+/** The checkpoint's feature extractor, or the default one for its model_type where it has no preprocessor_config.json. */
+export async function featureExtractor(dir: string, model: XcodecModelSync): Promise<AudioFeatures> {
+  if (model.config.modelType === 'xcodec2')
+    return Xcodec2FeatureExtractor.fromPretrained(dir).catch(() => Xcodec2FeatureExtractor.fromConfig({}));
   return XcodecFeatureExtractor.fromPretrained(dir).catch(
     () =>
       new XcodecFeatureExtractor({
