@@ -82,6 +82,57 @@ export function xcodecFlops(cfg, samples) {
   };
 }
 
+/**
+ * X-Codec 2 (Xcodec2Model) for input_values of `samples` (a multiple of 320): the Wav2Vec2-BERT layers
+ * (feed-forwards, projections, attention with its relative-key table, conv module), the adapter, the
+ * acoustic encoder's convolutions, fc_encoder, FSQ projections; decode: fc, embed, ResNet blocks,
+ * transformer layers, the head's linear (the FFT and the anti-aliasing filters are not counted).
+ */
+export function xcodec2Flops(cfg, samples) {
+  const s = {
+    hidden_size: 1024,
+    intermediate_size: 4096,
+    num_hidden_layers: 16,
+    left_max_position_embeddings: 64,
+    right_max_position_embeddings: 8,
+    conv_depthwise_kernel_size: 31,
+    ...cfg.semantic_model_config,
+  };
+  const h = cfg.hidden_size ?? 1024;
+  const I = cfg.intermediate_size ?? 4096;
+  const ratios = cfg.downsampling_ratios ?? [2, 2, 4, 4, 5];
+  const e = cfg.encoder_hidden_size ?? 48;
+  const T = samples / 320;
+  const Hs = s.hidden_size;
+  const Q = h + Hs;
+  const layer =
+    2 * (2 * 2 * Hs * s.intermediate_size) +
+    2 * 4 * Hs * Hs +
+    2 * 2 * T * Hs +
+    2 * (s.left_max_position_embeddings + s.right_max_position_embeddings + 1) * Hs +
+    2 * (3 * Hs * Hs + s.conv_depthwise_kernel_size * Hs);
+  let enc = T * (2 * 160 * Hs + s.num_hidden_layers * layer + 4 * 2 * 3 * Hs * Hs + 2 * Q * Q + 2 * 2 * 8 * Q);
+  let rate = samples;
+  enc += conv(1, e, 7, rate);
+  ratios.forEach((stride, i) => {
+    const d = e * 2 ** (i + 1);
+    enc += 3 * (conv(d / 2, d / 2, 7, rate) + conv(d / 2, d / 2, 1, rate));
+    rate /= stride;
+    enc += conv(d / 2, d, 2 * stride, rate);
+  });
+  enc += conv(e * 2 ** ratios.length, h, 3, T);
+  const n = 4 * 320;
+  const dec =
+    T *
+    (2 * 8 * Q +
+      2 * Q * h +
+      2 * 7 * h * h +
+      4 * 2 * 2 * 3 * h * h +
+      (cfg.num_hidden_layers ?? 12) * (2 * 4 * h * h + 2 * 2 * T * h + 2 * 2 * h * I) +
+      2 * h * (n + 2));
+  return { encode: enc, decode: dec, decodeWinograd: dec, frames: T, quantizers: 1 };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readFileSync } = await import('node:fs');
   const cfg = JSON.parse(readFileSync(process.argv[2] ?? '../shared/fixtures/full-size/hubert/config.json', 'utf8'));

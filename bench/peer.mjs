@@ -12,8 +12,8 @@ const runs = Number(runsArg);
 async function loadAudio() {
   const { loadAudio: read } = await import('../dist/audio.js');
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  const rate = cfg.sample_rate;
-  const hop = cfg.acoustic_model_config.downsampling_ratios.reduce((p, r) => p * r, 1);
+  const rate = cfg.sample_rate ?? cfg.sampling_rate ?? 16000;
+  const hop = (cfg.acoustic_model_config?.downsampling_ratios ?? cfg.downsampling_ratios).reduce((p, r) => p * r, 1);
   const mono = await read(new Uint8Array(readFileSync(audioPath)), { sampleRate: rate, fileName: audioPath });
   // loop the file when the benchmark asks for more audio than it holds; length a multiple of the hop
   const n = Math.round((seconds * rate) / hop) * hop;
@@ -71,8 +71,19 @@ if (subject === 'torch') {
     convAlgorithm: subject === 'xcodec' ? undefined : 'direct',
   });
   result.loadMs = performance.now() - t;
+  result.wasmBytesAfterLoad = model.wasmMemoryBytes;
   result.flavour = model.simdFlavour;
-  const input = { data: x, dims: [1, 1, x.length] };
+  let input = { data: x, dims: [1, 1, x.length] };
+  if (model.config.modelType === 'xcodec2') {
+    // X-Codec 2 takes what its feature extractor makes of the samples (one zero appended, padded to the hop)
+    const { Xcodec2FeatureExtractor } = await import('../dist/node/index.js');
+    input = Xcodec2FeatureExtractor.fromConfig({}).call(x).inputValues;
+    const t2 = performance.now();
+    const decoder = await XcodecModelSync.fromPretrained(dir, { numThreads: threads, components: 'decoder' });
+    result.decoderLoadMs = performance.now() - t2;
+    result.decoderWasmBytesAfterLoad = decoder.wasmMemoryBytes;
+    decoder.dispose();
+  }
   for (let i = 0; i <= runs; i++) {
     const e = await timed(() => model.encode(input));
     const d = await timed(() => model.decode(e.r.audioCodes));

@@ -22,7 +22,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { xcodecFlops } from './flops.mjs';
+import { xcodec2Flops, xcodecFlops } from './flops.mjs';
+import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -41,7 +42,7 @@ const node24 = argv.includes('--node24');
 for (const m of models) {
   if (!existsSync(join(shared, 'fixtures', 'full-size', m, 'config.json'))) {
     process.stderr.write(
-      `--models ${m}: no ${join(shared, 'fixtures', 'full-size', m, 'config.json')}; accepted: hubert, wavlm, higgs\n`,
+      `--models ${m}: no ${join(shared, 'fixtures', 'full-size', m, 'config.json')}; accepted: hubert, wavlm, higgs, xcodec2\n`,
     );
     process.exit(2);
   }
@@ -155,14 +156,20 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const reports = [];
 for (const name of models) {
   const configDir = join(shared, 'fixtures', 'full-size', name);
-  const higgsModel =
-    JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).model_type === 'higgs_audio_v2_tokenizer';
-  cache = join(cacheRoot, higgsModel ? `onnx-${name}-${seconds}s` : `onnx-${name}`);
-  ensureExport(configDir, cache, higgsModel);
+  const modelType = JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).model_type;
+  const higgsModel = modelType === 'higgs_audio_v2_tokenizer';
+  // X-Codec 2 has no ONNX export (torch 1.13 exports no inverse FFT): this project and PyTorch, on the
+  // generator's weights (scripts/generate-weights.mjs), which the reference port loads too
+  const xcodec2 = modelType === 'xcodec2';
+  cache = join(cacheRoot, higgsModel ? `onnx-${name}-${seconds}s` : xcodec2 ? `weights-${name}` : `onnx-${name}`);
+  if (xcodec2) await ensureCheckpoint(configDir, cache, { seed: 0, log });
+  else ensureExport(configDir, cache, higgsModel);
   const cfg = JSON.parse(readFileSync(join(cache, 'config.json'), 'utf8'));
-  const hop = cfg.acoustic_model_config.downsampling_ratios.reduce((p, x) => p * x, 1);
-  const samples = Math.round((seconds * cfg.sample_rate) / hop) * hop;
-  const flops = xcodecFlops(cfg, samples);
+  const hop = xcodec2 ? 320 : cfg.acoustic_model_config.downsampling_ratios.reduce((p, x) => p * x, 1);
+  const samples = xcodec2
+    ? Math.ceil((Math.round((seconds * 16000) / hop) * hop + 1) / hop) * hop
+    : Math.round((seconds * cfg.sample_rate) / hop) * hop;
+  const flops = xcodec2 ? xcodec2Flops(cfg, samples) : xcodecFlops(cfg, samples);
   for (const list of Object.values(probes)) list.length = 0;
   const results = [];
   for (const threads of threadList) {
@@ -170,8 +177,10 @@ for (const name of models) {
     results.push(probed('xcodec-wasm (relaxed)', 'xcodec', threads, 'relaxed', relaxedFlags));
     if (argv.includes('--direct'))
       results.push(probed('xcodec-wasm (relaxed, direct conv)', 'xcodec-direct', threads, 'relaxed', relaxedFlags));
-    results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
-    results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
+    if (!xcodec2) {
+      results.push(probed('ONNX Runtime Web (wasm)', 'ort-web', threads, 'simd'));
+      results.push({ name: 'ONNX Runtime Node (native)', ...runSubject('ort-node', threads) });
+    }
     if (torchRuns > 0)
       results.push({ name: 'PyTorch 1.13 CPU eager (reference port)', ...runSubject('torch', threads, [], torchRuns) });
   }
@@ -195,6 +204,7 @@ for (const name of models) {
     const p = r.probeGflops ?? null;
     // our decode runs the residual units as Winograd: its % of peak counts the multiplies it really does
     const decodeWork = r.subject === 'xcodec' ? flops.decodeWinograd : flops.decode;
+    const mib = (b) => (b ? +(b / 2 ** 20).toFixed(0) : null);
     return {
       subject: r.name,
       threads: r.threads,
@@ -211,6 +221,14 @@ for (const name of models) {
       encode_pct_peak: p ? +((100 * flops.encode) / enc / 1e9 / p).toFixed(0) : null,
       decode_pct_peak: p ? +((100 * decodeWork) / dec / 1e9 / p).toFixed(0) : null,
       codes_equal_ours: null,
+      load_s: r.loadMs ? +(r.loadMs / 1000).toFixed(2) : null,
+      wasm_mib_after_load: mib(r.wasmBytesAfterLoad),
+      ...(xcodec2 && r.subject === 'xcodec'
+        ? {
+            decoder_only_load_s: +(r.decoderLoadMs / 1000).toFixed(2),
+            decoder_only_wasm_mib: mib(r.decoderWasmBytesAfterLoad),
+          }
+        : {}),
       _r: r,
     };
   });
@@ -246,8 +264,9 @@ for (const name of models) {
     }
   }
 
-  const title =
-    cfg.model_type === 'higgs_audio_v2_tokenizer'
+  const title = xcodec2
+    ? 'X-Codec 2 full-size (Wav2Vec2-BERT 16 layers, 629 M parameters)'
+    : cfg.model_type === 'higgs_audio_v2_tokenizer'
       ? `Higgs Audio v2 tokenizer full-size (24 kHz, ${cfg.semantic_model_config.model_type})`
       : `X-Codec full-size (${cfg.semantic_model_config.model_type})`;
   console.log(

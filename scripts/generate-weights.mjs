@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Writes a random, well-scaled X-Codec checkpoint for any config, as transformers' save_pretrained lays
 // it out: config.json, preprocessor_config.json and model.safetensors with exactly the tensor names and
-// shapes of transformers' XcodecModel or HiggsAudioV2TokenizerModel (the ones inference never reads included).
+// shapes of transformers' XcodecModel, HiggsAudioV2TokenizerModel or Xcodec2Model (the ones inference
+// never reads included).
 //
 //   node scripts/generate-weights.mjs CONFIG_DIR OUT_DIR [--seed N] [--dtype f32|f16|bf16] [--weight-norm] [--quiet]
 //
@@ -221,6 +222,11 @@ function specsFor({ name, shape, kind }, weightNorm) {
     ];
   }
   if (name.endsWith('.bias')) return [{ name, shape, init: BIAS }];
+  // X-Codec 2: SnakeBeta's log-scale alpha and beta, and the 1-D norm scales (GroupNorm, RMSNorm, LayerNorm)
+  if (shape.length === 1 && /\.act\.(alpha|beta)$/.test(name))
+    return [{ name, shape, init: { kind: 'uniform', lo: -0.3, hi: 0.3 } }];
+  if (shape.length === 1 && /(norm\d?|layernorm)\.weight$/.test(name))
+    return [{ name, shape, init: { kind: 'normal', mean: 1, std: 0.1 } }];
   if (name.endsWith('layer_norm.weight')) return [{ name, shape, init: { kind: 'normal', mean: 1, std: 0.1 } }];
   if (name.endsWith('rel_attn_embed.weight')) return [{ name, shape, init: { kind: 'normal', std: 0.5 } }];
   if (name.endsWith('.codebook.embed')) return [{ name, shape, init: codebookRows(name, shape[0]) }];
@@ -243,6 +249,12 @@ const codebookRows = (embedName, size) => ({ kind: 'rows', norm: Math.sqrt(2 * M
  */
 function unreadTensors(cfg) {
   const out = [];
+  if (cfg.model_type === 'xcodec2') {
+    // Wav2Vec2-BERT's masked_spec_embed (training only); nothing else is left unread
+    const H = cfg.semantic_model_config?.hidden_size ?? 1024;
+    out.push({ name: 'semantic_encoder.masked_spec_embed', shape: [H], init: { kind: 'uniform', lo: 0, hi: 1 } });
+    return out;
+  }
   const conv = (name, shape, { withBias = true, transposed = false } = {}) => {
     out.push({ name: `${name}.weight`, shape, init: convInit(`${name}.weight`, shape, transposed) });
     if (withBias) out.push({ name: `${name}.bias`, shape: [transposed ? shape[1] : shape[0]], init: BIAS });

@@ -1,5 +1,5 @@
-// Full-size X-Codec (177.5 M parameters, 12-layer HuBERT or WavLM) and the Higgs Audio v2 tokenizer
-// (203.5 M, 24 kHz) on real audio: a random, well-scaled checkpoint from scripts/generate-weights.mjs
+// Full-size X-Codec (177.5 M parameters, 12-layer HuBERT or WavLM), the Higgs Audio v2 tokenizer
+// (203.5 M, 24 kHz) and X-Codec 2 (629.3 M, 16-layer Wav2Vec2-BERT, 2.3 GiB) on real audio: a random, well-scaled checkpoint from scripts/generate-weights.mjs
 // with the exact tensor names and shapes of the published checkpoints (cached outside the repository,
 // ~680-780 MiB each), loaded with fromPretrained, then 10 s of test/fixtures/audio/music.wav (resampled
 // to 24 kHz for Higgs) encoded at every target bandwidth and decoded.
@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { XcodecModelSync } from '../../dist/node/index.js';
+import { Xcodec2FeatureExtractor, XcodecModelSync } from '../../dist/node/index.js';
 import { decodeWav, resample } from '../../dist/audio.js';
 import { ensureCheckpoint } from '../../scripts/generate-weights.mjs';
 
@@ -137,6 +137,74 @@ for (const { kind, seconds, semantic = kind } of RUNS) {
     assert.is(audioValues.data.length, N);
     let peak = 0;
     for (let i = 0; i < N; i++) {
+      const v = audioValues.data[i];
+      if (!Number.isFinite(v)) assert.unreachable(`sample ${i} is ${v}`);
+      peak = Math.max(peak, Math.abs(v));
+    }
+    assert.ok(peak > 0, 'decoded audio is all zeros');
+    state.model.dispose();
+    state.model = null;
+  });
+}
+
+// X-Codec 2: one FSQ codebook of 65536 codes at 50 frames/s; the input goes through its feature extractor
+{
+  const state = {};
+  const seconds = 10;
+
+  test('full-size xcodec2: generated checkpoint loads whole and decoder-only (only masked_spec_embed unused)', async () => {
+    let t0 = performance.now();
+    const dir = join(CACHE, `xcodec-wasm-fullsize-xcodec2-${SEED}`);
+    const r = await ensureCheckpoint(join(configs, 'xcodec2'), dir, { seed: SEED });
+    say(
+      `xcodec2: checkpoint ${r.generated ? `generated in ${secs(t0).toFixed(1)} s` : 'cached'} (${(r.bytes / 2 ** 20).toFixed(0)} MiB)`,
+    );
+    t0 = performance.now();
+    const decoder = await XcodecModelSync.fromPretrained(dir, { numThreads: 1, components: 'decoder' });
+    const decoderBytes = decoder.wasmMemoryBytes;
+    say(
+      `xcodec2: decoder-only fromPretrained ${secs(t0).toFixed(2)} s, WASM memory ${(decoderBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    decoder.dispose();
+    t0 = performance.now();
+    const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
+    state.model = model;
+    say(
+      `xcodec2: fromPretrained ${secs(t0).toFixed(2)} s, WASM memory ${(model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    assert.is(model.config.modelType, 'xcodec2');
+    assert.is(model.config.codebookSize, 65536);
+    assert.is(model.config.xcodec2.semantic.numHiddenLayers, 16);
+    assert.equal(model.unusedTensors, ['semantic_encoder.masked_spec_embed']);
+    assert.ok(decoderBytes < model.wasmMemoryBytes / 3, `decoder-only holds ${decoderBytes} bytes`);
+    state.fe = await Xcodec2FeatureExtractor.fromPretrained(dir);
+  });
+
+  test(`full-size xcodec2: encode ${seconds} s of music through the feature extractor`, () => {
+    assert.ok(state.model, 'model did not load');
+    const { inputValues } = state.fe.call(music.subarray(0, seconds * 16000), { samplingRate: 16000 });
+    const t0 = performance.now();
+    const { audioCodes } = state.model.encode(inputValues);
+    say(`xcodec2: encode ${seconds} s: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)})`);
+    const frames = Math.ceil((seconds * 16000 + 1) / 320);
+    assert.equal(audioCodes.dims, [1, 1, frames]);
+    for (const c of audioCodes.data) if (c < 0n || c >= 65536n) assert.unreachable(`code ${c} is outside [0, 65536)`);
+    const distinct = new Set(audioCodes.data).size;
+    assert.ok(distinct >= 64, `only ${distinct} distinct codes in ${frames} frames`);
+    state.codes = audioCodes;
+  });
+
+  test('full-size xcodec2: decode the codes', () => {
+    assert.ok(state.codes, 'no codes to decode');
+    const t0 = performance.now();
+    const { audioValues } = state.model.decode(state.codes);
+    say(
+      `xcodec2: decode ${seconds} s: ${secs(t0).toFixed(2)} s (RTF ${(secs(t0) / seconds).toFixed(2)}); peak WASM memory ${(state.model.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    const T = state.codes.dims[2];
+    assert.equal(audioValues.dims, [1, 1, T * 320]);
+    let peak = 0;
+    for (let i = 0; i < audioValues.data.length; i++) {
       const v = audioValues.data[i];
       if (!Number.isFinite(v)) assert.unreachable(`sample ${i} is ${v}`);
       peak = Math.max(peak, Math.abs(v));
