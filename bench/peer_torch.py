@@ -31,7 +31,7 @@ else:
     model = XcodecRef(cfg)
 state = {k: torch.from_numpy(v) for k, v in load_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
 if xcodec2:
-    model.load_hf_state_dict({k: v for k, v in state.items() if k != "semantic_encoder.masked_spec_embed"})
+    model.load_hf_state_dict(state)
     missing, unexpected = [], []
 else:
     missing, unexpected = model.load_state_dict(state, strict=False)

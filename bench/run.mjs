@@ -275,7 +275,9 @@ for (const name of models) {
   );
   console.log(
     `work: ${(flops.encode / 1e9).toFixed(1)} GFLOP encode, ${(flops.decode / 1e9).toFixed(1)} GFLOP decode (analytic, from the config; ` +
-      `xcodec-wasm decodes with the residual units as Winograd F(4, 7): ${(flops.decodeWinograd / 1e9).toFixed(1)} GFLOP of multiplies). ` +
+      (xcodec2
+        ? 'the FFT, SnakeBeta and its filters not counted). '
+        : `xcodec-wasm decodes with the residual units as Winograd F(4, 7): ${(flops.decodeWinograd / 1e9).toFixed(1)} GFLOP of multiplies). `) +
       'decode_gflops: the direct-conv count / time (effective); decode_multiply_gflops and decode_pct_peak: the multiplies really done / time',
   );
   console.log(

@@ -1,7 +1,8 @@
 // `npm run demo:web [-- --port N] [--model DIR]`: serves the demo page (web/) on 127.0.0.1 with COOP/COEP
 // headers, so the page is cross-origin isolated and the model's worker gets kernel threads. The page
 // imports the package's own entries from /dist/; /model/ is the checkpoint folder (default: the
-// embedded test model, weights/default); /examples/ the examples folder (examples/browser-decode/);
+// embedded test model, weights/default); /model-xcodec2/ the tiny X-Codec 2 test checkpoint
+// (test/fixtures/tiny-xcodec2); /examples/ the examples folder (examples/browser-decode/);
 // /decoders.mjs is the MP3/Ogg decoder packages bundled for the
 // browser by esbuild, as a page without a bundler would map them.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -68,6 +69,8 @@ export async function startDemoServer({ port = 0, model = join(root, 'weights', 
     } else if (path.startsWith('/dist/')) file = under(join(root, 'dist'), path.slice(6));
     else if (path.startsWith('/build/')) file = under(join(root, 'build'), path.slice(7));
     else if (path.startsWith('/model/')) file = under(modelDir, path.slice(7));
+    else if (path.startsWith('/model-xcodec2/'))
+      file = under(join(root, 'test', 'fixtures', 'tiny-xcodec2'), path.slice(15));
     else if (path.startsWith('/examples/')) file = under(join(root, 'examples'), path.slice(10));
     else file = under(join(root, 'web'), path.slice(1));
     if (!file) {

@@ -1,7 +1,7 @@
 // The demo page: the package's own entries (mapped in index.html), nothing else. The model runs in a
 // worker (XcodecModel), so the page stays responsive while it encodes; with COOP/COEP from the demo
 // server the worker also gets kernel threads.
-import { XcodecFeatureExtractor, XcodecModel } from 'xcodec-wasm';
+import { Xcodec2FeatureExtractor, XcodecFeatureExtractor, XcodecModel } from 'xcodec-wasm';
 import { encodeWav, loadAudio, writeNpy } from 'xcodec-wasm/audio';
 
 const $ = (id) => document.getElementById(id);
@@ -36,7 +36,8 @@ const progress = (done, total) => {
 function refreshButtons() {
   $('encode').disabled = state.busy || !state.model || !state.samples;
   $('decode').disabled = state.busy || !state.model || !state.codes;
-  $('stream').disabled = state.busy || !state.model || !state.codes;
+  // X-Codec 2's decoder attends over the whole sequence: it has no exact stream
+  $('stream').disabled = state.busy || !state.model || !state.codes || state.model.config.modelType === 'xcodec2';
   $('download-codes').disabled = !state.codes;
   $('download-wav').disabled = !state.reconstruction;
   $('ab').disabled = !state.reconstruction;
@@ -89,20 +90,25 @@ async function useCheckpoint(label, get) {
       onProgress: progress,
     });
     const cfg = model.config;
-    state.fe = preprocessor
-      ? XcodecFeatureExtractor.fromConfig(JSON.parse(new TextDecoder().decode(preprocessor)))
-      : new XcodecFeatureExtractor({
-          featureSize: 1,
-          samplingRate: cfg.sampleRate,
-          paddingValue: 0,
-          hopLength: cfg.hopLength,
-          paddingSide: 'right',
-        });
+    const pre = preprocessor ? JSON.parse(new TextDecoder().decode(preprocessor)) : null;
+    // X-Codec 2 takes its own feature extractor's input (one zero appended, padded to the hop)
+    state.fe =
+      cfg.modelType === 'xcodec2'
+        ? Xcodec2FeatureExtractor.fromConfig(pre ?? {})
+        : pre
+          ? XcodecFeatureExtractor.fromConfig(pre)
+          : new XcodecFeatureExtractor({
+              featureSize: 1,
+              samplingRate: cfg.sampleRate,
+              paddingValue: 0,
+              hopLength: cfg.hopLength,
+              paddingSide: 'right',
+            });
     state.model = model;
     $('bandwidth').replaceChildren(...cfg.targetBandwidths.map((b) => new Option(String(b), String(b))));
     $('bandwidth').value = String(Math.max(...cfg.targetBandwidths));
     $('model-info').textContent =
-      `${label}: ${cfg.modelType}, ${cfg.semantic.modelType}, ${cfg.sampleRate} Hz, ${cfg.frameRate} frames/s, ` +
+      `${label}: ${cfg.modelType}, ${cfg.xcodec2 ? 'wav2vec2-bert' : cfg.semantic.modelType}, ${cfg.sampleRate} Hz, ${cfg.frameRate} frames/s, ` +
       `${cfg.numQuantizers} quantizers; runs in ${model.runsOn === 'worker' ? 'a worker' : 'this page (no worker)'} on ${model.numThreads} thread(s), ` +
       `${model.simdFlavour} SIMD${model.threadsFallbackReason ? ` (${model.threadsFallbackReason})` : ''}`;
     if (state.samples) await setAudio(state.sourceBytes, state.name); // again at this model's rate
@@ -119,6 +125,11 @@ const fromUrl = (base) => async (name) => {
 
 $('load-default').onclick = () =>
   useCheckpoint('embedded default model (random weights: noise out)', fromUrl(new URL('/model/', location.href)));
+$('load-xcodec2').onclick = () =>
+  useCheckpoint(
+    'embedded X-Codec 2 test model (random weights: noise out)',
+    fromUrl(new URL('/model-xcodec2/', location.href)),
+  );
 $('load-url').onclick = () => {
   const base = $('model-url').value.trim();
   if (base) useCheckpoint(base, fromUrl(base.endsWith('/') ? base : `${base}/`));

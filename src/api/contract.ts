@@ -54,7 +54,8 @@ export function modelInfo(m: ModelInfo): ModelInfo {
     convAlgorithm: m.convAlgorithm,
     unusedTensors: m.unusedTensors,
     wasmMemoryBytes: m.wasmMemoryBytes,
-    streamLookaheadFrames: m.components === 'encoder' ? null : m.streamLookaheadFrames,
+    // null where the model cannot stream: encoder only, or X-Codec 2 (its getter says why)
+    streamLookaheadFrames: m.components === 'encoder' || m.config.xcodec2 ? null : m.streamLookaheadFrames,
   };
 }
 

@@ -173,6 +173,8 @@ export class XcodecModel {
   /** Frames after a frame that streamDecode waits for before emitting its audio exactly (see XcodecModelSync). */
   get streamLookaheadFrames(): number {
     const n = this.backend.info.streamLookaheadFrames;
+    if (n === null && this.config.xcodec2)
+      throw new XcodecInputError("X-Codec 2's decoder attends over the whole sequence, so it has no exact stream");
     if (n === null) throw new XcodecInputError("this model was loaded with components: 'encoder', so it cannot decode");
     return n;
   }

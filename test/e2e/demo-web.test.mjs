@@ -102,6 +102,53 @@ test("demo page: upload an MP3, encode, heatmap of the codes' shape, decode, pla
   }
 });
 
+test('demo page: the embedded X-Codec 2 model encodes and decodes an upload; its stream button stays off', async () => {
+  const server = await startDemoServer({ port: 0 });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: await chromiumPath(), args: CHROMIUM_ARGS, timeout: 60000 });
+  const logs = [];
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.demo?.model, null, { timeout: 60000 });
+    await page.click('#load-xcodec2');
+    await page.waitForFunction(() => window.demo.model?.config.modelType === 'xcodec2' && !window.demo.busy, null, {
+      timeout: 60000,
+    });
+    assert.match(
+      await page.textContent('#model-info'),
+      /X-Codec 2 test model .*: xcodec2, wav2vec2-bert, 16000 Hz, 50 frames\/s, 1 quantizers/,
+    );
+    await page.setInputFiles('#file', join(fixtures, 'compressed', 'speech_22050_mono.mp3'));
+    await page.waitForFunction(
+      () => window.demo.samples !== null && !document.getElementById('encode').disabled,
+      null,
+      {
+        timeout: 30000,
+      },
+    );
+    const samples = await page.evaluate(() => window.demo.samples.length);
+    await page.click('#encode');
+    await page.waitForFunction(() => window.demo.codes !== null && !window.demo.busy, null, { timeout: 60000 });
+    const dims = await page.evaluate(() => window.demo.codes.dims);
+    assert.equal(dims, [1, 1, Math.ceil((samples + 1) / 320)], "one codebook, the feature extractor's frames");
+    assert.is(await page.isDisabled('#stream'), true, 'no stream for X-Codec 2');
+    await page.click('#decode');
+    await page.waitForFunction(() => window.demo.reconstruction !== null && !window.demo.busy, null, {
+      timeout: 60000,
+    });
+    assert.is(await page.evaluate(() => window.demo.reconstruction.length), samples);
+    assert.match(await page.textContent('#status'), /^decoded \d+ frames in/);
+  } catch (e) {
+    throw new Error(`${e.message}\npage log:\n${logs.join('\n')}`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
 test('demo:web refuses a folder that is not a checkpoint', async () => {
   const e = await startDemoServer({ port: 0, model: join(fixtures, 'compressed') }).then(
     () => null,

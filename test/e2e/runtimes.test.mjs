@@ -74,6 +74,41 @@ test("Deno: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads
   await checkOutputs(out, out.runtime);
 });
 
+/** X-Codec 2's outputs from a runtime against tiny-xcodec2: codes and codes mask identical, audio within atol. */
+function checkXcodec2(out, what) {
+  const m = manifest('tiny-xcodec2');
+  const dir = join(fixtures, 'tiny-xcodec2');
+  assert.is(out.cases.length, m.cases.length, `${what}: every X-Codec 2 case ran`);
+  for (const [i, c] of m.cases.entries()) {
+    const got = out.cases[i];
+    for (const [key, value] of [
+      ['audio_codes', got.codes],
+      ['audio_codes_mask', got.codesMask],
+    ]) {
+      const exp = npy(join(dir, 'cases', c.tensors[key].file));
+      assertDims(value.dims, exp.shape, `${what} ${c.name} ${key}`);
+      assertCodesEqual(value.data, exp.data, `${what} ${c.name} ${key}`);
+    }
+    const exp = npy(join(dir, 'cases', c.tensors.audio_values.file));
+    const bytes = Buffer.from(got.audio.base64, 'base64');
+    const audio = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    assertDims(got.audio.dims, exp.shape, `${what} ${c.name} audio_values`);
+    assertClose(audio, exp.data, c.tensors.audio_values.atol, `${what} ${c.name} audio_values`);
+  }
+}
+
+test('Deno and Bun: X-Codec 2 in the worker model from buffers, 2 threads: codes, mask and audio as the fixture', async () => {
+  for (const [what, cmd, args] of [
+    ['deno', bin('deno'), ['run', '--allow-read', '--allow-env', 'test/support/runtimes/fixture-run.mjs']],
+    ['bun', bin('bun'), ['test/support/runtimes/fixture-run.mjs']],
+  ]) {
+    const out = runScript(cmd, [...args, '--xcodec2', '--from-buffers', '--threads', '2'], what);
+    assert.is(out.runsOn, 'worker', `${what}: the model ran in a worker`);
+    assert.is(out.numThreads, 2, `${what}: 2 threads`);
+    checkXcodec2(out, `${out.runtime} X-Codec 2`);
+  }
+});
+
 test("Bun: fixture codes and audio, 2 threads (Web Workers); MP3/Ogg/FLAC reads equal Node's", async () => {
   assert.ok(existsSync(bin('bun')), 'bun is installed (npm devDependency "bun")');
   const out = runScript(bin('bun'), ['test/support/runtimes/fixture-run.mjs', '--threads', '2'], 'bun');
@@ -220,6 +255,13 @@ test('Chromium: cross-origin isolated page (COOP/COEP): 2 threads', async () => 
       'chromium (threads)',
       2,
     );
+    const x2 = await inChromium(
+      `http://127.0.0.1:${server.address().port}/coi/test/support/runtimes/browser.html`,
+      { numThreads: 2 },
+      'runXcodec2',
+    );
+    assert.is(x2.numThreads, 2, 'X-Codec 2 ran on 2 threads');
+    checkXcodec2(x2, 'chromium (threads) X-Codec 2');
   } finally {
     server.close();
   }

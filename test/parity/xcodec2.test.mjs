@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { XcodecModelSync, Xcodec2FeatureExtractor } from '../../dist/node/index.js';
+import { XcodecModel, XcodecModelSync, Xcodec2FeatureExtractor } from '../../dist/node/index.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual, item } from '../support/helpers.mjs';
 
 const NAME = 'tiny-xcodec2';
@@ -134,6 +134,111 @@ for (const c of cases) {
     dec.dispose();
   });
 }
+
+test('X-Codec 2: audio or codes too long for the memory are refused before any work, naming the longest that fits', async () => {
+  const m = await XcodecModelSync.fromPretrained(dir);
+  const rt = m.rt;
+  const limit = rt.maxBytes;
+  try {
+    const n = 320 * 400;
+    const need = m.net.plan(rt, n, 1500).semanticBytes;
+    rt.maxBytes = rt.mark() + need - 64;
+    const peak = rt.peakBytes;
+    const encodeMessage =
+      /^audio of 128000 samples needs \d+ MiB of WebAssembly memory to encode .*: encode at most (\d+) samples/;
+    let fits = 0;
+    try {
+      m.encode(new Float32Array(n));
+      assert.unreachable('encode ran');
+    } catch (e) {
+      assert.is(e.name, 'XcodecRuntimeError');
+      assert.match(e.message, encodeMessage);
+      fits = Number(encodeMessage.exec(e.message)[1]);
+    }
+    assert.is(rt.peakBytes, peak, 'nothing was allocated');
+    assert.ok(fits > 0 && fits < n && fits % 320 === 0, `the longest encode that fits: ${fits} samples`);
+    assert.ok(m.net.plan(rt, fits, 1500).semanticBytes <= rt.maxBytes - rt.mark(), 'the named length fits');
+    const T = 4000;
+    const codes = { data: new Int32Array(T).map((_, i) => (i * 7919) % 65536), dims: [1, 1, T] };
+    const decodeMessage = /^decoding 4000 frames needs \d+ MiB .*not windowed: decode at most (\d+) frames/;
+    rt.maxBytes = rt.mark() + 4 * 2 ** 20;
+    let frames = 0;
+    try {
+      m.decode(codes);
+      assert.unreachable('decode ran');
+    } catch (e) {
+      assert.is(e.name, 'XcodecRuntimeError');
+      assert.match(e.message, decodeMessage);
+      frames = Number(decodeMessage.exec(e.message)[1]);
+    }
+    assert.ok(frames > 0 && frames < T, `the longest decode that fits: ${frames} frames`);
+    const ok = m.decode({ data: codes.data.subarray(0, frames), dims: [1, 1, frames] });
+    assert.is(ok.audioValues.dims[2], frames * 320, 'the named length decodes');
+  } finally {
+    rt.maxBytes = limit;
+    m.dispose();
+  }
+});
+
+test('X-Codec 2: windowFrames changes nothing (one window: the decoder attends over the whole sequence); streams are refused', async () => {
+  const m = await load(1);
+  const c = cases[0];
+  const codes = file(c, 'audio_codes');
+  const ca = { data: codes.data, dims: codes.shape };
+  const whole = m.decode(ca).audioValues.data;
+  const small = m.decode(ca, { windowFrames: 7 }).audioValues.data;
+  assert.ok(
+    whole.every((v, i) => Object.is(v, small[i])),
+    'decode with windowFrames 7 equals one window',
+  );
+  const x = npy(join(dir, 'cases', c.input_values));
+  const a = m.encode({ data: x.data, dims: x.shape }).audioCodes.data;
+  const b = m.encode({ data: x.data, dims: x.shape }, { windowFrames: 5 }).audioCodes.data;
+  assertCodesEqual(b, a, 'encode with windowFrames 5');
+  try {
+    for await (const _ of m.streamDecode([ca])) assert.unreachable('a stream ran');
+    assert.unreachable('no error');
+  } catch (e) {
+    assert.is(e.name, 'XcodecInputError');
+    assert.match(e.message, /attends over the whole sequence .* accepted: decode\(\) of all the codes/);
+  }
+  assert.throws(() => m.streamLookaheadFrames, /attends over the whole sequence/);
+});
+
+test('X-Codec 2 in the worker (XcodecModel): codes, mask, audio and traces equal XcodecModelSync; streams refused', async () => {
+  const worker = await XcodecModel.fromPretrained(dir, { numThreads: 2 });
+  const sync = await load(2);
+  try {
+    assert.is(worker.runsOn, 'worker');
+    const c = cases.find((k) => k.name === 'batch2');
+    const input = npy(join(dir, 'cases', c.input_values));
+    const pm = file(c, 'padding_mask');
+    const x = { data: input.data, dims: input.shape };
+    const paddingMask = { data: pm.data, dims: pm.shape };
+    const a = await worker.encode(x, { paddingMask });
+    const b = sync.encode(x, { paddingMask });
+    assertCodesEqual(a.audioCodes.data, b.audioCodes.data, 'worker codes');
+    assertCodesEqual(a.audioCodesMask.data, b.audioCodesMask.data, 'worker codes mask');
+    const wa = (await worker.decode(a)).audioValues.data;
+    const sa = sync.decode(b).audioValues.data;
+    assert.ok(
+      wa.every((v, i) => Object.is(v, sa[i])),
+      'worker audio equals the sync model bit for bit',
+    );
+    const t = await worker.decodeTrace(a.audioCodes, 1);
+    assert.equal(t.magnitude.dims, [641, 63]);
+    assert.throws(() => worker.streamLookaheadFrames, /X-Codec 2's decoder attends over the whole sequence/);
+    let error = null;
+    try {
+      for await (const _ of worker.streamDecode([a.audioCodes])) break;
+    } catch (e) {
+      error = e;
+    }
+    assert.is(error?.name, 'XcodecInputError');
+  } finally {
+    await worker.dispose();
+  }
+});
 
 test.after(() => {
   for (const m of models.values()) m.dispose();

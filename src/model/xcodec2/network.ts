@@ -109,24 +109,25 @@ export class Xcodec2Network {
     return { samples: n, frames: n / hop, repad: false, window, steps, semanticBytes: this.semanticBytes(rt, n) };
   }
 
-  /** Bytes one item of n samples holds at least while the semantic model's layers run, measured. */
+  /**
+   * Bytes one item of n samples holds at its peak through embed() (the semantic model, which attends
+   * over every frame, and the acoustic encoder, which runs whole), measured in a pass that computes nothing.
+   */
   semanticBytes(rt: Runtime, n: number): number {
     const T = Math.floor(n / this.x2.hopLength);
-    return rt.measure(() => {
-      rt.tensor([1, n]);
-      this.encoder.semantic.forward(rt, rt.tensor([this.x2.semantic.featureProjectionInputDim, T]), T);
-    });
+    const plan = { samples: n, frames: T, repad: false, window: T, steps: 0, semanticBytes: 0 };
+    return rt.measure(() => this.embed(rt, rt.tensor([1, n]), plan));
   }
 
-  /** Refuses, before any work, audio whose semantic model cannot fit (it attends over the whole input). */
+  /** Refuses, before any work, audio whose encode cannot fit (X-Codec 2 encodes in one window). */
   checkSemanticRoom(rt: Runtime, plan: EncodePlan): void {
     const room = rt.memoryLimitBytes - rt.mark();
     if (plan.semanticBytes <= room) return;
     const hop = this.x2.hopLength;
     const fits = largestFitting(plan.samples / hop, (t) => this.semanticBytes(rt, t * hop) <= room) * hop;
     throw new XcodecRuntimeError(
-      `audio of ${plan.samples} samples needs at least ${mebibytes(plan.semanticBytes)} of WebAssembly memory for the ` +
-        `semantic model, whose layers attend over all ${plan.frames} frames at once, and this runtime has ${mebibytes(room)} free: ` +
+      `audio of ${plan.samples} samples needs ${mebibytes(plan.semanticBytes)} of WebAssembly memory to encode ` +
+        `(X-Codec 2's semantic model attends over all ${plan.frames} frames at once, and its encoders run whole), and this runtime has ${mebibytes(room)} free: ` +
         `encode at most ${fits} samples (${(fits / this.config.sampleRate).toFixed(1)} s) per call, splitting longer audio`,
     );
   }

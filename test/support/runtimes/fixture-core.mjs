@@ -230,3 +230,34 @@ export async function runFixtures(read, options = {}) {
     model.dispose();
   }
 }
+
+/**
+ * X-Codec 2 (tiny-xcodec2, `read` relative to its folder): every case encoded with its padding mask on
+ * the Promise API's model (a worker where the runtime has one) and decoded there, as the raw outputs.
+ */
+export async function runXcodec2(read, options = {}) {
+  const manifest = JSON.parse(new TextDecoder().decode(await read('cases/manifest.json')));
+  const model = await loadModel(read, options, XcodecModel);
+  try {
+    const cases = [];
+    for (const c of manifest.cases) {
+      const input = readNpy(await read(`cases/${c.input_values}`));
+      const mask = readNpy(await read(`cases/${c.tensors.padding_mask.file}`));
+      const x = { data: input.data, dims: input.shape };
+      const { audioCodes, audioCodesMask } = await model.encode(x, {
+        paddingMask: { data: mask.data, dims: mask.shape },
+      });
+      const { audioValues } = await model.decode(audioCodes);
+      const audio = new Uint8Array(audioValues.data.buffer, audioValues.data.byteOffset, audioValues.data.byteLength);
+      cases.push({
+        name: c.name,
+        codes: { dims: audioCodes.dims, data: Array.from(audioCodes.data, Number) },
+        codesMask: { dims: audioCodesMask.dims, data: Array.from(audioCodesMask.data, Number) },
+        audio: { dims: audioValues.dims, base64: toBase64(audio) },
+      });
+    }
+    return { runsOn: model.runsOn, numThreads: model.numThreads, cases };
+  } finally {
+    await model.dispose();
+  }
+}
