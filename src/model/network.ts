@@ -67,6 +67,14 @@ interface DecoderParts {
   acousticDecoder: DacDecoder;
 }
 
+/** The typed error of a call that needs the half of the network `components` left out. */
+export function halfNotLoaded(half: 'encoder' | 'decoder'): never {
+  const [loaded, verb, other] = half === 'encoder' ? ['decoder', 'encode', 'decode'] : ['encoder', 'decode', 'encode'];
+  throw new XcodecInputError(
+    `this model was loaded with components: '${loaded}', so it cannot ${verb}; accepted: ${other} and dequantize (load with components 'all' or '${half}' to ${verb})`,
+  );
+}
+
 export class XcodecNetwork {
   private constructor(
     readonly config: XcodecConfig,
@@ -118,21 +126,11 @@ export class XcodecNetwork {
   }
 
   private get encoder(): EncoderParts {
-    if (!this.encoderParts) {
-      throw new XcodecInputError(
-        "this model was loaded with components: 'decoder', so it cannot encode; accepted: decode and dequantize (load with components 'all' or 'encoder' to encode)",
-      );
-    }
-    return this.encoderParts;
+    return this.encoderParts ?? halfNotLoaded('encoder');
   }
 
   private get decoder(): DecoderParts {
-    if (!this.decoderParts) {
-      throw new XcodecInputError(
-        "this model was loaded with components: 'encoder', so it cannot decode; accepted: encode and dequantize (load with components 'all' or 'decoder' to decode)",
-      );
-    }
-    return this.decoderParts;
+    return this.decoderParts ?? halfNotLoaded('decoder');
   }
 
   /** The semantic model (for tests that need its frame arithmetic). */

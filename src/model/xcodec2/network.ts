@@ -14,7 +14,7 @@ import type { Weights } from '../../checkpoint/weights.js';
 import { transpose } from '../../nn/layout.js';
 import { type Linear, linear } from '../../nn/linear.js';
 import { loadLinear } from '../layers.js';
-import type { Components, ConvAlgorithms, EncodePlan } from '../network.js';
+import { type Components, type ConvAlgorithms, type EncodePlan, halfNotLoaded } from '../network.js';
 import type { FrameWindow } from '../windows.js';
 import { AcousticEncoder, SemanticAdapter } from './acoustic_encoder.js';
 import { FiniteScalarQuantizer, type FsqTrace } from './fsq.js';
@@ -74,21 +74,11 @@ export class Xcodec2Network {
   }
 
   private get encoder(): EncoderParts {
-    if (!this.encoderParts) {
-      throw new XcodecInputError(
-        "this model was loaded with components: 'decoder', so it cannot encode; accepted: decode and dequantize (load with components 'all' or 'encoder' to encode)",
-      );
-    }
-    return this.encoderParts;
+    return this.encoderParts ?? halfNotLoaded('encoder');
   }
 
   private get decoder(): VocosDecoder {
-    if (!this.decoderPart) {
-      throw new XcodecInputError(
-        "this model was loaded with components: 'encoder', so it cannot decode; accepted: encode and dequantize (load with components 'all' or 'decoder' to decode)",
-      );
-    }
-    return this.decoderPart;
+    return this.decoderPart ?? halfNotLoaded('decoder');
   }
 
   /** input_values as Xcodec2FeatureExtractor returns them: a multiple of hop (320) samples. */

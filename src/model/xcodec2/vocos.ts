@@ -79,8 +79,12 @@ export class VocosDecoder {
     const h = c.hiddenSize;
     const fc = await loadLinear(vb.pp('fc'), c.quantizationDim, h);
     const embed = await loadConv(vb.pp('embed'), { cin: h, cout: h, kernel: 7, padding: 3 }, { weightNorm: false });
-    const blocks = async (names: string[][]) =>
-      Promise.all(names.map((n) => ResNetBlock.load(prefixOf(vb, n, 'norm1.weight'), h)));
+    // one at a time: a load allocates, and memory must not grow under another block's read
+    const blocks = async (names: string[][]) => {
+      const out: ResNetBlock[] = [];
+      for (const n of names) out.push(await ResNetBlock.load(prefixOf(vb, n, 'norm1.weight'), h));
+      return out;
+    };
     const priorNet = await blocks([
       ['prior_net.0', 'prior_resnet_block1'],
       ['prior_net.1', 'prior_resnet_block2'],
