@@ -4,7 +4,9 @@
 // intermediates from the codes on and the audio. Threads give the same bits.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withSafetensorsHeader } from '../../scripts/safetensors-writer.mjs';
 import { XcodecModel, XcodecModelSync, Xcodec2FeatureExtractor } from '../../dist/node/index.js';
 import { fixtures, manifest, npy, assertClose, assertDims, assertCodesEqual, item } from '../support/helpers.mjs';
 
@@ -237,6 +239,46 @@ test('X-Codec 2 in the worker (XcodecModel): codes, mask, audio and traces equal
     assert.is(error?.name, 'XcodecInputError');
   } finally {
     await worker.dispose();
+  }
+});
+
+test('X-Codec 2: the older key naming (decoder.prior_resnet_block1, final_layer_norm, ...) decodes alike; a missing tensor is named', async () => {
+  const bytes = new Uint8Array(readFileSync(join(dir, 'model.safetensors')));
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const older = withSafetensorsHeader(bytes, (h) => {
+    for (const key of Object.keys(h)) {
+      if (!key.startsWith('acoustic_decoder.')) continue;
+      const renamed = key
+        .replace(/^acoustic_decoder\./, 'decoder.')
+        .replace(/^decoder\.prior_net\.(\d)\./, (_, i) => `decoder.prior_resnet_block${Number(i) + 1}.`)
+        .replace(/^decoder\.post_net\.(\d)\./, (_, i) => `decoder.post_resnet_block${Number(i) + 1}.`)
+        .replace(/^decoder\.norm\./, 'decoder.final_layer_norm.');
+      h[renamed] = h[key];
+      delete h[key];
+    }
+  });
+  const m = await XcodecModelSync.fromBuffers({ 'model.safetensors': older }, { config, components: 'decoder' });
+  const c = cases[0];
+  const codes = file(c, 'audio_codes');
+  const ca = { data: codes.data, dims: codes.shape };
+  const got = m.decode(ca).audioValues.data;
+  const want = (await load(1)).decode(ca).audioValues.data;
+  assert.ok(
+    got.every((v, i) => Object.is(v, want[i])),
+    'the older naming decodes bit for bit alike',
+  );
+  m.dispose();
+  // renamed away (a hole in the data section would be refused first)
+  const missing = withSafetensorsHeader(bytes, (h) => {
+    h['acoustic_decoder.layers.1.mlp.fc_2.weight'] = h['acoustic_decoder.layers.1.mlp.fc2.weight'];
+    delete h['acoustic_decoder.layers.1.mlp.fc2.weight'];
+  });
+  try {
+    await XcodecModelSync.fromBuffers({ 'model.safetensors': missing }, { config });
+    assert.unreachable('loaded without a tensor');
+  } catch (e) {
+    assert.is(e.name, 'XcodecCheckpointError');
+    assert.match(e.message, /acoustic_decoder\.layers\.1\.mlp\.fc2\.weight/);
   }
 });
 
