@@ -1,9 +1,10 @@
 // Kernel microbenchmarks (tinybench): GFLOP/s of the heavy kernels and % of the SIMD peak measured
 // here, in the same process, by assembly/peak.ts right before and after each kernel.
-// `node bench/kernels.mjs [--flavour simd|relaxed] [--conv] [--json]` (relaxed needs
+// `node bench/kernels.mjs [--flavour simd|relaxed] [--conv] [--xcodec2] [--json]` (relaxed needs
 // --experimental-wasm-relaxed-simd on Node 20; --conv: only the kernel-7 convolutions, direct and
 // Winograd side by side, where gflops counts the direct conv's FLOPs and multiplyGflops the Winograd
-// GEMMs' real ones).
+// GEMMs' real ones; --xcodec2: only X-Codec 2's kernels, at its full-size shapes for 10 s, flops
+// counting their multiply-adds (the FFT: 5 n log2 n per frame; SnakeBeta: its 12-tap filters)).
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/backend/runtime.js';
 import {
@@ -145,27 +146,93 @@ function rvqCase(name, K, D, T) {
   });
 }
 
-gemmCase('GEMM 768x3072x500', 3072, 500, 768);
-gemmCase('GEMM 1024x1024x50', 1024, 50, 1024);
-// The decoder's residual units over 1 s of 16 kHz audio: 64 channels at 16000 steps/s, 128 at 8000,
-// 256 at 2000, 512 at 400 (the encoder's are the same shapes at 16000, 2000, 400 and 100).
-const convOnly = argv.includes('--conv');
-for (const [C, T] of [
-  [64, 16000],
-  [128, 8000],
-  [256, 2000],
-  [512, 400],
-]) {
-  for (const d of [1, 3, 9]) {
-    for (const algorithm of ['direct', 'winograd']) convCase(`conv1d ${C}ch k7 d${d} x${T}`, C, T, d, algorithm);
-  }
+/** X-Codec 2's kernels at full-size shapes, 10 s (501 frames; SnakeBeta on the first block's 48 x 16000 x 10). */
+function xcodec2Cases() {
+  const T = 501;
+  const buf = (n, seed) => {
+    const p = rt.allocBytes(4 * n);
+    random(p, n, seed);
+    return p;
+  };
+  // relative-key attention: Wav2Vec2-BERT's 16 heads of 64, 73 distances
+  const H = 1024;
+  const heads = 16;
+  const d = H / heads;
+  const [q, kT, v, ctx, rel] = [buf(H * T, 1), buf(H * T, 2), buf(H * T, 3), buf(H * T, 4), buf(heads * 73 * T, 5)];
+  const rows = rt.allocBytes(4 * d);
+  rt.k.gemm_rows(rows, d, 1, T, 1);
+  cases.push({
+    name: `X2 attention, relative keys ${T} x ${H} (16 heads)`,
+    flops: heads * (2 * T * T * d * 2),
+    fn: () => rt.k.self_attention_rel(ctx, q, kT, v, rows, rel, 64, 8, T, H, heads, T, 0, T),
+  });
+  const x = buf(H * (T + 30), 6);
+  const w = buf(H * 31, 7);
+  const o = rt.allocBytes(4 * H * T);
+  cases.push({
+    name: `X2 depthwise conv k31 ${H} x ${T}`,
+    flops: 2 * 31 * H * T,
+    fn: () => rt.k.depthwise_conv_rows(o, x, w, T + 30, 31, T, 0, H),
+  });
+  const L = 160000;
+  const sx = buf(48 * L, 8);
+  const so = rt.allocBytes(4 * 48 * L);
+  const a = buf(48, 9);
+  const inv = buf(48, 10);
+  const filter = buf(12, 11);
+  cases.push({
+    name: `X2 anti-aliased SnakeBeta 48 x ${L}`,
+    flops: 48 * (2 * 2 * 12 * L + 2 * 12 * L),
+    fn: () => rt.k.snake_beta_aa(so, sx, a, inv, filter, L, 0, 48),
+  });
+  const n = 1280;
+  const spec = buf((n + 2) * T, 12);
+  const frames = rt.allocBytes(4 * n * T);
+  const window = buf(n, 13);
+  const tw = rt.allocBytes(16 * n);
+  cases.push({
+    name: `X2 istft_frames n=${n} x ${T}`,
+    flops: 5 * n * Math.log2(n) * T,
+    fn: () => rt.k.istft_frames(frames, spec, window, tw, n, T, 0, T),
+  });
+  const gx = buf(H * T, 14);
+  const g = buf(H, 15);
+  const b = buf(H, 16);
+  cases.push({
+    name: `X2 group_norm_groups + SiLU ${H} x ${T} (32 groups)`,
+    flops: 8 * H * T,
+    fn: () => rt.k.group_norm_groups(o, gx, g, b, H, T, 32, 1e-6, 1, 0, 32),
+  });
+  cases.push({
+    name: `X2 rms_norm_cols ${H} x ${T}`,
+    flops: 4 * H * T,
+    fn: () => rt.k.rms_norm_cols(o, gx, g, H, T, 1e-6, 0, T),
+  });
 }
-convTCase('conv_transpose1d 1024->512 k16 s8 x500', 1024, 512, 16, 8, 500);
-attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
-attentionCase('attention 3000 frames x 768 (12 heads)', 3000, 768, 12);
-rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
 
-if (convOnly) cases.splice(0, cases.length, ...cases.filter((c) => c.name.startsWith('conv1d')));
+if (argv.includes('--xcodec2')) xcodec2Cases();
+else {
+  gemmCase('GEMM 768x3072x500', 3072, 500, 768);
+  gemmCase('GEMM 1024x1024x50', 1024, 50, 1024);
+  // The decoder's residual units over 1 s of 16 kHz audio: 64 channels at 16000 steps/s, 128 at 8000,
+  // 256 at 2000, 512 at 400 (the encoder's are the same shapes at 16000, 2000, 400 and 100).
+  for (const [C, T] of [
+    [64, 16000],
+    [128, 8000],
+    [256, 2000],
+    [512, 400],
+  ]) {
+    for (const d of [1, 3, 9]) {
+      for (const algorithm of ['direct', 'winograd']) convCase(`conv1d ${C}ch k7 d${d} x${T}`, C, T, d, algorithm);
+    }
+  }
+  convTCase('conv_transpose1d 1024->512 k16 s8 x500', 1024, 512, 16, 8, 500);
+  attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
+  attentionCase('attention 3000 frames x 768 (12 heads)', 3000, 768, 12);
+  rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
+}
+
+if (argv.includes('--conv')) cases.splice(0, cases.length, ...cases.filter((c) => c.name.startsWith('conv1d')));
 scratch = rt.mark();
 // Each kernel's % peak is of the mean of a probe right before and right after it: on a shared host the
 // capacity drifts within a run, and one probe at the start misstated later kernels' share.

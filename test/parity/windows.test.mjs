@@ -58,40 +58,52 @@ for (const name of MODELS) {
     return direct;
   };
 
-  test(`${name}: windowed encode: every intermediate bit-identical to one window, codes equal to the fixtures`, async () => {
-    const m = await load();
-    const saved = m.tuning.groupNormStatsFloats;
-    // a few hundred floats per block: GroupNorm's statistics are taken over several blocks of channels
-    m.tuning.groupNormStatsFloats = 2000;
-    try {
-      for (const c of manifest(name).cases) {
-        const input = npy(join(dir, 'cases', c.input_values));
-        const x = { data: input.data, dims: input.shape };
-        for (let b = 0; b < input.shape[0]; b++) {
-          const whole = m.encodeTrace(x, b, { windowFrames: 1e6 });
-          const T = whole.embeddings.dims[1];
-          for (const w of [1, 2, 3, 7, T - 1]) {
-            const got = m.encodeTrace(x, b, { windowFrames: w });
-            for (const key of Object.keys(whole)) {
-              assertDims(got[key].dims, whole[key].dims, `${c.name}[${b}] ${key}, windows of ${w}`);
-              assert.is(
-                differences(got[key].data, whole[key].data),
-                0,
-                `${c.name}[${b}] ${key}, windows of ${w}: values differ from one window`,
-              );
+  let winogradEncoder;
+  const loadEncoder = async (algorithm) => {
+    if (algorithm === 'direct') return load();
+    if (!winogradEncoder)
+      loaded.push(
+        (winogradEncoder = await XcodecModelSync.fromPretrained(dir, { numThreads: 2, convAlgorithm: 'winograd' })),
+      );
+    return winogradEncoder;
+  };
+
+  for (const algorithm of ['direct', 'winograd'])
+    test(`${name} (${algorithm} encoder): windowed encode: every intermediate bit-identical to one window, codes equal to the fixtures`, async () => {
+      const m = await loadEncoder(algorithm);
+      assert.is(m.convAlgorithm.encoder, algorithm);
+      const saved = m.tuning.groupNormStatsFloats;
+      // a few hundred floats per block: GroupNorm's statistics are taken over several blocks of channels
+      m.tuning.groupNormStatsFloats = 2000;
+      try {
+        for (const c of manifest(name).cases) {
+          const input = npy(join(dir, 'cases', c.input_values));
+          const x = { data: input.data, dims: input.shape };
+          for (let b = 0; b < input.shape[0]; b++) {
+            const whole = m.encodeTrace(x, b, { windowFrames: 1e6 });
+            const T = whole.embeddings.dims[1];
+            for (const w of [1, 2, 3, 7, T - 1]) {
+              const got = m.encodeTrace(x, b, { windowFrames: w });
+              for (const key of Object.keys(whole)) {
+                assertDims(got[key].dims, whole[key].dims, `${c.name}[${b}] ${key}, windows of ${w}`);
+                assert.is(
+                  differences(got[key].data, whole[key].data),
+                  0,
+                  `${c.name}[${b}] ${key}, windows of ${w}: values differ from one window`,
+                );
+              }
             }
           }
+          const top = Math.max(...Object.keys(c.bandwidths).map(Number));
+          const exp = npy(join(dir, 'cases', c.tensors[c.bandwidths[String(top)].codes].file));
+          const { audioCodes } = m.encode(x, { bandwidth: top, windowFrames: 2 });
+          assertDims(audioCodes.dims, exp.shape, `${c.name} codes`);
+          assertCodesEqual(audioCodes.data, exp.data, `${name}/${c.name} codes, windows of 2 frames`);
         }
-        const top = Math.max(...Object.keys(c.bandwidths).map(Number));
-        const exp = npy(join(dir, 'cases', c.tensors[c.bandwidths[String(top)].codes].file));
-        const { audioCodes } = m.encode(x, { bandwidth: top, windowFrames: 2 });
-        assertDims(audioCodes.dims, exp.shape, `${c.name} codes`);
-        assertCodesEqual(audioCodes.data, exp.data, `${name}/${c.name} codes, windows of 2 frames`);
+      } finally {
+        m.tuning.groupNormStatsFloats = saved;
       }
-    } finally {
-      m.tuning.groupNormStatsFloats = saved;
-    }
-  });
+    });
 
   test(`${name}: encode reports one progress step per window, layer and quantizer`, async () => {
     const m = await load();
@@ -118,7 +130,7 @@ for (const name of MODELS) {
     }
   });
 
-  test(`${name}: the acoustic encoder's context is needed and at most one frame over the least that works`, async () => {
+  test(`${name}: the direct acoustic encoder's context is needed and at most one frame over the least that works`, async () => {
     const m = await load();
     const unaligned = manifest(name).cases.find((c) => c.name.startsWith('unaligned_'));
     const input = npy(join(dir, 'cases', unaligned.input_values));
