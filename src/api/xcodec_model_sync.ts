@@ -382,10 +382,10 @@ export class XcodecModelSync {
     options: { windowFrames?: number; paddingMask?: EncodeOptions['paddingMask'] } = {},
   ): Record<string, FloatTensor> {
     const x = checkAudio(inputValues, () => this.net.minimumSamples());
-    const valid = checkPaddingMask(options.paddingMask, x.dims[0], x.dims[2], this.config.modelType);
     const N = x.dims[2];
     checkItem('encodeTrace', item, x.dims[0]);
     checkOptions('encodeTrace', options, '{ windowFrames?, paddingMask? }');
+    const valid = checkPaddingMask(options.paddingMask, x.dims[0], x.dims[2], this.config.modelType);
     const plan = this.plan(N, checkWindowFrames(options.windowFrames));
     let result: Record<string, FloatTensor> | null = null;
     this.guard(() => {

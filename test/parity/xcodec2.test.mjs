@@ -282,6 +282,49 @@ test('X-Codec 2: the older key naming (decoder.prior_resnet_block1, final_layer_
   }
 });
 
+test('X-Codec 2: a bad paddingMask is a typed error saying what is accepted; X-Codec refuses one', async () => {
+  const m = await load(1);
+  const x = { data: new Float32Array(2 * 640), dims: [2, 1, 640] };
+  const mask = (values) => ({ data: BigInt64Array.from(values, BigInt), dims: [2, 640] });
+  const ones = (n) => Array.from({ length: 640 }, (_, i) => (i < n ? 1 : 0));
+  for (const [bad, message] of [
+    [{ data: new BigInt64Array(640), dims: [1, 640] }, /paddingMask must be \{ data, dims: \[2, 640\] \}/],
+    [
+      mask([
+        ...ones(10),
+        ...ones(700)
+          .map(() => 2)
+          .slice(0, 640),
+      ]),
+      /paddingMask\[1, 0\] is 2; accepted: 0 or 1/,
+    ],
+    [mask([...ones(10), ...ones(0)]), /paddingMask\[1\] has no real sample/],
+    [
+      mask([...ones(10).map((v, i) => (i === 5 ? 1 : v === 1 ? 0 : 0)), ...ones(640)]),
+      /paddingMask\[0\] has a 1 at 5 after a 0/,
+    ],
+    ['x', /paddingMask must be/],
+  ]) {
+    try {
+      m.encode(x, { paddingMask: bad });
+      assert.unreachable(`accepted ${JSON.stringify(bad)}`);
+    } catch (e) {
+      assert.is(e.name, 'XcodecInputError', e.message);
+      assert.match(e.message, message);
+    }
+  }
+  const hubert = await XcodecModelSync.fromPretrained(join(fixtures, 'tiny-hubert'));
+  try {
+    hubert.encode(new Float32Array(1600), { paddingMask: mask(ones(640)) });
+    assert.unreachable('X-Codec took a paddingMask');
+  } catch (e) {
+    assert.is(e.name, 'XcodecInputError');
+    assert.match(e.message, /paddingMask is not accepted by model_type "xcodec"/);
+  } finally {
+    hubert.dispose();
+  }
+});
+
 test.after(() => {
   for (const m of models.values()) m.dispose();
 });
