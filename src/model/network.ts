@@ -19,7 +19,7 @@ import { loadLinear } from './layers.js';
 import { ResidualVectorQuantizer } from './quantizer.js';
 import { SemanticEncoder } from './semantic_encoder.js';
 import { SemanticModel } from './semantic_model.js';
-import { type FrameWindow, frameWindows, windowCount } from './windows.js';
+import { type FrameWindow, frameWindows, largestFitting, windowCount } from './windows.js';
 
 /** What encode() produces for one batch item, before it leaves linear memory. */
 export interface EncodeTrace {
@@ -206,14 +206,7 @@ export class XcodecNetwork {
   checkSemanticRoom(rt: Runtime, plan: EncodePlan): void {
     const room = rt.memoryLimitBytes - rt.mark();
     if (plan.semanticBytes <= room) return;
-    let fits = 0;
-    for (let lo = 0, hi = plan.samples; lo <= hi; ) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (this.semanticBytes(rt, mid) <= room) {
-        fits = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const fits = largestFitting(plan.samples, (n) => this.semanticBytes(rt, n) <= room);
     const rate = this.config.sampleRate;
     const duration = (samples: number) =>
       samples >= 60 * rate ? `${(samples / rate / 60).toFixed(1)} min` : `${(samples / rate).toFixed(1)} s`;

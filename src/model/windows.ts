@@ -43,3 +43,16 @@ export function checkWindowFrames(w: unknown): number {
   }
   return w;
 }
+
+/** The largest t in [0, upTo] with fits(t), fits monotone (true up to some t): a bisection. */
+export function largestFitting(upTo: number, fits: (t: number) => boolean): number {
+  let best = 0;
+  for (let lo = 0, hi = upTo; lo <= hi; ) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}

@@ -140,14 +140,14 @@ export class AcousticEncoder {
   }
 
   /** x [1, N] -> [hidden_size, N / hop]; `into` receives the output when given. */
-  forward(rt: Runtime, x: Tensor, tick: () => void = () => {}): Tensor {
+  forward(rt: Runtime, x: Tensor, tick: () => void = () => {}, into?: Tensor): Tensor {
     return rt.scope(() => {
       let y = conv1d(rt, x, this.conv1);
       for (const b of this.blocks) {
         y = b.forward(rt, y);
         tick();
       }
-      return conv1d(rt, snakeBetaAntiAliased(rt, y, this.snake), this.conv2);
+      return conv1d(rt, snakeBetaAntiAliased(rt, y, this.snake), this.conv2, undefined, { into });
     });
   }
 }
@@ -167,13 +167,13 @@ export class SemanticAdapter {
     return new SemanticAdapter(convs);
   }
 
-  /** x [H, T] -> [H, T]. */
-  forward(rt: Runtime, x: Tensor): Tensor {
+  /** x [H, T] -> [H, T], into `into` when given. */
+  forward(rt: Runtime, x: Tensor, into?: Tensor): Tensor {
     const [c1, c2, c3, c4] = this.convs;
     return rt.scope(() => {
       const a = relu(rt, conv1d(rt, x, c1), true);
       const y = conv1d(rt, relu(rt, conv1d(rt, a, c2), true), c3, a);
-      return conv1d(rt, y, c4);
+      return conv1d(rt, y, c4, undefined, { into });
     });
   }
 }

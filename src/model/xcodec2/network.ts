@@ -15,7 +15,7 @@ import { transpose } from '../../nn/layout.js';
 import { type Linear, linear } from '../../nn/linear.js';
 import { loadLinear } from '../layers.js';
 import { type Components, type ConvAlgorithms, type EncodePlan, halfNotLoaded } from '../network.js';
-import type { FrameWindow } from '../windows.js';
+import { type FrameWindow, largestFitting } from '../windows.js';
 import { AcousticEncoder, SemanticAdapter } from './acoustic_encoder.js';
 import { FiniteScalarQuantizer, type FsqTrace } from './fsq.js';
 import { type DecoderTrace, VocosDecoder } from './vocos.js';
@@ -144,18 +144,11 @@ export class Xcodec2Network {
     }
     const inputFeatures = transpose(rt, rows);
     const semanticHidden = semantic.forward(rt, inputFeatures, validFrames, tick);
-    const semanticAdapted = adapter.forward(rt, semanticHidden);
-    const acousticOut = acoustic.forward(rt, x, tick);
-    if (acousticOut.dims[1] !== T) {
-      throw new XcodecRuntimeError(`the acoustic encoder gave ${acousticOut.dims[1]} frames for ${T} semantic frames`);
-    }
-    const H = semanticAdapted.dims[0];
-    const concat = rt.tensor([H + acousticOut.dims[0], T]);
-    if (!rt.isMeasuring) {
-      const f = rt.f32;
-      f.set(rt.view(semanticAdapted), concat.ptr >>> 2);
-      f.set(rt.view(acousticOut), (concat.ptr >>> 2) + H * T);
-    }
+    // both encoders write straight into their rows of the concatenation fc_encoder reads
+    const H = c.semantic.hiddenSize;
+    const concat = rt.tensor([c.quantizationDim, T]);
+    const semanticAdapted = adapter.forward(rt, semanticHidden, { ptr: concat.ptr, dims: [H, T] });
+    const acousticOut = acoustic.forward(rt, x, tick, { ptr: concat.ptr + 4 * H * T, dims: [c.hiddenSize, T] });
     const embeddings = linear(rt, concat, fc);
     return { inputFeatures, semanticHidden, semanticAdapted, acoustic: acousticOut, embeddings };
   }
@@ -256,17 +249,4 @@ export class Xcodec2Network {
   streamInput(): never {
     return this.notStreamable();
   }
-}
-
-/** The largest t in [0, upTo] with fits(t) (fits is monotone), by bisection. */
-function largestFitting(upTo: number, fits: (t: number) => boolean): number {
-  let best = 0;
-  for (let lo = 0, hi = upTo; lo <= hi; ) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (fits(mid)) {
-      best = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return best;
 }
