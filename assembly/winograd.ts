@@ -107,6 +107,36 @@ export function winograd_weights(u: usize, w: usize, g: usize, alpha: i32, r: i3
   return v128.load32_lane(p + 3 * step, v, 3);
 }
 
+// One input row's four tiles through BT: lane l, tap k reads z[4l + k] (z[j] = row[j d], step = 4d
+// bytes); point p goes to dst + p * vBytes.
+@inline function inputRow(dst: usize, row: usize, step: usize, unit: bool, bt: usize, vBytes: usize): void {
+  const z0 = zVector(row, 0, step, unit);
+  const z1 = zVector(row, 1, step, unit);
+  const z2 = zVector(row, 2, step, unit);
+  const z3 = zVector(row, 3, step, unit);
+  const z4 = zVector(row, 4, step, unit);
+  const z5 = zVector(row, 5, step, unit);
+  // three 4 x 4 transposes: X_(4a + j) = column j of rows Z_a .. Z_(a+3)
+  const x0 = col0(z0, z1, z2, z3);
+  const x1 = col1(z0, z1, z2, z3);
+  const x2 = col2(z0, z1, z2, z3);
+  const x3 = col3(z0, z1, z2, z3);
+  const x4 = col0(z1, z2, z3, z4);
+  const x5 = col1(z1, z2, z3, z4);
+  const x6 = col2(z1, z2, z3, z4);
+  const x7 = col3(z1, z2, z3, z4);
+  const x8 = col0(z2, z3, z4, z5);
+  const x9 = col1(z2, z3, z4, z5);
+  v128.store(dst, madd(coef(bt, 0, 8), x8, fourTaps(bt, 0, 0, x0, x2, x4, x6)));
+  for (let p = 1; p < 9; p += 2) {
+    const ev = fourTaps(bt, p, 2, x2, x4, x6, x8);
+    const od = fourTaps(bt, p, 1, x1, x3, x5, x7);
+    v128.store(dst + <usize>p * vBytes, f32x4.add(ev, od));
+    v128.store(dst + <usize>(p + 1) * vBytes, f32x4.sub(ev, od));
+  }
+  v128.store(dst + <usize>9 * vBytes, madd(coef(bt, 9, 9), x9, fourTaps(bt, 9, 1, x1, x3, x5, x7)));
+}
+
 // acc + AT[i, 1] a0 + AT[i, 3] a1 + AT[i, 5] a2 + AT[i, 7] a3: output i's terms of the four pairs.
 @inline function pairTerms(at: usize, i: i32, a0: v128, a1: v128, a2: v128, a3: v128, acc: v128): v128 {
   acc = madd(coef(at, i, 1), a0, acc);
@@ -174,42 +204,26 @@ export function conv_winograd(
 
     // Input transform, written as the GEMM's B panels: K block k0 at k0 * nPanels * 32 bytes, its panel
     // j at + j * (k1 - k0) * 32, row ci at + (ci - k0) * 32, this group in the panel's low or high half.
+    // The K blocks are walked by pointer and d = 1 has its own loop: no division or branch per row.
     for (let g = 0; g < cols; g += 4) {
-      const base = (<usize>tileStart(c0 + g, dil)) << 2;
+      let row = x + ((<usize>tileStart(c0 + g, dil)) << 2);
       const panelByte = <usize>(g >> 3);
       const half = <usize>((g & 4) << 2);
-      for (let ci = 0; ci < cin; ci++) {
-        const row = x + <usize>ci * rowBytes + base;
-        // lane l, tap k reads z[4l + k]: X_(4a + j) is column j of the rows Z_a .. Z_(a+3)
-        const z0 = zVector(row, 0, step, unit);
-        const z1 = zVector(row, 1, step, unit);
-        const z2 = zVector(row, 2, step, unit);
-        const z3 = zVector(row, 3, step, unit);
-        const z4 = zVector(row, 4, step, unit);
-        const z5 = zVector(row, 5, step, unit);
-        // three 4 x 4 transposes: X_(4a + j) = column j of rows Z_a .. Z_(a+3)
-        const x0 = col0(z0, z1, z2, z3);
-        const x1 = col1(z0, z1, z2, z3);
-        const x2 = col2(z0, z1, z2, z3);
-        const x3 = col3(z0, z1, z2, z3);
-        const x4 = col0(z1, z2, z3, z4);
-        const x5 = col1(z1, z2, z3, z4);
-        const x6 = col2(z1, z2, z3, z4);
-        const x7 = col3(z1, z2, z3, z4);
-        const x8 = col0(z2, z3, z4, z5);
-        const x9 = col1(z2, z3, z4, z5);
-        const k0 = (ci / kb) * kb;
-        const k1 = min(cin, k0 + kb);
-        const dst =
-          V + ((<usize>k0 * nPanels) << 5) + ((panelByte * <usize>(k1 - k0)) << 5) + ((<usize>(ci - k0)) << 5) + half;
-        v128.store(dst, madd(coef(bt, 0, 8), x8, fourTaps(bt, 0, 0, x0, x2, x4, x6)));
-        for (let p = 1; p < 9; p += 2) {
-          const ev = fourTaps(bt, p, 2, x2, x4, x6, x8);
-          const od = fourTaps(bt, p, 1, x1, x3, x5, x7);
-          v128.store(dst + <usize>p * vBytes, f32x4.add(ev, od));
-          v128.store(dst + <usize>(p + 1) * vBytes, f32x4.sub(ev, od));
+      for (let k0 = 0; k0 < cin; k0 += kb) {
+        const rowsInBlock = <usize>(min(cin, k0 + kb) - k0);
+        let dst = V + ((<usize>k0 * nPanels) << 5) + ((panelByte * rowsInBlock) << 5) + half;
+        const stop = dst + (rowsInBlock << 5);
+        if (unit) {
+          for (; dst < stop; dst += 32) {
+            inputRow(dst, row, 4, true, bt, vBytes);
+            row += rowBytes;
+          }
+        } else {
+          for (; dst < stop; dst += 32) {
+            inputRow(dst, row, step, false, bt, vBytes);
+            row += rowBytes;
+          }
         }
-        v128.store(dst + <usize>9 * vBytes, madd(coef(bt, 9, 9), x9, fourTaps(bt, 9, 1, x1, x3, x5, x7)));
       }
     }
 
