@@ -6,8 +6,16 @@
 // CLI's, so the codes equal `xcodec encode`'s for the same file.
 // POST /decode?nq=N with codes as they come (an LM's output: frames of N little-endian int32 codes,
 // frame after frame, in a streaming request body) answers a WAV stream whose audio leaves while the
-// codes still arrive (streamDecode: the same samples as one decode of them all).
-import { XcodecError, XcodecFeatureExtractor, XcodecInputError, XcodecModel } from 'xcodec-wasm';
+// codes still arrive (streamDecode: the same samples as one decode of them all). An X-Codec 2
+// checkpoint (Llasa's codec) takes its own feature extractor and has no stream decode: its /decode
+// answers once every code is in, as ?whole=1 does.
+import {
+  Xcodec2FeatureExtractor,
+  XcodecError,
+  XcodecFeatureExtractor,
+  XcodecInputError,
+  XcodecModel,
+} from 'xcodec-wasm';
 import { encodeWav, encodeWavStream, readAudio, toMono, writeNpy } from 'xcodec-wasm/audio';
 
 const WAV = { 'content-type': 'audio/wav' };
@@ -63,15 +71,18 @@ export function createEdgeApp(getModel) {
       // forbidden, and the Promise API to this thread (runsOn 'caller').
       const model = await XcodecModel.fromBuffers(files, { wasmModules });
       const c = model.config;
-      const fe = preprocessor
-        ? XcodecFeatureExtractor.fromConfig(JSON.parse(new TextDecoder().decode(preprocessor)))
-        : new XcodecFeatureExtractor({
-            featureSize: 1,
-            samplingRate: c.sampleRate,
-            paddingValue: 0,
-            hopLength: c.hopLength,
-            paddingSide: 'right',
-          });
+      const json = preprocessor ? JSON.parse(new TextDecoder().decode(preprocessor)) : null;
+      let fe;
+      if (c.modelType === 'xcodec2') fe = Xcodec2FeatureExtractor.fromConfig(json ?? {});
+      else if (json) fe = XcodecFeatureExtractor.fromConfig(json);
+      else
+        fe = new XcodecFeatureExtractor({
+          featureSize: 1,
+          samplingRate: c.sampleRate,
+          paddingValue: 0,
+          hopLength: c.hopLength,
+          paddingSide: 'right',
+        });
       return { model, fe };
     })();
     loading.catch(() => {
@@ -91,7 +102,8 @@ export function createEdgeApp(getModel) {
           if (!Number.isInteger(nq) || nq < 1 || nq > model.config.numQuantizers || !request.body)
             throw new XcodecInputError(`/decode needs ?nq=1..${model.config.numQuantizers} and the codes as the body`);
           const chunks = codeChunks(request.body, nq);
-          if (url.searchParams.has('whole')) return new Response(await decodeWhole(model, chunks), { headers: WAV });
+          if (url.searchParams.has('whole') || model.config.modelType === 'xcodec2')
+            return new Response(await decodeWhole(model, chunks), { headers: WAV });
           const audio = encodeWavStream(model.streamDecode(chunks), model.config.sampleRate);
           return new Response(audio, { headers: WAV });
         }

@@ -8,7 +8,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -444,6 +453,72 @@ async function checkEdgeStream(port, what) {
   assert.match(await bad.text(), /XcodecInputError: \/decode needs \?nq=1\.\./);
 }
 
+/** X-Codec 2 through the edge template: each tiny-xcodec2 item and pipeline WAV, as Node's pipeline encodes it. */
+const xcodec2Dir = join(fixtures, 'tiny-xcodec2');
+const nodeXcodec2 = (async () => {
+  const { XcodecModelSync, Xcodec2FeatureExtractor } = await import('../../dist/node/index.js');
+  const { readAudio, toMono, writeNpy, encodeWav } = await import('../../dist/audio.js');
+  const model = await XcodecModelSync.fromPretrained(xcodec2Dir, { numThreads: 1 });
+  const fe = await Xcodec2FeatureExtractor.fromPretrained(xcodec2Dir);
+  const requests = [];
+  for (const c of manifest('tiny-xcodec2').cases) {
+    const input = npy(join(xcodec2Dir, 'cases', c.input_values));
+    const [B, , N] = input.shape;
+    for (let b = 0; b < B; b++)
+      requests.push({ name: `${c.name}[${b}]`, body: wavFloat32(input.data.subarray(b * N, (b + 1) * N), 16000) });
+  }
+  const wavs = join(fixtures, 'pipeline-tiny-hubert');
+  for (const f of readdirSync(wavs)
+    .filter((n) => n.endsWith('.wav'))
+    .sort())
+    requests.push({ name: f, body: readFileSync(join(wavs, f)) });
+  const encoded = requests.map((r) => {
+    const { inputValues } = fe.call(toMono(readAudio(new Uint8Array(r.body), r.name), 16000), { samplingRate: 16000 });
+    const { audioCodes } = model.encode(inputValues);
+    return { ...r, codes: audioCodes, npy: writeNpy(audioCodes.data, audioCodes.dims) };
+  });
+  // the first request's codes, frame-major int32 as /decode takes them, and Node's 16-bit decode of them
+  const { codes } = encoded[0];
+  const frames = new Uint8Array(4 * codes.dims[2]);
+  const view = new DataView(frames.buffer);
+  for (let t = 0; t < codes.dims[2]; t++) view.setInt32(4 * t, Number(codes.data[t]), true);
+  const wav = encodeWav(model.decode(codes).audioValues.data, 16000);
+  model.dispose();
+  return { encoded, frames, pcm: wav.subarray(44) };
+})();
+
+/** An X-Codec 2 edge handler: codes byte-identical to Node's pipeline, /decode within the fixture's audio atol. */
+async function checkEdgeXcodec2(port, what) {
+  const { encoded, frames, pcm } = await nodeXcodec2;
+  for (const r of encoded) {
+    const res = await fetch(`http://127.0.0.1:${port}/encode`, { method: 'POST', body: r.body });
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.is(res.status, 200, `${what} ${r.name}: ${new TextDecoder().decode(body)}`);
+    assert.ok(
+      Buffer.from(body).equals(Buffer.from(r.npy)),
+      `${what} ${r.name}: codes byte-identical to Node's pipeline`,
+    );
+  }
+  const bad = await fetch(`http://127.0.0.1:${port}/encode?bandwidth=4`, { method: 'POST', body: encoded[0].body });
+  assert.is(bad.status, 400, `${what}: bandwidth 4 is refused`);
+  assert.match(await bad.text(), /^XcodecInputError: .*0\.8/);
+  const res = await fetch(`http://127.0.0.1:${port}/decode?nq=1`, { method: 'POST', body: frames });
+  const wav = Buffer.from(await res.arrayBuffer());
+  assert.is(res.status, 200, `${what} /decode: ${wav}`);
+  assert.is(res.headers.get('content-type'), 'audio/wav');
+  assert.is(wav.length - 44, pcm.length, `${what} /decode: every sample`);
+  const whole = Buffer.from(
+    await (await fetch(`http://127.0.0.1:${port}/decode?nq=1&whole=1`, { method: 'POST', body: frames })).arrayBuffer(),
+  );
+  assert.ok(wav.equals(whole), `${what}: /decode is the one decode ?whole=1 answers`);
+  const a = new Int16Array(Uint8Array.from(wav.subarray(44)).buffer);
+  const b = new Int16Array(Uint8Array.from(pcm).buffer);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  const atol = manifest('tiny-xcodec2').cases[0].tensors.audio_values.atol;
+  assert.ok(worst <= Math.ceil(atol * 32767) + 1, `${what}: ${worst} 16-bit steps from Node's decode (atol ${atol})`);
+}
+
 /** A child process that prints `pattern` (with the port in its first group) once it serves. */
 function serving(proc, pattern, what) {
   let out = '';
@@ -482,7 +557,7 @@ test("edge: the fetch(request) template under Deno.serve, no workers: codes equa
   }
 });
 
-test("edge: the same template as a Worker under workerd (kernels as wasm modules, the model as data modules): codes equal Node's", async () => {
+test("edge: the same template as a Worker under workerd (kernels as wasm modules, the model as data modules), X-Codec and X-Codec 2: codes equal Node's", async () => {
   assert.ok(existsSync(bin('workerd')), 'workerd is installed (npm devDependency "workerd")');
   const work = mkdtempSync(join(tmpdir(), 'xcodec-workerd-'));
   try {
@@ -504,6 +579,7 @@ test("edge: the same template as a Worker under workerd (kernels as wasm modules
     }
     const port = await freePort();
     const bytesPort = await freePort();
+    const xcodec2Port = await freePort();
     const data = {
       'config.json.bin': 'config.json',
       'model.safetensors.bin': 'model.safetensors',
@@ -511,25 +587,31 @@ test("edge: the same template as a Worker under workerd (kernels as wasm modules
     };
     // embed takes paths under the config's folder
     for (const [name, f] of Object.entries(data)) copyFileSync(join(dir, f), join(work, name));
+    mkdirSync(join(work, 'xcodec2'));
+    for (const [name, f] of Object.entries(data)) copyFileSync(join(xcodec2Dir, f), join(work, 'xcodec2', name));
     for (const f of ['simd', 'relaxed']) copyFileSync(join(root, 'build', `xcodec.${f}.wasm`), join(work, `${f}.wasm`));
-    const dataModules = Object.keys(data).map((name) => `(name = "${name}", data = embed "${name}")`);
-    const worker = (entry, wasm) => `(
-  modules = [ (name = "worker.mjs", esModule = embed "${entry}.mjs"), ${[...wasm, ...dataModules].join(', ')} ],
+    const dataModules = (folder) =>
+      Object.keys(data).map((name) => `(name = "${name}", data = embed "${folder}${name}")`);
+    const worker = (entry, wasm, folder = '') => `(
+  modules = [ (name = "worker.mjs", esModule = embed "${entry}.mjs"), ${[...wasm, ...dataModules(folder)].join(', ')} ],
   compatibilityDate = "2025-01-01",
   compatibilityFlags = ["nodejs_compat"],
 )`;
+    const wasmModules = [
+      '(name = "simd.wasm", wasm = embed "simd.wasm")',
+      '(name = "relaxed.wasm", wasm = embed "relaxed.wasm")',
+    ];
     writeFileSync(
       join(work, 'config.capnp'),
       `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .modules), (name = "bytes", worker = .bytes) ],
+  services = [ (name = "main", worker = .modules), (name = "bytes", worker = .bytes), (name = "xcodec2", worker = .xcodec2) ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
-              (name = "http-bytes", address = "127.0.0.1:${bytesPort}", http = (), service = "bytes") ],
+              (name = "http-bytes", address = "127.0.0.1:${bytesPort}", http = (), service = "bytes"),
+              (name = "http-xcodec2", address = "127.0.0.1:${xcodec2Port}", http = (), service = "xcodec2") ],
 );
-const modules :Workerd.Worker = ${worker('workerd-worker', [
-        '(name = "simd.wasm", wasm = embed "simd.wasm")',
-        '(name = "relaxed.wasm", wasm = embed "relaxed.wasm")',
-      ])};
+const modules :Workerd.Worker = ${worker('workerd-worker', wasmModules)};
+const xcodec2 :Workerd.Worker = ${worker('workerd-worker', wasmModules, 'xcodec2/')};
 const bytes :Workerd.Worker = ${worker('workerd-worker-bytes', [])};
 `,
     );
@@ -557,6 +639,7 @@ const bytes :Workerd.Worker = ${worker('workerd-worker-bytes', [])};
       }
       const headers = await checkEdge(port, 'workerd');
       await checkEdgeStream(port, 'workerd stream');
+      await checkEdgeXcodec2(xcodec2Port, 'workerd X-Codec 2');
       const refused = await fetch(`http://127.0.0.1:${bytesPort}/`, { method: 'POST', body: edgeRequests()[0].body });
       const text = await refused.text();
       assert.is(refused.status, 500, text);
