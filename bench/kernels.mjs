@@ -4,7 +4,9 @@
 // --experimental-wasm-relaxed-simd on Node 20; --conv: only the kernel-7 convolutions, direct and
 // Winograd side by side, where gflops counts the direct conv's FLOPs and multiplyGflops the Winograd
 // GEMMs' real ones; --xcodec2: only X-Codec 2's kernels, at its full-size shapes for 10 s, flops
-// counting their multiply-adds (the FFT: 5 n log2 n per frame; SnakeBeta: its 12-tap filters)).
+// counting their multiply-adds (the FFT: 5 n log2 n per frame; SnakeBeta: its 12-tap filters)). The
+// default set ends with the kernels that stream memory (activations, norms, layout): ns per element
+// and GB/s read plus written, beside a copy of as many bytes.
 import { Bench } from 'tinybench';
 import { Runtime } from '../dist/backend/runtime.js';
 import {
@@ -210,6 +212,62 @@ function xcodec2Cases() {
   });
 }
 
+/**
+ * The kernels that stream memory rather than multiply (activations, norms, layout) at the full-size
+ * shapes of 10 s: they have no FLOP count worth a % of the probe, so their rows give ns per element
+ * and GB/s of what they read and write, beside a copy of the same bytes (memory.copy: what the memory
+ * system moves when nothing is computed).
+ */
+function streamingCases() {
+  const buf = (n, seed) => {
+    const p = rt.allocBytes(4 * n);
+    random(p, n, seed);
+    return p;
+  };
+  const C = 64;
+  const L = 160000;
+  const x = buf(C * L, 21);
+  const o = rt.allocBytes(4 * C * (L + 6));
+  const alpha = buf(C, 22);
+  cases.push({
+    name: `copy ${C} x ${L} (memory.copy)`,
+    elements: C * L,
+    bytes: 8 * C * L,
+    fn: () => rt.f32.copyWithin(o >>> 2, x >>> 2, (x >>> 2) + C * L),
+  });
+  cases.push({
+    name: `snake ${C} x ${L}, padded by 3`,
+    elements: C * L,
+    bytes: 8 * C * L,
+    fn: () => rt.k.snake(o, x, alpha, L, 3, 3, 0, C),
+  });
+  cases.push({
+    name: `pad_rows ${C} x ${L} by 3`,
+    elements: C * L,
+    bytes: 8 * C * L,
+    fn: () => rt.k.pad_rows(o, x, L, 3, 3, 0, C),
+  });
+  const F = 3072 * 500;
+  cases.push({ name: 'GELU 3072 x 500', elements: F, bytes: 8 * F, fn: () => rt.k.gelu(o, x, 0, F) });
+  const H = 768;
+  const T = 500;
+  const g = buf(H, 23);
+  const b = buf(H, 24);
+  cases.push({
+    name: `layer_norm_cols ${H} x ${T}`,
+    elements: H * T,
+    bytes: 8 * H * T,
+    fn: () => rt.k.layer_norm_cols(o, x, g, b, H, T, 1e-5, 0, T),
+  });
+  cases.push({ name: `add ${H} x ${T}`, elements: H * T, bytes: 12 * H * T, fn: () => rt.k.add(o, x, o, 0, H * T) });
+  cases.push({
+    name: `transpose ${H} x ${T}`,
+    elements: H * T,
+    bytes: 8 * H * T,
+    fn: () => rt.k.transpose(o, x, H, T, 0, H),
+  });
+}
+
 if (argv.includes('--xcodec2')) xcodec2Cases();
 else {
   gemmCase('GEMM 768x3072x500', 3072, 500, 768);
@@ -230,6 +288,7 @@ else {
   attentionCase('attention 500 frames x 768 (12 heads)', 500, 768, 12);
   attentionCase('attention 3000 frames x 768 (12 heads)', 3000, 768, 12);
   rvqCase('RVQ 1024 codes x 1024 dim x 500 frames', 1024, 1024, 500);
+  streamingCases();
 }
 
 if (argv.includes('--conv')) cases.splice(0, cases.length, ...cases.filter((c) => c.name.startsWith('conv1d')));
@@ -247,16 +306,18 @@ for (const c of cases) {
   const t = bench.tasks[0];
   if (!t.result.latency) throw new Error(`${t.name}: ${t.result.state} ${t.result.error?.stack ?? ''}`);
   const ms = t.result.latency.p50; // median
-  const gflops = c.flops / (ms / 1000) / 1e9;
   const peak = (before + after) / 2;
   probes.push(before, after);
-  const row = {
-    kernel: c.name,
-    ms: +ms.toFixed(3),
-    gflops: +gflops.toFixed(1),
-    probe: +peak.toFixed(1),
-    pctPeak: +((100 * gflops) / peak).toFixed(0),
-  };
+  const row = { kernel: c.name, ms: +ms.toFixed(3), probe: +peak.toFixed(1) };
+  if (c.flops !== undefined) {
+    const gflops = c.flops / (ms / 1000) / 1e9;
+    row.gflops = +gflops.toFixed(1);
+    row.pctPeak = +((100 * gflops) / peak).toFixed(0);
+  } else {
+    // a streaming kernel: time per element and the bytes it moves
+    row.nsPerElement = +((ms * 1e6) / c.elements).toFixed(3);
+    row.gbPerS = +(c.bytes / (ms / 1000) / 1e9).toFixed(1);
+  }
   // Winograd rows: the multiplies really done (GFLOP/s of the GEMMs alone would be this rate)
   if (c.multiplyFlops !== undefined && c.multiplyFlops !== c.flops)
     row.multiplyGflops = +(c.multiplyFlops / (ms / 1000) / 1e9).toFixed(1);
