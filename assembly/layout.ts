@@ -168,10 +168,38 @@ export function interleave(
   }
 }
 
-// out[j, i] = x[i, j]; x: [R, Cn] -> out: [Cn, R].
+// out[j, i] = x[i, j]; x: [R, Cn] -> out: [Cn, R]. Four rows at a time as 4 x 4 blocks (four loads,
+// eight shuffles, four stores), the column and row tails one element at a time.
 export function transpose(out: usize, x: usize, R: i32, Cn: i32, rowBegin: i32, rowEnd: i32): void {
-  for (let i = rowBegin; i < rowEnd; i++) {
-    const xr = x + ((<usize>i * Cn) << 2);
+  const rowBytes = (<usize>Cn) << 2;
+  const outRow = (<usize>R) << 2;
+  let i = rowBegin;
+  for (; i + 4 <= rowEnd; i += 4) {
+    const x0 = x + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 4 <= Cn; j += 4) {
+      const p = x0 + ((<usize>j) << 2);
+      const a = v128.load(p);
+      const b = v128.load(p + rowBytes);
+      const c = v128.load(p + 2 * rowBytes);
+      const d = v128.load(p + 3 * rowBytes);
+      const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+      const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+      const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+      const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      const o = out + ((<usize>j * R + i) << 2);
+      v128.store(o, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+      v128.store(o + outRow, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7));
+      v128.store(o + 2 * outRow, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5));
+      v128.store(o + 3 * outRow, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7));
+    }
+    for (; j < Cn; j++) {
+      for (let r = 0; r < 4; r++)
+        store<f32>(out + ((<usize>j * R + i + r) << 2), load<f32>(x0 + <usize>r * rowBytes + ((<usize>j) << 2)));
+    }
+  }
+  for (; i < rowEnd; i++) {
+    const xr = x + <usize>i * rowBytes;
     for (let j = 0; j < Cn; j++) store<f32>(out + ((<usize>j * R + i) << 2), load<f32>(xr + ((<usize>j) << 2)));
   }
 }

@@ -1337,14 +1337,16 @@ function suite(flavour) {
 
   // ---- data movement --------------------------------------------------------------------------------
 
-  test(`${P} transpose R=7 Cn=13 (op and row sub-ranges)`, () => {
+  test(`${P} transpose R=7 Cn=13 and others (op and row sub-ranges, 4 x 4 blocks and tails)`, () => {
     const rt = mk();
     const r = R.rng(9000);
-    for (const [Rn, Cn] of [
-      [7, 13],
-      [1, 5],
-      [5, 1],
-      [16, 3],
+    for (const [Rn, Cn, i0, i1] of [
+      [7, 13, 1, 4],
+      [1, 5, 1, 1],
+      [5, 1, 1, 4],
+      [16, 3, 1, 4],
+      [37, 29, 3, 22],
+      [8, 8, 0, 8],
     ]) {
       const x = R.uniform(r, Rn * Cn);
       const xt = rt.upload(x, [Rn, Cn]);
@@ -1352,7 +1354,6 @@ function suite(flavour) {
       assert.equal(y.dims, [Cn, Rn]);
       assertExact(rt.download(y), R.transposeRef(x, Rn, Cn), `transpose ${Rn}x${Cn}`);
       const o = rt.upload(new Float32Array(Rn * Cn).fill(SENTINEL), [Cn, Rn]);
-      const [i0, i1] = [Math.min(1, Rn), Math.min(Rn, 4)];
       rt.k.transpose(o.ptr, xt.ptr, Rn, Cn, i0, i1);
       const got = rt.download(o);
       const full = R.transposeRef(x, Rn, Cn);
