@@ -36,6 +36,13 @@ function random(ptr, n, seed = 1) {
   }
 }
 
+/** n random floats in a new allocation. */
+function buf(n, seed) {
+  const p = rt.allocBytes(4 * n);
+  random(p, n, seed);
+  return p;
+}
+
 export function measurePeak(k, seconds = 0.5) {
   k.peak_madd(100000, 1); // tier-up
   const per = k.peak_madd_flops_per_iteration();
@@ -151,11 +158,6 @@ function rvqCase(name, K, D, T) {
 /** X-Codec 2's kernels at full-size shapes, 10 s (501 frames; SnakeBeta on the first block's 48 x 16000 x 10). */
 function xcodec2Cases() {
   const T = 501;
-  const buf = (n, seed) => {
-    const p = rt.allocBytes(4 * n);
-    random(p, n, seed);
-    return p;
-  };
   // relative-key attention: Wav2Vec2-BERT's 16 heads of 64, 73 distances
   const H = 1024;
   const heads = 16;
@@ -219,11 +221,6 @@ function xcodec2Cases() {
  * system moves when nothing is computed).
  */
 function streamingCases() {
-  const buf = (n, seed) => {
-    const p = rt.allocBytes(4 * n);
-    random(p, n, seed);
-    return p;
-  };
   const C = 64;
   const L = 160000;
   const x = buf(C * L, 21);

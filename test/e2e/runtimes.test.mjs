@@ -319,6 +319,25 @@ function wavFloat32(samples, rate) {
   return out;
 }
 
+/** A WAV's 16-bit samples against Node's, within the fixture's audio atol (in 16-bit steps, plus one for rounding). */
+function assertPcmClose(wav, pcm, fixture, what) {
+  const a = new Int16Array(Uint8Array.from(wav.subarray(44)).buffer);
+  const b = new Int16Array(Uint8Array.from(pcm).buffer);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  const atol = manifest(fixture).cases[0].tensors.audio_values.atol;
+  assert.ok(worst <= Math.ceil(atol * 32767) + 1, `${what}: ${worst} 16-bit steps from Node's decode (atol ${atol})`);
+}
+
+/** The pipeline fixture's WAV files (several rates and formats), as { name, body }. */
+function pipelineWavs() {
+  const wavs = join(fixtures, 'pipeline-tiny-hubert');
+  return readdirSync(wavs)
+    .filter((n) => n.endsWith('.wav'))
+    .sort()
+    .map((f) => ({ name: f, body: readFileSync(join(wavs, f)) }));
+}
+
 /** Every request the edge tests send: the fixture cases (each batch item, each bandwidth) and the pipeline's WAVs. */
 function edgeRequests() {
   const out = [];
@@ -334,11 +353,7 @@ function edgeRequests() {
         });
     }
   }
-  const wavs = join(fixtures, 'pipeline-tiny-hubert');
-  for (const f of readdirSync(wavs)
-    .filter((n) => n.endsWith('.wav'))
-    .sort())
-    out.push({ name: f, bw: '4', body: readFileSync(join(wavs, f)) });
+  for (const w of pipelineWavs()) out.push({ ...w, bw: '4' });
   return out;
 }
 
@@ -442,12 +457,7 @@ async function checkEdgeStream(port, what) {
   assert.ok(wav.subarray(44).equals(wholeWav.subarray(44)), `${what}: the stream's samples are one decode's`);
   // and Node's decode, within the fixtures' audio tolerance (a runtime with relaxed SIMD rounds differently)
   assert.is(wav.length - 44, pcm.length, `${what}: every sample`);
-  const a = new Int16Array(Uint8Array.from(wav.subarray(44)).buffer);
-  const b = new Int16Array(Uint8Array.from(pcm).buffer);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  const atol = manifest('tiny-hubert').cases[0].tensors.audio_values.atol;
-  assert.ok(worst <= Math.ceil(atol * 32767) + 1, `${what}: ${worst} 16-bit steps from Node's decode (atol ${atol})`);
+  assertPcmClose(wav, pcm, 'tiny-hubert', what);
   const bad = await fetch(`http://127.0.0.1:${port}/decode?nq=99`, { method: 'POST', body: frames });
   assert.is(bad.status, 400, `${what}: a bad nq is refused`);
   assert.match(await bad.text(), /XcodecInputError: \/decode needs \?nq=1\.\./);
@@ -467,11 +477,7 @@ const nodeXcodec2 = (async () => {
     for (let b = 0; b < B; b++)
       requests.push({ name: `${c.name}[${b}]`, body: wavFloat32(input.data.subarray(b * N, (b + 1) * N), 16000) });
   }
-  const wavs = join(fixtures, 'pipeline-tiny-hubert');
-  for (const f of readdirSync(wavs)
-    .filter((n) => n.endsWith('.wav'))
-    .sort())
-    requests.push({ name: f, body: readFileSync(join(wavs, f)) });
+  requests.push(...pipelineWavs());
   const encoded = requests.map((r) => {
     const { inputValues } = fe.call(toMono(readAudio(new Uint8Array(r.body), r.name), 16000), { samplingRate: 16000 });
     const { audioCodes } = model.encode(inputValues);
@@ -511,12 +517,7 @@ async function checkEdgeXcodec2(port, what) {
     await (await fetch(`http://127.0.0.1:${port}/decode?nq=1&whole=1`, { method: 'POST', body: frames })).arrayBuffer(),
   );
   assert.ok(wav.equals(whole), `${what}: /decode is the one decode ?whole=1 answers`);
-  const a = new Int16Array(Uint8Array.from(wav.subarray(44)).buffer);
-  const b = new Int16Array(Uint8Array.from(pcm).buffer);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  const atol = manifest('tiny-xcodec2').cases[0].tensors.audio_values.atol;
-  assert.ok(worst <= Math.ceil(atol * 32767) + 1, `${what}: ${worst} 16-bit steps from Node's decode (atol ${atol})`);
+  assertPcmClose(wav, pcm, 'tiny-xcodec2', what);
 }
 
 /** A child process that prints `pattern` (with the port in its first group) once it serves. */
