@@ -65,9 +65,11 @@ export function istft_frames(
     for (let k = 0; k <= half; k++) {
       const lm = <f64>load<f32>(spec + ((<usize>k * T + t) << 2));
       const mag = <f64>min(<f32>Math.exp(lm), <f32>100.0);
-      const ph = <f64>load<f32>(phases + ((<usize>k * T + t) << 2));
-      const re = <f64>(<f32>(mag * Math.cos(ph)));
-      const im = k == 0 || k == half ? 0.0 : <f64>(<f32>(mag * Math.sin(ph)));
+      // sin and cos from one argument reduction: NativeMath.sincos gives the same bits as sin and cos
+      // (musl's kernels and quadrant rules) for every finite f32 phase
+      NativeMath.sincos(<f64>load<f32>(phases + ((<usize>k * T + t) << 2)));
+      const re = <f64>(<f32>(mag * NativeMath.sincos_cos));
+      const im = k == 0 || k == half ? 0.0 : <f64>(<f32>(mag * NativeMath.sincos_sin));
       store<f64>(a + ((<usize>k) << 4), re);
       store<f64>(a + ((<usize>k) << 4), im, 8);
       if (k > 0 && k < half) {
@@ -85,7 +87,9 @@ export function istft_frames(
 }
 
 // The inverse DFT of the n complex values at x (sign +, unscaled) by Stockham's autosort passes
-// between x and y; returns the buffer holding the result.
+// between x and y; returns the buffer holding the result. Butterfly j = jb + k (jb a multiple of ns,
+// k < ns) twiddles its inputs by exp(2 pi i k r step / n) (k r step < n) and takes the radix-R DFT
+// with exp(2 pi i ((r q) mod R) / R), index ((r q) mod R) stride, counted up without a division.
 function stockham(x: usize, y: usize, v: usize, w: usize, tw: usize, n: i32): usize {
   let ns = 1;
   let m = n;
@@ -93,39 +97,44 @@ function stockham(x: usize, y: usize, v: usize, w: usize, tw: usize, n: i32): us
     const R = radixOf(m);
     const stride = n / R;
     const step = n / (ns * R);
-    for (let j = 0; j < stride; j++) {
-      const k = j % ns;
-      for (let r = 0; r < R; r++) {
-        const src = x + ((<usize>(j + r * stride)) << 4);
-        const xr = load<f64>(src);
-        const xi = load<f64>(src, 8);
-        const ti = ((k * r * step) % n) << 4;
-        const cr = load<f64>(tw + <usize>ti);
-        const ci = load<f64>(tw + <usize>ti, 8);
-        store<f64>(v + ((<usize>r) << 4), xr * cr - xi * ci);
-        store<f64>(v + ((<usize>r) << 4), xr * ci + xi * cr, 8);
-      }
-      // the radix-R DFT of v into w
-      for (let q = 0; q < R; q++) {
-        let sr = 0.0;
-        let si = 0.0;
+    for (let jb = 0; jb < stride; jb += ns) {
+      for (let k = 0; k < ns; k++) {
+        const j = jb + k;
         for (let r = 0; r < R; r++) {
-          const ti = ((((r * q) % R) * stride) % n) << 4;
-          const cr = load<f64>(tw + <usize>ti);
-          const ci = load<f64>(tw + <usize>ti, 8);
-          const vr = load<f64>(v + ((<usize>r) << 4));
-          const vi = load<f64>(v + ((<usize>r) << 4), 8);
-          sr += vr * cr - vi * ci;
-          si += vr * ci + vi * cr;
+          const src = x + ((<usize>(j + r * stride)) << 4);
+          const xr = load<f64>(src);
+          const xi = load<f64>(src, 8);
+          const ti = (<usize>(k * r * step)) << 4;
+          const cr = load<f64>(tw + ti);
+          const ci = load<f64>(tw + ti, 8);
+          store<f64>(v + ((<usize>r) << 4), xr * cr - xi * ci);
+          store<f64>(v + ((<usize>r) << 4), xr * ci + xi * cr, 8);
         }
-        store<f64>(w + ((<usize>q) << 4), sr);
-        store<f64>(w + ((<usize>q) << 4), si, 8);
-      }
-      const base = (j / ns) * ns * R + k;
-      for (let r = 0; r < R; r++) {
-        const dst = y + ((<usize>(base + r * ns)) << 4);
-        store<f64>(dst, load<f64>(w + ((<usize>r) << 4)));
-        store<f64>(dst, load<f64>(w + ((<usize>r) << 4), 8), 8);
+        // the radix-R DFT of v into w
+        for (let q = 0; q < R; q++) {
+          let sr = 0.0;
+          let si = 0.0;
+          let rq = 0; // (r q) mod R
+          for (let r = 0; r < R; r++) {
+            const ti = (<usize>(rq * stride)) << 4;
+            const cr = load<f64>(tw + ti);
+            const ci = load<f64>(tw + ti, 8);
+            const vr = load<f64>(v + ((<usize>r) << 4));
+            const vi = load<f64>(v + ((<usize>r) << 4), 8);
+            sr += vr * cr - vi * ci;
+            si += vr * ci + vi * cr;
+            rq += q;
+            if (rq >= R) rq -= R;
+          }
+          store<f64>(w + ((<usize>q) << 4), sr);
+          store<f64>(w + ((<usize>q) << 4), si, 8);
+        }
+        const base = jb * R + k;
+        for (let r = 0; r < R; r++) {
+          const dst = y + ((<usize>(base + r * ns)) << 4);
+          store<f64>(dst, load<f64>(w + ((<usize>r) << 4)));
+          store<f64>(dst, load<f64>(w + ((<usize>r) << 4), 8), 8);
+        }
       }
     }
     const s = x;
