@@ -15,6 +15,7 @@ import { XcodecModelSync } from '../dist/node/index.js';
 import { decodeWav } from '../dist/audio.js';
 import { KERNELS, argIndex } from '../dist/backend/kernels.js';
 import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
+import { timedKernels } from './timed-kernels.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -70,27 +71,14 @@ run(); // warm-up
 const rt = model.rt;
 const base = rt.kernels; // private in TypeScript: the split kernels on more than one thread
 const calls = new Map();
-let depth = 0;
-const timed = {};
-for (const k of Object.keys(KERNELS)) {
-  timed[k] = (...args) => {
-    if (depth > 0) return base[k](...args);
-    depth++;
-    const t = performance.now();
-    try {
-      return base[k](...args);
-    } finally {
-      depth--;
-      const ms = performance.now() - t;
-      const { key, flops } = describe(k, args);
-      const e = calls.get(key) ?? { key, calls: 0, ms: 0, flops: 0 };
-      e.calls++;
-      e.ms += ms;
-      e.flops += flops;
-      calls.set(key, e);
-    }
-  };
-}
+const timed = timedKernels(base, (k, args, ms) => {
+  const { key, flops } = describe(k, args);
+  const e = calls.get(key) ?? { key, calls: 0, ms: 0, flops: 0 };
+  e.calls++;
+  e.ms += ms;
+  e.flops += flops;
+  calls.set(key, e);
+});
 const before = probe();
 rt.kernels = timed;
 const t0 = performance.now();

@@ -14,6 +14,7 @@ import { decodeWav } from '../dist/audio.js';
 import { KERNELS, SPLIT_KERNELS } from '../dist/backend/kernels.js';
 import { DEFAULT_SPLIT_TUNING, threadedKernels } from '../dist/backend/threads/split.js';
 import { ensureCheckpoint } from '../scripts/generate-weights.mjs';
+import { timedKernels } from './timed-kernels.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -28,22 +29,12 @@ const model = await XcodecModelSync.fromPretrained(dir, { numThreads: 1 });
 const rt = model.rt;
 const raw = rt.raw;
 const calls = [];
-let depth = 0;
-const timed = {};
-for (const k of Object.keys(KERNELS)) {
-  timed[k] = (...args) => {
-    if (depth > 0 || !SPLIT_KERNELS.includes(k)) return raw[k](...args);
-    depth++;
-    const t = performance.now();
-    try {
-      return raw[k](...args);
-    } finally {
-      depth--;
-      calls.push({ name: k, args, ms: performance.now() - t });
-    }
-  };
-}
-rt.kernels = timed; // private in TypeScript: this bench stands in for the pool
+// private in TypeScript: this bench stands in for the pool
+rt.kernels = timedKernels(
+  raw,
+  (name, args, ms) => calls.push({ name, args, ms }),
+  (k) => SPLIT_KERNELS.includes(k),
+);
 const music = decodeWav(new Uint8Array(readFileSync(join(here, '..', 'test', 'fixtures', 'audio', 'music.wav'))))
   .channels[0];
 const rate = model.config.sampleRate;
